@@ -1,0 +1,127 @@
+//! allocstorm's toy data server.
+//!
+//! A hyper server modelled on the data server of incident 000: it serves byte ranges of one
+//! hot file, allocating a fresh buffer per request, interleaving long-lived block metadata, and
+//! sending bodies through a congested "NIC" so buffers queue in memory as in production. One
+//! thin binary per allocator calls [`main`] with the allocator it was built with.
+//!
+//! - [`config`]: the command line.
+//! - [`server`]: routes, admission control, accept loop, graceful shutdown.
+//! - [`hotfile`]: the hot file and the per-request `pread` into a fresh buffer.
+//! - [`meta`]: the long-lived block index that pins heap tops.
+//! - [`egress`]: the shared token bucket and the paced response body.
+//! - [`state`]: counters, in-flight buffers and the `/stats` document.
+//! - [`alloc`]: which allocator this is, its settings, figures and release call.
+//! - [`range`], [`units`]: parsing of HTTP ranges and of human units (shared with the harness).
+
+pub mod alloc;
+pub mod config;
+pub mod egress;
+pub mod hotfile;
+pub mod meta;
+pub mod range;
+pub mod server;
+pub mod state;
+pub mod units;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+pub use alloc::Allocator;
+
+/// The whole server process: parse the command line, apply allocator settings before any
+/// thread exists, serve until SIGINT/SIGTERM. Each binary's `main` is a call to this.
+pub fn main(allocator: Allocator) -> ExitCode {
+    let cli = config::Cli::parse();
+    match run(allocator, cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("target-server-{}: error: {e:#}", allocator.name());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
+    use anyhow::Context;
+    cli.validate().map_err(anyhow::Error::msg)?;
+    // mallopt must come before the runtime starts threads, or arenas created meanwhile would
+    // miss the settings.
+    allocator
+        .apply_mallopt(&cli.mallopt)
+        .map_err(anyhow::Error::msg)?;
+
+    let hot = match (&cli.file, cli.create_file) {
+        (Some(path), _) => hotfile::HotFile::open(path)
+            .with_context(|| format!("--file {}: cannot open", path.display()))?,
+        (None, Some(size)) => hotfile::HotFile::create(size, cli.seed)
+            .with_context(|| format!("--create-file {size}: cannot write the hot file"))?,
+        (None, None) => anyhow::bail!("give --file PATH or --create-file SIZE"),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.workers)
+        .max_blocking_threads(cli.blocking_threads)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+
+    let mut settings = cli.settings_json();
+    settings["hot_file_bytes"] = hot.size.into();
+    settings["hot_file"] = hot.path.display().to_string().into();
+    let state = Arc::new(state::AppState::new(
+        allocator,
+        cli.mallopt.clone(),
+        settings,
+        cli.seed,
+        cli.meta_size,
+    ));
+    let server = Arc::new(server::Server::new(
+        state.clone(),
+        hot,
+        cli.io,
+        cli.meta_every,
+        cli.max_range,
+        cli.chunk as usize,
+        cli.hold,
+        cli.egress_limit,
+        cli.max_inflight,
+        cli.queue_timeout,
+        cli.header_timeout,
+    ));
+
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("--listen {}: cannot bind", cli.listen))?;
+        let addr = listener.local_addr()?;
+        {
+            // The contract with scripts and the harness: this exact first line on stdout.
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {addr}")?;
+            out.flush()?;
+        }
+        let churn = tokio::spawn(server::churn(state, cli.meta_churn, cli.seed));
+        server.run(listener, shutdown_signal(), cli.grace).await;
+        churn.abort();
+        Ok::<(), anyhow::Error>(())
+    })?;
+    // Blocking-pool threads still reading finish on their own; do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

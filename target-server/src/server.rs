@@ -1,0 +1,340 @@
+//! The HTTP side: routes, admission control, and the accept loop with graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::IoMode;
+use crate::egress::{EgressLimiter, PacedBody};
+use crate::hotfile::HotFile;
+use crate::range::{self, ByteRange, RangeError};
+use crate::state::{AppState, TrackedBuf};
+
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Everything a request handler needs; shared by all connections.
+pub struct Server {
+    pub state: Arc<AppState>,
+    pub hot: Arc<HotFile>,
+    pub io: IoMode,
+    pub meta_every: u64,
+    pub max_range: u64,
+    pub chunk: usize,
+    pub hold: Option<Duration>,
+    pub limiter: Option<Arc<EgressLimiter>>,
+    pub admission: Option<Arc<Semaphore>>,
+    pub queue_timeout: Duration,
+    pub header_timeout: Duration,
+    request_seq: AtomicU64,
+}
+
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        state: Arc<AppState>,
+        hot: HotFile,
+        io: IoMode,
+        meta_every: u64,
+        max_range: u64,
+        chunk: usize,
+        hold: Option<Duration>,
+        egress_limit: Option<f64>,
+        max_inflight: usize,
+        queue_timeout: Duration,
+        header_timeout: Duration,
+    ) -> Self {
+        // Burst allowance of one chunk: an idle link may send one chunk at once, no more.
+        let limiter = egress_limit.map(|rate| {
+            let burst = Duration::from_secs_f64(chunk as f64 / rate);
+            Arc::new(EgressLimiter::new(rate, burst))
+        });
+        Self {
+            state,
+            hot: Arc::new(hot),
+            io,
+            meta_every,
+            max_range,
+            chunk,
+            hold,
+            limiter,
+            admission: (max_inflight > 0).then(|| Arc::new(Semaphore::new(max_inflight))),
+            queue_timeout,
+            header_timeout,
+            request_seq: AtomicU64::new(0),
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        self.state.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = match (req.method(), req.uri().path()) {
+            (&Method::GET | &Method::HEAD, "/file/hot") => self.clone().serve_range(&req).await,
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/stats") => json(StatusCode::OK, &self.state.stats()),
+            (&Method::POST, "/admin/release") => {
+                if peer.ip().is_loopback() {
+                    json(StatusCode::OK, &self.state.allocator.release())
+                } else {
+                    text(
+                        StatusCode::FORBIDDEN,
+                        "/admin/release answers loopback peers only\n",
+                    )
+                }
+            }
+            (_, "/file/hot" | "/healthz" | "/stats" | "/admin/release") => {
+                text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        };
+        if resp.status().is_client_error() {
+            self.state
+                .counters
+                .client_errors_4xx
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        resp
+    }
+
+    fn requested_range(&self, req: &Request<Incoming>) -> Result<ByteRange, RangeError> {
+        let size = self.hot.size;
+        if let Some(h) = req.headers().get(header::RANGE) {
+            let v = h
+                .to_str()
+                .map_err(|_| RangeError::Malformed(String::from_utf8_lossy(h.as_bytes()).into()))?;
+            return range::parse_header(v, size, self.max_range);
+        }
+        let query_range = req
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("range=")));
+        match query_range {
+            Some(spec) => range::parse_query(spec, size, self.max_range),
+            // No range: the whole file, as a 200.
+            None => Ok(ByteRange {
+                start: 0,
+                len: size,
+            }),
+        }
+    }
+
+    async fn serve_range(self: Arc<Self>, req: &Request<Incoming>) -> Response<Body> {
+        let ranged = req.headers().contains_key(header::RANGE)
+            || req.uri().query().is_some_and(|q| q.contains("range="));
+        let range = match self.requested_range(req) {
+            Ok(r) => r,
+            Err(e @ (RangeError::Malformed(_) | RangeError::MultiRange(_))) => {
+                return text(StatusCode::BAD_REQUEST, &format!("{e}\n"));
+            }
+            Err(e @ (RangeError::Unsatisfiable(_) | RangeError::TooLong { .. })) => {
+                let mut r = text(StatusCode::RANGE_NOT_SATISFIABLE, &format!("{e}\n"));
+                r.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    hv(&format!("bytes */{}", self.hot.size)),
+                );
+                return r;
+            }
+        };
+
+        let permit = match &self.admission {
+            None => None,
+            Some(sem) => {
+                match tokio::time::timeout(self.queue_timeout, sem.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => Some(p),
+                    _ => {
+                        self.state
+                            .counters
+                            .rejected_503
+                            .fetch_add(1, Ordering::Relaxed);
+                        let mut r = text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "overloaded: queue timeout\n",
+                        );
+                        let secs = self.queue_timeout.as_secs().max(1);
+                        r.headers_mut()
+                            .insert(header::RETRY_AFTER, hv(&secs.to_string()));
+                        return r;
+                    }
+                }
+            }
+        };
+
+        let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
+        let add_meta = self.meta_every > 0 && seq % self.meta_every == self.meta_every - 1;
+        let filled = match self.io {
+            IoMode::Worker => self.fill(range, add_meta),
+            IoMode::Blocking => {
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.fill(range, add_meta)).await {
+                    Ok(r) => r,
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                }
+            }
+        };
+        let buf = match filled {
+            Ok(b) => b,
+            Err(e) => {
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("read failed: {e}\n"),
+                )
+            }
+        };
+        self.state
+            .counters
+            .responses_ok
+            .fetch_add(1, Ordering::Relaxed);
+
+        let len = buf.len();
+        let body: Body = if req.method() == Method::HEAD {
+            Full::new(Bytes::new()).boxed_unsync()
+        } else {
+            PacedBody::new(
+                buf,
+                self.chunk,
+                self.limiter.clone(),
+                self.hold,
+                self.state.clone(),
+                permit,
+            )
+            .boxed_unsync()
+        };
+        let mut resp = Response::new(body);
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+        if ranged {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            resp.headers_mut().insert(
+                header::CONTENT_RANGE,
+                hv(&format!(
+                    "bytes {}-{}/{}",
+                    range.start,
+                    range.end_inclusive(),
+                    self.hot.size
+                )),
+            );
+        }
+        resp
+    }
+
+    /// The allocation pattern of incident 000, all on one thread: a fresh buffer for the range,
+    /// then — while it is still alive — maybe a long-lived metadata record above it.
+    fn fill(&self, range: ByteRange, add_meta: bool) -> std::io::Result<Bytes> {
+        let buf = self.hot.read_range(range)?;
+        let tracked = TrackedBuf::new(buf, self.state.inflight.clone());
+        if add_meta {
+            self.state.blocks.add();
+            self.state
+                .counters
+                .meta_added
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Bytes::from_owner(tracked))
+    }
+
+    /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish for
+    /// up to `grace`.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+        grace: Duration,
+    ) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout)
+            .max_buf_size(64 << 10);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // EMFILE and friends: back off instead of spinning.
+                            eprintln!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let me = self.clone();
+                    let svc = hyper::service::service_fn(move |req| {
+                        let me = me.clone();
+                        async move { Ok::<_, Infallible>(me.handle(req, peer).await) }
+                    });
+                    let conn = http.serve_connection(TokioIo::new(stream), svc);
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
+    }
+}
+
+/// Deletes metadata records at `per_s`, the block deletions of a live system.
+pub async fn churn(state: Arc<AppState>, per_s: f64, seed: u64) {
+    use rand::SeedableRng;
+    if per_s <= 0.0 {
+        return;
+    }
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed ^ 0xC0FFEE);
+    // At most a thousand wake-ups a second; faster rates delete several records a tick.
+    let per_tick = (per_s / 1000.0).ceil().max(1.0) as u64;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(per_tick as f64 / per_s));
+    loop {
+        tick.tick().await;
+        for _ in 0..per_tick {
+            if state.blocks.delete_one(&mut rng) {
+                state.counters.meta_deleted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+fn text(status: StatusCode, msg: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(msg.to_string())).boxed_unsync());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response<Body> {
+    let body = serde_json::to_vec_pretty(v)
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
+    let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
