@@ -1,0 +1,1 @@
+//! `allocstorm load`: the multi-process hot-key client. (Being written.)
