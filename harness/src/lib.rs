@@ -1,8 +1,32 @@
 //! allocstorm: a reproducible load-test harness for memory-allocator behaviour.
+//!
+//! One run of one variant: [`run`] starts the variant's server (from [`scenario`]), drives it
+//! through the phases with the multi-process [`load`] client, samples its memory from outside
+//! ([`sample`]), and writes a [`record`] whose [`figures`] are B, P, A, R, t90 and VSZ, with the
+//! [`provenance`] of where it was measured.
+//!
+//! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
+//! - [`child`]: children that die with the harness.
+//! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
+//! - [`progress`]: the live line a person watches.
+//! - [`clock`]: UTC stamps.
 
 pub mod child;
+pub mod cli;
+pub mod clock;
+pub mod compare;
+pub mod figures;
 pub mod load;
+pub mod probe;
+pub mod progress;
+pub mod provenance;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod scenario;
 
+/// The `allocstorm` process: parse, run, map the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+    cli::main()
 }

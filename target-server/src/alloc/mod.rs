@@ -9,6 +9,8 @@ mod glibc;
 mod jemalloc;
 mod mimalloc;
 
+pub use glibc::glibc_version;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,63 @@
+# allocstorm — the user's front door. Every target does its own set-up.
+
+CARGO ?= cargo
+SCENARIO ?= scenarios/hot-range.toml
+VARIANT ?= glibc
+RELEASE := target/release
+
+RUNS ?= 3
+OUT ?=
+OUT_FLAG := $(if $(OUT),--out $(OUT),)
+
+.PHONY: build test compare quick report run run-quick lint fmt bench bench-server bench-load clean
+
+## build: the server binaries (one per allocator) and allocstorm, optimised
+build:
+	$(CARGO) build --release --workspace
+
+## test: unit and end-to-end tests (debug build, short phases)
+test:
+	$(CARGO) build --workspace
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+## compare: every variant of SCENARIO, RUNS times each, interleaved, at full phase lengths
+compare: build
+	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs $(RUNS) $(OUT_FLAG)
+
+## quick: the same comparison with --quick phases and one run per variant (about 2 minutes)
+quick: build
+	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 1 --quick $(OUT_FLAG)
+
+## report: render a report directory again from its records (DIR=reports/...)
+report: build
+	$(RELEASE)/allocstorm report $(DIR)
+
+## run: one run of one variant (VARIANT=glibc SCENARIO=...) at full length
+run: build
+	$(RELEASE)/allocstorm run --scenario $(SCENARIO) --variant $(VARIANT)
+
+## run-quick: the same with --quick
+run-quick: build
+	$(RELEASE)/allocstorm run --scenario $(SCENARIO) --variant $(VARIANT) --quick
+
+## lint: formatting and clippy, as CI checks them
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: the benchmark scripts (not tests): server vs nginx, our load client vs wrk
+bench: bench-server bench-load
+bench-server:
+	target-server/bench/vs-nginx.sh
+bench-load:
+	harness/bench/load-vs-wrk.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,245 @@
+//! The command line: subcommands, their arguments, and the exit-code contract.
+//!
+//! Exit codes: `0` success; `1` the run completed but the server failed during it; `2` bad
+//! input or a harness error (one line on stderr naming what was wrong); `130` interrupted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::load;
+use crate::provenance::Environment;
+use crate::record::RunStatus;
+use crate::run::{run_variant, RunRequest};
+use crate::scenario::Scenario;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "allocstorm",
+    version,
+    about = "Reproducible load-test harness for memory-allocator behaviour",
+    after_help = "Exit codes: 0 ok, 1 a run failed (server died), 2 bad input or harness error, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one variant of a scenario once: phases, sampling, record.
+    Run(RunArgs),
+    /// Run every variant N times, interleaved, then write summary.json, plots and report.md.
+    Compare(CompareArgs),
+    /// Render summary.json, plots and report.md again from a directory's run records.
+    Report(ReportArgs),
+    /// The multi-process hot-key HTTP client, usable on its own.
+    Load(load::LoadArgs),
+    /// One process of `load` (started by `load` itself).
+    #[command(hide = true)]
+    LoadWorker(load::WorkerArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/hot-range.toml.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Variant name from the scenario's variants file, e.g. glibc-mmap64k.
+    #[arg(long)]
+    pub variant: String,
+    /// Output directory [default: reports/<date>-<time>-<scenario>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Shorter phases with the same shape, for CI and first runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// How often to read /proc/<pid>/status [default: the scenario's, 50ms].
+    #[arg(long, value_parser = duration)]
+    pub sample_interval: Option<Duration>,
+    /// The run's number n in runs/<variant>-<n>.json.
+    #[arg(long, default_value_t = 1)]
+    pub run_index: u32,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Scenario file (TOML), e.g. scenarios/hot-range.toml.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Variants to run: `all`, or names separated by commas (glibc,jemalloc-bg).
+    #[arg(long, default_value = "all")]
+    pub variants: String,
+    /// Runs per variant; the report shows medians and the spread.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// Shorter phases with the same shape, for CI and first runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Output directory [default: reports/<date>-<time>-<scenario>/].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How often to read /proc/<pid>/status [default: the scenario's, 50ms].
+    #[arg(long, value_parser = duration)]
+    pub sample_interval: Option<Duration>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A directory written by `allocstorm compare` or `run` (it holds runs/).
+    pub dir: PathBuf,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = target_server::units::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(1) {
+        return Err(format!("expected at least 1ms, got {s:?}"));
+    }
+    Ok(d)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One thread: children are spawned from the thread that lives as long as the process, so
+    // their parent-death signal fires only when allocstorm really dies.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("allocstorm: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        match cli.command {
+            Command::Run(args) => run_cmd(args).await,
+            Command::Compare(args) => compare_cmd(args).await,
+            Command::Report(args) => report_cmd(&args.dir),
+            Command::Load(args) => load::cli_main(args).await,
+            Command::LoadWorker(args) => load::worker_main(args).await,
+        }
+    })
+}
+
+/// The default report directory: `reports/<date>-<time>-<scenario>/`.
+pub fn default_out_dir(scenario: &str) -> PathBuf {
+    PathBuf::from("reports").join(format!(
+        "{}-{scenario}",
+        crate::clock::utc_compact(std::time::SystemTime::now())
+    ))
+}
+
+async fn run_cmd(args: RunArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let Some(variant) = scenario.variant(&args.variant) else {
+        let names: Vec<&str> = scenario.variants.iter().map(|v| v.name.as_str()).collect();
+        return fail(format!(
+            "--variant {:?}: not a variant of {}: expected one of {}",
+            args.variant,
+            scenario.path.display(),
+            names.join(", ")
+        ));
+    };
+    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
+    let bin_dir = match crate::child::exe_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
+    };
+    let environment = Environment::collect();
+    let req = RunRequest {
+        scenario: &scenario,
+        variant,
+        out_dir: &out,
+        run_index: args.run_index,
+        quick: args.quick,
+        sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
+        bin_dir: &bin_dir,
+        environment: &environment,
+        show_progress: !args.quiet,
+    };
+    match run_variant(req).await {
+        Ok(rec) => {
+            let (_, json) = crate::run::run_files(&out, &variant.name, args.run_index);
+            eprintln!("record: {}", json.display());
+            match rec.status {
+                RunStatus::Ok => ExitCode::SUCCESS,
+                RunStatus::Failed => {
+                    eprintln!("allocstorm: run failed: {}", rec.failure.as_deref().unwrap_or("unknown"));
+                    ExitCode::from(1)
+                }
+                RunStatus::Interrupted => ExitCode::from(130),
+            }
+        }
+        Err(e) => fail(e),
+    }
+}
+
+async fn compare_cmd(args: CompareArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
+    let bin_dir = match crate::child::exe_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
+    };
+    let req = crate::compare::CompareRequest {
+        scenario: &scenario,
+        variants,
+        runs: args.runs,
+        quick: args.quick,
+        out_dir: &out,
+        bin_dir: &bin_dir,
+        sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
+        show_progress: !args.quiet,
+    };
+    let outcome = match crate::compare::compare(req).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    // Whatever happened to single runs, what was measured is reported.
+    let report = report_cmd(&out);
+    if outcome.interrupted {
+        return ExitCode::from(130);
+    }
+    if report != ExitCode::SUCCESS {
+        return report;
+    }
+    if outcome.records.iter().any(|r| r.status != RunStatus::Ok) {
+        eprintln!("allocstorm: some runs failed; see the report");
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn report_cmd(dir: &std::path::Path) -> ExitCode {
+    match crate::report::render(dir) {
+        Ok(summary) => {
+            println!("{}", crate::report::text_table(&summary));
+            eprintln!("report: {}", dir.join("report.md").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("allocstorm: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,132 @@
+//! `allocstorm compare`: every variant, N times, interleaved, one server at a time; then the
+//! report.
+//!
+//! Runs are interleaved (v1 v2 … v1 v2 …) so that slow drift of the machine (page cache, THP
+//! compaction, thermal) spreads over all variants instead of biasing the one that ran last.
+
+use std::path::{Path, PathBuf};
+
+use crate::provenance::Environment;
+use crate::record::{RunRecord, RunStatus};
+use crate::run::{run_variant, RunError, RunRequest};
+use crate::scenario::{Scenario, Variant};
+
+/// How the comparison ended.
+pub struct CompareOutcome {
+    pub records: Vec<RunRecord>,
+    pub interrupted: bool,
+}
+
+/// Picks the variants named by `--variants a,b,…` (or `all`) from the scenario.
+pub fn select_variants<'a>(scenario: &'a Scenario, spec: Option<&str>) -> Result<Vec<&'a Variant>, String> {
+    match spec {
+        None | Some("all") => Ok(scenario.variants.iter().collect()),
+        Some(list) => {
+            let mut out = Vec::new();
+            for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                let v = scenario.variant(name).ok_or_else(|| {
+                    let names: Vec<&str> = scenario.variants.iter().map(|v| v.name.as_str()).collect();
+                    format!("--variants: unknown variant {name:?}: expected `all` or names from {}", names.join(", "))
+                })?;
+                if out.iter().any(|o: &&Variant| o.name == v.name) {
+                    return Err(format!("--variants: {name:?} is listed twice"));
+                }
+                out.push(v);
+            }
+            if out.is_empty() {
+                return Err(format!("--variants {list:?}: expected `all` or a comma-separated list of names"));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The interleaved order of (run index, variant): 1 a, 1 b, 2 a, 2 b, …
+pub fn schedule<'a>(variants: &[&'a Variant], runs: u32) -> Vec<(u32, &'a Variant)> {
+    (1..=runs).flat_map(|n| variants.iter().map(move |v| (n, *v))).collect()
+}
+
+pub struct CompareRequest<'a> {
+    pub scenario: &'a Scenario,
+    pub variants: Vec<&'a Variant>,
+    pub runs: u32,
+    pub quick: bool,
+    pub out_dir: &'a Path,
+    pub bin_dir: &'a Path,
+    pub sample_interval: std::time::Duration,
+    pub show_progress: bool,
+}
+
+/// Checks everything that can be checked before a server starts: binaries and the output
+/// directory.
+pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
+    for v in &req.variants {
+        if !req.bin_dir.join(&v.binary).is_file() {
+            return Err(RunError::MissingBinary {
+                binary: v.binary.clone(),
+                dir: req.bin_dir.display().to_string(),
+            });
+        }
+    }
+    let runs = req.out_dir.join("runs");
+    std::fs::create_dir_all(&runs)
+        .and_then(|_| {
+            let probe: PathBuf = runs.join(".write-test");
+            std::fs::write(&probe, b"")?;
+            std::fs::remove_file(&probe)
+        })
+        .map_err(|e| RunError::Output { path: req.out_dir.display().to_string(), source: e })
+}
+
+pub async fn compare(req: CompareRequest<'_>) -> Result<CompareOutcome, RunError> {
+    preflight(&req)?;
+    let environment = Environment::collect();
+    let order = schedule(&req.variants, req.runs);
+    let total = order.len();
+    let mut records = Vec::new();
+    for (i, (n, variant)) in order.into_iter().enumerate() {
+        if req.show_progress {
+            eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
+        }
+        let rec = run_variant(RunRequest {
+            scenario: req.scenario,
+            variant,
+            out_dir: req.out_dir,
+            run_index: n,
+            quick: req.quick,
+            sample_interval: req.sample_interval,
+            bin_dir: req.bin_dir,
+            environment: &environment,
+            show_progress: req.show_progress,
+        })
+        .await?;
+        let stop = rec.status == RunStatus::Interrupted;
+        records.push(rec);
+        if stop {
+            return Ok(CompareOutcome { records, interrupted: true });
+        }
+    }
+    Ok(CompareOutcome { records, interrupted: false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(name: &str) -> Variant {
+        Variant {
+            name: name.into(),
+            binary: "target-server-glibc".into(),
+            description: String::new(),
+            env: Default::default(),
+            args: vec![],
+        }
+    }
+
+    #[test]
+    fn runs_are_interleaved() {
+        let (a, b, c) = (v("a"), v("b"), v("c"));
+        let order: Vec<(u32, &str)> = schedule(&[&a, &b, &c], 2).into_iter().map(|(n, v)| (n, v.name.as_str())).collect();
+        assert_eq!(order, [(1, "a"), (1, "b"), (1, "c"), (2, "a"), (2, "b"), (2, "c")]);
+    }
+}

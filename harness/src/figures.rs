@@ -1,0 +1,191 @@
+//! The figures of a run, exactly as DESIGN.md defines them, computed from the samples and the
+//! phase marks. Pure functions: the record in, numbers out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::sample::Sample;
+
+/// Below this peak growth, retention is noise and is not computed.
+pub const MIN_GROWTH_FOR_RETENTION: u64 = 4 << 20;
+
+/// A phase as it happened: name and start/end in seconds since the run started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseMark {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    /// B: median RssAnon over the last second of `before`.
+    pub rss_before_bytes: Option<u64>,
+    /// P: max RssAnon during `during`.
+    pub rss_peak_bytes: Option<u64>,
+    /// A: median RssAnon over the last second of `drain` — the gate figure.
+    pub rss_after_drain_bytes: Option<u64>,
+    /// R = (A − B) / (P − B); null when P − B < 4 MiB.
+    pub retention: Option<f64>,
+    /// Seconds from load stop until RssAnon ≤ B + 0.1·(P − B); null if never.
+    pub t90_s: Option<f64>,
+    /// VmSize at the same points.
+    pub vsz_before_bytes: Option<u64>,
+    pub vsz_peak_bytes: Option<u64>,
+    pub vsz_after_drain_bytes: Option<u64>,
+    /// Median RssAnon over the last second of `nudge` / `release`, when those phases ran.
+    pub rss_after_nudge_bytes: Option<u64>,
+    pub rss_after_release_bytes: Option<u64>,
+    /// Server CPU seconds (utime + stime) during `during`.
+    pub server_cpu_during_s: Option<f64>,
+}
+
+fn phase<'a>(marks: &'a [PhaseMark], name: &str) -> Option<&'a PhaseMark> {
+    marks.iter().find(|m| m.name == name)
+}
+
+/// Samples with `from <= t <= to`.
+fn window(samples: &[Sample], from: f64, to: f64) -> impl Iterator<Item = &Sample> {
+    samples.iter().filter(move |s| s.t >= from && s.t <= to)
+}
+
+fn median(mut v: Vec<u64>) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        // Mean of the middle two, rounded down: stays in bytes.
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    })
+}
+
+/// Median of `f` over the last second of a phase.
+fn last_second(samples: &[Sample], marks: &[PhaseMark], name: &str, f: fn(&Sample) -> u64) -> Option<u64> {
+    let p = phase(marks, name)?;
+    median(window(samples, (p.end - 1.0).max(p.start), p.end).map(f).collect())
+}
+
+fn max_in(samples: &[Sample], marks: &[PhaseMark], name: &str, f: fn(&Sample) -> u64) -> Option<u64> {
+    let p = phase(marks, name)?;
+    window(samples, p.start, p.end).map(f).max()
+}
+
+pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
+    let rss = |s: &Sample| s.rss_anon;
+    let vsz = |s: &Sample| s.vm_size;
+    let b = last_second(samples, marks, "before", rss);
+    let p = max_in(samples, marks, "during", rss);
+    let a = last_second(samples, marks, "drain", rss);
+    let retention = match (b, p, a) {
+        (Some(b), Some(p), Some(a)) if p.saturating_sub(b) >= MIN_GROWTH_FOR_RETENTION => {
+            Some((a as f64 - b as f64) / (p - b) as f64)
+        }
+        _ => None,
+    };
+    let t90 = match (b, p, phase(marks, "during")) {
+        (Some(b), Some(p), Some(during)) if p > b => {
+            let threshold = b as f64 + 0.1 * (p - b) as f64;
+            samples
+                .iter()
+                .filter(|s| s.t >= during.end)
+                .find(|s| s.rss_anon as f64 <= threshold)
+                .map(|s| s.t - during.end)
+        }
+        _ => None,
+    };
+    let cpu = phase(marks, "during").and_then(|d| {
+        let first = samples.iter().find(|s| s.t >= d.start)?;
+        let last = samples.iter().rev().find(|s| s.t <= d.end)?;
+        Some((last.cpu_s - first.cpu_s).max(0.0))
+    });
+    Figures {
+        rss_before_bytes: b,
+        rss_peak_bytes: p,
+        rss_after_drain_bytes: a,
+        retention,
+        t90_s: t90,
+        vsz_before_bytes: last_second(samples, marks, "before", vsz),
+        vsz_peak_bytes: max_in(samples, marks, "during", vsz),
+        vsz_after_drain_bytes: last_second(samples, marks, "drain", vsz),
+        rss_after_nudge_bytes: last_second(samples, marks, "nudge", rss),
+        rss_after_release_bytes: last_second(samples, marks, "release", rss),
+        server_cpu_during_s: cpu,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn mark(name: &str, start: f64, end: f64) -> PhaseMark {
+        PhaseMark { name: name.into(), start, end }
+    }
+
+    /// 10 samples a second; RssAnon by a function of time.
+    fn series(until: f64, f: impl Fn(f64) -> u64) -> Vec<Sample> {
+        (0..=(until * 10.0) as usize)
+            .map(|i| {
+                let t = i as f64 / 10.0;
+                Sample { t, rss_anon: f(t), vm_size: 2 * f(t), cpu_s: t, ..Default::default() }
+            })
+            .collect()
+    }
+
+    fn marks() -> Vec<PhaseMark> {
+        vec![mark("before", 0.0, 3.0), mark("during", 3.0, 8.0), mark("drain", 8.0, 14.0)]
+    }
+
+    #[test]
+    fn retained_memory() {
+        // 10 MiB before, 110 MiB at the peak, 90 MiB after the drain.
+        let s = series(14.0, |t| if t < 3.0 { 10 * MIB } else if t <= 8.0 { 10 * MIB + ((t - 3.0) * 20.0) as u64 * MIB } else { 90 * MIB });
+        let f = compute(&s, &marks());
+        assert_eq!(f.rss_before_bytes, Some(10 * MIB));
+        assert_eq!(f.rss_peak_bytes, Some(110 * MIB));
+        assert_eq!(f.rss_after_drain_bytes, Some(90 * MIB));
+        assert_eq!(f.retention, Some(0.8));
+        assert_eq!(f.t90_s, None, "never came back");
+        assert_eq!(f.vsz_after_drain_bytes, Some(180 * MIB));
+        assert!((f.server_cpu_during_s.unwrap() - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn released_memory_has_t90() {
+        // Falls back to the baseline two seconds after the load stops.
+        let s = series(14.0, |t| if (3.0..=8.0).contains(&t) { 110 * MIB } else if t > 8.0 && t < 10.0 { 60 * MIB } else { 10 * MIB });
+        let f = compute(&s, &marks());
+        assert_eq!(f.retention, Some(0.0));
+        let t90 = f.t90_s.unwrap();
+        assert!((t90 - 2.0).abs() < 0.11, "t90 {t90}");
+    }
+
+    #[test]
+    fn small_growth_has_no_retention() {
+        let s = series(14.0, |t| if (3.0..=8.0).contains(&t) { 13 * MIB } else { 10 * MIB });
+        let f = compute(&s, &marks());
+        assert_eq!(f.retention, None);
+        assert!(f.rss_peak_bytes.is_some());
+    }
+
+    #[test]
+    fn medians_over_the_last_second_only() {
+        // A spike early in `before` does not move B.
+        let s = series(14.0, |t| if t < 1.0 { 500 * MIB } else { 10 * MIB });
+        assert_eq!(compute(&s, &marks()).rss_before_bytes, Some(10 * MIB));
+        assert_eq!(median(vec![1, 3]), Some(2));
+        assert_eq!(median(vec![]), None);
+    }
+
+    #[test]
+    fn missing_phases_give_nulls() {
+        let s = series(2.0, |_| MIB);
+        let f = compute(&s, &[mark("before", 0.0, 2.0)]);
+        assert!(f.rss_before_bytes.is_some());
+        assert_eq!((f.rss_peak_bytes, f.rss_after_drain_bytes, f.retention), (None, None, None));
+    }
+}

@@ -1,0 +1,290 @@
+//! The parent side of a load: spawn the workers, start them together, merge their streams.
+//!
+//! Every wait has a deadline and every worker is a `kill_on_drop` child with a parent-death
+//! signal, so a run ends with a summary or an error, never hangs, and dropping it leaves no
+//! worker behind.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use super::merge::{LoadSummary, Merger, SecondReport};
+use super::plan::LoadPlan;
+use super::wire::{self, FromWorker, ToWorker, WorkerPlan};
+use super::LoadError;
+use crate::child;
+
+/// Time for every worker to start and resolve the target.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// The start is set this far ahead of `go`, so that every worker has read `go` before it.
+const START_LEAD: Duration = Duration::from_millis(50);
+/// Beyond `duration + timeout` (when every worker has stopped by its own clock), how long to
+/// wait for their last lines before calling them stuck.
+const FINISH_SLACK: Duration = Duration::from_secs(5);
+/// How long a worker that closed its output gets to exit before it is killed.
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+/// What a reader task saw on a worker's stdout.
+enum Line {
+    Text(String),
+    Eof,
+    Failed(std::io::Error),
+}
+
+struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// The stderr reader, which forwards lines and returns the last one.
+    stderr: Option<JoinHandle<String>>,
+}
+
+/// Runs the whole multi-process load: spawns `plan.processes` copies of `exe` (as
+/// `exe load-worker --plan JSON`), starts them together on a barrier, merges what they stream
+/// back, calls `on_second` once per merged second in order, and returns the merged summary.
+///
+/// Dropping the future kills all workers. A worker that dies, exits early, writes something
+/// unexpected or overruns its time makes this return an error; it never hangs.
+pub async fn run_load(
+    plan: &LoadPlan,
+    exe: &Path,
+    mut on_second: impl FnMut(&SecondReport),
+) -> Result<LoadSummary, LoadError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut workers = Vec::with_capacity(plan.processes);
+    for index in 0..plan.processes {
+        workers.push(spawn_worker(plan, exe, index, tx.clone())?);
+    }
+    drop(tx);
+    let mut merger = Merger::new(plan.processes);
+
+    // The barrier: every worker has resolved the target and waits on stdin.
+    let budget = READY_TIMEOUT;
+    let deadline = Instant::now() + budget;
+    let mut ready = vec![false; plan.processes];
+    while ready.iter().any(|r| !r) {
+        let (w, msg) = match next(&mut rx, deadline, "did not get ready", budget).await? {
+            (w, Some(msg)) => (w, msg),
+            (w, None) => return Err(died(w, &mut workers).await),
+        };
+        match msg {
+            FromWorker::Ready {
+                pid, connections, ..
+            } if !ready[w] => {
+                merger
+                    .ready(w, pid, connections)
+                    .map_err(|reason| protocol(w, reason, "ready"))?;
+                ready[w] = true;
+            }
+            FromWorker::Error { message } => {
+                return Err(LoadError::WorkerFailed { worker: w, message })
+            }
+            other => return Err(unexpected(w, &other, "expected ready")),
+        }
+    }
+
+    let start_ns = wire::monotonic_ns() + START_LEAD.as_nanos() as u64;
+    let mut go = serde_json::to_string(&ToWorker::Go {
+        start_monotonic_ns: start_ns,
+    })
+    .map_err(|e| protocol(0, e.to_string(), "go"))?;
+    go.push('\n');
+    for (w, worker) in workers.iter_mut().enumerate() {
+        if let Some(stdin) = worker.stdin.as_mut() {
+            let sent = async {
+                stdin.write_all(go.as_bytes()).await?;
+                stdin.flush().await
+            };
+            sent.await
+                .map_err(|source| LoadError::Io { worker: w, source })?;
+        }
+    }
+
+    let start = wire::instant_at(start_ns);
+    let budget = plan.duration + plan.timeout + FINISH_SLACK;
+    let deadline = start + budget;
+    while !merger.all_done() {
+        let (w, msg) = match next(&mut rx, deadline, "did not finish", budget).await? {
+            (w, Some(msg)) => (w, msg),
+            // A finished worker closing its output is its normal end.
+            (w, None) if merger.is_done(w) => continue,
+            (w, None) => return Err(died(w, &mut workers).await),
+        };
+        let completed = match msg {
+            FromWorker::Second(s) => merger.second(w, s),
+            FromWorker::Done(d) => merger.done(w, d),
+            FromWorker::Error { message } => {
+                return Err(LoadError::WorkerFailed { worker: w, message })
+            }
+            other @ FromWorker::Ready { .. } => return Err(unexpected(w, &other, "ready twice")),
+        };
+        let completed = completed.map_err(|reason| protocol(w, reason, "second or done"))?;
+        for report in &completed {
+            on_second(report);
+        }
+    }
+
+    // Closing stdin makes any worker still around exit at once; reap them so none lingers.
+    for worker in &mut workers {
+        worker.stdin = None;
+    }
+    for worker in &mut workers {
+        if timeout(EXIT_WAIT, worker.child.wait()).await.is_err() {
+            let _ = worker.child.start_kill();
+        }
+    }
+    Ok(merger.summary(plan))
+}
+
+fn spawn_worker(
+    plan: &LoadPlan,
+    exe: &Path,
+    index: usize,
+    tx: mpsc::UnboundedSender<(usize, Line)>,
+) -> Result<Worker, LoadError> {
+    let worker_plan = serde_json::to_string(&WorkerPlan {
+        index,
+        plan: plan.clone(),
+    })
+    .map_err(|e| protocol(index, e.to_string(), "plan"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("load-worker")
+        .arg("--plan")
+        .arg(worker_plan)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    child::die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|source| LoadError::Spawn {
+        exe: exe.display().to_string(),
+        source,
+    })?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    if let Some(stdout) = stdout {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            loop {
+                let line = match lines.next_line().await {
+                    Ok(Some(l)) => Line::Text(l),
+                    Ok(None) => Line::Eof,
+                    Err(e) => Line::Failed(e),
+                };
+                let last = !matches!(line, Line::Text(_));
+                if tx.send((index, line)).is_err() || last {
+                    break;
+                }
+            }
+        });
+    }
+    let stderr = stderr.map(|stderr| {
+        tokio::spawn(async move {
+            // A healthy worker says nothing here; whatever it does say is passed on, and the
+            // last line names the cause if it dies.
+            let mut lines = BufReader::new(stderr).lines();
+            let mut last = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("load-worker {index}: {line}");
+                if !line.trim().is_empty() {
+                    last = line;
+                }
+            }
+            last
+        })
+    });
+    Ok(Worker {
+        stdin: child.stdin.take(),
+        child,
+        stderr,
+    })
+}
+
+/// The next message from any worker before `deadline`, `None` for the end of its output.
+async fn next(
+    rx: &mut mpsc::UnboundedReceiver<(usize, Line)>,
+    deadline: Instant,
+    what: &'static str,
+    budget: Duration,
+) -> Result<(usize, Option<FromWorker>), LoadError> {
+    let (w, line) = match timeout_at(deadline, rx.recv()).await {
+        Ok(Some(x)) => x,
+        Ok(None) | Err(_) => {
+            return Err(LoadError::Stuck {
+                what,
+                waited: budget,
+            })
+        }
+    };
+    match line {
+        Line::Text(text) => match serde_json::from_str::<FromWorker>(&text) {
+            Ok(msg) => Ok((w, Some(msg))),
+            Err(e) => Err(LoadError::Protocol {
+                worker: w,
+                reason: e.to_string(),
+                line: shorten(&text),
+            }),
+        },
+        Line::Eof => Ok((w, None)),
+        Line::Failed(source) => Err(LoadError::Io { worker: w, source }),
+    }
+}
+
+/// Builds the error for worker `w`, whose output ended early: its exit status and last words.
+async fn died(w: usize, workers: &mut [Worker]) -> LoadError {
+    let Some(worker) = workers.get_mut(w) else {
+        return LoadError::WorkerDied {
+            worker: w,
+            status: "unknown worker".into(),
+            stderr: String::new(),
+        };
+    };
+    let status = match timeout(EXIT_WAIT, worker.child.wait()).await {
+        Ok(Ok(s)) => s.to_string(),
+        Ok(Err(e)) => format!("cannot wait for it: {e}"),
+        Err(_) => {
+            let _ = worker.child.start_kill();
+            "closed its output but did not exit; killed".into()
+        }
+    };
+    let mut stderr = String::new();
+    if let Some(handle) = worker.stderr.take() {
+        if let Ok(Ok(last)) = timeout(EXIT_WAIT, handle).await {
+            if !last.is_empty() {
+                stderr = format!(": {}", shorten(&last));
+            }
+        }
+    }
+    LoadError::WorkerDied {
+        worker: w,
+        status,
+        stderr,
+    }
+}
+
+fn protocol(worker: usize, reason: String, line: &str) -> LoadError {
+    LoadError::Protocol {
+        worker,
+        reason,
+        line: line.to_string(),
+    }
+}
+
+fn unexpected(worker: usize, msg: &FromWorker, reason: &str) -> LoadError {
+    let line = serde_json::to_string(msg).unwrap_or_default();
+    protocol(worker, reason.to_string(), &shorten(&line))
+}
+
+/// Keeps error lines to one readable line.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 200;
+    let s = s.trim();
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}

@@ -1,0 +1,367 @@
+//! [`LoadArgs`] checked into a [`LoadPlan`]: units parsed, the target split, each worker's share.
+//!
+//! Everything a person can get wrong on the command line is caught here, before any process is
+//! started, with one line naming the flag, the value and what was expected.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use target_server::units;
+
+use super::schedule::Schedule;
+use super::{LoadArgs, LoadError};
+
+/// More workers than this is a typo, not a load test: refuse rather than fork thousands.
+const MAX_PROCESSES: usize = 1024;
+
+/// The URL being loaded, split for connecting and for the request line.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URL as given, for reports.
+    pub url: String,
+    /// Host to resolve, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// Path and query for the request line; `/` when the URL has none.
+    pub path: String,
+    /// `Host` header value: the URL's authority.
+    pub authority: String,
+}
+
+/// A validated load: what every worker needs to run its share.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    pub target: Target,
+    /// First and last byte requested (inclusive).
+    pub range: (u64, u64),
+    pub processes: usize,
+    /// Connections in total.
+    pub connections: usize,
+    /// Offered requests per second in total; `None` is closed loop (`--rate max`).
+    pub rate: Option<f64>,
+    pub duration: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub allow_remote: bool,
+}
+
+fn bad(flag: &'static str, value: &str, expected: impl Into<String>) -> LoadError {
+    LoadError::BadFlag {
+        flag,
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+impl LoadArgs {
+    /// Checks the arguments. Refuses a target outside loopback unless `--allow-remote`.
+    pub fn plan(&self) -> Result<LoadPlan, LoadError> {
+        let target = parse_target(&self.target)?;
+        if !self.allow_remote && !is_loopback_host(&target.host) {
+            return Err(LoadError::Remote {
+                url: self.target.clone(),
+                host: target.host,
+            });
+        }
+        const RANGE_EXPECTED: &str = "an inclusive byte range A-B such as 0-1048575 or 0-1MiB";
+        let range = units::parse_size_range(&self.range)
+            .map_err(|_| bad("--range", &self.range, RANGE_EXPECTED))?;
+        if self.processes == 0 || self.processes > MAX_PROCESSES {
+            return Err(bad(
+                "--processes",
+                &self.processes.to_string(),
+                format!("a number of worker processes from 1 to {MAX_PROCESSES}"),
+            ));
+        }
+        if self.connections < self.processes {
+            return Err(bad(
+                "--connections",
+                &self.connections.to_string(),
+                format!(
+                    "at least one connection per process (--processes {})",
+                    self.processes
+                ),
+            ));
+        }
+        let rate = if self.rate.trim().eq_ignore_ascii_case("max") {
+            None
+        } else {
+            const RATE_EXPECTED: &str = "\"max\" or a rate above zero such as 400/s or 10k/s";
+            let r = units::parse_rate(&self.rate)
+                .map_err(|_| bad("--rate", &self.rate, RATE_EXPECTED))?;
+            if r <= 0.0 {
+                return Err(bad("--rate", &self.rate, RATE_EXPECTED));
+            }
+            Some(r)
+        };
+        let positive = |flag: &'static str, value: &str| -> Result<Duration, LoadError> {
+            const EXPECTED: &str = "a duration above zero such as 250ms, 3s or 1m";
+            match units::parse_duration(value) {
+                Ok(d) if !d.is_zero() => Ok(d),
+                _ => Err(bad(flag, value, EXPECTED)),
+            }
+        };
+        let duration = positive("--duration", &self.duration)?;
+        let timeout = positive("--timeout", &self.timeout)?;
+        let backoff = units::parse_duration(&self.backoff).map_err(|_| {
+            bad(
+                "--backoff",
+                &self.backoff,
+                "a duration such as 0ms, 100ms or 1s",
+            )
+        })?;
+        Ok(LoadPlan {
+            target,
+            range,
+            processes: self.processes,
+            connections: self.connections,
+            rate,
+            duration,
+            timeout,
+            retries: self.retries,
+            backoff,
+            allow_remote: self.allow_remote,
+        })
+    }
+}
+
+impl LoadPlan {
+    /// Bytes in the requested range, which is what every good response carries.
+    pub fn range_len(&self) -> u64 {
+        self.range.1 - self.range.0 + 1
+    }
+
+    /// The `Range` header value.
+    pub fn range_header(&self) -> String {
+        format!("bytes={}-{}", self.range.0, self.range.1)
+    }
+
+    /// Connections of worker `index`: an even split, the first workers taking the remainder.
+    pub fn worker_connections(&self, index: usize) -> usize {
+        let base = self.connections / self.processes;
+        base + usize::from(index < self.connections % self.processes)
+    }
+
+    /// The open-loop schedule of worker `index`, `None` in closed loop.
+    pub fn worker_schedule(&self, index: usize) -> Option<Schedule> {
+        self.rate
+            .map(|rate| Schedule::new(rate, self.processes as u64, index as u64))
+    }
+}
+
+fn parse_target(url: &str) -> Result<Target, LoadError> {
+    const EXPECTED: &str = "an http:// URL such as http://127.0.0.1:8080/file/hot";
+    let uri: hyper::Uri = url
+        .trim()
+        .parse()
+        .map_err(|_| bad("--target", url, EXPECTED))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(bad(
+                "--target",
+                url,
+                "an http:// URL (https is not supported)",
+            ))
+        }
+        _ => return Err(bad("--target", url, EXPECTED)),
+    }
+    let authority = uri
+        .authority()
+        .ok_or_else(|| bad("--target", url, EXPECTED))?;
+    if authority.as_str().contains('@') {
+        return Err(bad("--target", url, "an http:// URL without user info"));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if host.is_empty() {
+        return Err(bad("--target", url, EXPECTED));
+    }
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .filter(|p| !p.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    Ok(Target {
+        url: url.trim().to_string(),
+        host,
+        port: authority.port_u16().unwrap_or(80),
+        path,
+        authority: authority.as_str().to_string(),
+    })
+}
+
+/// Loopback by name (`localhost`) or by address (127.0.0.0/8, ::1, and ::ffff:127.x.y.z).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_end_matches('.');
+    if h.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match h.parse::<IpAddr>() {
+        Ok(ip) => is_loopback_ip(ip),
+        Err(_) => false,
+    }
+}
+
+/// Whether an address a name resolved to is loopback; checked again after resolution so that a
+/// `localhost` mapped elsewhere in /etc/hosts is not loaded by accident.
+pub fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        load: LoadArgs,
+    }
+
+    fn args(extra: &[&str]) -> LoadArgs {
+        let mut argv = vec!["load"];
+        argv.extend_from_slice(extra);
+        Cli::parse_from(argv).load
+    }
+
+    fn error(extra: &[&str]) -> String {
+        args(extra).plan().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_plan() {
+        let p = args(&["--target", "http://127.0.0.1:8080/file/hot"])
+            .plan()
+            .unwrap();
+        assert_eq!(p.target.host, "127.0.0.1");
+        assert_eq!(p.target.port, 8080);
+        assert_eq!(p.target.path, "/file/hot");
+        assert_eq!(p.target.authority, "127.0.0.1:8080");
+        assert_eq!(p.range, (0, 1048575));
+        assert_eq!(p.range_len(), 1 << 20);
+        assert_eq!(p.range_header(), "bytes=0-1048575");
+        assert_eq!(p.rate, None);
+        assert_eq!(p.duration, Duration::from_secs(10));
+        assert_eq!(p.timeout, Duration::from_secs(3));
+        assert_eq!(p.backoff, Duration::from_millis(100));
+        assert_eq!((p.processes, p.connections, p.retries), (1, 8, 0));
+    }
+
+    #[test]
+    fn units_and_targets() {
+        let p = args(&[
+            "--target",
+            "http://[::1]/x?y=1",
+            "--range",
+            "0-1MiB",
+            "--rate",
+            "10k/s",
+            "--duration",
+            "1.5m",
+        ])
+        .plan()
+        .unwrap();
+        assert_eq!(p.target.host, "::1");
+        assert_eq!(p.target.port, 80);
+        assert_eq!(p.target.path, "/x?y=1");
+        assert_eq!(p.range, (0, 1 << 20));
+        assert_eq!(p.rate, Some(10_000.0));
+        assert_eq!(p.duration, Duration::from_secs(90));
+        let p = args(&["--target", "http://localhost:9"]).plan().unwrap();
+        assert_eq!(p.target.path, "/");
+        assert_eq!(p.target.authority, "localhost:9");
+    }
+
+    #[test]
+    fn bad_input_names_flag_value_and_expectation() {
+        let e = error(&["--target", "http://127.0.0.1:1/", "--rate", "fast"]);
+        assert_eq!(
+            e,
+            "--rate \"fast\": expected \"max\" or a rate above zero such as 400/s or 10k/s"
+        );
+        let e = error(&["--target", "http://127.0.0.1:1/", "--rate", "0/s"]);
+        assert!(e.starts_with("--rate \"0/s\""), "{e}");
+        let e = error(&["--target", "http://127.0.0.1:1/", "--range", "9-3"]);
+        assert!(e.starts_with("--range \"9-3\": expected"), "{e}");
+        let e = error(&["--target", "http://127.0.0.1:1/", "--timeout", "0s"]);
+        assert!(e.starts_with("--timeout \"0s\": expected"), "{e}");
+        let e = error(&["--target", "http://127.0.0.1:1/", "--duration", "soon"]);
+        assert!(e.starts_with("--duration \"soon\": expected"), "{e}");
+        let e = error(&["--target", "http://127.0.0.1:1/", "--backoff=-1s"]);
+        assert!(e.starts_with("--backoff \"-1s\": expected"), "{e}");
+        let e = error(&["--target", "127.0.0.1:8080"]);
+        assert!(
+            e.starts_with("--target \"127.0.0.1:8080\": expected an http://"),
+            "{e}"
+        );
+        let e = error(&["--target", "https://127.0.0.1/"]);
+        assert!(e.contains("https is not supported"), "{e}");
+        let e = error(&["--target", "http://127.0.0.1/", "--processes", "0"]);
+        assert!(e.starts_with("--processes \"0\": expected"), "{e}");
+        let e = error(&[
+            "--target",
+            "http://127.0.0.1/",
+            "--processes",
+            "4",
+            "--connections",
+            "2",
+        ]);
+        assert!(e.contains("at least one connection per process"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn loopback_only_unless_allowed() {
+        for remote in [
+            "http://10.1.2.3/",
+            "http://example.com/",
+            "http://[2001:db8::1]/",
+        ] {
+            let e = error(&["--target", remote]);
+            assert!(e.contains("--allow-remote"), "{e}");
+            assert!(args(&["--target", remote, "--allow-remote"]).plan().is_ok());
+        }
+        for local in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "::1",
+            "localhost",
+            "LOCALHOST.",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_loopback_host(local), "{local}");
+        }
+        assert!(!is_loopback_host("localhost.example.com"));
+        assert!(!is_loopback_host("0.0.0.0"));
+    }
+
+    #[test]
+    fn shares_split_connections_evenly() {
+        let p = args(&[
+            "--target",
+            "http://127.0.0.1/",
+            "--processes",
+            "3",
+            "--connections",
+            "8",
+        ])
+        .plan()
+        .unwrap();
+        let shares: Vec<usize> = (0..3).map(|w| p.worker_connections(w)).collect();
+        assert_eq!(shares, [3, 3, 2]);
+        assert!(p.worker_schedule(0).is_none());
+    }
+}

@@ -1,0 +1,133 @@
+//! The record of one run: raw samples, phase marks, figures, load results and provenance.
+//! Plots, reports and the gate read this and nothing else.
+//!
+//! While a run goes, every measurement is appended to `runs/<variant>-<n>.jsonl` and flushed
+//! at once, so a crash or Ctrl-C keeps what was measured; at the end the whole record is
+//! written to `runs/<variant>-<n>.json` (write, then rename).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::figures::{Figures, PhaseMark};
+use crate::load::{LoadSummary, SecondReport};
+use crate::provenance::Environment;
+use crate::sample::{Sample, SmapsRollup};
+use crate::scenario::{PhaseSpec, Variant};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Ok,
+    /// The server died or the harness could not complete the run.
+    Failed,
+    /// Stopped by the user (Ctrl-C).
+    Interrupted,
+}
+
+/// A `/stats` reading, kept whole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsSample {
+    pub t: f64,
+    pub stats: serde_json::Value,
+}
+
+/// A load summary for one phase that sent requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseLoad {
+    pub phase: String,
+    pub summary: LoadSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub schema_version: u32,
+    pub scenario: String,
+    pub scenario_path: String,
+    pub scenario_hash: String,
+    pub variant: Variant,
+    pub run_index: u32,
+    pub seed: u64,
+    pub quick: bool,
+    pub started_at: String,
+    pub status: RunStatus,
+    /// Why the run failed: the server's exit, a probe error, ...
+    pub failure: Option<String>,
+    /// How the server ended (`exited with code 0` after a clean SIGTERM).
+    pub server_exit: Option<String>,
+    pub server_pid: Option<u32>,
+    pub server_command: Vec<String>,
+    /// The server's settings as it reports them in `/stats` (allocator and server).
+    pub server_settings: Option<serde_json::Value>,
+    pub phases_planned: PhaseSpec,
+    pub phases: Vec<PhaseMark>,
+    pub sample_interval_s: f64,
+    pub figures: Figures,
+    /// The main load, `during`.
+    pub load: Option<LoadSummary>,
+    /// Every phase that sent requests (warmup, during, nudge).
+    pub phase_loads: Vec<PhaseLoad>,
+    pub environment: Environment,
+    pub samples: Vec<Sample>,
+    pub smaps: Vec<SmapsRollup>,
+    pub stats: Vec<StatsSample>,
+}
+
+/// One line of the streamed `.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Start {
+        scenario: String,
+        variant: String,
+        run_index: u32,
+        started_at: String,
+        server_command: Vec<String>,
+        environment: Box<Environment>,
+    },
+    /// The server is up: its pid and address.
+    Server { pid: u32, addr: String },
+    Phase(PhaseMark),
+    Sample(Sample),
+    Smaps(SmapsRollup),
+    Stats(StatsSample),
+    LoadSecond { phase: String, report: SecondReport },
+    Load(PhaseLoad),
+    End { status: RunStatus, failure: Option<String> },
+}
+
+/// Appends events to the run's `.jsonl`, flushing each so nothing measured is lost.
+pub struct EventLog {
+    out: BufWriter<File>,
+    pub path: PathBuf,
+}
+
+impl EventLog {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let f = File::create(path)?;
+        Ok(Self { out: BufWriter::new(f), path: path.to_path_buf() })
+    }
+
+    pub fn write(&mut self, e: &Event) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, e)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` atomically: a reader sees the old file or the new
+/// one, never half of one.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut w = BufWriter::new(File::create(&tmp)?);
+        serde_json::to_writer_pretty(&mut w, value)?;
+        w.write_all(b"\n")?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}

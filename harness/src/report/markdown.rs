@@ -1,0 +1,420 @@
+//! `report.md`: the scenario in a paragraph, the figures table, what the allocator held next
+//! to what the app held, the cost, every run, the plots and the environment — ready to paste
+//! into a design review. Reads the summary only: every number here is also in `summary.json`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::summary::{FigureSet, HeldVsLive, Summary, VariantSummary};
+use super::{write_atomic, Exporter, ReportError, ReportInput};
+use crate::figures::MIN_GROWTH_FOR_RETENTION;
+
+pub struct ReportMarkdown;
+
+impl Exporter for ReportMarkdown {
+    fn files(&self) -> Vec<&'static str> {
+        vec!["report.md"]
+    }
+
+    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+        write_atomic(&dir.join("report.md"), markdown(input.summary).as_bytes())
+    }
+}
+
+/// The header of the figures table (tests and readers look for it).
+pub const TABLE_HEADER: &str = "| variant | status | runs | B (MiB) | P (MiB) | A (MiB) | retention | t90 (s) | VSZ after drain (MiB) | req/s | p50 (ms) | p99 (ms) | CV of A |";
+
+const DASH: &str = "–";
+
+fn mib(v: Option<u64>) -> String {
+    match v {
+        Some(b) => format!("{:.1}", b as f64 / (1024.0 * 1024.0)),
+        None => DASH.into(),
+    }
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    match v {
+        Some(x) => format!("{x:.decimals$}"),
+        None => DASH.into(),
+    }
+}
+
+fn secs(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// A table cell: pipes and newlines would break the row.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// t90, with "never" when memory grew and did not come back.
+fn t90(f: &FigureSet) -> String {
+    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
+        (Some(t), _, _) => format!("{t:.1}"),
+        (None, Some(b), Some(p)) if p > b => "never".into(),
+        _ => DASH.into(),
+    }
+}
+
+fn status(v: &VariantSummary) -> String {
+    if v.status == "ok" {
+        "ok".into()
+    } else {
+        format!("**{}**", v.status)
+    }
+}
+
+fn scenario_paragraph(s: &Summary, out: &mut String) {
+    let sc = &s.scenario;
+    let mut p = format!("Scenario **{}**", sc.name);
+    let mut meta = Vec::new();
+    if !sc.path.is_empty() {
+        meta.push(format!("`{}`", sc.path));
+    }
+    if !sc.hash.is_empty() {
+        meta.push(format!(
+            "sha256 `{}`",
+            sc.hash.get(..12).unwrap_or(&sc.hash)
+        ));
+    }
+    meta.push(format!("seed {}", sc.seed));
+    if sc.quick {
+        meta.push("quick phases".into());
+    }
+    let _ = write!(p, " ({}).", meta.join(", "));
+    // The listen address is always loopback:0 and the seed is above: neither says anything.
+    let mut flags = Vec::new();
+    let mut args = sc.server_args.iter();
+    while let Some(a) = args.next() {
+        if a == "--listen" || a == "--seed" {
+            args.next();
+        } else {
+            flags.push(a.as_str());
+        }
+    }
+    if !flags.is_empty() {
+        let _ = write!(
+            p,
+            " The server ran with `{}`, plus each variant's own settings below.",
+            flags.join(" ")
+        );
+    }
+    if let Some(l) = &sc.load {
+        let how = match l.offered_rate {
+            Some(r) => format!("offered {r:.0} requests/s (open loop)"),
+            None => "sent requests back to back (closed loop)".into(),
+        };
+        let _ = write!(
+            p,
+            " During the load, {} client process{} over {} connection{} {how} of `Range: bytes={}` ({}) on `{}`, \
+             with a {}s deadline per attempt and up to {} retr{} (backoff from {}s).",
+            l.processes,
+            if l.processes == 1 { "" } else { "es" },
+            l.connections,
+            if l.connections == 1 { "" } else { "s" },
+            l.range,
+            target_server::units::format_size(l.range_bytes),
+            l.path,
+            secs(l.timeout_s),
+            l.max_retries,
+            if l.max_retries == 1 { "y" } else { "ies" },
+            secs(l.backoff_s),
+        );
+    }
+    if let Some(ph) = &sc.phases_planned {
+        let mut parts = vec![
+            format!("warmup {}s", secs(ph.warmup.as_secs_f64())),
+            format!("before {}s", secs(ph.before.as_secs_f64())),
+            format!("during {}s", secs(ph.during.as_secs_f64())),
+            format!("drain {}s", secs(ph.drain.as_secs_f64())),
+        ];
+        if !ph.nudge.is_zero() {
+            parts.push(format!(
+                "nudge {}s at {}/s",
+                secs(ph.nudge.as_secs_f64()),
+                ph.nudge_rate
+            ));
+        }
+        if !ph.release.is_zero() {
+            parts.push(format!("release {}s", secs(ph.release.as_secs_f64())));
+        }
+        let _ = write!(p, " Phases: {}.", parts.join(", "));
+    }
+    out.push_str(&p);
+    out.push_str("\n\n");
+
+    out.push_str("Variants:\n\n");
+    for v in &s.variants {
+        let mut line = format!("- `{}`: {}", v.name, v.binary);
+        if !v.description.is_empty() {
+            let _ = write!(line, " — {}", v.description);
+        }
+        if !v.env.is_empty() {
+            let env: Vec<String> = v.env.iter().map(|(k, val)| format!("{k}={val}")).collect();
+            let _ = write!(line, "; env `{}`", env.join(" "));
+        }
+        if !v.args.is_empty() {
+            let _ = write!(line, "; args `{}`", v.args.join(" "));
+        }
+        if let Some(set) = &v.allocator_settings {
+            let _ = write!(line, "; in effect: `{}`", set);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+fn figures_table(s: &Summary, out: &mut String) {
+    out.push_str("## Results\n\n");
+    out.push_str(TABLE_HEADER);
+    out.push('\n');
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for v in &s.variants {
+        let m = &v.medians;
+        let runs = if v.runs_ok == v.runs {
+            v.runs.to_string()
+        } else {
+            format!("{} ({} ok)", v.runs, v.runs_ok)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |",
+            v.name,
+            status(v),
+            runs,
+            mib(m.rss_before_bytes),
+            mib(m.rss_peak_bytes),
+            mib(m.rss_after_drain_bytes),
+            num(m.retention, 2),
+            t90(m),
+            mib(m.vsz_after_drain_bytes),
+            num(m.throughput_rps, 0),
+            num(m.latency_ms.p50, 1),
+            num(m.latency_ms.p99, 1),
+            v.rss_after_drain_cv
+                .map(|c| format!("{:.1}%", c * 100.0))
+                .unwrap_or_else(|| DASH.into()),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
+         during the load; **A**: median over the last second of `drain`, the gate figure; **retention** \
+         (A − B) / (P − B), blank when P − B < {} MiB; **t90**: seconds from the load stop until RssAnon is back \
+         within 10% of the growth (`never` if it did not); **VSZ** after drain; **req/s** ok responses per second \
+         and latency from the intended send time, during the load; **CV of A**: run-to-run coefficient of \
+         variation (sample standard deviation / mean) of A, the noise a regression must exceed.\n",
+        MIN_GROWTH_FOR_RETENTION >> 20
+    );
+    out.push_str("![RssAnon over time, one line per variant](rss-timeline.png)\n\n");
+    out.push_str("![RssAnon before, at peak and after drain per variant](rss-summary.png)\n\n");
+    out.push_str("Vector versions: [rss-timeline.svg](rss-timeline.svg), [rss-summary.svg](rss-summary.svg).\n\n");
+}
+
+/// Who holds the growth over the baseline at this instant, from the allocator's and the app's
+/// own figures: the question of incident 001.
+fn holder(h: &HeldVsLive, before: Option<u64>) -> String {
+    let (Some(rss), Some(b)) = (h.rss_anon_bytes, before) else {
+        return DASH.into();
+    };
+    let growth = rss.saturating_sub(b);
+    if growth < MIN_GROWTH_FOR_RETENTION {
+        return "near the baseline".into();
+    }
+    let half = growth / 2;
+    match (h.allocator_free_held_bytes, h.app_live_bytes) {
+        (Some(free), _) if free >= half => "the allocator: freed, not returned".into(),
+        (_, Some(live)) if live >= half => "the app: live data".into(),
+        (None, None) => DASH.into(),
+        _ => "neither figure explains it".into(),
+    }
+}
+
+fn breakdown_table(s: &Summary, out: &mut String) {
+    out.push_str("## What the allocator held vs what the app held\n\n");
+    out.push_str("| variant | when | t (s) | RssAnon (MiB) | allocator held (MiB) | in use (MiB) | free held (MiB) | app live (MiB) | the growth over B is held by |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|---|\n");
+    let mut any = false;
+    for v in &s.variants {
+        let rows = [
+            ("peak", &v.memory_breakdown.peak),
+            ("after drain", &v.memory_breakdown.after_drain),
+        ];
+        for (when, h) in rows {
+            let Some(h) = h else { continue };
+            any = true;
+            let _ = writeln!(
+                out,
+                "| {} | {when} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                v.name,
+                h.t_s,
+                mib(h.rss_anon_bytes),
+                mib(h.allocator_held_bytes),
+                mib(h.allocator_in_use_bytes),
+                mib(h.allocator_free_held_bytes),
+                mib(h.app_live_bytes),
+                holder(h, v.medians.rss_before_bytes),
+            );
+        }
+    }
+    if !any {
+        out.push_str("| – | no `/stats` readings in the records | | | | | | | |\n");
+    }
+    out.push_str(
+        "\nFrom the server's `/stats` in each variant's median run: at the peak (the reading nearest the highest \
+         RssAnon) and after the drain (the last reading within `drain`), next to the nearest RssAnon sample; t is \
+         seconds since the load started. **held**: what the allocator holds from the OS; **in use**: what the \
+         app holds through it; **free held** = held − in use, freed memory the allocator keeps; **app live**: \
+         the app's own count (block index and in-flight buffers). RSS well above live bytes with a large free \
+         held is the allocator retaining memory; live bytes close to RSS is the app holding it.\n\n",
+    );
+}
+
+fn cost_table(s: &Summary, out: &mut String) {
+    out.push_str("## Cost\n\n");
+    out.push_str("| variant | req/s | p50 (ms) | p99 (ms) | server CPU (s) during load | server CPU s / 1000 responses |\n");
+    out.push_str("|---|--:|--:|--:|--:|--:|\n");
+    for v in &s.variants {
+        let m = &v.medians;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            v.name,
+            num(m.throughput_rps, 0),
+            num(m.latency_ms.p50, 1),
+            num(m.latency_ms.p99, 1),
+            num(m.server_cpu_during_s, 2),
+            num(m.server_cpu_s_per_1000_responses, 3),
+        );
+    }
+    out.push_str("\n![After-drain RSS against throughput and against p99](cost.png)\n\n");
+    out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
+}
+
+fn runs_table(s: &Summary, out: &mut String) {
+    out.push_str("## Runs\n\n");
+    out.push_str("| variant | run | status | started | B (MiB) | P (MiB) | A (MiB) | retention | t90 (s) | req/s | p99 (ms) | errors | retries | note |\n");
+    out.push_str("|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    for v in &s.variants {
+        for r in &v.run_figures {
+            let f = &r.figures;
+            let mut note = r.failure.clone().unwrap_or_default();
+            if Some(r.run_index) == v.median_run_index {
+                note = if note.is_empty() {
+                    "median run".into()
+                } else {
+                    format!("median run; {note}")
+                };
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                v.name,
+                r.run_index,
+                if r.status == "ok" {
+                    "ok".to_string()
+                } else {
+                    format!("**{}**", r.status)
+                },
+                if r.started_at.is_empty() {
+                    DASH
+                } else {
+                    &r.started_at
+                },
+                mib(f.rss_before_bytes),
+                mib(f.rss_peak_bytes),
+                mib(f.rss_after_drain_bytes),
+                num(f.retention, 2),
+                t90(f),
+                num(f.throughput_rps, 0),
+                num(f.latency_ms.p99, 1),
+                r.load_errors
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| DASH.into()),
+                r.load_retries
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| DASH.into()),
+                cell(&note),
+            );
+        }
+    }
+    out.push('\n');
+}
+
+fn environment(s: &Summary, out: &mut String) {
+    let e = &s.environment;
+    out.push_str("## Environment\n\n");
+    let or_dash = |v: &str| {
+        if v.is_empty() {
+            DASH.to_string()
+        } else {
+            format!("`{}`", v)
+        }
+    };
+    let _ = writeln!(out, "- host: {}", or_dash(&e.hostname));
+    let _ = writeln!(out, "- kernel: {}", or_dash(&e.kernel));
+    let _ = writeln!(out, "- glibc: {}", or_dash(&e.glibc_version));
+    let _ = writeln!(
+        out,
+        "- CPU: {} ({} available to the harness)",
+        or_dash(&e.cpu_model),
+        e.nproc
+    );
+    if e.mem_total_bytes > 0 {
+        let _ = writeln!(
+            out,
+            "- memory: {}",
+            target_server::units::format_size(e.mem_total_bytes)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- transparent huge pages: enabled {}, defrag {}",
+        or_dash(&e.thp_enabled),
+        or_dash(&e.thp_defrag)
+    );
+    let _ = writeln!(
+        out,
+        "- vm.overcommit_memory: {}",
+        or_dash(&e.overcommit_memory)
+    );
+    let _ = writeln!(out, "- rustc: {}", or_dash(&e.rustc));
+    let _ = writeln!(out, "- allocstorm: {}", or_dash(&e.allocstorm_version));
+    let git = match (&e.git_revision, e.git_dirty) {
+        (Some(r), Some(true)) => format!("`{r}` (with uncommitted changes)"),
+        (Some(r), _) => format!("`{r}`"),
+        (None, _) => DASH.into(),
+    };
+    let _ = writeln!(out, "- git revision: {git}");
+    if !e.crate_versions.is_empty() {
+        let v: Vec<String> = e
+            .crate_versions
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(out, "- crates: {}", v.join(", "));
+    }
+}
+
+/// The whole `report.md`.
+pub fn markdown(s: &Summary) -> String {
+    let mut out = format!("# allocstorm report: {}\n\n", s.scenario.name);
+    scenario_paragraph(s, &mut out);
+    if !s.warnings.is_empty() {
+        out.push_str("> **Read with care:**\n");
+        for w in &s.warnings {
+            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+        }
+        out.push('\n');
+    }
+    figures_table(s, &mut out);
+    breakdown_table(s, &mut out);
+    cost_table(s, &mut out);
+    runs_table(s, &mut out);
+    environment(s, &mut out);
+    out
+}

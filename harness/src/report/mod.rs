@@ -1,0 +1,136 @@
+//! Reports: `summary.json`, plots and `report.md`, from the run records of a report directory.
+//!
+//! Data before presentation: [`runs`] reads `DIR/runs/*.json` (and rebuilds the record of a run
+//! whose harness was killed from its `.jsonl` event stream), [`summary`] turns the records into
+//! the per-variant figures of `summary.json`, and every output is an [`Exporter`] that reads the
+//! records and the summary and never another exporter. Nothing here is imported by the measuring
+//! side.
+//!
+//! - [`runs`]: [`load_runs`], the records of a directory, complete or rebuilt.
+//! - [`summary`]: [`summarize`], medians over ok runs, run-to-run spread, held vs live bytes.
+//! - [`json`] writes `summary.json`.
+//! - [`plot`]: `rss-timeline`, `rss-summary` and `cost`, each as PNG and SVG.
+//! - [`markdown`]: `report.md`, ready to paste into a design review.
+//! - [`text`]: the table printed on the terminal after a run.
+
+pub mod json;
+pub mod markdown;
+pub mod plot;
+pub mod runs;
+pub mod summary;
+pub mod text;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::record::RunRecord;
+
+pub use runs::load_runs;
+pub use summary::{summarize, Summary};
+pub use text::text_table;
+
+/// Why a report could not be made. Each displays as one line that names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The directory holds no run records at all.
+    #[error("{dir}: no run records (runs/*.json or runs/*.jsonl); run `allocstorm compare` into this directory first")]
+    NoRuns { dir: String },
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not a run record (or event stream) of this version.
+    #[error("{path}: not a valid run record: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: written with record schema {found}, this allocstorm reads schema {expected}")]
+    Schema {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: cannot draw the plot: {message}")]
+    Plot { path: String, message: String },
+}
+
+/// What every exporter reads: the records (raw samples) and the summary computed from them.
+pub struct ReportInput<'a> {
+    pub records: &'a [RunRecord],
+    pub summary: &'a Summary,
+}
+
+/// One output of the report. Exporters read [`ReportInput`] and write their files into the
+/// report directory, atomically; they never read each other's output.
+pub trait Exporter {
+    /// The files written, relative to the report directory.
+    fn files(&self) -> Vec<&'static str>;
+    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError>;
+}
+
+/// Every output of `allocstorm report`, in the order they are written.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(json::SummaryJson),
+        Box::new(plot::timeline::Timeline),
+        Box::new(plot::bars::SummaryBars),
+        Box::new(plot::cost::Cost),
+        Box::new(markdown::ReportMarkdown),
+    ]
+}
+
+/// `allocstorm report DIR`: reads the run records of `dir`, writes `summary.json`,
+/// `rss-timeline.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}` and `report.md` into it,
+/// and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
+/// must not cost the table); the first failure is returned.
+pub fn render(dir: &Path) -> Result<Summary, ReportError> {
+    let records = load_runs(dir)?;
+    let summary = summarize(&records);
+    let input = ReportInput {
+        records: &records,
+        summary: &summary,
+    };
+    let mut first_error = None;
+    for e in exporters() {
+        if let Err(err) = e.export(&input, dir) {
+            first_error.get_or_insert(err);
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
+}
+
+/// `dir/.name.tmp`, renamed over `dir/name` once complete.
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// Writes `bytes` to `path` atomically: a reader sees the old file or the new one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = tmp_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        ReportError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })
+}

@@ -1,0 +1,195 @@
+//! `cost`: what each fix costs. After-drain RSS against throughput (left) and against p99
+//! latency (right), one labelled point per variant (its medians) and a faint dot per ok run.
+//! Down and right is better on the left panel, down and left on the right one.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{axis_label, mib, text_style, variant_color, write_png_svg, Figure, WIDTH};
+use crate::report::summary::{FigureSet, VariantSummary};
+use crate::report::{Exporter, ReportError, ReportInput};
+
+pub struct Cost;
+
+impl Exporter for Cost {
+    fn files(&self) -> Vec<&'static str> {
+        vec!["cost.png", "cost.svg"]
+    }
+
+    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+        write_png_svg(&CostFigure { input }, dir, "cost")
+    }
+}
+
+struct CostFigure<'a> {
+    input: &'a ReportInput<'a>,
+}
+
+/// One panel: which load figure goes on x.
+struct Panel {
+    title: &'static str,
+    x_desc: &'static str,
+    x: fn(&FigureSet) -> Option<f64>,
+}
+
+const PANELS: [Panel; 2] = [
+    Panel {
+        title: "after-drain RSS vs throughput",
+        x_desc: "throughput (ok responses/s)",
+        x: |f| f.throughput_rps,
+    },
+    Panel {
+        title: "after-drain RSS vs p99 latency",
+        x_desc: "p99 latency (ms, from the intended send time)",
+        x: |f| f.latency_ms.p99,
+    },
+];
+
+fn a_mib(f: &FigureSet) -> Option<f64> {
+    f.rss_after_drain_bytes.map(mib)
+}
+
+fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
+    v.run_figures
+        .iter()
+        .filter(|r| r.status == "ok")
+        .map(|r| &r.figures)
+}
+
+fn overlaps(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+impl CostFigure<'_> {
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        p: &Panel,
+    ) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let vs = &self.input.summary.variants;
+        let points: Vec<(usize, f64, f64)> = vs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some((i, (p.x)(&v.medians)?, a_mib(&v.medians)?)))
+            .collect();
+        let runs: Vec<(usize, f64, f64)> = vs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| ok_runs(v).filter_map(move |f| Some((i, (p.x)(f)?, a_mib(f)?))))
+            .collect();
+        let x_top = runs.iter().chain(&points).map(|p| p.1).fold(0.0, f64::max);
+        let y_top = runs.iter().chain(&points).map(|p| p.2).fold(1.0, f64::max);
+        let x_max = if x_top > 0.0 { x_top * 1.25 } else { 1.0 };
+        let y_max = y_top * 1.2;
+
+        let mut chart = ChartBuilder::on(area)
+            .caption(p.title, text_style(24))
+            .margin(20)
+            .margin_right(30)
+            .x_label_area_size(70)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
+        chart
+            .configure_mesh()
+            .x_desc(p.x_desc)
+            .y_desc("RssAnon after drain (MiB)")
+            .x_label_formatter(&|v| axis_label(*v))
+            .label_style(text_style(18))
+            .axis_desc_style(text_style(20))
+            .light_line_style(WHITE.mix(0.0))
+            .bold_line_style(RGBColor(200, 200, 200).mix(0.6))
+            .y_label_formatter(&|v| axis_label(*v))
+            .draw()?;
+
+        chart.draw_series(
+            runs.iter()
+                .map(|&(i, x, y)| Circle::new((x, y), 4, variant_color(i).mix(0.45).filled())),
+        )?;
+        chart.draw_series(
+            points
+                .iter()
+                .map(|&(i, x, y)| Circle::new((x, y), 9, variant_color(i).filled())),
+        )?;
+
+        // Labels beside their points; when two variants land close together, try other sides
+        // and then step down until the label hides no other label.
+        let mut placed: Vec<(i32, i32, i32, i32)> = points
+            .iter()
+            .map(|&(_, x, y)| {
+                let (px, py) = chart.backend_coord(&(x, y));
+                (px - 14, py - 14, px + 14, py + 14)
+            })
+            .collect();
+        let (ox, oy) = area.get_base_pixel();
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        for &(i, x, y) in &points {
+            let name = &vs[i].name;
+            let color = variant_color(i);
+            let style = text_style(19).color(&color);
+            let (w, h) = area.estimate_text_size(name, &style)?;
+            let (w, h) = (w as i32, h as i32);
+            let (px, py) = chart.backend_coord(&(x, y));
+            let mut rect = (px + 16, py - h - 4, px + 16 + w, py - 4);
+            let candidates = [(16, -h - 4), (16, 6), (-16 - w, -h - 4), (-16 - w, 6)];
+            'search: for step in 0..12 {
+                for (dx, dy) in candidates {
+                    let r = (
+                        px + dx,
+                        py + dy + step * (h + 2),
+                        px + dx + w,
+                        py + dy + step * (h + 2) + h,
+                    );
+                    let inside =
+                        r.0 >= xs.start && r.2 <= xs.end && r.1 >= ys.start && r.3 <= ys.end;
+                    if inside && !placed.iter().any(|q| overlaps(r, *q)) {
+                        rect = r;
+                        break 'search;
+                    }
+                }
+            }
+            placed.push(rect);
+            area.draw(&Text::new(name.clone(), (rect.0 - ox, rect.1 - oy), style))?;
+        }
+
+        // Said in the headroom at the top of the panel, above every point.
+        let missing: Vec<&str> = vs
+            .iter()
+            .filter(|v| (p.x)(&v.medians).is_none() || a_mib(&v.medians).is_none())
+            .map(|v| v.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let note = format!(
+                "not plotted (no ok run with this figure): {}",
+                missing.join(", ")
+            );
+            chart.draw_series(std::iter::once(
+                EmptyElement::at((0.0, y_max))
+                    + Text::new(note, (10, 8), text_style(16).color(&RGBColor(178, 24, 43))),
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+impl Figure for CostFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        let title = format!(
+            "The cost of each variant — {} (medians; faint dots: single runs)",
+            self.input.summary.scenario.name
+        );
+        let body = root.margin(12, 0, 0, 0).titled(&title, text_style(28))?;
+        let (left, right) = body.split_horizontally(WIDTH / 2);
+        self.panel(&left, &PANELS[0])?;
+        self.panel(&right, &PANELS[1])?;
+        Ok(())
+    }
+}

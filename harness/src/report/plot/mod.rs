@@ -1,0 +1,214 @@
+//! The plots, each drawn once through plotters' backend trait and written twice: a PNG for
+//! design reviews and an SVG for the web.
+//!
+//! The PNG must render on a bare machine (CI, a container) with no system fonts and no graphics
+//! libraries, so the text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate)
+//! through plotters' pure-Rust `ab_glyph` renderer, never font-kit/fontconfig.
+//!
+//! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded.
+//! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
+//! - [`cost`]: `cost`, after-drain RSS against throughput and against p99.
+
+pub mod bars;
+pub mod cost;
+pub mod timeline;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use super::{write_atomic, ReportError};
+
+/// Large enough to read when pasted into a review at full width.
+pub const WIDTH: u32 = 1600;
+pub const HEIGHT: u32 = 900;
+/// The family every text style names; registered with the embedded DejaVu Sans.
+pub const FONT: &str = "sans-serif";
+/// Width of the legend column at the right of the timeline and the bars.
+pub const LEGEND_WIDTH: u32 = 360;
+
+/// Registers the embedded fonts once per process.
+fn ensure_fonts() -> Result<(), String> {
+    static FONTS: OnceLock<Result<(), String>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu Sans does not parse".to_string())?;
+            register_font(FONT, FontStyle::Bold, dejavu::sans::bold())
+                .map_err(|_| "the embedded DejaVu Sans Bold does not parse".to_string())
+        })
+        .clone()
+}
+
+/// A plot, drawn the same way on any backend.
+pub trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Draws `fig` into `dir/stem.png` and `dir/stem.svg`, each written atomically.
+pub fn write_png_svg(fig: &impl Figure, dir: &Path, stem: &str) -> Result<(), ReportError> {
+    let png = dir.join(format!("{stem}.png"));
+    let plot_err = |path: &Path, e: String| ReportError::Plot {
+        path: path.display().to_string(),
+        message: e,
+    };
+    ensure_fonts().map_err(|e| plot_err(&png, e))?;
+
+    // The bitmap backend picks the encoder from the extension, so the temporary file keeps it.
+    let tmp = dir.join(format!(".{stem}.tmp.png"));
+    let drawn = (|| -> anyhow::Result<()> {
+        let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
+        fig.draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if let Err(e) = drawn {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(plot_err(&png, format!("{e:#}")));
+    }
+    std::fs::rename(&tmp, &png).map_err(|source| ReportError::Write {
+        path: png.display().to_string(),
+        source,
+    })?;
+
+    let svg_path = dir.join(format!("{stem}.svg"));
+    let mut svg = String::new();
+    (|| -> anyhow::Result<()> {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        fig.draw(&root)?;
+        root.present()?;
+        Ok(())
+    })()
+    .map_err(|e| plot_err(&svg_path, format!("{e:#}")))?;
+    write_atomic(&svg_path, svg.as_bytes())
+}
+
+/// A distinct colour per variant, by its position in the summary (Tableau 10: tells apart on
+/// screen and in print).
+pub fn variant_color(i: usize) -> RGBColor {
+    const PALETTE: [RGBColor; 10] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(140, 86, 75),
+        RGBColor(227, 119, 194),
+        RGBColor(23, 190, 207),
+        RGBColor(127, 127, 127),
+        RGBColor(188, 189, 34),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// A number of MiB as a label: whole MiB from 10 up, one decimal below.
+pub fn mib_label(v: f64) -> String {
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// A tick label: whole numbers without decimals, others with one.
+pub fn axis_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+pub fn text_style(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
+}
+
+pub fn bold_style(size: u32) -> TextStyle<'static> {
+    (FONT, size)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&BLACK)
+}
+
+/// How a legend entry shows its series.
+pub enum Swatch {
+    Line {
+        color: RGBColor,
+        width: u32,
+        alpha: f64,
+    },
+    Block(RGBColor),
+}
+
+pub struct LegendEntry {
+    pub swatch: Swatch,
+    pub label: String,
+    /// A second, smaller line under the label.
+    pub detail: Option<String>,
+}
+
+/// A legend in its own column, so it never hides data.
+pub fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    entries: &[LegendEntry],
+    notes: &[String],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let x = 12;
+    let mut y = 70;
+    area.draw(&Text::new(title.to_string(), (x, y), bold_style(22)))?;
+    y += 42;
+    for e in entries {
+        match e.swatch {
+            Swatch::Line {
+                color,
+                width,
+                alpha,
+            } => {
+                area.draw(&PathElement::new(
+                    vec![(x, y + 11), (x + 40, y + 11)],
+                    color.mix(alpha).stroke_width(width),
+                ))?;
+            }
+            Swatch::Block(color) => {
+                area.draw(&Rectangle::new(
+                    [(x + 6, y + 1), (x + 34, y + 21)],
+                    color.filled(),
+                ))?;
+            }
+        }
+        area.draw(&Text::new(e.label.clone(), (x + 52, y), text_style(20)))?;
+        y += 28;
+        if let Some(d) = &e.detail {
+            area.draw(&Text::new(
+                d.clone(),
+                (x + 52, y),
+                text_style(16).color(&RGBColor(80, 80, 80)),
+            ))?;
+            y += 24;
+        }
+        y += 10;
+    }
+    y += 10;
+    for n in notes {
+        area.draw(&Text::new(
+            n.clone(),
+            (x, y),
+            text_style(16).color(&RGBColor(80, 80, 80)),
+        ))?;
+        y += 22;
+    }
+    Ok(())
+}

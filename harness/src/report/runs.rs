@@ -1,0 +1,330 @@
+//! The run records of a report directory: `runs/<variant>-<n>.json`, or, for a run whose
+//! harness was killed before it could write that, a record rebuilt from the event stream
+//! `runs/<variant>-<n>.jsonl` that was flushed line by line while the run went. A killed run is
+//! an outcome to report, not a reason to lose the other results.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::figures::{self, PhaseMark};
+use crate::record::{Event, PhaseLoad, RunRecord, RunStatus, SCHEMA_VERSION};
+use crate::scenario::{PhaseSpec, Variant};
+
+use super::summary::INCOMPLETE_PREFIX;
+use super::ReportError;
+
+/// Reads every `DIR/runs/*.json`; a run with only a `.jsonl` is rebuilt from its events and
+/// marked incomplete (see [`rebuild`]). Records come back in run order (by start time).
+pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
+    let runs_dir = dir.join("runs");
+    let no_runs = || ReportError::NoRuns {
+        dir: dir.display().to_string(),
+    };
+    let entries = match std::fs::read_dir(&runs_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_runs()),
+        Err(source) => {
+            return Err(ReportError::Read {
+                path: runs_dir.display().to_string(),
+                source,
+            })
+        }
+    };
+    // stem -> (json, jsonl)
+    let mut files: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| ReportError::Read {
+            path: runs_dir.display().to_string(),
+            source,
+        })?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Half-written files of a killed harness (`x.json.tmp`) and server logs are not records.
+        if name.starts_with('.') || !path.is_file() {
+            continue;
+        }
+        if let Some(stem) = name.strip_suffix(".jsonl") {
+            files.entry(stem.to_string()).or_default().1 = Some(path);
+        } else if let Some(stem) = name.strip_suffix(".json") {
+            files.entry(stem.to_string()).or_default().0 = Some(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(no_runs());
+    }
+
+    let mut records = Vec::new();
+    let mut streams = Vec::new();
+    for (stem, (json, jsonl)) in files {
+        match (json, jsonl) {
+            (Some(json), _) => records.push(read_record(&json)?),
+            (None, Some(jsonl)) => streams.push((stem, jsonl)),
+            (None, None) => {}
+        }
+    }
+    // Rebuilt records borrow what the stream does not carry (the planned phases, the scenario
+    // file) from a complete record of the same report.
+    let mut rebuilt = Vec::new();
+    for (stem, path) in streams {
+        rebuilt.push(rebuild(&path, &stem, &records)?);
+    }
+    records.extend(rebuilt);
+    records.sort_by(super::summary::run_order);
+    Ok(records)
+}
+
+fn read_record(path: &Path) -> Result<RunRecord, ReportError> {
+    let p = || path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: p(), source })?;
+    #[derive(serde::Deserialize)]
+    struct Version {
+        schema_version: Option<u32>,
+    }
+    let version = serde_json::from_str::<Version>(&text)
+        .ok()
+        .and_then(|v| v.schema_version);
+    if let Some(found) = version.filter(|&v| v != SCHEMA_VERSION) {
+        return Err(ReportError::Schema {
+            path: p(),
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+        path: p(),
+        message: e.to_string(),
+    })
+}
+
+/// `glibc-mmap64k-2` → (`glibc-mmap64k`, 2). Variant names may contain `-`; the index may not.
+fn split_stem(stem: &str) -> (String, u32) {
+    match stem
+        .rsplit_once('-')
+        .and_then(|(v, n)| Some((v, n.parse().ok()?)))
+    {
+        Some((v, n)) => (v.to_string(), n),
+        None => (stem.to_string(), 0),
+    }
+}
+
+/// Rebuilds the record of a run from its event stream. Samples, phases, `/stats` readings and
+/// load summaries are taken as streamed and the figures recomputed with
+/// [`figures::compute`]. Without an `end` event the harness was killed mid-run: the record is
+/// `interrupted` and its failure starts with `incomplete:`. A torn last line (the write the
+/// kill interrupted) is dropped; a bad line anywhere else is an error.
+pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRecord, ReportError> {
+    let p = || path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: p(), source })?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let (file_variant, file_index) = split_stem(stem);
+
+    let mut start = None;
+    let mut pid = None;
+    let mut phases: Vec<PhaseMark> = Vec::new();
+    let mut samples = Vec::new();
+    let mut smaps = Vec::new();
+    let mut stats = Vec::new();
+    let mut loads: Vec<PhaseLoad> = Vec::new();
+    let mut end = None;
+    for (k, &(i, line)) in lines.iter().enumerate() {
+        let event: Event = match serde_json::from_str(line) {
+            Ok(e) => e,
+            Err(_) if k + 1 == lines.len() => break,
+            Err(e) => {
+                return Err(ReportError::Parse {
+                    path: format!("{}:{}", p(), i + 1),
+                    message: e.to_string(),
+                })
+            }
+        };
+        match event {
+            Event::Start {
+                scenario,
+                variant,
+                run_index,
+                started_at,
+                server_command,
+                environment,
+            } => {
+                start = Some((
+                    scenario,
+                    variant,
+                    run_index,
+                    started_at,
+                    server_command,
+                    *environment,
+                ))
+            }
+            Event::Server { pid: id, .. } => pid = Some(id),
+            // A phase is streamed when it begins (end = start) and again when it ends.
+            Event::Phase(m) => match phases
+                .iter_mut()
+                .rev()
+                .find(|x| x.name == m.name && x.start == m.start)
+            {
+                Some(x) => *x = m,
+                None => phases.push(m),
+            },
+            Event::Sample(s) => samples.push(s),
+            Event::Smaps(s) => smaps.push(s),
+            Event::Stats(s) => stats.push(s),
+            Event::LoadSecond { .. } => {}
+            Event::Load(l) => loads.push(l),
+            Event::End { status, failure } => end = Some((status, failure)),
+        }
+    }
+
+    let last_t = samples
+        .iter()
+        .map(|s| s.t)
+        .chain(stats.iter().map(|s| s.t))
+        .fold(0.0_f64, f64::max);
+    // The phase the kill interrupted never got its end: it lasted as long as we measured.
+    if end.is_none() {
+        if let Some(m) = phases.last_mut() {
+            if m.end <= m.start {
+                m.end = m.start.max(last_t);
+            }
+        }
+    }
+    let (scenario, variant_name, run_index, started_at, server_command, environment) = start
+        .unwrap_or_else(|| {
+            (
+                String::new(),
+                file_variant,
+                file_index,
+                String::new(),
+                Vec::new(),
+                Default::default(),
+            )
+        });
+    let (status, failure) = match end {
+        Some(e) => e,
+        None => {
+            let at = match phases.last() {
+                Some(m) => format!(" (last measured at {last_t:.1}s, in `{}`)", m.name),
+                None => String::new(),
+            };
+            (
+                RunStatus::Interrupted,
+                Some(format!(
+                    "{INCOMPLETE_PREFIX} the harness stopped before the run ended{at}; record rebuilt from the event stream {}",
+                    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                )),
+            )
+        }
+    };
+
+    let same_scenario = complete.iter().find(|r| r.scenario == scenario);
+    let variant = complete
+        .iter()
+        .find(|r| r.variant.name == variant_name)
+        .map(|r| r.variant.clone())
+        .unwrap_or_else(|| Variant {
+            binary: server_command
+                .first()
+                .and_then(|c| Path::new(c).file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            name: variant_name,
+            description: String::new(),
+            env: BTreeMap::new(),
+            args: Vec::new(),
+        });
+    let phases_planned = same_scenario
+        .map(|r| r.phases_planned.clone())
+        .unwrap_or_else(|| planned_from(&phases));
+    let sample_interval_s = same_scenario
+        .map(|r| r.sample_interval_s)
+        .unwrap_or_else(|| {
+            let gaps: Vec<f64> = samples.windows(2).map(|w| w[1].t - w[0].t).collect();
+            let mut g = gaps;
+            g.sort_by(f64::total_cmp);
+            g.get(g.len() / 2).copied().unwrap_or(0.0)
+        });
+    let server_settings = stats
+        .iter()
+        .find(|s| s.stats.get("allocator").is_some())
+        .map(|s| {
+            serde_json::json!({
+                "allocator": s.stats.get("allocator"),
+                "allocator_settings": s.stats.get("allocator_settings"),
+                "server_settings": s.stats.get("server_settings"),
+            })
+        });
+    let figures = figures::compute(&samples, &phases);
+    Ok(RunRecord {
+        schema_version: SCHEMA_VERSION,
+        scenario_path: same_scenario
+            .map(|r| r.scenario_path.clone())
+            .unwrap_or_default(),
+        scenario_hash: same_scenario
+            .map(|r| r.scenario_hash.clone())
+            .unwrap_or_default(),
+        scenario,
+        variant,
+        run_index,
+        seed: same_scenario.map(|r| r.seed).unwrap_or_default(),
+        quick: same_scenario.is_some_and(|r| r.quick),
+        started_at,
+        status,
+        failure,
+        server_exit: None,
+        server_pid: pid,
+        server_command,
+        server_settings,
+        phases_planned,
+        phases,
+        sample_interval_s,
+        figures,
+        load: loads
+            .iter()
+            .find(|l| l.phase == "during")
+            .map(|l| l.summary.clone()),
+        phase_loads: loads,
+        environment,
+        samples,
+        smaps,
+        stats,
+    })
+}
+
+/// The phases as they ran, for a record with no complete sibling to borrow the plan from.
+fn planned_from(marks: &[PhaseMark]) -> PhaseSpec {
+    let d = |name: &str| {
+        marks
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| Duration::from_secs_f64((m.end - m.start).max(0.0)))
+            .unwrap_or_default()
+    };
+    PhaseSpec {
+        warmup: d("warmup"),
+        warmup_rate: 0.0,
+        before: d("before"),
+        during: d("during"),
+        drain: d("drain"),
+        nudge: d("nudge"),
+        nudge_rate: 0.0,
+        release: d("release"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems() {
+        assert_eq!(split_stem("glibc-mmap64k-2"), ("glibc-mmap64k".into(), 2));
+        assert_eq!(split_stem("glibc-0"), ("glibc".into(), 0));
+        assert_eq!(split_stem("odd"), ("odd".into(), 0));
+    }
+}

@@ -1,0 +1,676 @@
+//! The data of `summary.json`: per variant, the medians over its ok runs, the run-to-run spread
+//! of the gate figure, what the allocator held next to what the app held, and every run's own
+//! figures. Pure: records in, numbers out; every exporter reads this.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::figures::PhaseMark;
+use crate::load::LoadSummary;
+use crate::provenance::Environment;
+use crate::record::{RunRecord, RunStatus};
+use crate::scenario::PhaseSpec;
+
+/// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+/// The prefix of `failure` on a record rebuilt from the event stream of a killed harness.
+pub const INCOMPLETE_PREFIX: &str = "incomplete:";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub scenario: ScenarioInfo,
+    /// Where the first run was measured (the gate refuses to compare across environments).
+    pub environment: Environment,
+    /// Variants in the order their first run started.
+    pub variants: Vec<VariantSummary>,
+    /// Things a reader must know before trusting the table: rebuilt runs, runs measured in a
+    /// different environment or from a different scenario file.
+    pub warnings: Vec<String>,
+}
+
+/// The scenario as the records tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub path: String,
+    /// sha256 of the scenario and variants files.
+    pub hash: String,
+    pub seed: u64,
+    /// Whether the runs used the shortened `--quick` phases.
+    pub quick: bool,
+    pub phases_planned: Option<PhaseSpec>,
+    /// The server's flags shared by every variant: the first run's command without the binary
+    /// and without the variant's own args.
+    pub server_args: Vec<String>,
+    /// How the `during` load was driven, from the first run that has a load summary.
+    pub load: Option<LoadSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSettings {
+    pub path: String,
+    pub range: String,
+    pub range_bytes: u64,
+    pub processes: usize,
+    pub connections: usize,
+    /// Requests per second offered; `null` for closed loop.
+    pub offered_rate: Option<f64>,
+    pub timeout_s: f64,
+    pub max_retries: u32,
+    pub backoff_s: f64,
+    pub duration_s: f64,
+}
+
+/// Latency percentiles of the `during` load, from the intended send time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMs {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// The figures of one run, or their medians over a variant's ok runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FigureSet {
+    pub rss_before_bytes: Option<u64>,
+    pub rss_peak_bytes: Option<u64>,
+    /// The gate figure.
+    pub rss_after_drain_bytes: Option<u64>,
+    pub retention: Option<f64>,
+    /// `null`: RssAnon never came back to within 10% of the growth (or there was no growth).
+    pub t90_s: Option<f64>,
+    pub vsz_before_bytes: Option<u64>,
+    pub vsz_peak_bytes: Option<u64>,
+    pub vsz_after_drain_bytes: Option<u64>,
+    pub rss_after_nudge_bytes: Option<u64>,
+    pub rss_after_release_bytes: Option<u64>,
+    /// Ok responses per second during the load.
+    pub throughput_rps: Option<f64>,
+    pub latency_ms: LatencyMs,
+    pub server_cpu_during_s: Option<f64>,
+    /// Server CPU seconds (utime + stime) during the load per 1,000 ok responses: the price of
+    /// a fix, visible even when the egress limit caps throughput.
+    pub server_cpu_s_per_1000_responses: Option<f64>,
+}
+
+/// One run's own figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    pub run_index: u32,
+    /// `ok`, `interrupted`, `failed` or `oom`.
+    pub status: String,
+    pub failure: Option<String>,
+    /// Rebuilt from the event stream of a killed harness.
+    pub incomplete: bool,
+    pub started_at: String,
+    #[serde(flatten)]
+    pub figures: FigureSet,
+    /// Requests of the `during` load that failed on their last attempt, and retries sent.
+    pub load_errors: Option<u64>,
+    pub load_retries: Option<u64>,
+}
+
+/// The allocator's view next to the app's and the kernel's, at one instant of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeldVsLive {
+    /// When the `/stats` reading was taken, seconds since the load started.
+    pub t_s: f64,
+    /// The RssAnon sample nearest that reading.
+    pub rss_anon_bytes: Option<u64>,
+    /// What the app holds through the allocator.
+    pub allocator_in_use_bytes: Option<u64>,
+    /// What the allocator holds from the OS.
+    pub allocator_held_bytes: Option<u64>,
+    /// Held but unused: freed memory the allocator keeps.
+    pub allocator_free_held_bytes: Option<u64>,
+    /// The app's own count: block index plus in-flight buffers.
+    pub app_live_bytes: Option<u64>,
+}
+
+/// [`HeldVsLive`] at the peak (the `/stats` reading nearest the RssAnon peak) and after the
+/// drain (the last reading within `drain`), from the variant's median run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryBreakdown {
+    pub peak: Option<HeldVsLive>,
+    pub after_drain: Option<HeldVsLive>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantSummary {
+    pub name: String,
+    pub binary: String,
+    pub description: String,
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<String>,
+    /// The allocator and its settings in effect, as the server reported them (median run, or
+    /// the first run that reported them).
+    pub allocator: Option<String>,
+    pub allocator_settings: Option<serde_json::Value>,
+    /// The worst status of its runs: `ok` only if every run was ok.
+    pub status: String,
+    pub runs: usize,
+    pub runs_ok: usize,
+    /// The ok run whose after-drain RSS is the median (the lower middle for an even count):
+    /// the bold line of the timeline and the source of `memory_breakdown`.
+    pub median_run_index: Option<u32>,
+    /// Medians over the ok runs.
+    #[serde(flatten)]
+    pub medians: FigureSet,
+    /// Coefficient of variation (sample standard deviation / mean) of `rss_after_drain_bytes`
+    /// over the ok runs: the run-to-run noise. `null` with fewer than two ok runs.
+    pub rss_after_drain_cv: Option<f64>,
+    pub memory_breakdown: MemoryBreakdown,
+    pub run_figures: Vec<RunFigures>,
+}
+
+/// The status of a run as the summary names it. A failure that says the server ran out of
+/// memory counts as `oom`.
+pub fn run_status(r: &RunRecord) -> &'static str {
+    match r.status {
+        RunStatus::Ok => "ok",
+        RunStatus::Interrupted => "interrupted",
+        RunStatus::Failed => {
+            let says_oom = |s: &Option<String>| {
+                s.as_deref().is_some_and(|s| {
+                    let s = s.to_ascii_lowercase();
+                    s.contains("oom") || s.contains("out of memory")
+                })
+            };
+            if says_oom(&r.failure) || says_oom(&r.server_exit) {
+                "oom"
+            } else {
+                "failed"
+            }
+        }
+    }
+}
+
+/// Worse statuses rank higher; a variant shows its worst.
+fn severity(status: &str) -> u8 {
+    match status {
+        "ok" => 0,
+        "interrupted" => 1,
+        "failed" => 2,
+        _ => 3,
+    }
+}
+
+/// Whether a record was rebuilt from the event stream of a killed harness.
+pub fn is_incomplete(r: &RunRecord) -> bool {
+    r.failure
+        .as_deref()
+        .is_some_and(|f| f.starts_with(INCOMPLETE_PREFIX))
+}
+
+pub fn phase<'a>(r: &'a RunRecord, name: &str) -> Option<&'a PhaseMark> {
+    r.phases.iter().find(|m| m.name == name)
+}
+
+/// Time zero of a run's plots and of `t_s`: the start of the load (`during`); for a run killed
+/// before the load, the end of `before`.
+pub fn load_start(r: &RunRecord) -> Option<f64> {
+    phase(r, "during")
+        .map(|p| p.start)
+        .or_else(|| phase(r, "before").map(|p| p.end))
+}
+
+fn median_u64(mut v: Vec<u64>) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let n = v.len();
+    // The convention of `figures`: mean of the middle two, rounded down, stays in bytes.
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    })
+}
+
+fn median_f64(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let m = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    m.is_finite().then_some(m)
+}
+
+/// Coefficient of variation with the sample (n − 1) standard deviation.
+pub fn coefficient_of_variation(v: &[f64]) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some(var.sqrt() / mean)
+}
+
+fn run_load(r: &RunRecord) -> Option<&LoadSummary> {
+    r.load.as_ref()
+}
+
+/// A run's figures, with the load's and the cost's.
+pub fn run_figure_set(r: &RunRecord) -> FigureSet {
+    let f = &r.figures;
+    let load = run_load(r);
+    // Percentiles are all zero when nothing succeeded: that is "no figure", not 0 ms.
+    let lat = load
+        .filter(|l| l.latency_ms.count > 0)
+        .map(|l| &l.latency_ms);
+    let per_1000 = match (f.server_cpu_during_s, load.map(|l| l.counts.ok)) {
+        (Some(cpu), Some(ok)) if ok > 0 => Some(cpu / ok as f64 * 1000.0),
+        _ => None,
+    };
+    FigureSet {
+        rss_before_bytes: f.rss_before_bytes,
+        rss_peak_bytes: f.rss_peak_bytes,
+        rss_after_drain_bytes: f.rss_after_drain_bytes,
+        retention: f.retention,
+        t90_s: f.t90_s,
+        vsz_before_bytes: f.vsz_before_bytes,
+        vsz_peak_bytes: f.vsz_peak_bytes,
+        vsz_after_drain_bytes: f.vsz_after_drain_bytes,
+        rss_after_nudge_bytes: f.rss_after_nudge_bytes,
+        rss_after_release_bytes: f.rss_after_release_bytes,
+        throughput_rps: load.map(|l| l.throughput_rps),
+        latency_ms: LatencyMs {
+            p50: lat.map(|l| l.p50),
+            p99: lat.map(|l| l.p99),
+        },
+        server_cpu_during_s: f.server_cpu_during_s,
+        server_cpu_s_per_1000_responses: per_1000,
+    }
+}
+
+/// t90 as a number for medians: a run whose memory grew and never came back counts as
+/// infinitely slow (so a median over mostly such runs is "never"); a run without growth has
+/// no t90 at all.
+fn t90_for_median(f: &FigureSet) -> Option<f64> {
+    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
+        (Some(t), _, _) => Some(t),
+        (None, Some(b), Some(p)) if p > b => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+fn medians(sets: &[&FigureSet]) -> FigureSet {
+    let u =
+        |f: fn(&FigureSet) -> Option<u64>| median_u64(sets.iter().filter_map(|s| f(s)).collect());
+    let x =
+        |f: fn(&FigureSet) -> Option<f64>| median_f64(sets.iter().filter_map(|s| f(s)).collect());
+    FigureSet {
+        rss_before_bytes: u(|s| s.rss_before_bytes),
+        rss_peak_bytes: u(|s| s.rss_peak_bytes),
+        rss_after_drain_bytes: u(|s| s.rss_after_drain_bytes),
+        retention: x(|s| s.retention),
+        t90_s: x(t90_for_median),
+        vsz_before_bytes: u(|s| s.vsz_before_bytes),
+        vsz_peak_bytes: u(|s| s.vsz_peak_bytes),
+        vsz_after_drain_bytes: u(|s| s.vsz_after_drain_bytes),
+        rss_after_nudge_bytes: u(|s| s.rss_after_nudge_bytes),
+        rss_after_release_bytes: u(|s| s.rss_after_release_bytes),
+        throughput_rps: x(|s| s.throughput_rps),
+        latency_ms: LatencyMs {
+            p50: x(|s| s.latency_ms.p50),
+            p99: x(|s| s.latency_ms.p99),
+        },
+        server_cpu_during_s: x(|s| s.server_cpu_during_s),
+        server_cpu_s_per_1000_responses: x(|s| s.server_cpu_s_per_1000_responses),
+    }
+}
+
+fn u64_at(v: &serde_json::Value, path: &[&str]) -> Option<u64> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_u64()
+}
+
+/// The allocator's and the app's figures from a `/stats` reading, next to the nearest RssAnon.
+fn held_vs_live(r: &RunRecord, s: &crate::record::StatsSample, t0: f64) -> HeldVsLive {
+    let st = &s.stats;
+    let rss = r
+        .samples
+        .iter()
+        .min_by(|a, b| (a.t - s.t).abs().total_cmp(&(b.t - s.t).abs()))
+        .map(|x| x.rss_anon);
+    HeldVsLive {
+        t_s: s.t - t0,
+        rss_anon_bytes: rss,
+        allocator_in_use_bytes: u64_at(st, &["allocator_figures", "in_use_bytes"]),
+        allocator_held_bytes: u64_at(st, &["allocator_figures", "held_bytes"]),
+        allocator_free_held_bytes: u64_at(st, &["allocator_figures", "free_held_bytes"]),
+        app_live_bytes: u64_at(st, &["app", "live_bytes"]),
+    }
+}
+
+/// At the peak: the `/stats` reading nearest the highest RssAnon sample of `during`. After the
+/// drain: the last reading within `drain`. Readings without allocator or app figures (the
+/// answer to `/admin/release`) are skipped.
+pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
+    let Some(t0) = load_start(r) else {
+        return MemoryBreakdown::default();
+    };
+    let readings: Vec<_> = r
+        .stats
+        .iter()
+        .filter(|s| s.stats.get("allocator_figures").is_some() || s.stats.get("app").is_some())
+        .collect();
+    let peak = phase(r, "during").and_then(|d| {
+        let top = r
+            .samples
+            .iter()
+            .filter(|s| s.t >= d.start && s.t <= d.end)
+            // The first of equal maxima: when the peak was reached.
+            .fold(None, |best: Option<&crate::sample::Sample>, s| match best {
+                Some(b) if b.rss_anon >= s.rss_anon => Some(b),
+                _ => Some(s),
+            })?;
+        let s = readings
+            .iter()
+            .min_by(|a, b| (a.t - top.t).abs().total_cmp(&(b.t - top.t).abs()))?;
+        Some(held_vs_live(r, s, t0))
+    });
+    let after_drain = phase(r, "drain").and_then(|d| {
+        let s = readings.iter().rfind(|s| s.t >= d.start && s.t <= d.end)?;
+        Some(held_vs_live(r, s, t0))
+    });
+    MemoryBreakdown { peak, after_drain }
+}
+
+fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
+    // The variant's own args come last on the command line (see `run`); drop them and the
+    // binary to get the flags every variant shares.
+    let cmd = &first.server_command;
+    let own = first.variant.args.len();
+    let shared_end = if cmd.len() > own && cmd[cmd.len() - own..] == first.variant.args[..] {
+        cmd.len() - own
+    } else {
+        cmd.len()
+    };
+    let server_args = cmd
+        .get(1..shared_end)
+        .map(|a| a.to_vec())
+        .unwrap_or_default();
+    let load = records.iter().find_map(run_load).map(|l| LoadSettings {
+        path: l
+            .target
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_else(|| l.target.clone()),
+        range: l.range.clone(),
+        range_bytes: l.range_bytes,
+        processes: l.processes,
+        connections: l.connections,
+        offered_rate: l.offered_rate,
+        timeout_s: l.timeout_s,
+        max_retries: l.max_retries,
+        backoff_s: l.backoff_s,
+        duration_s: l.duration_s,
+    });
+    ScenarioInfo {
+        name: first.scenario.clone(),
+        path: first.scenario_path.clone(),
+        hash: first.scenario_hash.clone(),
+        seed: first.seed,
+        quick: first.quick,
+        phases_planned: Some(first.phases_planned.clone()),
+        server_args,
+        load,
+    }
+}
+
+/// Run order: by start time; a record without one (rebuilt from an empty stream) last.
+pub fn run_order(a: &RunRecord, b: &RunRecord) -> std::cmp::Ordering {
+    let key = |r: &RunRecord| {
+        (
+            r.started_at.is_empty(),
+            r.started_at.clone(),
+            r.variant.name.clone(),
+            r.run_index,
+        )
+    };
+    key(a).cmp(&key(b))
+}
+
+/// The records in run order.
+pub fn in_run_order(records: &[RunRecord]) -> Vec<&RunRecord> {
+    let mut v: Vec<&RunRecord> = records.iter().collect();
+    v.sort_by(|a, b| run_order(a, b));
+    v
+}
+
+/// Variant names in the order their first run started.
+pub fn variant_order(records: &[RunRecord]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in in_run_order(records) {
+        if !names.contains(&r.variant.name) {
+            names.push(r.variant.name.clone());
+        }
+    }
+    names
+}
+
+fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.run_index);
+    let sets: Vec<FigureSet> = runs.iter().map(|r| run_figure_set(r)).collect();
+    let ok: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].status == RunStatus::Ok)
+        .collect();
+    let ok_sets: Vec<&FigureSet> = ok.iter().map(|&i| &sets[i]).collect();
+    let status = runs
+        .iter()
+        .map(|r| run_status(r))
+        .max_by_key(|s| severity(s))
+        .unwrap_or("failed");
+
+    // The median run: the ok run at the middle of the after-drain order (lower middle).
+    let mut by_a: Vec<usize> = ok
+        .iter()
+        .copied()
+        .filter(|&i| sets[i].rss_after_drain_bytes.is_some())
+        .collect();
+    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].run_index));
+    let median_run = (!by_a.is_empty()).then(|| by_a[(by_a.len() - 1) / 2]);
+
+    let settings = median_run
+        .map(|i| runs[i])
+        .into_iter()
+        .chain(runs.iter().copied())
+        .find_map(|r| r.server_settings.as_ref());
+    let a: Vec<f64> = ok_sets
+        .iter()
+        .filter_map(|s| s.rss_after_drain_bytes)
+        .map(|v| v as f64)
+        .collect();
+    let first = runs[0];
+    VariantSummary {
+        name: name.to_string(),
+        binary: first.variant.binary.clone(),
+        description: first.variant.description.clone(),
+        env: first.variant.env.clone(),
+        args: first.variant.args.clone(),
+        allocator: settings
+            .and_then(|s| s.get("allocator")?.as_str())
+            .map(str::to_string),
+        allocator_settings: settings
+            .and_then(|s| s.get("allocator_settings"))
+            .filter(|v| !v.is_null())
+            .cloned(),
+        status: status.to_string(),
+        runs: runs.len(),
+        runs_ok: ok.len(),
+        median_run_index: median_run.map(|i| runs[i].run_index),
+        medians: medians(&ok_sets),
+        rss_after_drain_cv: coefficient_of_variation(&a),
+        memory_breakdown: median_run
+            .map(|i| memory_breakdown(runs[i]))
+            .unwrap_or_default(),
+        run_figures: runs
+            .iter()
+            .zip(sets)
+            .map(|(r, figures)| RunFigures {
+                run_index: r.run_index,
+                status: run_status(r).to_string(),
+                failure: r.failure.clone(),
+                incomplete: is_incomplete(r),
+                started_at: r.started_at.clone(),
+                figures,
+                load_errors: r.load.as_ref().map(|l| l.counts.errors),
+                load_retries: r.load.as_ref().map(|l| l.counts.retries),
+            })
+            .collect(),
+    }
+}
+
+/// The summary of a report directory's records (see DESIGN.md, "Outputs").
+pub fn summarize(records: &[RunRecord]) -> Summary {
+    let ordered = in_run_order(records);
+    let names = variant_order(records);
+    let variants = names
+        .iter()
+        .map(|n| {
+            let runs: Vec<&RunRecord> = ordered
+                .iter()
+                .copied()
+                .filter(|r| &r.variant.name == n)
+                .collect();
+            summarize_variant(n, &runs)
+        })
+        .collect();
+
+    let mut warnings = Vec::new();
+    let first = ordered.first().copied();
+    for r in &ordered {
+        let id = format!("{} #{}", r.variant.name, r.run_index);
+        if is_incomplete(r) {
+            warnings.push(format!(
+                "{id}: {}",
+                r.failure.as_deref().unwrap_or_default()
+            ));
+        }
+        if let Some(f) = first {
+            if !r.scenario_hash.is_empty()
+                && !f.scenario_hash.is_empty()
+                && r.scenario_hash != f.scenario_hash
+            {
+                warnings.push(format!(
+                    "{id}: measured from another version of the scenario (hash {} vs {})",
+                    short(&r.scenario_hash),
+                    short(&f.scenario_hash)
+                ));
+            } else if r.scenario != f.scenario {
+                warnings.push(format!(
+                    "{id}: from scenario {:?}, not {:?}",
+                    r.scenario, f.scenario
+                ));
+            }
+            if r.quick != f.quick {
+                warnings.push(format!(
+                    "{id}: quick={} where the first run has quick={}",
+                    r.quick, f.quick
+                ));
+            }
+            // A rebuilt record without its start event has no environment: nothing to compare.
+            if r.environment != f.environment && r.environment != Environment::default() {
+                warnings.push(format!(
+                    "{id}: measured in another environment than the first run ({})",
+                    env_diff(&f.environment, &r.environment)
+                ));
+            }
+        }
+    }
+
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        scenario: first
+            .map(|f| scenario_info(f, records))
+            .unwrap_or_else(|| ScenarioInfo {
+                name: String::new(),
+                path: String::new(),
+                hash: String::new(),
+                seed: 0,
+                quick: false,
+                phases_planned: None,
+                server_args: Vec::new(),
+                load: None,
+            }),
+        environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
+        variants,
+        warnings,
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The names of the environment fields that differ.
+fn env_diff(a: &Environment, b: &Environment) -> String {
+    let (a, b) = (
+        serde_json::to_value(a).unwrap_or_default(),
+        serde_json::to_value(b).unwrap_or_default(),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return String::new();
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_cv() {
+        assert_eq!(median_u64(vec![30, 10, 20]), Some(20));
+        assert_eq!(median_u64(vec![10, 20]), Some(15));
+        assert_eq!(
+            median_f64(vec![1.0, f64::INFINITY, f64::INFINITY]),
+            None,
+            "mostly never: never"
+        );
+        assert_eq!(median_f64(vec![1.0, 2.0, f64::INFINITY]), Some(2.0));
+        let cv = coefficient_of_variation(&[10.0, 20.0, 30.0]).unwrap();
+        assert!((cv - 0.5).abs() < 1e-12, "sample sd 10 / mean 20, got {cv}");
+        assert_eq!(coefficient_of_variation(&[10.0]), None);
+    }
+
+    #[test]
+    fn t90_never_counts_as_infinitely_slow() {
+        let grew = FigureSet {
+            rss_before_bytes: Some(1),
+            rss_peak_bytes: Some(100),
+            ..Default::default()
+        };
+        assert_eq!(t90_for_median(&grew), Some(f64::INFINITY));
+        let flat = FigureSet {
+            rss_before_bytes: Some(1),
+            rss_peak_bytes: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(t90_for_median(&flat), None);
+    }
+
+    #[test]
+    fn severity_orders_statuses() {
+        let mut v = ["ok", "oom", "interrupted", "failed"];
+        v.sort_by_key(|s| severity(s));
+        assert_eq!(v, ["ok", "interrupted", "failed", "oom"]);
+    }
+}

@@ -1,0 +1,87 @@
+//! The table printed on the terminal after `compare` or `report`: one line per variant with
+//! the figures a person checks first. Aligned plain text; the full report is `report.md`.
+
+use super::summary::{FigureSet, Summary};
+
+fn mib(v: Option<u64>) -> String {
+    v.map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map(|x| format!("{x:.decimals$}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn t90(f: &FigureSet) -> String {
+    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
+        (Some(t), _, _) => format!("{t:.1}"),
+        (None, Some(b), Some(p)) if p > b => "never".into(),
+        _ => "-".into(),
+    }
+}
+
+/// The summary as an aligned text table (medians over ok runs; sizes in MiB).
+pub fn text_table(s: &Summary) -> String {
+    let header = [
+        "variant",
+        "status",
+        "runs",
+        "B MiB",
+        "P MiB",
+        "A MiB",
+        "retention",
+        "t90 s",
+        "VSZ A MiB",
+        "req/s",
+        "p99 ms",
+        "CV(A)",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for v in &s.variants {
+        let m = &v.medians;
+        rows.push(vec![
+            v.name.clone(),
+            v.status.clone(),
+            if v.runs_ok == v.runs {
+                v.runs.to_string()
+            } else {
+                format!("{}/{}", v.runs_ok, v.runs)
+            },
+            mib(m.rss_before_bytes),
+            mib(m.rss_peak_bytes),
+            mib(m.rss_after_drain_bytes),
+            num(m.retention, 2),
+            t90(m),
+            mib(m.vsz_after_drain_bytes),
+            num(m.throughput_rps, 0),
+            num(m.latency_ms.p99, 1),
+            v.rss_after_drain_cv
+                .map(|c| format!("{:.1}%", c * 100.0))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if c < 2 {
+                    format!("{v:<w$}", w = widths[c])
+                } else {
+                    format!("{v:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    for w in &s.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
+    out.trim_end().to_string()
+}

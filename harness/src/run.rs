@@ -1,0 +1,546 @@
+//! One run of one variant: start its server, walk the phases, sample from outside, record.
+//!
+//! Three things go on at once on the main thread's runtime: the phase driver (idle waits and
+//! loads), the sampler (`/proc` every interval, `smaps_rollup` less often, and the watch on the
+//! server's life), and the `/stats` poller. Whichever ends first decides the run's outcome:
+//! the driver (done), the sampler (the server died), or Ctrl-C (interrupted).
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::child;
+use crate::figures::{self, PhaseMark};
+use crate::load::{self, LoadArgs, LoadSummary};
+use crate::probe;
+use crate::progress::Progress;
+use crate::provenance::Environment;
+use crate::record::{
+    write_json_atomic, Event, EventLog, PhaseLoad, RunRecord, RunStatus, StatsSample, SCHEMA_VERSION,
+};
+use crate::sample::{ProcReader, Sample, SampleError};
+use crate::scenario::{Scenario, Variant};
+
+/// What could not even start: exit code 2 territory.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{path}: cannot write the output directory: {source}")]
+    Output { path: String, source: std::io::Error },
+    #[error("{binary} not found in {dir}: build it first (make build, or cargo build --release)")]
+    MissingBinary { binary: String, dir: String },
+}
+
+pub struct RunRequest<'a> {
+    pub scenario: &'a Scenario,
+    pub variant: &'a Variant,
+    /// The report directory; the run writes into `out_dir/runs/`.
+    pub out_dir: &'a Path,
+    pub run_index: u32,
+    pub quick: bool,
+    pub sample_interval: Duration,
+    /// Where the server binaries are (next to the `allocstorm` executable).
+    pub bin_dir: &'a Path,
+    pub environment: &'a Environment,
+    pub show_progress: bool,
+}
+
+/// Paths of a run's files.
+pub fn run_files(out_dir: &Path, variant: &str, n: u32) -> (PathBuf, PathBuf) {
+    let base = out_dir.join("runs").join(format!("{variant}-{n}"));
+    (base.with_extension("jsonl"), base.with_extension("json"))
+}
+
+/// State shared by the driver, the sampler and the stats poller (all on one thread).
+struct Shared {
+    t0: Instant,
+    log: EventLog,
+    log_error: Option<String>,
+    samples: Vec<Sample>,
+    smaps: Vec<crate::sample::SmapsRollup>,
+    stats: Vec<StatsSample>,
+    marks: Vec<PhaseMark>,
+    phase: (String, Instant, Duration),
+    last_rps: Option<f64>,
+    progress: Progress,
+}
+
+impl Shared {
+    fn now(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    fn log(&mut self, e: &Event) {
+        if let Err(err) = self.log.write(e) {
+            // Keep measuring; report once at the end.
+            self.log_error.get_or_insert_with(|| format!("{}: {err}", self.log.path.display()));
+        }
+    }
+
+    fn begin(&mut self, name: &str, planned: Duration) {
+        let t = self.now();
+        let mark = PhaseMark { name: name.to_string(), start: t, end: t };
+        self.log(&Event::Phase(mark.clone()));
+        self.marks.push(mark);
+        self.phase = (name.to_string(), Instant::now(), planned);
+        self.last_rps = None;
+        self.progress.phase(name, planned);
+    }
+
+    fn end(&mut self) {
+        let t = self.now();
+        if let Some(m) = self.marks.last_mut() {
+            m.end = t;
+            let m = m.clone();
+            self.log(&Event::Phase(m));
+        }
+    }
+}
+
+type SharedRef = Rc<RefCell<Shared>>;
+
+/// Runs one variant once. A server that dies or misbehaves gives a record with status
+/// `failed`; Ctrl-C gives `interrupted`; only set-up problems are errors.
+pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
+    let runs_dir = req.out_dir.join("runs");
+    std::fs::create_dir_all(&runs_dir).map_err(|e| RunError::Output {
+        path: runs_dir.display().to_string(),
+        source: e,
+    })?;
+    let bin = req.bin_dir.join(&req.variant.binary);
+    if !bin.is_file() {
+        return Err(RunError::MissingBinary {
+            binary: req.variant.binary.clone(),
+            dir: req.bin_dir.display().to_string(),
+        });
+    }
+    let (jsonl, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
+    let log = EventLog::create(&jsonl).map_err(|e| RunError::Output {
+        path: jsonl.display().to_string(),
+        source: e,
+    })?;
+
+    let phases = req.scenario.phases(req.quick).clone();
+    let mut server_args = req.scenario.server_args();
+    server_args.extend(req.variant.args.iter().cloned());
+    let mut command = vec![bin.display().to_string()];
+    command.extend(server_args.iter().cloned());
+    let started_at = crate::clock::utc_rfc3339(std::time::SystemTime::now());
+
+    let label = format!("{} #{}", req.variant.name, req.run_index);
+    let shared: SharedRef = Rc::new(RefCell::new(Shared {
+        t0: Instant::now(),
+        log,
+        log_error: None,
+        samples: Vec::new(),
+        smaps: Vec::new(),
+        stats: Vec::new(),
+        marks: Vec::new(),
+        phase: ("startup".into(), Instant::now(), Duration::from_secs(10)),
+        last_rps: None,
+        progress: Progress::new(label, req.show_progress),
+    }));
+    shared.borrow_mut().log(&Event::Start {
+        scenario: req.scenario.name.clone(),
+        variant: req.variant.name.clone(),
+        run_index: req.run_index,
+        started_at: started_at.clone(),
+        server_command: command.clone(),
+        environment: Box::new(req.environment.clone()),
+    });
+
+    let mut record = RunRecord {
+        schema_version: SCHEMA_VERSION,
+        scenario: req.scenario.name.clone(),
+        scenario_path: req.scenario.path.display().to_string(),
+        scenario_hash: req.scenario.hash.clone(),
+        variant: req.variant.clone(),
+        run_index: req.run_index,
+        seed: req.scenario.seed,
+        quick: req.quick,
+        started_at,
+        status: RunStatus::Ok,
+        failure: None,
+        server_exit: None,
+        server_pid: None,
+        server_command: command,
+        server_settings: None,
+        phases_planned: phases.clone(),
+        phases: Vec::new(),
+        sample_interval_s: req.sample_interval.as_secs_f64(),
+        figures: Default::default(),
+        load: None,
+        phase_loads: Vec::new(),
+        environment: req.environment.clone(),
+        samples: Vec::new(),
+        smaps: Vec::new(),
+        stats: Vec::new(),
+    };
+
+    let server_log = runs_dir.join(format!("{}-{}.server.log", req.variant.name, req.run_index));
+    let spawned = spawn_server(&bin, &server_args, req.variant, &server_log);
+    let mut server = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            record.status = RunStatus::Failed;
+            record.failure = Some(e);
+            return finish(record, shared, &json);
+        }
+    };
+    let pid = server.id().unwrap_or(0);
+    record.server_pid = Some(pid);
+    shared.borrow_mut().begin("startup", Duration::from_secs(10));
+
+    let outcome = {
+        let driver = drive(&req, &phases, &mut server, shared.clone(), &mut record);
+        let sampler = sample_loop(pid, req.sample_interval, req.scenario.sampling.smaps_interval, shared.clone());
+        let poller = stats_loop(&req, shared.clone());
+        tokio::select! {
+            r = driver => r,
+            gone = sampler => Outcome::Failed(gone),
+            _ = poller => Outcome::Failed("stats poller ended".into()),
+            _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
+        }
+    };
+    shared.borrow_mut().end();
+
+    match outcome {
+        Outcome::Done => {
+            record.server_exit = Some(stop_server(&mut server, Duration::from_secs(5)).await);
+        }
+        Outcome::Failed(why) => {
+            record.status = RunStatus::Failed;
+            // If the server died, say how.
+            let exit = match server.try_wait() {
+                Ok(Some(st)) => Some(describe_exit(st)),
+                _ => None,
+            };
+            record.failure = Some(match &exit {
+                Some(e) => format!("{why}: server {e}"),
+                None => why,
+            });
+            record.server_exit = Some(match exit {
+                Some(e) => e,
+                None => stop_server(&mut server, Duration::from_secs(2)).await,
+            });
+        }
+        Outcome::Interrupted => {
+            // A second Ctrl-C while we clean up exits at once; children die with us.
+            tokio::task::spawn_local(async {
+                let _ = tokio::signal::ctrl_c().await;
+                std::process::exit(130);
+            });
+            record.status = RunStatus::Interrupted;
+            record.failure = Some("interrupted by the user".into());
+            child::kill_group(pid);
+            let _ = server.wait().await;
+            record.server_exit = Some("killed by the harness (interrupted)".into());
+        }
+    }
+    finish(record, shared, &json)
+}
+
+enum Outcome {
+    Done,
+    Failed(String),
+    Interrupted,
+}
+
+fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRecord, RunError> {
+    let mut s = shared.borrow_mut();
+    s.log(&Event::End { status: record.status, failure: record.failure.clone() });
+    record.samples = std::mem::take(&mut s.samples);
+    record.smaps = std::mem::take(&mut s.smaps);
+    record.stats = std::mem::take(&mut s.stats);
+    record.phases = std::mem::take(&mut s.marks);
+    record.figures = figures::compute(&record.samples, &record.phases);
+    let msg = match record.status {
+        RunStatus::Ok => format!(
+            "done: B {} P {} A {} retention {}",
+            fmt_opt_size(record.figures.rss_before_bytes),
+            fmt_opt_size(record.figures.rss_peak_bytes),
+            fmt_opt_size(record.figures.rss_after_drain_bytes),
+            record.figures.retention.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into()),
+        ),
+        _ => format!("{:?}: {}", record.status, record.failure.as_deref().unwrap_or("")).to_lowercase(),
+    };
+    s.progress.done(&msg);
+    if let Some(e) = s.log_error.take() {
+        return Err(RunError::Output { path: e, source: std::io::Error::other("write failed") });
+    }
+    write_json_atomic(json, &record).map_err(|e| RunError::Output { path: json.display().to_string(), source: e })?;
+    Ok(record)
+}
+
+fn fmt_opt_size(v: Option<u64>) -> String {
+    v.map(target_server::units::format_size).unwrap_or_else(|| "-".into())
+}
+
+fn spawn_server(bin: &Path, args: &[String], variant: &Variant, log: &Path) -> Result<Child, String> {
+    let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .envs(&variant.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    child::die_with_parent(&mut cmd);
+    cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))
+}
+
+/// Reads the server's `listening on IP:PORT` line.
+async fn listening_addr(server: &mut Child) -> Result<SocketAddr, String> {
+    let stdout = server.stdout.take().ok_or("server stdout not captured")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .map_err(|_| "server printed no `listening on` line within 10s".to_string())?
+        .map_err(|e| format!("reading server stdout: {e}"))?
+        .ok_or("server exited before printing `listening on` (see its .server.log)")?;
+    line.strip_prefix("listening on ")
+        .and_then(|a| a.trim().parse().ok())
+        .ok_or_else(|| format!("expected `listening on IP:PORT` from the server, got {line:?}"))
+}
+
+async fn wait_healthy(addr: SocketAddr, server: &mut Child) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(st)) = server.try_wait() {
+            return Err(format!("server {} before becoming healthy", describe_exit(st)));
+        }
+        if let Ok((200, _)) = probe::request(addr, hyper::Method::GET, "/healthz", Duration::from_millis(500)).await {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err("server not healthy within 10s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+thread_local! {
+    /// The server's address, once known, for the stats poller.
+    static ADDR: std::cell::Cell<Option<SocketAddr>> = const { std::cell::Cell::new(None) };
+}
+
+async fn drive(
+    req: &RunRequest<'_>,
+    phases: &crate::scenario::PhaseSpec,
+    server: &mut Child,
+    shared: SharedRef,
+    record: &mut RunRecord,
+) -> Outcome {
+    let addr = match listening_addr(server).await {
+        Ok(a) => a,
+        Err(e) => return Outcome::Failed(e),
+    };
+    if let Err(e) = wait_healthy(addr, server).await {
+        return Outcome::Failed(e);
+    }
+    ADDR.with(|a| a.set(Some(addr)));
+    let pid = server.id().unwrap_or(0);
+    shared.borrow_mut().log(&Event::Server { pid, addr: addr.to_string() });
+    match probe::stats(addr).await {
+        Ok(s) => {
+            record.server_settings = Some(serde_json::json!({
+                "allocator": s.get("allocator"),
+                "allocator_settings": s.get("allocator_settings"),
+                "server_settings": s.get("server_settings"),
+            }))
+        }
+        Err(e) => return Outcome::Failed(e.to_string()),
+    }
+    shared.borrow_mut().end();
+
+    let spec = &req.scenario.load;
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return Outcome::Failed(format!("cannot find the allocstorm executable: {e}")),
+    };
+    let load_args = |processes: u32, connections: u32, rate: Option<f64>, duration: Duration| LoadArgs {
+        target: format!("http://{addr}{}", spec.path),
+        range: format!("{}-{}", spec.range.0, spec.range.1),
+        processes: processes as usize,
+        connections: connections as usize,
+        rate: rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "max".into()),
+        duration: format!("{}ms", duration.as_millis()),
+        timeout: format!("{}ms", spec.timeout.as_millis()),
+        retries: spec.retries,
+        backoff: format!("{}ms", spec.backoff.as_millis()),
+        json: false,
+        allow_remote: false,
+    };
+
+    // warmup: a few requests, so glibc's dynamic mmap threshold is trained as in production.
+    if !phases.warmup.is_zero() {
+        let args = load_args(1, spec.connections.min(2), Some(phases.warmup_rate), phases.warmup);
+        if let Err(e) = load_phase("warmup", phases.warmup, &args, &exe, &shared, record).await {
+            return Outcome::Failed(e);
+        }
+    }
+    idle_phase("before", phases.before, &shared).await;
+    let args = load_args(spec.processes, spec.connections, spec.rate, phases.during);
+    match load_phase("during", phases.during, &args, &exe, &shared, record).await {
+        Ok(summary) => record.load = Some(summary),
+        Err(e) => return Outcome::Failed(e),
+    }
+    idle_phase("drain", phases.drain, &shared).await;
+    if !phases.nudge.is_zero() {
+        let args = load_args(1, 1, Some(phases.nudge_rate), phases.nudge);
+        if let Err(e) = load_phase("nudge", phases.nudge, &args, &exe, &shared, record).await {
+            return Outcome::Failed(e);
+        }
+    }
+    if !phases.release.is_zero() {
+        shared.borrow_mut().begin("release", phases.release);
+        let until = Instant::now() + phases.release;
+        match probe::request(addr, hyper::Method::POST, "/admin/release", Duration::from_secs(10)).await {
+            Ok((200, body)) => {
+                let s = shared.borrow().now();
+                shared.borrow_mut().log(&Event::Stats(StatsSample {
+                    t: s,
+                    stats: serde_json::json!({ "release": serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default() }),
+                }));
+            }
+            Ok((status, _)) => return Outcome::Failed(format!("/admin/release answered {status}")),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        }
+        tokio::time::sleep_until(until.into()).await;
+        shared.borrow_mut().end();
+    }
+    Outcome::Done
+}
+
+async fn idle_phase(name: &str, d: Duration, shared: &SharedRef) {
+    shared.borrow_mut().begin(name, d);
+    tokio::time::sleep(d).await;
+    shared.borrow_mut().end();
+}
+
+async fn load_phase(
+    name: &str,
+    d: Duration,
+    args: &LoadArgs,
+    exe: &Path,
+    shared: &SharedRef,
+    record: &mut RunRecord,
+) -> Result<LoadSummary, String> {
+    let plan = args.plan().map_err(|e| format!("{name}: {e}"))?;
+    shared.borrow_mut().begin(name, d);
+    let on_second = |r: &load::SecondReport| {
+        let mut s = shared.borrow_mut();
+        s.last_rps = Some(r.counts.ok as f64);
+        s.log(&Event::LoadSecond { phase: name.to_string(), report: r.clone() });
+    };
+    let result = load::run_load(&plan, exe, on_second).await;
+    shared.borrow_mut().end();
+    let summary = result.map_err(|e| format!("{name} load: {e}"))?;
+    let pl = PhaseLoad { phase: name.to_string(), summary: summary.clone() };
+    shared.borrow_mut().log(&Event::Load(pl.clone()));
+    record.phase_loads.push(pl);
+    Ok(summary)
+}
+
+/// Samples `/proc/<pid>` until the process is gone; returns why it stopped.
+async fn sample_loop(pid: u32, interval: Duration, smaps_every: Duration, shared: SharedRef) -> String {
+    let reader = ProcReader::new(pid);
+    let mut tick = tokio::time::interval(interval);
+    // A late tick is taken late, not bunched: samples stay evenly spaced in time.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_smaps: Option<Instant> = None;
+    let mut last_progress = Instant::now();
+    loop {
+        tick.tick().await;
+        let t = shared.borrow().now();
+        match reader.sample(t) {
+            Ok(s) => {
+                let mut sh = shared.borrow_mut();
+                sh.log(&Event::Sample(s));
+                sh.samples.push(s);
+                if last_progress.elapsed() >= Duration::from_millis(500) {
+                    last_progress = Instant::now();
+                    let (name, start, planned) = sh.phase.clone();
+                    let left = planned.saturating_sub(start.elapsed());
+                    let rps = sh.last_rps;
+                    sh.progress.tick(&name, left, s.rss_anon, rps);
+                }
+            }
+            Err(SampleError::Gone(_)) => return "server process is gone".into(),
+            // A zombie's status has no memory lines: the server has exited.
+            Err(e @ SampleError::Parse { .. }) => return format!("server stopped: {e}"),
+        }
+        if last_smaps.is_none_or(|l| l.elapsed() >= smaps_every) {
+            last_smaps = Some(Instant::now());
+            if let Ok(r) = reader.smaps_rollup(t) {
+                let mut sh = shared.borrow_mut();
+                sh.log(&Event::Smaps(r));
+                sh.smaps.push(r);
+            }
+        }
+    }
+}
+
+/// Polls `/stats` about once per `stats_interval`, once the server's address is known.
+async fn stats_loop(req: &RunRequest<'_>, shared: SharedRef) {
+    let mut tick = tokio::time::interval(req.scenario.sampling.stats_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(addr) = ADDR.with(|a| a.get()) else { continue };
+        let t = shared.borrow().now();
+        // A slow /stats under load is a figure too: it just arrives late, never blocks sampling.
+        if let Ok(stats) = probe::stats(addr).await {
+            let s = StatsSample { t, stats };
+            let mut sh = shared.borrow_mut();
+            sh.log(&Event::Stats(s.clone()));
+            sh.stats.push(s);
+        }
+    }
+}
+
+/// SIGTERM, then SIGKILL after `grace`; describes how the server ended.
+async fn stop_server(server: &mut Child, grace: Duration) -> String {
+    if let Ok(Some(st)) = server.try_wait() {
+        return describe_exit(st);
+    }
+    if let Some(pid) = server.id() {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+    match tokio::time::timeout(grace, server.wait()).await {
+        Ok(Ok(st)) => describe_exit(st),
+        _ => {
+            if let Some(pid) = server.id() {
+                child::kill_group(pid);
+            }
+            let _ = server.wait().await;
+            format!("did not stop within {grace:?} of SIGTERM; killed")
+        }
+    }
+}
+
+pub fn describe_exit(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("killed by signal {s} ({})", signal_name(s)),
+        _ => "ended".into(),
+    }
+}
+
+fn signal_name(s: i32) -> &'static str {
+    match s {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        _ => "signal",
+    }
+}

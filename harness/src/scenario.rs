@@ -1,0 +1,667 @@
+//! Scenario files (TOML): what to run, how hard, for how long, and the gate budgets.
+//!
+//! Raw files are read into `Raw*` structs of strings as people write them (`3MiB`, `20s`,
+//! `400/s`), then checked field by field into a [`Scenario`]. Every error is one line naming
+//! the file, the field, the value and what was expected.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use target_server::units;
+
+/// A scenario that failed to load: one line, file and field first.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {field}{sep}{message}", sep = if field.is_empty() { "" } else { ": " })]
+pub struct ScenarioError {
+    pub file: String,
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_seed")]
+    seed: u64,
+    #[serde(default)]
+    variants: Option<Vec<String>>,
+    #[serde(default)]
+    variants_file: Option<String>,
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    load: RawLoad,
+    #[serde(default)]
+    phases: RawPhases,
+    #[serde(default)]
+    quick: RawPhases,
+    #[serde(default)]
+    sampling: RawSampling,
+    #[serde(default)]
+    gate: Option<toml::Table>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    file: Option<String>,
+    create_file: Option<String>,
+    workers: Option<u32>,
+    io: Option<String>,
+    blocking_threads: Option<u32>,
+    meta_every: Option<u64>,
+    meta_size: Option<String>,
+    meta_churn: Option<String>,
+    egress_limit: Option<String>,
+    hold: Option<String>,
+    max_inflight: Option<u32>,
+    queue_timeout: Option<String>,
+    max_range: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    path: Option<String>,
+    range: Option<String>,
+    processes: Option<u32>,
+    connections: Option<u32>,
+    rate: Option<String>,
+    timeout: Option<String>,
+    retries: Option<u32>,
+    backoff: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPhases {
+    warmup: Option<String>,
+    warmup_rate: Option<String>,
+    before: Option<String>,
+    during: Option<String>,
+    drain: Option<String>,
+    nudge: Option<String>,
+    nudge_rate: Option<String>,
+    release: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSampling {
+    interval: Option<String>,
+    stats_interval: Option<String>,
+    smaps_interval: Option<String>,
+}
+
+/// The server side of a scenario: turned into `target-server` flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSpec {
+    /// Hot file to serve, or `None` to let the server create one of `create_file` bytes.
+    pub file: Option<PathBuf>,
+    pub create_file: u64,
+    pub workers: u32,
+    pub io: String,
+    pub blocking_threads: u32,
+    pub meta_every: u64,
+    pub meta_size: (u64, u64),
+    pub meta_churn: f64,
+    pub egress_limit: Option<f64>,
+    pub hold: Option<Duration>,
+    pub max_inflight: u32,
+    pub queue_timeout: Duration,
+    pub max_range: u64,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadSpec {
+    pub path: String,
+    pub range: (u64, u64),
+    pub processes: u32,
+    pub connections: u32,
+    /// Requests per second offered; `None` is closed loop (`max`).
+    pub rate: Option<f64>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub backoff: Duration,
+}
+
+/// Phase lengths. `nudge` and `release` are optional (zero: skipped).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseSpec {
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    pub warmup_rate: f64,
+    #[serde(with = "secs")]
+    pub before: Duration,
+    #[serde(with = "secs")]
+    pub during: Duration,
+    #[serde(with = "secs")]
+    pub drain: Duration,
+    #[serde(with = "secs")]
+    pub nudge: Duration,
+    pub nudge_rate: f64,
+    /// How long to watch after `POST /admin/release`; zero: no release phase.
+    #[serde(with = "secs")]
+    pub release: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingSpec {
+    pub interval: Duration,
+    pub stats_interval: Duration,
+    pub smaps_interval: Duration,
+}
+
+/// A gate budget for one variant (used by `allocstorm gate`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub max_retention: Option<f64>,
+    pub min_retention: Option<f64>,
+    pub max_after_drain: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    /// sha256 of the scenario file and the variants file, as read.
+    pub hash: String,
+    pub seed: u64,
+    pub server: ServerSpec,
+    pub load: LoadSpec,
+    pub phases: PhaseSpec,
+    /// The shorter phases of `--quick`, same shape.
+    pub quick_phases: PhaseSpec,
+    pub sampling: SamplingSpec,
+    pub variants: Vec<Variant>,
+    pub gate: Option<toml::Table>,
+}
+
+/// One allocator build and its settings: a binary, environment and extra server flags.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub binary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariants {
+    variant: Vec<Variant>,
+}
+
+/// Known server binaries; a variant must name one.
+pub const SERVER_BINARIES: [&str; 3] = [
+    "target-server-glibc",
+    "target-server-jemalloc",
+    "target-server-mimalloc",
+];
+
+struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: &str, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.to_string(),
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn unit<T>(
+        &self,
+        field: &str,
+        value: Option<&String>,
+        default: &str,
+        parse: impl Fn(&str) -> Result<T, units::UnitError>,
+    ) -> Result<T, ScenarioError> {
+        let v = value.map(String::as_str).unwrap_or(default);
+        parse(v).map_err(|e| self.err(field, e.to_string()))
+    }
+}
+
+/// Turns a toml error (with its byte span) into one line with the line number.
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+    let msg = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+    ScenarioError {
+        file: match line {
+            Some(l) => format!("{file}:{l}"),
+            None => file.to_string(),
+        },
+        field: String::new(),
+        message: msg,
+    }
+}
+
+impl Scenario {
+    /// Loads a scenario and its variants file (`variants.toml` beside it unless the scenario
+    /// names another).
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            field: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let raw: RawScenario = toml::from_str(&text).map_err(|e| toml_error(&file, &text, &e))?;
+        let ctx = Ctx { file: &file };
+
+        let vpath = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(raw.variants_file.as_deref().unwrap_or("variants.toml"));
+        let vfile = vpath.display().to_string();
+        let vtext = std::fs::read_to_string(&vpath).map_err(|e| ScenarioError {
+            file: vfile.clone(),
+            field: String::new(),
+            message: format!("cannot read the variants file: {e}"),
+        })?;
+        let all = parse_variants(&vfile, &vtext)?;
+
+        let variants = match &raw.variants {
+            None => all.clone(),
+            Some(names) => {
+                if names.is_empty() {
+                    return Err(ctx.err("variants", "expected at least one variant name, got []"));
+                }
+                names
+                    .iter()
+                    .map(|n| {
+                        all.iter().find(|v| &v.name == n).cloned().ok_or_else(|| {
+                            ctx.err(
+                                "variants",
+                                format!("unknown variant {n:?}: expected one of {}", names_of(&all)),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+
+        let mut h = Sha256::new();
+        h.update(text.as_bytes());
+        h.update(vtext.as_bytes());
+        let hash = format!("{:x}", h.finalize());
+
+        let server = server_spec(&ctx, &raw.server, path)?;
+        let load = load_spec(&ctx, &raw.load)?;
+        let phases = phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
+        // --quick keeps the shape (every phase the full run has) and shortens each.
+        let quick_phases = phase_spec(&ctx, "quick", &raw.quick, &PhaseDefaults::quick(&phases))?;
+        let sampling = SamplingSpec {
+            interval: ctx.unit("sampling.interval", raw.sampling.interval.as_ref(), "50ms", units::parse_duration)?,
+            stats_interval: ctx.unit("sampling.stats_interval", raw.sampling.stats_interval.as_ref(), "1s", units::parse_duration)?,
+            smaps_interval: ctx.unit("sampling.smaps_interval", raw.sampling.smaps_interval.as_ref(), "1s", units::parse_duration)?,
+        };
+        if sampling.interval < Duration::from_millis(1) || sampling.interval > Duration::from_secs(10) {
+            return Err(ctx.err(
+                "sampling.interval",
+                format!("expected between 1ms and 10s, got {:?}", sampling.interval),
+            ));
+        }
+        if let Some(gate) = &raw.gate {
+            check_gate(&ctx, gate, &all)?;
+        }
+
+        Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            path: path.to_path_buf(),
+            hash,
+            seed: raw.seed,
+            server,
+            load,
+            phases,
+            quick_phases,
+            sampling,
+            variants,
+            gate: raw.gate,
+        })
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    pub fn phases(&self, quick: bool) -> &PhaseSpec {
+        if quick {
+            &self.quick_phases
+        } else {
+            &self.phases
+        }
+    }
+
+    /// The server's command line for this scenario (without the variant's own args).
+    pub fn server_args(&self) -> Vec<String> {
+        let s = &self.server;
+        let mut a: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
+        match &s.file {
+            Some(f) => a.extend(["--file".into(), f.display().to_string()]),
+            None => a.extend(["--create-file".into(), s.create_file.to_string()]),
+        }
+        a.extend([
+            "--seed".into(),
+            self.seed.to_string(),
+            "--workers".into(),
+            s.workers.to_string(),
+            "--io".into(),
+            s.io.clone(),
+            "--blocking-threads".into(),
+            s.blocking_threads.to_string(),
+            "--meta-every".into(),
+            s.meta_every.to_string(),
+            "--meta-size".into(),
+            format!("{}-{}", s.meta_size.0, s.meta_size.1),
+            "--meta-churn".into(),
+            format!("{}/s", s.meta_churn),
+            "--max-inflight".into(),
+            s.max_inflight.to_string(),
+            "--queue-timeout".into(),
+            format!("{}ms", s.queue_timeout.as_millis()),
+            "--max-range".into(),
+            s.max_range.to_string(),
+        ]);
+        if let Some(r) = s.egress_limit {
+            a.extend(["--egress-limit".into(), format!("{}/s", r.round() as u64)]);
+        }
+        if let Some(h) = s.hold {
+            a.extend(["--hold".into(), format!("{}ms", h.as_millis())]);
+        }
+        a.extend(s.args.iter().cloned());
+        a
+    }
+}
+
+/// Reads `variants.toml`: `[[variant]]` tables, names unique, binaries known.
+pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioError> {
+    let raw: RawVariants = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let ctx = Ctx { file };
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, v) in raw.variant.iter().enumerate() {
+        let field = format!("variant[{i}]");
+        if v.name.is_empty() || !v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ctx.err(
+                &format!("{field}.name"),
+                format!("expected letters, digits, '-' or '_', got {:?}", v.name),
+            ));
+        }
+        if !seen.insert(v.name.clone()) {
+            return Err(ctx.err(&format!("{field}.name"), format!("duplicate variant name {:?}", v.name)));
+        }
+        if !SERVER_BINARIES.contains(&v.binary.as_str()) {
+            return Err(ctx.err(
+                &format!("{field}.binary"),
+                format!("expected one of {}, got {:?}", SERVER_BINARIES.join(", "), v.binary),
+            ));
+        }
+    }
+    if raw.variant.is_empty() {
+        return Err(ctx.err("variant", "expected at least one [[variant]]"));
+    }
+    Ok(raw.variant)
+}
+
+fn names_of(vs: &[Variant]) -> String {
+    vs.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn positive<T: PartialOrd + Default + std::fmt::Display>(ctx: &Ctx, field: &str, v: T) -> Result<T, ScenarioError> {
+    if v > T::default() {
+        Ok(v)
+    } else {
+        Err(ctx.err(field, format!("expected a positive number, got {v}")))
+    }
+}
+
+fn nonzero(ctx: &Ctx, field: &str, d: Duration) -> Result<Duration, ScenarioError> {
+    if d.is_zero() {
+        Err(ctx.err(field, "expected a duration above 0, got 0"))
+    } else {
+        Ok(d)
+    }
+}
+
+/// Durations in records are seconds (a float), as every reader of the JSON expects.
+pub mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+fn server_spec(ctx: &Ctx, r: &RawServer, scenario_path: &Path) -> Result<ServerSpec, ScenarioError> {
+    if r.file.is_some() && r.create_file.is_some() {
+        return Err(ctx.err("server.file", "give either server.file or server.create_file, not both"));
+    }
+    let file = match &r.file {
+        None => None,
+        Some(f) => {
+            let p = scenario_path.parent().unwrap_or(Path::new(".")).join(f);
+            if !p.is_file() {
+                return Err(ctx.err("server.file", format!("expected an existing file, got {f:?}")));
+            }
+            Some(p)
+        }
+    };
+    let create_file = ctx.unit("server.create_file", r.create_file.as_ref(), "3MiB", units::parse_size)?;
+    if file.is_none() && create_file == 0 {
+        return Err(ctx.err("server.create_file", "expected a size above 0, got 0"));
+    }
+    let io = r.io.clone().unwrap_or_else(|| "worker".into());
+    if io != "worker" && io != "blocking" {
+        return Err(ctx.err("server.io", format!("expected \"worker\" or \"blocking\", got {io:?}")));
+    }
+    let meta_size = ctx.unit("server.meta_size", r.meta_size.as_ref(), "96-640", units::parse_size_range)?;
+    let egress_limit = match &r.egress_limit {
+        None => None,
+        Some(v) => Some(units::parse_byte_rate(v).map_err(|e| ctx.err("server.egress_limit", e.to_string()))?),
+    };
+    let hold = match &r.hold {
+        None => None,
+        Some(v) => Some(units::parse_duration(v).map_err(|e| ctx.err("server.hold", e.to_string()))?),
+    };
+    Ok(ServerSpec {
+        file,
+        create_file,
+        workers: positive(ctx, "server.workers", r.workers.unwrap_or(4))?,
+        io,
+        blocking_threads: positive(ctx, "server.blocking_threads", r.blocking_threads.unwrap_or(512))?,
+        meta_every: r.meta_every.unwrap_or(16),
+        meta_size,
+        meta_churn: ctx.unit("server.meta_churn", r.meta_churn.as_ref(), "0/s", units::parse_rate)?,
+        egress_limit,
+        hold,
+        max_inflight: r.max_inflight.unwrap_or(0),
+        queue_timeout: ctx.unit("server.queue_timeout", r.queue_timeout.as_ref(), "5s", units::parse_duration)?,
+        max_range: positive(ctx, "server.max_range", ctx.unit("server.max_range", r.max_range.as_ref(), "8MiB", units::parse_size)?)?,
+        args: r.args.clone(),
+    })
+}
+
+fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
+    let path = r.path.clone().unwrap_or_else(|| "/file/hot".into());
+    if !path.starts_with('/') {
+        return Err(ctx.err("load.path", format!("expected a path starting with '/', got {path:?}")));
+    }
+    let range = ctx.unit("load.range", r.range.as_ref(), "0-1048575", units::parse_size_range)?;
+    let processes = positive(ctx, "load.processes", r.processes.unwrap_or(4))?;
+    let connections = positive(ctx, "load.connections", r.connections.unwrap_or(64))?;
+    if connections < processes {
+        return Err(ctx.err(
+            "load.connections",
+            format!("expected at least one connection per process ({processes}), got {connections}"),
+        ));
+    }
+    let rate = match r.rate.as_deref() {
+        None | Some("max") => None,
+        Some(v) => {
+            let rate = units::parse_rate(v).map_err(|e| ctx.err("load.rate", format!("{e} or max")))?;
+            Some(positive(ctx, "load.rate", rate)?)
+        }
+    };
+    Ok(LoadSpec {
+        path,
+        range,
+        processes,
+        connections,
+        rate,
+        timeout: nonzero(ctx, "load.timeout", ctx.unit("load.timeout", r.timeout.as_ref(), "3s", units::parse_duration)?)?,
+        retries: r.retries.unwrap_or(0),
+        backoff: ctx.unit("load.backoff", r.backoff.as_ref(), "100ms", units::parse_duration)?,
+    })
+}
+
+struct PhaseDefaults {
+    warmup: Duration,
+    before: Duration,
+    during: Duration,
+    drain: Duration,
+    nudge: Duration,
+    release: Duration,
+    warmup_rate: f64,
+    nudge_rate: f64,
+}
+
+impl PhaseDefaults {
+    const FULL: PhaseDefaults = PhaseDefaults {
+        warmup: Duration::from_secs(2),
+        before: Duration::from_secs(3),
+        during: Duration::from_secs(30),
+        drain: Duration::from_secs(15),
+        nudge: Duration::ZERO,
+        release: Duration::ZERO,
+        warmup_rate: 20.0,
+        nudge_rate: 5.0,
+    };
+
+    /// Quick defaults: a quarter of each phase, with floors that keep every figure defined
+    /// (B and A are medians over a phase's last second).
+    fn quick(full: &PhaseSpec) -> PhaseDefaults {
+        let q = |d: Duration, floor: u64| {
+            if d.is_zero() {
+                d
+            } else {
+                (d / 4).max(Duration::from_millis(floor)).min(d)
+            }
+        };
+        PhaseDefaults {
+            warmup: q(full.warmup, 500),
+            before: q(full.before, 1500),
+            during: q(full.during, 3000),
+            drain: q(full.drain, 2000),
+            nudge: q(full.nudge, 1000),
+            release: q(full.release, 1000),
+            warmup_rate: full.warmup_rate,
+            nudge_rate: full.nudge_rate,
+        }
+    }
+}
+
+fn phase_spec(ctx: &Ctx, table: &str, r: &RawPhases, d: &PhaseDefaults) -> Result<PhaseSpec, ScenarioError> {
+    let dur = |name: &str, v: &Option<String>, default: Duration| -> Result<Duration, ScenarioError> {
+        let field = format!("{table}.{name}");
+        match v {
+            None => Ok(default),
+            Some(s) => units::parse_duration(s).map_err(|e| ctx.err(&field, e.to_string())),
+        }
+    };
+    let rate = |name: &str, v: &Option<String>, default: f64| -> Result<f64, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(s) => units::parse_rate(s).map_err(|e| ctx.err(&format!("{table}.{name}"), e.to_string())),
+        }
+    };
+    let p = PhaseSpec {
+        warmup: dur("warmup", &r.warmup, d.warmup)?,
+        warmup_rate: rate("warmup_rate", &r.warmup_rate, d.warmup_rate)?,
+        before: dur("before", &r.before, d.before)?,
+        during: dur("during", &r.during, d.during)?,
+        drain: dur("drain", &r.drain, d.drain)?,
+        nudge: dur("nudge", &r.nudge, d.nudge)?,
+        nudge_rate: rate("nudge_rate", &r.nudge_rate, d.nudge_rate)?,
+        release: dur("release", &r.release, d.release)?,
+    };
+    // B and A are medians over the last second of their phase: shorter phases cannot give them.
+    for (name, v, min) in [
+        ("before", p.before, Duration::from_secs(1)),
+        ("during", p.during, Duration::from_secs(1)),
+        ("drain", p.drain, Duration::from_secs(1)),
+    ] {
+        if v < min {
+            return Err(ctx.err(
+                &format!("{table}.{name}"),
+                format!("expected at least {}s (figures are medians over a phase's last second), got {:?}", min.as_secs(), v),
+            ));
+        }
+    }
+    let total = p.warmup + p.before + p.during + p.drain + p.nudge + p.release;
+    if total > Duration::from_secs(6 * 3600) {
+        return Err(ctx.err(table, format!("phases add up to {total:?}: expected at most 6h")));
+    }
+    Ok(p)
+}
+
+fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[Variant]) -> Result<(), ScenarioError> {
+    for (k, v) in gate {
+        match k.as_str() {
+            "rel_tolerance" | "abs_floor" | "noise_k" => {}
+            "variants" => {
+                let t = v
+                    .as_table()
+                    .ok_or_else(|| ctx.err("gate.variants", "expected a table of [gate.variants.NAME]"))?;
+                for (name, b) in t {
+                    if !variants.iter().any(|v| &v.name == name) {
+                        return Err(ctx.err(
+                            &format!("gate.variants.{name}"),
+                            format!("unknown variant: expected one of {}", names_of(variants)),
+                        ));
+                    }
+                    let budget: Budget = b
+                        .clone()
+                        .try_into()
+                        .map_err(|e: toml::de::Error| ctx.err(&format!("gate.variants.{name}"), e.message().to_string()))?;
+                    if let Some(s) = &budget.max_after_drain {
+                        units::parse_size(s)
+                            .map_err(|e| ctx.err(&format!("gate.variants.{name}.max_after_drain"), e.to_string()))?;
+                    }
+                }
+            }
+            other => return Err(ctx.err(&format!("gate.{other}"), "unknown field: expected rel_tolerance, abs_floor, noise_k or variants")),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,948 @@
+//! The report side, end to end on synthetic records: no server, no load. Each record is made
+//! from a function of time (RssAnon in MiB at t), written into a temporary `DIR/runs/`, and
+//! rendered with `report::render` exactly as `allocstorm report DIR` does.
+//!
+//! To look at the plots of the realistic set: `ALLOCSTORM_KEEP_REPORT=/tmp/report cargo nextest
+//! run -p allocstorm --test report` and open `/tmp/report/*/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use allocstorm::figures::{self, PhaseMark};
+use allocstorm::load::{Counts, LoadSummary, Percentiles};
+use allocstorm::provenance::Environment;
+use allocstorm::record::{
+    write_json_atomic, Event, PhaseLoad, RunRecord, RunStatus, StatsSample, SCHEMA_VERSION,
+};
+use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
+use allocstorm::sample::Sample;
+use allocstorm::scenario::{PhaseSpec, Variant};
+use serde_json::{json, Value};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Phase plan of every synthetic run, in seconds since the run started.
+const STARTUP: (f64, f64) = (0.0, 0.4);
+const WARMUP: (f64, f64) = (0.4, 2.4);
+const BEFORE: (f64, f64) = (2.4, 5.4);
+const DURING: (f64, f64) = (5.4, 25.4);
+const DRAIN: (f64, f64) = (25.4, 40.4);
+
+fn phases() -> Vec<PhaseMark> {
+    [
+        ("startup", STARTUP),
+        ("warmup", WARMUP),
+        ("before", BEFORE),
+        ("during", DURING),
+        ("drain", DRAIN),
+    ]
+    .into_iter()
+    .map(|(n, (s, e))| PhaseMark {
+        name: n.into(),
+        start: s,
+        end: e,
+    })
+    .collect()
+}
+
+fn variant(name: &str) -> Variant {
+    let (binary, env, args): (&str, BTreeMap<String, String>, Vec<String>) = match name {
+        "glibc-mmap64k" => (
+            "target-server-glibc",
+            BTreeMap::new(),
+            vec!["--mallopt".into(), "mmap_threshold=65664".into()],
+        ),
+        "glibc-arena2" => (
+            "target-server-glibc",
+            [("MALLOC_ARENA_MAX".to_string(), "2".to_string())].into(),
+            vec![],
+        ),
+        "jemalloc" => ("target-server-jemalloc", BTreeMap::new(), vec![]),
+        "jemalloc-bg" => (
+            "target-server-jemalloc",
+            [(
+                "_RJEM_MALLOC_CONF".to_string(),
+                "background_thread:true".to_string(),
+            )]
+            .into(),
+            vec![],
+        ),
+        "mimalloc" => ("target-server-mimalloc", BTreeMap::new(), vec![]),
+        _ => ("target-server-glibc", BTreeMap::new(), vec![]),
+    };
+    Variant {
+        name: name.into(),
+        binary: binary.into(),
+        description: String::new(),
+        env,
+        args,
+    }
+}
+
+fn environment() -> Environment {
+    Environment {
+        hostname: "testhost".into(),
+        kernel: "6.1.0-test".into(),
+        glibc_version: "2.36".into(),
+        nproc: 2,
+        cpu_model: "Synthetic CPU @ 3.0GHz".into(),
+        mem_total_bytes: 24 << 30,
+        thp_enabled: "madvise".into(),
+        thp_defrag: "madvise".into(),
+        overcommit_memory: "0".into(),
+        rustc: "rustc 1.90.0".into(),
+        allocstorm_version: "0.1.0".into(),
+        git_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        git_dirty: Some(false),
+        crate_versions: [("tikv-jemallocator".to_string(), "0.6.0".to_string())].into(),
+    }
+}
+
+fn load_summary(throughput: f64, p50: f64, p99: f64) -> LoadSummary {
+    let duration = DURING.1 - DURING.0;
+    let ok = (throughput * duration) as u64;
+    let lat = Percentiles {
+        count: ok,
+        p50,
+        p90: p99 * 0.8,
+        p99,
+        p999: p99 * 1.2,
+        max: p99 * 1.5,
+    };
+    LoadSummary {
+        target: "http://127.0.0.1:41234/file/hot".into(),
+        range: "0-1048575".into(),
+        range_bytes: 1 << 20,
+        processes: 4,
+        connections: 256,
+        offered_rate: Some(400.0),
+        timeout_s: 3.0,
+        max_retries: 3,
+        backoff_s: 0.1,
+        counts: Counts {
+            requests: ok + 10,
+            attempts: ok + 30,
+            retries: 20,
+            ok,
+            errors: 10,
+            bytes: ok << 20,
+            ..Default::default()
+        },
+        unsent: 0,
+        duration_s: duration,
+        elapsed_s: duration + 1.0,
+        throughput_rps: throughput,
+        bytes_per_s: throughput * MIB,
+        latency_ms: lat.clone(),
+        latency_uncorrected_ms: lat,
+        error_latency_ms: Percentiles::default(),
+        latency_histogram_us: vec![],
+        client_cpu_s: 1.0,
+        workers: vec![],
+        per_second: vec![],
+    }
+}
+
+/// What one synthetic run looks like.
+struct Shape {
+    /// RssAnon in MiB at `t` seconds since the run started.
+    rss: Box<dyn Fn(f64) -> f64>,
+    throughput: f64,
+    p50: f64,
+    p99: f64,
+    /// Share of RssAnon above the baseline the allocator holds free (the rest the app holds).
+    free_share_after: f64,
+}
+
+/// A complete record made from a shape: samples every 100 ms, `/stats` every second,
+/// figures computed as the harness computes them.
+fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
+    let end = DRAIN.1;
+    let samples: Vec<Sample> = (0..=(end * 10.0).round() as usize)
+        .map(|i| {
+            let t = i as f64 / 10.0;
+            let rss = ((shape.rss)(t) * MIB) as u64;
+            Sample {
+                t,
+                rss_anon: rss,
+                vm_rss: rss + (8 << 20),
+                vm_size: rss * 3 + (300 << 20),
+                vm_hwm: rss,
+                rss_file: 8 << 20,
+                threads: 6,
+                // Half a CPU while loaded.
+                cpu_s: if t < DURING.0 {
+                    0.1
+                } else {
+                    0.1 + 0.5 * (t.min(DURING.1) - DURING.0)
+                },
+            }
+        })
+        .collect();
+    let base = (shape.rss)(BEFORE.1) * MIB;
+    let stats: Vec<StatsSample> = (1..=end as usize)
+        .map(|i| {
+            let t = i as f64 + 0.05;
+            let rss = (shape.rss)(t) * MIB;
+            let above = (rss - base).max(0.0);
+            let loaded = t >= DURING.0 && t <= DURING.1;
+            let live = if loaded {
+                above * 0.9
+            } else {
+                above * (1.0 - shape.free_share_after)
+            } + 2.0 * MIB;
+            let held = rss * 0.97;
+            let in_use = live.min(held);
+            StatsSample {
+                t,
+                stats: json!({
+                    "allocator": "glibc",
+                    "allocator_settings": {"mmap_threshold": "dynamic"},
+                    "server_settings": {"workers": 4},
+                    "allocator_figures": {
+                        "in_use_bytes": in_use as u64,
+                        "held_bytes": held as u64,
+                        "free_held_bytes": (held - in_use) as u64,
+                        "raw": {}
+                    },
+                    "app": {"live_bytes": live as u64, "block_index_bytes": (2.0 * MIB) as u64},
+                    "counters": {}
+                }),
+            }
+        })
+        .collect();
+    let marks = phases();
+    let load = load_summary(shape.throughput, shape.p50, shape.p99);
+    let v = variant(name);
+    let mut command = vec![
+        format!("/work/target/release/{}", v.binary),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--workers".into(),
+        "4".into(),
+        "--meta-every".into(),
+        "16".into(),
+        "--egress-limit".into(),
+        "200000000/s".into(),
+    ];
+    command.extend(v.args.iter().cloned());
+    RunRecord {
+        schema_version: SCHEMA_VERSION,
+        scenario: "hot-range".into(),
+        scenario_path: "scenarios/hot-range.toml".into(),
+        scenario_hash: "ab".repeat(32),
+        variant: v,
+        run_index: run,
+        seed: 1,
+        quick: false,
+        started_at: started_at.into(),
+        status: RunStatus::Ok,
+        failure: None,
+        server_exit: Some("exited with code 0".into()),
+        server_pid: Some(4242),
+        server_command: command,
+        server_settings: Some(
+            json!({"allocator": "glibc", "allocator_settings": {"mmap_threshold": "dynamic"}, "server_settings": {}}),
+        ),
+        phases_planned: PhaseSpec {
+            warmup: Duration::from_secs(2),
+            warmup_rate: 20.0,
+            before: Duration::from_secs(3),
+            during: Duration::from_secs(20),
+            drain: Duration::from_secs(15),
+            nudge: Duration::ZERO,
+            nudge_rate: 5.0,
+            release: Duration::ZERO,
+        },
+        figures: figures::compute(&samples, &marks),
+        phases: marks,
+        sample_interval_s: 0.1,
+        load: Some(load.clone()),
+        phase_loads: vec![PhaseLoad {
+            phase: "during".into(),
+            summary: load,
+        }],
+        environment: environment(),
+        samples,
+        smaps: vec![],
+        stats,
+    }
+}
+
+/// Flat `before` MiB, `peak` at the end of the load, `after` from one second into the drain.
+fn step_shape(before: f64, peak: f64, after: f64) -> Shape {
+    Shape {
+        rss: Box::new(move |t| {
+            if t < DURING.0 {
+                before
+            } else if t <= DURING.1 {
+                before + (peak - before) * ((t - DURING.0) / (DURING.1 - DURING.0))
+            } else if t < DRAIN.0 + 1.0 {
+                peak
+            } else {
+                after
+            }
+        }),
+        throughput: 400.0,
+        p50: 12.0,
+        p99: 80.0,
+        free_share_after: 0.9,
+    }
+}
+
+fn write_records(dir: &Path, records: &[RunRecord]) {
+    let runs = dir.join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    for r in records {
+        write_json_atomic(
+            &runs.join(format!("{}-{}.json", r.variant.name, r.run_index)),
+            r,
+        )
+        .unwrap();
+    }
+}
+
+/// The report directory of a test: a fresh temporary one, or `$ALLOCSTORM_KEEP_REPORT/<name>`
+/// to keep the output for a person to look at.
+fn report_dir(tmp: &tempfile::TempDir, name: &str) -> PathBuf {
+    match std::env::var_os("ALLOCSTORM_KEEP_REPORT") {
+        Some(keep) => {
+            let dir = PathBuf::from(keep).join(name);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        }
+        None => tmp.path().to_path_buf(),
+    }
+}
+
+fn read_summary(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn mib(v: &Value) -> f64 {
+    v.as_f64().unwrap() / MIB
+}
+
+#[test]
+fn medians_and_spread_over_three_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<RunRecord> = [10.0, 30.0, 20.0]
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            record(
+                "glibc",
+                i as u32,
+                &format!("2026-01-01T00:0{i}:00Z"),
+                &step_shape(5.0, 100.0, a),
+            )
+        })
+        .collect();
+    write_records(dir.path(), &records);
+
+    let summary = report::render(dir.path()).unwrap();
+    assert_eq!(summary.variants.len(), 1);
+
+    let s = read_summary(dir.path());
+    for key in ["schema_version", "scenario", "environment", "variants"] {
+        assert!(s.get(key).is_some(), "summary.json has no {key}: {s}");
+    }
+    assert_eq!(s["scenario"]["name"], "hot-range");
+    assert_eq!(s["scenario"]["path"], "scenarios/hot-range.toml");
+    assert_eq!(s["scenario"]["hash"], "ab".repeat(32));
+    assert_eq!(s["environment"]["kernel"], "6.1.0-test");
+    let v = &s["variants"][0];
+    for key in [
+        "name",
+        "status",
+        "runs",
+        "runs_ok",
+        "rss_before_bytes",
+        "rss_peak_bytes",
+        "rss_after_drain_bytes",
+        "retention",
+        "t90_s",
+        "vsz_after_drain_bytes",
+        "throughput_rps",
+        "latency_ms",
+        "rss_after_drain_cv",
+        "server_cpu_s_per_1000_responses",
+        "run_figures",
+    ] {
+        assert!(v.get(key).is_some(), "variant has no {key}: {v}");
+    }
+    assert_eq!(v["name"], "glibc");
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["runs"], 3);
+    assert_eq!(v["runs_ok"], 3);
+    assert_eq!(mib(&v["rss_after_drain_bytes"]), 20.0);
+    assert_eq!(mib(&v["rss_before_bytes"]), 5.0);
+    assert!((mib(&v["rss_peak_bytes"]) - 100.0).abs() < 0.01);
+    // Sample standard deviation of 10, 20, 30 MiB is 10 MiB; the mean is 20 MiB.
+    let cv = v["rss_after_drain_cv"].as_f64().unwrap();
+    assert!((cv - 0.5).abs() < 1e-6, "cv {cv}");
+    // Retention of the median run: (20 - 5) / (100 - 5).
+    let r = v["retention"].as_f64().unwrap();
+    assert!((r - 15.0 / 95.0).abs() < 1e-3, "retention {r}");
+    assert_eq!(
+        v["t90_s"],
+        Value::Null,
+        "never came back to within 10%: {v}"
+    );
+    assert_eq!(v["throughput_rps"], 400.0);
+    assert_eq!(v["latency_ms"]["p50"], 12.0);
+    assert_eq!(v["latency_ms"]["p99"], 80.0);
+    // 10 CPU seconds for 8000 responses.
+    let cpu = v["server_cpu_s_per_1000_responses"].as_f64().unwrap();
+    assert!((cpu - 1.25).abs() < 0.01, "cpu {cpu}");
+    assert_eq!(v["median_run_index"], 2, "the run whose A is 20 MiB");
+    let runs = v["run_figures"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[1]["run_index"], 1);
+    assert_eq!(runs[1]["status"], "ok");
+    assert_eq!(mib(&runs[1]["rss_after_drain_bytes"]), 30.0);
+    assert!(runs[1].get("failure").is_some());
+    // Held vs live from the median run.
+    let after = &v["memory_breakdown"]["after_drain"];
+    assert!(
+        after["t_s"].as_f64().unwrap() > DRAIN.0 - DURING.0
+            && after["t_s"].as_f64().unwrap() <= DRAIN.1 - DURING.0
+    );
+    assert!((mib(&after["rss_anon_bytes"]) - 20.0).abs() < 0.01);
+    assert!(after["allocator_free_held_bytes"].as_u64().unwrap() > 0);
+    assert!(after["app_live_bytes"].as_u64().unwrap() > 0);
+    let peak = &v["memory_breakdown"]["peak"];
+    assert!(
+        (peak["t_s"].as_f64().unwrap() - (DURING.1 - DURING.0)).abs() <= 1.0,
+        "peak reading near the end of the load: {peak}"
+    );
+}
+
+#[test]
+fn failed_run_is_counted_and_left_out_of_the_medians() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = vec![
+        record(
+            "glibc",
+            0,
+            "2026-01-01T00:00:00Z",
+            &step_shape(5.0, 100.0, 10.0),
+        ),
+        record(
+            "glibc",
+            1,
+            "2026-01-01T00:01:00Z",
+            &step_shape(5.0, 100.0, 500.0),
+        ),
+        record(
+            "glibc",
+            2,
+            "2026-01-01T00:02:00Z",
+            &step_shape(5.0, 100.0, 30.0),
+        ),
+    ];
+    records[1].status = RunStatus::Failed;
+    records[1].failure = Some("server process is gone: server killed by signal 9 (SIGKILL)".into());
+    write_records(dir.path(), &records);
+
+    report::render(dir.path()).unwrap();
+    let s = read_summary(dir.path());
+    let v = &s["variants"][0];
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["runs"], 3);
+    assert_eq!(v["runs_ok"], 2);
+    assert_eq!(
+        mib(&v["rss_after_drain_bytes"]),
+        20.0,
+        "median of 10 and 30, not of 500"
+    );
+    assert_eq!(v["run_figures"][1]["status"], "failed");
+    assert!(v["run_figures"][1]["failure"]
+        .as_str()
+        .unwrap()
+        .contains("SIGKILL"));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| glibc | **failed** | 3 (2 ok) |"), "{md}");
+}
+
+#[test]
+fn variants_in_the_order_their_first_run_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = vec![
+        record(
+            "mimalloc",
+            0,
+            "2026-01-01T00:00:00Z",
+            &step_shape(5.0, 100.0, 10.0),
+        ),
+        record(
+            "glibc",
+            0,
+            "2026-01-01T00:01:00Z",
+            &step_shape(5.0, 100.0, 80.0),
+        ),
+        record(
+            "mimalloc",
+            1,
+            "2026-01-01T00:02:00Z",
+            &step_shape(5.0, 100.0, 12.0),
+        ),
+    ];
+    write_records(dir.path(), &records);
+    let summary = report::render(dir.path()).unwrap();
+    let names: Vec<&str> = summary.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["mimalloc", "glibc"]);
+    let table = report::text_table(&summary);
+    assert!(
+        table.contains("mimalloc") && table.contains("glibc"),
+        "{table}"
+    );
+}
+
+/// The event stream the harness writes for a record, as far as a kill at `cut_at` lets it.
+fn events(r: &RunRecord, cut_at: Option<f64>) -> Vec<Event> {
+    let limit = cut_at.unwrap_or(f64::INFINITY);
+    let mut timed: Vec<(f64, Event)> = Vec::new();
+    for m in &r.phases {
+        if m.start <= limit {
+            timed.push((
+                m.start,
+                Event::Phase(PhaseMark {
+                    end: m.start,
+                    ..m.clone()
+                }),
+            ));
+        }
+        if m.end <= limit {
+            timed.push((m.end, Event::Phase(m.clone())));
+        }
+    }
+    timed.extend(
+        r.samples
+            .iter()
+            .filter(|s| s.t <= limit)
+            .map(|s| (s.t, Event::Sample(*s))),
+    );
+    timed.extend(
+        r.stats
+            .iter()
+            .filter(|s| s.t <= limit)
+            .map(|s| (s.t, Event::Stats(s.clone()))),
+    );
+    if DURING.1 <= limit {
+        for l in &r.phase_loads {
+            timed.push((DURING.1 + 0.01, Event::Load(l.clone())));
+        }
+    }
+    timed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = vec![
+        Event::Start {
+            scenario: r.scenario.clone(),
+            variant: r.variant.name.clone(),
+            run_index: r.run_index,
+            started_at: r.started_at.clone(),
+            server_command: r.server_command.clone(),
+            environment: Box::new(r.environment.clone()),
+        },
+        Event::Server {
+            pid: 4242,
+            addr: "127.0.0.1:41234".into(),
+        },
+    ];
+    out.extend(timed.into_iter().map(|(_, e)| e));
+    if cut_at.is_none() {
+        out.push(Event::End {
+            status: r.status,
+            failure: r.failure.clone(),
+        });
+    }
+    out
+}
+
+fn write_events(path: &Path, events: &[Event], torn_tail: bool) {
+    let mut text = String::new();
+    for e in events {
+        text.push_str(&serde_json::to_string(e).unwrap());
+        text.push('\n');
+    }
+    if torn_tail {
+        // The kill interrupted a write.
+        text.push_str("{\"kind\":\"sample\",\"t\":33.1,\"rss_an");
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn killed_run_is_rebuilt_from_its_event_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "killed");
+    let dir = dir.as_path();
+    let runs = dir.join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let full = record(
+        "glibc",
+        0,
+        "2026-01-01T00:00:00Z",
+        &step_shape(5.0, 100.0, 60.0),
+    );
+    // Killed 8 s into the drain: the drain's last second never happened.
+    write_events(
+        &runs.join("glibc-0.jsonl"),
+        &events(&full, Some(33.4)),
+        true,
+    );
+
+    let summary = report::render(dir).unwrap();
+    let v = &summary.variants[0];
+    assert_eq!(v.name, "glibc");
+    assert_eq!(v.status, "interrupted");
+    assert_eq!((v.runs, v.runs_ok), (1, 0));
+    let run = &v.run_figures[0];
+    assert!(run.incomplete);
+    let why = run.failure.as_deref().unwrap();
+    assert!(
+        why.starts_with("incomplete:") && why.contains("glibc-0.jsonl"),
+        "{why}"
+    );
+    // What was measured is kept: the peak is there, recomputed from the streamed samples.
+    assert!((run.figures.rss_peak_bytes.unwrap() as f64 / MIB - 100.0).abs() < 0.01);
+    assert_eq!(
+        run.figures.rss_before_bytes.map(|b| b as f64 / MIB),
+        Some(5.0)
+    );
+    assert_eq!(
+        run.figures.throughput_rps,
+        Some(400.0),
+        "the load summary was streamed before the kill"
+    );
+    assert!(
+        summary.warnings.iter().any(|w| w.contains("incomplete")),
+        "{:?}",
+        summary.warnings
+    );
+
+    let s = read_summary(dir);
+    assert_eq!(s["variants"][0]["run_figures"][0]["incomplete"], true);
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("incomplete: the harness stopped"), "{md}");
+    assert!(dir.join("rss-timeline.png").is_file());
+
+    let records = report::load_runs(dir).unwrap();
+    assert_eq!(records[0].status, RunStatus::Interrupted);
+    assert_eq!(records[0].scenario, "hot-range");
+    assert_eq!(records[0].variant.binary, "target-server-glibc");
+    let drain = records[0]
+        .phases
+        .iter()
+        .find(|m| m.name == "drain")
+        .unwrap();
+    assert!(
+        drain.end > drain.start + 7.0,
+        "the cut phase lasts until the last sample: {drain:?}"
+    );
+}
+
+#[test]
+fn stream_with_an_end_but_no_json_keeps_its_status_and_borrows_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = record(
+        "glibc",
+        0,
+        "2026-01-01T00:00:00Z",
+        &step_shape(5.0, 100.0, 60.0),
+    );
+    let b = record(
+        "jemalloc-bg",
+        0,
+        "2026-01-01T00:01:00Z",
+        &step_shape(5.0, 100.0, 8.0),
+    );
+    write_records(dir.path(), std::slice::from_ref(&a));
+    write_events(
+        &dir.path().join("runs/jemalloc-bg-0.jsonl"),
+        &events(&b, None),
+        false,
+    );
+
+    let records = report::load_runs(dir.path()).unwrap();
+    assert_eq!(records.len(), 2);
+    let rebuilt = &records[1];
+    // The stream's start event names the variant and its command, not its environment.
+    assert_eq!(
+        (&rebuilt.variant.name, &rebuilt.variant.binary),
+        (&b.variant.name, &b.variant.binary)
+    );
+    assert_eq!(rebuilt.status, RunStatus::Ok);
+    assert_eq!(rebuilt.figures, b.figures);
+    assert_eq!(rebuilt.phases, b.phases);
+    assert_eq!(
+        rebuilt.phases_planned, a.phases_planned,
+        "borrowed from the complete record"
+    );
+    assert_eq!(rebuilt.scenario_hash, a.scenario_hash);
+}
+
+#[test]
+fn bad_line_inside_a_stream_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let r = record(
+        "glibc",
+        0,
+        "2026-01-01T00:00:00Z",
+        &step_shape(5.0, 100.0, 60.0),
+    );
+    let mut ev: Vec<String> = events(&r, Some(10.0))
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    ev.insert(3, "this is not json".into());
+    std::fs::write(runs.join("glibc-0.jsonl"), ev.join("\n") + "\n").unwrap();
+    let err = report::render(dir.path()).unwrap_err();
+    assert!(matches!(err, ReportError::Parse { .. }), "{err:?}");
+    assert!(err.to_string().contains("glibc-0.jsonl:4"), "{err}");
+}
+
+#[test]
+fn no_runs_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = report::render(dir.path()).unwrap_err();
+    assert!(matches!(err, ReportError::NoRuns { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&dir.path().display().to_string()) && msg.contains("no run records"),
+        "{msg}"
+    );
+
+    std::fs::create_dir_all(dir.path().join("runs")).unwrap();
+    std::fs::write(dir.path().join("runs/glibc-0.server.log"), "listening\n").unwrap();
+    assert!(matches!(
+        report::render(dir.path()),
+        Err(ReportError::NoRuns { .. })
+    ));
+    assert!(!dir.path().join("summary.json").exists());
+}
+
+#[test]
+fn malformed_record_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(
+        dir.path(),
+        &[record(
+            "glibc",
+            0,
+            "2026-01-01T00:00:00Z",
+            &step_shape(5.0, 100.0, 60.0),
+        )],
+    );
+    std::fs::write(
+        dir.path().join("runs/glibc-1.json"),
+        "{\"schema_version\": 1, \"scenario\": ",
+    )
+    .unwrap();
+    let err = report::render(dir.path()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ReportError::Parse { .. }), "{err:?}");
+    assert!(msg.contains("glibc-1.json") && !msg.contains('\n'), "{msg}");
+
+    std::fs::write(
+        dir.path().join("runs/glibc-1.json"),
+        "{\"schema_version\": 99}",
+    )
+    .unwrap();
+    let err = report::render(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, ReportError::Schema { found: 99, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("glibc-1.json"), "{err}");
+}
+
+/// The incident-000 picture: glibc keeps most of its peak, the fixes fall back, at a price.
+fn realistic() -> Vec<RunRecord> {
+    // (name, peak MiB, after MiB, seconds to release, throughput, p50, p99, free share after)
+    let variants: [(&str, f64, f64, f64, f64, f64, f64, f64); 6] = [
+        ("glibc", 320.0, 258.0, 0.0, 398.0, 14.0, 95.0, 0.95),
+        ("glibc-mmap64k", 300.0, 9.0, 0.6, 228.0, 160.0, 2300.0, 0.1),
+        ("glibc-arena2", 305.0, 215.0, 0.0, 392.0, 16.0, 120.0, 0.95),
+        ("jemalloc", 280.0, 140.0, 0.0, 397.0, 13.0, 90.0, 0.9),
+        ("jemalloc-bg", 290.0, 12.0, 6.0, 396.0, 13.0, 92.0, 0.3),
+        ("mimalloc", 270.0, 38.0, 2.0, 399.0, 12.0, 85.0, 0.6),
+    ];
+    let mut out = Vec::new();
+    let mut minute = 0;
+    for run in 0..3u32 {
+        for (k, &(name, peak, after, tau, rps, p50, p99, free)) in variants.iter().enumerate() {
+            let jitter = 1.0 + 0.04 * ((run as f64 * 7.0 + k as f64 * 3.0).sin());
+            let (peak, after) = (peak * jitter, after * (1.0 + 0.08 * (run as f64 - 1.0)));
+            let before = 6.0 + k as f64 * 0.5;
+            let rss = move |t: f64| {
+                let wobble = 4.0 * (t * 2.3 + run as f64).sin();
+                if t < WARMUP.0 {
+                    2.0 + t * 5.0
+                } else if t < DURING.0 {
+                    before
+                } else if t <= DURING.1 {
+                    let x = (t - DURING.0) / 3.0;
+                    before + (peak - before) * (1.0 - (-x).exp()) + wobble
+                } else {
+                    let x = t - DURING.1;
+                    let fall = if tau == 0.0 { 1.0 } else { (-x / tau).exp() };
+                    after + (peak - after) * fall.min(1.0) * if x < 0.3 { 1.0 } else { 0.9 }
+                }
+            };
+            let shape = Shape {
+                rss: Box::new(rss),
+                throughput: rps * jitter,
+                p50,
+                p99: p99 * jitter,
+                free_share_after: free,
+            };
+            out.push(record(
+                name,
+                run,
+                &format!("2026-01-01T00:{minute:02}:00Z"),
+                &shape,
+            ));
+            minute += 1;
+        }
+    }
+    out
+}
+
+fn png_width(bytes: &[u8]) -> u32 {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR", "first chunk is IHDR");
+    u32::from_be_bytes(bytes[16..20].try_into().unwrap())
+}
+
+#[test]
+fn plots_are_readable_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "realistic");
+    let mut records = realistic();
+    records[4].status = RunStatus::Failed;
+    records[4].failure = Some("server process is gone: server killed by signal 9 (SIGKILL)".into());
+    write_records(&dir, &records);
+
+    let summary = report::render(&dir).unwrap();
+    assert_eq!(summary.variants.len(), 6);
+
+    for stem in ["rss-timeline", "rss-summary", "cost"] {
+        let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
+        let w = png_width(&png);
+        assert!(w >= 1200, "{stem}.png is {w} px wide");
+        let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{stem}.svg");
+        for v in &summary.variants {
+            assert!(svg.contains(&v.name), "{stem}.svg does not name {}", v.name);
+        }
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains(TABLE_HEADER), "{md}");
+    for img in ["](rss-timeline.png)", "](rss-summary.png)", "](cost.png)"] {
+        assert!(md.contains(img), "report.md has no link {img}");
+    }
+    assert!(md.contains("What the allocator held vs what the app held"));
+    assert!(
+        md.contains("the allocator: freed, not returned"),
+        "glibc keeps freed memory: {md}"
+    );
+    assert!(
+        md.contains("6.1.0-test") && md.contains("0123456789abcdef"),
+        "environment: {md}"
+    );
+    assert!(
+        md.contains("`MALLOC_ARENA_MAX=2`") || md.contains("MALLOC_ARENA_MAX=2"),
+        "variant settings: {md}"
+    );
+    // Nothing half-written is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn variant_without_an_ok_run_is_reported_not_plotted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "no-ok-run");
+    let mut records = vec![
+        record(
+            "glibc",
+            0,
+            "2026-01-01T00:00:00Z",
+            &step_shape(5.0, 100.0, 80.0),
+        ),
+        record(
+            "mimalloc",
+            0,
+            "2026-01-01T00:01:00Z",
+            &step_shape(5.0, 400.0, 400.0),
+        ),
+        record(
+            "glibc",
+            1,
+            "2026-01-01T00:02:00Z",
+            &step_shape(5.0, 100.0, 82.0),
+        ),
+        record(
+            "mimalloc",
+            1,
+            "2026-01-01T00:03:00Z",
+            &step_shape(5.0, 400.0, 400.0),
+        ),
+    ];
+    for r in records.iter_mut().filter(|r| r.variant.name == "mimalloc") {
+        r.status = RunStatus::Failed;
+        r.failure = Some(
+            "server process is gone: killed by the OOM killer (memory.events oom_kill 1)".into(),
+        );
+    }
+    write_records(&dir, &records);
+    let summary = report::render(&dir).unwrap();
+    let m = &summary.variants[1];
+    assert_eq!(
+        (m.name.as_str(), m.status.as_str(), m.runs, m.runs_ok),
+        ("mimalloc", "oom", 2, 0)
+    );
+    assert_eq!(m.medians.rss_after_drain_bytes, None);
+    assert_eq!(m.median_run_index, None);
+    assert_eq!(
+        m.run_figures.len(),
+        2,
+        "each failed run keeps its own figures"
+    );
+    assert!(m.run_figures[0].figures.rss_peak_bytes.is_some());
+    let bars = std::fs::read_to_string(dir.join("rss-summary.svg")).unwrap();
+    assert!(
+        bars.contains("oom: no ok run"),
+        "the bar chart says why there are no bars"
+    );
+    let cost = std::fs::read_to_string(dir.join("cost.svg")).unwrap();
+    assert!(cost.contains("not plotted") && cost.contains("mimalloc"));
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| mimalloc | **oom** | 2 (0 ok) |"), "{md}");
+}
+
+#[test]
+fn exporters_list_what_they_write() {
+    let files: Vec<&str> = report::exporters().iter().flat_map(|e| e.files()).collect();
+    for f in [
+        "summary.json",
+        "rss-timeline.png",
+        "rss-timeline.svg",
+        "rss-summary.png",
+        "rss-summary.svg",
+        "cost.png",
+        "cost.svg",
+        "report.md",
+    ] {
+        assert!(files.contains(&f), "no exporter writes {f}");
+    }
+}

@@ -1,0 +1,214 @@
+//! End to end: `allocstorm run` with short phases against the real server binaries.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+
+/// A scenario small enough for a test: buffers held 100 ms so the peak is well above the
+/// baseline, phases of a second or two.
+fn write_scenario(dir: &Path, during: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::copy(root.join("scenarios/variants.toml"), dir.join("variants.toml")).unwrap();
+    let hot = dir.join("hot.bin");
+    std::fs::write(&hot, vec![0x5Au8; 2 << 20]).unwrap();
+    let text = format!(
+        r#"
+name = "e2e"
+seed = 7
+[server]
+file = "hot.bin"
+workers = 2
+meta_every = 4
+hold = "100ms"
+[load]
+range = "0-1048575"
+processes = 2
+connections = 16
+rate = "max"
+timeout = "2s"
+[phases]
+warmup = "300ms"
+before = "1s"
+during = "{during}"
+drain = "1.5s"
+[sampling]
+interval = "50ms"
+stats_interval = "500ms"
+"#
+    );
+    let p = dir.join("e2e.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run_variant(variant: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "2s");
+    let out = dir.path().join("out");
+    let status = Command::new(BIN)
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&scenario)
+        .args(["--variant", variant, "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "allocstorm run {variant}: {status}");
+    let record = out.join(format!("runs/{variant}-1.json"));
+    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let jsonl = std::fs::read_to_string(out.join(format!("runs/{variant}-1.jsonl"))).unwrap();
+    let streamed = jsonl.lines().filter(|l| l.contains(r#""kind":"sample""#)).count();
+    assert_eq!(streamed, rec["samples"].as_array().unwrap().len(), "every sample streamed");
+    rec
+}
+
+fn check_record(rec: &Value, allocator: &str) {
+    assert_eq!(rec["status"], "ok", "{}", rec["failure"]);
+    let f = &rec["figures"];
+    let b = f["rss_before_bytes"].as_u64().expect("B");
+    let p = f["rss_peak_bytes"].as_u64().expect("P");
+    let a = f["rss_after_drain_bytes"].as_u64().expect("A");
+    assert!(p > b, "peak {p} above before {b}");
+    assert!(a > 0);
+    // 16 connections each holding a 1 MiB buffer: the peak grows by well over 4 MiB, so
+    // retention is defined.
+    assert!(p - b >= 4 << 20, "growth {} MiB", (p - b) >> 20);
+    let r = f["retention"].as_f64().expect("R");
+    assert!((-0.5..=1.5).contains(&r), "retention {r}");
+    assert!(f["vsz_after_drain_bytes"].as_u64().unwrap() >= a);
+    assert!(f["server_cpu_during_s"].as_f64().unwrap() > 0.0);
+
+    // Phases in order, back to back.
+    let phases: Vec<(String, f64, f64)> = rec["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_string(), m["start"].as_f64().unwrap(), m["end"].as_f64().unwrap()))
+        .collect();
+    let names: Vec<&str> = phases.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["startup", "warmup", "before", "during", "drain"]);
+    for w in phases.windows(2) {
+        assert!(w[0].1 <= w[0].2 && w[0].2 <= w[1].1 + 1e-6, "{w:?}");
+    }
+    let during = phases.iter().find(|p| p.0 == "during").unwrap();
+    assert!((during.2 - during.1 - 2.0).abs() < 1.0, "during lasted {}", during.2 - during.1);
+
+    // One sample per 50 ms, give or take scheduling.
+    let samples = rec["samples"].as_array().unwrap();
+    let span = samples.last().unwrap()["t"].as_f64().unwrap() - samples[0]["t"].as_f64().unwrap();
+    let expected = span / 0.05 + 1.0;
+    let n = samples.len() as f64;
+    assert!((n - expected).abs() / expected < 0.15, "{n} samples over {span:.2}s, expected {expected:.0}");
+    assert!(!rec["smaps"].as_array().unwrap().is_empty());
+    assert!(rec["stats"].as_array().unwrap().len() >= 3);
+
+    // The load.
+    let load = &rec["load"];
+    assert!(load["ok"].as_u64().unwrap() > 0);
+    assert!(load["throughput_rps"].as_f64().unwrap() > 0.0);
+    assert!(load["latency_ms"]["p99"].as_f64().is_some());
+
+    // Provenance.
+    assert_eq!(rec["server_settings"]["allocator"], allocator);
+    assert_eq!(rec["scenario"], "e2e");
+    assert_eq!(rec["seed"], 7);
+    assert_eq!(rec["scenario_hash"].as_str().unwrap().len(), 64);
+    let env = &rec["environment"];
+    for k in ["kernel", "glibc_version", "thp_enabled", "overcommit_memory", "rustc"] {
+        assert!(!env[k].as_str().unwrap_or("").is_empty(), "environment.{k}");
+    }
+    assert!(env["nproc"].as_u64().unwrap() >= 1);
+    assert!(env["git_revision"].as_str().is_some_and(|s| s.len() == 40), "git revision");
+    assert!(rec["server_exit"].as_str().unwrap().contains("code 0"), "{}", rec["server_exit"]);
+}
+
+#[test]
+fn glibc_run_records_every_figure() {
+    let rec = run_variant("glibc");
+    check_record(&rec, "glibc");
+}
+
+#[test]
+fn jemalloc_run_records_every_figure() {
+    let rec = run_variant("jemalloc-bg");
+    check_record(&rec, "jemalloc");
+    assert_eq!(rec["server_settings"]["allocator_settings"]["background_thread"], true);
+}
+
+/// Processes whose command line contains `needle`, other than ourselves.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn sigint_leaves_no_process_and_keeps_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "30s");
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&scenario)
+        .args(["--variant", "glibc", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let jsonl = out.join("runs/glibc-1.jsonl");
+    // Wait (bounded) until the load phase is under way: server and load workers all exist.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        let text = std::fs::read_to_string(&jsonl).unwrap_or_default();
+        let addr = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["kind"] == "server")
+            .map(|e| e["addr"].as_str().unwrap().to_string());
+        let in_during = text.contains(r#""name":"during""#) && text.contains(r#""kind":"load_second""#);
+        if let (Some(a), true) = (addr, in_during) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "run never reached the load phase");
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let hot = dir.path().join("hot.bin").display().to_string();
+    assert!(!processes_with(&hot).is_empty(), "server running");
+    assert!(!processes_with(&format!("http://{addr}")).is_empty(), "load workers running");
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+
+    // Nothing of this run is left: no server on our hot file, no worker aimed at its port.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left: Vec<u32> = processes_with(&hot)
+            .into_iter()
+            .chain(processes_with(&format!("http://{addr}")))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "processes left after SIGINT: {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What was measured is on disk, and the record says it was interrupted.
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    assert!(text.lines().filter(|l| l.contains(r#""kind":"sample""#)).count() > 10);
+    let rec: Value = serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
+    assert_eq!(rec["status"], "interrupted");
+    assert!(rec["figures"]["rss_before_bytes"].as_u64().is_some());
+}

@@ -1,0 +1,143 @@
+//! Bad scenario and variant files: each gives one clear line naming the file and the field,
+//! and exit code 2, before anything starts.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+
+const GOOD_VARIANTS: &str = r#"
+[[variant]]
+name = "glibc"
+binary = "target-server-glibc"
+"#;
+
+const BASE: &str = r#"
+name = "t"
+[server]
+create_file = "1MiB"
+[load]
+processes = 2
+connections = 4
+[phases]
+before = "1s"
+during = "1s"
+drain = "1s"
+"#;
+
+/// Replaces `key = ...` in `section` of BASE or appends it.
+fn with(section: &str, line: &str) -> String {
+    let mut out = String::new();
+    let mut added = false;
+    let mut current = String::new();
+    for l in BASE.lines() {
+        if l.starts_with('[') {
+            if current == section && !added {
+                out.push_str(line);
+                out.push('\n');
+                added = true;
+            }
+            current = l.trim_matches(|c| c == '[' || c == ']').to_string();
+        }
+        let key = line.split('=').next().unwrap().trim();
+        if current == section && l.split('=').next().unwrap().trim() == key {
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    if !added {
+        if current != section {
+            out.push_str(&format!("[{section}]\n"));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn run(scenario: &str, variants: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
+    std::fs::write(dir.path().join("variants.toml"), variants).unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--quiet", "--variant", "glibc", "--scenario"])
+        .arg(dir.path().join("s.toml"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn bad_scenarios_fail_with_one_clear_line() {
+    // (scenario text, variants text, what the line must mention)
+    let cases: Vec<(String, &str, Vec<&str>)> = vec![
+        (with("load", r#"rate = "fast""#), GOOD_VARIANTS, vec!["load.rate", "fast", "expected"]),
+        (with("load", r#"timeout = "3 fortnights""#), GOOD_VARIANTS, vec!["load.timeout", "expected a duration"]),
+        (with("load", "timeout = \"0s\""), GOOD_VARIANTS, vec!["load.timeout", "above 0"]),
+        (with("load", "processes = 0"), GOOD_VARIANTS, vec!["load.processes", "positive"]),
+        (with("load", "connections = 1"), GOOD_VARIANTS, vec!["load.connections", "at least one connection per process"]),
+        (with("load", r#"range = "9-1""#), GOOD_VARIANTS, vec!["load.range", "MIN <= MAX"]),
+        (with("load", r#"path = "file/hot""#), GOOD_VARIANTS, vec!["load.path", "'/'"]),
+        (with("load", "colour = 3"), GOOD_VARIANTS, vec!["s.toml:", "unknown field `colour`"]),
+        (with("server", r#"create_file = "3 parsecs""#), GOOD_VARIANTS, vec!["server.create_file", "expected a size"]),
+        (with("server", r#"io = "async""#), GOOD_VARIANTS, vec!["server.io", "worker", "blocking"]),
+        (with("server", r#"egress_limit = "120MiB""#), GOOD_VARIANTS, vec!["server.egress_limit", "byte rate"]),
+        (with("server", r#"file = "missing.bin""#), GOOD_VARIANTS, vec!["server.file"]),
+        (with("server", "workers = 0"), GOOD_VARIANTS, vec!["server.workers"]),
+        (with("phases", r#"drain = "200ms""#), GOOD_VARIANTS, vec!["phases.drain", "at least 1s"]),
+        (with("phases", r#"during = "soon""#), GOOD_VARIANTS, vec!["phases.during"]),
+        (with("phases", r#"before = "100h""#), GOOD_VARIANTS, vec!["phases", "at most 6h"]),
+        (with("quick", r#"before = "10ms""#), GOOD_VARIANTS, vec!["quick.before", "at least 1s"]),
+        (with("sampling", r#"interval = "0ms""#), GOOD_VARIANTS, vec!["sampling.interval"]),
+        (format!("variants = [\"tcmalloc\"]\n{BASE}"), GOOD_VARIANTS, vec!["variants", "unknown variant \"tcmalloc\"", "glibc"]),
+        (format!("{BASE}\n[gate.variants.nope]\nmax_retention = 0.5\n"), GOOD_VARIANTS, vec!["gate.variants.nope", "unknown variant"]),
+        (format!("{BASE}\n[gate.variants.glibc]\nmax_after_drain = \"lots\"\n"), GOOD_VARIANTS, vec!["gate.variants.glibc.max_after_drain"]),
+        ("name = \"t\"\n[load\n".to_string(), GOOD_VARIANTS, vec!["s.toml:2"]),
+        (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-tcmalloc\"\n", vec!["variants.toml", "variant[0].binary", "target-server-glibc"]),
+        (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n", vec!["variant[1].name", "duplicate"]),
+        (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nenv = 3\n", vec!["variants.toml:"]),
+    ];
+    assert!(cases.len() >= 20);
+    for (scenario, variants, needles) in &cases {
+        let (code, stderr) = run(scenario, variants);
+        assert_eq!(code, Some(2), "exit code for {needles:?}; stderr: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for {needles:?}, got: {stderr}");
+        for n in needles {
+            assert!(lines[0].contains(n), "{n:?} not in {:?}", lines[0]);
+        }
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn unknown_variant_names_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.toml"), BASE).unwrap();
+    std::fs::write(dir.path().join("variants.toml"), GOOD_VARIANTS).unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--variant", "tcmalloc", "--scenario"])
+        .arg(dir.path().join("s.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--variant \"tcmalloc\"") && err.contains("expected one of glibc"), "{err}");
+}
+
+#[test]
+fn shipped_scenarios_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let s = allocstorm::scenario::Scenario::load(&root.join("scenarios/hot-range.toml")).unwrap();
+    let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["glibc", "glibc-mmap64k", "glibc-arena2", "jemalloc", "jemalloc-bg", "mimalloc"]);
+    assert_eq!(s.variant("glibc-mmap64k").unwrap().args, ["--mallopt", "mmap_threshold=65664"]);
+    assert_eq!(s.variant("glibc-arena2").unwrap().env["MALLOC_ARENA_MAX"], "2");
+    assert_eq!(s.variant("jemalloc-bg").unwrap().env["_RJEM_MALLOC_CONF"], "background_thread:true");
+    // --quick keeps the shape: the same phases, each no longer.
+    let (q, f) = (s.phases(true), s.phases(false));
+    assert!(q.during < f.during && q.during.as_secs_f64() >= 1.0);
+    assert_eq!(q.nudge.is_zero(), f.nudge.is_zero());
+}

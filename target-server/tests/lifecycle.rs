@@ -1,0 +1,88 @@
+//! The process around the server: SIGTERM drains in-flight work and exits 0 within the grace,
+//! removing the `--create-file` directory; a hot file that cannot be opened is refused at start.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{get_range, num, run_to_exit, wait_until, Alloc, Conn, Server};
+
+for_each_allocator!(
+    sigterm_drains_inflight_requests_exits_0_and_removes_the_hot_file,
+    an_unreadable_hot_file_is_refused_at_start,
+);
+
+fn sigterm_drains_inflight_requests_exits_0_and_removes_the_hot_file(alloc: Alloc) {
+    let mut server = Server::start(
+        alloc,
+        &[
+            "--create-file",
+            "1MiB",
+            "--seed",
+            "9",
+            "--hold",
+            "1s",
+            "--grace",
+            "2s",
+            "--workers",
+            "2",
+        ],
+    );
+    let stats = server.stats();
+    let hot = PathBuf::from(
+        stats["server_settings"]["hot_file"]
+            .as_str()
+            .expect("server_settings.hot_file"),
+    );
+    let dir = hot.parent().expect("hot file's directory").to_path_buf();
+    let bytes = std::fs::read(&hot).expect("the created hot file exists while serving");
+    assert_eq!(bytes.len(), 1 << 20);
+
+    // An idle keep-alive connection must not keep the server up past the grace...
+    let mut idle = Conn::open(server.addr);
+    assert_eq!(idle.send("GET", "/healthz", &[]).text(), "ok\n");
+    // ...and a request in flight must be finished, not cut.
+    let addr = server.addr;
+    let inflight = std::thread::spawn(move || get_range(addr, "bytes=1000-4999"));
+    assert!(
+        wait_until(Duration::from_millis(900), || num(
+            &server.stats(),
+            "app/inflight_buffers"
+        ) == 1),
+        "the request never showed as in flight"
+    );
+
+    let t0 = Instant::now();
+    server.terminate();
+    let r = inflight.join().expect("in-flight client");
+    assert_eq!(r.status, 206, "{}", r.text());
+    assert!(
+        r.body == bytes[1000..5000],
+        "the drained response has the wrong bytes"
+    );
+    let status = server
+        .wait_exit(Duration::from_secs(4))
+        .expect("still running 4 s after SIGTERM with a 2 s grace");
+    let took = t0.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exit took {took:?} with a 2 s grace"
+    );
+    assert!(!dir.exists(), "{} survived the server", dir.display());
+}
+
+fn an_unreadable_hot_file_is_refused_at_start(alloc: Alloc) {
+    let missing = "/nonexistent/allocstorm/hot.bin";
+    let (status, stdout, stderr) = run_to_exit(alloc, &["--file", missing]);
+    assert_eq!(status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(missing),
+        "the error should name the file: {stderr:?}"
+    );
+    assert!(stdout.is_empty(), "stdout: {stdout:?}");
+
+    let (status, _, stderr) = run_to_exit(alloc, &["--file", "/tmp"]);
+    assert_eq!(status.code(), Some(2), "a directory is not a hot file: {stderr}");
+}
