@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod compare;
 pub mod figures;
+pub mod gate;
 pub mod load;
 pub mod probe;
 pub mod progress;

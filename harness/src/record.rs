@@ -43,10 +43,31 @@ pub struct PhaseLoad {
     pub summary: LoadSummary,
 }
 
+/// What is known about a run before it starts; streamed first, so a run killed midway can be
+/// rebuilt from its event stream with everything but the ending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub scenario: String,
+    pub scenario_path: String,
+    pub scenario_hash: String,
+    pub scenario_description: String,
+    pub variant: Variant,
+    pub run_index: u32,
+    pub seed: u64,
+    pub quick: bool,
+    pub started_at: String,
+    pub server_command: Vec<String>,
+    pub phases_planned: PhaseSpec,
+    pub sample_interval_s: f64,
+    pub environment: Environment,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub schema_version: u32,
     pub scenario: String,
+    #[serde(default)]
+    pub scenario_description: String,
     pub scenario_path: String,
     pub scenario_hash: String,
     pub variant: Variant,
@@ -81,14 +102,7 @@ pub struct RunRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
-    Start {
-        scenario: String,
-        variant: String,
-        run_index: u32,
-        started_at: String,
-        server_command: Vec<String>,
-        environment: Box<Environment>,
-    },
+    Start(Box<RunHeader>),
     /// The server is up: its pid and address.
     Server { pid: u32, addr: String },
     Phase(PhaseMark),
@@ -96,7 +110,7 @@ pub enum Event {
     Smaps(SmapsRollup),
     Stats(StatsSample),
     LoadSecond { phase: String, report: SecondReport },
-    Load(PhaseLoad),
+    Load(Box<PhaseLoad>),
     End { status: RunStatus, failure: Option<String> },
 }
 
@@ -130,4 +144,56 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Resul
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+impl RunRecord {
+    /// A record for a run that has not ended yet: the header, nothing measured.
+    pub fn from_header(h: RunHeader) -> Self {
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            scenario: h.scenario,
+            scenario_description: h.scenario_description,
+            scenario_path: h.scenario_path,
+            scenario_hash: h.scenario_hash,
+            variant: h.variant,
+            run_index: h.run_index,
+            seed: h.seed,
+            quick: h.quick,
+            started_at: h.started_at,
+            status: RunStatus::Ok,
+            failure: None,
+            server_exit: None,
+            server_pid: None,
+            server_command: h.server_command,
+            server_settings: None,
+            phases_planned: h.phases_planned,
+            phases: Vec::new(),
+            sample_interval_s: h.sample_interval_s,
+            figures: Default::default(),
+            load: None,
+            phase_loads: Vec::new(),
+            environment: h.environment,
+            samples: Vec::new(),
+            smaps: Vec::new(),
+            stats: Vec::new(),
+        }
+    }
+
+    pub fn header(&self) -> RunHeader {
+        RunHeader {
+            scenario: self.scenario.clone(),
+            scenario_path: self.scenario_path.clone(),
+            scenario_hash: self.scenario_hash.clone(),
+            scenario_description: self.scenario_description.clone(),
+            variant: self.variant.clone(),
+            run_index: self.run_index,
+            seed: self.seed,
+            quick: self.quick,
+            started_at: self.started_at.clone(),
+            server_command: self.server_command.clone(),
+            phases_planned: self.phases_planned.clone(),
+            sample_interval_s: self.sample_interval_s,
+            environment: self.environment.clone(),
+        }
+    }
 }

@@ -22,7 +22,7 @@ use crate::probe;
 use crate::progress::Progress;
 use crate::provenance::Environment;
 use crate::record::{
-    write_json_atomic, Event, EventLog, PhaseLoad, RunRecord, RunStatus, StatsSample, SCHEMA_VERSION,
+    write_json_atomic, Event, EventLog, PhaseLoad, RunHeader, RunRecord, RunStatus, StatsSample,
 };
 use crate::sample::{ProcReader, Sample, SampleError};
 use crate::scenario::{Scenario, Variant};
@@ -145,42 +145,23 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         last_rps: None,
         progress: Progress::new(label, req.show_progress),
     }));
-    shared.borrow_mut().log(&Event::Start {
-        scenario: req.scenario.name.clone(),
-        variant: req.variant.name.clone(),
-        run_index: req.run_index,
-        started_at: started_at.clone(),
-        server_command: command.clone(),
-        environment: Box::new(req.environment.clone()),
-    });
-
-    let mut record = RunRecord {
-        schema_version: SCHEMA_VERSION,
+    let header = RunHeader {
         scenario: req.scenario.name.clone(),
         scenario_path: req.scenario.path.display().to_string(),
         scenario_hash: req.scenario.hash.clone(),
+        scenario_description: req.scenario.description.clone(),
         variant: req.variant.clone(),
         run_index: req.run_index,
         seed: req.scenario.seed,
         quick: req.quick,
         started_at,
-        status: RunStatus::Ok,
-        failure: None,
-        server_exit: None,
-        server_pid: None,
         server_command: command,
-        server_settings: None,
         phases_planned: phases.clone(),
-        phases: Vec::new(),
         sample_interval_s: req.sample_interval.as_secs_f64(),
-        figures: Default::default(),
-        load: None,
-        phase_loads: Vec::new(),
         environment: req.environment.clone(),
-        samples: Vec::new(),
-        smaps: Vec::new(),
-        stats: Vec::new(),
     };
+    shared.borrow_mut().log(&Event::Start(Box::new(header.clone())));
+    let mut record = RunRecord::from_header(header);
 
     let server_log = runs_dir.join(format!("{}-{}.server.log", req.variant.name, req.run_index));
     let spawned = spawn_server(&bin, &server_args, req.variant, &server_log);
@@ -441,7 +422,7 @@ async fn load_phase(
     shared.borrow_mut().end();
     let summary = result.map_err(|e| format!("{name} load: {e}"))?;
     let pl = PhaseLoad { phase: name.to_string(), summary: summary.clone() };
-    shared.borrow_mut().log(&Event::Load(pl.clone()));
+    shared.borrow_mut().log(&Event::Load(Box::new(pl.clone())));
     record.phase_loads.push(pl);
     Ok(summary)
 }

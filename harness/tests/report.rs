@@ -230,6 +230,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
     RunRecord {
         schema_version: SCHEMA_VERSION,
         scenario: "hot-range".into(),
+        scenario_description: "hot ranges behind a congested egress".into(),
         scenario_path: "scenarios/hot-range.toml".into(),
         scenario_hash: "ab".repeat(32),
         variant: v,
@@ -533,19 +534,12 @@ fn events(r: &RunRecord, cut_at: Option<f64>) -> Vec<Event> {
     );
     if DURING.1 <= limit {
         for l in &r.phase_loads {
-            timed.push((DURING.1 + 0.01, Event::Load(l.clone())));
+            timed.push((DURING.1 + 0.01, Event::Load(Box::new(l.clone()))));
         }
     }
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = vec![
-        Event::Start {
-            scenario: r.scenario.clone(),
-            variant: r.variant.name.clone(),
-            run_index: r.run_index,
-            started_at: r.started_at.clone(),
-            server_command: r.server_command.clone(),
-            environment: Box::new(r.environment.clone()),
-        },
+        Event::Start(Box::new(r.header())),
         Event::Server {
             pid: 4242,
             addr: "127.0.0.1:41234".into(),
@@ -763,19 +757,50 @@ fn malformed_record_names_the_file() {
 
 /// The incident-000 picture: glibc keeps most of its peak, the fixes fall back, at a price.
 fn realistic() -> Vec<RunRecord> {
-    // (name, peak MiB, after MiB, seconds to release, throughput, p50, p99, free share after)
-    let variants: [(&str, f64, f64, f64, f64, f64, f64, f64); 6] = [
-        ("glibc", 320.0, 258.0, 0.0, 398.0, 14.0, 95.0, 0.95),
-        ("glibc-mmap64k", 300.0, 9.0, 0.6, 228.0, 160.0, 2300.0, 0.1),
-        ("glibc-arena2", 305.0, 215.0, 0.0, 392.0, 16.0, 120.0, 0.95),
-        ("jemalloc", 280.0, 140.0, 0.0, 397.0, 13.0, 90.0, 0.9),
-        ("jemalloc-bg", 290.0, 12.0, 6.0, 396.0, 13.0, 92.0, 0.3),
-        ("mimalloc", 270.0, 38.0, 2.0, 399.0, 12.0, 85.0, 0.6),
+    /// One variant's behaviour: MiB at the peak and after the drain, how fast it gives memory
+    /// back (0: never), and the load it sustains.
+    struct Picture {
+        name: &'static str,
+        peak: f64,
+        after: f64,
+        tau: f64,
+        rps: f64,
+        p50: f64,
+        p99: f64,
+        free_share_after: f64,
+    }
+    let p = |name, peak, after, tau, rps, p50, p99, free_share_after| Picture {
+        name,
+        peak,
+        after,
+        tau,
+        rps,
+        p50,
+        p99,
+        free_share_after,
+    };
+    let variants = [
+        p("glibc", 320.0, 258.0, 0.0, 398.0, 14.0, 95.0, 0.95),
+        p("glibc-mmap64k", 300.0, 9.0, 0.6, 228.0, 160.0, 2300.0, 0.1),
+        p("glibc-arena2", 305.0, 215.0, 0.0, 392.0, 16.0, 120.0, 0.95),
+        p("jemalloc", 280.0, 140.0, 0.0, 397.0, 13.0, 90.0, 0.9),
+        p("jemalloc-bg", 290.0, 12.0, 6.0, 396.0, 13.0, 92.0, 0.3),
+        p("mimalloc", 270.0, 38.0, 2.0, 399.0, 12.0, 85.0, 0.6),
     ];
     let mut out = Vec::new();
     let mut minute = 0;
     for run in 0..3u32 {
-        for (k, &(name, peak, after, tau, rps, p50, p99, free)) in variants.iter().enumerate() {
+        for (k, v) in variants.iter().enumerate() {
+            let Picture {
+                name,
+                peak,
+                after,
+                tau,
+                rps,
+                p50,
+                p99,
+                free_share_after: free,
+            } = *v;
             let jitter = 1.0 + 0.04 * ((run as f64 * 7.0 + k as f64 * 3.0).sin());
             let (peak, after) = (peak * jitter, after * (1.0 + 0.08 * (run as f64 - 1.0)));
             let before = 6.0 + k as f64 * 0.5;
@@ -928,6 +953,38 @@ fn variant_without_an_ok_run_is_reported_not_plotted() {
     assert!(cost.contains("not plotted") && cost.contains("mimalloc"));
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("| mimalloc | **oom** | 2 (0 ok) |"), "{md}");
+}
+
+#[test]
+fn run_that_failed_at_startup_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = record(
+        "glibc",
+        0,
+        "2026-01-01T00:00:00Z",
+        &step_shape(5.0, 100.0, 60.0),
+    );
+    r.status = RunStatus::Failed;
+    r.failure = Some("server exited before printing `listening on` (see its .server.log)".into());
+    r.phases.truncate(1);
+    r.samples.clear();
+    r.stats.clear();
+    r.load = None;
+    r.phase_loads.clear();
+    r.figures = figures::compute(&r.samples, &r.phases);
+    write_records(dir.path(), &[r]);
+    let summary = report::render(dir.path()).unwrap();
+    assert_eq!(summary.variants[0].status, "failed");
+    assert_eq!(summary.variants[0].medians, Default::default());
+    for f in [
+        "rss-timeline.png",
+        "rss-summary.png",
+        "cost.png",
+        "report.md",
+        "summary.json",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
 }
 
 #[test]

@@ -38,7 +38,10 @@ fn mallopt_is_applied_on_glibc_and_refused_elsewhere(alloc: Alloc) {
     // mmapped chunk is freed, so the default server serves the next 1 MiB buffer from its heap;
     // with the threshold fixed at 64 KiB it stays an mmap.
     let default = Server::start(alloc, &[&["--create-file", "1MiB"][..], &hold].concat());
-    assert_eq!(default.stats()["allocator_settings"]["dynamic_mmap_threshold"], true);
+    assert_eq!(
+        default.stats()["allocator_settings"]["dynamic_mmap_threshold"],
+        true
+    );
     let mmapped_while_held = |server: &Server| -> u64 {
         assert_eq!(server.get_range("bytes=0-1048575").status, 206);
         let addr = server.addr;

@@ -26,7 +26,11 @@ fn stats_names_the_allocator_and_carries_its_own_figures(alloc: Alloc) {
     assert_eq!(s.allocator, alloc.name());
     let settings = &s.allocator_settings;
     assert_eq!(settings["allocator"], alloc.name());
-    assert_eq!(settings["env"], serde_json::json!({}), "allocator env recorded");
+    assert_eq!(
+        settings["env"],
+        serde_json::json!({}),
+        "allocator env recorded"
+    );
 
     let f = &s.allocator_figures;
     let raw = |k: &str| -> u64 {
@@ -81,7 +85,9 @@ fn stats_names_the_allocator_and_carries_its_own_figures(alloc: Alloc) {
     assert_eq!(ss["workers"], 2);
     assert_eq!(ss["meta_every"], 16);
     assert_eq!(ss["max_range_bytes"], 8 * MIB);
-    assert!(ss["hot_file"].as_str().is_some_and(|p| p.ends_with("hot.bin")));
+    assert!(ss["hot_file"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("hot.bin")));
     // The main thread and two workers at least.
     assert!(s.threads >= 3, "threads: {}", s.threads);
     assert!(s.uptime_s > 0.0);
@@ -164,7 +170,14 @@ fn allocator_figures_follow_held_buffers(alloc: Alloc) {
 fn meta_every_1_keeps_one_block_record_per_request(alloc: Alloc) {
     let server = Server::start(
         alloc,
-        &["--create-file", "1MiB", "--meta-every", "1", "--workers", "2"],
+        &[
+            "--create-file",
+            "1MiB",
+            "--meta-every",
+            "1",
+            "--workers",
+            "2",
+        ],
     );
     let idle = server.stats();
     assert_eq!(num(&idle, "app/block_records"), 0);

@@ -17,7 +17,8 @@ use super::wire::{HistPairs, WorkerDone, WorkerSecond};
 /// `Deref`) in Rust: `report.ok`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct SecondReport {
-    /// Seconds since the start; the report covers `[t, t+1)`.
+    /// Seconds since the start; the report covers `[t, t+1)`. Seconds past the duration hold
+    /// the drain (completions of requests in flight at the stop); the last one is partial.
     pub t: u64,
     #[serde(flatten)]
     pub counts: Counts,

@@ -94,14 +94,17 @@ pub async fn run_load(
     })
     .map_err(|e| protocol(0, e.to_string(), "go"))?;
     go.push('\n');
-    for (w, worker) in workers.iter_mut().enumerate() {
-        if let Some(stdin) = worker.stdin.as_mut() {
-            let sent = async {
-                stdin.write_all(go.as_bytes()).await?;
-                stdin.flush().await
-            };
-            sent.await
-                .map_err(|source| LoadError::Io { worker: w, source })?;
+    for w in 0..workers.len() {
+        let Some(stdin) = workers[w].stdin.as_mut() else {
+            continue;
+        };
+        let sent = async {
+            stdin.write_all(go.as_bytes()).await?;
+            stdin.flush().await
+        };
+        if sent.await.is_err() {
+            // Its stdin is closed: it died after saying ready.
+            return Err(died(w, &mut workers).await);
         }
     }
 

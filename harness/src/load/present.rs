@@ -15,6 +15,10 @@ fn rate(r: Option<f64>) -> String {
     }
 }
 
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn kinds(map: &std::collections::BTreeMap<String, u64>) -> String {
     map.iter()
         .map(|(k, v)| format!("{k} {v}"))
@@ -47,9 +51,9 @@ pub fn table(s: &LoadSummary) -> String {
     );
     let _ = writeln!(
         out,
-        "load         {} processes, {} connections, {} for {:.1} s; timeout {} s, {} retries",
-        s.processes,
-        s.connections,
+        "load         {}, {}, {} for {:.1} s; timeout {} s, {} retries",
+        plural(s.processes as u64, "process", "processes"),
+        plural(s.connections as u64, "connection", "connections"),
         rate(s.offered_rate),
         s.duration_s,
         s.timeout_s,

@@ -9,6 +9,10 @@
 //! Connections pull slots in order from a shared counter. A connection that pulls a slot before
 //! it is due sleeps until then; one that pulls it after it was due sends at once and the slot
 //! counts as `no_free_connection`: at its time every connection was busy.
+//!
+//! A sleeping connection wakes on tokio's millisecond timer, so up to about a millisecond after
+//! the due time; that lag is the client's and is part of the corrected latency, as in wrk2. The
+//! uncorrected (service) latency starts at the actual send and excludes it.
 
 use std::time::Duration;
 

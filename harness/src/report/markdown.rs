@@ -85,6 +85,9 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         meta.push("quick phases".into());
     }
     let _ = write!(p, " ({}).", meta.join(", "));
+    if !sc.description.is_empty() {
+        let _ = write!(p, " {}.", sc.description.trim_end_matches('.'));
+    }
     // The listen address is always loopback:0 and the seed is above: neither says anything.
     let mut flags = Vec::new();
     let mut args = sc.server_args.iter();
@@ -417,4 +420,58 @@ pub fn markdown(s: &Summary) -> String {
     runs_table(s, &mut out);
     environment(s, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = 1 << 20;
+
+    fn at(rss: u64, free: u64, live: u64) -> HeldVsLive {
+        HeldVsLive {
+            t_s: 30.0,
+            rss_anon_bytes: Some(rss * M),
+            allocator_in_use_bytes: Some(live * M),
+            allocator_held_bytes: Some((live + free) * M),
+            allocator_free_held_bytes: Some(free * M),
+            app_live_bytes: Some(live * M),
+        }
+    }
+
+    #[test]
+    fn who_holds_the_growth() {
+        let b = Some(10 * M);
+        assert_eq!(
+            holder(&at(300, 280, 5), b),
+            "the allocator: freed, not returned"
+        );
+        assert_eq!(holder(&at(300, 10, 270), b), "the app: live data");
+        assert_eq!(holder(&at(300, 20, 20), b), "neither figure explains it");
+        assert_eq!(holder(&at(12, 1, 1), b), "near the baseline");
+        assert_eq!(holder(&at(300, 280, 5), None), DASH);
+    }
+
+    #[test]
+    fn t90_says_never_only_after_growth() {
+        let grew = FigureSet {
+            rss_before_bytes: Some(M),
+            rss_peak_bytes: Some(100 * M),
+            ..Default::default()
+        };
+        assert_eq!(t90(&grew), "never");
+        assert_eq!(
+            t90(&FigureSet {
+                t90_s: Some(1.25),
+                ..grew
+            }),
+            "1.2"
+        );
+        assert_eq!(t90(&FigureSet::default()), DASH);
+    }
+
+    #[test]
+    fn cells_keep_the_table_intact() {
+        assert_eq!(cell("a | b\nc"), "a \\| b c");
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::figures::{self, PhaseMark};
-use crate::record::{Event, PhaseLoad, RunRecord, RunStatus, SCHEMA_VERSION};
+use crate::record::{Event, PhaseLoad, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
 use crate::scenario::{PhaseSpec, Variant};
 
 use super::summary::INCOMPLETE_PREFIX;
@@ -145,23 +145,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             }
         };
         match event {
-            Event::Start {
-                scenario,
-                variant,
-                run_index,
-                started_at,
-                server_command,
-                environment,
-            } => {
-                start = Some((
-                    scenario,
-                    variant,
-                    run_index,
-                    started_at,
-                    server_command,
-                    *environment,
-                ))
-            }
+            Event::Start(h) => start = Some(*h),
             Event::Server { pid: id, .. } => pid = Some(id),
             // A phase is streamed when it begins (end = start) and again when it ends.
             Event::Phase(m) => match phases
@@ -176,7 +160,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             Event::Smaps(s) => smaps.push(s),
             Event::Stats(s) => stats.push(s),
             Event::LoadSecond { .. } => {}
-            Event::Load(l) => loads.push(l),
+            Event::Load(l) => loads.push(*l),
             Event::End { status, failure } => end = Some((status, failure)),
         }
     }
@@ -194,17 +178,41 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             }
         }
     }
-    let (scenario, variant_name, run_index, started_at, server_command, environment) = start
-        .unwrap_or_else(|| {
-            (
-                String::new(),
-                file_variant,
-                file_index,
-                String::new(),
-                Vec::new(),
-                Default::default(),
-            )
-        });
+    // The header says everything known before the run started; a stream cut before even
+    // that borrows from a complete sibling in the same directory, or from the file name.
+    let header = start.unwrap_or_else(|| {
+        let sibling = complete.iter().find(|r| r.variant.name == file_variant);
+        let mut h = match sibling.or(complete.first()) {
+            Some(r) => r.header(),
+            None => RunHeader {
+                scenario: String::new(),
+                scenario_path: String::new(),
+                scenario_hash: String::new(),
+                scenario_description: String::new(),
+                variant: Variant {
+                    name: file_variant.clone(),
+                    binary: String::new(),
+                    description: String::new(),
+                    env: BTreeMap::new(),
+                    args: Vec::new(),
+                },
+                run_index: file_index,
+                seed: 0,
+                quick: false,
+                started_at: String::new(),
+                server_command: Vec::new(),
+                phases_planned: planned_from(&phases),
+                sample_interval_s: median_gap(&samples),
+                environment: Default::default(),
+            },
+        };
+        if sibling.is_none() {
+            h.variant.name = file_variant.clone();
+        }
+        h.run_index = file_index;
+        h.started_at = String::new();
+        h
+    });
     let (status, failure) = match end {
         Some(e) => e,
         None => {
@@ -221,34 +229,6 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             )
         }
     };
-
-    let same_scenario = complete.iter().find(|r| r.scenario == scenario);
-    let variant = complete
-        .iter()
-        .find(|r| r.variant.name == variant_name)
-        .map(|r| r.variant.clone())
-        .unwrap_or_else(|| Variant {
-            binary: server_command
-                .first()
-                .and_then(|c| Path::new(c).file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            name: variant_name,
-            description: String::new(),
-            env: BTreeMap::new(),
-            args: Vec::new(),
-        });
-    let phases_planned = same_scenario
-        .map(|r| r.phases_planned.clone())
-        .unwrap_or_else(|| planned_from(&phases));
-    let sample_interval_s = same_scenario
-        .map(|r| r.sample_interval_s)
-        .unwrap_or_else(|| {
-            let gaps: Vec<f64> = samples.windows(2).map(|w| w[1].t - w[0].t).collect();
-            let mut g = gaps;
-            g.sort_by(f64::total_cmp);
-            g.get(g.len() / 2).copied().unwrap_or(0.0)
-        });
     let server_settings = stats
         .iter()
         .find(|s| s.stats.get("allocator").is_some())
@@ -259,41 +239,28 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 "server_settings": s.stats.get("server_settings"),
             })
         });
-    let figures = figures::compute(&samples, &phases);
-    Ok(RunRecord {
-        schema_version: SCHEMA_VERSION,
-        scenario_path: same_scenario
-            .map(|r| r.scenario_path.clone())
-            .unwrap_or_default(),
-        scenario_hash: same_scenario
-            .map(|r| r.scenario_hash.clone())
-            .unwrap_or_default(),
-        scenario,
-        variant,
-        run_index,
-        seed: same_scenario.map(|r| r.seed).unwrap_or_default(),
-        quick: same_scenario.is_some_and(|r| r.quick),
-        started_at,
-        status,
-        failure,
-        server_exit: None,
-        server_pid: pid,
-        server_command,
-        server_settings,
-        phases_planned,
-        phases,
-        sample_interval_s,
-        figures,
-        load: loads
-            .iter()
-            .find(|l| l.phase == "during")
-            .map(|l| l.summary.clone()),
-        phase_loads: loads,
-        environment,
-        samples,
-        smaps,
-        stats,
-    })
+    let mut rec = RunRecord::from_header(header);
+    rec.status = status;
+    rec.failure = failure;
+    rec.server_pid = pid;
+    rec.server_settings = server_settings;
+    rec.figures = figures::compute(&samples, &phases);
+    rec.phases = phases;
+    rec.load = loads
+        .iter()
+        .find(|l| l.phase == "during")
+        .map(|l| l.summary.clone());
+    rec.phase_loads = loads;
+    rec.samples = samples;
+    rec.smaps = smaps;
+    rec.stats = stats;
+    Ok(rec)
+}
+
+fn median_gap(samples: &[crate::sample::Sample]) -> f64 {
+    let mut g: Vec<f64> = samples.windows(2).map(|w| w[1].t - w[0].t).collect();
+    g.sort_by(f64::total_cmp);
+    g.get(g.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The phases as they ran, for a record with no complete sibling to borrow the plan from.

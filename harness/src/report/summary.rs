@@ -35,6 +35,9 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     pub name: String,
+    /// The scenario's own one-paragraph description.
+    #[serde(default)]
+    pub description: String,
     pub path: String,
     /// sha256 of the scenario and variants files.
     pub hash: String,
@@ -420,6 +423,7 @@ fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
     });
     ScenarioInfo {
         name: first.scenario.clone(),
+        description: first.scenario_description.clone(),
         path: first.scenario_path.clone(),
         hash: first.scenario_hash.clone(),
         seed: first.seed,
@@ -598,6 +602,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
             .map(|f| scenario_info(f, records))
             .unwrap_or_else(|| ScenarioInfo {
                 name: String::new(),
+                description: String::new(),
                 path: String::new(),
                 hash: String::new(),
                 seed: 0,

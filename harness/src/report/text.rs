@@ -85,3 +85,78 @@ pub fn text_table(s: &Summary) -> String {
     }
     out.trim_end().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::{MemoryBreakdown, ScenarioInfo, VariantSummary};
+
+    fn variant(name: &str, a: Option<u64>) -> VariantSummary {
+        VariantSummary {
+            name: name.into(),
+            binary: String::new(),
+            description: String::new(),
+            env: Default::default(),
+            args: vec![],
+            allocator: None,
+            allocator_settings: None,
+            status: if a.is_some() {
+                "ok".into()
+            } else {
+                "failed".into()
+            },
+            runs: 3,
+            runs_ok: if a.is_some() { 3 } else { 0 },
+            median_run_index: None,
+            medians: FigureSet {
+                rss_after_drain_bytes: a,
+                ..Default::default()
+            },
+            rss_after_drain_cv: a.map(|_| 0.05),
+            memory_breakdown: MemoryBreakdown::default(),
+            run_figures: vec![],
+        }
+    }
+
+    #[test]
+    fn one_aligned_line_per_variant() {
+        let s = Summary {
+            schema_version: 1,
+            scenario: ScenarioInfo {
+                name: "x".into(),
+                description: String::new(),
+                path: String::new(),
+                hash: String::new(),
+                seed: 1,
+                quick: false,
+                phases_planned: None,
+                server_args: vec![],
+                load: None,
+            },
+            environment: Default::default(),
+            variants: vec![
+                variant("glibc", Some(300 << 20)),
+                variant("glibc-mmap64k", None),
+            ],
+            warnings: vec!["glibc #1: incomplete: killed".into()],
+        };
+        let t = text_table(&s);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[1].starts_with("glibc          ok"), "{t}");
+        assert!(
+            lines[1].contains("300.0") && lines[1].contains("5.0%"),
+            "{t}"
+        );
+        assert!(
+            lines[2].contains("failed") && lines[2].contains("0/3"),
+            "{t}"
+        );
+        assert_eq!(
+            lines[0].find("A MiB").map(|i| i + 5),
+            lines[1].find("300.0").map(|i| i + 5),
+            "right-aligned:\n{t}"
+        );
+        assert!(lines[3].starts_with("warning: "));
+    }
+}

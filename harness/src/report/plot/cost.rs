@@ -47,6 +47,11 @@ const PANELS: [Panel; 2] = [
     },
 ];
 
+/// The panel's x figure, when it is a number a plot can place.
+fn x_of(p: &Panel, f: &FigureSet) -> Option<f64> {
+    (p.x)(f).filter(|x| x.is_finite() && *x >= 0.0)
+}
+
 fn a_mib(f: &FigureSet) -> Option<f64> {
     f.rss_after_drain_bytes.map(mib)
 }
@@ -58,7 +63,10 @@ fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
         .map(|r| &r.figures)
 }
 
-fn overlaps(a: (i32, i32, i32, i32), b: (i32, i32, i32, i32)) -> bool {
+/// A pixel rectangle: left, top, right, bottom.
+type Rect = (i32, i32, i32, i32);
+
+fn overlaps(a: Rect, b: Rect) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
 }
 
@@ -75,12 +83,12 @@ impl CostFigure<'_> {
         let points: Vec<(usize, f64, f64)> = vs
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| Some((i, (p.x)(&v.medians)?, a_mib(&v.medians)?)))
+            .filter_map(|(i, v)| Some((i, x_of(p, &v.medians)?, a_mib(&v.medians)?)))
             .collect();
         let runs: Vec<(usize, f64, f64)> = vs
             .iter()
             .enumerate()
-            .flat_map(|(i, v)| ok_runs(v).filter_map(move |f| Some((i, (p.x)(f)?, a_mib(f)?))))
+            .flat_map(|(i, v)| ok_runs(v).filter_map(move |f| Some((i, x_of(p, f)?, a_mib(f)?))))
             .collect();
         let x_top = runs.iter().chain(&points).map(|p| p.1).fold(0.0, f64::max);
         let y_top = runs.iter().chain(&points).map(|p| p.2).fold(1.0, f64::max);
@@ -116,50 +124,70 @@ impl CostFigure<'_> {
                 .map(|&(i, x, y)| Circle::new((x, y), 9, variant_color(i).filled())),
         )?;
 
-        // Labels beside their points; when two variants land close together, try other sides
-        // and then step down until the label hides no other label.
-        let mut placed: Vec<(i32, i32, i32, i32)> = points
+        // Labels beside their points, placed from the topmost point down so that close points
+        // keep their labels in the same order; a label pushed away from its point gets a leader
+        // line. Labels avoid every point and every label already placed.
+        let pixel = |x: f64, y: f64| chart.backend_coord(&(x, y));
+        let mut obstacles: Vec<Rect> = points
             .iter()
             .map(|&(_, x, y)| {
-                let (px, py) = chart.backend_coord(&(x, y));
-                (px - 14, py - 14, px + 14, py + 14)
+                let (px, py) = pixel(x, y);
+                (px - 11, py - 11, px + 11, py + 11)
             })
             .collect();
+        let mut order: Vec<&(usize, f64, f64)> = points.iter().collect();
+        order.sort_by_key(|p| pixel(p.1, p.2).1);
         let (ox, oy) = area.get_base_pixel();
         let (xs, ys) = chart.plotting_area().get_pixel_range();
-        for &(i, x, y) in &points {
+        for &&(i, x, y) in &order {
             let name = &vs[i].name;
             let color = variant_color(i);
             let style = text_style(19).color(&color);
             let (w, h) = area.estimate_text_size(name, &style)?;
             let (w, h) = (w as i32, h as i32);
-            let (px, py) = chart.backend_coord(&(x, y));
-            let mut rect = (px + 16, py - h - 4, px + 16 + w, py - 4);
-            let candidates = [(16, -h - 4), (16, 6), (-16 - w, -h - 4), (-16 - w, 6)];
-            'search: for step in 0..12 {
-                for (dx, dy) in candidates {
-                    let r = (
-                        px + dx,
-                        py + dy + step * (h + 2),
-                        px + dx + w,
-                        py + dy + step * (h + 2) + h,
-                    );
-                    let inside =
-                        r.0 >= xs.start && r.2 <= xs.end && r.1 >= ys.start && r.3 <= ys.end;
-                    if inside && !placed.iter().any(|q| overlaps(r, *q)) {
-                        rect = r;
-                        break 'search;
+            let (px, py) = pixel(x, y);
+            let fits = |r: Rect| {
+                r.0 >= xs.start
+                    && r.2 <= xs.end
+                    && r.1 >= ys.start
+                    && r.3 <= ys.end
+                    && !obstacles.iter().any(|q| overlaps(r, *q))
+            };
+            // Right of the point, then left; nearest to the point's height first, down before up.
+            let shifts = (0..80).map(|k| k * 3).chain((1..80).map(|k| -k * 3));
+            let mut best: Option<(i32, Rect)> = None;
+            for left in [false, true] {
+                let x0 = if left { px - 16 - w } else { px + 16 };
+                let found = shifts
+                    .clone()
+                    .map(|dy| (dy, (x0, py - h / 2 + dy, x0 + w, py - h / 2 + dy + h)))
+                    .find(|&(_, r)| fits(r));
+                if let Some((dy, r)) = found {
+                    if best.is_none_or(|b| dy.abs() < b.0.abs()) {
+                        best = Some((dy, r));
                     }
                 }
             }
-            placed.push(rect);
+            let (dy, rect) = best.unwrap_or((0, (px + 16, py - h / 2, px + 16 + w, py + h / 2)));
+            if dy.abs() > h / 2 {
+                let (from, to) = if rect.0 > px {
+                    ((px + 10, py), (rect.0 - 3, (rect.1 + rect.3) / 2))
+                } else {
+                    ((px - 10, py), (rect.2 + 3, (rect.1 + rect.3) / 2))
+                };
+                area.draw(&PathElement::new(
+                    vec![(from.0 - ox, from.1 - oy), (to.0 - ox, to.1 - oy)],
+                    color.stroke_width(1),
+                ))?;
+            }
+            obstacles.push(rect);
             area.draw(&Text::new(name.clone(), (rect.0 - ox, rect.1 - oy), style))?;
         }
 
         // Said in the headroom at the top of the panel, above every point.
         let missing: Vec<&str> = vs
             .iter()
-            .filter(|v| (p.x)(&v.medians).is_none() || a_mib(&v.medians).is_none())
+            .filter(|v| x_of(p, &v.medians).is_none() || a_mib(&v.medians).is_none())
             .map(|v| v.name.as_str())
             .collect();
         if !missing.is_empty() {

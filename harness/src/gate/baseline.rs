@@ -1,0 +1,129 @@
+//! Baseline files: the after-drain figures of every run of a report directory, and the key
+//! they were measured under, kept (usually committed under `baselines/`) to gate later runs
+//! against. See `baselines/README.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::measured::{Key, Measured, VariantRuns};
+use super::GateError;
+
+/// Version of the baseline layout; bumped when a key changes meaning or goes away.
+pub const BASELINE_SCHEMA_VERSION: u32 = 1;
+
+/// Where a baseline came from, for the people reading it (not part of the key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// The report directory it was made from.
+    pub run_dir: String,
+    pub hostname: String,
+    pub git_revision: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub allocstorm_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub schema_version: u32,
+    pub created_at: String,
+    pub source: Source,
+    pub key: Key,
+    pub variants: Vec<VariantRuns>,
+}
+
+impl Baseline {
+    pub fn variant(&self, name: &str) -> Option<&VariantRuns> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+}
+
+/// A baseline made from what a directory measured. Refused when a variant has no ok run with
+/// an after-drain figure (a baseline with a hole would pass that variant forever) or the runs
+/// disagree on the key.
+pub fn from_measured(m: &Measured, source: Source, created_at: String) -> Result<Baseline, GateError> {
+    if !m.inconsistencies.is_empty() {
+        return Err(GateError::MixedRuns {
+            dir: source.run_dir.clone(),
+            detail: m.inconsistencies.join("; "),
+        });
+    }
+    let empty: Vec<String> = m
+        .variants
+        .iter()
+        .filter(|v| v.after_drain().is_empty())
+        .map(|v| {
+            let statuses: Vec<&str> = v.runs.iter().map(|r| r.status.as_str()).collect();
+            format!("{} ({})", v.name, statuses.join(", "))
+        })
+        .collect();
+    if !empty.is_empty() {
+        return Err(GateError::NoOkRuns {
+            dir: source.run_dir.clone(),
+            variants: empty.join(", "),
+        });
+    }
+    Ok(Baseline {
+        schema_version: BASELINE_SCHEMA_VERSION,
+        created_at,
+        source,
+        key: m.key.clone(),
+        variants: m.variants.clone(),
+    })
+}
+
+/// Where `--baseline PATH` or `--update-baseline PATH` points: a file as given, or in a
+/// directory the file named by the key (`<scenario>-<host key>.json`).
+pub fn resolve(path: &Path, key: &Key) -> PathBuf {
+    if path.is_dir() {
+        path.join(key.file_name())
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Reads and checks a baseline file. Every error is one line naming the file.
+pub fn read(path: &Path) -> Result<Baseline, GateError> {
+    let p = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| GateError::Read { path: p(), source })?;
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: Option<u32>,
+    }
+    let bad = |message: String| GateError::BadBaseline { path: p(), message };
+    match serde_json::from_str::<Version>(&text) {
+        Err(e) => return Err(bad(format!("not JSON: {e}"))),
+        Ok(Version { schema_version: None }) => return Err(bad("no schema_version: not an allocstorm baseline".into())),
+        Ok(Version { schema_version: Some(v) }) if v != BASELINE_SCHEMA_VERSION => {
+            return Err(bad(format!(
+                "baseline schema {v}, this allocstorm reads schema {BASELINE_SCHEMA_VERSION}: make it again with --update-baseline"
+            )))
+        }
+        Ok(_) => {}
+    }
+    let b: Baseline = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if b.variants.is_empty() {
+        return Err(bad("no variants".into()));
+    }
+    for (i, v) in b.variants.iter().enumerate() {
+        if b.variants[..i].iter().any(|w| w.name == v.name) {
+            return Err(bad(format!("variant {:?} appears twice", v.name)));
+        }
+        if v.after_drain().is_empty() {
+            return Err(bad(format!("variant {:?} has no ok run with rss_after_drain_bytes", v.name)));
+        }
+    }
+    Ok(b)
+}
+
+/// Writes a baseline atomically (write, then rename), creating its directory.
+pub fn write(path: &Path, b: &Baseline) -> Result<(), GateError> {
+    let w = |source| GateError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(w)?;
+    }
+    crate::record::write_json_atomic(path, b).map_err(w)
+}

@@ -1,0 +1,212 @@
+//! The gate's result: every variant's comparison with its baseline and its budget checks,
+//! and the overall status with its exit code. Pure: measured figures in, [`GateReport`] out;
+//! [`super::render`] presents it.
+
+use serde::Serialize;
+
+use super::baseline::Baseline;
+use super::config::{GateConfig, Thresholds};
+use super::measured::{Measured, VariantRuns};
+use super::verdict::{self, BudgetCheck, Decision, Verdict};
+
+/// The overall result, and the exit code that is the contract with CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Regression,
+    /// The gate could not judge: bad input, or a variant without an ok run.
+    Error,
+    Inconclusive,
+}
+
+impl Status {
+    /// `0` pass, `1` regression, `2` harness or input error, `3` inconclusive.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Pass => 0,
+            Status::Regression => 1,
+            Status::Error => 2,
+            Status::Inconclusive => 3,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Regression => "REGRESSION",
+            Status::Error => "ERROR",
+            Status::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+
+    fn of(d: Decision) -> Status {
+        match d {
+            Decision::Pass => Status::Pass,
+            Decision::Inconclusive => Status::Inconclusive,
+            Decision::Regression => Status::Regression,
+        }
+    }
+
+    /// Error before regression before inconclusive before pass: an error means some of the
+    /// gate could not run at all, which a person must look at whatever else it found.
+    fn rank(self) -> u8 {
+        match self {
+            Status::Pass => 0,
+            Status::Inconclusive => 1,
+            Status::Regression => 2,
+            Status::Error => 3,
+        }
+    }
+
+    pub fn worst(self, other: Status) -> Status {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Which baseline was used, if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BaselineUse {
+    /// No `--baseline`: budgets only.
+    NotGiven,
+    /// `--baseline DIR` holds no file for this scenario and host: budgets only.
+    NotFound { looked_for: String },
+    Used {
+        path: String,
+        created_at: String,
+        git_revision: Option<String>,
+        /// Key fields that differ, compared anyway under `--allow-env-mismatch`.
+        mismatch: Vec<String>,
+    },
+}
+
+/// One variant's checks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantGate {
+    pub name: String,
+    /// All runs in the directory, and those that count (ok, with an after-drain figure).
+    pub runs: usize,
+    pub runs_counted: usize,
+    /// After-drain RSS of the counted runs, both sides.
+    pub candidate_after_drain: Vec<u64>,
+    pub baseline_after_drain: Vec<u64>,
+    /// Why the variant could not be judged (no ok run).
+    pub error: Option<String>,
+    pub comparison: Option<Verdict>,
+    /// Why there is no comparison: no baseline, or the baseline lacks this variant.
+    pub no_comparison: Option<String>,
+    pub budgets: Vec<BudgetCheck>,
+}
+
+impl VariantGate {
+    pub fn status(&self) -> Status {
+        if self.error.is_some() {
+            return Status::Error;
+        }
+        self.comparison
+            .iter()
+            .map(|v| v.decision)
+            .chain(self.budgets.iter().map(|b| b.decision))
+            .map(Status::of)
+            .fold(Status::Pass, Status::worst)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateReport {
+    pub scenario: String,
+    pub quick: bool,
+    pub run_dir: String,
+    /// The scenario file whose `[gate]` applied.
+    pub scenario_file: String,
+    pub baseline: BaselineUse,
+    pub thresholds: Thresholds,
+    pub variants: Vec<VariantGate>,
+    /// Things a reader should know that change no verdict.
+    pub notes: Vec<String>,
+}
+
+impl GateReport {
+    pub fn status(&self) -> Status {
+        self.variants
+            .iter()
+            .map(VariantGate::status)
+            .fold(Status::Pass, Status::worst)
+    }
+
+    /// Compared across different keys (`--allow-env-mismatch`): the differing fields.
+    pub fn mismatch(&self) -> &[String] {
+        match &self.baseline {
+            BaselineUse::Used { mismatch, .. } => mismatch,
+            _ => &[],
+        }
+    }
+}
+
+fn no_ok_run(v: &VariantRuns) -> String {
+    let statuses: Vec<String> = v
+        .runs
+        .iter()
+        .map(|r| match (&r.failure, r.status.as_str()) {
+            (_, "ok") => format!("#{} ok but no after-drain figure", r.run_index),
+            (Some(f), s) => format!("#{} {s}: {f}", r.run_index),
+            (None, s) => format!("#{} {s}", r.run_index),
+        })
+        .collect();
+    format!("no ok run to measure ({})", statuses.join("; "))
+}
+
+/// Judges every variant the directory ran: against the baseline's runs of the same variant,
+/// if any, and against the scenario's budgets.
+pub fn evaluate(candidate: &Measured, baseline: Option<&Baseline>, config: &GateConfig) -> (Vec<VariantGate>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut out = Vec::new();
+    for v in &candidate.variants {
+        let a = v.after_drain();
+        let base = baseline.and_then(|b| b.variant(&v.name));
+        let base_a = base.map(VariantRuns::after_drain).unwrap_or_default();
+        let mut g = VariantGate {
+            name: v.name.clone(),
+            runs: v.runs.len(),
+            runs_counted: a.len(),
+            candidate_after_drain: a.clone(),
+            baseline_after_drain: base_a.clone(),
+            error: None,
+            comparison: None,
+            no_comparison: None,
+            budgets: Vec::new(),
+        };
+        if a.is_empty() {
+            g.error = Some(no_ok_run(v));
+            out.push(g);
+            continue;
+        }
+        match (baseline, base) {
+            (None, _) => g.no_comparison = Some("no baseline".into()),
+            (Some(_), None) => g.no_comparison = Some("not in the baseline".into()),
+            (Some(_), Some(_)) => g.comparison = verdict::verdict(&base_a, &a, &config.thresholds),
+        }
+        if let Some(limits) = config.budgets.get(&v.name) {
+            g.budgets = verdict::check_budgets(limits, &a, &v.retention());
+        }
+        out.push(g);
+    }
+    if let Some(b) = baseline {
+        for bv in &b.variants {
+            if candidate.variant(&bv.name).is_none() {
+                notes.push(format!("{}: in the baseline but not run in this directory", bv.name));
+            }
+        }
+    }
+    for (name, limits) in &config.budgets {
+        if !limits.is_empty() && candidate.variant(name).is_none() {
+            notes.push(format!("{name}: has a budget in [gate.variants] but was not run: not checked"));
+        }
+    }
+    (out, notes)
+}

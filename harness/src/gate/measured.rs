@@ -1,0 +1,366 @@
+//! What a report directory measured, as the gate needs it: per variant the after-drain RSS and
+//! retention of every run, and the key the runs were measured under. A baseline is this, kept.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{RunRecord, RunStatus};
+
+/// What must be equal for two sets of runs to be compared: the scenario as run, and what of the
+/// machine changes how an allocator behaves (kernel: THP and `madvise` semantics; glibc: ptmalloc
+/// itself; nproc: glibc's arena count and thread counts; THP mode: RSS in 2 MiB steps; the
+/// allocator crates: jemalloc and mimalloc themselves). The CPU model and hostname are left
+/// out on purpose: CI runners change them from job to job without changing the figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub scenario: String,
+    /// sha256 of the scenario file and its variants file.
+    pub scenario_hash: String,
+    /// `--quick` phases are shorter: their figures are not the full run's.
+    pub quick: bool,
+    pub kernel: String,
+    pub glibc_version: String,
+    pub nproc: usize,
+    /// The selected mode of `/sys/kernel/mm/transparent_hugepage/enabled`.
+    pub thp_enabled: String,
+    /// Versions of the allocator crates the servers were built with (jemalloc, mimalloc).
+    pub allocator_crates: BTreeMap<String, String>,
+}
+
+/// Whether a crate of the record's `crate_versions` is an allocator (the others, hyper and
+/// tokio, change with every dependency bump and would make every baseline stale).
+fn is_allocator_crate(name: &str) -> bool {
+    name.contains("jemalloc") || name.contains("mimalloc")
+}
+
+impl Key {
+    pub fn of(r: &RunRecord) -> Key {
+        let e = &r.environment;
+        Key {
+            scenario: r.scenario.clone(),
+            scenario_hash: r.scenario_hash.clone(),
+            quick: r.quick,
+            kernel: e.kernel.clone(),
+            glibc_version: e.glibc_version.clone(),
+            nproc: e.nproc,
+            thp_enabled: e.thp_enabled.clone(),
+            allocator_crates: e
+                .crate_versions
+                .iter()
+                .filter(|(k, _)| is_allocator_crate(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// The host part of a baseline's file name: `6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise`,
+    /// plus `-quick` for quick runs. Readable, so a person can tell which file is theirs; the
+    /// full key is inside the file and checked.
+    pub fn host_key(&self) -> String {
+        let raw = format!(
+            "{}-glibc{}-{}cpu-thp-{}{}",
+            self.kernel,
+            self.glibc_version,
+            self.nproc,
+            self.thp_enabled,
+            if self.quick { "-quick" } else { "" }
+        );
+        sanitize(&raw)
+    }
+
+    /// `<scenario>-<host key>.json`.
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.json", sanitize(&self.scenario), self.host_key())
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect()
+}
+
+/// A variant's settings: part of the key (a variant of the same name with another setting is
+/// another thing to measure).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantSettings {
+    pub binary: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// One run's gate figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFigure {
+    pub run_index: u32,
+    /// `ok`, `failed` or `interrupted`; only ok runs count.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    pub rss_after_drain_bytes: Option<u64>,
+    pub retention: Option<f64>,
+}
+
+impl RunFigure {
+    /// Ok and with an after-drain figure: a run the gate counts.
+    pub fn counts(&self) -> bool {
+        self.status == "ok" && self.rss_after_drain_bytes.is_some()
+    }
+}
+
+/// A variant's runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRuns {
+    pub name: String,
+    pub settings: VariantSettings,
+    pub runs: Vec<RunFigure>,
+    /// For people reading the file; the gate recomputes it from `runs`.
+    #[serde(default)]
+    pub median_rss_after_drain_bytes: Option<u64>,
+    #[serde(default)]
+    pub median_retention: Option<f64>,
+}
+
+impl VariantRuns {
+    /// After-drain RSS of the runs that count, in run order.
+    pub fn after_drain(&self) -> Vec<u64> {
+        self.runs.iter().filter(|r| r.counts()).filter_map(|r| r.rss_after_drain_bytes).collect()
+    }
+
+    /// Retention of the runs that count, where defined.
+    pub fn retention(&self) -> Vec<f64> {
+        self.runs.iter().filter(|r| r.counts()).filter_map(|r| r.retention).collect()
+    }
+}
+
+/// What a directory measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub key: Key,
+    /// In the order the variants first ran.
+    pub variants: Vec<VariantRuns>,
+    /// Where the runs of the directory disagree among themselves on the key (one line each).
+    pub inconsistencies: Vec<String>,
+}
+
+impl Measured {
+    pub fn variant(&self, name: &str) -> Option<&VariantRuns> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+}
+
+fn status_name(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Ok => "ok",
+        RunStatus::Failed => "failed",
+        RunStatus::Interrupted => "interrupted",
+    }
+}
+
+/// The gate's view of a directory's records. The key is the first ok run's (the first run's
+/// when none is ok); every other run that disagrees is listed in `inconsistencies`.
+pub fn measure(records: &[RunRecord]) -> Measured {
+    let mut ordered: Vec<&RunRecord> = records.iter().collect();
+    ordered.sort_by(|a, b| (&a.started_at, &a.variant.name, a.run_index).cmp(&(&b.started_at, &b.variant.name, b.run_index)));
+    let reference = ordered
+        .iter()
+        .find(|r| r.status == RunStatus::Ok)
+        .or(ordered.first())
+        .copied();
+    let key = reference.map(Key::of).unwrap_or_else(|| Key {
+        scenario: String::new(),
+        scenario_hash: String::new(),
+        quick: false,
+        kernel: String::new(),
+        glibc_version: String::new(),
+        nproc: 0,
+        thp_enabled: String::new(),
+        allocator_crates: BTreeMap::new(),
+    });
+
+    let mut variants: Vec<VariantRuns> = Vec::new();
+    let mut inconsistencies = Vec::new();
+    for r in &ordered {
+        let settings = VariantSettings {
+            binary: r.variant.binary.clone(),
+            env: r.variant.env.clone(),
+            args: r.variant.args.clone(),
+        };
+        let id = format!("{}-{}", r.variant.name, r.run_index);
+        // Runs that did not finish carry no figures worth a key (a rebuilt record may lack one).
+        if r.status == RunStatus::Ok {
+            for d in diff_keys(&key, &Key::of(r)) {
+                inconsistencies.push(format!("run {id}: {}", d.describe("the first ok run", "this run")));
+            }
+        }
+        let fig = RunFigure {
+            run_index: r.run_index,
+            status: status_name(r.status).to_string(),
+            failure: r.failure.clone(),
+            rss_after_drain_bytes: r.figures.rss_after_drain_bytes,
+            retention: r.figures.retention,
+        };
+        match variants.iter_mut().find(|v| v.name == r.variant.name) {
+            Some(v) => {
+                if v.settings != settings && r.status == RunStatus::Ok {
+                    inconsistencies.push(format!("run {id}: variant settings differ from its other runs"));
+                }
+                v.runs.push(fig);
+            }
+            None => variants.push(VariantRuns {
+                name: r.variant.name.clone(),
+                settings,
+                runs: vec![fig],
+                median_rss_after_drain_bytes: None,
+                median_retention: None,
+            }),
+        }
+    }
+    for v in &mut variants {
+        v.runs.sort_by_key(|r| r.run_index);
+        v.median_rss_after_drain_bytes = super::verdict::median_u64(&v.after_drain());
+        v.median_retention = super::verdict::median_f64(&v.retention());
+    }
+    Measured {
+        key,
+        variants,
+        inconsistencies,
+    }
+}
+
+/// One field that differs between two keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDiff {
+    /// `kernel`, `allocator_crates.mimalloc`, `variants.glibc.env`.
+    pub field: String,
+    pub a: String,
+    pub b: String,
+}
+
+impl KeyDiff {
+    /// `kernel ("6.1.0" in the baseline, "6.8.0" here)`.
+    pub fn describe(&self, a_name: &str, b_name: &str) -> String {
+        format!("{} ({} in {a_name}, {} in {b_name})", self.field, self.a, self.b)
+    }
+}
+
+fn flat(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flat(&p, v, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn diff_values(prefix: &str, a: &serde_json::Value, b: &serde_json::Value) -> Vec<KeyDiff> {
+    let (mut fa, mut fb) = (BTreeMap::new(), BTreeMap::new());
+    flat(prefix, a, &mut fa);
+    flat(prefix, b, &mut fb);
+    let fields: std::collections::BTreeSet<&String> = fa.keys().chain(fb.keys()).collect();
+    fields
+        .into_iter()
+        .filter(|f| fa.get(*f) != fb.get(*f))
+        .map(|f| KeyDiff {
+            field: f.clone(),
+            a: fa.get(f).cloned().unwrap_or_else(|| "absent".into()),
+            b: fb.get(f).cloned().unwrap_or_else(|| "absent".into()),
+        })
+        .collect()
+}
+
+/// The fields of two keys that differ, in the key's field order.
+pub fn diff_keys(a: &Key, b: &Key) -> Vec<KeyDiff> {
+    let order = ["scenario", "scenario_hash", "quick", "kernel", "glibc_version", "nproc", "thp_enabled", "allocator_crates"];
+    let (va, vb) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    let mut out = Vec::new();
+    for f in order {
+        let (x, y) = (&va[f], &vb[f]);
+        if x != y {
+            out.extend(diff_values(f, x, y));
+        }
+    }
+    out
+}
+
+/// The settings of variants present on both sides that differ: `variants.NAME.env`.
+pub fn diff_settings(a: &[VariantRuns], b: &[VariantRuns]) -> Vec<KeyDiff> {
+    let mut out = Vec::new();
+    for va in a {
+        let Some(vb) = b.iter().find(|v| v.name == va.name) else {
+            continue;
+        };
+        let (x, y) = (
+            serde_json::to_value(&va.settings).unwrap_or_default(),
+            serde_json::to_value(&vb.settings).unwrap_or_default(),
+        );
+        for f in ["binary", "env", "args"] {
+            if x[f] != y[f] {
+                out.push(KeyDiff {
+                    field: format!("variants.{}.{f}", va.name),
+                    a: x[f].to_string(),
+                    b: y[f].to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        Key {
+            scenario: "hot-range".into(),
+            scenario_hash: "ab".repeat(32),
+            quick: true,
+            kernel: "6.8.0-1015-azure".into(),
+            glibc_version: "2.39".into(),
+            nproc: 4,
+            thp_enabled: "madvise".into(),
+            allocator_crates: [("mimalloc".to_string(), "0.1.48".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn file_names_read_like_the_host() {
+        assert_eq!(key().file_name(), "hot-range-6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise-quick.json");
+        let odd = Key {
+            kernel: "6.1 #1 SMP/x".into(),
+            quick: false,
+            ..key()
+        };
+        assert_eq!(odd.host_key(), "6.1__1_SMP_x-glibc2.39-4cpu-thp-madvise");
+    }
+
+    #[test]
+    fn diffs_name_the_fields() {
+        let mut b = key();
+        b.kernel = "6.1.0".into();
+        b.nproc = 2;
+        b.allocator_crates.insert("mimalloc".into(), "0.1.49".into());
+        b.allocator_crates.insert("tikv-jemallocator".into(), "0.6.0".into());
+        let fields: Vec<String> = diff_keys(&key(), &b).into_iter().map(|d| d.field).collect();
+        assert_eq!(fields, ["kernel", "nproc", "allocator_crates.mimalloc", "allocator_crates.tikv-jemallocator"]);
+        assert!(diff_keys(&key(), &key()).is_empty());
+        let d = &diff_keys(&key(), &b)[0];
+        assert_eq!(d.describe("the baseline", "this run"), "kernel (\"6.8.0-1015-azure\" in the baseline, \"6.1.0\" in this run)");
+    }
+
+    #[test]
+    fn only_allocator_crates_are_in_the_key() {
+        for (name, yes) in [("tikv-jemallocator", true), ("libmimalloc-sys", true), ("hyper", false), ("tokio", false)] {
+            assert_eq!(is_allocator_crate(name), yes, "{name}");
+        }
+    }
+}

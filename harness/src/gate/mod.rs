@@ -1,0 +1,463 @@
+//! `allocstorm gate`: CI regression gates on RSS after drain that do not cry wolf.
+//!
+//! Reads the run records of a report directory (never its summary or plots), and checks every
+//! variant against the scenario's budgets and, if given, a stored baseline measured under the
+//! same key. Exit codes are a contract: see [`EXIT_CODES`].
+//!
+//! - [`config`]: the scenario's `[gate]`: budgets and thresholds, with their defaults.
+//! - [`measured`]: what a directory measured, per variant and run, and the key.
+//! - [`verdict`]: the decisions, pure: the statistic, the limit, inconclusive vs regression.
+//! - [`baseline`]: baseline files: read, checked, written atomically.
+//! - [`evaluate`]: every variant's checks and the overall status.
+//! - [`render`]: the table on the terminal and the Markdown for a PR.
+
+pub mod baseline;
+pub mod config;
+pub mod evaluate;
+pub mod measured;
+pub mod render;
+pub mod verdict;
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::record::{RunRecord, RunStatus};
+use crate::report::ReportError;
+use crate::scenario::{Scenario, ScenarioError};
+
+pub use evaluate::{GateReport, Status};
+pub use verdict::{verdict, Decision, Verdict};
+
+/// The exit-code contract, as `--help` shows it.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  pass: every variant within its budgets and within the limit of its baseline
+  1  regression: a variant over a budget, or worse than its baseline by more than the
+     relative tolerance, the absolute floor and the runs' noise together
+  2  harness or input error: unreadable run directory, scenario or baseline; a baseline
+     measured under another key (without --allow-env-mismatch); a variant with no ok run
+  3  inconclusive: the runs scatter too much to tell, or a single run is near the limit
+
+Budgets and thresholds come from the scenario's [gate] section:
+  [gate]                       rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (defaults)
+  [gate.variants.NAME]         max_retention, min_retention, max_after_drain (a size)";
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct GateArgs {
+    /// A directory written by `allocstorm compare` (it holds runs/*.json).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// The baseline to compare against: a file, or a directory (e.g. baselines/) holding
+    /// <scenario>-<host key>.json for this scenario and host (none there: budgets only).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Instead of gating, write DIR's figures as the baseline (atomically); a directory gets
+    /// <scenario>-<host key>.json.
+    #[arg(
+        long,
+        value_name = "FILE|DIR",
+        conflicts_with_all = ["baseline", "markdown", "allow_env_mismatch"]
+    )]
+    pub update_baseline: Option<PathBuf>,
+    /// Also write the verdict as Markdown, ready for a pull-request comment, with links to the
+    /// plots in DIR.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Where DIR's files can be opened from the Markdown, e.g. the URL CI publishes DIR at
+    /// [default: paths relative to the Markdown file].
+    #[arg(long, value_name = "URL", requires = "markdown")]
+    pub plots_url: Option<String>,
+    /// The scenario whose [gate] section applies [default: the scenario file recorded in
+    /// DIR's runs].
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Compare with a baseline measured under another key (kernel, glibc, nproc, THP,
+    /// allocator crates, scenario hash, variant settings); the verdict says so.
+    #[arg(long)]
+    pub allow_env_mismatch: bool,
+}
+
+/// Why the gate could not run. Each displays as one line that names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("{0}")]
+    Runs(#[from] ReportError),
+    #[error("{dir}: the runs do not record their scenario file: give --scenario FILE")]
+    NoScenario { dir: String },
+    #[error("{source}{hint}")]
+    Scenario {
+        #[source]
+        source: ScenarioError,
+        hint: &'static str,
+    },
+    #[error("{file}: scenario {found:?}, but {dir} ran {expected:?}: give --scenario with the file it ran")]
+    ScenarioMismatch {
+        file: String,
+        dir: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{file}: {source}")]
+    Config {
+        file: String,
+        #[source]
+        source: config::ConfigError,
+    },
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid allocstorm baseline: {message}")]
+    BadBaseline { path: String, message: String },
+    #[error("{path}: a baseline of scenario {found:?}, but {dir} ran {expected:?}")]
+    BaselineScenario {
+        path: String,
+        dir: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{path}: measured under another key than {dir}: {detail}; make a baseline for this host with --update-baseline, or compare anyway with --allow-env-mismatch")]
+    KeyMismatch { path: String, dir: String, detail: String },
+    #[error("{dir}: runs measured under different keys: {detail}")]
+    MixedRuns { dir: String, detail: String },
+    #[error("{dir}: no ok run with an after-drain figure for {variants}: nothing to make a baseline of")]
+    NoOkRuns { dir: String, variants: String },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `allocstorm gate`: runs the gate, prints its table on stdout, and maps the outcome to the
+/// exit code of the contract.
+pub fn gate_main(args: GateArgs) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match run(&args, &mut stdout) {
+        Ok(status) => ExitCode::from(status.exit_code()),
+        Err(e) => {
+            let _ = stdout.flush();
+            eprintln!("allocstorm gate: {e}");
+            ExitCode::from(Status::Error.exit_code())
+        }
+    }
+}
+
+/// The gate (or `--update-baseline`), writing its table to `out`. `Err` is an input or harness
+/// error (exit 2); `Ok` carries the status, whose exit code is the contract.
+pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
+    let records = crate::report::load_runs(&args.run)?;
+    let measured = measured::measure(&records);
+    let dir = args.run.display().to_string();
+    if let Some(target) = &args.update_baseline {
+        return update_baseline(&args.run, &records, &measured, target, out);
+    }
+
+    let mut notes = Vec::new();
+    if !measured.inconsistencies.is_empty() {
+        let detail = measured.inconsistencies.join("; ");
+        if !args.allow_env_mismatch {
+            return Err(GateError::MixedRuns { dir, detail });
+        }
+        notes.push(format!("runs of this directory differ in their key: {detail}"));
+    }
+
+    let (scenario, scenario_file) = load_scenario(args, &records)?;
+    if scenario.name != measured.key.scenario {
+        return Err(GateError::ScenarioMismatch {
+            file: scenario_file,
+            dir,
+            found: scenario.name,
+            expected: measured.key.scenario.clone(),
+        });
+    }
+    if !measured.key.scenario_hash.is_empty() && scenario.hash != measured.key.scenario_hash {
+        notes.push(format!(
+            "{scenario_file} changed since the runs were measured: its current [gate] applies"
+        ));
+    }
+    let config = config::parse(scenario.gate.as_ref(), None).map_err(|source| GateError::Config {
+        file: scenario_file.clone(),
+        source,
+    })?;
+
+    let (baseline, baseline_use) = match &args.baseline {
+        None => (None, evaluate::BaselineUse::NotGiven),
+        Some(given) => {
+            let path = baseline::resolve(given, &measured.key);
+            if given.is_dir() && !path.exists() {
+                let looked_for = path.display().to_string();
+                notes.push(format!(
+                    "no baseline for this scenario and host in {}: make one with `allocstorm gate --run {dir} --update-baseline {}`",
+                    given.display(),
+                    given.display()
+                ));
+                (None, evaluate::BaselineUse::NotFound { looked_for })
+            } else {
+                let b = baseline::read(&path)?;
+                let p = path.display().to_string();
+                if b.key.scenario != measured.key.scenario {
+                    return Err(GateError::BaselineScenario {
+                        path: p,
+                        dir,
+                        found: b.key.scenario,
+                        expected: measured.key.scenario.clone(),
+                    });
+                }
+                let diffs: Vec<String> = measured::diff_keys(&b.key, &measured.key)
+                    .into_iter()
+                    .chain(measured::diff_settings(&b.variants, &measured.variants))
+                    .map(|d| d.describe("the baseline", "this run"))
+                    .collect();
+                if !diffs.is_empty() && !args.allow_env_mismatch {
+                    return Err(GateError::KeyMismatch {
+                        path: p,
+                        dir,
+                        detail: diffs.join(", "),
+                    });
+                }
+                let used = evaluate::BaselineUse::Used {
+                    path: p,
+                    created_at: b.created_at.clone(),
+                    git_revision: b.source.git_revision.clone(),
+                    mismatch: diffs,
+                };
+                (Some(b), used)
+            }
+        }
+    };
+
+    let (variants, more_notes) = evaluate::evaluate(&measured, baseline.as_ref(), &config);
+    notes.extend(more_notes);
+    let report = GateReport {
+        scenario: measured.key.scenario.clone(),
+        quick: measured.key.quick,
+        run_dir: dir,
+        scenario_file,
+        baseline: baseline_use,
+        thresholds: config.thresholds,
+        variants,
+        notes,
+    };
+    let write_out = |source| GateError::Write {
+        path: "stdout".into(),
+        source,
+    };
+    out.write_all(render::text(&report).as_bytes()).map_err(write_out)?;
+    if let Some(md) = &args.markdown {
+        write_markdown(md, &args.run, args.plots_url.as_deref(), &report)?;
+    }
+    Ok(report.status())
+}
+
+/// The scenario whose `[gate]` applies: `--scenario`, or the file the runs recorded.
+fn load_scenario(args: &GateArgs, records: &[RunRecord]) -> Result<(Scenario, String), GateError> {
+    let (path, hint) = match &args.scenario {
+        Some(p) => (p.clone(), ""),
+        None => {
+            let recorded = records
+                .iter()
+                .filter(|r| r.status == RunStatus::Ok)
+                .chain(records.iter())
+                .map(|r| r.scenario_path.as_str())
+                .find(|p| !p.is_empty())
+                .ok_or_else(|| GateError::NoScenario {
+                    dir: args.run.display().to_string(),
+                })?;
+            (
+                PathBuf::from(recorded),
+                " (the scenario file recorded in the runs, relative to where they ran: give --scenario FILE)",
+            )
+        }
+    };
+    let s = Scenario::load(&path).map_err(|source| GateError::Scenario { source, hint })?;
+    Ok((s, path.display().to_string()))
+}
+
+fn update_baseline(
+    dir: &Path,
+    records: &[RunRecord],
+    m: &measured::Measured,
+    target: &Path,
+    out: &mut dyn Write,
+) -> Result<Status, GateError> {
+    let path = baseline::resolve(target, &m.key);
+    let env = records
+        .iter()
+        .find(|r| r.status == RunStatus::Ok)
+        .or(records.first())
+        .map(|r| r.environment.clone())
+        .unwrap_or_default();
+    let source = baseline::Source {
+        run_dir: dir.display().to_string(),
+        hostname: env.hostname,
+        git_revision: env.git_revision,
+        git_dirty: env.git_dirty,
+        allocstorm_version: env.allocstorm_version,
+    };
+    let created_at = crate::clock::utc_rfc3339(std::time::SystemTime::now());
+    let b = baseline::from_measured(m, source, created_at)?;
+    baseline::write(&path, &b)?;
+
+    let mut text = format!(
+        "baseline: wrote {} from {} ({}{}, key {})\n",
+        path.display(),
+        dir.display(),
+        m.key.scenario,
+        if m.key.quick { ", quick" } else { "" },
+        m.key.host_key()
+    );
+    let mut single = Vec::new();
+    for v in &b.variants {
+        let a = v.after_drain();
+        if a.len() < 2 {
+            single.push(v.name.as_str());
+        }
+        text.push_str(&format!(
+            "  {:<16} {} ok run{}, median after-drain RSS {:.1} MiB\n",
+            v.name,
+            a.len(),
+            if a.len() == 1 { "" } else { "s" },
+            verdict::median_u64(&a).unwrap_or(0) as f64 / (1024.0 * 1024.0)
+        ));
+    }
+    if !single.is_empty() {
+        text.push_str(&format!(
+            "note: {} ha{} a single run: the gate cannot measure noise from it; a baseline of 3 or more runs per variant (allocstorm compare --runs 3) lets it\n",
+            single.join(", "),
+            if single.len() == 1 { "s" } else { "ve" }
+        ));
+    }
+    out.write_all(text.as_bytes()).map_err(|source| GateError::Write {
+        path: "stdout".into(),
+        source,
+    })?;
+    Ok(Status::Pass)
+}
+
+/// The report files the Markdown links to, when DIR has them.
+const LINKED_FILES: [(&str, &str); 4] = [
+    ("RSS timeline", "rss-timeline.png"),
+    ("before / peak / after drain", "rss-summary.png"),
+    ("cost", "cost.png"),
+    ("full report", "report.md"),
+];
+
+fn write_markdown(md: &Path, dir: &Path, plots_url: Option<&str>, report: &GateReport) -> Result<(), GateError> {
+    let w = |source| GateError::Write {
+        path: md.display().to_string(),
+        source,
+    };
+    let md_dir = md.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(md_dir).map_err(w)?;
+    let href = |file: &str| match plots_url {
+        Some(base) => format!("{}/{file}", base.trim_end_matches('/')),
+        None => relative_to(md_dir, &dir.join(file)),
+    };
+    let links: Vec<render::Link> = LINKED_FILES
+        .iter()
+        .filter(|(_, f)| dir.join(f).is_file())
+        .map(|(label, f)| render::Link {
+            label,
+            href: href(f),
+        })
+        .collect();
+    let image = plots_url
+        .filter(|_| dir.join("rss-timeline.png").is_file())
+        .map(|_| href("rss-timeline.png"));
+    let text = render::markdown(report, &links, image.as_deref());
+    write_atomic(md, text.as_bytes()).map_err(w)
+}
+
+/// `target` as a link from a file in `from_dir`: relative when both resolve, else absolute.
+fn relative_to(from_dir: &Path, target: &Path) -> String {
+    let (Ok(from), Ok(to)) = (from_dir.canonicalize(), target.canonicalize()) else {
+        return target.display().to_string();
+    };
+    let f: Vec<Component> = from.components().collect();
+    let t: Vec<Component> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut rel = PathBuf::new();
+    for _ in common..f.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c);
+    }
+    rel.display().to_string()
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: Cmd,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Cmd {
+        Gate(GateArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<GateArgs, clap::Error> {
+        let mut v = vec!["allocstorm", "gate"];
+        v.extend(args);
+        Cli::try_parse_from(v).map(|c| match c.cmd {
+            Cmd::Gate(a) => a,
+        })
+    }
+
+    #[test]
+    fn command_line() {
+        let a = parse(&["--run", "r", "--baseline", "baselines/", "--markdown", "v.md"]).unwrap();
+        assert_eq!(a.baseline.as_deref(), Some(Path::new("baselines/")));
+        assert!(parse(&["--run", "r", "--update-baseline", "b.json", "--baseline", "c.json"]).is_err());
+        assert!(parse(&["--run", "r", "--plots-url", "http://x"]).is_err(), "--plots-url needs --markdown");
+        assert!(parse(&["--baseline", "b.json"]).is_err(), "--run is required");
+    }
+
+    #[test]
+    fn help_states_the_exit_codes() {
+        let e = parse(&["--help"]).unwrap_err();
+        let help = e.to_string();
+        for code in ["0  pass", "1  regression", "2  harness or input error", "3  inconclusive"] {
+            assert!(help.contains(code), "{code} missing from:\n{help}");
+        }
+    }
+
+    #[test]
+    fn relative_links() {
+        let d = tempfile::tempdir().unwrap();
+        let run = d.path().join("reports/x");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("rss-timeline.png"), b"").unwrap();
+        let md = d.path().join("out");
+        std::fs::create_dir_all(&md).unwrap();
+        assert_eq!(relative_to(&md, &run.join("rss-timeline.png")), "../reports/x/rss-timeline.png");
+        assert_eq!(relative_to(&run, &run.join("rss-timeline.png")), "rss-timeline.png");
+    }
+}
