@@ -20,6 +20,7 @@ THREADS=${THREADS:-2}
 DURATION=${DURATION:-10s}
 WORKERS=${WORKERS:-$(nproc)}
 FILE_SIZE_MIB=${FILE_SIZE_MIB:-8}
+ROUNDS=${ROUNDS:-1}
 RANGE_BYTES=1048576
 ALLOCATORS=(glibc jemalloc mimalloc)
 
@@ -52,13 +53,18 @@ BIN_DIR=$ROOT/target/release
 
 # --- scratch space, cleaned up however the script ends ---------------------------------------
 WORK=$(mktemp -d -t allocstorm-vs-nginx.XXXXXX)
-PIDS=()
+# The one server running at a time; cleared once it has been stopped and reaped, so cleanup
+# never signals a pid that may since have been reused.
+SERVER_PID=""
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_server
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -89,8 +95,8 @@ free_port() {
 
 # Waits until URL answers the range with 206 and exactly RANGE_BYTES bytes.
 check_range() {
-    local url=$1 i out
-    for i in $(seq 1 100); do
+    local url=$1 out
+    for _ in $(seq 1 100); do
         out=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
             -H "Range: bytes=0-$((RANGE_BYTES - 1))" "$url" || true)
         if [ "$out" = "206 $RANGE_BYTES" ]; then
@@ -101,20 +107,21 @@ check_range() {
     die "$url does not answer the range with 206 and $RANGE_BYTES bytes (last: '$out')"
 }
 
-# run_wrk NAME URL: one wrk run; appends "NAME req/s MiB/s p50_ms p99_ms errors" to results.
+# run_wrk NAME URL ROUND: one wrk run; appends "NAME req/s MiB/s p50_ms p99_ms errors" to
+# the results.
 run_wrk() {
-    local name=$1 url=$2
+    local name=$1 url=$2 round=$3
     check_range "$url"
-    log "wrk: $name, $CONNECTIONS connections, $THREADS threads, $DURATION"
+    log "wrk: $name, round $round/$ROUNDS, $CONNECTIONS connections, $THREADS threads, $DURATION"
     wrk -c "$CONNECTIONS" -t "$THREADS" -d "$DURATION" --latency -s "$WORK/range.lua" "$url" \
-        >"$OUT_DIR/wrk-$name.txt"
+        >"$OUT_DIR/wrk-$name-$round.txt"
     awk -v name="$name" '/^RESULT/ {
         for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
         secs = r["duration_us"] / 1e6
         printf "%s %.1f %.1f %.1f %.1f %d\n", name, r["requests"] / secs,
             r["bytes"] / secs / 1048576, r["p50_us"] / 1000, r["p99_us"] / 1000,
             r["errors"] + r["non2xx"]
-    }' "$OUT_DIR/wrk-$name.txt" >>"$WORK/results"
+    }' "$OUT_DIR/wrk-$name-$round.txt" >>"$WORK/results"
 }
 
 # --- nginx, the reference ------------------------------------------------------------------
@@ -149,38 +156,53 @@ http {
     }
 }
 EOF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
-NGINX_PID=$!
-PIDS+=("$NGINX_PID")
-run_wrk nginx "http://127.0.0.1:$NGINX_PORT/hot.bin"
-kill "$NGINX_PID"
-wait "$NGINX_PID" 2>/dev/null || true
+bench_nginx() {
+    local round=$1
+    "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+    SERVER_PID=$!
+    run_wrk nginx "http://127.0.0.1:$NGINX_PORT/hot.bin" "$round"
+    stop_server
+}
 
 # --- the three target-server binaries ------------------------------------------------------
-for alloc in "${ALLOCATORS[@]}"; do
+bench_target_server() {
+    local alloc=$1 round=$2 bin addr=""
     bin=$BIN_DIR/target-server-$alloc
     "$bin" --file "$WORK/www/hot.bin" --workers "$WORKERS" >"$WORK/$alloc.out" 2>"$WORK/$alloc.err" &
-    pid=$!
-    PIDS+=("$pid")
-    addr=""
+    SERVER_PID=$!
     for _ in $(seq 1 100); do
         addr=$(sed -n '1s/^listening on //p' "$WORK/$alloc.out")
         [ -n "$addr" ] && break
-        kill -0 "$pid" 2>/dev/null || die "$bin exited: $(cat "$WORK/$alloc.err")"
+        kill -0 "$SERVER_PID" 2>/dev/null || die "$bin exited: $(cat "$WORK/$alloc.err")"
         sleep 0.1
     done
     [ -n "$addr" ] || die "$bin printed no 'listening on' line"
-    run_wrk "target-server-$alloc" "http://$addr/file/hot"
-    curl -s "http://$addr/stats" >"$OUT_DIR/stats-$alloc.json"
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
+    run_wrk "target-server-$alloc" "http://$addr/file/hot" "$round"
+    curl -s "http://$addr/stats" >"$OUT_DIR/stats-$alloc-$round.json"
+    stop_server
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    bench_nginx "$round"
+    for alloc in "${ALLOCATORS[@]}"; do
+        bench_target_server "$alloc" "$round"
+    done
 done
 
 # --- the table -----------------------------------------------------------------------------
+# Per server, the run with the median req/s; errors summed over all rounds.
+: >"$WORK/medians"
+for name in nginx "${ALLOCATORS[@]/#/target-server-}"; do
+    errors=$(awk -v n="$name" '$1 == n { e += $6 } END { print e + 0 }' "$WORK/results")
+    awk -v n="$name" '$1 == n' "$WORK/results" | sort -k2,2 -g |
+        awk -v e="$errors" '{ line[NR] = $0 } END { $0 = line[int((NR + 1) / 2)]; $6 = e; print }' \
+            >>"$WORK/medians"
+done
 {
     echo "wrk -c $CONNECTIONS -t $THREADS -d $DURATION, Range: bytes=0-$((RANGE_BYTES - 1)) of a" \
         "$FILE_SIZE_MIB MiB file in the page cache; $WORKERS server workers; $(nproc) cores;" \
-        "$(uname -r); $("$NGINX" -v 2>&1 | sed 's/^nginx version: //'); $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+        "median of $ROUNDS round(s); $(uname -r); $("$NGINX" -v 2>&1 | sed 's/^nginx version: //');" \
+        "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
     echo
     awk 'NR == 1 { ref = $2 }
         BEGIN {
@@ -188,6 +210,7 @@ done
             print "|---|---:|---:|---:|---:|---:|---:|"
         }
         { printf "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %d |\n", $1, $2, $3, $2 / ref, $4, $5, $6 }' \
-        "$WORK/results"
+        "$WORK/medians"
 } | tee "$OUT_DIR/table.md"
-log "raw wrk output and /stats documents: $OUT_DIR"
+cp "$WORK/results" "$OUT_DIR/runs.txt"
+log "raw wrk output, /stats documents and every run: $OUT_DIR"

@@ -72,9 +72,10 @@ pub struct LoadSummary {
     pub duration_s: f64,
     /// From the start until the last worker finished draining.
     pub elapsed_s: f64,
-    /// `ok / duration_s`.
+    /// Ok responses per second completed inside the load window (its whole seconds); the
+    /// backlog completing after the stop is in `ok` but not here.
     pub throughput_rps: f64,
-    /// `bytes / duration_s`.
+    /// Bytes per second of ok responses, over the same window.
     pub bytes_per_s: f64,
     /// Successful requests, from the time they were due (coordinated-omission corrected).
     pub latency_ms: Percentiles,
@@ -245,6 +246,20 @@ impl Merger {
             .iter()
             .map(|st| done(st).elapsed_s)
             .fold(0.0, f64::max);
+        // Throughput counts what completed inside the load window, in whole seconds: under a
+        // congested server the backlog still completing after the stop would otherwise be
+        // credited to a window it did not fit in.
+        let whole = duration_s.floor();
+        let (in_window, window_s) = if whole >= 1.0 {
+            let (ok, bytes) = self
+                .per_second
+                .iter()
+                .filter(|s| (s.t as f64) < whole)
+                .fold((0u64, 0u64), |(o, b), s| (o + s.counts.ok, b + s.counts.bytes));
+            ((ok, bytes), whole)
+        } else {
+            ((self.totals.ok, self.totals.bytes), duration_s)
+        };
         let workers: Vec<WorkerSummary> = self
             .workers
             .iter()
@@ -275,8 +290,8 @@ impl Merger {
             timeout_s: plan.timeout.as_secs_f64(),
             max_retries: plan.retries,
             backoff_s: plan.backoff.as_secs_f64(),
-            throughput_rps: self.totals.ok as f64 / duration_s,
-            bytes_per_s: self.totals.bytes as f64 / duration_s,
+            throughput_rps: in_window.0 as f64 / window_s,
+            bytes_per_s: in_window.1 as f64 / window_s,
             counts: self.totals,
             unsent: workers.iter().map(|w| w.unsent).sum(),
             duration_s,
@@ -382,8 +397,10 @@ mod tests {
         assert_eq!(s.latency_ms.count, 14);
         assert_eq!(s.duration_s, 2.0);
         assert!((s.elapsed_s - 2.1).abs() < 1e-9);
-        assert_eq!(s.throughput_rps, 7.0);
-        assert_eq!(s.bytes_per_s, 70.0);
+        // Seconds 0 and 1 are the 2 s window (8 + 5 ok); the 1 ok of second 2 completed after
+        // the stop and is not throughput.
+        assert_eq!(s.throughput_rps, 6.5);
+        assert_eq!(s.bytes_per_s, 65.0);
         assert_eq!(s.unsent, 2);
         assert_eq!(s.client_cpu_s, 1.5);
         assert_eq!(s.offered_rate, Some(100.0));
