@@ -92,6 +92,9 @@ pub struct RunRecord {
     pub load: Option<LoadSummary>,
     /// Every phase that sent requests (warmup, during, nudge).
     pub phase_loads: Vec<PhaseLoad>,
+    /// The server's answer to `POST /admin/release`, when the `release` phase ran.
+    #[serde(default)]
+    pub release: Option<serde_json::Value>,
     pub environment: Environment,
     pub samples: Vec<Sample>,
     pub smaps: Vec<SmapsRollup>,
@@ -110,6 +113,8 @@ pub enum Event {
     Smaps(SmapsRollup),
     Stats(StatsSample),
     LoadSecond { phase: String, report: SecondReport },
+    /// The answer of `POST /admin/release`: what the allocator was asked to do.
+    Release { t: f64, outcome: serde_json::Value },
     Load(Box<PhaseLoad>),
     End { status: RunStatus, failure: Option<String> },
 }
@@ -172,6 +177,7 @@ impl RunRecord {
             figures: Default::default(),
             load: None,
             phase_loads: Vec::new(),
+            release: None,
             environment: h.environment,
             samples: Vec::new(),
             smaps: Vec::new(),

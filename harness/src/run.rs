@@ -68,6 +68,8 @@ struct Shared {
     phase: (String, Instant, Duration),
     last_rps: Option<f64>,
     progress: Progress,
+    /// The server's address, once it has said it: the stats poller waits for it.
+    addr: Option<SocketAddr>,
 }
 
 impl Shared {
@@ -144,6 +146,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         phase: ("startup".into(), Instant::now(), Duration::from_secs(10)),
         last_rps: None,
         progress: Progress::new(label, req.show_progress),
+        addr: None,
     }));
     let header = RunHeader {
         scenario: req.scenario.name.clone(),
@@ -304,11 +307,6 @@ async fn wait_healthy(addr: SocketAddr, server: &mut Child) -> Result<(), String
     }
 }
 
-thread_local! {
-    /// The server's address, once known, for the stats poller.
-    static ADDR: std::cell::Cell<Option<SocketAddr>> = const { std::cell::Cell::new(None) };
-}
-
 async fn drive(
     req: &RunRequest<'_>,
     phases: &crate::scenario::PhaseSpec,
@@ -323,8 +321,8 @@ async fn drive(
     if let Err(e) = wait_healthy(addr, server).await {
         return Outcome::Failed(e);
     }
-    ADDR.with(|a| a.set(Some(addr)));
     let pid = server.id().unwrap_or(0);
+    shared.borrow_mut().addr = Some(addr);
     shared.borrow_mut().log(&Event::Server { pid, addr: addr.to_string() });
     match probe::stats(addr).await {
         Ok(s) => {
@@ -382,11 +380,10 @@ async fn drive(
         let until = Instant::now() + phases.release;
         match probe::request(addr, hyper::Method::POST, "/admin/release", Duration::from_secs(10)).await {
             Ok((200, body)) => {
-                let s = shared.borrow().now();
-                shared.borrow_mut().log(&Event::Stats(StatsSample {
-                    t: s,
-                    stats: serde_json::json!({ "release": serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default() }),
-                }));
+                let outcome: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let t = shared.borrow().now();
+                shared.borrow_mut().log(&Event::Release { t, outcome: outcome.clone() });
+                record.release = Some(outcome);
             }
             Ok((status, _)) => return Outcome::Failed(format!("/admin/release answered {status}")),
             Err(e) => return Outcome::Failed(e.to_string()),
@@ -472,7 +469,7 @@ async fn stats_loop(req: &RunRequest<'_>, shared: SharedRef) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(addr) = ADDR.with(|a| a.get()) else { continue };
+        let Some(addr) = shared.borrow().addr else { continue };
         let t = shared.borrow().now();
         // A slow /stats under load is a figure too: it just arrives late, never blocks sampling.
         if let Ok(stats) = probe::stats(addr).await {

@@ -264,6 +264,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
             phase: "during".into(),
             summary: load,
         }],
+        release: None,
         environment: environment(),
         samples,
         smaps: vec![],

@@ -11,6 +11,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 /// A scenario small enough for a test: buffers held 100 ms so the peak is well above the
 /// baseline, phases of a second or two.
 fn write_scenario(dir: &Path, during: &str) -> PathBuf {
+    write_scenario_with(dir, during, "")
+}
+
+fn write_scenario_with(dir: &Path, during: &str, extra_phases: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::fs::copy(root.join("scenarios/variants.toml"), dir.join("variants.toml")).unwrap();
     let hot = dir.join("hot.bin");
@@ -35,6 +39,7 @@ warmup = "300ms"
 before = "1s"
 during = "{during}"
 drain = "1.5s"
+{extra_phases}
 [sampling]
 interval = "50ms"
 stats_interval = "500ms"
@@ -45,9 +50,9 @@ stats_interval = "500ms"
     p
 }
 
-fn run_variant(variant: &str) -> Value {
+fn run_variant(variant: &str, extra_phases: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(dir.path(), "2s");
+    let scenario = write_scenario_with(dir.path(), "2s", extra_phases);
     let out = dir.path().join("out");
     let status = Command::new(BIN)
         .args(["run", "--quiet", "--scenario"])
@@ -65,7 +70,7 @@ fn run_variant(variant: &str) -> Value {
     rec
 }
 
-fn check_record(rec: &Value, allocator: &str) {
+fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert_eq!(rec["status"], "ok", "{}", rec["failure"]);
     let f = &rec["figures"];
     let b = f["rss_before_bytes"].as_u64().expect("B");
@@ -89,7 +94,7 @@ fn check_record(rec: &Value, allocator: &str) {
         .map(|m| (m["name"].as_str().unwrap().to_string(), m["start"].as_f64().unwrap(), m["end"].as_f64().unwrap()))
         .collect();
     let names: Vec<&str> = phases.iter().map(|p| p.0.as_str()).collect();
-    assert_eq!(names, ["startup", "warmup", "before", "during", "drain"]);
+    assert_eq!(names, phase_names);
     for w in phases.windows(2) {
         assert!(w[0].1 <= w[0].2 && w[0].2 <= w[1].1 + 1e-6, "{w:?}");
     }
@@ -127,14 +132,20 @@ fn check_record(rec: &Value, allocator: &str) {
 
 #[test]
 fn glibc_run_records_every_figure() {
-    let rec = run_variant("glibc");
-    check_record(&rec, "glibc");
+    let rec = run_variant("glibc", "");
+    check_record(&rec, "glibc", &["startup", "warmup", "before", "during", "drain"]);
 }
 
 #[test]
 fn jemalloc_run_records_every_figure() {
-    let rec = run_variant("jemalloc-bg");
-    check_record(&rec, "jemalloc");
+    // With the optional phases: a trickle of requests, then an explicit release.
+    let rec = run_variant("jemalloc-bg", "nudge = \"1s\"\nrelease = \"1s\"");
+    check_record(&rec, "jemalloc", &["startup", "warmup", "before", "during", "drain", "nudge", "release"]);
+    assert!(rec["figures"]["rss_after_nudge_bytes"].as_u64().is_some());
+    assert!(rec["figures"]["rss_after_release_bytes"].as_u64().is_some());
+    let nudge = rec["phase_loads"].as_array().unwrap().iter().find(|l| l["phase"] == "nudge").expect("nudge load");
+    assert!(nudge["summary"]["ok"].as_u64().unwrap() >= 1);
+    assert!(rec["release"]["called"].as_str().unwrap().contains("purge"), "{}", rec["release"]);
     assert_eq!(rec["server_settings"]["allocator_settings"]["background_thread"], true);
 }
 

@@ -133,6 +133,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     let mut stats = Vec::new();
     let mut loads: Vec<PhaseLoad> = Vec::new();
     let mut end = None;
+    let mut release = None;
     for (k, &(i, line)) in lines.iter().enumerate() {
         let event: Event = match serde_json::from_str(line) {
             Ok(e) => e,
@@ -160,6 +161,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             Event::Smaps(s) => smaps.push(s),
             Event::Stats(s) => stats.push(s),
             Event::LoadSecond { .. } => {}
+            Event::Release { outcome, .. } => release = Some(outcome),
             Event::Load(l) => loads.push(*l),
             Event::End { status, failure } => end = Some((status, failure)),
         }
@@ -251,6 +253,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
         .find(|l| l.phase == "during")
         .map(|l| l.summary.clone());
     rec.phase_loads = loads;
+    rec.release = release;
     rec.samples = samples;
     rec.smaps = smaps;
     rec.stats = stats;
