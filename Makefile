@@ -9,7 +9,10 @@ RUNS ?= 3
 OUT ?=
 OUT_FLAG := $(if $(OUT),--out $(OUT),)
 
-.PHONY: build test compare quick report run run-quick lint fmt bench bench-server bench-load clean
+GATE_RUNS ?= 3
+GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
+
+.PHONY: build test compare quick report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
@@ -35,6 +38,18 @@ quick: build
 ## report: render a report directory again from its records (DIR=reports/...)
 report: build
 	$(RELEASE)/allocstorm report $(DIR)
+
+## gate: a quick comparison (GATE_RUNS per variant), then the gate: the scenario's budgets and
+## the committed baseline for this host in baselines/, if there is one. Exit 0 pass,
+## 1 regression, 2 harness or input error, 3 inconclusive.
+gate: build
+	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs $(GATE_RUNS) --quick --quiet --out $(GATE_OUT) || [ $$? -eq 1 ]
+	$(RELEASE)/allocstorm gate --run $(GATE_OUT) --baseline baselines/ --markdown $(GATE_OUT)/gate.md
+
+## gate-baseline: make this host's baseline (5 runs per variant) in baselines/
+gate-baseline: build
+	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 5 --quick --quiet --out $(GATE_OUT)
+	$(RELEASE)/allocstorm gate --run $(GATE_OUT) --update-baseline baselines/
 
 ## run: one run of one variant (VARIANT=glibc SCENARIO=...) at full length
 run: build

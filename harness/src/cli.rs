@@ -1,7 +1,8 @@
 //! The command line: subcommands, their arguments, and the exit-code contract.
 //!
-//! Exit codes: `0` success; `1` the run completed but the server failed during it; `2` bad
-//! input or a harness error (one line on stderr naming what was wrong); `130` interrupted.
+//! Exit codes: `0` success; `1` the run completed but the server failed during it (for
+//! `gate`: a regression); `2` bad input or a harness error (one line on stderr naming what was
+//! wrong); `3` (`gate` only) inconclusive; `130` interrupted.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Render summary.json, plots and report.md again from a directory's run records.
     Report(ReportArgs),
+    /// Gate a report directory on RSS after drain: the scenario's budgets and a stored
+    /// baseline. Exit 0 pass, 1 regression, 2 harness or input error, 3 inconclusive.
+    Gate(crate::gate::GateArgs),
     /// The multi-process hot-key HTTP client, usable on its own.
     Load(load::LoadArgs),
     /// One process of `load` (started by `load` itself).
@@ -123,6 +127,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run_cmd(args).await,
             Command::Compare(args) => compare_cmd(args).await,
             Command::Report(args) => report_cmd(&args.dir),
+            Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
         }

@@ -165,21 +165,12 @@ pub struct SamplingSpec {
     pub smaps_interval: Duration,
 }
 
-/// A gate budget for one variant (used by `allocstorm gate`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Budget {
-    pub max_retention: Option<f64>,
-    pub min_retention: Option<f64>,
-    pub max_after_drain: Option<String>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
     pub path: PathBuf,
-    /// sha256 of the scenario file and the variants file, as read.
+    /// sha256 of the scenario (without `[gate]`) and the variants file, as parsed.
     pub hash: String,
     pub seed: u64,
     pub server: ServerSpec,
@@ -305,10 +296,7 @@ impl Scenario {
             }
         };
 
-        let mut h = Sha256::new();
-        h.update(text.as_bytes());
-        h.update(vtext.as_bytes());
-        let hash = format!("{:x}", h.finalize());
+        let hash = scenario_hash(&text, &vtext);
 
         let server = server_spec(&ctx, &raw.server, path)?;
         let load = load_spec(&ctx, &raw.load)?;
@@ -397,6 +385,28 @@ impl Scenario {
         a.extend(s.args.iter().cloned());
         a
     }
+}
+
+/// sha256 of what shapes a run: the scenario without its `[gate]` section (budgets judge runs,
+/// they do not change them, so editing one must not orphan every baseline) and the variants
+/// file. Both are hashed as parsed tables, so comments and layout do not count either.
+fn scenario_hash(text: &str, vtext: &str) -> String {
+    let canonical = |t: &str, drop_gate: bool| -> String {
+        match toml::from_str::<toml::Table>(t) {
+            Ok(mut table) => {
+                if drop_gate {
+                    table.remove("gate");
+                }
+                toml::to_string(&table).unwrap_or_else(|_| t.to_string())
+            }
+            Err(_) => t.to_string(),
+        }
+    };
+    let mut h = Sha256::new();
+    h.update(canonical(text, true).as_bytes());
+    h.update(b"\0");
+    h.update(canonical(vtext, false).as_bytes());
+    format!("{:x}", h.finalize())
 }
 
 /// Reads `variants.toml`: `[[variant]]` tables, names unique, binaries known.
@@ -636,32 +646,24 @@ fn phase_spec(ctx: &Ctx, table: &str, r: &RawPhases, d: &PhaseDefaults) -> Resul
 }
 
 fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[Variant]) -> Result<(), ScenarioError> {
-    for (k, v) in gate {
-        match k.as_str() {
-            "rel_tolerance" | "abs_floor" | "noise_k" => {}
-            "variants" => {
-                let t = v
-                    .as_table()
-                    .ok_or_else(|| ctx.err("gate.variants", "expected a table of [gate.variants.NAME]"))?;
-                for (name, b) in t {
-                    if !variants.iter().any(|v| &v.name == name) {
-                        return Err(ctx.err(
-                            &format!("gate.variants.{name}"),
-                            format!("unknown variant: expected one of {}", names_of(variants)),
-                        ));
-                    }
-                    let budget: Budget = b
-                        .clone()
-                        .try_into()
-                        .map_err(|e: toml::de::Error| ctx.err(&format!("gate.variants.{name}"), e.message().to_string()))?;
-                    if let Some(s) = &budget.max_after_drain {
-                        units::parse_size(s)
-                            .map_err(|e| ctx.err(&format!("gate.variants.{name}.max_after_drain"), e.to_string()))?;
-                    }
-                }
-            }
-            other => return Err(ctx.err(&format!("gate.{other}"), "unknown field: expected rel_tolerance, abs_floor, noise_k or variants")),
-        }
+    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+    crate::gate::config::parse(Some(gate), Some(&names))
+        .map(|_| ())
+        .map_err(|e| ctx.err(&e.field, e.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_gate_comments_and_layout_but_not_settings() {
+        let base = "name = \"x\"\n[load]\nrate = \"400/s\"\n";
+        let v = "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n";
+        let h = scenario_hash(base, v);
+        let with_gate = format!("# a comment\n{base}\n[gate.variants.glibc]\nmin_retention = 0.4\n");
+        assert_eq!(scenario_hash(&with_gate, v), h);
+        assert_ne!(scenario_hash(&base.replace("400", "300"), v), h);
+        assert_ne!(scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary")), h);
     }
-    Ok(())
 }

@@ -37,12 +37,21 @@ struct Out {
 
 impl std::fmt::Debug for Out {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
 fn gate(cwd: &Path, args: &[&str]) -> Out {
-    let o = Command::new(BIN).arg("gate").args(args).current_dir(cwd).output().unwrap();
+    let o = Command::new(BIN)
+        .arg("gate")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
     Out {
         code: o.status.code().expect("exited, not killed"),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -98,7 +107,11 @@ impl World {
         std::fs::write(scenario.with_file_name("variants.toml"), VARIANTS).unwrap();
         std::fs::write(&scenario, format!("name = \"gate-test\"\n{gate_toml}\n")).unwrap();
         let hash = Scenario::load(&scenario).unwrap().hash;
-        World { tmp, scenario, hash }
+        World {
+            tmp,
+            scenario,
+            hash,
+        }
     }
 
     fn path(&self) -> &Path {
@@ -109,7 +122,11 @@ impl World {
         let (binary, env_vars) = match variant {
             "jemalloc-bg" => (
                 "target-server-jemalloc",
-                [("_RJEM_MALLOC_CONF".to_string(), "background_thread:true".to_string())].into(),
+                [(
+                    "_RJEM_MALLOC_CONF".to_string(),
+                    "background_thread:true".to_string(),
+                )]
+                .into(),
             ),
             _ => ("target-server-glibc", Default::default()),
         };
@@ -175,9 +192,15 @@ impl World {
     fn make_baseline(&self, dir: &Path) -> PathBuf {
         let base = self.path().join("baselines");
         std::fs::create_dir_all(&base).unwrap();
-        let o = gate(self.path(), &["--run", s(dir), "--update-baseline", s(&base)]);
+        let o = gate(
+            self.path(),
+            &["--run", s(dir), "--update-baseline", s(&base)],
+        );
         assert_eq!(o.code, 0, "{o:?}");
-        let files: Vec<PathBuf> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).collect();
+        let files: Vec<PathBuf> = std::fs::read_dir(&base)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         assert_eq!(files.len(), 1, "{files:?}");
         files[0].clone()
     }
@@ -196,7 +219,12 @@ fn help_states_the_exit_code_contract() {
     let o = Command::new(BIN).args(["gate", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{help}");
-    for code in ["0  pass", "1  regression", "2  harness or input error", "3  inconclusive"] {
+    for code in [
+        "0  pass",
+        "1  regression",
+        "2  harness or input error",
+        "3  inconclusive",
+    ] {
         assert!(help.contains(code), "{code:?} missing from --help:\n{help}");
     }
 }
@@ -221,7 +249,10 @@ fn update_baseline_keeps_every_run_and_the_key() {
     assert_eq!(key["thp_enabled"], "madvise");
     assert_eq!(key["quick"], true);
     assert_eq!(key["allocator_crates"]["tikv-jemallocator"], "0.6.0");
-    assert!(key["allocator_crates"].get("tokio").is_none(), "only allocator crates: {key}");
+    assert!(
+        key["allocator_crates"].get("tokio").is_none(),
+        "only allocator crates: {key}"
+    );
     let glibc = &b["variants"][0];
     assert_eq!(glibc["name"], "glibc");
     assert_eq!(glibc["settings"]["binary"], "target-server-glibc");
@@ -231,9 +262,15 @@ fn update_baseline_keeps_every_run_and_the_key() {
         .iter()
         .map(|r| r["rss_after_drain_bytes"].as_u64().unwrap())
         .collect();
-    assert_eq!(a, GLIBC.iter().map(|x| (x * MIB) as u64).collect::<Vec<_>>());
+    assert_eq!(
+        a,
+        GLIBC.iter().map(|x| (x * MIB) as u64).collect::<Vec<_>>()
+    );
     assert!(glibc["runs"][0]["retention"].as_f64().is_some());
-    assert_eq!(b["variants"][1]["settings"]["env"]["_RJEM_MALLOC_CONF"], "background_thread:true");
+    assert_eq!(
+        b["variants"][1]["settings"]["env"]["_RJEM_MALLOC_CONF"],
+        "background_thread:true"
+    );
 
     // Made again from another directory: overwritten whole, nothing half-written left behind.
     let dir2 = w.dir("base2", &[("glibc", &[100.0])]);
@@ -244,17 +281,54 @@ fn update_baseline_keeps_every_run_and_the_key() {
 }
 
 #[test]
+fn update_baseline_into_a_directory_that_does_not_exist_yet() {
+    let w = World::new("");
+    let dir = w.dir("base", &[("glibc", GLIBC)]);
+    let target = format!("{}/", w.path().join("fresh/baselines").display());
+    let o = gate(w.path(), &["--run", s(&dir), "--update-baseline", &target]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        !o.stdout.contains("single run"),
+        "three runs: no single-run note: {o:?}"
+    );
+    let written = w
+        .path()
+        .join("fresh/baselines/gate-test-6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise-quick.json");
+    assert!(written.is_file(), "{o:?}");
+    // And the gate finds it there.
+    let o = gate(w.path(), &["--run", s(&dir), "--baseline", &target]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains(s(&written)), "{o:?}");
+}
+
+#[test]
 fn unchanged_runs_pass_within_their_noise() {
     let w = World::new("");
     let base = w.make_baseline(&w.dir("base", &[("glibc", GLIBC), ("jemalloc-bg", JEMALLOC_BG)]));
-    let cand = w.dir("cand", &[("glibc", &[243.0, 239.0, 245.0]), ("jemalloc-bg", &[31.0, 29.5, 30.5])]);
+    let cand = w.dir(
+        "cand",
+        &[
+            ("glibc", &[243.0, 239.0, 245.0]),
+            ("jemalloc-bg", &[31.0, 29.5, 30.5]),
+        ],
+    );
     let o = gate(w.path(), &["--run", s(&cand), "--baseline", s(&base)]);
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("verdict: PASS (exit 0)"), "{o:?}");
-    for col in ["variant", "baseline", "candidate", "change", "limit", "verdict"] {
+    for col in [
+        "variant",
+        "baseline",
+        "candidate",
+        "change",
+        "limit",
+        "verdict",
+    ] {
         assert!(o.stdout.contains(col), "column {col}: {o:?}");
     }
-    assert!(o.stdout.contains("241.0 MiB (n=3)"), "candidate median: {o:?}");
+    assert!(
+        o.stdout.contains("243.0 MiB (n=3)"),
+        "candidate median: {o:?}"
+    );
 }
 
 #[test]
@@ -271,15 +345,27 @@ fn improvements_pass() {
 fn doubled_after_drain_is_a_regression_against_the_baseline() {
     let w = World::new("");
     let base = w.make_baseline(&w.dir("base", &[("glibc", GLIBC), ("jemalloc-bg", JEMALLOC_BG)]));
-    let cand = w.dir("cand", &[("glibc", &[480.0, 488.0, 476.0]), ("jemalloc-bg", JEMALLOC_BG)]);
+    let cand = w.dir(
+        "cand",
+        &[
+            ("glibc", &[480.0, 488.0, 476.0]),
+            ("jemalloc-bg", JEMALLOC_BG),
+        ],
+    );
     let o = gate(w.path(), &["--run", s(&cand), "--baseline", s(&base)]);
     assert_eq!(o.code, 1, "{o:?}");
     assert!(o.stdout.contains("verdict: REGRESSION (exit 1)"), "{o:?}");
     assert!(
-        o.stdout.lines().any(|l| l.starts_with("- glibc: after-drain RSS worse than the baseline")),
+        o.stdout
+            .lines()
+            .any(|l| l.starts_with("- glibc: after-drain RSS worse than the baseline")),
         "the reason names the variant: {o:?}"
     );
-    let row = o.stdout.lines().find(|l| l.starts_with("jemalloc-bg")).unwrap();
+    let row = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("jemalloc-bg"))
+        .unwrap();
     assert!(row.ends_with("pass"), "{row}");
 }
 
@@ -304,7 +390,34 @@ fn a_single_run_near_the_limit_is_inconclusive() {
     assert!(o.stdout.contains("single run"), "{o:?}");
     // The same single runs, doubled: called.
     let cand = w.dir("cand2", &[("glibc", &[400.0])]);
-    assert_eq!(gate(w.path(), &["--run", s(&cand), "--baseline", s(&base)]).code, 1);
+    assert_eq!(
+        gate(w.path(), &["--run", s(&cand), "--baseline", s(&base)]).code,
+        1
+    );
+}
+
+#[test]
+fn a_noisy_variant_can_be_given_a_wider_tolerance() {
+    // glibc's after-drain RSS in two quick comparisons of the same tree (3 runs each).
+    let w = World::new("[gate.variants.glibc]\nrel_tolerance = 0.5\nmin_retention = 0.5");
+    let base = w.make_baseline(&w.dir("base", &[("glibc", &[255.2, 208.3, 192.7])]));
+    let cand = w.dir("cand", &[("glibc", &[183.2, 254.9, 255.0])]);
+    let o = gate(w.path(), &["--run", s(&cand), "--baseline", s(&base)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(
+        o.stdout.contains("(50%)") || o.stdout.contains("(noise)"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout
+            .contains("glibc: own thresholds: rel_tolerance 50%"),
+        "{o:?}"
+    );
+    let doubled = w.dir("doubled", &[("glibc", &[366.4, 509.8, 510.0])]);
+    assert_eq!(
+        gate(w.path(), &["--run", s(&doubled), "--baseline", s(&base)]).code,
+        1
+    );
 }
 
 #[test]
@@ -313,11 +426,23 @@ fn max_retention_budget() {
     let ok = w.dir("ok", &[("glibc", GLIBC), ("jemalloc-bg", JEMALLOC_BG)]);
     assert_eq!(gate(w.path(), &["--run", s(&ok)]).code, 0);
     // jemalloc-bg keeps (200 - 20) / (400 - 20) = 0.47 of its growth.
-    let sticky = w.dir("sticky", &[("glibc", GLIBC), ("jemalloc-bg", &[200.0, 190.0, 210.0])]);
+    let sticky = w.dir(
+        "sticky",
+        &[("glibc", GLIBC), ("jemalloc-bg", &[200.0, 190.0, 210.0])],
+    );
     let o = gate(w.path(), &["--run", s(&sticky)]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stdout.contains("jemalloc-bg: median retention 0.47 is above max_retention 0.20"), "{o:?}");
-    assert!(o.stdout.lines().any(|l| l.contains("max_retention") && l.ends_with("REGRESSION")), "{o:?}");
+    assert!(
+        o.stdout
+            .contains("jemalloc-bg: median retention 0.47 is above max_retention 0.20"),
+        "{o:?}"
+    );
+    assert!(
+        o.stdout
+            .lines()
+            .any(|l| l.contains("max_retention") && l.ends_with("REGRESSION")),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -328,7 +453,11 @@ fn max_after_drain_budget() {
     let big = w.dir("big", &[("jemalloc-bg", &[60.0, 70.0, 90.0])]);
     let o = gate(w.path(), &["--run", s(&big)]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stdout.contains("median after-drain RSS 70.0 MiB is above max_after_drain 64.0 MiB"), "{o:?}");
+    assert!(
+        o.stdout
+            .contains("median after-drain RSS 70.0 MiB is above max_after_drain 64.0 MiB"),
+        "{o:?}"
+    );
 }
 
 #[test]
@@ -347,11 +476,16 @@ fn budgets_come_from_an_explicit_scenario_too() {
     let w = World::new("");
     let dir = w.dir("d", &[("glibc", GLIBC)]);
     let strict = w.path().join("scenarios/strict.toml");
-    std::fs::write(&strict, "name = \"gate-test\"\n[gate.variants.glibc]\nmax_after_drain = \"100MiB\"\n").unwrap();
+    std::fs::write(
+        &strict,
+        "name = \"gate-test\"\n[gate.variants.glibc]\nmax_after_drain = \"100MiB\"\n",
+    )
+    .unwrap();
     assert_eq!(gate(w.path(), &["--run", s(&dir)]).code, 0);
     let o = gate(w.path(), &["--run", s(&dir), "--scenario", s(&strict)]);
     assert_eq!(o.code, 1, "{o:?}");
-    assert!(o.stdout.contains("changed since the runs were measured"), "{o:?}");
+    // Only [gate] differs, which is not part of the scenario's hash: no warning.
+    assert!(!o.stdout.contains("changed since the runs were measured"), "{o:?}");
 }
 
 #[test]
@@ -371,13 +505,35 @@ fn another_key_is_refused_naming_the_fields_unless_allowed() {
     for field in ["kernel", "nproc", "--allow-env-mismatch"] {
         assert!(o.stderr.contains(field), "{field}: {o:?}");
     }
-    assert!(!o.stderr.contains("hostname") && !o.stderr.contains("cpu_model"), "not part of the key: {o:?}");
+    assert!(
+        !o.stderr.contains("hostname") && !o.stderr.contains("cpu_model"),
+        "not part of the key: {o:?}"
+    );
 
-    let o = gate(w.path(), &["--run", s(&cand), "--baseline", s(&base), "--allow-env-mismatch"]);
+    let o = gate(
+        w.path(),
+        &[
+            "--run",
+            s(&cand),
+            "--baseline",
+            s(&base),
+            "--allow-env-mismatch",
+        ],
+    );
     assert_eq!(o.code, 0, "{o:?}");
-    let verdict = o.stdout.lines().find(|l| l.starts_with("verdict:")).unwrap();
-    assert!(verdict.contains("PASS") && verdict.contains("across different keys"), "{verdict}");
-    assert!(verdict.contains("kernel") && verdict.contains("nproc"), "{verdict}");
+    let verdict = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("verdict:"))
+        .unwrap();
+    assert!(
+        verdict.contains("PASS") && verdict.contains("across different keys"),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("kernel") && verdict.contains("nproc"),
+        "{verdict}"
+    );
 }
 
 #[test]
@@ -387,7 +543,15 @@ fn other_variant_settings_are_another_key() {
     let mut b: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
     b["variants"][0]["settings"]["args"] = serde_json::json!(["--mallopt", "arena_max=2"]);
     std::fs::write(&base, serde_json::to_string_pretty(&b).unwrap()).unwrap();
-    let o = gate(w.path(), &["--run", s(&w.dir("cand", &[("glibc", GLIBC)])), "--baseline", s(&base)]);
+    let o = gate(
+        w.path(),
+        &[
+            "--run",
+            s(&w.dir("cand", &[("glibc", GLIBC)])),
+            "--baseline",
+            s(&base),
+        ],
+    );
     assert_one_line_error(&o, s(&base));
     assert!(o.stderr.contains("variants.glibc.args"), "{o:?}");
 }
@@ -438,9 +602,21 @@ fn a_variant_without_an_ok_run_is_an_error_with_the_table() {
     let o = gate(w.path(), &["--run", s(&dir)]);
     assert_eq!(o.code, 2, "{o:?}");
     assert!(o.stdout.contains("verdict: ERROR (exit 2)"), "{o:?}");
-    assert!(o.stdout.contains("jemalloc-bg: no ok run to measure (#1 failed: server exited with signal 9"), "{o:?}");
+    assert!(
+        o.stdout
+            .contains("jemalloc-bg: no ok run to measure (#1 failed: server exited with signal 9"),
+        "{o:?}"
+    );
     // Nor is it a baseline.
-    let o = gate(w.path(), &["--run", s(&dir), "--update-baseline", s(&w.path().join("b.json"))]);
+    let o = gate(
+        w.path(),
+        &[
+            "--run",
+            s(&dir),
+            "--update-baseline",
+            s(&w.path().join("b.json")),
+        ],
+    );
     assert_one_line_error(&o, "jemalloc-bg");
     assert!(!w.path().join("b.json").exists());
 }
@@ -450,9 +626,20 @@ fn a_baseline_directory_without_a_file_for_this_host_gates_on_budgets_only() {
     let w = World::new("[gate.variants.glibc]\nmin_retention = 0.5");
     let empty = w.path().join("baselines");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = gate(w.path(), &["--run", s(&w.dir("d", &[("glibc", GLIBC)])), "--baseline", s(&empty)]);
+    let o = gate(
+        w.path(),
+        &[
+            "--run",
+            s(&w.dir("d", &[("glibc", GLIBC)])),
+            "--baseline",
+            s(&empty),
+        ],
+    );
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains("no baseline for this scenario and host"), "{o:?}");
+    assert!(
+        o.stdout.contains("no baseline for this scenario and host"),
+        "{o:?}"
+    );
     assert!(o.stdout.contains("--update-baseline"), "{o:?}");
 }
 
@@ -460,29 +647,69 @@ fn a_baseline_directory_without_a_file_for_this_host_gates_on_budgets_only() {
 fn markdown_for_a_pull_request() {
     let w = World::new("[gate.variants.glibc]\nmin_retention = 0.5");
     let base = w.make_baseline(&w.dir("base", &[("glibc", GLIBC), ("jemalloc-bg", JEMALLOC_BG)]));
-    let cand = w.dir("cand", &[("glibc", GLIBC), ("jemalloc-bg", &[60.0, 62.0, 61.0])]);
+    let cand = w.dir(
+        "cand",
+        &[("glibc", GLIBC), ("jemalloc-bg", &[60.0, 62.0, 61.0])],
+    );
     for f in ["rss-timeline.png", "rss-summary.png", "report.md"] {
         std::fs::write(cand.join(f), b"").unwrap();
     }
     let md = w.path().join("out/verdict.md");
-    let o = gate(w.path(), &["--run", s(&cand), "--baseline", s(&base), "--markdown", s(&md)]);
+    let o = gate(
+        w.path(),
+        &[
+            "--run",
+            s(&cand),
+            "--baseline",
+            s(&base),
+            "--markdown",
+            s(&md),
+        ],
+    );
     assert_eq!(o.code, 1, "{o:?}");
     let text = std::fs::read_to_string(&md).unwrap();
-    assert!(text.starts_with("### ❌ allocstorm gate: REGRESSION (exit 1)"), "{text}");
-    assert!(text.contains("| variant | baseline | candidate | change | limit | verdict |"), "{text}");
-    assert!(text.contains("| jemalloc-bg | 30.0 MiB (n=3) | 61.0 MiB (n=3) |"), "{text}");
+    assert!(
+        text.starts_with("### ❌ allocstorm gate: REGRESSION (exit 1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| variant | baseline | candidate | change | limit | verdict |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| jemalloc-bg | 30.0 MiB (n=3) | 61.0 MiB (n=3) |"),
+        "{text}"
+    );
     assert!(text.contains("| glibc | min_retention | 0.50 |"), "{text}");
-    assert!(text.contains("[RSS timeline](../reports/cand/rss-timeline.png)"), "{text}");
-    assert!(text.contains("[full report](../reports/cand/report.md)"), "{text}");
+    assert!(
+        text.contains("[RSS timeline](../reports/cand/rss-timeline.png)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[full report](../reports/cand/report.md)"),
+        "{text}"
+    );
     assert!(!text.contains("cost.png"), "only plots that exist: {text}");
 
     let o = gate(
         w.path(),
-        &["--run", s(&cand), "--baseline", s(&base), "--markdown", s(&md), "--plots-url", "https://ci.example/run/7/"],
+        &[
+            "--run",
+            s(&cand),
+            "--baseline",
+            s(&base),
+            "--markdown",
+            s(&md),
+            "--plots-url",
+            "https://ci.example/run/7/",
+        ],
     );
     assert_eq!(o.code, 1, "{o:?}");
     let text = std::fs::read_to_string(&md).unwrap();
-    assert!(text.contains("![RSS over time, phases shaded](https://ci.example/run/7/rss-timeline.png)"), "{text}");
+    assert!(
+        text.contains("![RSS over time, phases shaded](https://ci.example/run/7/rss-timeline.png)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -494,7 +721,13 @@ fn a_baseline_of_another_scenario_is_refused() {
     std::fs::write(&base, b.to_string()).unwrap();
     let o = gate(
         w.path(),
-        &["--run", s(&w.dir("cand", &[("glibc", GLIBC)])), "--baseline", s(&base), "--allow-env-mismatch"],
+        &[
+            "--run",
+            s(&w.dir("cand", &[("glibc", GLIBC)])),
+            "--baseline",
+            s(&base),
+            "--allow-env-mismatch",
+        ],
     );
     assert_one_line_error(&o, s(&base));
     assert!(o.stderr.contains("\"hot-range\""), "{o:?}");

@@ -41,7 +41,11 @@ impl Baseline {
 /// A baseline made from what a directory measured. Refused when a variant has no ok run with
 /// an after-drain figure (a baseline with a hole would pass that variant forever) or the runs
 /// disagree on the key.
-pub fn from_measured(m: &Measured, source: Source, created_at: String) -> Result<Baseline, GateError> {
+pub fn from_measured(
+    m: &Measured,
+    source: Source,
+    created_at: String,
+) -> Result<Baseline, GateError> {
     if !m.inconsistencies.is_empty() {
         return Err(GateError::MixedRuns {
             dir: source.run_dir.clone(),
@@ -73,19 +77,26 @@ pub fn from_measured(m: &Measured, source: Source, created_at: String) -> Result
 }
 
 /// Where `--baseline PATH` or `--update-baseline PATH` points: a file as given, or in a
-/// directory the file named by the key (`<scenario>-<host key>.json`).
+/// directory (an existing one, or any path ending in `/`) the file named by the key,
+/// `<scenario>-<host key>.json`.
 pub fn resolve(path: &Path, key: &Key) -> PathBuf {
-    if path.is_dir() {
+    if is_dir_like(path) {
         path.join(key.file_name())
     } else {
         path.to_path_buf()
     }
 }
 
+/// An existing directory, or a path written as one (`baselines/`).
+pub fn is_dir_like(path: &Path) -> bool {
+    path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')
+}
+
 /// Reads and checks a baseline file. Every error is one line naming the file.
 pub fn read(path: &Path) -> Result<Baseline, GateError> {
     let p = || path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| GateError::Read { path: p(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| GateError::Read { path: p(), source })?;
     #[derive(Deserialize)]
     struct Version {
         schema_version: Option<u32>,
@@ -110,7 +121,10 @@ pub fn read(path: &Path) -> Result<Baseline, GateError> {
             return Err(bad(format!("variant {:?} appears twice", v.name)));
         }
         if v.after_drain().is_empty() {
-            return Err(bad(format!("variant {:?} has no ok run with rss_after_drain_bytes", v.name)));
+            return Err(bad(format!(
+                "variant {:?} has no ok run with rss_after_drain_bytes",
+                v.name
+            )));
         }
     }
     Ok(b)

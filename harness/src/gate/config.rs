@@ -9,6 +9,7 @@
 //!
 //! [gate.variants.glibc]
 //! min_retention = 0.5      # incident 000 must still reproduce
+//! rel_tolerance = 0.5      # its after-drain RSS scatters ~15% run to run: compare loosely
 //!
 //! [gate.variants.glibc-mmap64k]
 //! max_retention = 0.2
@@ -19,8 +20,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use target_server::units;
-
-use crate::scenario::Budget;
 
 /// Defaults of the baseline comparison. Why these values: see [`Thresholds`].
 pub const DEFAULT_REL_TOLERANCE: f64 = 0.10;
@@ -68,16 +67,52 @@ pub struct Limits {
 
 impl Limits {
     pub fn is_empty(&self) -> bool {
-        self.max_retention.is_none() && self.min_retention.is_none() && self.max_after_drain_bytes.is_none()
+        self.max_retention.is_none()
+            && self.min_retention.is_none()
+            && self.max_after_drain_bytes.is_none()
     }
+}
+
+/// One `[gate.variants.NAME]`: the variant's budgets, and thresholds of its own where the
+/// section's do not fit it (a reference variant that scatters widely from run to run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct VariantRules {
+    pub limits: Limits,
+    pub rel_tolerance: Option<f64>,
+    pub abs_floor_bytes: Option<u64>,
+    pub noise_k: Option<f64>,
 }
 
 /// The whole `[gate]` section.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GateConfig {
+    /// The section's thresholds (defaults where not given).
     pub thresholds: Thresholds,
-    /// Budgets by variant name, in the order the scenario file gives them.
-    pub budgets: BTreeMap<String, Limits>,
+    /// By variant name.
+    pub variants: BTreeMap<String, VariantRules>,
+}
+
+impl GateConfig {
+    /// The thresholds for one variant: its own where given, else the section's.
+    pub fn thresholds_for(&self, variant: &str) -> Thresholds {
+        let t = self.thresholds;
+        match self.variants.get(variant) {
+            None => t,
+            Some(r) => Thresholds {
+                rel_tolerance: r.rel_tolerance.unwrap_or(t.rel_tolerance),
+                abs_floor_bytes: r.abs_floor_bytes.unwrap_or(t.abs_floor_bytes),
+                noise_k: r.noise_k.unwrap_or(t.noise_k),
+            },
+        }
+    }
+
+    /// A variant's budgets, if it has any.
+    pub fn limits_for(&self, variant: &str) -> Option<&Limits> {
+        self.variants
+            .get(variant)
+            .map(|r| &r.limits)
+            .filter(|l| !l.is_empty())
+    }
 }
 
 /// A bad value in `[gate]`: the field (`gate.rel_tolerance`) and what was expected. The
@@ -105,7 +140,8 @@ fn show(v: &toml::Value) -> String {
 
 /// A fraction: `0.1` or `"10%"`, between 0 and 1.
 fn fraction(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
-    let expected = "expected a fraction between 0 and 1 such as 0.1, or a percentage such as \"10%\"";
+    let expected =
+        "expected a fraction between 0 and 1 such as 0.1, or a percentage such as \"10%\"";
     let x = match v {
         toml::Value::Float(f) => *f,
         toml::Value::Integer(i) => *i as f64,
@@ -128,7 +164,10 @@ fn size(field: &str, v: &toml::Value) -> Result<u64, ConfigError> {
     match v {
         toml::Value::String(s) => units::parse_size(s).map_err(|e| err(field, e.to_string())),
         toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
-        _ => Err(err(field, format!("expected a size such as \"8MiB\", got {}", show(v)))),
+        _ => Err(err(
+            field,
+            format!("expected a size such as \"8MiB\", got {}", show(v)),
+        )),
     }
 }
 
@@ -141,24 +180,73 @@ fn non_negative(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
     if x.is_finite() && x >= 0.0 {
         Ok(x)
     } else {
-        Err(err(field, format!("expected a number of at least 0 such as 3, got {}", show(v))))
+        Err(err(
+            field,
+            format!("expected a number of at least 0 such as 3, got {}", show(v)),
+        ))
     }
 }
 
-fn retention(field: &str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {
-    match v {
-        Some(x) if !x.is_finite() || !(-1.0..=2.0).contains(&x) => Err(err(
+fn retention(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
+    let x = match v {
+        toml::Value::Float(f) => *f,
+        toml::Value::Integer(i) => *i as f64,
+        _ => f64::NAN,
+    };
+    if x.is_finite() && (-1.0..=2.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(err(
             field,
-            format!("expected a retention such as 0.2 ((A - B) / (P - B), usually between 0 and 1), got {x}"),
-        )),
-        other => Ok(other),
+            format!(
+                "expected a retention such as 0.2 ((A - B) / (P - B), usually between 0 and 1), got {}",
+                show(v)
+            ),
+        ))
     }
+}
+
+/// One `[gate.variants.NAME]` table.
+fn variant_rules(field: &str, v: &toml::Value) -> Result<VariantRules, ConfigError> {
+    let t = v
+        .as_table()
+        .ok_or_else(|| err(field, format!("expected a table, got {}", show(v))))?;
+    let mut r = VariantRules::default();
+    for (key, value) in t {
+        let f = format!("{field}.{key}");
+        match key.as_str() {
+            "max_retention" => r.limits.max_retention = Some(retention(&f, value)?),
+            "min_retention" => r.limits.min_retention = Some(retention(&f, value)?),
+            "max_after_drain" => r.limits.max_after_drain_bytes = Some(size(&f, value)?),
+            "rel_tolerance" => r.rel_tolerance = Some(fraction(&f, value)?),
+            "abs_floor" => r.abs_floor_bytes = Some(size(&f, value)?),
+            "noise_k" => r.noise_k = Some(non_negative(&f, value)?),
+            other => {
+                return Err(err(
+                    &format!("{field}.{other}"),
+                    "unknown field: expected max_retention, min_retention, max_after_drain, rel_tolerance, abs_floor or noise_k",
+                ))
+            }
+        }
+    }
+    if let (Some(lo), Some(hi)) = (r.limits.min_retention, r.limits.max_retention) {
+        if lo > hi {
+            return Err(err(
+                field,
+                format!("min_retention {lo} is above max_retention {hi}: no run could pass"),
+            ));
+        }
+    }
+    Ok(r)
 }
 
 /// Parses a scenario's `[gate]` table (absent: defaults, no budgets). `variants`, if given,
 /// are the names the scenario knows, and a budget for another name is an error (`None`: the
 /// names were checked when the scenario was loaded).
-pub fn parse(table: Option<&toml::Table>, variants: Option<&[&str]>) -> Result<GateConfig, ConfigError> {
+pub fn parse(
+    table: Option<&toml::Table>,
+    variants: Option<&[&str]>,
+) -> Result<GateConfig, ConfigError> {
     let mut config = GateConfig::default();
     let Some(table) = table else {
         return Ok(config);
@@ -181,31 +269,9 @@ pub fn parse(table: Option<&toml::Table>, variants: Option<&[&str]>) -> Result<G
                             format!("unknown variant: expected one of {}", known.join(", ")),
                         ));
                     }
-                    let budget: Budget = b
-                        .clone()
-                        .try_into()
-                        .map_err(|e: toml::de::Error| err(&field, e.message().trim().to_string()))?;
-                    let limits = Limits {
-                        max_retention: retention(&format!("{field}.max_retention"), budget.max_retention)?,
-                        min_retention: retention(&format!("{field}.min_retention"), budget.min_retention)?,
-                        max_after_drain_bytes: budget
-                            .max_after_drain
-                            .as_deref()
-                            .map(|s| {
-                                units::parse_size(s)
-                                    .map_err(|e| err(&format!("{field}.max_after_drain"), e.to_string()))
-                            })
-                            .transpose()?,
-                    };
-                    if let (Some(lo), Some(hi)) = (limits.min_retention, limits.max_retention) {
-                        if lo > hi {
-                            return Err(err(
-                                &field,
-                                format!("min_retention {lo} is above max_retention {hi}: no run could pass"),
-                            ));
-                        }
-                    }
-                    config.budgets.insert(name.clone(), limits);
+                    config
+                        .variants
+                        .insert(name.clone(), variant_rules(&field, b)?);
                 }
             }
             other => {
@@ -225,14 +291,17 @@ mod tests {
 
     fn parse_str(s: &str) -> Result<GateConfig, ConfigError> {
         let t: toml::Table = toml::from_str(s).unwrap();
-        parse(t.get("gate").and_then(|g| g.as_table()), Some(&["glibc", "jemalloc-bg"]))
+        parse(
+            t.get("gate").and_then(|g| g.as_table()),
+            Some(&["glibc", "jemalloc-bg"]),
+        )
     }
 
     #[test]
     fn defaults_without_a_gate_section() {
         let c = parse(None, None).unwrap();
         assert_eq!(c.thresholds, Thresholds::default());
-        assert!(c.budgets.is_empty());
+        assert!(c.variants.is_empty());
         assert_eq!(c.thresholds.abs_floor_bytes, 8 << 20);
     }
 
@@ -255,9 +324,41 @@ mod tests {
         assert!((c.thresholds.rel_tolerance - 0.15).abs() < 1e-12);
         assert_eq!(c.thresholds.abs_floor_bytes, 16 << 20);
         assert_eq!(c.thresholds.noise_k, 2.0);
-        assert_eq!(c.budgets["glibc"].min_retention, Some(0.5));
-        assert_eq!(c.budgets["jemalloc-bg"].max_after_drain_bytes, Some(64 << 20));
-        assert_eq!(parse_str("[gate]\nrel_tolerance = 0.05").unwrap().thresholds.rel_tolerance, 0.05);
+        assert_eq!(c.limits_for("glibc").unwrap().min_retention, Some(0.5));
+        assert_eq!(
+            c.limits_for("jemalloc-bg").unwrap().max_after_drain_bytes,
+            Some(64 << 20)
+        );
+        assert_eq!(
+            parse_str("[gate]\nrel_tolerance = 0.05")
+                .unwrap()
+                .thresholds
+                .rel_tolerance,
+            0.05
+        );
+    }
+
+    #[test]
+    fn a_variant_can_have_thresholds_of_its_own() {
+        let c = parse_str(
+            r#"
+            [gate]
+            abs_floor = "16MiB"
+            [gate.variants.glibc]
+            rel_tolerance = 0.5
+            "#,
+        )
+        .unwrap();
+        let g = c.thresholds_for("glibc");
+        assert_eq!(
+            (g.rel_tolerance, g.abs_floor_bytes, g.noise_k),
+            (0.5, 16 << 20, 3.0)
+        );
+        assert_eq!(c.thresholds_for("jemalloc-bg").rel_tolerance, 0.10);
+        assert!(
+            c.limits_for("glibc").is_none(),
+            "thresholds alone are no budget"
+        );
     }
 
     #[test]
@@ -272,11 +373,16 @@ mod tests {
         let e = parse_str("[gate.variants.glibc]\nmax_after_drain = \"lots\"").unwrap_err();
         assert_eq!(e.field, "gate.variants.glibc.max_after_drain");
         let e = parse_str("[gate.variants.glibc]\nmax_retnetion = 0.2").unwrap_err();
-        assert_eq!(e.field, "gate.variants.glibc");
-        assert!(e.message.contains("max_retnetion"), "{e}");
+        assert_eq!(e.field, "gate.variants.glibc.max_retnetion");
+        assert!(e.message.contains("expected max_retention"), "{e}");
+        let e = parse_str("[gate.variants.glibc]\nmax_retention = \"20%\"").unwrap_err();
+        assert_eq!(e.field, "gate.variants.glibc.max_retention");
+        let e = parse_str("[gate.variants.glibc]\nrel_tolerance = 2").unwrap_err();
+        assert_eq!(e.field, "gate.variants.glibc.rel_tolerance");
         let e = parse_str("[gate.variants.tcmalloc]\nmax_retention = 0.2").unwrap_err();
         assert!(e.message.contains("glibc, jemalloc-bg"), "{e}");
-        let e = parse_str("[gate.variants.glibc]\nmin_retention = 0.6\nmax_retention = 0.2").unwrap_err();
+        let e = parse_str("[gate.variants.glibc]\nmin_retention = 0.6\nmax_retention = 0.2")
+            .unwrap_err();
         assert!(e.message.contains("no run could pass"), "{e}");
         let e = parse_str("[gate]\nnoise = 3").unwrap_err();
         assert_eq!(e.field, "gate.noise");

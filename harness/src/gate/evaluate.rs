@@ -100,6 +100,8 @@ pub struct VariantGate {
     pub comparison: Option<Verdict>,
     /// Why there is no comparison: no baseline, or the baseline lacks this variant.
     pub no_comparison: Option<String>,
+    /// The thresholds the comparison used (the section's, or the variant's own).
+    pub thresholds: Thresholds,
     pub budgets: Vec<BudgetCheck>,
 }
 
@@ -163,7 +165,11 @@ fn no_ok_run(v: &VariantRuns) -> String {
 
 /// Judges every variant the directory ran: against the baseline's runs of the same variant,
 /// if any, and against the scenario's budgets.
-pub fn evaluate(candidate: &Measured, baseline: Option<&Baseline>, config: &GateConfig) -> (Vec<VariantGate>, Vec<String>) {
+pub fn evaluate(
+    candidate: &Measured,
+    baseline: Option<&Baseline>,
+    config: &GateConfig,
+) -> (Vec<VariantGate>, Vec<String>) {
     let mut notes = Vec::new();
     let mut out = Vec::new();
     for v in &candidate.variants {
@@ -179,6 +185,7 @@ pub fn evaluate(candidate: &Measured, baseline: Option<&Baseline>, config: &Gate
             error: None,
             comparison: None,
             no_comparison: None,
+            thresholds: config.thresholds_for(&v.name),
             budgets: Vec::new(),
         };
         if a.is_empty() {
@@ -189,9 +196,9 @@ pub fn evaluate(candidate: &Measured, baseline: Option<&Baseline>, config: &Gate
         match (baseline, base) {
             (None, _) => g.no_comparison = Some("no baseline".into()),
             (Some(_), None) => g.no_comparison = Some("not in the baseline".into()),
-            (Some(_), Some(_)) => g.comparison = verdict::verdict(&base_a, &a, &config.thresholds),
+            (Some(_), Some(_)) => g.comparison = verdict::verdict(&base_a, &a, &g.thresholds),
         }
-        if let Some(limits) = config.budgets.get(&v.name) {
+        if let Some(limits) = config.limits_for(&v.name) {
             g.budgets = verdict::check_budgets(limits, &a, &v.retention());
         }
         out.push(g);
@@ -199,13 +206,18 @@ pub fn evaluate(candidate: &Measured, baseline: Option<&Baseline>, config: &Gate
     if let Some(b) = baseline {
         for bv in &b.variants {
             if candidate.variant(&bv.name).is_none() {
-                notes.push(format!("{}: in the baseline but not run in this directory", bv.name));
+                notes.push(format!(
+                    "{}: in the baseline but not run in this directory",
+                    bv.name
+                ));
             }
         }
     }
-    for (name, limits) in &config.budgets {
-        if !limits.is_empty() && candidate.variant(name).is_none() {
-            notes.push(format!("{name}: has a budget in [gate.variants] but was not run: not checked"));
+    for name in config.variants.keys() {
+        if config.limits_for(name).is_some() && candidate.variant(name).is_none() {
+            notes.push(format!(
+                "{name}: has a budget in [gate.variants] but was not run: not checked"
+            ));
         }
     }
     (out, notes)

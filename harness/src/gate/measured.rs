@@ -77,7 +77,13 @@ impl Key {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -127,12 +133,20 @@ pub struct VariantRuns {
 impl VariantRuns {
     /// After-drain RSS of the runs that count, in run order.
     pub fn after_drain(&self) -> Vec<u64> {
-        self.runs.iter().filter(|r| r.counts()).filter_map(|r| r.rss_after_drain_bytes).collect()
+        self.runs
+            .iter()
+            .filter(|r| r.counts())
+            .filter_map(|r| r.rss_after_drain_bytes)
+            .collect()
     }
 
     /// Retention of the runs that count, where defined.
     pub fn retention(&self) -> Vec<f64> {
-        self.runs.iter().filter(|r| r.counts()).filter_map(|r| r.retention).collect()
+        self.runs
+            .iter()
+            .filter(|r| r.counts())
+            .filter_map(|r| r.retention)
+            .collect()
     }
 }
 
@@ -164,7 +178,13 @@ fn status_name(s: RunStatus) -> &'static str {
 /// when none is ok); every other run that disagrees is listed in `inconsistencies`.
 pub fn measure(records: &[RunRecord]) -> Measured {
     let mut ordered: Vec<&RunRecord> = records.iter().collect();
-    ordered.sort_by(|a, b| (&a.started_at, &a.variant.name, a.run_index).cmp(&(&b.started_at, &b.variant.name, b.run_index)));
+    ordered.sort_by(|a, b| {
+        (&a.started_at, &a.variant.name, a.run_index).cmp(&(
+            &b.started_at,
+            &b.variant.name,
+            b.run_index,
+        ))
+    });
     let reference = ordered
         .iter()
         .find(|r| r.status == RunStatus::Ok)
@@ -193,7 +213,10 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         // Runs that did not finish carry no figures worth a key (a rebuilt record may lack one).
         if r.status == RunStatus::Ok {
             for d in diff_keys(&key, &Key::of(r)) {
-                inconsistencies.push(format!("run {id}: {}", d.describe("the first ok run", "this run")));
+                inconsistencies.push(format!(
+                    "run {id}: {}",
+                    d.describe("the first ok run", "this run")
+                ));
             }
         }
         let fig = RunFigure {
@@ -206,7 +229,9 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         match variants.iter_mut().find(|v| v.name == r.variant.name) {
             Some(v) => {
                 if v.settings != settings && r.status == RunStatus::Ok {
-                    inconsistencies.push(format!("run {id}: variant settings differ from its other runs"));
+                    inconsistencies.push(format!(
+                        "run {id}: variant settings differ from its other runs"
+                    ));
                 }
                 v.runs.push(fig);
             }
@@ -243,7 +268,10 @@ pub struct KeyDiff {
 impl KeyDiff {
     /// `kernel ("6.1.0" in the baseline, "6.8.0" here)`.
     pub fn describe(&self, a_name: &str, b_name: &str) -> String {
-        format!("{} ({} in {a_name}, {} in {b_name})", self.field, self.a, self.b)
+        format!(
+            "{} ({} in {a_name}, {} in {b_name})",
+            self.field, self.a, self.b
+        )
     }
 }
 
@@ -251,7 +279,11 @@ fn flat(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>)
     match v {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flat(&p, v, out);
             }
         }
@@ -279,8 +311,20 @@ fn diff_values(prefix: &str, a: &serde_json::Value, b: &serde_json::Value) -> Ve
 
 /// The fields of two keys that differ, in the key's field order.
 pub fn diff_keys(a: &Key, b: &Key) -> Vec<KeyDiff> {
-    let order = ["scenario", "scenario_hash", "quick", "kernel", "glibc_version", "nproc", "thp_enabled", "allocator_crates"];
-    let (va, vb) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    let order = [
+        "scenario",
+        "scenario_hash",
+        "quick",
+        "kernel",
+        "glibc_version",
+        "nproc",
+        "thp_enabled",
+        "allocator_crates",
+    ];
+    let (va, vb) = (
+        serde_json::to_value(a).unwrap_or_default(),
+        serde_json::to_value(b).unwrap_or_default(),
+    );
     let mut out = Vec::new();
     for f in order {
         let (x, y) = (&va[f], &vb[f]);
@@ -334,7 +378,10 @@ mod tests {
 
     #[test]
     fn file_names_read_like_the_host() {
-        assert_eq!(key().file_name(), "hot-range-6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise-quick.json");
+        assert_eq!(
+            key().file_name(),
+            "hot-range-6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise-quick.json"
+        );
         let odd = Key {
             kernel: "6.1 #1 SMP/x".into(),
             quick: false,
@@ -348,18 +395,36 @@ mod tests {
         let mut b = key();
         b.kernel = "6.1.0".into();
         b.nproc = 2;
-        b.allocator_crates.insert("mimalloc".into(), "0.1.49".into());
-        b.allocator_crates.insert("tikv-jemallocator".into(), "0.6.0".into());
+        b.allocator_crates
+            .insert("mimalloc".into(), "0.1.49".into());
+        b.allocator_crates
+            .insert("tikv-jemallocator".into(), "0.6.0".into());
         let fields: Vec<String> = diff_keys(&key(), &b).into_iter().map(|d| d.field).collect();
-        assert_eq!(fields, ["kernel", "nproc", "allocator_crates.mimalloc", "allocator_crates.tikv-jemallocator"]);
+        assert_eq!(
+            fields,
+            [
+                "kernel",
+                "nproc",
+                "allocator_crates.mimalloc",
+                "allocator_crates.tikv-jemallocator"
+            ]
+        );
         assert!(diff_keys(&key(), &key()).is_empty());
         let d = &diff_keys(&key(), &b)[0];
-        assert_eq!(d.describe("the baseline", "this run"), "kernel (\"6.8.0-1015-azure\" in the baseline, \"6.1.0\" in this run)");
+        assert_eq!(
+            d.describe("the baseline", "this run"),
+            "kernel (\"6.8.0-1015-azure\" in the baseline, \"6.1.0\" in this run)"
+        );
     }
 
     #[test]
     fn only_allocator_crates_are_in_the_key() {
-        for (name, yes) in [("tikv-jemallocator", true), ("libmimalloc-sys", true), ("hyper", false), ("tokio", false)] {
+        for (name, yes) in [
+            ("tikv-jemallocator", true),
+            ("libmimalloc-sys", true),
+            ("hyper", false),
+            ("tokio", false),
+        ] {
             assert_eq!(is_allocator_crate(name), yes, "{name}");
         }
     }

@@ -33,15 +33,17 @@ pub use verdict::{verdict, Decision, Verdict};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  pass: every variant within its budgets and within the limit of its baseline
-  1  regression: a variant over a budget, or worse than its baseline by more than the
-     relative tolerance, the absolute floor and the runs' noise together
+  1  regression: a variant over a budget, or worse than its baseline by more than all of
+     the relative tolerance, the absolute floor and what the runs' spread can explain
   2  harness or input error: unreadable run directory, scenario or baseline; a baseline
      measured under another key (without --allow-env-mismatch); a variant with no ok run
-  3  inconclusive: the runs scatter too much to tell, or a single run is near the limit
+  3  inconclusive: worse by more than the tolerance but within the runs' spread, or near
+     the limit with a single run on one side
 
 Budgets and thresholds come from the scenario's [gate] section:
-  [gate]                       rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (defaults)
-  [gate.variants.NAME]         max_retention, min_retention, max_after_drain (a size)";
+  [gate]                rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (the defaults)
+  [gate.variants.NAME]  max_retention, min_retention, max_after_drain (a size): budgets;
+                        rel_tolerance, abs_floor, noise_k: this variant's own thresholds";
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = EXIT_CODES)]
@@ -121,10 +123,16 @@ pub enum GateError {
         expected: String,
     },
     #[error("{path}: measured under another key than {dir}: {detail}; make a baseline for this host with --update-baseline, or compare anyway with --allow-env-mismatch")]
-    KeyMismatch { path: String, dir: String, detail: String },
+    KeyMismatch {
+        path: String,
+        dir: String,
+        detail: String,
+    },
     #[error("{dir}: runs measured under different keys: {detail}")]
     MixedRuns { dir: String, detail: String },
-    #[error("{dir}: no ok run with an after-drain figure for {variants}: nothing to make a baseline of")]
+    #[error(
+        "{dir}: no ok run with an after-drain figure for {variants}: nothing to make a baseline of"
+    )]
     NoOkRuns { dir: String, variants: String },
     #[error("{path}: cannot write: {source}")]
     Write {
@@ -164,7 +172,9 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         if !args.allow_env_mismatch {
             return Err(GateError::MixedRuns { dir, detail });
         }
-        notes.push(format!("runs of this directory differ in their key: {detail}"));
+        notes.push(format!(
+            "runs of this directory differ in their key: {detail}"
+        ));
     }
 
     let (scenario, scenario_file) = load_scenario(args, &records)?;
@@ -178,19 +188,20 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
     }
     if !measured.key.scenario_hash.is_empty() && scenario.hash != measured.key.scenario_hash {
         notes.push(format!(
-            "{scenario_file} changed since the runs were measured: its current [gate] applies"
+            "{scenario_file} changed since the runs were measured (its settings, not only [gate]): its current [gate] applies"
         ));
     }
-    let config = config::parse(scenario.gate.as_ref(), None).map_err(|source| GateError::Config {
-        file: scenario_file.clone(),
-        source,
-    })?;
+    let config =
+        config::parse(scenario.gate.as_ref(), None).map_err(|source| GateError::Config {
+            file: scenario_file.clone(),
+            source,
+        })?;
 
     let (baseline, baseline_use) = match &args.baseline {
         None => (None, evaluate::BaselineUse::NotGiven),
         Some(given) => {
             let path = baseline::resolve(given, &measured.key);
-            if given.is_dir() && !path.exists() {
+            if baseline::is_dir_like(given) && !path.exists() {
                 let looked_for = path.display().to_string();
                 notes.push(format!(
                     "no baseline for this scenario and host in {}: make one with `allocstorm gate --run {dir} --update-baseline {}`",
@@ -248,7 +259,8 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         path: "stdout".into(),
         source,
     };
-    out.write_all(render::text(&report).as_bytes()).map_err(write_out)?;
+    out.write_all(render::text(&report).as_bytes())
+        .map_err(write_out)?;
     if let Some(md) = &args.markdown {
         write_markdown(md, &args.run, args.plots_url.as_deref(), &report)?;
     }
@@ -333,10 +345,11 @@ fn update_baseline(
             if single.len() == 1 { "s" } else { "ve" }
         ));
     }
-    out.write_all(text.as_bytes()).map_err(|source| GateError::Write {
-        path: "stdout".into(),
-        source,
-    })?;
+    out.write_all(text.as_bytes())
+        .map_err(|source| GateError::Write {
+            path: "stdout".into(),
+            source,
+        })?;
     Ok(Status::Pass)
 }
 
@@ -348,12 +361,20 @@ const LINKED_FILES: [(&str, &str); 4] = [
     ("full report", "report.md"),
 ];
 
-fn write_markdown(md: &Path, dir: &Path, plots_url: Option<&str>, report: &GateReport) -> Result<(), GateError> {
+fn write_markdown(
+    md: &Path,
+    dir: &Path,
+    plots_url: Option<&str>,
+    report: &GateReport,
+) -> Result<(), GateError> {
     let w = |source| GateError::Write {
         path: md.display().to_string(),
         source,
     };
-    let md_dir = md.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let md_dir = md
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(md_dir).map_err(w)?;
     let href = |file: &str| match plots_url {
         Some(base) => format!("{}/{file}", base.trim_end_matches('/')),
@@ -393,7 +414,10 @@ fn relative_to(from_dir: &Path, target: &Path) -> String {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     let r = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -433,18 +457,45 @@ mod tests {
 
     #[test]
     fn command_line() {
-        let a = parse(&["--run", "r", "--baseline", "baselines/", "--markdown", "v.md"]).unwrap();
+        let a = parse(&[
+            "--run",
+            "r",
+            "--baseline",
+            "baselines/",
+            "--markdown",
+            "v.md",
+        ])
+        .unwrap();
         assert_eq!(a.baseline.as_deref(), Some(Path::new("baselines/")));
-        assert!(parse(&["--run", "r", "--update-baseline", "b.json", "--baseline", "c.json"]).is_err());
-        assert!(parse(&["--run", "r", "--plots-url", "http://x"]).is_err(), "--plots-url needs --markdown");
-        assert!(parse(&["--baseline", "b.json"]).is_err(), "--run is required");
+        assert!(parse(&[
+            "--run",
+            "r",
+            "--update-baseline",
+            "b.json",
+            "--baseline",
+            "c.json"
+        ])
+        .is_err());
+        assert!(
+            parse(&["--run", "r", "--plots-url", "http://x"]).is_err(),
+            "--plots-url needs --markdown"
+        );
+        assert!(
+            parse(&["--baseline", "b.json"]).is_err(),
+            "--run is required"
+        );
     }
 
     #[test]
     fn help_states_the_exit_codes() {
         let e = parse(&["--help"]).unwrap_err();
         let help = e.to_string();
-        for code in ["0  pass", "1  regression", "2  harness or input error", "3  inconclusive"] {
+        for code in [
+            "0  pass",
+            "1  regression",
+            "2  harness or input error",
+            "3  inconclusive",
+        ] {
             assert!(help.contains(code), "{code} missing from:\n{help}");
         }
     }
@@ -457,7 +508,13 @@ mod tests {
         std::fs::write(run.join("rss-timeline.png"), b"").unwrap();
         let md = d.path().join("out");
         std::fs::create_dir_all(&md).unwrap();
-        assert_eq!(relative_to(&md, &run.join("rss-timeline.png")), "../reports/x/rss-timeline.png");
-        assert_eq!(relative_to(&run, &run.join("rss-timeline.png")), "rss-timeline.png");
+        assert_eq!(
+            relative_to(&md, &run.join("rss-timeline.png")),
+            "../reports/x/rss-timeline.png"
+        );
+        assert_eq!(
+            relative_to(&run, &run.join("rss-timeline.png")),
+            "rss-timeline.png"
+        );
     }
 }

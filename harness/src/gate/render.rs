@@ -12,7 +12,11 @@ fn mib(b: u64) -> String {
 }
 
 fn signed_mib(b: i64) -> String {
-    format!("{}{:.1} MiB", if b >= 0 { "+" } else { "-" }, b.unsigned_abs() as f64 / MIB)
+    format!(
+        "{}{:.1} MiB",
+        if b >= 0 { "+" } else { "-" },
+        b.unsigned_abs() as f64 / MIB
+    )
 }
 
 fn pct(x: f64) -> String {
@@ -72,7 +76,14 @@ fn figure(f: Figure) -> String {
     }
 }
 
-const COMPARISON_HEADER: [&str; 6] = ["variant", "baseline", "candidate", "change", "limit", "verdict"];
+const COMPARISON_HEADER: [&str; 6] = [
+    "variant",
+    "baseline",
+    "candidate",
+    "change",
+    "limit",
+    "verdict",
+];
 const BUDGET_HEADER: [&str; 5] = ["variant", "budget", "limit", "measured", "verdict"];
 
 fn comparison_rows(r: &GateReport) -> Vec<[String; 6]> {
@@ -83,7 +94,14 @@ fn comparison_rows(r: &GateReport) -> Vec<[String; 6]> {
                 .map(|m| side(m, g.baseline_after_drain.len()))
                 .unwrap_or_else(|| "-".into());
             if g.error.is_some() {
-                return [g.name.clone(), base, "no ok run".into(), "-".into(), "-".into(), "ERROR".into()];
+                return [
+                    g.name.clone(),
+                    base,
+                    "no ok run".into(),
+                    "-".into(),
+                    "-".into(),
+                    "ERROR".into(),
+                ];
             }
             match &g.comparison {
                 Some(v) => [
@@ -91,7 +109,7 @@ fn comparison_rows(r: &GateReport) -> Vec<[String; 6]> {
                     side(v.baseline.median, v.baseline.n),
                     side(v.candidate.median, v.candidate.n),
                     change(v),
-                    limit(v, &r.thresholds),
+                    limit(v, &g.thresholds),
                     decision_word(v).into(),
                 ],
                 None => [
@@ -149,7 +167,12 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
 }
 
 fn comparison_finding(g: &VariantGate, v: &Verdict, t: &Thresholds) -> Option<String> {
-    let moved = format!("{} → {}, {}", mib(v.baseline.median), mib(v.candidate.median), change(v));
+    let moved = format!(
+        "{} → {}, {}",
+        mib(v.baseline.median),
+        mib(v.candidate.median),
+        change(v)
+    );
     let line = match v.reason {
         Reason::NoWorse | Reason::WithinLimit => return None,
         Reason::BeyondLimit => format!(
@@ -178,18 +201,62 @@ pub fn findings(r: &GateReport) -> Vec<String> {
             out.push((0, format!("{}: {e}", g.name)));
         }
         if let Some(v) = &g.comparison {
-            if let Some(l) = comparison_finding(g, v, &r.thresholds) {
-                out.push((if v.decision == Decision::Regression { 1 } else { 2 }, l));
+            if let Some(l) = comparison_finding(g, v, &g.thresholds) {
+                out.push((
+                    if v.decision == Decision::Regression {
+                        1
+                    } else {
+                        2
+                    },
+                    l,
+                ));
             }
         }
         for b in &g.budgets {
             if let Some(l) = budget_finding(g, b) {
-                out.push((if b.decision == Decision::Regression { 1 } else { 2 }, l));
+                out.push((
+                    if b.decision == Decision::Regression {
+                        1
+                    } else {
+                        2
+                    },
+                    l,
+                ));
             }
         }
     }
     out.sort_by_key(|(rank, _)| *rank);
     out.into_iter().map(|(_, l)| l).collect()
+}
+
+/// Notes that change no verdict: a variant whose comparison passed although its runs scatter
+/// more than its tolerance, and variants with thresholds of their own.
+pub fn notes(r: &GateReport) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in &r.variants {
+        if let Some(v) = g
+            .comparison
+            .as_ref()
+            .filter(|v| v.low_resolution() && v.decision == Decision::Pass)
+        {
+            out.push(format!(
+                "{}: the runs scatter more than the tolerance (noise band {} > {}): only a change above {} could have been called; more runs per variant narrow it",
+                g.name,
+                mib(v.noise_bytes.unwrap_or(0)),
+                mib(v.tolerance_bytes),
+                mib(v.call_threshold_bytes())
+            ));
+        }
+        if g.thresholds != r.thresholds {
+            out.push(format!(
+                "{}: own thresholds: {}",
+                g.name,
+                thresholds_line(&g.thresholds)
+            ));
+        }
+    }
+    out.extend(r.notes.iter().cloned());
+    out
 }
 
 fn baseline_line(r: &GateReport) -> String {
@@ -284,7 +351,7 @@ pub fn text(r: &GateReport) -> String {
         out.push_str("\nbudgets ([gate.variants] of the scenario)\n");
         out.push_str(&aligned(BUDGET_HEADER, &budgets, 2));
     }
-    for n in &r.notes {
+    for n in notes(r) {
         out.push_str(&format!("note: {n}\n"));
     }
     out.push_str(&format!("\nverdict: {}\n", verdict_line(r)));
@@ -358,16 +425,20 @@ pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
     }
     let budgets = budget_rows(r);
     if !budgets.is_empty() {
-        out.push_str(&format!("\n**Budgets** (`[gate.variants]` of `{}`)\n\n", r.scenario_file));
+        out.push_str(&format!(
+            "\n**Budgets** (`[gate.variants]` of `{}`)\n\n",
+            r.scenario_file
+        ));
         out.push_str(&md_row(&BUDGET_HEADER.map(String::from)));
         out.push_str("|---|---|--:|--:|---|\n");
         for row in budgets {
             out.push_str(&md_row(&row));
         }
     }
-    if !r.notes.is_empty() {
+    let notes = notes(r);
+    if !notes.is_empty() {
         out.push('\n');
-        for n in &r.notes {
+        for n in &notes {
             out.push_str(&format!("- note: {n}\n"));
         }
     }
@@ -375,12 +446,15 @@ pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
         out.push_str(&format!("\n![RSS over time, phases shaded]({src})\n"));
     }
     if !links.is_empty() {
-        let l: Vec<String> = links.iter().map(|l| format!("[{}]({})", l.label, l.href)).collect();
+        let l: Vec<String> = links
+            .iter()
+            .map(|l| format!("[{}]({})", l.label, l.href))
+            .collect();
         out.push_str(&format!("\nPlots and report: {}\n", l.join(" · ")));
     }
     out.push_str("\n<details><summary>Runs and thresholds</summary>\n\n");
     out.push_str(&format!(
-        "{}. A regression must exceed all three: the tolerance (`rel_tolerance` × the baseline median), the floor, and `noise_k` × the standard error of the difference of the medians, from the runs' spread; with a single run on a side, twice that.\n\n",
+        "{}. A regression must exceed all three: the tolerance (`rel_tolerance` × the baseline median), the floor, and `noise_k` × the standard error of the difference of the medians, from the runs' spread (with a single run on a side, twice that). A change above the tolerance that the spread explains is inconclusive.\n\n",
         thresholds_line(&r.thresholds)
     ));
     out.push_str("| variant | baseline runs, MiB | candidate runs, MiB |\n|---|---|---|\n");
