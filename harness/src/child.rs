@@ -5,7 +5,6 @@
 //! *thread* that forked the child exits, so children are only spawned from the main thread
 //! (the harness runs a current-thread runtime there).
 
-
 /// Makes `cmd` start its child in a new process group with `PR_SET_PDEATHSIG = SIGKILL`, and
 /// kill it when the tokio `Child` handle is dropped.
 pub fn die_with_parent(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {

@@ -114,7 +114,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // One thread: children are spawned from the thread that lives as long as the process, so
     // their parent-death signal fires only when allocstorm really dies.
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("allocstorm: cannot start the runtime: {e}");
@@ -180,7 +183,10 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
             match rec.status {
                 RunStatus::Ok => ExitCode::SUCCESS,
                 RunStatus::Failed => {
-                    eprintln!("allocstorm: run failed: {}", rec.failure.as_deref().unwrap_or("unknown"));
+                    eprintln!(
+                        "allocstorm: run failed: {}",
+                        rec.failure.as_deref().unwrap_or("unknown")
+                    );
                     ExitCode::from(1)
                 }
                 RunStatus::Interrupted => ExitCode::from(130),

@@ -18,15 +18,22 @@ pub struct CompareOutcome {
 }
 
 /// Picks the variants named by `--variants a,b,…` (or `all`) from the scenario.
-pub fn select_variants<'a>(scenario: &'a Scenario, spec: Option<&str>) -> Result<Vec<&'a Variant>, String> {
+pub fn select_variants<'a>(
+    scenario: &'a Scenario,
+    spec: Option<&str>,
+) -> Result<Vec<&'a Variant>, String> {
     match spec {
         None | Some("all") => Ok(scenario.variants.iter().collect()),
         Some(list) => {
             let mut out = Vec::new();
             for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
                 let v = scenario.variant(name).ok_or_else(|| {
-                    let names: Vec<&str> = scenario.variants.iter().map(|v| v.name.as_str()).collect();
-                    format!("--variants: unknown variant {name:?}: expected `all` or names from {}", names.join(", "))
+                    let names: Vec<&str> =
+                        scenario.variants.iter().map(|v| v.name.as_str()).collect();
+                    format!(
+                        "--variants: unknown variant {name:?}: expected `all` or names from {}",
+                        names.join(", ")
+                    )
                 })?;
                 if out.iter().any(|o: &&Variant| o.name == v.name) {
                     return Err(format!("--variants: {name:?} is listed twice"));
@@ -34,7 +41,9 @@ pub fn select_variants<'a>(scenario: &'a Scenario, spec: Option<&str>) -> Result
                 out.push(v);
             }
             if out.is_empty() {
-                return Err(format!("--variants {list:?}: expected `all` or a comma-separated list of names"));
+                return Err(format!(
+                    "--variants {list:?}: expected `all` or a comma-separated list of names"
+                ));
             }
             Ok(out)
         }
@@ -43,7 +52,9 @@ pub fn select_variants<'a>(scenario: &'a Scenario, spec: Option<&str>) -> Result
 
 /// The interleaved order of (run index, variant): 1 a, 1 b, 2 a, 2 b, …
 pub fn schedule<'a>(variants: &[&'a Variant], runs: u32) -> Vec<(u32, &'a Variant)> {
-    (1..=runs).flat_map(|n| variants.iter().map(move |v| (n, *v))).collect()
+    (1..=runs)
+        .flat_map(|n| variants.iter().map(move |v| (n, *v)))
+        .collect()
 }
 
 pub struct CompareRequest<'a> {
@@ -75,7 +86,10 @@ pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
             std::fs::write(&probe, b"")?;
             std::fs::remove_file(&probe)
         })
-        .map_err(|e| RunError::Output { path: req.out_dir.display().to_string(), source: e })
+        .map_err(|e| RunError::Output {
+            path: req.out_dir.display().to_string(),
+            source: e,
+        })
 }
 
 pub async fn compare(req: CompareRequest<'_>) -> Result<CompareOutcome, RunError> {
@@ -103,10 +117,16 @@ pub async fn compare(req: CompareRequest<'_>) -> Result<CompareOutcome, RunError
         let stop = rec.status == RunStatus::Interrupted;
         records.push(rec);
         if stop {
-            return Ok(CompareOutcome { records, interrupted: true });
+            return Ok(CompareOutcome {
+                records,
+                interrupted: true,
+            });
         }
     }
-    Ok(CompareOutcome { records, interrupted: false })
+    Ok(CompareOutcome {
+        records,
+        interrupted: false,
+    })
 }
 
 #[cfg(test)]
@@ -126,7 +146,13 @@ mod tests {
     #[test]
     fn runs_are_interleaved() {
         let (a, b, c) = (v("a"), v("b"), v("c"));
-        let order: Vec<(u32, &str)> = schedule(&[&a, &b, &c], 2).into_iter().map(|(n, v)| (n, v.name.as_str())).collect();
-        assert_eq!(order, [(1, "a"), (1, "b"), (1, "c"), (2, "a"), (2, "b"), (2, "c")]);
+        let order: Vec<(u32, &str)> = schedule(&[&a, &b, &c], 2)
+            .into_iter()
+            .map(|(n, v)| (n, v.name.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [(1, "a"), (1, "b"), (1, "c"), (2, "a"), (2, "b"), (2, "c")]
+        );
     }
 }

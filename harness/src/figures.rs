@@ -63,12 +63,26 @@ fn median(mut v: Vec<u64>) -> Option<u64> {
 }
 
 /// Median of `f` over the last second of a phase.
-fn last_second(samples: &[Sample], marks: &[PhaseMark], name: &str, f: fn(&Sample) -> u64) -> Option<u64> {
+fn last_second(
+    samples: &[Sample],
+    marks: &[PhaseMark],
+    name: &str,
+    f: fn(&Sample) -> u64,
+) -> Option<u64> {
     let p = phase(marks, name)?;
-    median(window(samples, (p.end - 1.0).max(p.start), p.end).map(f).collect())
+    median(
+        window(samples, (p.end - 1.0).max(p.start), p.end)
+            .map(f)
+            .collect(),
+    )
 }
 
-fn max_in(samples: &[Sample], marks: &[PhaseMark], name: &str, f: fn(&Sample) -> u64) -> Option<u64> {
+fn max_in(
+    samples: &[Sample],
+    marks: &[PhaseMark],
+    name: &str,
+    f: fn(&Sample) -> u64,
+) -> Option<u64> {
     let p = phase(marks, name)?;
     window(samples, p.start, p.end).map(f).max()
 }
@@ -123,7 +137,11 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     fn mark(name: &str, start: f64, end: f64) -> PhaseMark {
-        PhaseMark { name: name.into(), start, end }
+        PhaseMark {
+            name: name.into(),
+            start,
+            end,
+        }
     }
 
     /// 10 samples a second; RssAnon by a function of time.
@@ -131,19 +149,37 @@ mod tests {
         (0..=(until * 10.0) as usize)
             .map(|i| {
                 let t = i as f64 / 10.0;
-                Sample { t, rss_anon: f(t), vm_size: 2 * f(t), cpu_s: t, ..Default::default() }
+                Sample {
+                    t,
+                    rss_anon: f(t),
+                    vm_size: 2 * f(t),
+                    cpu_s: t,
+                    ..Default::default()
+                }
             })
             .collect()
     }
 
     fn marks() -> Vec<PhaseMark> {
-        vec![mark("before", 0.0, 3.0), mark("during", 3.0, 8.0), mark("drain", 8.0, 14.0)]
+        vec![
+            mark("before", 0.0, 3.0),
+            mark("during", 3.0, 8.0),
+            mark("drain", 8.0, 14.0),
+        ]
     }
 
     #[test]
     fn retained_memory() {
         // 10 MiB before, 110 MiB at the peak, 90 MiB after the drain.
-        let s = series(14.0, |t| if t < 3.0 { 10 * MIB } else if t <= 8.0 { 10 * MIB + ((t - 3.0) * 20.0) as u64 * MIB } else { 90 * MIB });
+        let s = series(14.0, |t| {
+            if t < 3.0 {
+                10 * MIB
+            } else if t <= 8.0 {
+                10 * MIB + ((t - 3.0) * 20.0) as u64 * MIB
+            } else {
+                90 * MIB
+            }
+        });
         let f = compute(&s, &marks());
         assert_eq!(f.rss_before_bytes, Some(10 * MIB));
         assert_eq!(f.rss_peak_bytes, Some(110 * MIB));
@@ -157,7 +193,15 @@ mod tests {
     #[test]
     fn released_memory_has_t90() {
         // Falls back to the baseline two seconds after the load stops.
-        let s = series(14.0, |t| if (3.0..=8.0).contains(&t) { 110 * MIB } else if t > 8.0 && t < 10.0 { 60 * MIB } else { 10 * MIB });
+        let s = series(14.0, |t| {
+            if (3.0..=8.0).contains(&t) {
+                110 * MIB
+            } else if t > 8.0 && t < 10.0 {
+                60 * MIB
+            } else {
+                10 * MIB
+            }
+        });
         let f = compute(&s, &marks());
         assert_eq!(f.retention, Some(0.0));
         let t90 = f.t90_s.unwrap();
@@ -166,7 +210,13 @@ mod tests {
 
     #[test]
     fn small_growth_has_no_retention() {
-        let s = series(14.0, |t| if (3.0..=8.0).contains(&t) { 13 * MIB } else { 10 * MIB });
+        let s = series(14.0, |t| {
+            if (3.0..=8.0).contains(&t) {
+                13 * MIB
+            } else {
+                10 * MIB
+            }
+        });
         let f = compute(&s, &marks());
         assert_eq!(f.retention, None);
         assert!(f.rss_peak_bytes.is_some());
@@ -186,6 +236,9 @@ mod tests {
         let s = series(2.0, |_| MIB);
         let f = compute(&s, &[mark("before", 0.0, 2.0)]);
         assert!(f.rss_before_bytes.is_some());
-        assert_eq!((f.rss_peak_bytes, f.rss_after_drain_bytes, f.retention), (None, None, None));
+        assert_eq!(
+            (f.rss_peak_bytes, f.rss_after_drain_bytes, f.retention),
+            (None, None, None)
+        );
     }
 }

@@ -25,9 +25,14 @@ pub async fn request(
     path: &str,
     timeout: Duration,
 ) -> Result<(u16, Bytes), ProbeError> {
-    let fail = |m: String| ProbeError::Failed { path: path.to_string(), message: m };
+    let fail = |m: String| ProbeError::Failed {
+        path: path.to_string(),
+        message: m,
+    };
     let fut = async {
-        let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| fail(e.to_string()))?;
@@ -41,9 +46,17 @@ pub async fn request(
             .body(Empty::<Bytes>::new())
             .map_err(|e| fail(e.to_string()))?;
         let exchange = async {
-            let resp = sender.send_request(req).await.map_err(|e| fail(e.to_string()))?;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
             let status = resp.status().as_u16();
-            let body = resp.into_body().collect().await.map_err(|e| fail(e.to_string()))?.to_bytes();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .to_bytes();
             Ok::<_, ProbeError>((status, body))
         };
         // Drive the connection and the exchange together on this task.
@@ -54,14 +67,23 @@ pub async fn request(
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| ProbeError::Timeout { path: path.to_string(), timeout })?
+        .map_err(|_| ProbeError::Timeout {
+            path: path.to_string(),
+            timeout,
+        })?
 }
 
 /// Fetches and decodes `/stats`.
 pub async fn stats(addr: SocketAddr) -> Result<serde_json::Value, ProbeError> {
     let (status, body) = request(addr, Method::GET, "/stats", Duration::from_secs(2)).await?;
     if status != 200 {
-        return Err(ProbeError::Failed { path: "/stats".into(), message: format!("status {status}") });
+        return Err(ProbeError::Failed {
+            path: "/stats".into(),
+            message: format!("status {status}"),
+        });
     }
-    serde_json::from_slice(&body).map_err(|e| ProbeError::Failed { path: "/stats".into(), message: e.to_string() })
+    serde_json::from_slice(&body).map_err(|e| ProbeError::Failed {
+        path: "/stats".into(),
+        message: e.to_string(),
+    })
 }

@@ -33,7 +33,12 @@ impl Progress {
         if self.tty {
             let _ = write!(err, "\r\x1b[2K");
         }
-        let _ = writeln!(err, "[{}] {name} ({:.1}s)", self.label, planned.as_secs_f64());
+        let _ = writeln!(
+            err,
+            "[{}] {name} ({:.1}s)",
+            self.label,
+            planned.as_secs_f64()
+        );
         self.last_plain = Some(Instant::now());
     }
 
@@ -53,7 +58,10 @@ impl Progress {
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{line}");
             let _ = err.flush();
-        } else if self.last_plain.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+        } else if self
+            .last_plain
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
             let _ = writeln!(err, "{line}");
             self.last_plain = Some(Instant::now());
         }

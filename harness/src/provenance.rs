@@ -54,7 +54,9 @@ impl Environment {
             hostname: read_trim("/proc/sys/kernel/hostname"),
             kernel: read_trim("/proc/sys/kernel/osrelease"),
             glibc_version: target_server::alloc::glibc_version(),
-            nproc: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            nproc: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             cpu_model: cpuinfo
                 .lines()
                 .find_map(|l| l.strip_prefix("model name"))
@@ -68,7 +70,8 @@ impl Environment {
             rustc: env!("ALLOCSTORM_RUSTC").to_string(),
             allocstorm_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: git(&["rev-parse", "HEAD"]),
-            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+            git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
+                .map(|s| !s.is_empty()),
             crate_versions: env!("ALLOCSTORM_CRATES")
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
@@ -101,7 +104,11 @@ mod tests {
     fn collects_this_machine() {
         let e = Environment::collect();
         assert!(e.nproc >= 1);
-        assert!(e.kernel.chars().next().is_some_and(|c| c.is_ascii_digit()), "{}", e.kernel);
+        assert!(
+            e.kernel.chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "{}",
+            e.kernel
+        );
         assert!(e.glibc_version.starts_with("2."));
         assert!(e.mem_total_bytes > 0);
         assert!(e.crate_versions.contains_key("tikv-jemallocator"));

@@ -107,16 +107,28 @@ pub struct RunRecord {
 pub enum Event {
     Start(Box<RunHeader>),
     /// The server is up: its pid and address.
-    Server { pid: u32, addr: String },
+    Server {
+        pid: u32,
+        addr: String,
+    },
     Phase(PhaseMark),
     Sample(Sample),
     Smaps(SmapsRollup),
     Stats(StatsSample),
-    LoadSecond { phase: String, report: SecondReport },
+    LoadSecond {
+        phase: String,
+        report: SecondReport,
+    },
     /// The answer of `POST /admin/release`: what the allocator was asked to do.
-    Release { t: f64, outcome: serde_json::Value },
+    Release {
+        t: f64,
+        outcome: serde_json::Value,
+    },
     Load(Box<PhaseLoad>),
-    End { status: RunStatus, failure: Option<String> },
+    End {
+        status: RunStatus,
+        failure: Option<String>,
+    },
 }
 
 /// Appends events to the run's `.jsonl`, flushing each so nothing measured is lost.
@@ -128,7 +140,10 @@ pub struct EventLog {
 impl EventLog {
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let f = File::create(path)?;
-        Ok(Self { out: BufWriter::new(f), path: path.to_path_buf() })
+        Ok(Self {
+            out: BufWriter::new(f),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn write(&mut self, e: &Event) -> std::io::Result<()> {

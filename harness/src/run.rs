@@ -31,7 +31,10 @@ use crate::scenario::{Scenario, Variant};
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{path}: cannot write the output directory: {source}")]
-    Output { path: String, source: std::io::Error },
+    Output {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{binary} not found in {dir}: build it first (make build, or cargo build --release)")]
     MissingBinary { binary: String, dir: String },
 }
@@ -80,13 +83,18 @@ impl Shared {
     fn log(&mut self, e: &Event) {
         if let Err(err) = self.log.write(e) {
             // Keep measuring; report once at the end.
-            self.log_error.get_or_insert_with(|| format!("{}: {err}", self.log.path.display()));
+            self.log_error
+                .get_or_insert_with(|| format!("{}: {err}", self.log.path.display()));
         }
     }
 
     fn begin(&mut self, name: &str, planned: Duration) {
         let t = self.now();
-        let mark = PhaseMark { name: name.to_string(), start: t, end: t };
+        let mark = PhaseMark {
+            name: name.to_string(),
+            start: t,
+            end: t,
+        };
         self.log(&Event::Phase(mark.clone()));
         self.marks.push(mark);
         self.phase = (name.to_string(), Instant::now(), planned);
@@ -163,7 +171,9 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         sample_interval_s: req.sample_interval.as_secs_f64(),
         environment: req.environment.clone(),
     };
-    shared.borrow_mut().log(&Event::Start(Box::new(header.clone())));
+    shared
+        .borrow_mut()
+        .log(&Event::Start(Box::new(header.clone())));
     let mut record = RunRecord::from_header(header);
 
     let server_log = runs_dir.join(format!("{}-{}.server.log", req.variant.name, req.run_index));
@@ -178,11 +188,18 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     };
     let pid = server.id().unwrap_or(0);
     record.server_pid = Some(pid);
-    shared.borrow_mut().begin("startup", Duration::from_secs(10));
+    shared
+        .borrow_mut()
+        .begin("startup", Duration::from_secs(10));
 
     let outcome = {
         let driver = drive(&req, &phases, &mut server, shared.clone(), &mut record);
-        let sampler = sample_loop(pid, req.sample_interval, req.scenario.sampling.smaps_interval, shared.clone());
+        let sampler = sample_loop(
+            pid,
+            req.sample_interval,
+            req.scenario.sampling.smaps_interval,
+            shared.clone(),
+        );
         let poller = stats_loop(&req, shared.clone());
         tokio::select! {
             r = driver => r,
@@ -237,7 +254,10 @@ enum Outcome {
 
 fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRecord, RunError> {
     let mut s = shared.borrow_mut();
-    s.log(&Event::End { status: record.status, failure: record.failure.clone() });
+    s.log(&Event::End {
+        status: record.status,
+        failure: record.failure.clone(),
+    });
     record.samples = std::mem::take(&mut s.samples);
     record.smaps = std::mem::take(&mut s.smaps);
     record.stats = std::mem::take(&mut s.stats);
@@ -249,23 +269,44 @@ fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRe
             fmt_opt_size(record.figures.rss_before_bytes),
             fmt_opt_size(record.figures.rss_peak_bytes),
             fmt_opt_size(record.figures.rss_after_drain_bytes),
-            record.figures.retention.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into()),
+            record
+                .figures
+                .retention
+                .map(|r| format!("{r:.2}"))
+                .unwrap_or_else(|| "-".into()),
         ),
-        _ => format!("{:?}: {}", record.status, record.failure.as_deref().unwrap_or("")).to_lowercase(),
+        _ => format!(
+            "{:?}: {}",
+            record.status,
+            record.failure.as_deref().unwrap_or("")
+        )
+        .to_lowercase(),
     };
     s.progress.done(&msg);
     if let Some(e) = s.log_error.take() {
-        return Err(RunError::Output { path: e, source: std::io::Error::other("write failed") });
+        return Err(RunError::Output {
+            path: e,
+            source: std::io::Error::other("write failed"),
+        });
     }
-    write_json_atomic(json, &record).map_err(|e| RunError::Output { path: json.display().to_string(), source: e })?;
+    write_json_atomic(json, &record).map_err(|e| RunError::Output {
+        path: json.display().to_string(),
+        source: e,
+    })?;
     Ok(record)
 }
 
 fn fmt_opt_size(v: Option<u64>) -> String {
-    v.map(target_server::units::format_size).unwrap_or_else(|| "-".into())
+    v.map(target_server::units::format_size)
+        .unwrap_or_else(|| "-".into())
 }
 
-fn spawn_server(bin: &Path, args: &[String], variant: &Variant, log: &Path) -> Result<Child, String> {
+fn spawn_server(
+    bin: &Path,
+    args: &[String],
+    variant: &Variant,
+    log: &Path,
+) -> Result<Child, String> {
     let stderr = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let mut cmd = Command::new(bin);
     cmd.args(args)
@@ -274,7 +315,8 @@ fn spawn_server(bin: &Path, args: &[String], variant: &Variant, log: &Path) -> R
         .stdout(Stdio::piped())
         .stderr(stderr);
     child::die_with_parent(&mut cmd);
-    cmd.spawn().map_err(|e| format!("cannot start {}: {e}", bin.display()))
+    cmd.spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))
 }
 
 /// Reads the server's `listening on IP:PORT` line.
@@ -295,9 +337,19 @@ async fn wait_healthy(addr: SocketAddr, server: &mut Child) -> Result<(), String
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(Some(st)) = server.try_wait() {
-            return Err(format!("server {} before becoming healthy", describe_exit(st)));
+            return Err(format!(
+                "server {} before becoming healthy",
+                describe_exit(st)
+            ));
         }
-        if let Ok((200, _)) = probe::request(addr, hyper::Method::GET, "/healthz", Duration::from_millis(500)).await {
+        if let Ok((200, _)) = probe::request(
+            addr,
+            hyper::Method::GET,
+            "/healthz",
+            Duration::from_millis(500),
+        )
+        .await
+        {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -323,7 +375,10 @@ async fn drive(
     }
     let pid = server.id().unwrap_or(0);
     shared.borrow_mut().addr = Some(addr);
-    shared.borrow_mut().log(&Event::Server { pid, addr: addr.to_string() });
+    shared.borrow_mut().log(&Event::Server {
+        pid,
+        addr: addr.to_string(),
+    });
     match probe::stats(addr).await {
         Ok(s) => {
             record.server_settings = Some(serde_json::json!({
@@ -341,23 +396,31 @@ async fn drive(
         Ok(e) => e,
         Err(e) => return Outcome::Failed(format!("cannot find the allocstorm executable: {e}")),
     };
-    let load_args = |processes: u32, connections: u32, rate: Option<f64>, duration: Duration| LoadArgs {
-        target: format!("http://{addr}{}", spec.path),
-        range: format!("{}-{}", spec.range.0, spec.range.1),
-        processes: processes as usize,
-        connections: connections as usize,
-        rate: rate.map(|r| format!("{r}/s")).unwrap_or_else(|| "max".into()),
-        duration: format!("{}ms", duration.as_millis()),
-        timeout: format!("{}ms", spec.timeout.as_millis()),
-        retries: spec.retries,
-        backoff: format!("{}ms", spec.backoff.as_millis()),
-        json: false,
-        allow_remote: false,
-    };
+    let load_args =
+        |processes: u32, connections: u32, rate: Option<f64>, duration: Duration| LoadArgs {
+            target: format!("http://{addr}{}", spec.path),
+            range: format!("{}-{}", spec.range.0, spec.range.1),
+            processes: processes as usize,
+            connections: connections as usize,
+            rate: rate
+                .map(|r| format!("{r}/s"))
+                .unwrap_or_else(|| "max".into()),
+            duration: format!("{}ms", duration.as_millis()),
+            timeout: format!("{}ms", spec.timeout.as_millis()),
+            retries: spec.retries,
+            backoff: format!("{}ms", spec.backoff.as_millis()),
+            json: false,
+            allow_remote: false,
+        };
 
     // warmup: a few requests, so glibc's dynamic mmap threshold is trained as in production.
     if !phases.warmup.is_zero() {
-        let args = load_args(1, spec.connections.min(2), Some(phases.warmup_rate), phases.warmup);
+        let args = load_args(
+            1,
+            spec.connections.min(2),
+            Some(phases.warmup_rate),
+            phases.warmup,
+        );
         if let Err(e) = load_phase("warmup", phases.warmup, &args, &exe, &shared, record).await {
             return Outcome::Failed(e);
         }
@@ -378,11 +441,21 @@ async fn drive(
     if !phases.release.is_zero() {
         shared.borrow_mut().begin("release", phases.release);
         let until = Instant::now() + phases.release;
-        match probe::request(addr, hyper::Method::POST, "/admin/release", Duration::from_secs(10)).await {
+        match probe::request(
+            addr,
+            hyper::Method::POST,
+            "/admin/release",
+            Duration::from_secs(10),
+        )
+        .await
+        {
             Ok((200, body)) => {
                 let outcome: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let t = shared.borrow().now();
-                shared.borrow_mut().log(&Event::Release { t, outcome: outcome.clone() });
+                shared.borrow_mut().log(&Event::Release {
+                    t,
+                    outcome: outcome.clone(),
+                });
                 record.release = Some(outcome);
             }
             Ok((status, _)) => return Outcome::Failed(format!("/admin/release answered {status}")),
@@ -413,19 +486,30 @@ async fn load_phase(
     let on_second = |r: &load::SecondReport| {
         let mut s = shared.borrow_mut();
         s.last_rps = Some(r.counts.ok as f64);
-        s.log(&Event::LoadSecond { phase: name.to_string(), report: r.clone() });
+        s.log(&Event::LoadSecond {
+            phase: name.to_string(),
+            report: r.clone(),
+        });
     };
     let result = load::run_load(&plan, exe, on_second).await;
     shared.borrow_mut().end();
     let summary = result.map_err(|e| format!("{name} load: {e}"))?;
-    let pl = PhaseLoad { phase: name.to_string(), summary: summary.clone() };
+    let pl = PhaseLoad {
+        phase: name.to_string(),
+        summary: summary.clone(),
+    };
     shared.borrow_mut().log(&Event::Load(Box::new(pl.clone())));
     record.phase_loads.push(pl);
     Ok(summary)
 }
 
 /// Samples `/proc/<pid>` until the process is gone; returns why it stopped.
-async fn sample_loop(pid: u32, interval: Duration, smaps_every: Duration, shared: SharedRef) -> String {
+async fn sample_loop(
+    pid: u32,
+    interval: Duration,
+    smaps_every: Duration,
+    shared: SharedRef,
+) -> String {
     let reader = ProcReader::new(pid);
     let mut tick = tokio::time::interval(interval);
     // A late tick is taken late, not bunched: samples stay evenly spaced in time.
@@ -469,7 +553,9 @@ async fn stats_loop(req: &RunRequest<'_>, shared: SharedRef) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(addr) = shared.borrow().addr else { continue };
+        let Some(addr) = shared.borrow().addr else {
+            continue;
+        };
         let t = shared.borrow().now();
         // A slow /stats under load is a figure too: it just arrives late, never blocks sampling.
         if let Ok(stats) = probe::stats(addr).await {

@@ -181,7 +181,8 @@ mod tests {
 
     #[test]
     fn stat_with_awkward_command_name() {
-        let stat = "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 5 0 100 0 0";
+        let stat =
+            "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 5 0 100 0 0";
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         assert_eq!(parse_stat_cpu(stat).unwrap(), 300.0 / hz);
         assert!(parse_stat_cpu("garbage").is_err());
@@ -191,7 +192,10 @@ mod tests {
     fn smaps_rollup_fields() {
         let t = "00400000-7ffd [rollup]\nRss:  1000 kB\nPss:  900 kB\nAnonymous:  700 kB\nLazyFree:  0 kB\nAnonHugePages:  2048 kB\n";
         let r = parse_smaps_rollup(t);
-        assert_eq!((r.rss, r.pss, r.anonymous, r.anon_huge_pages), (1000 * 1024, 900 * 1024, 700 * 1024, 2048 * 1024));
+        assert_eq!(
+            (r.rss, r.pss, r.anonymous, r.anon_huge_pages),
+            (1000 * 1024, 900 * 1024, 700 * 1024, 2048 * 1024)
+        );
     }
 
     #[test]
@@ -200,6 +204,9 @@ mod tests {
         let s = r.sample(0.0).unwrap();
         assert!(s.vm_rss > 0 && s.vm_size >= s.vm_rss && s.threads >= 1);
         assert!(r.smaps_rollup(0.0).unwrap().rss > 0);
-        assert!(matches!(ProcReader::new(u32::MAX - 1).sample(0.0), Err(SampleError::Gone(_))));
+        assert!(matches!(
+            ProcReader::new(u32::MAX - 1).sample(0.0),
+            Err(SampleError::Gone(_))
+        ));
     }
 }

@@ -240,7 +240,12 @@ fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ScenarioError {
     let line = e
         .span()
         .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-    let msg = e.message().lines().next().unwrap_or("invalid TOML").to_string();
+    let msg = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("invalid TOML")
+        .to_string();
     ScenarioError {
         file: match line {
             Some(l) => format!("{file}:{l}"),
@@ -288,7 +293,10 @@ impl Scenario {
                         all.iter().find(|v| &v.name == n).cloned().ok_or_else(|| {
                             ctx.err(
                                 "variants",
-                                format!("unknown variant {n:?}: expected one of {}", names_of(&all)),
+                                format!(
+                                    "unknown variant {n:?}: expected one of {}",
+                                    names_of(&all)
+                                ),
                             )
                         })
                     })
@@ -304,11 +312,28 @@ impl Scenario {
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases = phase_spec(&ctx, "quick", &raw.quick, &PhaseDefaults::quick(&phases))?;
         let sampling = SamplingSpec {
-            interval: ctx.unit("sampling.interval", raw.sampling.interval.as_ref(), "50ms", units::parse_duration)?,
-            stats_interval: ctx.unit("sampling.stats_interval", raw.sampling.stats_interval.as_ref(), "1s", units::parse_duration)?,
-            smaps_interval: ctx.unit("sampling.smaps_interval", raw.sampling.smaps_interval.as_ref(), "1s", units::parse_duration)?,
+            interval: ctx.unit(
+                "sampling.interval",
+                raw.sampling.interval.as_ref(),
+                "50ms",
+                units::parse_duration,
+            )?,
+            stats_interval: ctx.unit(
+                "sampling.stats_interval",
+                raw.sampling.stats_interval.as_ref(),
+                "1s",
+                units::parse_duration,
+            )?,
+            smaps_interval: ctx.unit(
+                "sampling.smaps_interval",
+                raw.sampling.smaps_interval.as_ref(),
+                "1s",
+                units::parse_duration,
+            )?,
         };
-        if sampling.interval < Duration::from_millis(1) || sampling.interval > Duration::from_secs(10) {
+        if sampling.interval < Duration::from_millis(1)
+            || sampling.interval > Duration::from_secs(10)
+        {
             return Err(ctx.err(
                 "sampling.interval",
                 format!("expected between 1ms and 10s, got {:?}", sampling.interval),
@@ -416,19 +441,31 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
     let mut seen = std::collections::BTreeSet::new();
     for (i, v) in raw.variant.iter().enumerate() {
         let field = format!("variant[{i}]");
-        if v.name.is_empty() || !v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if v.name.is_empty()
+            || !v
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(ctx.err(
                 &format!("{field}.name"),
                 format!("expected letters, digits, '-' or '_', got {:?}", v.name),
             ));
         }
         if !seen.insert(v.name.clone()) {
-            return Err(ctx.err(&format!("{field}.name"), format!("duplicate variant name {:?}", v.name)));
+            return Err(ctx.err(
+                &format!("{field}.name"),
+                format!("duplicate variant name {:?}", v.name),
+            ));
         }
         if !SERVER_BINARIES.contains(&v.binary.as_str()) {
             return Err(ctx.err(
                 &format!("{field}.binary"),
-                format!("expected one of {}, got {:?}", SERVER_BINARIES.join(", "), v.binary),
+                format!(
+                    "expected one of {}, got {:?}",
+                    SERVER_BINARIES.join(", "),
+                    v.binary
+                ),
             ));
         }
     }
@@ -439,10 +476,17 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
 }
 
 fn names_of(vs: &[Variant]) -> String {
-    vs.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+    vs.iter()
+        .map(|v| v.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn positive<T: PartialOrd + Default + std::fmt::Display>(ctx: &Ctx, field: &str, v: T) -> Result<T, ScenarioError> {
+fn positive<T: PartialOrd + Default + std::fmt::Display>(
+    ctx: &Ctx,
+    field: &str,
+    v: T,
+) -> Result<T, ScenarioError> {
     if v > T::default() {
         Ok(v)
     } else {
@@ -473,51 +517,101 @@ pub mod secs {
     }
 }
 
-fn server_spec(ctx: &Ctx, r: &RawServer, scenario_path: &Path) -> Result<ServerSpec, ScenarioError> {
+fn server_spec(
+    ctx: &Ctx,
+    r: &RawServer,
+    scenario_path: &Path,
+) -> Result<ServerSpec, ScenarioError> {
     if r.file.is_some() && r.create_file.is_some() {
-        return Err(ctx.err("server.file", "give either server.file or server.create_file, not both"));
+        return Err(ctx.err(
+            "server.file",
+            "give either server.file or server.create_file, not both",
+        ));
     }
     let file = match &r.file {
         None => None,
         Some(f) => {
             let p = scenario_path.parent().unwrap_or(Path::new(".")).join(f);
             if !p.is_file() {
-                return Err(ctx.err("server.file", format!("expected an existing file, got {f:?}")));
+                return Err(ctx.err(
+                    "server.file",
+                    format!("expected an existing file, got {f:?}"),
+                ));
             }
             Some(p)
         }
     };
-    let create_file = ctx.unit("server.create_file", r.create_file.as_ref(), "3MiB", units::parse_size)?;
+    let create_file = ctx.unit(
+        "server.create_file",
+        r.create_file.as_ref(),
+        "3MiB",
+        units::parse_size,
+    )?;
     if file.is_none() && create_file == 0 {
         return Err(ctx.err("server.create_file", "expected a size above 0, got 0"));
     }
     let io = r.io.clone().unwrap_or_else(|| "worker".into());
     if io != "worker" && io != "blocking" {
-        return Err(ctx.err("server.io", format!("expected \"worker\" or \"blocking\", got {io:?}")));
+        return Err(ctx.err(
+            "server.io",
+            format!("expected \"worker\" or \"blocking\", got {io:?}"),
+        ));
     }
-    let meta_size = ctx.unit("server.meta_size", r.meta_size.as_ref(), "96-640", units::parse_size_range)?;
+    let meta_size = ctx.unit(
+        "server.meta_size",
+        r.meta_size.as_ref(),
+        "96-640",
+        units::parse_size_range,
+    )?;
     let egress_limit = match &r.egress_limit {
         None => None,
-        Some(v) => Some(units::parse_byte_rate(v).map_err(|e| ctx.err("server.egress_limit", e.to_string()))?),
+        Some(v) => Some(
+            units::parse_byte_rate(v).map_err(|e| ctx.err("server.egress_limit", e.to_string()))?,
+        ),
     };
     let hold = match &r.hold {
         None => None,
-        Some(v) => Some(units::parse_duration(v).map_err(|e| ctx.err("server.hold", e.to_string()))?),
+        Some(v) => {
+            Some(units::parse_duration(v).map_err(|e| ctx.err("server.hold", e.to_string()))?)
+        }
     };
     Ok(ServerSpec {
         file,
         create_file,
         workers: positive(ctx, "server.workers", r.workers.unwrap_or(4))?,
         io,
-        blocking_threads: positive(ctx, "server.blocking_threads", r.blocking_threads.unwrap_or(512))?,
+        blocking_threads: positive(
+            ctx,
+            "server.blocking_threads",
+            r.blocking_threads.unwrap_or(512),
+        )?,
         meta_every: r.meta_every.unwrap_or(16),
         meta_size,
-        meta_churn: ctx.unit("server.meta_churn", r.meta_churn.as_ref(), "0/s", units::parse_rate)?,
+        meta_churn: ctx.unit(
+            "server.meta_churn",
+            r.meta_churn.as_ref(),
+            "0/s",
+            units::parse_rate,
+        )?,
         egress_limit,
         hold,
         max_inflight: r.max_inflight.unwrap_or(0),
-        queue_timeout: ctx.unit("server.queue_timeout", r.queue_timeout.as_ref(), "5s", units::parse_duration)?,
-        max_range: positive(ctx, "server.max_range", ctx.unit("server.max_range", r.max_range.as_ref(), "8MiB", units::parse_size)?)?,
+        queue_timeout: ctx.unit(
+            "server.queue_timeout",
+            r.queue_timeout.as_ref(),
+            "5s",
+            units::parse_duration,
+        )?,
+        max_range: positive(
+            ctx,
+            "server.max_range",
+            ctx.unit(
+                "server.max_range",
+                r.max_range.as_ref(),
+                "8MiB",
+                units::parse_size,
+            )?,
+        )?,
         args: r.args.clone(),
     })
 }
@@ -525,21 +619,32 @@ fn server_spec(ctx: &Ctx, r: &RawServer, scenario_path: &Path) -> Result<ServerS
 fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
     let path = r.path.clone().unwrap_or_else(|| "/file/hot".into());
     if !path.starts_with('/') {
-        return Err(ctx.err("load.path", format!("expected a path starting with '/', got {path:?}")));
+        return Err(ctx.err(
+            "load.path",
+            format!("expected a path starting with '/', got {path:?}"),
+        ));
     }
-    let range = ctx.unit("load.range", r.range.as_ref(), "0-1048575", units::parse_size_range)?;
+    let range = ctx.unit(
+        "load.range",
+        r.range.as_ref(),
+        "0-1048575",
+        units::parse_size_range,
+    )?;
     let processes = positive(ctx, "load.processes", r.processes.unwrap_or(4))?;
     let connections = positive(ctx, "load.connections", r.connections.unwrap_or(64))?;
     if connections < processes {
         return Err(ctx.err(
             "load.connections",
-            format!("expected at least one connection per process ({processes}), got {connections}"),
+            format!(
+                "expected at least one connection per process ({processes}), got {connections}"
+            ),
         ));
     }
     let rate = match r.rate.as_deref() {
         None | Some("max") => None,
         Some(v) => {
-            let rate = units::parse_rate(v).map_err(|e| ctx.err("load.rate", format!("{e} or max")))?;
+            let rate =
+                units::parse_rate(v).map_err(|e| ctx.err("load.rate", format!("{e} or max")))?;
             Some(positive(ctx, "load.rate", rate)?)
         }
     };
@@ -549,9 +654,23 @@ fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
         processes,
         connections,
         rate,
-        timeout: nonzero(ctx, "load.timeout", ctx.unit("load.timeout", r.timeout.as_ref(), "3s", units::parse_duration)?)?,
+        timeout: nonzero(
+            ctx,
+            "load.timeout",
+            ctx.unit(
+                "load.timeout",
+                r.timeout.as_ref(),
+                "3s",
+                units::parse_duration,
+            )?,
+        )?,
         retries: r.retries.unwrap_or(0),
-        backoff: ctx.unit("load.backoff", r.backoff.as_ref(), "100ms", units::parse_duration)?,
+        backoff: ctx.unit(
+            "load.backoff",
+            r.backoff.as_ref(),
+            "100ms",
+            units::parse_duration,
+        )?,
     })
 }
 
@@ -601,18 +720,26 @@ impl PhaseDefaults {
     }
 }
 
-fn phase_spec(ctx: &Ctx, table: &str, r: &RawPhases, d: &PhaseDefaults) -> Result<PhaseSpec, ScenarioError> {
-    let dur = |name: &str, v: &Option<String>, default: Duration| -> Result<Duration, ScenarioError> {
-        let field = format!("{table}.{name}");
-        match v {
-            None => Ok(default),
-            Some(s) => units::parse_duration(s).map_err(|e| ctx.err(&field, e.to_string())),
-        }
-    };
+fn phase_spec(
+    ctx: &Ctx,
+    table: &str,
+    r: &RawPhases,
+    d: &PhaseDefaults,
+) -> Result<PhaseSpec, ScenarioError> {
+    let dur =
+        |name: &str, v: &Option<String>, default: Duration| -> Result<Duration, ScenarioError> {
+            let field = format!("{table}.{name}");
+            match v {
+                None => Ok(default),
+                Some(s) => units::parse_duration(s).map_err(|e| ctx.err(&field, e.to_string())),
+            }
+        };
     let rate = |name: &str, v: &Option<String>, default: f64| -> Result<f64, ScenarioError> {
         match v {
             None => Ok(default),
-            Some(s) => units::parse_rate(s).map_err(|e| ctx.err(&format!("{table}.{name}"), e.to_string())),
+            Some(s) => {
+                units::parse_rate(s).map_err(|e| ctx.err(&format!("{table}.{name}"), e.to_string()))
+            }
         }
     };
     let p = PhaseSpec {
@@ -640,7 +767,10 @@ fn phase_spec(ctx: &Ctx, table: &str, r: &RawPhases, d: &PhaseDefaults) -> Resul
     }
     let total = p.warmup + p.before + p.during + p.drain + p.nudge + p.release;
     if total > Duration::from_secs(6 * 3600) {
-        return Err(ctx.err(table, format!("phases add up to {total:?}: expected at most 6h")));
+        return Err(ctx.err(
+            table,
+            format!("phases add up to {total:?}: expected at most 6h"),
+        ));
     }
     Ok(p)
 }
@@ -661,9 +791,13 @@ mod tests {
         let base = "name = \"x\"\n[load]\nrate = \"400/s\"\n";
         let v = "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n";
         let h = scenario_hash(base, v);
-        let with_gate = format!("# a comment\n{base}\n[gate.variants.glibc]\nmin_retention = 0.4\n");
+        let with_gate =
+            format!("# a comment\n{base}\n[gate.variants.glibc]\nmin_retention = 0.4\n");
         assert_eq!(scenario_hash(&with_gate, v), h);
         assert_ne!(scenario_hash(&base.replace("400", "300"), v), h);
-        assert_ne!(scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary")), h);
+        assert_ne!(
+            scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary")),
+            h
+        );
     }
 }

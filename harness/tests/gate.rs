@@ -485,7 +485,10 @@ fn budgets_come_from_an_explicit_scenario_too() {
     let o = gate(w.path(), &["--run", s(&dir), "--scenario", s(&strict)]);
     assert_eq!(o.code, 1, "{o:?}");
     // Only [gate] differs, which is not part of the scenario's hash: no warning.
-    assert!(!o.stdout.contains("changed since the runs were measured"), "{o:?}");
+    assert!(
+        !o.stdout.contains("changed since the runs were measured"),
+        "{o:?}"
+    );
 }
 
 #[test]

@@ -16,7 +16,11 @@ fn write_scenario(dir: &Path, during: &str) -> PathBuf {
 
 fn write_scenario_with(dir: &Path, during: &str, extra_phases: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::fs::copy(root.join("scenarios/variants.toml"), dir.join("variants.toml")).unwrap();
+    std::fs::copy(
+        root.join("scenarios/variants.toml"),
+        dir.join("variants.toml"),
+    )
+    .unwrap();
     let hot = dir.join("hot.bin");
     std::fs::write(&hot, vec![0x5Au8; 2 << 20]).unwrap();
     let text = format!(
@@ -65,8 +69,15 @@ fn run_variant(variant: &str, extra_phases: &str) -> Value {
     let record = out.join(format!("runs/{variant}-1.json"));
     let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     let jsonl = std::fs::read_to_string(out.join(format!("runs/{variant}-1.jsonl"))).unwrap();
-    let streamed = jsonl.lines().filter(|l| l.contains(r#""kind":"sample""#)).count();
-    assert_eq!(streamed, rec["samples"].as_array().unwrap().len(), "every sample streamed");
+    let streamed = jsonl
+        .lines()
+        .filter(|l| l.contains(r#""kind":"sample""#))
+        .count();
+    assert_eq!(
+        streamed,
+        rec["samples"].as_array().unwrap().len(),
+        "every sample streamed"
+    );
     rec
 }
 
@@ -91,7 +102,13 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["name"].as_str().unwrap().to_string(), m["start"].as_f64().unwrap(), m["end"].as_f64().unwrap()))
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["start"].as_f64().unwrap(),
+                m["end"].as_f64().unwrap(),
+            )
+        })
         .collect();
     let names: Vec<&str> = phases.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(names, phase_names);
@@ -99,14 +116,21 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
         assert!(w[0].1 <= w[0].2 && w[0].2 <= w[1].1 + 1e-6, "{w:?}");
     }
     let during = phases.iter().find(|p| p.0 == "during").unwrap();
-    assert!((during.2 - during.1 - 2.0).abs() < 1.0, "during lasted {}", during.2 - during.1);
+    assert!(
+        (during.2 - during.1 - 2.0).abs() < 1.0,
+        "during lasted {}",
+        during.2 - during.1
+    );
 
     // One sample per 50 ms, give or take scheduling.
     let samples = rec["samples"].as_array().unwrap();
     let span = samples.last().unwrap()["t"].as_f64().unwrap() - samples[0]["t"].as_f64().unwrap();
     let expected = span / 0.05 + 1.0;
     let n = samples.len() as f64;
-    assert!((n - expected).abs() / expected < 0.15, "{n} samples over {span:.2}s, expected {expected:.0}");
+    assert!(
+        (n - expected).abs() / expected < 0.15,
+        "{n} samples over {span:.2}s, expected {expected:.0}"
+    );
     assert!(!rec["smaps"].as_array().unwrap().is_empty());
     assert!(rec["stats"].as_array().unwrap().len() >= 3);
 
@@ -122,31 +146,66 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert_eq!(rec["seed"], 7);
     assert_eq!(rec["scenario_hash"].as_str().unwrap().len(), 64);
     let env = &rec["environment"];
-    for k in ["kernel", "glibc_version", "thp_enabled", "overcommit_memory", "rustc"] {
+    for k in [
+        "kernel",
+        "glibc_version",
+        "thp_enabled",
+        "overcommit_memory",
+        "rustc",
+    ] {
         assert!(!env[k].as_str().unwrap_or("").is_empty(), "environment.{k}");
     }
     assert!(env["nproc"].as_u64().unwrap() >= 1);
-    assert!(env["git_revision"].as_str().is_some_and(|s| s.len() == 40), "git revision");
-    assert!(rec["server_exit"].as_str().unwrap().contains("code 0"), "{}", rec["server_exit"]);
+    assert!(
+        env["git_revision"].as_str().is_some_and(|s| s.len() == 40),
+        "git revision"
+    );
+    assert!(
+        rec["server_exit"].as_str().unwrap().contains("code 0"),
+        "{}",
+        rec["server_exit"]
+    );
 }
 
 #[test]
 fn glibc_run_records_every_figure() {
     let rec = run_variant("glibc", "");
-    check_record(&rec, "glibc", &["startup", "warmup", "before", "during", "drain"]);
+    check_record(
+        &rec,
+        "glibc",
+        &["startup", "warmup", "before", "during", "drain"],
+    );
 }
 
 #[test]
 fn jemalloc_run_records_every_figure() {
     // With the optional phases: a trickle of requests, then an explicit release.
     let rec = run_variant("jemalloc-bg", "nudge = \"1s\"\nrelease = \"1s\"");
-    check_record(&rec, "jemalloc", &["startup", "warmup", "before", "during", "drain", "nudge", "release"]);
+    check_record(
+        &rec,
+        "jemalloc",
+        &[
+            "startup", "warmup", "before", "during", "drain", "nudge", "release",
+        ],
+    );
     assert!(rec["figures"]["rss_after_nudge_bytes"].as_u64().is_some());
     assert!(rec["figures"]["rss_after_release_bytes"].as_u64().is_some());
-    let nudge = rec["phase_loads"].as_array().unwrap().iter().find(|l| l["phase"] == "nudge").expect("nudge load");
+    let nudge = rec["phase_loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["phase"] == "nudge")
+        .expect("nudge load");
     assert!(nudge["summary"]["ok"].as_u64().unwrap() >= 1);
-    assert!(rec["release"]["called"].as_str().unwrap().contains("purge"), "{}", rec["release"]);
-    assert_eq!(rec["server_settings"]["allocator_settings"]["background_thread"], true);
+    assert!(
+        rec["release"]["called"].as_str().unwrap().contains("purge"),
+        "{}",
+        rec["release"]
+    );
+    assert_eq!(
+        rec["server_settings"]["allocator_settings"]["background_thread"],
+        true
+    );
 }
 
 /// Processes whose command line contains `needle`, other than ourselves.
@@ -158,7 +217,11 @@ fn processes_with(needle: &str) -> Vec<u32> {
         .filter(|&pid| pid != me)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
                 .unwrap_or(false)
         })
         .collect()
@@ -187,17 +250,24 @@ fn sigint_leaves_no_process_and_keeps_samples() {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .find(|e| e["kind"] == "server")
             .map(|e| e["addr"].as_str().unwrap().to_string());
-        let in_during = text.contains(r#""name":"during""#) && text.contains(r#""kind":"load_second""#);
+        let in_during =
+            text.contains(r#""name":"during""#) && text.contains(r#""kind":"load_second""#);
         if let (Some(a), true) = (addr, in_during) {
             break a;
         }
-        assert!(Instant::now() < deadline, "run never reached the load phase");
+        assert!(
+            Instant::now() < deadline,
+            "run never reached the load phase"
+        );
         assert!(child.try_wait().unwrap().is_none(), "run ended early");
         std::thread::sleep(Duration::from_millis(50));
     };
     let hot = dir.path().join("hot.bin").display().to_string();
     assert!(!processes_with(&hot).is_empty(), "server running");
-    assert!(!processes_with(&format!("http://{addr}")).is_empty(), "load workers running");
+    assert!(
+        !processes_with(&format!("http://{addr}")).is_empty(),
+        "load workers running"
+    );
 
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = child.wait().unwrap();
@@ -213,13 +283,22 @@ fn sigint_leaves_no_process_and_keeps_samples() {
         if left.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "processes left after SIGINT: {left:?}");
+        assert!(
+            Instant::now() < deadline,
+            "processes left after SIGINT: {left:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // What was measured is on disk, and the record says it was interrupted.
     let text = std::fs::read_to_string(&jsonl).unwrap();
-    assert!(text.lines().filter(|l| l.contains(r#""kind":"sample""#)).count() > 10);
-    let rec: Value = serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
+    assert!(
+        text.lines()
+            .filter(|l| l.contains(r#""kind":"sample""#))
+            .count()
+            > 10
+    );
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
     assert_eq!(rec["status"], "interrupted");
     assert!(rec["figures"]["rss_before_bytes"].as_u64().is_some());
 }

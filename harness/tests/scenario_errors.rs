@@ -66,7 +66,10 @@ fn run(scenario: &str, variants: &str) -> (Option<i32>, String) {
         .arg(dir.path().join("out"))
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -124,7 +127,10 @@ fn unknown_variant_names_the_choices() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--variant \"tcmalloc\"") && err.contains("expected one of glibc"), "{err}");
+    assert!(
+        err.contains("--variant \"tcmalloc\"") && err.contains("expected one of glibc"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,10 +138,29 @@ fn shipped_scenarios_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let s = allocstorm::scenario::Scenario::load(&root.join("scenarios/hot-range.toml")).unwrap();
     let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(names, ["glibc", "glibc-mmap64k", "glibc-arena2", "jemalloc", "jemalloc-bg", "mimalloc"]);
-    assert_eq!(s.variant("glibc-mmap64k").unwrap().args, ["--mallopt", "mmap_threshold=65664"]);
-    assert_eq!(s.variant("glibc-arena2").unwrap().env["MALLOC_ARENA_MAX"], "2");
-    assert_eq!(s.variant("jemalloc-bg").unwrap().env["_RJEM_MALLOC_CONF"], "background_thread:true");
+    assert_eq!(
+        names,
+        [
+            "glibc",
+            "glibc-mmap64k",
+            "glibc-arena2",
+            "jemalloc",
+            "jemalloc-bg",
+            "mimalloc"
+        ]
+    );
+    assert_eq!(
+        s.variant("glibc-mmap64k").unwrap().args,
+        ["--mallopt", "mmap_threshold=65664"]
+    );
+    assert_eq!(
+        s.variant("glibc-arena2").unwrap().env["MALLOC_ARENA_MAX"],
+        "2"
+    );
+    assert_eq!(
+        s.variant("jemalloc-bg").unwrap().env["_RJEM_MALLOC_CONF"],
+        "background_thread:true"
+    );
     // --quick keeps the shape: the same phases, each no longer.
     let (q, f) = (s.phases(true), s.phases(false));
     assert!(q.during < f.during && q.during.as_secs_f64() >= 1.0);

@@ -160,6 +160,7 @@ impl Cli {
     /// The server settings as recorded in `/stats`.
     pub fn settings_json(&self) -> serde_json::Value {
         serde_json::json!({
+            "listen": self.listen.to_string(),
             "workers": self.workers,
             "io": self.io,
             "blocking_threads": self.blocking_threads,
@@ -172,6 +173,8 @@ impl Cli {
             "max_inflight": self.max_inflight,
             "queue_timeout_ms": self.queue_timeout.as_secs_f64() * 1e3,
             "max_range_bytes": self.max_range,
+            "header_timeout_ms": self.header_timeout.as_secs_f64() * 1e3,
+            "grace_ms": self.grace.as_secs_f64() * 1e3,
             "seed": self.seed,
         })
     }

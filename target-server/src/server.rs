@@ -114,13 +114,15 @@ impl Server {
                 .map_err(|_| RangeError::Malformed(String::from_utf8_lossy(h.as_bytes()).into()))?;
             return range::parse_header(v, size, self.max_range);
         }
-        let query_range = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("range=")));
-        match query_range {
+        match query_range(req) {
             Some(spec) => range::parse_query(spec, size, self.max_range),
-            // No range: the whole file, as a 200.
+            // No range: the whole file, as a 200 — within the same limit as any range, since
+            // it too is one buffer.
+            None if size > self.max_range => Err(RangeError::TooLong {
+                spec: "the whole file".into(),
+                len: size,
+                max: self.max_range,
+            }),
             None => Ok(ByteRange {
                 start: 0,
                 len: size,
@@ -129,8 +131,7 @@ impl Server {
     }
 
     async fn serve_range(self: Arc<Self>, req: &Request<Incoming>) -> Response<Body> {
-        let ranged = req.headers().contains_key(header::RANGE)
-            || req.uri().query().is_some_and(|q| q.contains("range="));
+        let ranged = req.headers().contains_key(header::RANGE) || query_range(req).is_some();
         let range = match self.requested_range(req) {
             Ok(r) => r,
             Err(e @ (RangeError::Malformed(_) | RangeError::MultiRange(_))) => {
@@ -311,6 +312,15 @@ pub async fn churn(state: Arc<AppState>, per_s: f64, seed: u64) {
             }
         }
     }
+}
+
+/// The `range=` parameter of the query, if any: the one place that decides whether a query
+/// asks for a range.
+fn query_range(req: &Request<Incoming>) -> Option<&str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("range="))
 }
 
 fn hv(s: &str) -> HeaderValue {

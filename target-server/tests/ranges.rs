@@ -57,6 +57,14 @@ fn every_range_form_returns_exactly_the_files_bytes(alloc: Alloc) {
         r.body == hot.bytes,
         "no range: the body is not the whole file"
     );
+    // A query parameter that merely ends in "range=" asks for no range.
+    let r = conn.send("GET", "/file/hot?xrange=5-9", &[]);
+    assert_eq!(r.status, 200, "?xrange: {}", r.text());
+    assert_eq!(r.header("content-range"), None);
+    assert!(
+        r.body == hot.bytes,
+        "?xrange: the body is not the whole file"
+    );
 
     let r = conn.send("HEAD", "/file/hot", &[("Range", "bytes=0-1023")]);
     assert_eq!(r.status, 206);
@@ -86,7 +94,7 @@ fn refused_requests_get_their_status_and_the_connection_keeps_serving(alloc: All
     );
     // (method, target, Range header or "" for none, status); every 416 carries
     // `Content-Range: bytes */SIZE`, nothing else carries a Content-Range.
-    let cases: [(&str, &str, &str, u16); 12] = [
+    let cases: [(&str, &str, &str, u16); 13] = [
         ("GET", "/file/hot", "bytes=x-y", 400),
         ("GET", "/file/hot", "bytes=5-1", 400),
         ("GET", "/file/hot", "items=0-1", 400),
@@ -97,6 +105,8 @@ fn refused_requests_get_their_status_and_the_connection_keeps_serving(alloc: All
         ("GET", "/file/hot", "bytes=99999999-", 416),
         // 70001 bytes: longer than --max-range.
         ("GET", "/file/hot", "bytes=0-70000", 416),
+        // No range asks for the whole file, which is longer than --max-range too.
+        ("GET", "/file/hot", "", 416),
         ("GET", "/file/cold", "", 404),
         ("GET", "/file/hot/../../etc/passwd", "", 404),
         ("GET", "/etc/passwd", "", 404),

@@ -255,7 +255,9 @@ impl Merger {
                 .per_second
                 .iter()
                 .filter(|s| (s.t as f64) < whole)
-                .fold((0u64, 0u64), |(o, b), s| (o + s.counts.ok, b + s.counts.bytes));
+                .fold((0u64, 0u64), |(o, b), s| {
+                    (o + s.counts.ok, b + s.counts.bytes)
+                });
             ((ok, bytes), whole)
         } else {
             ((self.totals.ok, self.totals.bytes), duration_s)

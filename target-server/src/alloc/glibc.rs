@@ -24,7 +24,7 @@ pub(super) fn apply_mallopt(params: &[(MalloptParam, u64)]) -> Result<(), String
         // SAFETY: mallopt takes plain integers and is called before other threads start.
         let ok = unsafe { libc::mallopt(param_code(p), v) };
         if ok != 1 {
-            // glibc refuses e.g. an mmap_threshold above HEAP_MAX_SIZE / 2 (32 MiB).
+            // mallopt returns 0 for values it rejects (e.g. a negative arena_max).
             return Err(format!(
                 "--mallopt {}={value}: glibc refused the value",
                 p.name()
@@ -88,7 +88,7 @@ pub(super) fn figures() -> AllocatorFigures {
     .map(|(k, v)| (k.to_string(), v as i64))
     .collect();
     figures_from(
-        (mi.uordblks + mi.hblkhd) as u64,
+        Some((mi.uordblks + mi.hblkhd) as u64),
         (mi.arena + mi.hblkhd) as u64,
         raw,
     )

@@ -56,7 +56,7 @@ pub(super) fn figures() -> AllocatorFigures {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    figures_from(raw["allocated"] as u64, raw["resident"] as u64, raw)
+    figures_from(Some(raw["allocated"] as u64), raw["resident"] as u64, raw)
 }
 
 pub(super) fn release() -> ReleaseOutcome {

@@ -48,35 +48,33 @@ fn stats_json() -> Option<serde_json::Value> {
 pub(super) fn figures() -> AllocatorFigures {
     let mut raw = BTreeMap::new();
     if let Some(s) = stats_json() {
-        for key in [
-            "reserved",
-            "committed",
-            "reset",
-            "purged",
-            "pages",
-            "malloc_normal",
-            "malloc_huge",
-        ] {
-            if let Some(cur) = s
-                .get(key)
-                .and_then(|v| v.get("current"))
-                .and_then(|v| v.as_i64())
-            {
-                raw.insert(format!("{key}.current"), cur);
+        // OS-level counters, kept in every build: {current, peak}.
+        for key in ["reserved", "committed", "pages"] {
+            for part in ["current", "peak"] {
+                if let Some(v) = s
+                    .get(key)
+                    .and_then(|v| v.get(part))
+                    .and_then(|v| v.as_i64())
+                {
+                    raw.insert(format!("{key}.{part}"), v);
+                }
             }
-            if let Some(peak) = s
+        }
+        // Running totals: plain numbers in v3.
+        for key in ["reset", "purged"] {
+            if let Some(v) = s
                 .get(key)
-                .and_then(|v| v.get("peak"))
-                .and_then(|v| v.as_i64())
+                .and_then(|v| v.as_i64().or_else(|| v.get("total")?.as_i64()))
             {
-                raw.insert(format!("{key}.peak"), peak);
+                raw.insert(key.to_string(), v);
             }
         }
     }
-    let get = |k: &str| raw.get(k).copied().unwrap_or(0).max(0) as u64;
-    let in_use = get("malloc_normal.current") + get("malloc_huge.current");
-    let held = get("committed.current");
-    figures_from(in_use, held, raw)
+    // mimalloc's malloc_* counters are not maintained in its release build (MI_STAT=0): huge
+    // allocations are counted and their frees are not. Report no in-use figure rather than a
+    // wrong one.
+    let held = raw.get("committed.current").copied().unwrap_or(0).max(0) as u64;
+    figures_from(None, held, raw)
 }
 
 pub(super) fn release() -> ReleaseOutcome {

@@ -62,13 +62,14 @@ impl MalloptParam {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AllocatorFigures {
     /// Bytes the application holds through this allocator (glibc `uordblks + hblkhd`, jemalloc
-    /// `stats.allocated`, mimalloc's live malloc bytes).
-    pub in_use_bytes: u64,
+    /// `stats.allocated`). `null` for mimalloc: its release build (`MI_STAT=0`) counts huge
+    /// allocations but not their frees, so it has no honest in-use figure.
+    pub in_use_bytes: Option<u64>,
     /// Bytes the allocator holds from the OS and has not returned (glibc `arena + hblkhd`,
     /// jemalloc `stats.resident`, mimalloc committed bytes).
     pub held_bytes: u64,
-    /// `held - in_use`: what the allocator keeps that nobody uses.
-    pub free_held_bytes: u64,
+    /// `held - in_use`: what the allocator keeps that nobody uses (`null` without in-use).
+    pub free_held_bytes: Option<u64>,
     /// The allocator's own figures, by the allocator's own names.
     pub raw: BTreeMap<String, i64>,
 }
@@ -146,11 +147,11 @@ impl Allocator {
     }
 }
 
-fn figures_from(in_use: u64, held: u64, raw: BTreeMap<String, i64>) -> AllocatorFigures {
+fn figures_from(in_use: Option<u64>, held: u64, raw: BTreeMap<String, i64>) -> AllocatorFigures {
     AllocatorFigures {
         in_use_bytes: in_use,
         held_bytes: held,
-        free_held_bytes: held.saturating_sub(in_use),
+        free_held_bytes: in_use.map(|u| held.saturating_sub(u)),
         raw,
     }
 }
