@@ -48,18 +48,30 @@ fn window(samples: &[Sample], from: f64, to: f64) -> impl Iterator<Item = &Sampl
     samples.iter().filter(move |s| s.t >= from && s.t <= to)
 }
 
-fn median(mut v: Vec<u64>) -> Option<u64> {
-    if v.is_empty() {
-        return None;
-    }
+/// Median, the one convention of every figure: the middle value, or for an even count the
+/// mean of the middle two, rounded down (so byte figures stay whole bytes).
+pub fn median_u64(values: &[u64]) -> Option<u64> {
+    let mut v = values.to_vec();
     v.sort_unstable();
     let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        // Mean of the middle two, rounded down: stays in bytes.
-        (v[n / 2 - 1] + v[n / 2]) / 2
-    })
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some(((v[n / 2 - 1] as u128 + v[n / 2] as u128) / 2) as u64),
+    }
+}
+
+/// Median of floats, NaN left out. Infinities count (a t90 of "never" is infinitely slow), so
+/// the median itself may be infinite.
+pub fn median_f64(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
 }
 
 /// Median of `f` over the last second of a phase.
@@ -70,10 +82,10 @@ fn last_second(
     f: fn(&Sample) -> u64,
 ) -> Option<u64> {
     let p = phase(marks, name)?;
-    median(
-        window(samples, (p.end - 1.0).max(p.start), p.end)
+    median_u64(
+        &window(samples, (p.end - 1.0).max(p.start), p.end)
             .map(f)
-            .collect(),
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -227,8 +239,15 @@ mod tests {
         // A spike early in `before` does not move B.
         let s = series(14.0, |t| if t < 1.0 { 500 * MIB } else { 10 * MIB });
         assert_eq!(compute(&s, &marks()).rss_before_bytes, Some(10 * MIB));
-        assert_eq!(median(vec![1, 3]), Some(2));
-        assert_eq!(median(vec![]), None);
+        assert_eq!(median_u64(&[1, 3]), Some(2));
+        assert_eq!(median_u64(&[30, 10, 20]), Some(20));
+        assert_eq!(median_u64(&[]), None);
+        assert_eq!(median_u64(&[u64::MAX, u64::MAX]), Some(u64::MAX));
+        assert_eq!(median_f64(&[0.2, f64::NAN, 0.4]), Some(0.30000000000000004));
+        assert_eq!(
+            median_f64(&[1.0, f64::INFINITY, f64::INFINITY]),
+            Some(f64::INFINITY)
+        );
     }
 
     #[test]

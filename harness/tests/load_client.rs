@@ -639,27 +639,7 @@ fn json_output_is_one_summary_with_the_documented_keys() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    for key in [
-        "ok",
-        "errors",
-        "errors_by_kind",
-        "timeouts",
-        "retries",
-        "attempts",
-        "requests",
-        "bytes",
-        "duration_s",
-        "throughput_rps",
-        "bytes_per_s",
-        "latency_ms",
-        "latency_uncorrected_ms",
-        "no_free_connection",
-        "offered_rate",
-        "processes",
-        "connections",
-        "client_cpu_s",
-        "per_second",
-    ] {
+    for key in allocstorm::load::SUMMARY_KEYS {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     for key in ["p50", "p90", "p99", "p999", "max"] {

@@ -136,28 +136,7 @@ impl Verdict {
     }
 }
 
-/// Median, the convention of the records: the mean of the middle two, rounded down.
-pub fn median_u64(values: &[u64]) -> Option<u64> {
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some(((v[n / 2 - 1] as u128 + v[n / 2] as u128) / 2) as u64),
-    }
-}
-
-pub fn median_f64(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
+pub use crate::figures::{median_f64, median_u64};
 
 /// σ of one side's runs: range / d2(n) for 2..=10 runs, 1.4826 × MAD above; `None` for one.
 pub fn sigma(values: &[u64]) -> Option<f64> {

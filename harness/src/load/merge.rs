@@ -44,6 +44,29 @@ pub struct WorkerSummary {
     pub cpu_s: f64,
 }
 
+/// The keys of the `--json` summary that other tools may rely on (a published contract).
+pub const SUMMARY_KEYS: [&str; 19] = [
+    "ok",
+    "errors",
+    "errors_by_kind",
+    "timeouts",
+    "retries",
+    "attempts",
+    "requests",
+    "bytes",
+    "duration_s",
+    "throughput_rps",
+    "bytes_per_s",
+    "latency_ms",
+    "latency_uncorrected_ms",
+    "no_free_connection",
+    "offered_rate",
+    "processes",
+    "connections",
+    "client_cpu_s",
+    "per_second",
+];
+
 /// A whole load run: the `--json` output of `allocstorm load`, and what [`super::run_load`]
 /// returns. Its total counts are flattened into it, in JSON and (through `Deref`) in Rust:
 /// `summary.ok`.
@@ -429,27 +452,7 @@ mod tests {
         m.second(0, second(0, 2, 3)).unwrap();
         m.done(0, done(1.0, 0.0)).unwrap();
         let json = serde_json::to_value(m.summary(&plan(1))).unwrap();
-        for key in [
-            "ok",
-            "errors",
-            "errors_by_kind",
-            "timeouts",
-            "retries",
-            "attempts",
-            "requests",
-            "bytes",
-            "duration_s",
-            "throughput_rps",
-            "bytes_per_s",
-            "latency_ms",
-            "latency_uncorrected_ms",
-            "no_free_connection",
-            "offered_rate",
-            "processes",
-            "connections",
-            "client_cpu_s",
-            "per_second",
-        ] {
+        for key in SUMMARY_KEYS {
             assert!(json.get(key).is_some(), "missing {key}");
         }
         for key in ["p50", "p90", "p99", "p999", "max"] {

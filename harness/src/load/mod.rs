@@ -26,7 +26,7 @@ pub mod worker;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-pub use merge::{LoadSummary, SecondReport, WorkerSummary};
+pub use merge::{LoadSummary, SecondReport, WorkerSummary, SUMMARY_KEYS};
 pub use parent::run_load;
 pub use plan::{LoadPlan, Target};
 pub use stats::{Counts, ErrorKind, Percentiles};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::figures::PhaseMark;
+use crate::figures::{median_f64, median_u64, PhaseMark};
 use crate::load::LoadSummary;
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
@@ -219,32 +219,9 @@ pub fn load_start(r: &RunRecord) -> Option<f64> {
         .or_else(|| phase(r, "before").map(|p| p.end))
 }
 
-fn median_u64(mut v: Vec<u64>) -> Option<u64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_unstable();
-    let n = v.len();
-    // The convention of `figures`: mean of the middle two, rounded down, stays in bytes.
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2
-    })
-}
-
-fn median_f64(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let m = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    m.is_finite().then_some(m)
+/// A median of figures; "never" (infinite) is no figure.
+fn median_finite(v: &[f64]) -> Option<f64> {
+    median_f64(v).filter(|m| m.is_finite())
 }
 
 /// Coefficient of variation with the sample (n − 1) standard deviation.
@@ -310,10 +287,12 @@ fn t90_for_median(f: &FigureSet) -> Option<f64> {
 }
 
 fn medians(sets: &[&FigureSet]) -> FigureSet {
-    let u =
-        |f: fn(&FigureSet) -> Option<u64>| median_u64(sets.iter().filter_map(|s| f(s)).collect());
-    let x =
-        |f: fn(&FigureSet) -> Option<f64>| median_f64(sets.iter().filter_map(|s| f(s)).collect());
+    let u = |f: fn(&FigureSet) -> Option<u64>| {
+        median_u64(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
+    };
+    let x = |f: fn(&FigureSet) -> Option<f64>| {
+        median_finite(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
+    };
     FigureSet {
         rss_before_bytes: u(|s| s.rss_before_bytes),
         rss_peak_bytes: u(|s| s.rss_peak_bytes),
@@ -643,14 +622,12 @@ mod tests {
 
     #[test]
     fn medians_and_cv() {
-        assert_eq!(median_u64(vec![30, 10, 20]), Some(20));
-        assert_eq!(median_u64(vec![10, 20]), Some(15));
         assert_eq!(
-            median_f64(vec![1.0, f64::INFINITY, f64::INFINITY]),
+            median_finite(&[1.0, f64::INFINITY, f64::INFINITY]),
             None,
             "mostly never: never"
         );
-        assert_eq!(median_f64(vec![1.0, 2.0, f64::INFINITY]), Some(2.0));
+        assert_eq!(median_finite(&[1.0, 2.0, f64::INFINITY]), Some(2.0));
         let cv = coefficient_of_variation(&[10.0, 20.0, 30.0]).unwrap();
         assert!((cv - 0.5).abs() < 1e-12, "sample sd 10 / mean 20, got {cv}");
         assert_eq!(coefficient_of_variation(&[10.0]), None);
