@@ -1,13 +1,14 @@
-//! `cost`: what each fix costs. After-drain RSS against throughput (left) and against p99
-//! latency (right), one labelled point per variant (its medians) and a faint dot per ok run.
-//! Down and right is better on the left panel, down and left on the right one.
+//! `cost`: what each fix costs. After-drain RSS against throughput, against p99, and against
+//! server CPU per 1,000 responses (the price that shows when the egress caps throughput): one
+//! labelled point per variant (its medians) and a faint dot per ok run. Down and right is
+//! better on the first panel, down and left on the others.
 
 use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axis_label, mib, text_style, variant_color, write_png_svg, Figure, WIDTH};
+use super::{axis_label, mib, text_style, variant_color, write_png_svg, Figure};
 use crate::report::summary::{FigureSet, VariantSummary};
 use crate::report::{Exporter, ReportError, ReportInput};
 
@@ -34,7 +35,7 @@ struct Panel {
     x: fn(&FigureSet) -> Option<f64>,
 }
 
-const PANELS: [Panel; 2] = [
+const PANELS: [Panel; 3] = [
     Panel {
         title: "after-drain RSS vs throughput",
         x_desc: "throughput (ok responses/s)",
@@ -44,6 +45,12 @@ const PANELS: [Panel; 2] = [
         title: "after-drain RSS vs p99 latency",
         x_desc: "p99 latency (ms, from the intended send time)",
         x: |f| f.latency_ms.p99,
+    },
+    // When the egress limit caps throughput, the price of a fix shows in the server's CPU.
+    Panel {
+        title: "after-drain RSS vs server CPU",
+        x_desc: "server CPU s per 1,000 ok responses",
+        x: |f| f.server_cpu_s_per_1000_responses,
     },
 ];
 
@@ -215,9 +222,10 @@ impl Figure for CostFigure<'_> {
             self.input.summary.scenario.name
         );
         let body = root.margin(12, 0, 0, 0).titled(&title, text_style(28))?;
-        let (left, right) = body.split_horizontally(WIDTH / 2);
-        self.panel(&left, &PANELS[0])?;
-        self.panel(&right, &PANELS[1])?;
+        let panels = body.split_evenly((1, PANELS.len()));
+        for (area, panel) in panels.iter().zip(PANELS.iter()) {
+            self.panel(area, panel)?;
+        }
         Ok(())
     }
 }
