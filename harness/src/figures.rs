@@ -39,6 +39,56 @@ pub struct Figures {
     pub server_cpu_during_s: Option<f64>,
 }
 
+/// How a run's memory came back after the load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recovery {
+    /// Within 10% of the growth, this many seconds after the load stopped (t90).
+    After(f64),
+    /// It grew and never came back within the run.
+    Never,
+    /// No growth to come back from (or no figures).
+    NoGrowth,
+}
+
+impl Figures {
+    pub fn recovery(&self) -> Recovery {
+        match (self.t90_s, self.rss_before_bytes, self.rss_peak_bytes) {
+            (Some(t), _, _) => Recovery::After(t),
+            (None, Some(b), Some(p)) if p > b => Recovery::Never,
+            _ => Recovery::NoGrowth,
+        }
+    }
+
+    /// Each figure's median over several runs. A run that never recovered counts as
+    /// infinitely slow for t90, so a median over mostly such runs is "never" (null).
+    pub fn medians(sets: &[&Figures]) -> Figures {
+        let u = |f: fn(&Figures) -> Option<u64>| {
+            median_u64(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
+        };
+        let x = |f: fn(&Figures) -> Option<f64>| {
+            median_f64(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
+                .filter(|m| m.is_finite())
+        };
+        Figures {
+            rss_before_bytes: u(|s| s.rss_before_bytes),
+            rss_peak_bytes: u(|s| s.rss_peak_bytes),
+            rss_after_drain_bytes: u(|s| s.rss_after_drain_bytes),
+            retention: x(|s| s.retention),
+            t90_s: x(|s| match s.recovery() {
+                Recovery::After(t) => Some(t),
+                Recovery::Never => Some(f64::INFINITY),
+                Recovery::NoGrowth => None,
+            }),
+            vsz_before_bytes: u(|s| s.vsz_before_bytes),
+            vsz_peak_bytes: u(|s| s.vsz_peak_bytes),
+            vsz_after_drain_bytes: u(|s| s.vsz_after_drain_bytes),
+            rss_after_nudge_bytes: u(|s| s.rss_after_nudge_bytes),
+            rss_after_release_bytes: u(|s| s.rss_after_release_bytes),
+            server_cpu_during_s: x(|s| s.server_cpu_during_s),
+        }
+    }
+}
+
 fn phase<'a>(marks: &'a [PhaseMark], name: &str) -> Option<&'a PhaseMark> {
     marks.iter().find(|m| m.name == name)
 }
@@ -248,6 +298,32 @@ mod tests {
             median_f64(&[1.0, f64::INFINITY, f64::INFINITY]),
             Some(f64::INFINITY)
         );
+    }
+
+    #[test]
+    fn recovery_and_medians_over_runs() {
+        let run = |b: u64, p: u64, a: u64, t90: Option<f64>| Figures {
+            rss_before_bytes: Some(b),
+            rss_peak_bytes: Some(p),
+            rss_after_drain_bytes: Some(a),
+            t90_s: t90,
+            ..Default::default()
+        };
+        let (x, y, z) = (
+            run(1, 100, 80, None),
+            run(1, 100, 5, Some(2.0)),
+            run(1, 100, 90, None),
+        );
+        assert_eq!(x.recovery(), Recovery::Never);
+        assert_eq!(y.recovery(), Recovery::After(2.0));
+        assert_eq!(run(1, 1, 1, None).recovery(), Recovery::NoGrowth);
+        let m = Figures::medians(&[&x, &y, &z]);
+        assert_eq!(m.rss_after_drain_bytes, Some(80));
+        assert_eq!(
+            m.t90_s, None,
+            "two of three never recovered: the median is never"
+        );
+        assert_eq!(Figures::medians(&[&y, &y, &x]).t90_s, Some(2.0));
     }
 
     #[test]

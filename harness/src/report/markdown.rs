@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::summary::{FigureSet, HeldVsLive, Summary, VariantSummary};
 use super::{write_atomic, Exporter, ReportError, ReportInput};
+use crate::figures::Recovery;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 
 pub struct ReportMarkdown;
@@ -52,10 +53,10 @@ fn cell(s: &str) -> String {
 
 /// t90, with "never" when memory grew and did not come back.
 fn t90(f: &FigureSet) -> String {
-    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
-        (Some(t), _, _) => format!("{t:.1}"),
-        (None, Some(b), Some(p)) if p > b => "never".into(),
-        _ => DASH.into(),
+    match f.recovery() {
+        Recovery::After(t) => format!("{t:.1}"),
+        Recovery::Never => "never".into(),
+        Recovery::NoGrowth => DASH.into(),
     }
 }
 
@@ -425,6 +426,7 @@ pub fn markdown(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::figures::Figures;
 
     const M: u64 = 1 << 20;
 
@@ -454,17 +456,21 @@ mod tests {
 
     #[test]
     fn t90_says_never_only_after_growth() {
-        let grew = FigureSet {
+        let grew = Figures {
             rss_before_bytes: Some(M),
             rss_peak_bytes: Some(100 * M),
             ..Default::default()
         };
-        assert_eq!(t90(&grew), "never");
+        let set = |figures: Figures| FigureSet {
+            figures,
+            ..Default::default()
+        };
+        assert_eq!(t90(&set(grew.clone())), "never");
         assert_eq!(
-            t90(&FigureSet {
+            t90(&set(Figures {
                 t90_s: Some(1.25),
                 ..grew
-            }),
+            })),
             "1.2"
         );
         assert_eq!(t90(&FigureSet::default()), DASH);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::figures::{median_f64, median_u64, PhaseMark};
+use crate::figures::{median_f64, Figures, PhaseMark};
 use crate::load::LoadSummary;
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
@@ -74,28 +74,25 @@ pub struct LatencyMs {
     pub p99: Option<f64>,
 }
 
-/// The figures of one run, or their medians over a variant's ok runs.
+/// The figures of one run, or their medians over a variant's ok runs: the record's
+/// [`Figures`] (flattened into the same JSON object) and the load's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FigureSet {
-    pub rss_before_bytes: Option<u64>,
-    pub rss_peak_bytes: Option<u64>,
-    /// The gate figure.
-    pub rss_after_drain_bytes: Option<u64>,
-    pub retention: Option<f64>,
-    /// `null`: RssAnon never came back to within 10% of the growth (or there was no growth).
-    pub t90_s: Option<f64>,
-    pub vsz_before_bytes: Option<u64>,
-    pub vsz_peak_bytes: Option<u64>,
-    pub vsz_after_drain_bytes: Option<u64>,
-    pub rss_after_nudge_bytes: Option<u64>,
-    pub rss_after_release_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub figures: Figures,
     /// Ok responses per second during the load.
     pub throughput_rps: Option<f64>,
     pub latency_ms: LatencyMs,
-    pub server_cpu_during_s: Option<f64>,
     /// Server CPU seconds (utime + stime) during the load per 1,000 ok responses: the price of
     /// a fix, visible even when the egress limit caps throughput.
     pub server_cpu_s_per_1000_responses: Option<f64>,
+}
+
+impl std::ops::Deref for FigureSet {
+    type Target = Figures;
+    fn deref(&self) -> &Figures {
+        &self.figures
+    }
 }
 
 /// One run's own figures.
@@ -255,61 +252,27 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
         _ => None,
     };
     FigureSet {
-        rss_before_bytes: f.rss_before_bytes,
-        rss_peak_bytes: f.rss_peak_bytes,
-        rss_after_drain_bytes: f.rss_after_drain_bytes,
-        retention: f.retention,
-        t90_s: f.t90_s,
-        vsz_before_bytes: f.vsz_before_bytes,
-        vsz_peak_bytes: f.vsz_peak_bytes,
-        vsz_after_drain_bytes: f.vsz_after_drain_bytes,
-        rss_after_nudge_bytes: f.rss_after_nudge_bytes,
-        rss_after_release_bytes: f.rss_after_release_bytes,
+        figures: f.clone(),
         throughput_rps: load.map(|l| l.throughput_rps),
         latency_ms: LatencyMs {
             p50: lat.map(|l| l.p50),
             p99: lat.map(|l| l.p99),
         },
-        server_cpu_during_s: f.server_cpu_during_s,
         server_cpu_s_per_1000_responses: per_1000,
     }
 }
 
-/// t90 as a number for medians: a run whose memory grew and never came back counts as
-/// infinitely slow (so a median over mostly such runs is "never"); a run without growth has
-/// no t90 at all.
-fn t90_for_median(f: &FigureSet) -> Option<f64> {
-    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
-        (Some(t), _, _) => Some(t),
-        (None, Some(b), Some(p)) if p > b => Some(f64::INFINITY),
-        _ => None,
-    }
-}
-
 fn medians(sets: &[&FigureSet]) -> FigureSet {
-    let u = |f: fn(&FigureSet) -> Option<u64>| {
-        median_u64(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
-    };
     let x = |f: fn(&FigureSet) -> Option<f64>| {
         median_finite(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
     };
     FigureSet {
-        rss_before_bytes: u(|s| s.rss_before_bytes),
-        rss_peak_bytes: u(|s| s.rss_peak_bytes),
-        rss_after_drain_bytes: u(|s| s.rss_after_drain_bytes),
-        retention: x(|s| s.retention),
-        t90_s: x(t90_for_median),
-        vsz_before_bytes: u(|s| s.vsz_before_bytes),
-        vsz_peak_bytes: u(|s| s.vsz_peak_bytes),
-        vsz_after_drain_bytes: u(|s| s.vsz_after_drain_bytes),
-        rss_after_nudge_bytes: u(|s| s.rss_after_nudge_bytes),
-        rss_after_release_bytes: u(|s| s.rss_after_release_bytes),
+        figures: Figures::medians(&sets.iter().map(|s| &s.figures).collect::<Vec<_>>()),
         throughput_rps: x(|s| s.throughput_rps),
         latency_ms: LatencyMs {
             p50: x(|s| s.latency_ms.p50),
             p99: x(|s| s.latency_ms.p99),
         },
-        server_cpu_during_s: x(|s| s.server_cpu_during_s),
         server_cpu_s_per_1000_responses: x(|s| s.server_cpu_s_per_1000_responses),
     }
 }
@@ -631,22 +594,6 @@ mod tests {
         let cv = coefficient_of_variation(&[10.0, 20.0, 30.0]).unwrap();
         assert!((cv - 0.5).abs() < 1e-12, "sample sd 10 / mean 20, got {cv}");
         assert_eq!(coefficient_of_variation(&[10.0]), None);
-    }
-
-    #[test]
-    fn t90_never_counts_as_infinitely_slow() {
-        let grew = FigureSet {
-            rss_before_bytes: Some(1),
-            rss_peak_bytes: Some(100),
-            ..Default::default()
-        };
-        assert_eq!(t90_for_median(&grew), Some(f64::INFINITY));
-        let flat = FigureSet {
-            rss_before_bytes: Some(1),
-            rss_peak_bytes: Some(1),
-            ..Default::default()
-        };
-        assert_eq!(t90_for_median(&flat), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the figures a person checks first. Aligned plain text; the full report is `report.md`.
 
 use super::summary::{FigureSet, Summary};
+use crate::figures::Recovery;
 
 fn mib(v: Option<u64>) -> String {
     v.map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
@@ -14,10 +15,10 @@ fn num(v: Option<f64>, decimals: usize) -> String {
 }
 
 fn t90(f: &FigureSet) -> String {
-    match (f.t90_s, f.rss_before_bytes, f.rss_peak_bytes) {
-        (Some(t), _, _) => format!("{t:.1}"),
-        (None, Some(b), Some(p)) if p > b => "never".into(),
-        _ => "-".into(),
+    match f.recovery() {
+        Recovery::After(t) => format!("{t:.1}"),
+        Recovery::Never => "never".into(),
+        Recovery::NoGrowth => "-".into(),
     }
 }
 
@@ -109,7 +110,10 @@ mod tests {
             runs_ok: if a.is_some() { 3 } else { 0 },
             median_run_index: None,
             medians: FigureSet {
-                rss_after_drain_bytes: a,
+                figures: crate::figures::Figures {
+                    rss_after_drain_bytes: a,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             rss_after_drain_cv: a.map(|_| 0.05),
