@@ -302,3 +302,62 @@ fn sigint_leaves_no_process_and_keeps_samples() {
     assert_eq!(rec["status"], "interrupted");
     assert!(rec["figures"]["rss_before_bytes"].as_u64().is_some());
 }
+
+#[test]
+fn a_server_killed_mid_run_is_recorded_as_failed_with_its_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "30s");
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&scenario)
+        .args(["--variant", "glibc", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let jsonl = out.join("runs/glibc-1.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (pid, addr) = loop {
+        let text = std::fs::read_to_string(&jsonl).unwrap_or_default();
+        let server = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["kind"] == "server");
+        // A second of the main load has been merged: the server is under load.
+        if let (Some(s), true) = (
+            server,
+            text.contains(r#""kind":"load_second","phase":"during""#),
+        ) {
+            break (
+                s["pid"].as_u64().unwrap() as i32,
+                s["addr"].as_str().unwrap().to_string(),
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run never reached the load phase"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a failed run exits 1");
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
+    assert_eq!(rec["status"], "failed");
+    let failure = rec["failure"].as_str().unwrap();
+    assert!(failure.contains("SIGKILL"), "{failure}");
+    // What was measured before the kill is kept, and no load worker outlives the run.
+    assert!(rec["samples"].as_array().unwrap().len() > 10);
+    assert!(rec["figures"]["rss_before_bytes"].as_u64().is_some());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !processes_with(&format!("http://{addr}")).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "load workers left after the server died"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
