@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
 use crate::provenance::Environment;
-use crate::sample::{Sample, SmapsRollup};
+use crate::sample::{MappingBreakdown, Sample, SmapsRollup};
 use crate::scenario::{PhaseSpec, Variant};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -98,6 +98,9 @@ pub struct RunRecord {
     pub environment: Environment,
     pub samples: Vec<Sample>,
     pub smaps: Vec<SmapsRollup>,
+    /// The mapping breakdown (arena heaps, main heap, other anonymous), once per smaps tick.
+    #[serde(default)]
+    pub mappings: Vec<MappingBreakdown>,
     pub stats: Vec<StatsSample>,
 }
 
@@ -114,6 +117,7 @@ pub enum Event {
     Phase(PhaseMark),
     Sample(Sample),
     Smaps(SmapsRollup),
+    Mappings(MappingBreakdown),
     Stats(StatsSample),
     LoadSecond {
         phase: String,
@@ -196,6 +200,7 @@ impl RunRecord {
             environment: h.environment,
             samples: Vec::new(),
             smaps: Vec::new(),
+            mappings: Vec::new(),
             stats: Vec::new(),
         }
     }

@@ -66,6 +66,7 @@ struct Shared {
     log_error: Option<String>,
     samples: Vec<Sample>,
     smaps: Vec<crate::sample::SmapsRollup>,
+    mappings: Vec<crate::sample::MappingBreakdown>,
     stats: Vec<StatsSample>,
     marks: Vec<PhaseMark>,
     phase: (String, Instant, Duration),
@@ -149,6 +150,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         log_error: None,
         samples: Vec::new(),
         smaps: Vec::new(),
+        mappings: Vec::new(),
         stats: Vec::new(),
         marks: Vec::new(),
         phase: ("startup".into(), Instant::now(), Duration::from_secs(10)),
@@ -216,9 +218,10 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         }
         Outcome::Failed(why) => {
             record.status = RunStatus::Failed;
-            // If the server died, say how.
-            let exit = match server.try_wait() {
-                Ok(Some(st)) => Some(describe_exit(st)),
+            // If the server died, say how. Its /proc entry loses its memory lines while it is
+            // still exiting, before it can be reaped: give the exit a moment to complete.
+            let exit = match tokio::time::timeout(Duration::from_millis(500), server.wait()).await {
+                Ok(Ok(st)) => Some(describe_exit(st)),
                 _ => None,
             };
             record.failure = Some(match &exit {
@@ -260,6 +263,7 @@ fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRe
     });
     record.samples = std::mem::take(&mut s.samples);
     record.smaps = std::mem::take(&mut s.smaps);
+    record.mappings = std::mem::take(&mut s.mappings);
     record.stats = std::mem::take(&mut s.stats);
     record.phases = std::mem::take(&mut s.marks);
     record.figures = figures::compute(&record.samples, &record.phases);
@@ -542,6 +546,11 @@ async fn sample_loop(
                 let mut sh = shared.borrow_mut();
                 sh.log(&Event::Smaps(r));
                 sh.smaps.push(r);
+            }
+            if let Ok(m) = reader.mappings(t) {
+                let mut sh = shared.borrow_mut();
+                sh.log(&Event::Mappings(m));
+                sh.mappings.push(m);
             }
         }
     }

@@ -33,6 +33,121 @@ pub struct SmapsRollup {
     pub anon_huge_pages: u64,
 }
 
+/// The mapping breakdown of `/proc/<pid>/smaps` — what `pmap -X` shows, summed the way the
+/// engineers of incidents 001 and 002 read it: how many 64 MiB glibc arena heaps there are, how
+/// much of each is resident and how much only reserved, against the main heap and the rest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct MappingBreakdown {
+    pub t: f64,
+    /// The main arena's `[heap]` (brk) mapping.
+    pub main_heap_size: u64,
+    pub main_heap_rss: u64,
+    /// glibc thread-arena heaps: a 64 MiB-aligned anonymous `rw-p` mapping and the `---p`
+    /// rest of its 64 MiB reservation.
+    pub arena_heaps: u64,
+    pub arena_heap_rss: u64,
+    /// The `rw-p` part (committed, may be resident) and the `---p` part (reserved only).
+    pub arena_heap_committed: u64,
+    pub arena_heap_reserved: u64,
+    /// Every other anonymous mapping (mmapped chunks, other allocators' regions, stacks).
+    pub other_anon_mappings: u64,
+    pub other_anon_size: u64,
+    pub other_anon_rss: u64,
+    /// File-backed mappings (the binary, libraries).
+    pub file_rss: u64,
+}
+
+/// glibc's HEAP_MAX_SIZE on 64-bit: every thread arena heap reserves exactly this much,
+/// aligned to it.
+pub const ARENA_HEAP_SIZE: u64 = 64 << 20;
+
+/// One mapping of `smaps`: its range, permissions, whether it has a path, and its Rss.
+#[derive(Debug, Clone)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    perms: String,
+    path: String,
+    rss: u64,
+}
+
+fn parse_mappings(text: &str) -> Vec<Mapping> {
+    let mut out: Vec<Mapping> = Vec::new();
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or("");
+        // A header line: `start-end perms offset dev inode [path]`.
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                let perms = parts.next().unwrap_or("").to_string();
+                let path = parts.nth(3).map(str::to_string).unwrap_or_default();
+                out.push(Mapping {
+                    start,
+                    end,
+                    perms,
+                    path,
+                    rss: 0,
+                });
+                continue;
+            }
+        }
+        if let (Some(m), Some(("Rss", v))) = (
+            out.last_mut(),
+            line.split_once(':').map(|(k, v)| (k.trim(), v)),
+        ) {
+            m.rss = v
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024;
+        }
+    }
+    out
+}
+
+pub fn parse_smaps(text: &str) -> MappingBreakdown {
+    let maps = parse_mappings(text);
+    let mut b = MappingBreakdown::default();
+    let anon = |m: &Mapping| m.path.is_empty();
+    let mut i = 0;
+    while i < maps.len() {
+        let m = &maps[i];
+        let size = m.end - m.start;
+        if m.path == "[heap]" {
+            b.main_heap_size += size;
+            b.main_heap_rss += m.rss;
+        } else if anon(m) && m.perms == "rw-p" && m.start % ARENA_HEAP_SIZE == 0 {
+            // An arena heap if, with the `---p` mapping right after it, it spans exactly one
+            // aligned 64 MiB reservation.
+            let rest = maps
+                .get(i + 1)
+                .filter(|n| anon(n) && n.perms == "---p" && n.start == m.end)
+                .map(|n| n.end - n.start)
+                .unwrap_or(0);
+            if size + rest == ARENA_HEAP_SIZE {
+                b.arena_heaps += 1;
+                b.arena_heap_committed += size;
+                b.arena_heap_reserved += rest;
+                b.arena_heap_rss += m.rss;
+                i += if rest > 0 { 2 } else { 1 };
+                continue;
+            }
+            b.other_anon_mappings += 1;
+            b.other_anon_size += size;
+            b.other_anon_rss += m.rss;
+        } else if anon(m) {
+            b.other_anon_mappings += 1;
+            b.other_anon_size += size;
+            b.other_anon_rss += m.rss;
+        } else if !m.path.starts_with('[') {
+            b.file_rss += m.rss;
+        }
+        i += 1;
+    }
+    b
+}
+
 /// Why a process could not be read: it is gone, or /proc said something unexpected.
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
@@ -74,6 +189,14 @@ impl ProcReader {
         })?;
         s.t = t;
         Ok(s)
+    }
+
+    /// The mapping breakdown: one walk of every mapping, so about once a second at most.
+    pub fn mappings(&self, t: f64) -> Result<MappingBreakdown, SampleError> {
+        let text = self.read("smaps")?;
+        let mut b = parse_smaps(&text);
+        b.t = t;
+        Ok(b)
     }
 
     pub fn smaps_rollup(&self, t: f64) -> Result<SmapsRollup, SampleError> {
@@ -198,12 +321,59 @@ mod tests {
         );
     }
 
+    const SMAPS: &str = "\
+5600aaa00000-5600aab00000 r-xp 00000000 08:01 123  /usr/bin/server
+Size:               1024 kB
+Rss:                 512 kB
+5600bbb00000-5600bbc00000 rw-p 00000000 00:00 0    [heap]
+Size:               1024 kB
+Rss:                 900 kB
+7f2dd4000000-7f2dd4118000 rw-p 00000000 00:00 0
+Size:               1120 kB
+Rss:                1000 kB
+7f2dd4118000-7f2dd8000000 ---p 00000000 00:00 0
+Size:              64416 kB
+Rss:                   0 kB
+7f2ddc000000-7f2de0000000 rw-p 00000000 00:00 0
+Size:              65536 kB
+Rss:               65536 kB
+7f2de8000000-7f2de8200000 rw-p 00000000 00:00 0
+Size:               2048 kB
+Rss:                2048 kB
+7f2dea1fc000-7f2dea1fd000 ---p 00000000 00:00 0
+Size:                  4 kB
+Rss:                   0 kB
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0    [stack]
+Size:                132 kB
+Rss:                  20 kB
+";
+
+    #[test]
+    fn arena_heaps_are_told_from_other_mappings() {
+        let b = parse_smaps(SMAPS);
+        // Two heaps: one partly committed (rw-p + ---p = 64 MiB), one fully grown.
+        assert_eq!(b.arena_heaps, 2);
+        assert_eq!(b.arena_heap_committed, (1120 + 65536) * 1024);
+        assert_eq!(b.arena_heap_reserved, 64416 * 1024);
+        assert_eq!(b.arena_heap_rss, (1000 + 65536) * 1024);
+        assert_eq!(
+            (b.main_heap_size, b.main_heap_rss),
+            (1024 * 1024, 900 * 1024)
+        );
+        // 64 MiB-aligned but only 2 MiB: not an arena heap; the guard page is other anon too.
+        assert_eq!(b.other_anon_mappings, 2);
+        assert_eq!(b.other_anon_rss, 2048 * 1024);
+        assert_eq!(b.file_rss, 512 * 1024);
+    }
+
     #[test]
     fn reads_this_process() {
         let r = ProcReader::new(std::process::id());
         let s = r.sample(0.0).unwrap();
         assert!(s.vm_rss > 0 && s.vm_size >= s.vm_rss && s.threads >= 1);
         assert!(r.smaps_rollup(0.0).unwrap().rss > 0);
+        let m = r.mappings(0.0).unwrap();
+        assert!(m.file_rss > 0 && m.other_anon_mappings > 0);
         assert!(matches!(
             ProcReader::new(u32::MAX - 1).sample(0.0),
             Err(SampleError::Gone(_))

@@ -268,6 +268,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         environment: environment(),
         samples,
         smaps: vec![],
+        mappings: vec![],
         stats,
     }
 }

@@ -132,6 +132,22 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
         "{n} samples over {span:.2}s, expected {expected:.0}"
     );
     assert!(!rec["smaps"].as_array().unwrap().is_empty());
+    // The mapping breakdown is taken with smaps; on glibc, worker threads serving 1 MiB
+    // buffers get thread arenas: 64 MiB-aligned heaps.
+    let mappings = rec["mappings"].as_array().unwrap();
+    assert!(!mappings.is_empty());
+    let most_heaps = mappings
+        .iter()
+        .filter_map(|m| m["arena_heaps"].as_u64())
+        .max()
+        .unwrap();
+    if allocator == "glibc" {
+        assert!(
+            most_heaps >= 1,
+            "no glibc arena heap seen in {} breakdowns",
+            mappings.len()
+        );
+    }
     assert!(rec["stats"].as_array().unwrap().len() >= 3);
 
     // The load.

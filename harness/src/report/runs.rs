@@ -134,6 +134,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     let mut loads: Vec<PhaseLoad> = Vec::new();
     let mut end = None;
     let mut release = None;
+    let mut mappings = Vec::new();
     for (k, &(i, line)) in lines.iter().enumerate() {
         let event: Event = match serde_json::from_str(line) {
             Ok(e) => e,
@@ -159,6 +160,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             },
             Event::Sample(s) => samples.push(s),
             Event::Smaps(s) => smaps.push(s),
+            Event::Mappings(m) => mappings.push(m),
             Event::Stats(s) => stats.push(s),
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => release = Some(outcome),
@@ -256,6 +258,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     rec.release = release;
     rec.samples = samples;
     rec.smaps = smaps;
+    rec.mappings = mappings;
     rec.stats = stats;
     Ok(rec)
 }
