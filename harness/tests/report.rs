@@ -16,7 +16,7 @@ use allocstorm::record::{
     write_json_atomic, Event, PhaseLoad, RunRecord, RunStatus, StatsSample, SCHEMA_VERSION,
 };
 use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
-use allocstorm::sample::Sample;
+use allocstorm::sample::{MappingBreakdown, Sample};
 use allocstorm::scenario::{PhaseSpec, Variant};
 use serde_json::{json, Value};
 
@@ -268,7 +268,17 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         environment: environment(),
         samples,
         smaps: vec![],
-        mappings: vec![],
+        // One breakdown a second: three arena heaps that stay mostly resident after the load.
+        mappings: (0..=(DURING.1 as u64 + 12))
+            .map(|t| MappingBreakdown {
+                t: t as f64,
+                arena_heaps: 3,
+                arena_heap_rss: 150 << 20,
+                arena_heap_committed: 160 << 20,
+                arena_heap_reserved: 32 << 20,
+                ..Default::default()
+            })
+            .collect(),
         stats,
     }
 }
@@ -874,6 +884,11 @@ fn plots_are_readable_files() {
         assert!(md.contains(img), "report.md has no link {img}");
     }
     assert!(md.contains("What the allocator held vs what the app held"));
+    assert!(md.contains("## Mappings (what `pmap -X` shows)"), "{md}");
+    assert!(
+        md.contains("| after drain | ") && md.contains("| 3 | 150.0 |"),
+        "{md}"
+    );
     assert!(
         md.contains("the allocator: freed, not returned"),
         "glibc keeps freed memory: {md}"

@@ -278,6 +278,42 @@ fn breakdown_table(s: &Summary, out: &mut String) {
     );
 }
 
+fn mappings_table(s: &Summary, out: &mut String) {
+    if s.variants
+        .iter()
+        .all(|v| v.memory_breakdown.mappings.is_empty())
+    {
+        return;
+    }
+    out.push_str("## Mappings (what `pmap -X` shows)\n\n");
+    out.push_str("| variant | when | t (s) | glibc arena heaps | arena resident (MiB) | arena committed (MiB) | arena reserved only (MiB) | main heap resident (MiB) | other anonymous resident (MiB) |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+    for v in &s.variants {
+        for m in &v.memory_breakdown.mappings {
+            let b = &m.breakdown;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                v.name,
+                m.when,
+                m.t_s,
+                b.arena_heaps,
+                mib(Some(b.arena_heap_rss)),
+                mib(Some(b.arena_heap_committed)),
+                mib(Some(b.arena_heap_reserved)),
+                mib(Some(b.main_heap_rss)),
+                mib(Some(b.other_anon_rss)),
+            );
+        }
+    }
+    out.push_str(
+        "\nFrom `/proc/<pid>/smaps` in each variant's median run, nearest the end of `before`, the peak and the \
+         end of `drain`. A glibc thread-arena heap is a 64 MiB-aligned anonymous `rw-p` mapping plus the `---p` \
+         rest of its 64 MiB reservation: each new arena adds 64 MiB of VSZ, and only its resident part is RSS. \
+         Other allocators' regions, and glibc's mmapped chunks, count as other anonymous memory.\n\n",
+    );
+}
+
 fn cost_table(s: &Summary, out: &mut String) {
     out.push_str("## Cost\n\n");
     out.push_str("| variant | req/s | p50 (ms) | p99 (ms) | server CPU (s) during load | server CPU s / 1000 responses |\n");
@@ -295,7 +331,7 @@ fn cost_table(s: &Summary, out: &mut String) {
             num(m.server_cpu_s_per_1000_responses, 3),
         );
     }
-    out.push_str("\n![After-drain RSS against throughput and against p99](cost.png)\n\n");
+    out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
 }
 
@@ -417,6 +453,7 @@ pub fn markdown(s: &Summary) -> String {
     }
     figures_table(s, &mut out);
     breakdown_table(s, &mut out);
+    mappings_table(s, &mut out);
     cost_table(s, &mut out);
     runs_table(s, &mut out);
     environment(s, &mut out);

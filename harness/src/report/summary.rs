@@ -135,6 +135,20 @@ pub struct HeldVsLive {
 pub struct MemoryBreakdown {
     pub peak: Option<HeldVsLive>,
     pub after_drain: Option<HeldVsLive>,
+    /// The mapping breakdown (what `pmap -X` shows) nearest the end of `before`, the peak and
+    /// the end of `drain`.
+    #[serde(default)]
+    pub mappings: Vec<MappingsAt>,
+}
+
+/// The mapping breakdown at one point of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappingsAt {
+    /// `before`, `peak` or `after drain`.
+    pub when: String,
+    /// Seconds since the load started.
+    pub t_s: f64,
+    pub breakdown: crate::sample::MappingBreakdown,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -330,7 +344,38 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
         let s = readings.iter().rfind(|s| s.t >= d.start && s.t <= d.end)?;
         Some(held_vs_live(r, s, t0))
     });
-    MemoryBreakdown { peak, after_drain }
+    let peak_t = phase(r, "during").and_then(|d| {
+        r.samples
+            .iter()
+            .filter(|s| s.t >= d.start && s.t <= d.end)
+            .max_by_key(|s| s.rss_anon)
+            .map(|s| s.t)
+    });
+    let points = [
+        ("before", phase(r, "before").map(|p| p.end)),
+        ("peak", peak_t),
+        ("after drain", phase(r, "drain").map(|p| p.end)),
+    ];
+    let mappings = points
+        .into_iter()
+        .filter_map(|(when, t)| {
+            let t = t?;
+            let m = r
+                .mappings
+                .iter()
+                .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))?;
+            Some(MappingsAt {
+                when: when.to_string(),
+                t_s: m.t - t0,
+                breakdown: *m,
+            })
+        })
+        .collect();
+    MemoryBreakdown {
+        peak,
+        after_drain,
+        mappings,
+    }
 }
 
 fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
