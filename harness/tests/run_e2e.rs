@@ -243,8 +243,17 @@ fn processes_with(needle: &str) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn sigint_leaves_no_process_and_keeps_samples() {
+/// A 30 s glibc run, started and followed until its main load is under way (a merged second
+/// of `during`): the server and every load worker exist.
+struct LoadedRun {
+    dir: tempfile::TempDir,
+    out: PathBuf,
+    child: std::process::Child,
+    server_pid: i32,
+    addr: String,
+}
+
+fn start_run_until_loaded() -> LoadedRun {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "30s");
     let out = dir.path().join("out");
@@ -257,19 +266,22 @@ fn sigint_leaves_no_process_and_keeps_samples() {
         .spawn()
         .unwrap();
     let jsonl = out.join("runs/glibc-1.jsonl");
-    // Wait (bounded) until the load phase is under way: server and load workers all exist.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let addr = loop {
+    loop {
         let text = std::fs::read_to_string(&jsonl).unwrap_or_default();
-        let addr = text
+        let server = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["kind"] == "server")
-            .map(|e| e["addr"].as_str().unwrap().to_string());
-        let in_during =
-            text.contains(r#""name":"during""#) && text.contains(r#""kind":"load_second""#);
-        if let (Some(a), true) = (addr, in_during) {
-            break a;
+            .find(|e| e["kind"] == "server");
+        let loaded = text.contains(r#""kind":"load_second","phase":"during""#);
+        if let (Some(s), true) = (server, loaded) {
+            return LoadedRun {
+                server_pid: s["pid"].as_u64().unwrap() as i32,
+                addr: s["addr"].as_str().unwrap().to_string(),
+                dir,
+                out,
+                child,
+            };
         }
         assert!(
             Instant::now() < deadline,
@@ -277,7 +289,19 @@ fn sigint_leaves_no_process_and_keeps_samples() {
         );
         assert!(child.try_wait().unwrap().is_none(), "run ended early");
         std::thread::sleep(Duration::from_millis(50));
-    };
+    }
+}
+
+#[test]
+fn sigint_leaves_no_process_and_keeps_samples() {
+    let LoadedRun {
+        dir,
+        out,
+        mut child,
+        addr,
+        ..
+    } = start_run_until_loaded();
+    let jsonl = out.join("runs/glibc-1.jsonl");
     let hot = dir.path().join("hot.bin").display().to_string();
     assert!(!processes_with(&hot).is_empty(), "server running");
     assert!(
@@ -321,42 +345,15 @@ fn sigint_leaves_no_process_and_keeps_samples() {
 
 #[test]
 fn a_server_killed_mid_run_is_recorded_as_failed_with_its_signal() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = write_scenario(dir.path(), "30s");
-    let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .args(["run", "--quiet", "--scenario"])
-        .arg(&scenario)
-        .args(["--variant", "glibc", "--out"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
-    let jsonl = out.join("runs/glibc-1.jsonl");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (pid, addr) = loop {
-        let text = std::fs::read_to_string(&jsonl).unwrap_or_default();
-        let server = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["kind"] == "server");
-        // A second of the main load has been merged: the server is under load.
-        if let (Some(s), true) = (
-            server,
-            text.contains(r#""kind":"load_second","phase":"during""#),
-        ) {
-            break (
-                s["pid"].as_u64().unwrap() as i32,
-                s["addr"].as_str().unwrap().to_string(),
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run never reached the load phase"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "run ended early");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let LoadedRun {
+        // Kept: the run writes into it until the end of the test.
+        dir: _dir,
+        out,
+        mut child,
+        server_pid: pid,
+        addr,
+        ..
+    } = start_run_until_loaded();
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "a failed run exits 1");
