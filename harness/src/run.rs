@@ -103,9 +103,11 @@ impl Shared {
         self.progress.phase(name, planned);
     }
 
+    /// Ends the phase in progress, if one is: after a run's last phase has ended, a second
+    /// call (the clean-up after an interrupt or a failure) changes nothing.
     fn end(&mut self) {
         let t = self.now();
-        if let Some(m) = self.marks.last_mut() {
+        if let Some(m) = self.marks.last_mut().filter(|m| m.end <= m.start) {
             m.end = t;
             let m = m.clone();
             self.log(&Event::Phase(m));

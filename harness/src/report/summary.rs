@@ -351,19 +351,26 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
             .max_by_key(|s| s.rss_anon)
             .map(|s| s.t)
     });
+    // The end of a phase is read from the last breakdown taken within it; the peak from the
+    // breakdown nearest it.
+    let last_in = |name: &str| {
+        let p = phase(r, name)?;
+        r.mappings.iter().rfind(|m| m.t >= p.start && m.t <= p.end)
+    };
+    let nearest = |t: f64| {
+        r.mappings
+            .iter()
+            .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
+    };
     let points = [
-        ("before", phase(r, "before").map(|p| p.end)),
-        ("peak", peak_t),
-        ("after drain", phase(r, "drain").map(|p| p.end)),
+        ("before", last_in("before")),
+        ("peak", peak_t.and_then(nearest)),
+        ("after drain", last_in("drain")),
     ];
     let mappings = points
         .into_iter()
-        .filter_map(|(when, t)| {
-            let t = t?;
-            let m = r
-                .mappings
-                .iter()
-                .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))?;
+        .filter_map(|(when, m)| {
+            let m = m?;
             Some(MappingsAt {
                 when: when.to_string(),
                 t_s: m.t - t0,
