@@ -12,7 +12,7 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build test compare quick report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
+.PHONY: build test compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
@@ -34,6 +34,16 @@ compare: build
 ## quick: the same comparison with --quick phases and one run per variant (about 2 minutes)
 quick: build
 	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 1 --quick $(OUT_FLAG)
+
+## incidents: each of the five incident scenarios, --quick, one run per variant (about 12 min);
+## one report directory per scenario under reports/
+INCIDENTS ?= hot-range pinned-pool thread-arenas pool-burst buffered-vs-streaming
+incidents: build
+	@set -e; stamp=$$(date -u +%Y%m%d-%H%M%S); for s in $(INCIDENTS); do \
+		echo "== $$s"; \
+		$(RELEASE)/allocstorm compare --scenario scenarios/$$s.toml --variants all --runs 1 --quick \
+			--out reports/incidents-$$stamp/$$s; \
+	done
 
 ## report: render a report directory again from its records (DIR=reports/...)
 report: build

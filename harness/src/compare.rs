@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 use crate::run::{run_variant, RunError, RunRequest};
-use crate::scenario::{Scenario, Variant};
+use crate::scenario::{Case, Scenario, Variant};
 
 /// How the comparison ended.
 pub struct CompareOutcome {
@@ -51,9 +51,24 @@ pub fn select_variants<'a>(
 }
 
 /// The interleaved order of (run index, variant): 1 a, 1 b, 2 a, 2 b, …
-pub fn schedule<'a>(variants: &[&'a Variant], runs: u32) -> Vec<(u32, &'a Variant)> {
+pub fn schedule<T: Copy>(items: &[T], runs: u32) -> Vec<(u32, T)> {
     (1..=runs)
-        .flat_map(|n| variants.iter().map(move |v| (n, *v)))
+        .flat_map(|n| items.iter().map(move |v| (n, *v)))
+        .collect()
+}
+
+/// Every (variant as run, case) of a scenario for the selected variants: one per variant when
+/// there is no sweep, one per variant and sweep point otherwise (points of one variant next
+/// to each other).
+pub fn expand<'a>(scenario: &'a Scenario, variants: &[&Variant]) -> Vec<(Variant, &'a Case)> {
+    variants
+        .iter()
+        .flat_map(|v| {
+            scenario
+                .cases
+                .iter()
+                .map(move |c| (scenario.case_variant(v, c), c))
+        })
         .collect()
 }
 
@@ -65,6 +80,7 @@ pub struct CompareRequest<'a> {
     pub out_dir: &'a Path,
     pub bin_dir: &'a Path,
     pub sample_interval: std::time::Duration,
+    pub memory_limit: Option<u64>,
     pub show_progress: bool,
 }
 
@@ -95,16 +111,20 @@ pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
 pub async fn compare(req: CompareRequest<'_>) -> Result<CompareOutcome, RunError> {
     preflight(&req)?;
     let environment = Environment::collect();
-    let order = schedule(&req.variants, req.runs);
+    let expanded = expand(req.scenario, &req.variants);
+    let items: Vec<(&Variant, &Case)> = expanded.iter().map(|(v, c)| (v, *c)).collect();
+    let order = schedule(&items, req.runs);
     let total = order.len();
     let mut records = Vec::new();
-    for (i, (n, variant)) in order.into_iter().enumerate() {
+    for (i, (n, (variant, case))) in order.into_iter().enumerate() {
         if req.show_progress {
             eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
         }
         let rec = run_variant(RunRequest {
             scenario: req.scenario,
             variant,
+            server: &case.server,
+            memory_limit: req.memory_limit,
             out_dir: req.out_dir,
             run_index: n,
             quick: req.quick,
@@ -140,6 +160,7 @@ mod tests {
             description: String::new(),
             env: Default::default(),
             args: vec![],
+            sweep: None,
         }
     }
 

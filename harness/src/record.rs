@@ -15,7 +15,7 @@ use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
 use crate::provenance::Environment;
 use crate::sample::{MappingBreakdown, Sample, SmapsRollup};
-use crate::scenario::{PhaseSpec, Variant};
+use crate::scenario::{PhaseSpec, ReportSpec, Variant};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -27,6 +27,9 @@ pub enum RunStatus {
     Failed,
     /// Stopped by the user (Ctrl-C).
     Interrupted,
+    /// The server crossed the scenario's memory limit (killed by the harness) or was killed by
+    /// the kernel's OOM killer: an outcome measured, not a harness failure.
+    Oom,
 }
 
 /// A `/stats` reading, kept whole.
@@ -60,6 +63,12 @@ pub struct RunHeader {
     pub phases_planned: PhaseSpec,
     pub sample_interval_s: f64,
     pub environment: Environment,
+    /// The scenario's `[limits] memory`, if any.
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    /// What the scenario asks the report to show beyond memory.
+    #[serde(default)]
+    pub report: ReportSpec,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +96,12 @@ pub struct RunRecord {
     pub phases_planned: PhaseSpec,
     pub phases: Vec<PhaseMark>,
     pub sample_interval_s: f64,
+    /// The scenario's `[limits] memory`, if any.
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    /// What the scenario asks the report to show beyond memory.
+    #[serde(default)]
+    pub report: ReportSpec,
     pub figures: Figures,
     /// The main load, `during`.
     pub load: Option<LoadSummary>,
@@ -193,6 +208,8 @@ impl RunRecord {
             phases_planned: h.phases_planned,
             phases: Vec::new(),
             sample_interval_s: h.sample_interval_s,
+            memory_limit_bytes: h.memory_limit_bytes,
+            report: h.report,
             figures: Default::default(),
             load: None,
             phase_loads: Vec::new(),
@@ -220,6 +237,8 @@ impl RunRecord {
             phases_planned: self.phases_planned.clone(),
             sample_interval_s: self.sample_interval_s,
             environment: self.environment.clone(),
+            memory_limit_bytes: self.memory_limit_bytes,
+            report: self.report.clone(),
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::record::{
     write_json_atomic, Event, EventLog, PhaseLoad, RunHeader, RunRecord, RunStatus, StatsSample,
 };
 use crate::sample::{ProcReader, Sample, SampleError};
-use crate::scenario::{Scenario, Variant};
+use crate::scenario::{Scenario, ServerSpec, Variant};
 
 /// What could not even start: exit code 2 territory.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,12 @@ pub enum RunError {
 
 pub struct RunRequest<'a> {
     pub scenario: &'a Scenario,
+    /// The variant as run: for a sweep point, the derived `glibc@threads=8`.
     pub variant: &'a Variant,
+    /// The server configuration: the scenario's `[server]`, or one point of its sweep.
+    pub server: &'a ServerSpec,
+    /// SIGKILL the server when its VmRSS crosses this; the run is then `oom`.
+    pub memory_limit: Option<u64>,
     /// The report directory; the run writes into `out_dir/runs/`.
     pub out_dir: &'a Path,
     pub run_index: u32,
@@ -139,7 +144,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     })?;
 
     let phases = req.scenario.phases(req.quick).clone();
-    let mut server_args = req.scenario.server_args();
+    let mut server_args = req.scenario.server_args_for(req.server);
     server_args.extend(req.variant.args.iter().cloned());
     let mut command = vec![bin.display().to_string()];
     command.extend(server_args.iter().cloned());
@@ -174,6 +179,8 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         phases_planned: phases.clone(),
         sample_interval_s: req.sample_interval.as_secs_f64(),
         environment: req.environment.clone(),
+        memory_limit_bytes: req.memory_limit,
+        report: req.scenario.report.clone(),
     };
     shared
         .borrow_mut()
@@ -192,6 +199,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     };
     let pid = server.id().unwrap_or(0);
     record.server_pid = Some(pid);
+    let oom_kills_before = kernel_oom_kills();
     shared
         .borrow_mut()
         .begin("startup", Duration::from_secs(10));
@@ -202,12 +210,16 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
             pid,
             req.sample_interval,
             req.scenario.sampling.smaps_interval,
+            req.memory_limit,
             shared.clone(),
         );
         let poller = stats_loop(&req, shared.clone());
         tokio::select! {
             r = driver => r,
-            gone = sampler => Outcome::Failed(gone),
+            end = sampler => match end {
+                SamplerEnd::Gone(why) => Outcome::Failed(why),
+                SamplerEnd::OverLimit(why) => Outcome::Oom(why),
+            },
             _ = poller => Outcome::Failed("stats poller ended".into()),
             _ = tokio::signal::ctrl_c() => Outcome::Interrupted,
         }
@@ -218,15 +230,42 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         Outcome::Done => {
             record.server_exit = Some(stop_server(&mut server, Duration::from_secs(5)).await);
         }
+        Outcome::Oom(why) => {
+            // The sampler has already SIGKILLed the server's group.
+            record.status = RunStatus::Oom;
+            record.failure = Some(why);
+            let exit = match tokio::time::timeout(Duration::from_secs(5), server.wait()).await {
+                Ok(Ok(st)) => describe_exit(st),
+                _ => stop_server(&mut server, Duration::from_secs(1)).await,
+            };
+            record.server_exit = Some(format!("{exit} (memory limit, by the harness)"));
+        }
         Outcome::Failed(why) => {
             record.status = RunStatus::Failed;
             // If the server died, say how. Its /proc entry loses its memory lines while it is
             // still exiting, before it can be reaped: give the exit a moment to complete.
-            let exit = match tokio::time::timeout(Duration::from_millis(500), server.wait()).await {
-                Ok(Ok(st)) => Some(describe_exit(st)),
+            let status = match tokio::time::timeout(Duration::from_millis(500), server.wait()).await
+            {
+                Ok(Ok(st)) => Some(st),
                 _ => None,
             };
+            let exit = status.map(describe_exit);
+            // A SIGKILL nobody here sent, while the kernel's OOM-kill count went up: the
+            // kernel's OOM killer (a container's memory limit, or the machine's).
+            let killed = status.and_then(|s| {
+                use std::os::unix::process::ExitStatusExt;
+                s.signal()
+            }) == Some(libc::SIGKILL);
+            let oom_kills_after = kernel_oom_kills();
+            if killed && oom_kills_after > oom_kills_before {
+                record.status = RunStatus::Oom;
+            }
             record.failure = Some(match &exit {
+                Some(e) if record.status == RunStatus::Oom => format!(
+                    "{why}: server {e} by the kernel's OOM killer (oom_kill in /proc/vmstat went from {} to {})",
+                    oom_kills_before.unwrap_or(0),
+                    oom_kills_after.unwrap_or(0)
+                ),
                 Some(e) => format!("{why}: server {e}"),
                 None => why,
             });
@@ -254,7 +293,26 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
 enum Outcome {
     Done,
     Failed(String),
+    /// The server crossed the memory limit and the sampler killed it.
+    Oom(String),
     Interrupted,
+}
+
+/// Why the sampler stopped.
+enum SamplerEnd {
+    /// The server is gone (exited, killed by someone else).
+    Gone(String),
+    /// The server crossed the memory limit; the sampler has SIGKILLed it.
+    OverLimit(String),
+}
+
+/// The kernel's count of OOM kills since boot (`oom_kill` in `/proc/vmstat`), if it keeps one.
+fn kernel_oom_kills() -> Option<u64> {
+    std::fs::read_to_string("/proc/vmstat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRecord, RunError> {
@@ -417,6 +475,7 @@ async fn drive(
             backoff: format!("{}ms", spec.backoff.as_millis()),
             json: false,
             allow_remote: false,
+            steps: Vec::new(),
         };
 
     // warmup: a few requests, so glibc's dynamic mmap threshold is trained as in production.
@@ -432,7 +491,8 @@ async fn drive(
         }
     }
     idle_phase("before", phases.before, &shared).await;
-    let args = load_args(spec.processes, spec.connections, spec.rate, phases.during);
+    let mut args = load_args(spec.processes, spec.connections, spec.rate, phases.during);
+    args.steps = spec.step_args(phases.during);
     match load_phase("during", phases.during, &args, &exe, &shared, record).await {
         Ok(summary) => record.load = Some(summary),
         Err(e) => return Outcome::Failed(e),
@@ -514,8 +574,9 @@ async fn sample_loop(
     pid: u32,
     interval: Duration,
     smaps_every: Duration,
+    memory_limit: Option<u64>,
     shared: SharedRef,
-) -> String {
+) -> SamplerEnd {
     let reader = ProcReader::new(pid);
     let mut tick = tokio::time::interval(interval);
     // A late tick is taken late, not bunched: samples stay evenly spaced in time.
@@ -537,10 +598,23 @@ async fn sample_loop(
                     let rps = sh.last_rps;
                     sh.progress.tick(&name, left, s.rss_anon, rps);
                 }
+                if let Some(limit) = memory_limit.filter(|&l| s.vm_rss > l) {
+                    // The whole group, at once: a limit is a wall, not a request.
+                    child::kill_group(pid);
+                    let (phase, start, _) = &sh.phase;
+                    return SamplerEnd::OverLimit(format!(
+                        "VmRSS {} crossed the memory limit of {} {:.1}s into `{phase}`; killed with SIGKILL by the harness",
+                        target_server::units::format_size(s.vm_rss),
+                        target_server::units::format_size(limit),
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
             }
-            Err(SampleError::Gone(_)) => return "server process is gone".into(),
+            Err(SampleError::Gone(_)) => return SamplerEnd::Gone("server process is gone".into()),
             // A zombie's status has no memory lines: the server has exited.
-            Err(e @ SampleError::Parse { .. }) => return format!("server stopped: {e}"),
+            Err(e @ SampleError::Parse { .. }) => {
+                return SamplerEnd::Gone(format!("server stopped: {e}"))
+            }
         }
         if last_smaps.is_none_or(|l| l.elapsed() >= smaps_every) {
             last_smaps = Some(Instant::now());

@@ -44,7 +44,43 @@ struct RawScenario {
     #[serde(default)]
     sampling: RawSampling,
     #[serde(default)]
+    sweep: Option<RawSweep>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    report: RawReport,
+    #[serde(default)]
     gate: Option<toml::Table>,
+}
+
+/// `[sweep]`: one `[server]` field, several values; every variant runs once per value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSweep {
+    name: Option<String>,
+    field: String,
+    values: Vec<toml::Value>,
+    labels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    memory: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    #[serde(default)]
+    series: Vec<SeriesSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    at: String,
+    rate: String,
 }
 
 fn default_seed() -> u64 {
@@ -67,6 +103,15 @@ struct RawServer {
     max_inflight: Option<u32>,
     queue_timeout: Option<String>,
     max_range: Option<String>,
+    io_threads: Option<u32>,
+    rpc_pool_objects: Option<u32>,
+    rpc_object_size: Option<String>,
+    byte_pool: Option<u32>,
+    byte_pool_buffer: Option<String>,
+    byte_pool_low: Option<f64>,
+    byte_pool_high: Option<f64>,
+    body: Option<String>,
+    chunk: Option<String>,
     #[serde(default)]
     args: Vec<String>,
 }
@@ -82,6 +127,7 @@ struct RawLoad {
     timeout: Option<String>,
     retries: Option<u32>,
     backoff: Option<String>,
+    steps: Option<Vec<RawStep>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -122,6 +168,19 @@ pub struct ServerSpec {
     pub max_inflight: u32,
     pub queue_timeout: Duration,
     pub max_range: u64,
+    /// `--io pool`: this many I/O threads, requests dispatched round-robin (incident 002).
+    pub io_threads: u32,
+    /// 64 KiB-style RPC objects taken per request from a pool that never frees (incident 001).
+    pub rpc_pool_objects: u32,
+    pub rpc_object_size: u64,
+    /// Watermark byte pool capacity, in buffers (0: off; incident 003).
+    pub byte_pool: u32,
+    pub byte_pool_buffer: u64,
+    pub byte_pool_low: f64,
+    pub byte_pool_high: f64,
+    /// `buffered` (one buffer per response) or `streaming` (a chunk at a time; incident 004).
+    pub body: String,
+    pub chunk: u64,
     pub args: Vec<String>,
 }
 
@@ -136,6 +195,111 @@ pub struct LoadSpec {
     pub timeout: Duration,
     pub retries: u32,
     pub backoff: Duration,
+    /// Rate steps of the `during` load (a burst): from `at` on, the offered rate is `rate`.
+    pub steps: Vec<RateStep>,
+}
+
+/// When a rate step starts: a fraction of the `during` phase (`"40%"`), or an offset into it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAt {
+    Fraction(f64),
+    #[serde(with = "secs")]
+    After(Duration),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateStep {
+    pub at: StepAt,
+    /// Requests per second offered from `at` on.
+    pub rate: f64,
+}
+
+impl StepAt {
+    pub fn offset(&self, during: Duration) -> Duration {
+        match *self {
+            StepAt::Fraction(f) => during.mul_f64(f),
+            StepAt::After(d) => d,
+        }
+    }
+}
+
+impl LoadSpec {
+    /// The steps as `allocstorm load --step AT=RATE` values for a `during` of this length.
+    pub fn step_args(&self, during: Duration) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| format!("{}ms={}/s", s.at.offset(during).as_millis(), s.rate))
+            .collect()
+    }
+}
+
+/// What a scenario asks the report to show beyond memory: extra time series read from `/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportSpec {
+    #[serde(default)]
+    pub series: Vec<SeriesSpec>,
+}
+
+/// One `/stats` figure plotted under the RSS timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSpec {
+    /// Axis label, e.g. "get-on-empty/s".
+    pub label: String,
+    /// JSON pointer into the `/stats` document, e.g. "/pools/bytes/get_on_empty".
+    pub stat: String,
+    /// `gauge` plots the value; `rate` plots its increase per second (for counters).
+    #[serde(default)]
+    pub kind: SeriesKind,
+    /// `count` or `bytes` (plotted in MiB).
+    #[serde(default)]
+    pub unit: SeriesUnit,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesKind {
+    #[default]
+    Gauge,
+    Rate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeriesUnit {
+    #[default]
+    Count,
+    Bytes,
+}
+
+/// The swept `[server]` field.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepSpec {
+    /// Short name used in labels (`threads` in `glibc@threads=8`).
+    pub name: String,
+    /// The `[server]` key, e.g. `io_threads`.
+    pub field: String,
+}
+
+/// One server configuration of a scenario: the `[server]` table, or one point of its sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Case {
+    /// `threads=8`; `None` when the scenario has no sweep.
+    pub label: Option<String>,
+    pub value: Option<serde_json::Value>,
+    pub server: ServerSpec,
+}
+
+/// Where a derived variant sits in a sweep; recorded with every run of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SweepPoint {
+    /// The variant of `variants.toml` this run is a point of.
+    pub base: String,
+    pub name: String,
+    pub field: String,
+    pub value: serde_json::Value,
+    pub label: String,
 }
 
 /// Phase lengths. `nudge` and `release` are optional (zero: skipped).
@@ -180,6 +344,12 @@ pub struct Scenario {
     pub quick_phases: PhaseSpec,
     pub sampling: SamplingSpec,
     pub variants: Vec<Variant>,
+    /// The swept server field, if any; `cases` has one entry per value (or one, unswept).
+    pub sweep: Option<SweepSpec>,
+    pub cases: Vec<Case>,
+    /// The harness SIGKILLs a server whose VmRSS crosses this and records the run as `oom`.
+    pub memory_limit: Option<u64>,
+    pub report: ReportSpec,
     pub gate: Option<toml::Table>,
 }
 
@@ -195,6 +365,16 @@ pub struct Variant {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Set by the harness on the variants it derives for a sweep; never written by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepPoint>,
+}
+
+impl Variant {
+    /// The `variants.toml` name this run belongs to (itself unless it is a sweep point).
+    pub fn base_name(&self) -> &str {
+        self.sweep.as_ref().map_or(&self.name, |p| &p.base)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,6 +491,58 @@ impl Scenario {
         let phases = phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases = phase_spec(&ctx, "quick", &raw.quick, &PhaseDefaults::quick(&phases))?;
+        check_steps(
+            &ctx,
+            &load.steps,
+            &[("phases", &phases), ("quick", &quick_phases)],
+        )?;
+        let (sweep, cases) = match &raw.sweep {
+            None => (
+                None,
+                vec![Case {
+                    label: None,
+                    value: None,
+                    server: server.clone(),
+                }],
+            ),
+            Some(sw) => {
+                let (spec, cases) = sweep_cases(&ctx, sw, &text, path)?;
+                (Some(spec), cases)
+            }
+        };
+        let memory_limit = match &raw.limits.memory {
+            None => None,
+            Some(v) => {
+                let b =
+                    units::parse_size(v).map_err(|e| ctx.err("limits.memory", e.to_string()))?;
+                if b < 16 << 20 {
+                    return Err(ctx.err(
+                        "limits.memory",
+                        format!(
+                            "expected at least 16MiB (a server needs that to start), got {v:?}"
+                        ),
+                    ));
+                }
+                Some(b)
+            }
+        };
+        for (i, se) in raw.report.series.iter().enumerate() {
+            if se.label.trim().is_empty() {
+                return Err(ctx.err(
+                    &format!("report.series[{i}].label"),
+                    "expected a non-empty label",
+                ));
+            }
+            if !se.stat.starts_with('/') {
+                return Err(ctx.err(
+                    &format!("report.series[{i}].stat"),
+                    format!(
+                        "expected a JSON pointer into /stats such as \"/pools/bytes/get_on_empty\", got {:?}",
+                        se.stat
+                    ),
+                ));
+            }
+        }
         let sampling = SamplingSpec {
             interval: ctx.unit(
                 "sampling.interval",
@@ -340,7 +572,14 @@ impl Scenario {
             ));
         }
         if let Some(gate) = &raw.gate {
-            check_gate(&ctx, gate, &all)?;
+            // Budgets may name a variant of variants.toml or one point of the sweep.
+            let mut names: Vec<String> = all.iter().map(|v| v.name.clone()).collect();
+            for v in &all {
+                for c in &cases {
+                    names.push(case_variant(v, sweep.as_ref(), c).name);
+                }
+            }
+            check_gate(&ctx, gate, &names)?;
         }
 
         Ok(Scenario {
@@ -355,8 +594,20 @@ impl Scenario {
             quick_phases,
             sampling,
             variants,
+            sweep,
+            cases,
+            memory_limit,
+            report: ReportSpec {
+                series: raw.report.series,
+            },
             gate: raw.gate,
         })
+    }
+
+    /// The variant that runs `case`: `v` itself, or for a sweep point a copy named
+    /// `glibc@threads=8` that knows its base and point.
+    pub fn case_variant(&self, v: &Variant, case: &Case) -> Variant {
+        case_variant(v, self.sweep.as_ref(), case)
     }
 
     pub fn variant(&self, name: &str) -> Option<&Variant> {
@@ -373,7 +624,11 @@ impl Scenario {
 
     /// The server's command line for this scenario (without the variant's own args).
     pub fn server_args(&self) -> Vec<String> {
-        let s = &self.server;
+        self.server_args_for(&self.server)
+    }
+
+    /// The server's command line for one case of this scenario.
+    pub fn server_args_for(&self, s: &ServerSpec) -> Vec<String> {
         let mut a: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
         match &s.file {
             Some(f) => a.extend(["--file".into(), f.display().to_string()]),
@@ -407,9 +662,212 @@ impl Scenario {
         if let Some(h) = s.hold {
             a.extend(["--hold".into(), format!("{}ms", h.as_millis())]);
         }
+        // The incident modes: flags only when used, so other scenarios' command lines stay
+        // as they were.
+        if s.io == "pool" {
+            a.extend(["--io-threads".into(), s.io_threads.to_string()]);
+        }
+        if s.rpc_pool_objects > 0 {
+            a.extend([
+                "--rpc-pool-objects".into(),
+                s.rpc_pool_objects.to_string(),
+                "--rpc-object-size".into(),
+                s.rpc_object_size.to_string(),
+            ]);
+        }
+        if s.byte_pool > 0 {
+            a.extend([
+                "--byte-pool".into(),
+                s.byte_pool.to_string(),
+                "--byte-pool-buffer".into(),
+                s.byte_pool_buffer.to_string(),
+                "--byte-pool-low".into(),
+                s.byte_pool_low.to_string(),
+                "--byte-pool-high".into(),
+                s.byte_pool_high.to_string(),
+            ]);
+        }
+        if s.body != "buffered" {
+            a.extend(["--body".into(), s.body.clone()]);
+        }
+        if s.chunk != DEFAULT_CHUNK {
+            a.extend(["--chunk".into(), s.chunk.to_string()]);
+        }
         a.extend(s.args.iter().cloned());
         a
     }
+}
+
+const DEFAULT_CHUNK: u64 = 64 << 10;
+
+/// `[server]` keys a sweep may vary.
+const SWEEPABLE: [&str; 20] = [
+    "workers",
+    "io",
+    "blocking_threads",
+    "meta_every",
+    "meta_size",
+    "meta_churn",
+    "egress_limit",
+    "hold",
+    "max_inflight",
+    "queue_timeout",
+    "max_range",
+    "io_threads",
+    "rpc_pool_objects",
+    "rpc_object_size",
+    "byte_pool",
+    "byte_pool_buffer",
+    "byte_pool_low",
+    "byte_pool_high",
+    "body",
+    "chunk",
+];
+
+fn case_variant(v: &Variant, sweep: Option<&SweepSpec>, case: &Case) -> Variant {
+    match (sweep, &case.label, &case.value) {
+        (Some(sw), Some(label), Some(value)) => Variant {
+            name: format!("{}@{label}", v.name),
+            sweep: Some(SweepPoint {
+                base: v.name.clone(),
+                name: sw.name.clone(),
+                field: sw.field.clone(),
+                value: value.clone(),
+                label: label.clone(),
+            }),
+            ..v.clone()
+        },
+        _ => v.clone(),
+    }
+}
+
+/// One [`Case`] per sweep value: the `[server]` table with the field set to that value,
+/// checked like the table itself.
+fn sweep_cases(
+    ctx: &Ctx,
+    sw: &RawSweep,
+    text: &str,
+    path: &Path,
+) -> Result<(SweepSpec, Vec<Case>), ScenarioError> {
+    if !SWEEPABLE.contains(&sw.field.as_str()) {
+        return Err(ctx.err(
+            "sweep.field",
+            format!(
+                "expected a [server] key ({}), got {:?}",
+                SWEEPABLE.join(", "),
+                sw.field
+            ),
+        ));
+    }
+    if sw.values.is_empty() || sw.values.len() > 32 {
+        return Err(ctx.err(
+            "sweep.values",
+            format!("expected 1 to 32 values, got {}", sw.values.len()),
+        ));
+    }
+    let name = sw.name.clone().unwrap_or_else(|| sw.field.clone());
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.=".contains(c))
+    };
+    if !label_ok(&name) {
+        return Err(ctx.err(
+            "sweep.name",
+            format!("expected letters, digits, '-', '_' or '.', got {name:?}"),
+        ));
+    }
+    if let Some(labels) = &sw.labels {
+        if labels.len() != sw.values.len() {
+            return Err(ctx.err(
+                "sweep.labels",
+                format!(
+                    "expected one label per value ({}), got {}",
+                    sw.values.len(),
+                    labels.len()
+                ),
+            ));
+        }
+    }
+    let table: toml::Table = toml::from_str(text).map_err(|e| ctx.err("", e.to_string()))?;
+    let base = match table.get("server") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    let mut cases = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, value) in sw.values.iter().enumerate() {
+        let field = format!("sweep.values[{i}]");
+        let mut t = base.clone();
+        t.insert(sw.field.clone(), value.clone());
+        let raw = RawServer::deserialize(toml::Value::Table(t)).map_err(|e| {
+            ctx.err(
+                &field,
+                format!(
+                    "server.{}: {}",
+                    sw.field,
+                    e.message().lines().next().unwrap_or("invalid value")
+                ),
+            )
+        })?;
+        let server = server_spec(ctx, &raw, path)
+            .map_err(|e| ctx.err(&field, format!("{}: {}", e.field, e.message)))?;
+        let shown = match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let label = match &sw.labels {
+            Some(l) => l[i].clone(),
+            None => format!("{name}={shown}"),
+        };
+        if !label_ok(&label) {
+            return Err(ctx.err(
+                &format!("sweep.labels[{i}]"),
+                format!("expected letters, digits, '-', '_', '.' or '=', got {label:?}"),
+            ));
+        }
+        if !seen.insert(label.clone()) {
+            return Err(ctx.err(&field, format!("duplicate sweep point {label:?}")));
+        }
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        cases.push(Case {
+            label: Some(label),
+            value: Some(value),
+            server,
+        });
+    }
+    Ok((
+        SweepSpec {
+            name,
+            field: sw.field.clone(),
+        },
+        cases,
+    ))
+}
+
+/// Steps must start inside `during` and in order, for the full phases and the quick ones.
+fn check_steps(
+    ctx: &Ctx,
+    steps: &[RateStep],
+    phase_sets: &[(&str, &PhaseSpec)],
+) -> Result<(), ScenarioError> {
+    for (table, p) in phase_sets {
+        let mut last = Duration::ZERO;
+        for (i, s) in steps.iter().enumerate() {
+            let at = s.at.offset(p.during);
+            if at.is_zero() || at >= p.during || at <= last {
+                return Err(ctx.err(
+                    &format!("load.steps[{i}].at"),
+                    format!(
+                        "expected steps in increasing order inside {table}.during ({:?}), got {at:?}",
+                        p.during
+                    ),
+                ));
+            }
+            last = at;
+        }
+    }
+    Ok(())
 }
 
 /// sha256 of what shapes a run: the scenario without its `[gate]` section (budgets judge runs,
@@ -456,6 +914,12 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
             return Err(ctx.err(
                 &format!("{field}.name"),
                 format!("duplicate variant name {:?}", v.name),
+            ));
+        }
+        if v.sweep.is_some() {
+            return Err(ctx.err(
+                &format!("{field}.sweep"),
+                "unknown field: sweep points come from a scenario's [sweep]",
             ));
         }
         if !SERVER_BINARIES.contains(&v.binary.as_str()) {
@@ -551,12 +1015,51 @@ fn server_spec(
         return Err(ctx.err("server.create_file", "expected a size above 0, got 0"));
     }
     let io = r.io.clone().unwrap_or_else(|| "worker".into());
-    if io != "worker" && io != "blocking" {
+    if !["worker", "blocking", "pool"].contains(&io.as_str()) {
         return Err(ctx.err(
             "server.io",
-            format!("expected \"worker\" or \"blocking\", got {io:?}"),
+            format!("expected \"worker\", \"blocking\" or \"pool\", got {io:?}"),
         ));
     }
+    let io_threads = r.io_threads.unwrap_or(128);
+    if !(1..=4096).contains(&io_threads) {
+        return Err(ctx.err(
+            "server.io_threads",
+            format!("expected 1 to 4096 threads, got {io_threads}"),
+        ));
+    }
+    let body = r.body.clone().unwrap_or_else(|| "buffered".into());
+    if body != "buffered" && body != "streaming" {
+        return Err(ctx.err(
+            "server.body",
+            format!("expected \"buffered\" or \"streaming\", got {body:?}"),
+        ));
+    }
+    let byte_pool_low = r.byte_pool_low.unwrap_or(0.3);
+    let byte_pool_high = r.byte_pool_high.unwrap_or(0.6);
+    let ordered = (0.0..1.0).contains(&byte_pool_low)
+        && byte_pool_low < byte_pool_high
+        && byte_pool_high <= 1.0;
+    if !ordered {
+        return Err(ctx.err(
+            "server.byte_pool_high",
+            format!(
+                "expected 0 <= byte_pool_low < byte_pool_high <= 1, got {byte_pool_low} and {byte_pool_high}"
+            ),
+        ));
+    }
+    let size_field = |name: &str, v: &Option<String>, default: &str| {
+        positive(
+            ctx,
+            &format!("server.{name}"),
+            ctx.unit(
+                &format!("server.{name}"),
+                v.as_ref(),
+                default,
+                units::parse_size,
+            )?,
+        )
+    };
     let meta_size = ctx.unit(
         "server.meta_size",
         r.meta_size.as_ref(),
@@ -612,6 +1115,15 @@ fn server_spec(
                 units::parse_size,
             )?,
         )?,
+        io_threads,
+        rpc_pool_objects: r.rpc_pool_objects.unwrap_or(0),
+        rpc_object_size: size_field("rpc_object_size", &r.rpc_object_size, "64KiB")?,
+        byte_pool: r.byte_pool.unwrap_or(0),
+        byte_pool_buffer: size_field("byte_pool_buffer", &r.byte_pool_buffer, "1MiB")?,
+        byte_pool_low,
+        byte_pool_high,
+        body,
+        chunk: size_field("chunk", &r.chunk, "64KiB")?,
         args: r.args.clone(),
     })
 }
@@ -648,7 +1160,42 @@ fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
             Some(positive(ctx, "load.rate", rate)?)
         }
     };
+    let mut steps = Vec::new();
+    for (i, st) in r.steps.iter().flatten().enumerate() {
+        let field = format!("load.steps[{i}]");
+        if rate.is_none() {
+            return Err(ctx.err(
+                &field,
+                "rate steps need an open-loop load.rate (requests per second), not max",
+            ));
+        }
+        let at = match st.at.trim().strip_suffix('%') {
+            Some(pct) => match pct.trim().parse::<f64>() {
+                Ok(p) if p > 0.0 && p < 100.0 => StepAt::Fraction(p / 100.0),
+                _ => {
+                    return Err(ctx.err(
+                        &format!("{field}.at"),
+                        format!(
+                            "expected a percentage of the during phase between 0% and 100%, or a duration, got {:?}",
+                            st.at
+                        ),
+                    ))
+                }
+            },
+            None => StepAt::After(
+                units::parse_duration(&st.at)
+                    .map_err(|e| ctx.err(&format!("{field}.at"), format!("{e} or a percentage")))?,
+            ),
+        };
+        let r = units::parse_rate(&st.rate)
+            .map_err(|e| ctx.err(&format!("{field}.rate"), e.to_string()))?;
+        steps.push(RateStep {
+            at,
+            rate: positive(ctx, &format!("{field}.rate"), r)?,
+        });
+    }
     Ok(LoadSpec {
+        steps,
         path,
         range,
         processes,
@@ -775,8 +1322,8 @@ fn phase_spec(
     Ok(p)
 }
 
-fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[Variant]) -> Result<(), ScenarioError> {
-    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[String]) -> Result<(), ScenarioError> {
+    let names: Vec<&str> = variants.iter().map(String::as_str).collect();
     crate::gate::config::parse(Some(gate), Some(&names))
         .map(|_| ())
         .map_err(|e| ctx.err(&e.field, e.message))

@@ -152,6 +152,7 @@ impl World {
                 description: String::new(),
                 env: env_vars,
                 args: vec![],
+                sweep: None,
             },
             run_index: run,
             seed: 42,
@@ -161,6 +162,8 @@ impl World {
             phases_planned: phases,
             sample_interval_s: 0.05,
             environment: env.clone(),
+            memory_limit_bytes: None,
+            report: Default::default(),
         });
         let mib = |x: f64| (x * MIB) as u64;
         r.figures.rss_before_bytes = Some(mib(BEFORE_MIB));

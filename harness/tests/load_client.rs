@@ -38,6 +38,9 @@ enum Behaviour {
     Stall,
     /// `206` promising the whole range, then 100 bytes and a closed connection.
     Truncated,
+    /// `206` with the whole range (of a 1 GiB file) in frames of `chunk` bytes, made as hyper
+    /// asks for them: with a `Content-Length` if `length`, else chunked.
+    Streamed { chunk: usize, length: bool },
 }
 
 /// A loopback server on its own thread and runtime, so it does not share the test's.
@@ -119,6 +122,12 @@ async fn serve(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
             );
             let _ = stream.write_all(reply.as_bytes()).await;
         }
+        Behaviour::Streamed { chunk, length } => {
+            let service = hyper::service::service_fn(move |req| streamed(req, chunk, length));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        }
         _ => {
             let service = hyper::service::service_fn(move |req| answer(req, behaviour));
             let _ = hyper::server::conn::http1::Builder::new()
@@ -128,18 +137,79 @@ async fn serve(mut stream: tokio::net::TcpStream, behaviour: Behaviour) {
     }
 }
 
-async fn answer(
-    req: Request<Incoming>,
-    behaviour: Behaviour,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let range = req
-        .headers()
+/// `A-B` of the request's `Range: bytes=A-B`.
+fn requested_range(req: &Request<Incoming>) -> Option<(u64, u64)> {
+    req.headers()
         .get(hyper::header::RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("bytes="))
         .and_then(|v| v.split_once('-'))
-        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)));
-    let Some((a, b)) = range else {
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+}
+
+/// A body of `left` bytes handed out `chunk.len()` at a time, each frame a slice of one shared
+/// buffer, so the server holds one chunk however large the range.
+struct Chunks {
+    left: u64,
+    chunk: Bytes,
+    length: bool,
+}
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(self.chunk.len() as u64);
+        self.left -= n;
+        let data = self.chunk.slice(..n as usize);
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.left == 0
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        if self.length {
+            hyper::body::SizeHint::with_exact(self.left)
+        } else {
+            hyper::body::SizeHint::default()
+        }
+    }
+}
+
+async fn streamed(
+    req: Request<Incoming>,
+    chunk: usize,
+    length: bool,
+) -> Result<Response<Chunks>, Infallible> {
+    let (a, b) = requested_range(&req).expect("the load client always sends a range");
+    Ok(Response::builder()
+        .status(StatusCode::PARTIAL_CONTENT)
+        .header(
+            hyper::header::CONTENT_RANGE,
+            format!("bytes {a}-{b}/{}", 1u64 << 30),
+        )
+        .body(Chunks {
+            left: b - a + 1,
+            chunk: Bytes::from(vec![0x5A; chunk]),
+            length,
+        })
+        .unwrap())
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    behaviour: Behaviour,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let Some((a, b)) = requested_range(&req) else {
         return Ok(status(StatusCode::BAD_REQUEST));
     };
     let len = (b - a + 1) as usize;
@@ -157,7 +227,9 @@ async fn answer(
         }
         Behaviour::ShortBody => partial(format!("bytes {a}-{b}/{FILE_SIZE}"), len - 1),
         Behaviour::Status(code) => status(StatusCode::from_u16(code).unwrap()),
-        Behaviour::Stall | Behaviour::Truncated => unreachable!("served raw"),
+        Behaviour::Stall | Behaviour::Truncated | Behaviour::Streamed { .. } => {
+            unreachable!("served by serve()")
+        }
     })
 }
 
@@ -422,6 +494,106 @@ async fn rate_mode_offers_the_configured_rate() {
     );
 }
 
+/// The largest resident set of any child process this test process has waited for, in KiB.
+/// nextest runs each test in a process of its own, so under it these are this test's workers.
+fn children_max_rss_kib() -> i64 {
+    // SAFETY: getrusage fills the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) },
+        0
+    );
+    ru.ru_maxrss
+}
+
+#[tokio::test]
+async fn large_bodies_are_streamed_in_many_frames_and_counted_to_the_byte() {
+    const RANGE: u64 = 32 << 20;
+    for length in [true, false] {
+        // 32 MiB ranges as in incident 004, in 512 frames of 64 KiB (1 MiB ones the hyper
+        // writer splits further), with and without a Content-Length.
+        let server = TestServer::start(Behaviour::Streamed {
+            chunk: 64 << 10,
+            length,
+        });
+        let p = plan(&[
+            "--target",
+            &server.url(),
+            "--range",
+            "0-32MiB",
+            "--processes",
+            "2",
+            "--connections",
+            "4",
+            "--rate",
+            "4/s",
+            "--duration",
+            "1s",
+            "--timeout",
+            "20s",
+        ]);
+        assert_eq!(p.range_len(), RANGE + 1);
+        let s = run(&p).await;
+        check_accounting(&s);
+        assert_eq!(s.requests, 4, "length {length}: {s:#?}");
+        assert_eq!((s.ok, s.errors), (4, 0), "length {length}: {s:#?}");
+        assert_eq!(s.bytes, 4 * (RANGE + 1), "length {length}");
+        assert_eq!(s.connects, 4);
+    }
+    // Eight 32 MiB bodies went through two workers at a time; one holding a body would have
+    // had a resident set over 32 MiB.
+    let max_rss_kib = children_max_rss_kib();
+    eprintln!("largest worker resident set: {max_rss_kib} KiB");
+    assert!(max_rss_kib < 32 << 10, "{max_rss_kib} KiB");
+}
+
+#[tokio::test]
+async fn a_rate_step_offers_and_sends_the_stepped_rate() {
+    let server = TestServer::start(Behaviour::Good);
+    let p = plan(&[
+        "--target",
+        &server.url(),
+        "--range",
+        "0-1023",
+        "--processes",
+        "2",
+        "--connections",
+        "8",
+        "--rate",
+        "50/s",
+        "--step",
+        "1s=200/s",
+        "--step",
+        "2s=50/s",
+        "--duration",
+        "3s",
+    ]);
+    let s = run(&p).await;
+    check_accounting(&s);
+    // The schedule: 50, then 200, then 50 due in each second, and nothing in the drain.
+    let offered: Vec<u64> = s.per_second.iter().map(|r| r.offered.unwrap()).collect();
+    assert_eq!(offered[..3], [50, 200, 50], "{offered:?}");
+    assert!(offered[3..].iter().all(|&o| o == 0), "{offered:?}");
+    // Every due send was sent or counted unsent.
+    assert_eq!(s.requests + s.unsent, 300, "{s:#?}");
+    assert_eq!(s.offered_rate, Some(50.0));
+    // What was really sent follows the steps. Generous bounds for a busy machine, where late
+    // sends spill into the next second; without the steps the second one would send about 50.
+    let sent: Vec<u64> = s.per_second.iter().map(|r| r.requests).collect();
+    assert!((30..=60).contains(&sent[0]), "{sent:?}");
+    assert!((120..=260).contains(&sent[1]), "{sent:?}");
+    assert!(sent[1] as f64 >= 2.5 * sent[0] as f64, "{sent:?}");
+    assert!(
+        sent[2] <= 110 && sent[1] as f64 >= 2.0 * sent[2] as f64,
+        "{sent:?}"
+    );
+    assert!(s.ok >= 270, "{s:#?}");
+    for w in &s.workers {
+        assert_eq!(w.offered_rate, Some(25.0));
+        assert!((130..=150).contains(&(w.requests + w.unsent)), "{w:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_load_really_comes_from_several_processes() {
     let server = TestServer::start(Behaviour::Good);
@@ -590,16 +762,29 @@ fn remote_targets_are_refused_without_allow_remote() {
 
 #[test]
 fn bad_input_is_one_line_naming_flag_value_and_expectation() {
-    for (flag, value) in [
-        ("--rate", "fast"),
-        ("--range", "10-2"),
-        ("--duration", "0s"),
-        ("--timeout", "soon"),
+    let open = ["--rate", "50/s", "--duration", "3s"];
+    for (before, flag, value) in [
+        (&[][..], "--rate", "fast"),
+        (&[], "--range", "10-2"),
+        (&[], "--duration", "0s"),
+        (&[], "--timeout", "soon"),
+        // Steps: AT=RATE, AT after the previous step and before the end, RATE above zero.
+        (&open, "--step", "4s"),
+        (&open, "--step", "1s=0/s"),
+        (&open, "--step", "1s=fast"),
+        (&open, "--step", "later=5/s"),
+        (&open, "--step", "0s=5/s"),
+        (&open, "--step", "3s=5/s"),
+        (&open, "--step", "5s=5/s"),
+        (&["--rate", "50/s", "--step", "2s=9/s"], "--step", "1s=9/s"),
+        (&["--rate", "50/s", "--step", "2s=9/s"], "--step", "2s=9/s"),
+        // Closed loop has no rate to step.
+        (&["--step", "1s=9/s"], "--rate", "max"),
     ] {
-        let out = Command::new(BIN)
-            .args(["load", "--target", "http://127.0.0.1:9/", flag, value])
-            .output()
-            .unwrap();
+        let mut args = vec!["load", "--target", "http://127.0.0.1:9/"];
+        args.extend_from_slice(before);
+        args.extend([flag, value]);
+        let out = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -649,8 +834,11 @@ fn json_output_is_one_summary_with_the_documented_keys() {
     assert_eq!(v["ok"], 50);
     assert_eq!(v["bytes"], 50 * 1024);
     assert_eq!(v["offered_rate"], 100.0);
+    // The offered rate of each second: 50 due in the half second of load, none in the drain.
+    assert_eq!(v["per_second"][0]["offered"], 50);
     let s: LoadSummary = serde_json::from_value(v).unwrap();
     assert_eq!(s.per_second.iter().map(|r| r.ok).sum::<u64>(), 50);
+    assert!(s.per_second[1..].iter().all(|r| r.offered == Some(0)));
 }
 
 #[test]
@@ -676,4 +864,37 @@ fn human_output_is_a_short_table() {
     for word in ["throughput", "latency ms", "p99", "closed loop"] {
         assert!(stdout.contains(word), "{word} missing:\n{stdout}");
     }
+}
+
+#[test]
+fn human_output_shows_the_rate_steps() {
+    let server = TestServer::start(Behaviour::Good);
+    let out = Command::new(BIN)
+        .args([
+            "load",
+            "--target",
+            &server.url(),
+            "--range",
+            "0-1023",
+            "--connections",
+            "2",
+            "--rate",
+            "20/s",
+            "--step",
+            "1s=60/s",
+            "--duration",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.lines().count() <= 15, "{stdout}");
+    assert!(stdout.contains("open loop at 20/s"), "{stdout}");
+    assert!(stdout.contains("offered      0s 20, 1s 60"), "{stdout}");
 }

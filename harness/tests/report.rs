@@ -17,7 +17,9 @@ use allocstorm::record::{
 };
 use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
 use allocstorm::sample::{MappingBreakdown, Sample};
-use allocstorm::scenario::{PhaseSpec, Variant};
+use allocstorm::scenario::{
+    PhaseSpec, ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint, Variant,
+};
 use serde_json::{json, Value};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -77,6 +79,7 @@ fn variant(name: &str) -> Variant {
         description: String::new(),
         env,
         args,
+        sweep: None,
     }
 }
 
@@ -259,6 +262,8 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         figures: figures::compute(&samples, &marks),
         phases: marks,
         sample_interval_s: 0.1,
+        memory_limit_bytes: None,
+        report: ReportSpec::default(),
         load: Some(load.clone()),
         phase_loads: vec![PhaseLoad {
             phase: "during".into(),
@@ -856,6 +861,11 @@ fn png_width(bytes: &[u8]) -> u32 {
     u32::from_be_bytes(bytes[16..20].try_into().unwrap())
 }
 
+fn png_height(bytes: &[u8]) -> u32 {
+    png_width(bytes);
+    u32::from_be_bytes(bytes[20..24].try_into().unwrap())
+}
+
 #[test]
 fn plots_are_readable_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -872,6 +882,11 @@ fn plots_are_readable_files() {
         let png = std::fs::read(dir.join(format!("{stem}.png"))).unwrap();
         let w = png_width(&png);
         assert!(w >= 1200, "{stem}.png is {w} px wide");
+        assert_eq!(
+            png_height(&png),
+            900,
+            "{stem}.png: no declared series, no extra panel"
+        );
         let svg = std::fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
         assert!(svg.starts_with("<svg"), "{stem}.svg");
         for v in &summary.variants {
@@ -900,6 +915,14 @@ fn plots_are_readable_files() {
     assert!(
         md.contains("`MALLOC_ARENA_MAX=2`") || md.contains("MALLOC_ARENA_MAX=2"),
         "variant settings: {md}"
+    );
+    assert!(
+        !dir.join("sweep.png").exists() && !md.contains("## Sweep"),
+        "no sweep, no sweep plot or table"
+    );
+    assert!(
+        !md.contains("## Declared series")
+            && !md.contains("## Runs that did not end ok\n\n- `glibc`")
     );
     // Nothing half-written is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
@@ -1015,8 +1038,476 @@ fn exporters_list_what_they_write() {
         "rss-summary.svg",
         "cost.png",
         "cost.svg",
+        "sweep.png",
+        "sweep.svg",
         "report.md",
     ] {
         assert!(files.contains(&f), "no exporter writes {f}");
     }
+}
+
+/// One point of a thread sweep, `base@threads=VALUE`: one glibc arena heap before the load and
+/// `arenas` from the load on, each adding 64 MiB to a VmSize of 1000 MiB; RssAnon peaks at
+/// 50 + VALUE MiB.
+fn sweep_point(base: &str, value: u64, arenas: u64, started_at: &str) -> RunRecord {
+    let mut r = record(
+        base,
+        0,
+        started_at,
+        &step_shape(5.0, 50.0 + value as f64, 20.0),
+    );
+    r.scenario = "thread-arenas".into();
+    let label = format!("threads={value}");
+    r.variant.name = format!("{base}@{label}");
+    r.variant.sweep = Some(SweepPoint {
+        base: base.into(),
+        name: "threads".into(),
+        field: "io_threads".into(),
+        value: json!(value),
+        label,
+    });
+    let arenas_at = |t: f64| if t < DURING.0 { 1 } else { arenas };
+    for s in &mut r.samples {
+        s.vm_size = (1000 + 64 * arenas_at(s.t)) << 20;
+    }
+    for m in &mut r.mappings {
+        m.arena_heaps = arenas_at(m.t);
+    }
+    r.figures = figures::compute(&r.samples, &r.phases);
+    r
+}
+
+/// glibc gains an arena per thread up to 8 × 2 cores; glibc-arena2 stays at two.
+fn thread_sweep() -> Vec<RunRecord> {
+    let mut out = Vec::new();
+    // Interleaved in time as a schedule might run them; the report groups them by base.
+    for (k, threads) in [2u64, 8, 32, 128].into_iter().enumerate() {
+        out.push(sweep_point(
+            "glibc",
+            threads,
+            threads.min(16),
+            &format!("2026-01-01T00:{:02}:00Z", 2 * k),
+        ));
+        out.push(sweep_point(
+            "glibc-arena2",
+            threads,
+            2,
+            &format!("2026-01-01T00:{:02}:00Z", 2 * k + 1),
+        ));
+    }
+    out
+}
+
+#[test]
+fn numeric_sweep_gives_the_sweep_plot_fields_and_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "thread-sweep");
+    write_records(&dir, &thread_sweep());
+    let summary = report::render(&dir).unwrap();
+    let names: Vec<&str> = summary.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "glibc@threads=2",
+            "glibc@threads=8",
+            "glibc@threads=32",
+            "glibc@threads=128",
+            "glibc-arena2@threads=2",
+            "glibc-arena2@threads=8",
+            "glibc-arena2@threads=32",
+            "glibc-arena2@threads=128",
+        ],
+        "points grouped by base variant, in the order they ran"
+    );
+
+    let s = read_summary(&dir);
+    assert_eq!(
+        s["scenario"]["sweep"],
+        json!({"name": "threads", "field": "io_threads", "values": [2, 8, 32, 128]})
+    );
+    assert_eq!(s["scenario"]["memory_limit_bytes"], Value::Null);
+    let v = &s["variants"][1];
+    assert_eq!(v["name"], "glibc@threads=8");
+    assert_eq!(v["base_variant"], "glibc");
+    assert_eq!(
+        v["sweep"],
+        json!({"name": "threads", "field": "io_threads", "value": 8, "label": "threads=8"})
+    );
+    assert_eq!(mib(&v["vsz_peak_bytes"]), 1000.0 + 8.0 * 64.0);
+    assert_eq!(v["arena_heaps_peak"], 8);
+    assert_eq!(v["arena_heaps_before"], 1);
+    assert_eq!(v["arena_heaps_after_drain"], 8);
+    assert_eq!(v["run_figures"][0]["arena_heaps_peak"], 8);
+    assert_eq!(v["failure"], Value::Null);
+    let capped = &s["variants"][3];
+    assert_eq!(capped["arena_heaps_peak"], 16, "8 × cores");
+    assert_eq!(mib(&capped["vsz_peak_bytes"]), 1000.0 + 16.0 * 64.0);
+    let flat = &s["variants"][7];
+    assert_eq!(flat["base_variant"], "glibc-arena2");
+    assert_eq!(mib(&flat["vsz_peak_bytes"]), 1128.0);
+
+    for ext in ["png", "svg"] {
+        assert!(dir.join(format!("sweep.{ext}")).is_file(), "sweep.{ext}");
+    }
+    assert!(png_width(&std::fs::read(dir.join("sweep.png")).unwrap()) >= 1200);
+    let svg = std::fs::read_to_string(dir.join("sweep.svg")).unwrap();
+    for text in [
+        "glibc",
+        "glibc-arena2",
+        "io_threads (log2 scale)",
+        "128",
+        "arena heaps",
+        "VSZ",
+    ] {
+        assert!(svg.contains(text), "sweep.svg has no {text:?}");
+    }
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Sweep: `io_threads`"), "{md}");
+    assert!(md.contains("](sweep.png)"), "{md}");
+    let row = |base: &str, threads: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {base} | {threads} | ")))
+            .unwrap_or_else(|| panic!("no sweep row {base} {threads}: {md}"))
+            .to_string()
+    };
+    let r = row("glibc", "8");
+    assert!(
+        r.starts_with("| glibc | 8 | ok | 1064.0 | 1512.0 | 1512.0 | ")
+            && r.ends_with(" | 1 | 8 | 8 |"),
+        "{r}"
+    );
+    let r = row("glibc", "128");
+    assert!(
+        r.contains(" | 1064.0 | 2024.0 | 2024.0 | 178.0 | 20.0 | 1 | 16 | 16 |"),
+        "{r}"
+    );
+    let r = row("glibc-arena2", "128");
+    assert!(
+        r.ends_with(" | 1128.0 | 1128.0 | 178.0 | 20.0 | 1 | 2 | 2 |"),
+        "{r}"
+    );
+    // The base variant's settings are listed once, with its points.
+    assert!(
+        md.contains("- `glibc-arena2`: target-server-glibc")
+            && md.contains("run as `glibc-arena2@threads=2`, `glibc-arena2@threads=8`"),
+        "{md}"
+    );
+}
+
+/// Pool counters in `/stats`: `get_on_empty` goes `counter` at the readings 1 s apart from
+/// the load's start on, `bytes_total` peaks at `pool_mib`.
+fn with_pool_stats(mut r: RunRecord, counter: &[u64], pool_mib: u64) -> RunRecord {
+    r.report = ReportSpec {
+        series: vec![
+            SeriesSpec {
+                label: "get-on-empty/s".into(),
+                stat: "/pools/bytes/get_on_empty".into(),
+                kind: SeriesKind::Rate,
+                unit: SeriesUnit::Count,
+            },
+            SeriesSpec {
+                label: "byte pool".into(),
+                stat: "/pools/bytes/bytes_total".into(),
+                kind: SeriesKind::Gauge,
+                unit: SeriesUnit::Bytes,
+            },
+        ],
+    };
+    let first = r.stats.iter().position(|s| s.t >= DURING.0).unwrap();
+    for (k, st) in r.stats.iter_mut().enumerate() {
+        let live = st.stats["app"]["live_bytes"].as_u64().unwrap();
+        st.stats["app"]["pool_bytes"] = json!(live * 3 / 4);
+        if let Some(&c) = k.checked_sub(first).and_then(|i| counter.get(i)) {
+            st.stats["pools"] = json!({"bytes": {
+                "get_on_empty": c,
+                "bytes_total": (pool_mib << 20) * (k - first + 1) as u64 / counter.len() as u64,
+            }});
+        }
+    }
+    r
+}
+
+#[test]
+fn declared_rate_series_gets_a_panel_and_its_peak() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "series");
+    let records = vec![
+        with_pool_stats(
+            record(
+                "glibc",
+                0,
+                "2026-01-01T00:00:00Z",
+                &step_shape(5.0, 300.0, 280.0),
+            ),
+            &[0, 10, 30, 30],
+            64,
+        ),
+        with_pool_stats(
+            record(
+                "jemalloc",
+                0,
+                "2026-01-01T00:01:00Z",
+                &step_shape(5.0, 300.0, 280.0),
+            ),
+            &[0, 5, 10, 15],
+            32,
+        ),
+    ];
+    write_records(&dir, &records);
+    let summary = report::render(&dir).unwrap();
+    assert_eq!(summary.scenario.series, records[0].report.series);
+
+    let s = read_summary(&dir);
+    let peaks = &s["variants"][0]["series_peaks"];
+    let peak = |v: usize, k: usize| {
+        let p = &s["variants"][v]["series_peaks"][k];
+        (
+            p["label"].as_str().unwrap().to_string(),
+            p["peak"].as_f64().unwrap(),
+        )
+    };
+    let (label, rate) = peak(0, 0);
+    assert_eq!(label, "get-on-empty/s");
+    // Readings are 1 s apart up to float rounding of their times.
+    assert!(
+        (rate - 20.0).abs() < 1e-9,
+        "0, 10, 30, 30 at 1 s steps: 20/s at most, got {rate}"
+    );
+    assert_eq!(peak(0, 1), ("byte pool".into(), (64u64 << 20) as f64));
+    assert!((peak(1, 0).1 - 5.0).abs() < 1e-9);
+    assert_eq!(s["variants"][0]["run_figures"][0]["series_peaks"], *peaks);
+
+    let png = std::fs::read(dir.join("rss-timeline.png")).unwrap();
+    assert_eq!(png_height(&png), 900 + 2 * 300, "a panel per series");
+    let svg = std::fs::read_to_string(dir.join("rss-timeline.svg")).unwrap();
+    for text in ["get-on-empty/s", "byte pool (MiB)", "RssAnon (MiB)"] {
+        assert!(svg.contains(text), "rss-timeline.svg has no {text:?}");
+    }
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("## Declared series"), "{md}");
+    assert!(
+        md.contains("- **get-on-empty/s**: the increase per second of `/pools/bytes/get_on_empty`"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| variant | status | peak get-on-empty/s | peak byte pool (MiB) |"),
+        "{md}"
+    );
+    assert!(md.contains("| glibc | ok | 20 | 64 |"), "{md}");
+    assert!(md.contains("| jemalloc | ok | 5 | 32 |"), "{md}");
+    // The app reports its pools: the held-vs-live table shows their part.
+    assert!(md.contains("| of which pools (MiB) |"), "{md}");
+}
+
+#[test]
+fn oom_run_is_reported_next_to_an_intact_ok_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "oom");
+    let limit: u64 = 512 << 20;
+    let point = |body: &str, started_at: &str, shape: &Shape| {
+        let mut r = record("glibc", 0, started_at, shape);
+        r.scenario = "buffered-vs-streaming".into();
+        r.memory_limit_bytes = Some(limit);
+        r.variant.name = format!("glibc@body={body}");
+        r.variant.sweep = Some(SweepPoint {
+            base: "glibc".into(),
+            name: "body".into(),
+            field: "body".into(),
+            value: json!(body),
+            label: format!("body={body}"),
+        });
+        r
+    };
+    let streaming = point(
+        "streaming",
+        "2026-01-01T00:01:00Z",
+        &step_shape(5.0, 40.0, 10.0),
+    );
+    // Buffering whole bodies: RSS climbs 60 MiB a second from the load's start until the
+    // harness kills the server at the limit, 8.5 s in.
+    let mut buffered = point(
+        "buffered",
+        "2026-01-01T00:00:00Z",
+        &Shape {
+            rss: Box::new(|t| {
+                if t < DURING.0 {
+                    5.0
+                } else {
+                    5.0 + 60.0 * (t - DURING.0)
+                }
+            }),
+            ..step_shape(0.0, 0.0, 0.0)
+        },
+    );
+    let killed_at = DURING.0 + 8.5;
+    buffered.status = RunStatus::Oom;
+    buffered.failure = Some(format!(
+        "VmRSS 518.0 MiB crossed the memory limit of 512.0 MiB at {killed_at:.1}s (during); killed with SIGKILL by the harness"
+    ));
+    buffered.server_exit =
+        Some("killed by signal 9 (SIGKILL) (memory limit, by the harness)".into());
+    buffered.samples.retain(|s| s.t <= killed_at);
+    buffered.stats.retain(|s| s.t <= killed_at);
+    buffered.mappings.retain(|m| m.t <= killed_at);
+    buffered.phases.retain(|m| m.start < killed_at);
+    buffered.phases.last_mut().unwrap().end = killed_at;
+    buffered.load = None;
+    buffered.phase_loads.clear();
+    buffered.figures = figures::compute(&buffered.samples, &buffered.phases);
+    let streaming_figures = streaming.figures.clone();
+    write_records(&dir, &[buffered, streaming]);
+
+    let summary = report::render(&dir).unwrap();
+    let ok = &summary.variants[1];
+    assert_eq!(
+        (ok.name.as_str(), ok.status.as_str()),
+        ("glibc@body=streaming", "ok")
+    );
+    assert_eq!(
+        ok.medians.figures, streaming_figures,
+        "the ok run's figures are intact"
+    );
+
+    let s = read_summary(&dir);
+    assert_eq!(s["scenario"]["memory_limit_bytes"], limit);
+    assert_eq!(
+        s["scenario"]["sweep"]["values"],
+        json!(["buffered", "streaming"])
+    );
+    let oom = &s["variants"][0];
+    assert_eq!(oom["name"], "glibc@body=buffered");
+    assert_eq!(oom["status"], "oom");
+    assert_eq!(oom["runs_ok"], 0);
+    assert_eq!(oom["memory_limit_bytes"], limit);
+    assert!(
+        oom["failure"]
+            .as_str()
+            .unwrap()
+            .contains("crossed the memory limit"),
+        "{oom}"
+    );
+    assert_eq!(oom["run_figures"][0]["status"], "oom");
+    assert!(
+        mib(&oom["run_figures"][0]["rss_peak_bytes"]) > 500.0,
+        "what was measured until the kill is kept"
+    );
+    assert_eq!(s["variants"][1]["status"], "ok");
+    assert_eq!(s["variants"][1]["failure"], Value::Null);
+
+    // A sweep of words: a table, no plot.
+    assert!(!dir.join("sweep.png").exists());
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Sweep: `body`") && !md.contains("](sweep.png)"),
+        "{md}"
+    );
+    assert!(md.contains("| glibc | buffered | **oom** |"), "{md}");
+    assert!(
+        md.contains("| glibc@body=buffered | **oom** | 1 (0 ok) |"),
+        "{md}"
+    );
+    assert!(md.contains("| glibc@body=streaming | ok | 1 |"), "{md}");
+    assert!(md.contains("## Runs that did not end ok"), "{md}");
+    assert!(
+        md.contains(
+            "- `glibc@body=buffered` run 0: **oom** — VmRSS 518.0 MiB crossed the memory limit"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("The memory limit was 512.0 MiB"), "{md}");
+    // Who held what the limit stopped: the oom run's own `/stats`, until the kill.
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| glibc@body=buffered | peak | ")
+                && l.ends_with("| the app: live data |")),
+        "{md}"
+    );
+    assert!(
+        md.contains("| glibc | buffered | **oom** | *315.0* |"),
+        "the oom point as measured until the kill: {md}"
+    );
+    let svg = std::fs::read_to_string(dir.join("rss-timeline.svg")).unwrap();
+    assert!(
+        svg.contains("memory limit 512 MiB (VmRSS)"),
+        "the limit is drawn"
+    );
+    let table = report::text_table(&summary);
+    assert!(
+        table.contains("oom: glibc@body=buffered #0: VmRSS 518.0 MiB crossed"),
+        "{table}"
+    );
+}
+
+#[test]
+fn records_from_before_sweeps_limits_and_series_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = sweep_point("glibc", 8, 8, "2026-01-01T00:00:00Z");
+    r.memory_limit_bytes = Some(1 << 30);
+    let mut v = serde_json::to_value(&r).unwrap();
+    let o = v.as_object_mut().unwrap();
+    assert!(o.remove("report").is_some() && o.remove("memory_limit_bytes").is_some());
+    assert!(o["variant"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sweep")
+        .is_some());
+    o["variant"]["name"] = json!("glibc");
+    std::fs::create_dir_all(dir.path().join("runs")).unwrap();
+    std::fs::write(
+        dir.path().join("runs/glibc-0.json"),
+        serde_json::to_string_pretty(&v).unwrap(),
+    )
+    .unwrap();
+
+    let records = report::load_runs(dir.path()).unwrap();
+    assert_eq!(records[0].report, ReportSpec::default());
+    assert_eq!(records[0].memory_limit_bytes, None);
+    assert_eq!(records[0].variant.sweep, None);
+    let summary = report::render(dir.path()).unwrap();
+    let s = read_summary(dir.path());
+    assert_eq!(s["scenario"]["sweep"], Value::Null);
+    assert_eq!(s["scenario"]["memory_limit_bytes"], Value::Null);
+    assert_eq!(s["variants"][0]["base_variant"], "glibc");
+    assert_eq!(s["variants"][0]["sweep"], Value::Null);
+    assert_eq!(s["variants"][0]["series_peaks"], json!([]));
+    assert_eq!(summary.variants[0].status, "ok");
+    assert!(!dir.path().join("sweep.png").exists());
+}
+
+#[test]
+fn labelled_numeric_sweep_ticks_its_labels_on_a_linear_axis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "admission-sweep");
+    let records: Vec<RunRecord> = [(0u64, "unbounded"), (48, "limit-48")]
+        .into_iter()
+        .enumerate()
+        .map(|(k, (limit, label))| {
+            let mut r = sweep_point("glibc", limit, 1, &format!("2026-01-01T00:0{k}:00Z"));
+            r.variant.name = format!("glibc@{label}");
+            r.variant.sweep = Some(SweepPoint {
+                base: "glibc".into(),
+                name: "admission".into(),
+                field: "max_inflight".into(),
+                value: json!(limit),
+                label: label.into(),
+            });
+            r
+        })
+        .collect();
+    write_records(&dir, &records);
+    report::render(&dir).unwrap();
+    let svg = std::fs::read_to_string(dir.join("sweep.svg")).unwrap();
+    assert!(
+        svg.contains("unbounded") && svg.contains("limit-48"),
+        "ticks carry the scenario's labels"
+    );
+    assert!(
+        svg.contains("max_inflight") && !svg.contains("log2"),
+        "0 and 48: a linear axis"
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| glibc | 0 (unbounded) | ok |"), "{md}");
+    assert!(md.contains("| glibc | 48 (limit-48) | ok |"), "{md}");
 }

@@ -101,6 +101,25 @@ fn bad_scenarios_fail_with_one_clear_line() {
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-tcmalloc\"\n", vec!["variants.toml", "variant[0].binary", "target-server-glibc"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n", vec!["variant[1].name", "duplicate"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nenv = 3\n", vec!["variants.toml:"]),
+        (with("server", r#"body = "chunked""#), GOOD_VARIANTS, vec!["server.body", "buffered", "streaming"]),
+        (with("server", "io_threads = 0"), GOOD_VARIANTS, vec!["server.io_threads", "1 to 4096"]),
+        (with("server", "byte_pool = 64\nbyte_pool_low = 0.7\nbyte_pool_high = 0.6"), GOOD_VARIANTS, vec!["server.byte_pool_high", "byte_pool_low < byte_pool_high"]),
+        (with("server", r#"rpc_object_size = "0""#), GOOD_VARIANTS, vec!["server.rpc_object_size", "positive"]),
+        (format!("{BASE}[sweep]\nfield = \"colour\"\nvalues = [1, 2]\n"), GOOD_VARIANTS, vec!["sweep.field", "[server] key", "io_threads"]),
+        (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = [2, \"many\"]\n"), GOOD_VARIANTS, vec!["sweep.values[1]", "server.io_threads"]),
+        (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = [2, 0]\n"), GOOD_VARIANTS, vec!["sweep.values[1]", "server.io_threads", "1 to 4096"]),
+        (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = [2, 2]\n"), GOOD_VARIANTS, vec!["sweep.values[1]", "duplicate sweep point"]),
+        (format!("{BASE}[sweep]\nfield = \"max_inflight\"\nvalues = [0, 8]\nlabels = [\"open\"]\n"), GOOD_VARIANTS, vec!["sweep.labels", "one label per value"]),
+        (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = []\n"), GOOD_VARIANTS, vec!["sweep.values", "1 to 32 values"]),
+        (with("load", "rate = \"100/s\"\nsteps = [{ at = \"0.5s\", rate = \"400/s\" }, { at = \"0.2s\", rate = \"100/s\" }]"), GOOD_VARIANTS, vec!["load.steps[1].at", "increasing order"]),
+        (with("load", "rate = \"100/s\"\nsteps = [{ at = \"150%\", rate = \"400/s\" }]"), GOOD_VARIANTS, vec!["load.steps[0].at", "percentage"]),
+        (with("load", "rate = \"100/s\"\nsteps = [{ at = \"50%\", rate = \"lots\" }]"), GOOD_VARIANTS, vec!["load.steps[0].rate"]),
+        (with("load", "steps = [{ at = \"50%\", rate = \"400/s\" }]"), GOOD_VARIANTS, vec!["load.steps[0]", "open-loop"]),
+        (format!("{BASE}[limits]\nmemory = \"1MiB\"\n"), GOOD_VARIANTS, vec!["limits.memory", "at least 16MiB"]),
+        (format!("{BASE}[limits]\nmemory = \"plenty\"\n"), GOOD_VARIANTS, vec!["limits.memory", "expected a size"]),
+        (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"pools\" }}]\n"), GOOD_VARIANTS, vec!["report.series[0].stat", "JSON pointer"]),
+        (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"/a\", kind = \"sum\" }}]\n"), GOOD_VARIANTS, vec!["s.toml:", "`sum`", "gauge"]),
+        (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nsweep = { base = \"x\", name = \"n\", field = \"f\", value = 1, label = \"l\" }\n", vec!["variant[0].sweep"]),
     ];
     assert!(cases.len() >= 20);
     for (scenario, variants, needles) in &cases {
@@ -165,4 +184,52 @@ fn shipped_scenarios_load() {
     let (q, f) = (s.phases(true), s.phases(false));
     assert!(q.during < f.during && q.during.as_secs_f64() >= 1.0);
     assert_eq!(q.nudge.is_zero(), f.nudge.is_zero());
+}
+
+#[test]
+fn incident_scenarios_load_with_their_shape() {
+    use allocstorm::scenario::Scenario;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let load = |f: &str| Scenario::load(&root.join(f)).unwrap_or_else(|e| panic!("{e}"));
+
+    let pinned = load("pinned-pool.toml");
+    assert_eq!(pinned.server.rpc_pool_objects, 4);
+    assert_eq!(pinned.server.rpc_object_size, 64 << 10);
+    assert!(pinned
+        .server_args()
+        .windows(2)
+        .any(|w| w == ["--rpc-pool-objects", "4"]));
+
+    // 002: one case per thread count; every variant runs at every point.
+    let arenas = load("thread-arenas.toml");
+    let threads: Vec<u32> = arenas.cases.iter().map(|c| c.server.io_threads).collect();
+    assert_eq!(threads, [2, 8, 32, 128]);
+    let glibc = arenas.variant("glibc").unwrap();
+    let point = arenas.case_variant(glibc, &arenas.cases[1]);
+    assert_eq!(point.name, "glibc@threads=8");
+    assert_eq!(point.base_name(), "glibc");
+    assert!(arenas
+        .server_args_for(&arenas.cases[1].server)
+        .windows(2)
+        .any(|w| w == ["--io-threads", "8"]));
+
+    // 003: the burst steps scale with the phase; the sweep adds admission control.
+    let burst = load("pool-burst.toml");
+    let full = burst.load.step_args(burst.phases(false).during);
+    assert_eq!(full[0], "6000ms=200/s");
+    let quick = burst.load.step_args(burst.phases(true).during);
+    assert_eq!(quick[2], "4000ms=800/s");
+    let limits: Vec<u32> = burst.cases.iter().map(|c| c.server.max_inflight).collect();
+    assert_eq!(limits, [0, 48]);
+    assert_eq!(burst.cases[1].label.as_deref(), Some("limit-48"));
+
+    // 004: a memory limit, and buffered against streaming.
+    let bvs = load("buffered-vs-streaming.toml");
+    assert_eq!(bvs.memory_limit, Some(512 << 20));
+    let bodies: Vec<&str> = bvs.cases.iter().map(|c| c.server.body.as_str()).collect();
+    assert_eq!(bodies, ["buffered", "streaming"]);
+    assert!(bvs
+        .server_args_for(&bvs.cases[1].server)
+        .windows(2)
+        .any(|w| w == ["--body", "streaming"]));
 }

@@ -17,6 +17,19 @@ pub enum IoMode {
     Worker,
     /// On tokio's blocking pool: more threads, so more glibc arenas.
     Blocking,
+    /// On a fixed pool of `--io-threads` threads, dealt round-robin: each thread's first job is
+    /// its first malloc, and so a new glibc arena (incident 002).
+    Pool,
+}
+
+/// How a response body is produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyMode {
+    /// The whole range is read into one buffer before the answer starts.
+    Buffered,
+    /// The range is read one `--chunk` at a time as the body is sent (incident 004's fix).
+    Streaming,
 }
 
 /// allocstorm's toy data server: serves byte ranges of one hot file, allocating a fresh buffer
@@ -49,13 +62,50 @@ pub struct Cli {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
 
-    /// Where pread runs: on the serving worker thread, or on tokio's blocking pool.
+    /// Where pread runs: on the serving worker thread, on tokio's blocking pool, or on a fixed
+    /// pool of --io-threads threads dealt jobs round-robin.
     #[arg(long, value_enum, default_value_t = IoMode::Worker)]
     pub io: IoMode,
 
     /// Most threads in tokio's blocking pool (with --io blocking).
     #[arg(long, default_value_t = 512)]
     pub blocking_threads: usize,
+
+    /// Threads in the fixed I/O pool (with --io pool), 1 to 4096.
+    #[arg(long, default_value_t = 128)]
+    pub io_threads: usize,
+
+    /// Whether a body is read whole before the answer starts, or one --chunk at a time as it
+    /// is sent.
+    #[arg(long, value_enum, default_value_t = BodyMode::Buffered)]
+    pub body: BodyMode,
+
+    /// Take this many objects from an RPC resource pool per range request and hold them until
+    /// the body is done; the pool never gives memory back (0: no pool).
+    #[arg(long, default_value_t = 0)]
+    pub rpc_pool_objects: usize,
+
+    /// Size of each RPC pool object.
+    #[arg(long, default_value = "64KiB", value_parser = size)]
+    pub rpc_object_size: u64,
+
+    /// Read every range into buffers from a watermark byte pool of at most this many idle
+    /// buffers, as many as the range spans (0: no pool).
+    #[arg(long, default_value_t = 0)]
+    pub byte_pool: usize,
+
+    /// Size of each byte-pool buffer.
+    #[arg(long, default_value = "1MiB", value_parser = size)]
+    pub byte_pool_buffer: u64,
+
+    /// Below this fraction of --byte-pool idle, one background refill starts.
+    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
+    pub byte_pool_low: f64,
+
+    /// A refill allocates until this fraction of --byte-pool is idle; the pool is pre-filled
+    /// to it at start.
+    #[arg(long, default_value_t = 0.6, allow_negative_numbers = true)]
+    pub byte_pool_high: f64,
 
     /// Allocate a long-lived block-metadata record every N requests (0: never).
     #[arg(long, default_value_t = 16)]
@@ -108,6 +158,13 @@ pub struct Cli {
     pub mallopt: Vec<(MalloptParam, u64)>,
 }
 
+/// Most `--io-threads`: enough for incident 002's 128 and far beyond, short of a typo's
+/// thousands of stacks.
+pub const MAX_IO_THREADS: usize = 4096;
+
+/// Most `--byte-pool` buffers: the pool's slots are reserved up front.
+pub const MAX_BYTE_POOL: usize = 1 << 20;
+
 fn size(s: &str) -> Result<u64, String> {
     units::parse_size(s).map_err(|e| e.to_string())
 }
@@ -142,6 +199,38 @@ impl Cli {
         if self.blocking_threads == 0 {
             return Err("--blocking-threads must be at least 1".into());
         }
+        if !(1..=MAX_IO_THREADS).contains(&self.io_threads) {
+            return Err(format!(
+                "--io-threads {}: expected 1 to {MAX_IO_THREADS}",
+                self.io_threads
+            ));
+        }
+        if self.rpc_object_size == 0 {
+            return Err("--rpc-object-size must be at least 1 byte".into());
+        }
+        if self.byte_pool > MAX_BYTE_POOL {
+            return Err(format!(
+                "--byte-pool {}: expected at most {MAX_BYTE_POOL} buffers",
+                self.byte_pool
+            ));
+        }
+        if self.byte_pool_buffer == 0 {
+            return Err("--byte-pool-buffer must be at least 1 byte".into());
+        }
+        let (low, high) = (self.byte_pool_low, self.byte_pool_high);
+        // Written so that NaN fails too.
+        if !(0.0 <= low && low < high && high <= 1.0) {
+            return Err(format!(
+                "--byte-pool-low {low} --byte-pool-high {high}: expected 0 <= low < high <= 1"
+            ));
+        }
+        if self.byte_pool > 0 && self.body == BodyMode::Streaming {
+            return Err(
+                "--byte-pool holds whole-range buffers and --body streaming reads \
+                        one chunk at a time: use one or the other"
+                    .into(),
+            );
+        }
         if self.chunk == 0 {
             return Err("--chunk must be at least 1 byte".into());
         }
@@ -164,6 +253,14 @@ impl Cli {
             "workers": self.workers,
             "io": self.io,
             "blocking_threads": self.blocking_threads,
+            "io_threads": self.io_threads,
+            "body": self.body,
+            "rpc_pool_objects": self.rpc_pool_objects,
+            "rpc_object_bytes": self.rpc_object_size,
+            "byte_pool_buffers": self.byte_pool,
+            "byte_pool_buffer_bytes": self.byte_pool_buffer,
+            "byte_pool_low": self.byte_pool_low,
+            "byte_pool_high": self.byte_pool_high,
             "meta_every": self.meta_every,
             "meta_size": [self.meta_size.0, self.meta_size.1],
             "meta_churn_per_s": self.meta_churn,

@@ -4,8 +4,10 @@
 //! On loopback a 1 MiB buffer lives for microseconds and nothing accumulates. Production's
 //! network queue is what kept thousands of buffers alive at once in incident 000, so bodies are
 //! sent in chunks paced by a shared rate and each buffer stays allocated until its last chunk
-//! is out.
+//! is out. The pacing is the same whether the chunks are slices of one buffer read whole or
+//! are read one by one as the body goes out (`stream`).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -17,6 +19,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use crate::pools::rpc::RpcLease;
 use crate::state::AppState;
 
 /// A shared pacing clock (GCRA): each chunk reserves the next free slot on the wire.
@@ -49,73 +52,153 @@ impl EgressLimiter {
     }
 }
 
-/// A response body that holds its whole buffer (and admission permit) until the last chunk is
-/// sent, pacing chunks through the limiter and optionally holding the buffer first.
-pub struct PacedBody {
-    data: Bytes,
-    pos: usize,
-    chunk: usize,
-    limiter: Option<Arc<EgressLimiter>>,
-    wait: Option<Pin<Box<Sleep>>>,
-    /// The wait in progress is for a reserved slot: the chunk goes out when it ends.
-    reserved: bool,
-    state: Arc<AppState>,
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+/// Where a paced body's chunks come from: slices of a buffer already filled ([`Buffered`]), or
+/// reads made as the body is sent (`stream::Streamed`).
+pub trait ChunkSource: Send + Unpin + 'static {
+    /// The next chunk; `None` once every byte has been produced.
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>>;
 }
 
-impl PacedBody {
-    pub fn new(
+/// A body read whole before the answer started: slices of its buffers, in order. Each buffer
+/// stays allocated (or out of the byte pool) until its last slice has been written, and no
+/// longer; the ones not yet sent go when the body is dropped.
+pub struct Buffered {
+    /// The buffers not yet completely handed out, the first one partly.
+    parts: VecDeque<Bytes>,
+    /// Most bytes per chunk; a chunk never spans two buffers.
+    frame: usize,
+}
+
+impl ChunkSource for Buffered {
+    fn poll_chunk(&mut self, _: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
+        loop {
+            let Some(part) = self.parts.front_mut() else {
+                return Poll::Ready(None);
+            };
+            if part.is_empty() {
+                self.parts.pop_front();
+                continue;
+            }
+            let n = self.frame.min(part.len());
+            let chunk = part.split_to(n);
+            if part.is_empty() {
+                // The buffer's last slice is `chunk`: it goes back when that has been written.
+                self.parts.pop_front();
+            }
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+    }
+}
+
+/// What a response keeps until its body is done, besides its bytes: the admission slot and the
+/// RPC pool objects taken for it.
+#[derive(Default)]
+pub struct Held {
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub rpc: Option<RpcLease>,
+}
+
+/// A response body that sends its source's chunks through the limiter, optionally after a hold,
+/// and keeps [`Held`] until it is done or dropped.
+pub struct PacedBody<S> {
+    source: S,
+    /// Bytes not yet sent.
+    remaining: u64,
+    limiter: Option<Arc<EgressLimiter>>,
+    wait: Option<Pin<Box<Sleep>>>,
+    /// A chunk produced but not yet sent: waiting out the hold or its reserved slot.
+    pending: Option<Bytes>,
+    /// `pending` has its slot reserved: it goes out when `wait` ends.
+    reserved: bool,
+    state: Arc<AppState>,
+    _held: Held,
+}
+
+impl PacedBody<Buffered> {
+    /// A body of `data`, read whole into one buffer. Paced bodies go out in `chunk`-sized
+    /// frames, unpaced ones in one frame.
+    pub fn buffered(
         data: Bytes,
         chunk: usize,
         limiter: Option<Arc<EgressLimiter>>,
         hold: Option<Duration>,
         state: Arc<AppState>,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        held: Held,
     ) -> Self {
-        let wait = hold.map(|d| Box::pin(tokio::time::sleep(d)));
-        // Unpaced bodies go out in one frame.
-        let chunk = if limiter.is_some() {
+        Self::buffered_parts(vec![data], chunk, limiter, hold, state, held)
+    }
+
+    /// A body of `parts` one after another, read whole into several buffers (byte-pool
+    /// buffers). Paced bodies go out in frames of at most `chunk` bytes that never span two
+    /// buffers; unpaced ones in one frame per buffer.
+    pub fn buffered_parts(
+        parts: Vec<Bytes>,
+        chunk: usize,
+        limiter: Option<Arc<EgressLimiter>>,
+        hold: Option<Duration>,
+        state: Arc<AppState>,
+        held: Held,
+    ) -> Self {
+        let frame = if limiter.is_some() {
             chunk.max(1)
         } else {
-            data.len().max(1)
+            usize::MAX
         };
+        let len = parts.iter().map(|p| p.len() as u64).sum();
+        let source = Buffered {
+            parts: parts.into(),
+            frame,
+        };
+        Self::new(source, len, limiter, hold, state, held)
+    }
+}
+
+impl<S: ChunkSource> PacedBody<S> {
+    /// A body of `len` bytes from `source`.
+    pub fn new(
+        source: S,
+        len: u64,
+        limiter: Option<Arc<EgressLimiter>>,
+        hold: Option<Duration>,
+        state: Arc<AppState>,
+        held: Held,
+    ) -> Self {
         Self {
-            data,
-            pos: 0,
-            chunk,
+            source,
+            remaining: len,
             limiter,
-            wait,
+            wait: hold.map(|d| Box::pin(tokio::time::sleep(d))),
+            pending: None,
             reserved: false,
             state,
-            _permit: permit,
+            _held: held,
         }
     }
 
     fn done(&self) -> bool {
-        self.pos >= self.data.len()
+        self.remaining == 0
     }
 
-    fn next_chunk(&mut self) -> Frame<Bytes> {
-        let end = (self.pos + self.chunk).min(self.data.len());
-        let frame = Frame::data(self.data.slice(self.pos..end));
+    fn send(&mut self, chunk: Bytes) -> Frame<Bytes> {
+        let n = chunk.len() as u64;
         self.state
             .counters
             .bytes_sent
-            .fetch_add((end - self.pos) as u64, Ordering::Relaxed);
-        self.pos = end;
+            .fetch_add(n, Ordering::Relaxed);
+        self.remaining = self.remaining.saturating_sub(n);
         if self.done() {
             self.state
                 .counters
                 .responses_completed
                 .fetch_add(1, Ordering::Relaxed);
         }
-        frame
+        Frame::data(chunk)
     }
 }
 
-impl Body for PacedBody {
+impl<S: ChunkSource> Body for PacedBody<S> {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -128,22 +211,33 @@ impl Body for PacedBody {
                     return Poll::Pending;
                 }
                 this.wait = None;
-                if std::mem::take(&mut this.reserved) {
-                    return Poll::Ready(Some(Ok(this.next_chunk())));
+            }
+            let chunk = match this.pending.take() {
+                Some(c) => c,
+                None if this.done() => return Poll::Ready(None),
+                None => match this.source.poll_chunk(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(c))) => c,
+                    Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                    Poll::Ready(None) => {
+                        return Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "body source ended early",
+                        ))))
+                    }
+                },
+            };
+            if let (Some(limiter), false) = (&this.limiter, this.reserved) {
+                let at = limiter.reserve(chunk.len());
+                if at > Instant::now() {
+                    this.wait = Some(Box::pin(tokio::time::sleep_until(at)));
+                    this.reserved = true;
+                    this.pending = Some(chunk);
+                    continue;
                 }
             }
-            if this.done() {
-                return Poll::Ready(None);
-            }
-            let Some(limiter) = &this.limiter else {
-                return Poll::Ready(Some(Ok(this.next_chunk())));
-            };
-            let at = limiter.reserve(this.chunk.min(this.data.len() - this.pos));
-            if at <= Instant::now() {
-                return Poll::Ready(Some(Ok(this.next_chunk())));
-            }
-            this.wait = Some(Box::pin(tokio::time::sleep_until(at)));
-            this.reserved = true;
+            this.reserved = false;
+            return Poll::Ready(Some(Ok(this.send(chunk))));
         }
     }
 
@@ -152,15 +246,15 @@ impl Body for PacedBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        SizeHint::with_exact((self.data.len() - self.pos) as u64)
+        SizeHint::with_exact(self.remaining)
     }
 }
 
-impl Drop for PacedBody {
+impl<S> Drop for PacedBody<S> {
     fn drop(&mut self) {
         // The buffer was filled, but the client went away before it was all sent: in incident
         // 000 this was work done for clients whose own timeout had already fired.
-        if !self.done() {
+        if self.remaining > 0 {
             self.state
                 .counters
                 .served_after_client_gone
@@ -206,7 +300,14 @@ mod tests {
         let data = Bytes::from(vec![7u8; 10_000]);
         let limiter = Arc::new(EgressLimiter::new(10_000.0, Duration::ZERO));
         let t0 = Instant::now();
-        let body = PacedBody::new(data.clone(), 1000, Some(limiter), None, state.clone(), None);
+        let body = PacedBody::buffered(
+            data.clone(),
+            1000,
+            Some(limiter),
+            None,
+            state.clone(),
+            Held::default(),
+        );
         let got = body.collect().await.unwrap().to_bytes();
         assert_eq!(got, data);
         // 10 chunks of 1000 bytes at 10 kB/s: the last may start at 0.9 s.
@@ -221,18 +322,64 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn unpaced_buffered_body_is_one_frame() {
+        use http_body_util::BodyExt;
+        let state = Arc::new(AppState::for_tests());
+        let mut body = PacedBody::buffered(
+            Bytes::from(vec![3u8; 300_000]),
+            1000,
+            None,
+            None,
+            state,
+            Held::default(),
+        );
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap().len(), 300_000);
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rpc_objects_go_back_to_the_pool_with_the_body() {
+        use crate::pools::rpc::RpcPool;
+        use http_body_util::BodyExt;
+        let state = Arc::new(AppState::for_tests());
+        let pool = Arc::new(RpcPool::new(64, 2));
+        let limiter = Arc::new(EgressLimiter::new(1000.0, Duration::ZERO));
+        let mut body = PacedBody::buffered(
+            Bytes::from(vec![1u8; 3000]),
+            1000,
+            Some(limiter),
+            None,
+            state,
+            Held {
+                permit: None,
+                rpc: Some(pool.take()),
+            },
+        );
+        body.frame().await.unwrap().unwrap();
+        assert_eq!(
+            pool.figures().objects_in_use,
+            2,
+            "held while the body is sent"
+        );
+        drop(body);
+        let f = pool.figures();
+        assert_eq!((f.objects_in_use, f.objects_idle), (0, 2));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn dropped_body_counts_as_client_gone() {
         use http_body_util::BodyExt;
         let state = Arc::new(AppState::for_tests());
         let limiter = Arc::new(EgressLimiter::new(1000.0, Duration::ZERO));
-        let mut body = PacedBody::new(
+        let mut body = PacedBody::buffered(
             Bytes::from(vec![1u8; 5000]),
             1000,
             Some(limiter),
             Some(Duration::from_millis(50)),
             state.clone(),
-            None,
+            Held::default(),
         );
         let first = body.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap().len(), 1000);
@@ -242,6 +389,93 @@ mod tests {
                 .counters
                 .served_after_client_gone
                 .load(Ordering::Relaxed),
+            1
+        );
+    }
+    #[tokio::test(start_paused = true)]
+    async fn pool_buffers_go_back_one_by_one_as_they_are_sent() {
+        use crate::pools::bytes::BytePool;
+        use http_body_util::BodyExt;
+        let state = Arc::new(AppState::for_tests());
+        // Low watermark 0: no refill thread, so the counts are exact.
+        let pool = Arc::new(BytePool::new(8, 1000, 0.0, 0.5));
+        let src: Vec<u8> = (0..3500u32).map(|i| (i % 253) as u8).collect();
+        let parts: Vec<Bytes> = pool
+            .gather(3500, |o, buf| {
+                buf.copy_from_slice(&src[o as usize..o as usize + buf.len()]);
+                Ok(())
+            })
+            .unwrap()
+            .into_iter()
+            .map(Bytes::from_owner)
+            .collect();
+        assert_eq!(pool.figures().outstanding, 4);
+        let limiter = Arc::new(EgressLimiter::new(1_000_000.0, Duration::ZERO));
+        let mut body = PacedBody::buffered_parts(
+            parts,
+            600,
+            Some(limiter),
+            None,
+            state.clone(),
+            Held::default(),
+        );
+        assert_eq!(body.size_hint().exact(), Some(3500));
+        let mut got = Vec::new();
+        let mut frames = Vec::new();
+        // 600-byte chunks that never span two buffers: 600 + 400 per 1000-byte buffer.
+        for (want_len, outstanding_after) in [(600, 4), (400, 3), (600, 3), (400, 2)] {
+            let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(data.len(), want_len);
+            got.extend_from_slice(&data);
+            frames.push(data.len());
+            // A frame, once written, is dropped: its buffer goes back with its last one.
+            drop(data);
+            assert_eq!(
+                pool.figures().outstanding,
+                outstanding_after,
+                "after frames {frames:?}"
+            );
+        }
+        assert_eq!(got, &src[..2000]);
+        // The client goes away: the two buffers not yet sent go back with the body.
+        drop(body);
+        let f = pool.figures();
+        assert_eq!((f.outstanding, f.put_total, f.idle), (0, 4, 4));
+        assert_eq!(
+            state
+                .counters
+                .served_after_client_gone
+                .load(Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn several_buffers_go_out_whole_and_in_order() {
+        use http_body_util::BodyExt;
+        let state = Arc::new(AppState::for_tests());
+        let parts = vec![
+            Bytes::from(vec![1u8; 1000]),
+            Bytes::from(vec![2u8; 1000]),
+            Bytes::from(vec![3u8; 10]),
+        ];
+        // Unpaced: one frame per buffer.
+        let mut body =
+            PacedBody::buffered_parts(parts, 64, None, None, state.clone(), Held::default());
+        let mut lens = Vec::new();
+        let mut got = Vec::new();
+        while let Some(f) = body.frame().await {
+            let data = f.unwrap().into_data().unwrap();
+            lens.push(data.len());
+            got.extend_from_slice(&data);
+        }
+        assert_eq!(lens, [1000, 1000, 10]);
+        assert_eq!(got[..1000], [1u8; 1000]);
+        assert_eq!(got[1000..2000], [2u8; 1000]);
+        assert_eq!(got[2000..], [3u8; 10]);
+        assert!(body.is_end_stream());
+        assert_eq!(
+            state.counters.responses_completed.load(Ordering::Relaxed),
             1
         );
     }

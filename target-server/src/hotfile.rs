@@ -66,18 +66,41 @@ impl HotFile {
         let len = range.len as usize;
         // with_capacity is a plain malloc (no calloc, no memset), as in the incident's server.
         let mut buf: Vec<u8> = Vec::with_capacity(len);
+        // SAFETY: the spare capacity is at least `len` bytes long.
+        unsafe {
+            self.pread_exact(
+                buf.spare_capacity_mut().as_mut_ptr().cast(),
+                len,
+                range.start,
+            )?
+        };
+        // SAFETY: pread_exact wrote all `len` bytes.
+        unsafe { buf.set_len(len) };
+        Ok(buf)
+    }
+
+    /// Fills `dst` with the file's bytes from `start` on: a read into a buffer the caller
+    /// already has (a byte-pool buffer).
+    pub fn read_into(&self, start: u64, dst: &mut [u8]) -> std::io::Result<()> {
+        // SAFETY: `dst` is `dst.len()` writable bytes.
+        unsafe { self.pread_exact(dst.as_mut_ptr(), dst.len(), start) }
+    }
+
+    /// `pread`s exactly `len` bytes from `offset` into `dst`, retrying short reads.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of `len` bytes.
+    unsafe fn pread_exact(&self, dst: *mut u8, len: usize, offset: u64) -> std::io::Result<()> {
         let fd = self.file.as_raw_fd();
         let mut filled = 0usize;
         while filled < len {
-            let spare = buf.spare_capacity_mut();
-            // SAFETY: pread writes at most `len - filled` bytes into the spare capacity, which
-            // is at least that long; set_len covers only bytes pread reported written.
+            // SAFETY: the caller's guarantee covers `dst[filled..len]`.
             let n = unsafe {
                 libc::pread(
                     fd,
-                    spare.as_mut_ptr().cast(),
+                    dst.add(filled).cast(),
                     len - filled,
-                    (range.start + filled as u64) as libc::off_t,
+                    (offset + filled as u64) as libc::off_t,
                 )
             };
             if n < 0 {
@@ -94,10 +117,8 @@ impl HotFile {
                 ));
             }
             filled += n as usize;
-            // SAFETY: the first `filled` bytes were written by pread.
-            unsafe { buf.set_len(filled) };
         }
-        Ok(buf)
+        Ok(())
     }
 }
 
@@ -125,6 +146,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(part, &all[99_000..]);
+        let mut into = vec![0u8; 1000];
+        a.read_into(99_000, &mut into).unwrap();
+        assert_eq!(into, &all[99_000..]);
+        assert!(
+            a.read_into(99_500, &mut into).is_err(),
+            "a read past the end"
+        );
         let dir = a.path.parent().unwrap().to_path_buf();
         drop(a);
         assert!(

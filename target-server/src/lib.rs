@@ -2,14 +2,20 @@
 //!
 //! A hyper server modelled on the data server of incident 000: it serves byte ranges of one
 //! hot file, allocating a fresh buffer per request, interleaving long-lived block metadata, and
-//! sending bodies through a congested "NIC" so buffers queue in memory as in production. One
-//! thin binary per allocator calls [`main`] with the allocator it was built with.
+//! sending bodies through a congested "NIC" so buffers queue in memory as in production. Modes
+//! that are off by default reproduce incidents 001–004: an RPC object pool, a fixed I/O thread
+//! pool, a watermark byte pool, streaming bodies. One thin binary per allocator calls [`main`]
+//! with the allocator it was built with.
 //!
 //! - [`config`]: the command line.
-//! - [`server`]: routes, admission control, accept loop, graceful shutdown.
+//! - [`server`]: routes, admission control, the per-request fill, accept loop, graceful shutdown.
 //! - [`hotfile`]: the hot file and the per-request `pread` into a fresh buffer.
+//! - [`iopool`]: where `pread` runs (`--io`), and the fixed I/O thread pool (incident 002).
 //! - [`meta`]: the long-lived block index that pins heap tops.
+//! - [`pools`]: the app's memory pools: [`pools::rpc`] (incident 001) and [`pools::bytes`]
+//!   (incident 003).
 //! - [`egress`]: the shared token bucket and the paced response body.
+//! - [`stream`]: streaming bodies, read one chunk at a time (incident 004).
 //! - [`state`]: counters, in-flight buffers and the `/stats` document.
 //! - [`alloc`]: which allocator this is, its settings, figures and release call.
 //! - [`range`], [`units`]: parsing of HTTP ranges and of human units (shared with the harness).
@@ -18,10 +24,13 @@ pub mod alloc;
 pub mod config;
 pub mod egress;
 pub mod hotfile;
+pub mod iopool;
 pub mod meta;
+pub mod pools;
 pub mod range;
 pub mod server;
 pub mod state;
+pub mod stream;
 pub mod units;
 
 use std::io::Write;
@@ -62,6 +71,37 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give --file PATH or --create-file SIZE"),
     };
 
+    // Before the runtime, so the pre-fill comes from the main thread's heap and the pool threads
+    // are waiting before any request can arrive.
+    let pools = pools::Pools {
+        rpc: (cli.rpc_pool_objects > 0).then(|| {
+            Arc::new(pools::rpc::RpcPool::new(
+                cli.rpc_object_size as usize,
+                cli.rpc_pool_objects,
+            ))
+        }),
+        bytes: (cli.byte_pool > 0).then(|| {
+            Arc::new(pools::bytes::BytePool::new(
+                cli.byte_pool,
+                cli.byte_pool_buffer as usize,
+                cli.byte_pool_low,
+                cli.byte_pool_high,
+            ))
+        }),
+    };
+    let io_pool = match cli.io {
+        config::IoMode::Pool => Some(Arc::new(
+            iopool::IoPool::start(cli.io_threads)
+                .with_context(|| format!("--io-threads {}: cannot start", cli.io_threads))?,
+        )),
+        _ => None,
+    };
+    let io = match (cli.io, &io_pool) {
+        (config::IoMode::Pool, Some(pool)) => iopool::IoRunner::Pool(pool.clone()),
+        (config::IoMode::Blocking, _) => iopool::IoRunner::Blocking,
+        _ => iopool::IoRunner::Worker,
+    };
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.workers)
         .max_blocking_threads(cli.blocking_threads)
@@ -72,17 +112,21 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
     let mut settings = cli.settings_json();
     settings["hot_file_bytes"] = hot.size.into();
     settings["hot_file"] = hot.path.display().to_string().into();
-    let state = Arc::new(state::AppState::new(
-        allocator,
-        cli.mallopt.clone(),
-        settings,
-        cli.seed,
-        cli.meta_size,
-    ));
+    let state = Arc::new(
+        state::AppState::new(
+            allocator,
+            cli.mallopt.clone(),
+            settings,
+            cli.seed,
+            cli.meta_size,
+        )
+        .with_pools(pools, io_pool),
+    );
     let server = Arc::new(server::Server::new(
         state.clone(),
         hot,
-        cli.io,
+        io,
+        cli.body,
         cli.meta_every,
         cli.max_range,
         cli.chunk as usize,

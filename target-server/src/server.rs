@@ -1,4 +1,5 @@
-//! The HTTP side: routes, admission control, and the accept loop with graceful shutdown.
+//! The HTTP side: routes, admission control, the per-request fill, and the accept loop with
+//! graceful shutdown.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,19 +17,33 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::config::IoMode;
-use crate::egress::{EgressLimiter, PacedBody};
+use crate::config::BodyMode;
+use crate::egress::{EgressLimiter, Held, PacedBody};
 use crate::hotfile::HotFile;
+use crate::iopool::IoRunner;
+use crate::pools::rpc::RpcLease;
 use crate::range::{self, ByteRange, RangeError};
-use crate::state::{AppState, TrackedBuf};
+use crate::state::AppState;
+use crate::stream::{self, Streamed};
 
-type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// What a fill produced before the answer starts.
+struct Filled {
+    /// The whole range (buffered) or its first chunk (streaming), in one fresh buffer, or with
+    /// the byte pool in as many pool buffers as it spans.
+    data: Vec<Bytes>,
+    /// The RPC pool objects this request holds until its body is done.
+    rpc: Option<RpcLease>,
+}
+
+/// A response body: a read that fails mid-body (streaming) ends it with an error.
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Everything a request handler needs; shared by all connections.
 pub struct Server {
     pub state: Arc<AppState>,
     pub hot: Arc<HotFile>,
-    pub io: IoMode,
+    pub io: IoRunner,
+    pub body: BodyMode,
     pub meta_every: u64,
     pub max_range: u64,
     pub chunk: usize,
@@ -45,7 +60,8 @@ impl Server {
     pub fn new(
         state: Arc<AppState>,
         hot: HotFile,
-        io: IoMode,
+        io: IoRunner,
+        body: BodyMode,
         meta_every: u64,
         max_range: u64,
         chunk: usize,
@@ -64,6 +80,7 @@ impl Server {
             state,
             hot: Arc::new(hot),
             io,
+            body,
             meta_every,
             max_range,
             chunk,
@@ -117,7 +134,7 @@ impl Server {
         match query_range(req) {
             Some(spec) => range::parse_query(spec, size, self.max_range),
             // No range: the whole file, as a 200 — within the same limit as any range, since
-            // it too is one buffer.
+            // it too is read whole before the answer starts.
             None if size > self.max_range => Err(RangeError::TooLong {
                 spec: "the whole file".into(),
                 len: size,
@@ -172,18 +189,14 @@ impl Server {
 
         let seq = self.request_seq.fetch_add(1, Ordering::Relaxed);
         let add_meta = self.meta_every > 0 && seq % self.meta_every == self.meta_every - 1;
-        let filled = match self.io {
-            IoMode::Worker => self.fill(range, add_meta),
-            IoMode::Blocking => {
-                let me = self.clone();
-                match tokio::task::spawn_blocking(move || me.fill(range, add_meta)).await {
-                    Ok(r) => r,
-                    Err(e) => Err(std::io::Error::other(e.to_string())),
-                }
-            }
-        };
-        let buf = match filled {
-            Ok(b) => b,
+        let me = self.clone();
+        let filled = self
+            .io
+            .run(move || me.fill(range, add_meta))
+            .await
+            .and_then(|r| r);
+        let Filled { data, rpc } = match filled {
+            Ok(f) => f,
             Err(e) => {
                 return text(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -196,19 +209,31 @@ impl Server {
             .responses_ok
             .fetch_add(1, Ordering::Relaxed);
 
-        let len = buf.len();
         let body: Body = if req.method() == Method::HEAD {
-            Full::new(Bytes::new()).boxed_unsync()
+            full(Bytes::new())
         } else {
-            PacedBody::new(
-                buf,
-                self.chunk,
-                self.limiter.clone(),
-                self.hold,
-                self.state.clone(),
-                permit,
-            )
-            .boxed_unsync()
+            let held = Held { permit, rpc };
+            let (limiter, state) = (self.limiter.clone(), self.state.clone());
+            match self.body {
+                BodyMode::Buffered => {
+                    PacedBody::buffered_parts(data, self.chunk, limiter, self.hold, state, held)
+                        .boxed_unsync()
+                }
+                BodyMode::Streaming => {
+                    // One fresh buffer: the fill never uses the byte pool for streaming bodies.
+                    let first = data.into_iter().next().unwrap_or_default();
+                    let source = Streamed::new(
+                        self.hot.clone(),
+                        self.io.clone(),
+                        self.state.inflight.clone(),
+                        range,
+                        first,
+                        self.chunk,
+                    );
+                    PacedBody::new(source, range.len, limiter, self.hold, state, held)
+                        .boxed_unsync()
+                }
+            }
         };
         let mut resp = Response::new(body);
         let h = resp.headers_mut();
@@ -217,7 +242,7 @@ impl Server {
             HeaderValue::from_static("application/octet-stream"),
         );
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        h.insert(header::CONTENT_LENGTH, hv(&len.to_string()));
+        h.insert(header::CONTENT_LENGTH, hv(&range.len.to_string()));
         if ranged {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             resp.headers_mut().insert(
@@ -233,11 +258,32 @@ impl Server {
         resp
     }
 
-    /// The allocation pattern of incident 000, all on one thread: a fresh buffer for the range,
-    /// then — while it is still alive — maybe a long-lived metadata record above it.
-    fn fill(&self, range: ByteRange, add_meta: bool) -> std::io::Result<Bytes> {
-        let buf = self.hot.read_range(range)?;
-        let tracked = TrackedBuf::new(buf, self.state.inflight.clone());
+    /// The allocation pattern of incidents 000 and 001, all on one thread: a buffer for the
+    /// range, then — while it is still alive — the request's RPC pool objects and maybe a
+    /// long-lived metadata record above it. A streaming body reads only its first chunk here.
+    ///
+    /// With the byte pool (incident 003) the range is gathered instead the way the database's
+    /// query gathered its chunks: as many pool buffers as it spans, all taken one after another
+    /// in a tight loop, then each filled by `pread` of its slice.
+    fn fill(&self, range: ByteRange, add_meta: bool) -> std::io::Result<Filled> {
+        let read = match self.body {
+            BodyMode::Buffered => range,
+            BodyMode::Streaming => ByteRange {
+                start: range.start,
+                len: range.len.min(self.chunk as u64),
+            },
+        };
+        let data = match (&self.state.pools.bytes, self.body) {
+            (Some(pool), BodyMode::Buffered) => pool
+                .gather(read.len, |offset, buf| {
+                    self.hot.read_into(read.start + offset, buf)
+                })?
+                .into_iter()
+                .map(Bytes::from_owner)
+                .collect(),
+            _ => vec![stream::read_fresh(&self.hot, read, &self.state.inflight)?],
+        };
+        let rpc = self.state.pools.rpc.as_ref().map(|pool| pool.take());
         if add_meta {
             self.state.blocks.add();
             self.state
@@ -245,7 +291,7 @@ impl Server {
                 .meta_added
                 .fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Bytes::from_owner(tracked))
+        Ok(Filled { data, rpc })
     }
 
     /// Accepts connections until `shutdown` resolves, then lets in-flight requests finish for
@@ -327,8 +373,15 @@ fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
+/// A complete body, already in memory.
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 fn text(status: StatusCode, msg: &str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(msg.to_string())).boxed_unsync());
+    let mut r = Response::new(full(msg.to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -340,7 +393,7 @@ fn text(status: StatusCode, msg: &str) -> Response<Body> {
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response<Body> {
     let body = serde_json::to_vec_pretty(v)
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes());
-    let mut r = Response::new(Full::new(Bytes::from(body)).boxed_unsync());
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,

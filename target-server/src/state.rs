@@ -1,14 +1,17 @@
-//! What the server knows about itself: counters, the block index, in-flight buffers — the
-//! app's side of "who holds the memory".
+//! What the server knows about itself: counters, the block index, in-flight buffers, pools —
+//! the app's side of "who holds the memory".
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::alloc::{Allocator, AllocatorFigures, MalloptParam};
+use crate::iopool::{IoPool, IoPoolFigures};
 use crate::meta::BlockIndex;
+use crate::pools::{PoolFigures, Pools};
 
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -38,6 +41,9 @@ pub struct AppState {
     pub counters: Counters,
     pub inflight: Arc<InflightBuffers>,
     pub blocks: BlockIndex,
+    pub pools: Pools,
+    /// The fixed I/O pool, with `--io pool`: here for its figures.
+    pub io_pool: Option<Arc<IoPool>>,
     pub started: Instant,
 }
 
@@ -54,6 +60,13 @@ pub struct Stats {
     pub allocator_figures: AllocatorFigures,
     pub app: AppFigures,
     pub counters: CounterFigures,
+    /// The app's memory pools; each `null` when off. Absent from documents of servers older
+    /// than the pools.
+    #[serde(default)]
+    pub pools: PoolFigures,
+    /// The fixed I/O pool, with `--io pool`; `null` otherwise.
+    #[serde(default)]
+    pub io_pool: Option<IoPoolFigures>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -61,10 +74,15 @@ pub struct AppFigures {
     /// Bytes held by long-lived block metadata.
     pub block_index_bytes: u64,
     pub block_records: u64,
-    /// Bytes of request buffers alive right now (queued behind the egress limit or held).
+    /// Bytes of fresh request buffers (and streaming chunks) alive right now: queued behind
+    /// the egress limit, held, or being written. Byte-pool buffers are the pool's, counted in
+    /// `pool_bytes` instead.
     pub inflight_buffer_bytes: u64,
     pub inflight_buffers: u64,
-    /// `block_index_bytes + inflight_buffer_bytes`: what the app holds.
+    /// Bytes owned by the app's pools, idle or in use (`pools.*.bytes_total`).
+    #[serde(default)]
+    pub pool_bytes: u64,
+    /// `block_index_bytes + inflight_buffer_bytes + pool_bytes`: what the app holds.
     pub live_bytes: u64,
 }
 
@@ -96,8 +114,17 @@ impl AppState {
             counters: Counters::default(),
             inflight: Arc::new(InflightBuffers::default()),
             blocks: BlockIndex::new(seed, meta_size),
+            pools: Pools::default(),
+            io_pool: None,
             started: Instant::now(),
         }
+    }
+
+    /// With the app's pools and the fixed I/O pool, when configured.
+    pub fn with_pools(mut self, pools: Pools, io_pool: Option<Arc<IoPool>>) -> Self {
+        self.pools = pools;
+        self.io_pool = io_pool;
+        self
     }
 
     #[cfg(test)]
@@ -116,6 +143,8 @@ impl AppState {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let inflight_bytes = get(&self.inflight.bytes);
         let block_bytes = self.blocks.bytes();
+        let pools = self.pools.figures();
+        let pool_bytes = pools.bytes_total();
         Stats {
             allocator: self.allocator.name().to_string(),
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -128,7 +157,8 @@ impl AppState {
                 block_records: self.blocks.len(),
                 inflight_buffer_bytes: inflight_bytes,
                 inflight_buffers: get(&self.inflight.count),
-                live_bytes: block_bytes + inflight_bytes,
+                pool_bytes,
+                live_bytes: block_bytes + inflight_bytes + pool_bytes,
             },
             counters: CounterFigures {
                 requests: get(&c.requests),
@@ -141,6 +171,8 @@ impl AppState {
                 meta_added: get(&c.meta_added),
                 meta_deleted: get(&c.meta_deleted),
             },
+            pools,
+            io_pool: self.io_pool.as_ref().map(|p| p.figures()),
         }
     }
 }
@@ -171,6 +203,11 @@ impl TrackedBuf {
             .fetch_add(buf.capacity() as u64, Ordering::Relaxed);
         Self { buf, gauge }
     }
+
+    /// As the owner of a `Bytes`, which frees the buffer with its last slice.
+    pub fn into_bytes(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
 }
 
 impl AsRef<[u8]> for TrackedBuf {
@@ -185,5 +222,43 @@ impl Drop for TrackedBuf {
         self.gauge
             .bytes
             .fetch_sub(self.buf.capacity() as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The harness reads `/stats` documents recorded by servers older than the pools.
+    #[test]
+    fn a_stats_document_without_the_pool_fields_still_reads() {
+        let mut v = serde_json::to_value(AppState::for_tests().stats()).unwrap();
+        let doc = v.as_object_mut().unwrap();
+        doc.remove("pools");
+        doc.remove("io_pool");
+        doc["app"].as_object_mut().unwrap().remove("pool_bytes");
+        let s: Stats = serde_json::from_value(v).unwrap();
+        assert!(s.pools.rpc.is_none() && s.pools.bytes.is_none() && s.io_pool.is_none());
+        assert_eq!(s.app.pool_bytes, 0);
+    }
+
+    #[test]
+    fn live_bytes_count_the_pools() {
+        use crate::pools::{bytes::BytePool, rpc::RpcPool};
+        let rpc = Arc::new(RpcPool::new(1000, 3));
+        let state = AppState::for_tests().with_pools(
+            Pools {
+                rpc: Some(rpc.clone()),
+                bytes: Some(Arc::new(BytePool::new(10, 100, 0.3, 0.6))),
+            },
+            None,
+        );
+        let lease = rpc.take();
+        let app = state.stats().app;
+        // 3 RPC objects of 1000 bytes and 6 pre-filled buffers of 100.
+        assert_eq!(app.pool_bytes, 3000 + 600);
+        assert_eq!(app.live_bytes, app.pool_bytes);
+        drop(lease);
+        assert_eq!(state.stats().app.pool_bytes, 3600, "returned, not freed");
     }
 }

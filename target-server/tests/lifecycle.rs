@@ -1,5 +1,6 @@
 //! The process around the server: SIGTERM drains in-flight work and exits 0 within the grace,
-//! removing the `--create-file` directory; a hot file that cannot be opened is refused at start.
+//! removing the `--create-file` directory; a hot file that cannot be opened, or settings that
+//! make no sense, are refused at start.
 
 mod common;
 
@@ -11,6 +12,7 @@ use common::{get_range, num, run_to_exit, wait_until, Alloc, Conn, Server};
 for_each_allocator!(
     sigterm_drains_inflight_requests_exits_0_and_removes_the_hot_file,
     an_unreadable_hot_file_is_refused_at_start,
+    mode_settings_that_make_no_sense_are_refused_in_one_line,
 );
 
 fn sigterm_drains_inflight_requests_exits_0_and_removes_the_hot_file(alloc: Alloc) {
@@ -88,4 +90,40 @@ fn an_unreadable_hot_file_is_refused_at_start(alloc: Alloc) {
         Some(2),
         "a directory is not a hot file: {stderr}"
     );
+}
+
+fn mode_settings_that_make_no_sense_are_refused_in_one_line(alloc: Alloc) {
+    // (extra arguments, what the one line must name)
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--byte-pool-low", "0.7", "--byte-pool-high", "0.6"],
+            "--byte-pool-low 0.7",
+        ),
+        (&["--byte-pool-low", "-0.1"], "--byte-pool-low -0.1"),
+        (&["--byte-pool-high", "1.5"], "--byte-pool-high 1.5"),
+        (&["--io-threads", "0"], "--io-threads 0"),
+        (
+            &["--io", "pool", "--io-threads", "4097"],
+            "--io-threads 4097",
+        ),
+        (&["--rpc-object-size", "0"], "--rpc-object-size"),
+        (
+            &["--byte-pool", "4", "--body", "streaming"],
+            "--body streaming",
+        ),
+    ];
+    for (extra, names) in cases {
+        let mut args = vec!["--create-file", "4KiB"];
+        args.extend_from_slice(extra);
+        let (status, stdout, stderr) = run_to_exit(alloc, &args);
+        assert_eq!(status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stdout.is_empty(), "{extra:?}: stdout {stdout:?}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{extra:?}: one line, got {stderr:?}");
+        assert!(
+            lines[0].starts_with(&format!("target-server-{}: error: ", alloc.name()))
+                && lines[0].contains(names),
+            "{extra:?}: {stderr:?} should name {names:?}"
+        );
+    }
 }

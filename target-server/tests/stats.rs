@@ -92,6 +92,19 @@ fn stats_names_the_allocator_and_carries_its_own_figures(alloc: Alloc) {
     assert_eq!(ss["workers"], 2);
     assert_eq!(ss["meta_every"], 16);
     assert_eq!(ss["max_range_bytes"], 8 * MIB);
+    // The incident modes are off by default.
+    assert_eq!(ss["io"], "worker");
+    assert_eq!(ss["io_threads"], 128);
+    assert_eq!(ss["body"], "buffered");
+    assert_eq!(ss["rpc_pool_objects"], 0);
+    assert_eq!(ss["rpc_object_bytes"], 64 << 10);
+    assert_eq!(ss["byte_pool_buffers"], 0);
+    assert_eq!(ss["byte_pool_buffer_bytes"], MIB);
+    assert_eq!(ss["byte_pool_low"], 0.3);
+    assert_eq!(ss["byte_pool_high"], 0.6);
+    assert!(s.io_pool.is_none() && v["io_pool"].is_null(), "{v:#}");
+    assert!(s.pools.rpc.is_none() && s.pools.bytes.is_none(), "{v:#}");
+    assert_eq!(s.app.pool_bytes, 0);
     assert!(ss["hot_file"]
         .as_str()
         .is_some_and(|p| p.ends_with("hot.bin")));

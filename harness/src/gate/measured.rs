@@ -171,6 +171,7 @@ fn status_name(s: RunStatus) -> &'static str {
         RunStatus::Ok => "ok",
         RunStatus::Failed => "failed",
         RunStatus::Interrupted => "interrupted",
+        RunStatus::Oom => "oom",
     }
 }
 

@@ -5,11 +5,13 @@
 //! percentiles are those of all samples, not averages of per-worker percentiles.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::plan::LoadPlan;
+use super::schedule::Schedule;
 use super::stats::{add_pairs, new_histogram, to_pairs, Counts, Percentiles};
 use super::wire::{HistPairs, WorkerDone, WorkerSecond};
 
@@ -20,6 +22,11 @@ pub struct SecondReport {
     /// Seconds since the start; the report covers `[t, t+1)`. Seconds past the duration hold
     /// the drain (completions of requests in flight at the stop); the last one is partial.
     pub t: u64,
+    /// Open loop: sends due in this second by the schedule (summed over the workers), whether
+    /// or not a connection got to them: the offered rate of this second, which follows any
+    /// `--step`. `null` in closed loop, and in records written before it existed.
+    #[serde(default)]
+    pub offered: Option<u64>,
     #[serde(flatten)]
     pub counts: Counts,
     /// Successful requests completed in this second, from their due time.
@@ -144,9 +151,13 @@ struct Pending {
     uncorrected: Histogram<u64>,
 }
 
-/// Merges the streams of `n` workers.
+/// Merges the streams of a plan's workers.
 pub struct Merger {
     workers: Vec<WorkerState>,
+    /// Open loop: every worker's schedule, for the sends due in each second.
+    schedules: Option<Vec<Schedule>>,
+    /// The load window: nothing is due from here on.
+    duration: Duration,
     pending: BTreeMap<u64, Pending>,
     totals: Counts,
     latency: Histogram<u64>,
@@ -156,9 +167,15 @@ pub struct Merger {
 }
 
 impl Merger {
-    pub fn new(workers: usize) -> Self {
+    pub fn new(plan: &LoadPlan) -> Self {
         Merger {
-            workers: (0..workers).map(|_| WorkerState::default()).collect(),
+            workers: (0..plan.processes)
+                .map(|_| WorkerState::default())
+                .collect(),
+            schedules: (0..plan.processes)
+                .map(|w| plan.worker_schedule(w))
+                .collect(),
+            duration: plan.duration,
             pending: BTreeMap::new(),
             totals: Counts::default(),
             latency: new_histogram(),
@@ -241,6 +258,7 @@ impl Merger {
             };
             let report = SecondReport {
                 t,
+                offered: self.offered(t),
                 counts: p.counts,
                 latency_ms: Percentiles::of(&p.latency),
                 latency_uncorrected_ms: Percentiles::of(&p.uncorrected),
@@ -249,6 +267,14 @@ impl Merger {
             out.push(report);
         }
         out
+    }
+
+    /// Sends due in second `t` of the load window, over all workers; `None` in closed loop.
+    fn offered(&self, t: u64) -> Option<u64> {
+        let from = Duration::from_secs(t).min(self.duration);
+        let to = Duration::from_secs(t.saturating_add(1)).min(self.duration);
+        let schedules = self.schedules.as_ref()?;
+        Some(schedules.iter().map(|s| s.slots_between(from, to)).sum())
     }
 
     /// The run's record. Call once every worker is done.
@@ -355,13 +381,17 @@ mod tests {
     }
 
     fn plan(processes: usize) -> LoadPlan {
+        plan_with(processes, &["--rate", "100/s", "--duration", "2s"])
+    }
+
+    fn plan_with(processes: usize, extra: &[&str]) -> LoadPlan {
         #[derive(Parser)]
         struct Cli {
             #[command(flatten)]
             load: LoadArgs,
         }
         let p = processes.to_string();
-        Cli::parse_from([
+        let mut argv = vec![
             "load",
             "--target",
             "http://127.0.0.1:1/",
@@ -371,14 +401,9 @@ mod tests {
             &p,
             "--connections",
             "4",
-            "--rate",
-            "100/s",
-            "--duration",
-            "2s",
-        ])
-        .load
-        .plan()
-        .unwrap()
+        ];
+        argv.extend_from_slice(extra);
+        Cli::parse_from(argv).load.plan().unwrap()
     }
 
     fn done(load_s: f64, cpu: f64) -> WorkerDone {
@@ -393,12 +418,13 @@ mod tests {
 
     #[test]
     fn a_second_is_reported_once_every_worker_has_sent_it() {
-        let mut m = Merger::new(2);
+        let mut m = Merger::new(&plan(2));
         assert!(m.second(0, second(0, 5, 10)).unwrap().is_empty());
         assert!(m.second(0, second(1, 5, 10)).unwrap().is_empty());
         let r = m.second(1, second(0, 3, 20)).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].t, 0);
+        assert_eq!(r[0].offered, Some(100));
         assert_eq!((r[0].counts.ok, r[0].counts.bytes), (8, 80));
         assert_eq!(r[0].latency_ms.count, 8);
         assert!((r[0].latency_ms.max - 20.0).abs() < 0.1);
@@ -415,6 +441,9 @@ mod tests {
 
         let s = m.summary(&plan(2));
         assert_eq!(s.per_second.len(), 3);
+        // 100/s for 2 s; second 2 is the drain, where nothing is due.
+        let offered: Vec<_> = s.per_second.iter().map(|r| r.offered).collect();
+        assert_eq!(offered, [Some(100), Some(100), Some(0)]);
         assert_eq!(
             (s.counts.ok, s.counts.requests, s.counts.bytes),
             (14, 14, 140)
@@ -437,7 +466,7 @@ mod tests {
 
     #[test]
     fn out_of_order_and_late_lines_are_refused() {
-        let mut m = Merger::new(1);
+        let mut m = Merger::new(&plan(1));
         assert!(m.second(0, second(1, 1, 1)).is_err());
         assert!(m.second(3, second(0, 1, 1)).is_err());
         m.second(0, second(0, 1, 1)).unwrap();
@@ -447,8 +476,48 @@ mod tests {
     }
 
     #[test]
+    fn offered_follows_the_steps_and_is_null_in_closed_loop() {
+        let p = plan_with(
+            3,
+            &[
+                "--rate",
+                "50/s",
+                "--step",
+                "1s=200/s",
+                "--step",
+                "2.5s=10/s",
+                "--duration",
+                "4500ms",
+            ],
+        );
+        let mut m = Merger::new(&p);
+        let mut reports = Vec::new();
+        for t in 0..6 {
+            for w in 0..3 {
+                reports.extend(m.second(w, second(t, 0, 1)).unwrap());
+            }
+        }
+        let offered: Vec<_> = reports.iter().map(|r| r.offered.unwrap()).collect();
+        // Second 2 is half at 200/s, half at 10/s; 4 s is cut at 4.5 s; 5 s is past the end.
+        assert_eq!(offered, [50, 200, 105, 10, 5, 0]);
+
+        let closed = plan_with(1, &["--duration", "1s"]);
+        let mut m = Merger::new(&closed);
+        let r = m.second(0, second(0, 1, 1)).unwrap();
+        m.done(0, done(1.0, 0.0)).unwrap();
+        assert_eq!(r[0].offered, None);
+        let json = serde_json::to_value(m.summary(&closed)).unwrap();
+        assert!(json["per_second"][0]["offered"].is_null());
+        // A second recorded before the field existed still reads.
+        let mut old = json["per_second"][0].clone();
+        old.as_object_mut().unwrap().remove("offered");
+        let back: SecondReport = serde_json::from_value(old).unwrap();
+        assert_eq!(back.offered, None);
+    }
+
+    #[test]
     fn summary_serialises_the_documented_keys() {
-        let mut m = Merger::new(1);
+        let mut m = Merger::new(&plan(1));
         m.second(0, second(0, 2, 3)).unwrap();
         m.done(0, done(1.0, 0.0)).unwrap();
         let json = serde_json::to_value(m.summary(&plan(1))).unwrap();
@@ -463,6 +532,7 @@ mod tests {
         }
         assert_eq!(json["per_second"][0]["t"], 0);
         assert_eq!(json["per_second"][0]["ok"], 2);
+        assert_eq!(json["per_second"][0]["offered"], 100);
         let back: LoadSummary = serde_json::from_value(json).unwrap();
         assert_eq!(back.counts.ok, 2);
     }

@@ -6,7 +6,8 @@
 //! a current-thread runtime.
 //!
 //! - [`plan`]: the command line checked into a [`LoadPlan`] (units, target, loopback rule, shares).
-//! - [`schedule`]: when each open-loop send is due, so latency is measured from that instant.
+//! - [`schedule`]: when each open-loop send is due (at a fixed rate, or stepping through rates
+//!   with `--step`), so latency is measured from that instant.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
@@ -29,6 +30,7 @@ use std::process::ExitCode;
 pub use merge::{LoadSummary, SecondReport, WorkerSummary, SUMMARY_KEYS};
 pub use parent::run_load;
 pub use plan::{LoadPlan, Target};
+pub use schedule::RateStep;
 pub use stats::{Counts, ErrorKind, Percentiles};
 pub use worker::{worker_main, WorkerArgs};
 
@@ -55,6 +57,12 @@ pub struct LoadArgs {
     /// on every connection (closed loop).
     #[arg(long, default_value = "max")]
     pub rate: String,
+
+    /// A rate step AT=RATE (repeatable, e.g. --step 4s=800/s): from offset AT after the start
+    /// the total offered rate is RATE; --rate is the rate from 0. Offsets strictly increasing
+    /// and below --duration; needs an open-loop --rate.
+    #[arg(long = "step", value_name = "AT=RATE")]
+    pub steps: Vec<String>,
 
     /// How long new requests are sent.
     #[arg(long, default_value = "10s")]

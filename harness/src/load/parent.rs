@@ -61,7 +61,7 @@ pub async fn run_load(
         workers.push(spawn_worker(plan, exe, index, tx.clone())?);
     }
     drop(tx);
-    let mut merger = Merger::new(plan.processes);
+    let mut merger = Merger::new(plan);
 
     // The barrier: every worker has resolved the target and waits on stdin.
     let budget = READY_TIMEOUT;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use target_server::units;
 
-use super::schedule::Schedule;
+use super::schedule::{RateStep, Schedule};
 use super::{LoadArgs, LoadError};
 
 /// More workers than this is a typo, not a load test: refuse rather than fork thousands.
@@ -38,8 +38,13 @@ pub struct LoadPlan {
     pub processes: usize,
     /// Connections in total.
     pub connections: usize,
-    /// Offered requests per second in total; `None` is closed loop (`--rate max`).
+    /// Offered requests per second in total; `None` is closed loop (`--rate max`). With
+    /// `steps`, the rate from the start.
     pub rate: Option<f64>,
+    /// Open loop: where the total rate changes (`--step`), strictly increasing, each before
+    /// `duration`. Empty: `rate` throughout.
+    #[serde(default)]
+    pub steps: Vec<RateStep>,
     pub duration: Duration,
     pub timeout: Duration,
     pub retries: u32,
@@ -104,6 +109,15 @@ impl LoadArgs {
             }
         };
         let duration = positive("--duration", &self.duration)?;
+        if rate.is_none() && !self.steps.is_empty() {
+            return Err(bad(
+                "--rate",
+                &self.rate,
+                "a rate above zero such as 200/s for --step to step from (--rate max is closed \
+                 loop, which has no rate to change)",
+            ));
+        }
+        let steps = parse_steps(&self.steps, duration)?;
         let timeout = positive("--timeout", &self.timeout)?;
         let backoff = units::parse_duration(&self.backoff).map_err(|_| {
             bad(
@@ -118,6 +132,7 @@ impl LoadArgs {
             processes: self.processes,
             connections: self.connections,
             rate,
+            steps,
             duration,
             timeout,
             retries: self.retries,
@@ -147,8 +162,66 @@ impl LoadPlan {
     /// The open-loop schedule of worker `index`, `None` in closed loop.
     pub fn worker_schedule(&self, index: usize) -> Option<Schedule> {
         self.rate
-            .map(|rate| Schedule::new(rate, self.processes as u64, index as u64))
+            .map(|rate| Schedule::stepped(rate, &self.steps, self.processes as u64, index as u64))
     }
+}
+
+/// `--step AT=RATE` values, in order. Each must start after the previous one (after 0 for the
+/// first: the rate from 0 is `--rate`) and before the end of `--duration`.
+fn parse_steps(values: &[String], duration: Duration) -> Result<Vec<RateStep>, LoadError> {
+    const SHAPE: &str = "AT=RATE, an offset from the start and the total rate from then on, \
+                         such as 4s=800/s";
+    let mut steps: Vec<RateStep> = Vec::with_capacity(values.len());
+    for value in values {
+        let Some((at, rate)) = value.split_once('=') else {
+            return Err(bad("--step", value, SHAPE));
+        };
+        let at = units::parse_duration(at).map_err(|_| {
+            bad(
+                "--step",
+                value,
+                "AT=RATE with AT an offset from the start such as 4s, 1500ms or 1m",
+            )
+        })?;
+        let rate = match units::parse_rate(rate) {
+            Ok(r) if r > 0.0 => r,
+            _ => {
+                return Err(bad(
+                    "--step",
+                    value,
+                    "AT=RATE with RATE a rate above zero such as 800/s or 10k/s",
+                ))
+            }
+        };
+        let after = steps.last().map_or(Duration::ZERO, |s| s.at);
+        if at <= after {
+            let expected = match steps.last() {
+                Some(_) => format!(
+                    "an offset AT after the previous --step's {} (steps in increasing order)",
+                    show_secs(after)
+                ),
+                None => "an offset AT above zero (the rate from 0 is --rate)".to_string(),
+            };
+            return Err(bad("--step", value, expected));
+        }
+        if at >= duration {
+            return Err(bad(
+                "--step",
+                value,
+                format!(
+                    "an offset AT before the end of the load (--duration {})",
+                    show_secs(duration)
+                ),
+            ));
+        }
+        steps.push(RateStep { at, rate });
+    }
+    Ok(steps)
+}
+
+/// `4s`, `1.5s`, `0.25s`: short and exact enough for a message.
+fn show_secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
 }
 
 fn parse_target(url: &str) -> Result<Target, LoadError> {
@@ -346,6 +419,93 @@ mod tests {
         }
         assert!(!is_loopback_host("localhost.example.com"));
         assert!(!is_loopback_host("0.0.0.0"));
+    }
+
+    #[test]
+    fn steps_plan_in_order() {
+        let p = args(&[
+            "--target",
+            "http://127.0.0.1/",
+            "--rate",
+            "200/s",
+            "--duration",
+            "12s",
+            "--step",
+            "4s=400/s",
+            "--step=6s=800/s",
+            "--step",
+            "8000ms=1.6k/s",
+            "--step",
+            " 10s = 200 ",
+        ])
+        .plan()
+        .unwrap();
+        let got: Vec<(Duration, f64)> = p.steps.iter().map(|s| (s.at, s.rate)).collect();
+        let s = Duration::from_secs;
+        assert_eq!(
+            got,
+            [(s(4), 400.0), (s(6), 800.0), (s(8), 1600.0), (s(10), 200.0)]
+        );
+        assert_eq!(p.rate, Some(200.0));
+        let sched = p.worker_schedule(0).unwrap();
+        assert!(sched.is_stepped());
+        // 800 + 800 + 1600 + 3200 + 400 sends in 12 s.
+        assert_eq!(sched.slots_before(s(12)), 6800);
+        // Through the worker plan's JSON and back, as a worker gets it.
+        let back: LoadPlan = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        // A plan written without steps still reads.
+        let mut v = serde_json::to_value(&p).unwrap();
+        v.as_object_mut().unwrap().remove("steps");
+        let old: LoadPlan = serde_json::from_value(v).unwrap();
+        assert!(old.steps.is_empty());
+        assert!(!old.worker_schedule(0).unwrap().is_stepped());
+    }
+
+    #[test]
+    fn bad_steps_name_flag_value_and_expectation() {
+        let step = |extra: &[&str]| {
+            let mut argv = vec![
+                "--target",
+                "http://127.0.0.1:1/",
+                "--rate",
+                "50/s",
+                "--duration",
+                "3s",
+            ];
+            argv.extend_from_slice(extra);
+            error(&argv)
+        };
+        for (steps, starts) in [
+            (&["--step", "4s"][..], "--step \"4s\": expected AT=RATE"),
+            (&["--step", "soon=4/s"], "--step \"soon=4/s\": expected AT=RATE with AT"),
+            (&["--step", "1s=fast"], "--step \"1s=fast\": expected AT=RATE with RATE"),
+            (&["--step", "1s=0/s"], "--step \"1s=0/s\": expected AT=RATE with RATE"),
+            (&["--step=-1s=5/s"], "--step \"-1s=5/s\": expected AT=RATE with AT"),
+            (&["--step", "0s=5/s"], "--step \"0s=5/s\": expected an offset AT above zero"),
+            (
+                &["--step", "2s=5/s", "--step", "1s=9/s"],
+                "--step \"1s=9/s\": expected an offset AT after the previous --step's 2s",
+            ),
+            (
+                &["--step", "1s=5/s", "--step", "1s=9/s"],
+                "--step \"1s=9/s\": expected an offset AT after",
+            ),
+            (
+                &["--step", "3s=5/s"],
+                "--step \"3s=5/s\": expected an offset AT before the end of the load (--duration 3s)",
+            ),
+            (&["--step", "1m=5/s"], "--step \"1m=5/s\": expected an offset AT before"),
+        ] {
+            let e = step(steps);
+            assert!(e.starts_with(starts), "{steps:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let e = error(&["--target", "http://127.0.0.1:1/", "--step", "1s=5/s"]);
+        assert!(
+            e.starts_with("--rate \"max\": expected a rate above zero such as 200/s for --step"),
+            "{e}"
+        );
     }
 
     #[test]

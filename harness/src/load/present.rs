@@ -59,6 +59,9 @@ pub fn table(s: &LoadSummary) -> String {
         s.timeout_s,
         s.max_retries
     );
+    if let Some(steps) = offered_steps(&s.per_second, s.duration_s) {
+        let _ = writeln!(out, "offered      {steps} (requests due per second)");
+    }
     let _ = writeln!(
         out,
         "requests     {} started: {} ok, {} errors, {} abandoned; {} unsent, {} with no free connection",
@@ -95,15 +98,93 @@ pub fn table(s: &LoadSummary) -> String {
     out
 }
 
+/// The offered rate's steps as seen in the whole seconds of the load window, e.g.
+/// `0-3s 200, 4-5s 400, 6s 800`; `None` when it held steady (within one request a second, the
+/// rounding of a fractional rate) or in closed loop.
+fn offered_steps(per_second: &[SecondReport], duration_s: f64) -> Option<String> {
+    let whole = duration_s.floor() as u64;
+    // (first second, last second, offered in the first)
+    let mut groups: Vec<(u64, u64, u64)> = Vec::new();
+    for r in per_second.iter().filter(|r| r.t < whole) {
+        let offered = r.offered?;
+        match groups.last_mut() {
+            Some(g) if g.1 + 1 == r.t && g.2.abs_diff(offered) <= 1 => g.1 = r.t,
+            _ => groups.push((r.t, r.t, offered)),
+        }
+    }
+    if groups.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|&(a, b, n)| {
+            if a == b {
+                format!("{a}s {n}")
+            } else {
+                format!("{a}-{b}s {n}")
+            }
+        })
+        .collect();
+    Some(parts.join(", "))
+}
+
 /// One line per merged second.
 pub fn progress_line(s: &SecondReport) -> String {
     let c = &s.counts;
-    let mut line = format!(
-        "{:>4}s  ok {:>7}  errors {:>5}  attempts {:>7}  p99 {:>8.2} ms",
-        s.t, c.ok, c.errors, c.attempts, s.latency_ms.p99
+    let mut line = format!("{:>4}s  ", s.t);
+    if let Some(offered) = s.offered {
+        let _ = write!(line, "offered {offered:>7}  ");
+    }
+    let _ = write!(
+        line,
+        "ok {:>7}  errors {:>5}  attempts {:>7}  p99 {:>8.2} ms",
+        c.ok, c.errors, c.attempts, s.latency_ms.p99
     );
     if !c.attempt_errors_by_kind.is_empty() {
         let _ = write!(line, "  ({})", kinds(&c.attempt_errors_by_kind));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Counts;
+
+    fn seconds(offered: &[Option<u64>]) -> Vec<SecondReport> {
+        offered
+            .iter()
+            .enumerate()
+            .map(|(t, &offered)| SecondReport {
+                t: t as u64,
+                offered,
+                counts: Counts::default(),
+                latency_ms: Percentiles::default(),
+                latency_uncorrected_ms: Percentiles::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn offered_steps_are_shown_only_when_the_rate_moved() {
+        let burst = seconds(&[
+            Some(200),
+            Some(200),
+            Some(400),
+            Some(800),
+            Some(800),
+            Some(200),
+            Some(0),
+        ]);
+        assert_eq!(
+            offered_steps(&burst, 6.0).as_deref(),
+            Some("0-1s 200, 2s 400, 3-4s 800, 5s 200")
+        );
+        // A fractional rate's rounding, the partial last second and the drain are not steps.
+        let steady = seconds(&[Some(7), Some(8), Some(7), Some(3), Some(0)]);
+        assert_eq!(offered_steps(&steady, 3.4), None);
+        assert_eq!(offered_steps(&seconds(&[None, None]), 2.0), None);
+        assert!(progress_line(&burst[2]).contains("offered     400"));
+        assert!(!progress_line(&seconds(&[None])[0]).contains("offered"));
+    }
 }

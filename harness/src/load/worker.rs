@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{HeaderValue, CONTENT_RANGE, HOST, RANGE};
 use hyper::{Request, Uri};
@@ -247,7 +247,7 @@ async fn drive(
     }
     flusher.abort();
     ctx.rec.borrow_mut().finish(now);
-    let unsent = ctx.schedule.map_or(0, |s| {
+    let unsent = ctx.schedule.as_ref().map_or(0, |s| {
         s.slots_before(plan.duration)
             .saturating_sub(ctx.sent_slots.get())
     });
@@ -267,7 +267,7 @@ async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng) {
     let mut conn: Option<Conn> = None;
     loop {
         // (due, sent): the same instant in closed loop, where nothing is scheduled.
-        let (due, sent) = match ctx.schedule {
+        let (due, sent) = match &ctx.schedule {
             None => {
                 let now = Instant::now();
                 if now >= ctx.stop {
@@ -492,8 +492,14 @@ fn content_range_matches(v: &str, e: &Expect) -> bool {
         && (size.trim() == "*" || num(size).is_some_and(|s| s > e.end))
 }
 
-/// Counts a good response's body, stopping as soon as it is longer than the range.
-async fn read_body(mut body: Incoming, expected: u64) -> Result<u64, ErrorKind> {
+/// Counts a good response's body as its frames arrive, stopping as soon as it is longer than
+/// the range. Each frame is dropped once counted: however large the range, a connection holds
+/// one frame at a time (and hyper's bounded read buffer), never the whole body, so a load of
+/// 32 MiB ranges on dozens of connections does not cost the client a GiB of its own.
+async fn read_body<B>(mut body: B, expected: u64) -> Result<u64, ErrorKind>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
     let mut n = 0u64;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| ErrorKind::Io)?;
@@ -532,6 +538,8 @@ async fn drain(mut body: Incoming, limit: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     const E: Expect = Expect {
         start: 0,
@@ -563,6 +571,84 @@ mod tests {
         assert_eq!(check_head(206, Some("bytes 0-1023"), &E), bad);
         assert_eq!(check_head(206, Some("items 0-1023/4096"), &E), bad);
         assert_eq!(E.bytes(), 1024);
+    }
+
+    /// A body of `frames` frames of `size` bytes, each made only when polled, which notes how
+    /// many of its frames were still alive (not dropped by the reader) whenever it was polled.
+    struct Frames {
+        frames: usize,
+        size: usize,
+        made: usize,
+        live: Arc<AtomicUsize>,
+        most_live_at_poll: usize,
+    }
+
+    struct Tracked(Vec<u8>, Arc<AtomicUsize>);
+
+    impl AsRef<[u8]> for Tracked {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.1.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Frames {
+        fn new(frames: usize, size: usize) -> Self {
+            Frames {
+                frames,
+                size,
+                made: 0,
+                live: Arc::new(AtomicUsize::new(0)),
+                most_live_at_poll: 0,
+            }
+        }
+    }
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+            let live = self.live.load(Ordering::SeqCst);
+            self.most_live_at_poll = self.most_live_at_poll.max(live);
+            if self.made == self.frames {
+                return std::task::Poll::Ready(None);
+            }
+            self.made += 1;
+            self.live.fetch_add(1, Ordering::SeqCst);
+            let data = Bytes::from_owner(Tracked(vec![0x5A; self.size], self.live.clone()));
+            std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(data))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_counted_frame_by_frame_and_never_held() {
+        // 32 MiB in 512 frames of 64 KiB, as a range of incident 004 arrives.
+        let mut body = Frames::new(512, 64 << 10);
+        let n = read_body(&mut body, 32 << 20).await;
+        assert_eq!(n, Ok(32 << 20));
+        assert_eq!(body.made, 512);
+        // Every frame was dropped before the next was asked for: nothing was collected.
+        assert_eq!(body.most_live_at_poll, 0);
+        assert_eq!(body.live.load(Ordering::SeqCst), 0);
+
+        // Too long: stops at the first frame past the range, without reading the rest.
+        let mut body = Frames::new(512, 64 << 10);
+        assert_eq!(
+            read_body(&mut body, (1 << 20) + 1).await,
+            Err(ErrorKind::LongBody)
+        );
+        assert_eq!(body.made, 17);
+        let mut body = Frames::new(3, 1000);
+        assert_eq!(read_body(&mut body, 3001).await, Err(ErrorKind::ShortBody));
     }
 
     #[test]

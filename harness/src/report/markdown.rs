@@ -1,11 +1,13 @@
-//! `report.md`: the scenario in a paragraph, the figures table, what the allocator held next
-//! to what the app held, the cost, every run, the plots and the environment — ready to paste
-//! into a design review. Reads the summary only: every number here is also in `summary.json`.
+//! `report.md`: the scenario in a paragraph, the figures table, the runs that did not end ok,
+//! the sweep, the series the scenario declares, what the allocator held next to what the app
+//! held, the cost, every run, the plots and the environment — ready to paste into a design
+//! review. Reads the summary only: every number here is also in `summary.json`.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::summary::{FigureSet, HeldVsLive, Summary, VariantSummary};
+use super::series;
+use super::summary::{FigureSet, HeldVsLive, Summary, SweepAt, VariantSummary};
 use super::{write_atomic, Exporter, ReportError, ReportInput};
 use crate::figures::Recovery;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
@@ -38,6 +40,37 @@ fn num(v: Option<f64>, decimals: usize) -> String {
     match v {
         Some(x) => format!("{x:.decimals$}"),
         None => DASH.into(),
+    }
+}
+
+fn count(v: Option<u64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_else(|| DASH.into())
+}
+
+/// A series value: whole numbers without decimals, one decimal below 100, none above.
+fn short(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 || v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// A JSON value as a person writes it: `8`, `buffered`.
+fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The point of a sweep: its value, and its label when that says more (`0 (unbounded)`).
+fn point(p: &SweepAt) -> String {
+    let value = shown(&p.value);
+    if p.label == value || p.label == format!("{}={value}", p.name) {
+        value
+    } else {
+        format!("{value} ({})", p.label)
     }
 }
 
@@ -147,12 +180,47 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         }
         let _ = write!(p, " Phases: {}.", parts.join(", "));
     }
+    if let Some(sw) = &sc.sweep {
+        let values: Vec<String> = sw.values.iter().map(shown).collect();
+        let example = s.variants.iter().find(|v| v.sweep.is_some());
+        let _ = write!(
+            p,
+            " Swept: `{}` = {}; every variant ran once per value{}.",
+            sw.field,
+            values.join(", "),
+            match example {
+                Some(v) => format!(" (`{}` is `{}` at that point)", v.name, v.base_variant),
+                None => String::new(),
+            }
+        );
+    }
+    if let Some(limit) = sc.memory_limit_bytes {
+        let _ = write!(
+            p,
+            " Memory limit: {}; a server whose VmRSS crossed it was killed (SIGKILL) and its run \
+             recorded as `oom`.",
+            target_server::units::format_size(limit)
+        );
+    }
     out.push_str(&p);
     out.push_str("\n\n");
 
     out.push_str("Variants:\n\n");
-    for v in &s.variants {
-        let mut line = format!("- `{}`: {}", v.name, v.binary);
+    for (i, v) in s.variants.iter().enumerate() {
+        // A sweep's points share their base variant's settings: listed once, with the points.
+        if v.sweep.is_some()
+            && s.variants[..i]
+                .iter()
+                .any(|o| o.sweep.is_some() && o.base_variant == v.base_variant)
+        {
+            continue;
+        }
+        let name = if v.sweep.is_some() {
+            &v.base_variant
+        } else {
+            &v.name
+        };
+        let mut line = format!("- `{name}`: {}", v.binary);
         if !v.description.is_empty() {
             let _ = write!(line, " — {}", v.description);
         }
@@ -165,6 +233,15 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         }
         if let Some(set) = &v.allocator_settings {
             let _ = write!(line, "; in effect: `{}`", set);
+        }
+        if v.sweep.is_some() {
+            let points: Vec<String> = s
+                .variants
+                .iter()
+                .filter(|o| o.sweep.is_some() && o.base_variant == v.base_variant)
+                .map(|o| format!("`{}`", o.name))
+                .collect();
+            let _ = write!(line, "; run as {}", points.join(", "));
         }
         out.push_str(&line);
         out.push('\n');
@@ -214,7 +291,11 @@ fn figures_table(s: &Summary, out: &mut String) {
          variation (sample standard deviation / mean) of A, the noise a regression must exceed.\n",
         MIN_GROWTH_FOR_RETENTION >> 20
     );
-    out.push_str("![RssAnon over time, one line per variant](rss-timeline.png)\n\n");
+    if s.scenario.series.is_empty() {
+        out.push_str("![RssAnon over time, one line per variant](rss-timeline.png)\n\n");
+    } else {
+        out.push_str("![RssAnon over time and, under it, the series the scenario declares, one line per variant](rss-timeline.png)\n\n");
+    }
     out.push_str("![RssAnon before, at peak and after drain per variant](rss-summary.png)\n\n");
     out.push_str("Vector versions: [rss-timeline.svg](rss-timeline.svg), [rss-summary.svg](rss-summary.svg).\n\n");
 }
@@ -232,28 +313,49 @@ fn holder(h: &HeldVsLive, before: Option<u64>) -> String {
     let half = growth / 2;
     match (h.allocator_free_held_bytes, h.app_live_bytes) {
         (Some(free), _) if free >= half => "the allocator: freed, not returned".into(),
+        (_, Some(live)) if live >= half && h.app_pool_bytes.is_some_and(|p| p >= live / 2) => {
+            "the app: live data, mostly its pools".into()
+        }
         (_, Some(live)) if live >= half => "the app: live data".into(),
         (None, None) => DASH.into(),
         _ => "neither figure explains it".into(),
     }
 }
 
+/// The instants of the held-vs-live table.
+fn breakdown_rows(v: &VariantSummary) -> [(&'static str, Option<&HeldVsLive>); 2] {
+    [
+        ("peak", v.memory_breakdown.peak.as_ref()),
+        ("after drain", v.memory_breakdown.after_drain.as_ref()),
+    ]
+}
+
 fn breakdown_table(s: &Summary, out: &mut String) {
+    // The pools column only when the app has pools.
+    let pools = s
+        .variants
+        .iter()
+        .flat_map(|v| breakdown_rows(v).into_iter().filter_map(|r| r.1))
+        .any(|h| h.app_pool_bytes.is_some_and(|p| p > 0));
     out.push_str("## What the allocator held vs what the app held\n\n");
-    out.push_str("| variant | when | t (s) | RssAnon (MiB) | allocator held (MiB) | in use (MiB) | free held (MiB) | app live (MiB) | the growth over B is held by |\n");
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|---|\n");
+    out.push_str("| variant | when | t (s) | RssAnon (MiB) | allocator held (MiB) | in use (MiB) | free held (MiB) | app live (MiB) |");
+    if pools {
+        out.push_str(" of which pools (MiB) |");
+    }
+    out.push_str(" the growth over B is held by |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|");
+    if pools {
+        out.push_str("--:|");
+    }
+    out.push_str("---|\n");
     let mut any = false;
     for v in &s.variants {
-        let rows = [
-            ("peak", &v.memory_breakdown.peak),
-            ("after drain", &v.memory_breakdown.after_drain),
-        ];
-        for (when, h) in rows {
+        for (when, h) in breakdown_rows(v) {
             let Some(h) = h else { continue };
             any = true;
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "| {} | {when} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {when} | {:.1} | {} | {} | {} | {} | {} |",
                 v.name,
                 h.t_s,
                 mib(h.rss_anon_bytes),
@@ -261,21 +363,34 @@ fn breakdown_table(s: &Summary, out: &mut String) {
                 mib(h.allocator_in_use_bytes),
                 mib(h.allocator_free_held_bytes),
                 mib(h.app_live_bytes),
-                holder(h, v.medians.rss_before_bytes),
             );
+            if pools {
+                let _ = write!(out, " {} |", mib(h.app_pool_bytes));
+            }
+            let _ = writeln!(out, " {} |", holder(h, figures_of(v).0.rss_before_bytes));
         }
     }
     if !any {
-        out.push_str("| – | no `/stats` readings in the records | | | | | | | |\n");
+        out.push_str("| – | no `/stats` readings in the records | | | | | | |");
+        out.push_str(if pools { " | |\n" } else { " |\n" });
     }
     out.push_str(
-        "\nFrom the server's `/stats` in each variant's median run: at the peak (the reading nearest the highest \
+        "\nFrom the server's `/stats` in each variant's median run (without an ok run: its failed or oom run, until \
+         it ended): at the peak (the reading of the load nearest the highest \
          RssAnon) and after the drain (the last reading within `drain`), next to the nearest RssAnon sample; t is \
          seconds since the load started. **held**: what the allocator holds from the OS; **in use**: what the \
          app holds through it; **free held** = held − in use, freed memory the allocator keeps; **app live**: \
-         the app's own count (block index and in-flight buffers). RSS well above live bytes with a large free \
-         held is the allocator retaining memory; live bytes close to RSS is the app holding it.\n\n",
+         the app's own count (block index and in-flight buffers, and its pools when it has them). RSS well above \
+         live bytes with a large free held is the allocator retaining memory; live bytes close to RSS is the app \
+         holding it.",
     );
+    if pools {
+        out.push_str(
+            " **of which pools**: the part of app live kept in the app's own pools (`app.pool_bytes`) for reuse \
+             instead of being freed.",
+        );
+    }
+    out.push_str("\n\n");
 }
 
 fn mappings_table(s: &Summary, out: &mut String) {
@@ -311,6 +426,213 @@ fn mappings_table(s: &Summary, out: &mut String) {
          end of `drain`. A glibc thread-arena heap is a 64 MiB-aligned anonymous `rw-p` mapping plus the `---p` \
          rest of its 64 MiB reservation: each new arena adds 64 MiB of VSZ, and only its resident part is RSS. \
          Other allocators' regions, and glibc's mmapped chunks, count as other anonymous memory.\n\n",
+    );
+}
+
+/// Every run that did not end ok, with why: an `oom` run's failure says when and at what RSS
+/// it crossed the limit. An outcome to read, not a reason to distrust the other rows.
+fn not_ok_runs(s: &Summary, out: &mut String) {
+    let runs: Vec<_> = s
+        .variants
+        .iter()
+        .flat_map(|v| v.run_figures.iter().map(move |r| (v, r)))
+        .filter(|(_, r)| r.status != "ok")
+        .collect();
+    if runs.is_empty() {
+        return;
+    }
+    out.push_str("## Runs that did not end ok\n\n");
+    for (v, r) in &runs {
+        let _ = writeln!(
+            out,
+            "- `{}` run {}: **{}** — {}",
+            v.name,
+            r.run_index,
+            r.status,
+            r.failure
+                .as_deref()
+                .unwrap_or("no reason recorded")
+                .replace(['\n', '\r'], " ")
+        );
+    }
+    let limits: Vec<u64> = {
+        let mut l: Vec<u64> = runs
+            .iter()
+            .filter_map(|(v, _)| v.memory_limit_bytes)
+            .chain(s.scenario.memory_limit_bytes)
+            .collect();
+        l.sort_unstable();
+        l.dedup();
+        l
+    };
+    out.push('\n');
+    match limits.as_slice() {
+        [] => {}
+        [limit] => {
+            let _ = writeln!(
+                out,
+                "The memory limit was {} ({} bytes) of VmRSS: the harness kills a server that crosses it and \
+                 records the run as `oom`; a kernel OOM kill is recorded as `oom` too. Their figures up to the \
+                 kill are in the runs table; the medians above are over the ok runs only.\n",
+                target_server::units::format_size(*limit),
+                limit
+            );
+        }
+        many => {
+            let l: Vec<String> = many
+                .iter()
+                .map(|b| target_server::units::format_size(*b))
+                .collect();
+            let _ = writeln!(
+                out,
+                "The runs had different memory limits: {}.\n",
+                l.join(", ")
+            );
+        }
+    }
+}
+
+/// The medians over a variant's ok runs or, for a variant without one, the figures of its run
+/// that shows its status (an `oom` run as far as it went), and whether it is the latter.
+fn figures_of(v: &VariantSummary) -> (&FigureSet, bool) {
+    match v.run_figures.iter().find(|r| r.status == v.status) {
+        Some(r) if v.runs_ok == 0 => (&r.figures, true),
+        _ => (&v.medians, false),
+    }
+}
+
+/// The sweep, base variant × point: the figures it is for (VSZ and arena heaps, incident 002)
+/// next to RSS, and the plot when the values are numbers.
+fn sweep_table(s: &Summary, out: &mut String) {
+    let Some(sw) = &s.scenario.sweep else { return };
+    let _ = writeln!(out, "## Sweep: `{}`\n", sw.field);
+    let _ = writeln!(
+        out,
+        "| variant | {} | status | VSZ B (MiB) | VSZ P (MiB) | VSZ A (MiB) | RSS P (MiB) | RSS A (MiB) | arena heaps B | arena heaps P | arena heaps A |",
+        sw.field
+    );
+    let numeric = sw.numeric_values().is_some();
+    let _ = writeln!(
+        out,
+        "|---|{}|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        if numeric { "--:" } else { "---" }
+    );
+    let mut as_measured = false;
+    for v in &s.variants {
+        let Some(p) = &v.sweep else { continue };
+        // A point without an ok run (an oom point) shows its run as far as it went, in italics.
+        let (m, measured) = figures_of(v);
+        as_measured |= measured;
+        let mark = if measured { "*" } else { "" };
+        let it = |c: String| {
+            if c == DASH {
+                c
+            } else {
+                format!("{mark}{c}{mark}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            v.base_variant,
+            cell(&point(p)),
+            status(v),
+            it(mib(m.vsz_before_bytes)),
+            it(mib(m.vsz_peak_bytes)),
+            it(mib(m.vsz_after_drain_bytes)),
+            it(mib(m.rss_peak_bytes)),
+            it(mib(m.rss_after_drain_bytes)),
+            it(count(m.arena_heaps_before)),
+            it(count(m.arena_heaps_peak)),
+            it(count(m.arena_heaps_after_drain)),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nEvery variant ran once per value of `{}` (the points are named `variant@{}=value` elsewhere); medians \
+         over each point's ok runs. **VSZ** is VmSize: B over the last second of `before`, P its highest during \
+         the load, A over the last second of `drain`. **arena heaps**: glibc thread-arena heaps in `smaps`, the \
+         last count within `before`, the highest during the load, the last within `drain`; each reserves 64 MiB \
+         of address space, so VSZ steps up 64 MiB per new arena while RSS need not move.{}\n",
+        sw.field,
+        sw.name,
+        if as_measured {
+            " *Italics*: a point without an ok run, as its run measured until it ended."
+        } else {
+            ""
+        }
+    );
+    if sw.numeric_values().is_some() {
+        let _ = writeln!(
+            out,
+            "![VSZ, RSS and glibc arena heaps against {}](sweep.png)\n\nVector version: [sweep.svg](sweep.svg).\n",
+            sw.field
+        );
+    }
+}
+
+/// A variant's peak of a declared series: the median over its ok runs, or for a variant with
+/// none the highest of its runs as measured (said so).
+fn series_peak(v: &VariantSummary, label: &str) -> Option<(f64, bool)> {
+    let of = |f: &FigureSet| {
+        f.series_peaks
+            .iter()
+            .find(|p| p.label == label)
+            .and_then(|p| p.peak)
+    };
+    if v.runs_ok > 0 {
+        return of(&v.medians).map(|p| (p, true));
+    }
+    v.run_figures
+        .iter()
+        .filter_map(|r| of(&r.figures))
+        .reduce(f64::max)
+        .map(|p| (p, false))
+}
+
+/// The series the scenario declares: what each is, and each variant's peak. The curves are in
+/// the timeline, under RssAnon.
+fn series_table(s: &Summary, out: &mut String) {
+    let specs = &s.scenario.series;
+    if specs.is_empty() {
+        return;
+    }
+    out.push_str("## Declared series\n\n");
+    for spec in specs {
+        let _ = writeln!(
+            out,
+            "- **{}**: {}; drawn under RssAnon in the timeline.",
+            cell(&spec.label),
+            series::describe(spec)
+        );
+    }
+    out.push_str("\n| variant | status |");
+    for spec in specs {
+        let _ = write!(out, " peak {} |", cell(&series::labelled(spec)));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"--:|".repeat(specs.len()));
+    out.push('\n');
+    for v in &s.variants {
+        let _ = write!(out, "| {} | {} |", v.name, status(v));
+        for spec in specs {
+            let c = match series_peak(v, &spec.label) {
+                Some((p, true)) => short(series::display_value(spec, p)),
+                Some((p, false)) => format!(
+                    "{} ({} run)",
+                    short(series::display_value(spec, p)),
+                    v.status
+                ),
+                None => DASH.into(),
+            };
+            let _ = write!(out, " {c} |");
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "\nPeak: the highest value over the run (a rate: the highest increase per second between two \
+         consecutive `/stats` readings), median over the ok runs; for a variant without an ok run, the highest \
+         of its runs until they ended.\n\n",
     );
 }
 
@@ -452,6 +774,9 @@ pub fn markdown(s: &Summary) -> String {
         out.push('\n');
     }
     figures_table(s, &mut out);
+    not_ok_runs(s, &mut out);
+    sweep_table(s, &mut out);
+    series_table(s, &mut out);
     breakdown_table(s, &mut out);
     mappings_table(s, &mut out);
     cost_table(s, &mut out);
@@ -475,6 +800,7 @@ mod tests {
             allocator_held_bytes: Some((live + free) * M),
             allocator_free_held_bytes: Some(free * M),
             app_live_bytes: Some(live * M),
+            app_pool_bytes: None,
         }
     }
 
@@ -489,6 +815,11 @@ mod tests {
         assert_eq!(holder(&at(300, 20, 20), b), "neither figure explains it");
         assert_eq!(holder(&at(12, 1, 1), b), "near the baseline");
         assert_eq!(holder(&at(300, 280, 5), None), DASH);
+        let pooled = HeldVsLive {
+            app_pool_bytes: Some(200 * M),
+            ..at(300, 10, 270)
+        };
+        assert_eq!(holder(&pooled, b), "the app: live data, mostly its pools");
     }
 
     #[test]

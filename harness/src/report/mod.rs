@@ -7,9 +7,12 @@
 //! side.
 //!
 //! - [`runs`]: [`load_runs`], the records of a directory, complete or rebuilt.
-//! - [`summary`]: [`summarize`], medians over ok runs, run-to-run spread, held vs live bytes.
+//! - [`summary`]: [`summarize`], medians over ok runs, run-to-run spread, held vs live bytes,
+//!   the sweep, the peaks of the series a scenario declares.
+//! - [`series`]: those series, read from the `/stats` readings through JSON pointers.
 //! - [`json`] writes `summary.json`.
-//! - [`plot`]: `rss-timeline`, `rss-summary` and `cost`, each as PNG and SVG.
+//! - [`plot`]: `rss-timeline`, `rss-summary`, `cost` and (numeric sweeps) `sweep`, each as PNG
+//!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
 //! - [`text`]: the table printed on the terminal after a run.
 
@@ -17,6 +20,7 @@ pub mod json;
 pub mod markdown;
 pub mod plot;
 pub mod runs;
+pub mod series;
 pub mod summary;
 pub mod text;
 
@@ -81,13 +85,14 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
         Box::new(plot::timeline::Timeline),
         Box::new(plot::bars::SummaryBars),
         Box::new(plot::cost::Cost),
+        Box::new(plot::sweep::Sweep),
         Box::new(markdown::ReportMarkdown),
     ]
 }
 
 /// `allocstorm report DIR`: reads the run records of `dir`, writes `summary.json`,
-/// `rss-timeline.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}` and `report.md` into it,
-/// and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
+/// `rss-timeline.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}`, for a numeric sweep
+/// `sweep.{png,svg}`, and `report.md` into it, and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
 /// must not cost the table); the first failure is returned.
 pub fn render(dir: &Path) -> Result<Summary, ReportError> {
     let records = load_runs(dir)?;

@@ -199,6 +199,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                     description: String::new(),
                     env: BTreeMap::new(),
                     args: Vec::new(),
+                    sweep: None,
                 },
                 run_index: file_index,
                 seed: 0,
@@ -208,6 +209,8 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 phases_planned: planned_from(&phases),
                 sample_interval_s: median_gap(&samples),
                 environment: Default::default(),
+                memory_limit_bytes: None,
+                report: Default::default(),
             },
         };
         if sibling.is_none() {

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::figures::{median_f64, Figures, PhaseMark};
+use crate::figures::{median_f64, median_u64, Figures, PhaseMark};
 use crate::load::LoadSummary;
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
-use crate::scenario::PhaseSpec;
+use crate::sample::MappingBreakdown;
+use crate::scenario::{PhaseSpec, SeriesSpec};
+
+use super::series;
 
 /// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -50,6 +53,59 @@ pub struct ScenarioInfo {
     pub server_args: Vec<String>,
     /// How the `during` load was driven, from the first run that has a load summary.
     pub load: Option<LoadSettings>,
+    /// The swept `[server]` field and its values, when the variants are points of a sweep.
+    #[serde(default)]
+    pub sweep: Option<SweepInfo>,
+    /// The scenario's memory limit: a server whose VmRSS crossed it was killed (`oom`).
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    /// The `/stats` series the scenario declares (`[report] series`), plotted under the RSS
+    /// timeline; each variant's peak is in its `series_peaks`.
+    #[serde(default)]
+    pub series: Vec<SeriesSpec>,
+}
+
+/// A sweep as the records tell it: every variant ran once per value of one `[server]` field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepInfo {
+    /// The short name in the variants' names (`threads` in `glibc@threads=8`).
+    pub name: String,
+    /// The `[server]` key, e.g. `io_threads`.
+    pub field: String,
+    /// The values in the order they ran.
+    pub values: Vec<serde_json::Value>,
+}
+
+impl SweepInfo {
+    /// The values as numbers, when every one is a number and there are at least two distinct
+    /// ones: a sweep that has an x axis (and so a plot).
+    pub fn numeric_values(&self) -> Option<Vec<f64>> {
+        let v: Vec<f64> = self
+            .values
+            .iter()
+            .map(|v| v.as_f64().filter(|x| x.is_finite()))
+            .collect::<Option<_>>()?;
+        let distinct = v.iter().any(|x| *x != v[0]);
+        distinct.then_some(v)
+    }
+}
+
+/// Where a variant sits in the sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepAt {
+    pub name: String,
+    pub field: String,
+    pub value: serde_json::Value,
+    /// The point's label, the part of the variant's name after `@`.
+    pub label: String,
+}
+
+/// The highest value of a declared series in one run (or the median of those over the ok
+/// runs), in the series' unit: bytes or a count, per second for a rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPeak {
+    pub label: String,
+    pub peak: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +142,17 @@ pub struct FigureSet {
     /// Server CPU seconds (utime + stime) during the load per 1,000 ok responses: the price of
     /// a fix, visible even when the egress limit caps throughput.
     pub server_cpu_s_per_1000_responses: Option<f64>,
+    /// glibc arena heaps (from the mapping breakdown): the last count within `before`, the
+    /// highest during the load, the last within `drain`. Each one is 64 MiB of VSZ.
+    #[serde(default)]
+    pub arena_heaps_before: Option<u64>,
+    #[serde(default)]
+    pub arena_heaps_peak: Option<u64>,
+    #[serde(default)]
+    pub arena_heaps_after_drain: Option<u64>,
+    /// The peak of every series the scenario declares, in its order.
+    #[serde(default)]
+    pub series_peaks: Vec<SeriesPeak>,
 }
 
 impl std::ops::Deref for FigureSet {
@@ -125,8 +192,12 @@ pub struct HeldVsLive {
     pub allocator_held_bytes: Option<u64>,
     /// Held but unused: freed memory the allocator keeps.
     pub allocator_free_held_bytes: Option<u64>,
-    /// The app's own count: block index plus in-flight buffers.
+    /// The app's own count: block index plus in-flight buffers (and its pools, when it has
+    /// any).
     pub app_live_bytes: Option<u64>,
+    /// The part of the app's bytes kept in its own pools (`app.pool_bytes`), when it reports it.
+    #[serde(default)]
+    pub app_pool_bytes: Option<u64>,
 }
 
 /// [`HeldVsLive`] at the peak (the `/stats` reading nearest the RssAnon peak) and after the
@@ -154,6 +225,12 @@ pub struct MappingsAt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantSummary {
     pub name: String,
+    /// The variant of `variants.toml` this is (itself, or the base of a sweep point).
+    #[serde(default)]
+    pub base_variant: String,
+    /// Where it sits in the sweep; `null` when the scenario has none.
+    #[serde(default)]
+    pub sweep: Option<SweepAt>,
     pub binary: String,
     pub description: String,
     pub env: BTreeMap<String, String>,
@@ -164,6 +241,12 @@ pub struct VariantSummary {
     pub allocator_settings: Option<serde_json::Value>,
     /// The worst status of its runs: `ok` only if every run was ok.
     pub status: String,
+    /// Why its worst run did not end ok (for `oom`: when, and at what RSS); `null` when ok.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// The memory limit its runs had (`[limits] memory`), if any.
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
     pub runs: usize,
     pub runs_ok: usize,
     /// The ok run whose after-drain RSS is the median (the lower middle for an even count):
@@ -175,6 +258,8 @@ pub struct VariantSummary {
     /// Coefficient of variation (sample standard deviation / mean) of `rss_after_drain_bytes`
     /// over the ok runs: the run-to-run noise. `null` with fewer than two ok runs.
     pub rss_after_drain_cv: Option<f64>,
+    /// From the median run; for a variant without an ok run, from its run that shows its
+    /// status (an `oom` run until it was killed).
     pub memory_breakdown: MemoryBreakdown,
     pub run_figures: Vec<RunFigures>,
 }
@@ -185,6 +270,7 @@ pub fn run_status(r: &RunRecord) -> &'static str {
     match r.status {
         RunStatus::Ok => "ok",
         RunStatus::Interrupted => "interrupted",
+        RunStatus::Oom => "oom",
         RunStatus::Failed => {
             let says_oom = |s: &Option<String>| {
                 s.as_deref().is_some_and(|s| {
@@ -265,6 +351,7 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
         (Some(cpu), Some(ok)) if ok > 0 => Some(cpu / ok as f64 * 1000.0),
         _ => None,
     };
+    let (arena_before, arena_peak, arena_after) = arena_heaps(r);
     FigureSet {
         figures: f.clone(),
         throughput_rps: load.map(|l| l.throughput_rps),
@@ -273,13 +360,71 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
             p99: lat.map(|l| l.p99),
         },
         server_cpu_s_per_1000_responses: per_1000,
+        arena_heaps_before: arena_before,
+        arena_heaps_peak: arena_peak,
+        arena_heaps_after_drain: arena_after,
+        series_peaks: r
+            .report
+            .series
+            .iter()
+            .map(|s| SeriesPeak {
+                label: s.label.clone(),
+                peak: series::peak(r, s),
+            })
+            .collect(),
     }
+}
+
+/// The last mapping breakdown taken within a phase.
+fn last_mapping_in<'a>(r: &'a RunRecord, name: &str) -> Option<&'a MappingBreakdown> {
+    let p = phase(r, name)?;
+    r.mappings.iter().rfind(|m| m.t >= p.start && m.t <= p.end)
+}
+
+/// glibc arena heaps at the end of `before`, at most during the load, at the end of `drain`.
+fn arena_heaps(r: &RunRecord) -> (Option<u64>, Option<u64>, Option<u64>) {
+    let peak = phase(r, "during").and_then(|d| {
+        r.mappings
+            .iter()
+            .filter(|m| m.t >= d.start && m.t <= d.end)
+            .map(|m| m.arena_heaps)
+            .max()
+    });
+    (
+        last_mapping_in(r, "before").map(|m| m.arena_heaps),
+        peak,
+        last_mapping_in(r, "drain").map(|m| m.arena_heaps),
+    )
 }
 
 fn medians(sets: &[&FigureSet]) -> FigureSet {
     let x = |f: fn(&FigureSet) -> Option<f64>| {
         median_finite(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
     };
+    let u = |f: fn(&FigureSet) -> Option<u64>| {
+        median_u64(&sets.iter().filter_map(|s| f(s)).collect::<Vec<_>>())
+    };
+    let mut labels: Vec<&str> = Vec::new();
+    for p in sets.iter().flat_map(|s| &s.series_peaks) {
+        if !labels.contains(&p.label.as_str()) {
+            labels.push(&p.label);
+        }
+    }
+    let series_peaks = labels
+        .into_iter()
+        .map(|label| {
+            let peaks: Vec<f64> = sets
+                .iter()
+                .flat_map(|s| &s.series_peaks)
+                .filter(|p| p.label == label)
+                .filter_map(|p| p.peak)
+                .collect();
+            SeriesPeak {
+                label: label.to_string(),
+                peak: median_finite(&peaks),
+            }
+        })
+        .collect();
     FigureSet {
         figures: Figures::medians(&sets.iter().map(|s| &s.figures).collect::<Vec<_>>()),
         throughput_rps: x(|s| s.throughput_rps),
@@ -288,6 +433,10 @@ fn medians(sets: &[&FigureSet]) -> FigureSet {
             p99: x(|s| s.latency_ms.p99),
         },
         server_cpu_s_per_1000_responses: x(|s| s.server_cpu_s_per_1000_responses),
+        arena_heaps_before: u(|s| s.arena_heaps_before),
+        arena_heaps_peak: u(|s| s.arena_heaps_peak),
+        arena_heaps_after_drain: u(|s| s.arena_heaps_after_drain),
+        series_peaks,
     }
 }
 
@@ -310,12 +459,15 @@ fn held_vs_live(r: &RunRecord, s: &crate::record::StatsSample, t0: f64) -> HeldV
         allocator_held_bytes: u64_at(st, &["allocator_figures", "held_bytes"]),
         allocator_free_held_bytes: u64_at(st, &["allocator_figures", "free_held_bytes"]),
         app_live_bytes: u64_at(st, &["app", "live_bytes"]),
+        app_pool_bytes: u64_at(st, &["app", "pool_bytes"]),
     }
 }
 
-/// At the peak: the `/stats` reading nearest the highest RssAnon sample of `during`. After the
-/// drain: the last reading within `drain`. Readings without allocator or app figures (the
-/// answer to `/admin/release`) are skipped.
+/// At the peak: the `/stats` reading within `during` nearest the highest RssAnon sample of
+/// `during` (none for a run killed before its first reading under load: a reading from before
+/// the load would say "near the baseline" of a run that crossed its limit). After the drain:
+/// the last reading within `drain`. Readings without allocator or app figures (the answer to
+/// `/admin/release`) are skipped.
 pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
     let Some(t0) = load_start(r) else {
         return MemoryBreakdown::default();
@@ -337,6 +489,7 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
             })?;
         let s = readings
             .iter()
+            .filter(|s| s.t >= d.start && s.t <= d.end)
             .min_by(|a, b| (a.t - top.t).abs().total_cmp(&(b.t - top.t).abs()))?;
         Some(held_vs_live(r, s, t0))
     });
@@ -352,14 +505,13 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
             .map(|s| s.t)
     });
     // The end of a phase is read from the last breakdown taken within it; the peak from the
-    // breakdown nearest it.
-    let last_in = |name: &str| {
-        let p = phase(r, name)?;
-        r.mappings.iter().rfind(|m| m.t >= p.start && m.t <= p.end)
-    };
+    // breakdown of `during` nearest it.
+    let last_in = |name: &str| last_mapping_in(r, name);
     let nearest = |t: f64| {
+        let d = phase(r, "during")?;
         r.mappings
             .iter()
+            .filter(|m| m.t >= d.start && m.t <= d.end)
             .min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs()))
     };
     let points = [
@@ -425,7 +577,33 @@ fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
         phases_planned: Some(first.phases_planned.clone()),
         server_args,
         load,
+        sweep: sweep_info(records),
+        memory_limit_bytes: records.iter().find_map(|r| r.memory_limit_bytes),
+        series: series::declared(records),
     }
+}
+
+/// The sweep of the records: its field and its values, in the order the variants ran.
+fn sweep_info(records: &[RunRecord]) -> Option<SweepInfo> {
+    let mut info: Option<SweepInfo> = None;
+    for name in variant_order(records) {
+        let Some(p) = records
+            .iter()
+            .find(|r| r.variant.name == name)
+            .and_then(|r| r.variant.sweep.as_ref())
+        else {
+            continue;
+        };
+        let i = info.get_or_insert_with(|| SweepInfo {
+            name: p.name.clone(),
+            field: p.field.clone(),
+            values: Vec::new(),
+        });
+        if !i.values.contains(&p.value) {
+            i.values.push(p.value.clone());
+        }
+    }
+    info
 }
 
 /// Run order: by start time; a record without one (rebuilt from an empty stream) last.
@@ -448,15 +626,23 @@ pub fn in_run_order(records: &[RunRecord]) -> Vec<&RunRecord> {
     v
 }
 
-/// Variant names in the order their first run started.
+/// Variant names in the order their first run started, except that the points of a sweep
+/// stay together under their base variant (where its first point ran): runs interleave
+/// variants, a table and a plot read better grouped.
 pub fn variant_order(records: &[RunRecord]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut bases: Vec<String> = Vec::new();
     for r in in_run_order(records) {
-        if !names.contains(&r.variant.name) {
-            names.push(r.variant.name.clone());
+        if !names.iter().any(|(n, _)| n == &r.variant.name) {
+            names.push((r.variant.name.clone(), r.variant.base_name().to_string()));
+        }
+        if !bases.iter().any(|b| b == r.variant.base_name()) {
+            bases.push(r.variant.base_name().to_string());
         }
     }
-    names
+    // Stable: within a base, still the order of the first run.
+    names.sort_by_key(|(_, base)| bases.iter().position(|b| b == base));
+    names.into_iter().map(|(n, _)| n).collect()
 }
 
 fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
@@ -493,8 +679,16 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
         .map(|v| v as f64)
         .collect();
     let first = runs[0];
+    let worst = runs.iter().copied().find(|r| run_status(r) == status);
     VariantSummary {
         name: name.to_string(),
+        base_variant: first.variant.base_name().to_string(),
+        sweep: first.variant.sweep.as_ref().map(|p| SweepAt {
+            name: p.name.clone(),
+            field: p.field.clone(),
+            value: p.value.clone(),
+            label: p.label.clone(),
+        }),
         binary: first.variant.binary.clone(),
         description: first.variant.description.clone(),
         env: first.variant.env.clone(),
@@ -507,13 +701,21 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
             .filter(|v| !v.is_null())
             .cloned(),
         status: status.to_string(),
+        failure: worst
+            .filter(|_| status != "ok")
+            .and_then(|r| r.failure.clone()),
+        memory_limit_bytes: runs.iter().find_map(|r| r.memory_limit_bytes),
         runs: runs.len(),
         runs_ok: ok.len(),
         median_run_index: median_run.map(|i| runs[i].run_index),
         medians: medians(&ok_sets),
         rss_after_drain_cv: coefficient_of_variation(&a),
+        // Without an ok run, the run that shows the status, as far as it went: an oom run's
+        // peak is what the limit stopped, and who held it is the question.
         memory_breakdown: median_run
-            .map(|i| memory_breakdown(runs[i]))
+            .map(|i| runs[i])
+            .or(worst)
+            .map(memory_breakdown)
             .unwrap_or_default(),
         run_figures: runs
             .iter()
@@ -604,6 +806,9 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
                 phases_planned: None,
                 server_args: Vec::new(),
                 load: None,
+                sweep: None,
+                memory_limit_bytes: None,
+                series: Vec::new(),
             }),
         environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
         variants,

@@ -81,6 +81,24 @@ pub fn text_table(s: &Summary) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    // Why a run did not end ok, one line each: an `oom` run was killed at the memory limit (or
+    // by the kernel), an outcome as much as a figure is. Rebuilt runs say so in the warnings.
+    for v in &s.variants {
+        for r in v
+            .run_figures
+            .iter()
+            .filter(|r| r.status != "ok" && !r.incomplete)
+        {
+            let why = r.failure.as_deref().unwrap_or("no reason recorded");
+            out.push_str(&format!(
+                "{}: {} #{}: {}\n",
+                r.status,
+                v.name,
+                r.run_index,
+                why.replace('\n', " ")
+            ));
+        }
+    }
     for w in &s.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
@@ -90,11 +108,15 @@ pub fn text_table(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::{MemoryBreakdown, ScenarioInfo, VariantSummary};
+    use crate::report::summary::{MemoryBreakdown, RunFigures, ScenarioInfo, VariantSummary};
 
     fn variant(name: &str, a: Option<u64>) -> VariantSummary {
         VariantSummary {
             name: name.into(),
+            base_variant: name.into(),
+            sweep: None,
+            failure: None,
+            memory_limit_bytes: None,
             binary: String::new(),
             description: String::new(),
             env: Default::default(),
@@ -136,6 +158,9 @@ mod tests {
                 phases_planned: None,
                 server_args: vec![],
                 load: None,
+                sweep: None,
+                memory_limit_bytes: None,
+                series: vec![],
             },
             environment: Default::default(),
             variants: vec![
@@ -162,5 +187,50 @@ mod tests {
             "right-aligned:\n{t}"
         );
         assert!(lines[3].starts_with("warning: "));
+    }
+
+    #[test]
+    fn oom_runs_say_why() {
+        let mut oom = variant("glibc@buffered", None);
+        oom.status = "oom".into();
+        oom.runs = 1;
+        oom.run_figures = vec![RunFigures {
+            run_index: 1,
+            status: "oom".into(),
+            failure: Some("VmRSS 530 MiB crossed the memory limit of 512 MiB at 12.3s".into()),
+            incomplete: false,
+            started_at: String::new(),
+            figures: FigureSet::default(),
+            load_errors: None,
+            load_retries: None,
+        }];
+        let s = Summary {
+            schema_version: 1,
+            scenario: ScenarioInfo {
+                name: "x".into(),
+                description: String::new(),
+                path: String::new(),
+                hash: String::new(),
+                seed: 1,
+                quick: false,
+                phases_planned: None,
+                server_args: vec![],
+                load: None,
+                sweep: None,
+                memory_limit_bytes: Some(512 << 20),
+                series: vec![],
+            },
+            environment: Default::default(),
+            variants: vec![variant("glibc@streaming", Some(30 << 20)), oom],
+            warnings: vec![],
+        };
+        let t = text_table(&s);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[2].starts_with("glibc@buffered   oom"), "{t}");
+        assert_eq!(
+            lines[3],
+            "oom: glibc@buffered #1: VmRSS 530 MiB crossed the memory limit of 512 MiB at 12.3s",
+            "{t}"
+        );
     }
 }

@@ -5,12 +5,15 @@
 //! libraries, so the text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate)
 //! through plotters' pure-Rust `ab_glyph` renderer, never font-kit/fontconfig.
 //!
-//! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded.
+//! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded, and
+//!   under it a panel per series the scenario declares.
 //! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
 //! - [`cost`]: `cost`, after-drain RSS against throughput and against p99.
+//! - [`sweep`]: `sweep`, VSZ, RSS and arena heaps against the swept value (numeric sweeps).
 
 pub mod bars;
 pub mod cost;
+pub mod sweep;
 pub mod timeline;
 
 use std::path::Path;
@@ -45,6 +48,11 @@ fn ensure_fonts() -> Result<(), String> {
 
 /// A plot, drawn the same way on any backend.
 pub trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static;
@@ -62,7 +70,7 @@ pub fn write_png_svg(fig: &impl Figure, dir: &Path, stem: &str) -> Result<(), Re
     // The bitmap backend picks the encoder from the extension, so the temporary file keeps it.
     let tmp = dir.join(format!(".{stem}.tmp.png"));
     let drawn = (|| -> anyhow::Result<()> {
-        let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
         Ok(())
@@ -79,7 +87,7 @@ pub fn write_png_svg(fig: &impl Figure, dir: &Path, stem: &str) -> Result<(), Re
     let svg_path = dir.join(format!("{stem}.svg"));
     let mut svg = String::new();
     (|| -> anyhow::Result<()> {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, fig.size()).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
         Ok(())
