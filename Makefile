@@ -35,7 +35,7 @@ compare: build
 quick: build
 	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 1 --quick $(OUT_FLAG)
 
-## incidents: each of the five incident scenarios, --quick, one run per variant (about 12 min);
+## incidents: each of the five incident scenarios, --quick, one run per variant (about 7 min here);
 ## one report directory per scenario under reports/
 INCIDENTS ?= hot-range pinned-pool thread-arenas pool-burst buffered-vs-streaming
 incidents: build
