@@ -261,8 +261,9 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
                 record.status = RunStatus::Oom;
             }
             record.failure = Some(match &exit {
+                // What the sampler saw (a status without memory lines) says nothing more here.
                 Some(e) if record.status == RunStatus::Oom => format!(
-                    "{why}: server {e} by the kernel's OOM killer (oom_kill in /proc/vmstat went from {} to {})",
+                    "server {e} by the kernel's OOM killer (oom_kill in /proc/vmstat went from {} to {})",
                     oom_kills_before.unwrap_or(0),
                     oom_kills_after.unwrap_or(0)
                 ),

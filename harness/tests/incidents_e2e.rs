@@ -214,3 +214,58 @@ fn buffered_bodies_hit_the_memory_limit_and_streaming_stays_flat() {
     let pid = rec["server_pid"].as_u64().unwrap();
     assert!(!Path::new(&format!("/proc/{pid}")).exists());
 }
+
+/// A kernel OOM kill, as under a container's memory limit: the run is `oom` too. Runs the
+/// harness inside a cgroup-v1 memory cgroup of 256 MiB (needs root and the memory controller,
+/// which this project's machines and CI have) with buffered 32 MiB bodies and no limit of the
+/// harness's own.
+#[test]
+fn a_kernel_oom_kill_is_recorded_as_oom() {
+    let root = Path::new("/sys/fs/cgroup/memory");
+    assert!(
+        root.join("cgroup.procs").is_file(),
+        "cgroup v1 memory controller not mounted at {}",
+        root.display()
+    );
+    let cg = root.join(format!("allocstorm-test-{}", std::process::id()));
+    std::fs::create_dir_all(&cg).unwrap();
+    std::fs::write(cg.join("memory.limit_in_bytes"), (256u64 << 20).to_string()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(dir.path(), "buffered-vs-streaming.toml", |t| {
+        short_quick(t, "4s", "1s");
+        t.remove("limits");
+        let sweep = table(t, "sweep");
+        sweep.insert("values".into(), toml::Value::Array(vec!["buffered".into()]));
+        sweep.insert("labels".into(), toml::Value::Array(vec!["buffered".into()]));
+    });
+    let out = dir.path().join("out");
+    // The shell moves itself into the cgroup, then becomes allocstorm: the server it starts
+    // is born inside.
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec \"$0\" \"$@\"",
+            cg.display()
+        ))
+        .arg(BIN)
+        .args([
+            "run",
+            "--quiet",
+            "--quick",
+            "--variant",
+            "glibc@buffered",
+            "--scenario",
+        ])
+        .arg(&s)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    let rec = record(&out, "glibc@buffered");
+    let _ = std::fs::remove_dir(&cg);
+    assert_eq!(st.code(), Some(0), "oom is a result: {}", rec["failure"]);
+    assert_eq!(rec["status"], "oom", "{}", rec["failure"]);
+    let failure = rec["failure"].as_str().unwrap();
+    assert!(failure.contains("kernel's OOM killer"), "{failure}");
+    assert!(failure.contains("SIGKILL"), "{failure}");
+}
