@@ -12,14 +12,19 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build test compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
+.PHONY: build deps test compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
 	$(CARGO) build --release --workspace
 
-## test: unit and end-to-end tests (debug build, short phases)
-test:
+## deps: the Debian packages the tests and preload variants need (jemalloc, tcmalloc, mimalloc
+## shared libraries); apt-get runs only when one is missing. Prints where the libraries are.
+deps:
+	bash scripts/deps.sh
+
+## test: unit and end-to-end tests (debug build, short phases); installs what they need first
+test: deps
 	$(CARGO) build --workspace
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \

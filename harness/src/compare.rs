@@ -160,6 +160,7 @@ mod tests {
             description: String::new(),
             env: Default::default(),
             args: vec![],
+            preload: None,
             sweep: None,
         }
     }

@@ -93,6 +93,10 @@ pub struct RunRecord {
     pub server_command: Vec<String>,
     /// The server's settings as it reports them in `/stats` (allocator and server).
     pub server_settings: Option<serde_json::Value>,
+    /// With a variant's `preload`: where `/proc/<pid>/maps` showed the library mapped in the
+    /// server once it was up (the run fails when it is not).
+    #[serde(default)]
+    pub preload_mapped: Option<String>,
     pub phases_planned: PhaseSpec,
     pub phases: Vec<PhaseMark>,
     pub sample_interval_s: f64,
@@ -130,6 +134,10 @@ pub enum Event {
         addr: String,
     },
     Phase(PhaseMark),
+    /// The variant's preload, found mapped in the server: where.
+    Preload {
+        mapped: String,
+    },
     Sample(Sample),
     Smaps(SmapsRollup),
     Mappings(MappingBreakdown),
@@ -205,6 +213,7 @@ impl RunRecord {
             server_pid: None,
             server_command: h.server_command,
             server_settings: None,
+            preload_mapped: None,
             phases_planned: h.phases_planned,
             phases: Vec::new(),
             sample_interval_s: h.sample_interval_s,

@@ -64,6 +64,13 @@ pub fn run_files(out_dir: &Path, variant: &str, n: u32) -> (PathBuf, PathBuf) {
     (base.with_extension("jsonl"), base.with_extension("json"))
 }
 
+/// The server's stderr of a run.
+fn server_log_path(out_dir: &Path, variant: &str, n: u32) -> PathBuf {
+    out_dir
+        .join("runs")
+        .join(format!("{variant}-{n}.server.log"))
+}
+
 /// State shared by the driver, the sampler and the stats poller (all on one thread).
 struct Shared {
     t0: Instant,
@@ -187,7 +194,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         .log(&Event::Start(Box::new(header.clone())));
     let mut record = RunRecord::from_header(header);
 
-    let server_log = runs_dir.join(format!("{}-{}.server.log", req.variant.name, req.run_index));
+    let server_log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
     let spawned = spawn_server(&bin, &server_args, req.variant, &server_log);
     let mut server = match spawned {
         Ok(c) => c,
@@ -379,6 +386,11 @@ fn spawn_server(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr);
+    // Another allocator in the glibc build: the dynamic loader maps it first, so its malloc
+    // and free are the ones every call resolves to. Checked once the server is up.
+    if let Some(lib) = &variant.preload {
+        cmd.env("LD_PRELOAD", lib);
+    }
     child::die_with_parent(&mut cmd);
     cmd.spawn()
         .map_err(|e| format!("cannot start {}: {e}", bin.display()))
@@ -453,6 +465,17 @@ async fn drive(
             }))
         }
         Err(e) => return Outcome::Failed(e.to_string()),
+    }
+    if let Some(lib) = &req.variant.preload {
+        match check_preload(pid, lib, req) {
+            Ok(mapped) => {
+                shared.borrow_mut().log(&Event::Preload {
+                    mapped: mapped.clone(),
+                });
+                record.preload_mapped = Some(mapped);
+            }
+            Err(e) => return Outcome::Failed(e),
+        }
     }
     shared.borrow_mut().end();
 
@@ -532,6 +555,29 @@ async fn drive(
         shared.borrow_mut().end();
     }
     Outcome::Done
+}
+
+/// Where the variant's preload is mapped in the server, or why the run fails: the dynamic
+/// loader ignores an `LD_PRELOAD` it cannot load (not a shared library, wrong architecture, a
+/// setuid binary) with a line on stderr and nothing else, and the run would measure glibc.
+fn check_preload(pid: u32, lib: &str, req: &RunRequest<'_>) -> Result<String, String> {
+    match crate::sample::ProcReader::new(pid).mapped_library(Path::new(lib)) {
+        Ok(Some(mapped)) => Ok(mapped),
+        Ok(None) => {
+            // What the loader said about it, from the server's stderr, if it said anything.
+            let log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
+            let said = std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .find(|l| l.contains("LD_PRELOAD"))
+                .map(|l| format!(" ({})", l.trim()))
+                .unwrap_or_default();
+            Err(format!(
+                "preload {lib}: not mapped in the server (pid {pid}): LD_PRELOAD was ignored{said}"
+            ))
+        }
+        Err(e) => Err(format!("preload {lib}: cannot read the server's maps: {e}")),
+    }
 }
 
 async fn idle_phase(name: &str, d: Duration, shared: &SharedRef) {

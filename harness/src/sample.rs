@@ -3,7 +3,7 @@
 //! The allocator's own view (from `/stats`) says what it thinks it holds; these figures are
 //! what the kernel charges the process, which is what the on-call engineer saw.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +148,42 @@ pub fn parse_smaps(text: &str) -> MappingBreakdown {
     b
 }
 
+/// The path of each file-backed mapping of `/proc/<pid>/maps`, in order (once per mapping).
+/// The path is everything after the inode, so a path with spaces stays whole; a file replaced
+/// on disk since it was mapped keeps its old path, without the kernel's ` (deleted)`.
+fn mapped_files(maps: &str) -> impl Iterator<Item = &str> {
+    maps.lines().filter_map(|line| {
+        // `start-end perms offset dev inode [path]`: skip five fields and their spaces.
+        let mut rest = line.trim_start();
+        for _ in 0..5 {
+            let end = rest.find(char::is_whitespace)?;
+            rest = rest[end..].trim_start();
+        }
+        let path = rest.trim_end();
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        path.starts_with('/').then_some(path)
+    })
+}
+
+/// Which mapping of `maps` (the text of `/proc/<pid>/maps`) is the shared library `lib`, given
+/// with its symlinks resolved: the first mapped file whose path is `lib`, or failing that whose
+/// file name is `lib`'s (the same library reached by another path: a bind mount, a container's
+/// view). `None`: the library is not in the process.
+pub fn find_mapped_library(maps: &str, lib: &Path) -> Option<String> {
+    let name = lib.file_name()?;
+    let mut by_name = None;
+    for path in mapped_files(maps) {
+        let p = Path::new(path);
+        if p == lib {
+            return Some(path.to_string());
+        }
+        if by_name.is_none() && p.file_name() == Some(name) {
+            by_name = Some(path.to_string());
+        }
+    }
+    by_name
+}
+
 /// Why a process could not be read: it is gone, or /proc said something unexpected.
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
@@ -197,6 +233,14 @@ impl ProcReader {
         let mut b = parse_smaps(&text);
         b.t = t;
         Ok(b)
+    }
+
+    /// Where the shared library `lib` is mapped in the process, if it is: `lib` with its
+    /// symlinks resolved, looked up in `/proc/<pid>/maps` by [`find_mapped_library`].
+    pub fn mapped_library(&self, lib: &Path) -> Result<Option<String>, SampleError> {
+        let maps = self.read("maps")?;
+        let canonical = std::fs::canonicalize(lib).unwrap_or_else(|_| lib.to_path_buf());
+        Ok(find_mapped_library(&maps, &canonical))
     }
 
     pub fn smaps_rollup(&self, t: f64) -> Result<SmapsRollup, SampleError> {
@@ -364,6 +408,80 @@ Rss:                  20 kB
         assert_eq!(b.other_anon_mappings, 2);
         assert_eq!(b.other_anon_rss, 2048 * 1024);
         assert_eq!(b.file_rss, 512 * 1024);
+    }
+
+    const MAPS: &str = "\
+5600aaa00000-5600aab00000 r-xp 00000000 08:01 123                        /work/target/debug/target-server-glibc
+7f2dd4000000-7f2dd4118000 rw-p 00000000 00:00 0 
+7f2de0000000-7f2de0020000 r--p 00000000 08:01 5501                       /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+7f2de0020000-7f2de00c0000 r-xp 00020000 08:01 5501                       /usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+7f2de1000000-7f2de1020000 r--p 00000000 08:01 5600                       /opt/my libs/libmimalloc.so.2.0 (deleted)
+7f2de2000000-7f2de2020000 r--p 00000000 08:01 5700                       /usr/lib/x86_64-linux-gnu/libc.so.6
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+";
+
+    #[test]
+    fn a_preloaded_library_is_found_by_path_or_by_file_name() {
+        let jemalloc = Path::new("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+        assert_eq!(
+            find_mapped_library(MAPS, jemalloc).as_deref(),
+            Some("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+        );
+        // The same library seen through another path (a bind mount): its file name matches.
+        assert_eq!(
+            find_mapped_library(MAPS, Path::new("/lib/x86_64-linux-gnu/libjemalloc.so.2"))
+                .as_deref(),
+            Some("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+        );
+        // A path with spaces, replaced on disk since it was mapped.
+        assert_eq!(
+            find_mapped_library(MAPS, Path::new("/opt/my libs/libmimalloc.so.2.0")).as_deref(),
+            Some("/opt/my libs/libmimalloc.so.2.0")
+        );
+        // An exact path wins over an earlier file-name match.
+        let both = format!(
+            "{MAPS}7f2de3000000-7f2de3020000 r--p 00000000 08:01 9 /srv/libjemalloc.so.2\n"
+        );
+        assert_eq!(
+            find_mapped_library(&both, Path::new("/srv/libjemalloc.so.2")).as_deref(),
+            Some("/srv/libjemalloc.so.2")
+        );
+        // Not loaded (LD_PRELOAD ignored): nothing, and pseudo-paths never match.
+        assert_eq!(
+            find_mapped_library(MAPS, Path::new("/usr/lib/libtcmalloc_minimal.so.4")),
+            None
+        );
+        assert_eq!(find_mapped_library(MAPS, Path::new("/tmp/hot.bin")), None);
+        assert_eq!(find_mapped_library(MAPS, Path::new("[stack]")), None);
+        assert_eq!(find_mapped_library("", jemalloc), None);
+    }
+
+    #[test]
+    fn this_process_maps_its_libc_through_a_symlink() {
+        // Where libc is mapped in this test process, found again from a symlink to it: the
+        // reader resolves symlinks before looking.
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let libc = mapped_files(&maps)
+            .find(|p| {
+                Path::new(p)
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("libc.so"))
+            })
+            .expect("libc mapped")
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("a-link-to-libc");
+        std::os::unix::fs::symlink(&libc, &link).unwrap();
+        let r = ProcReader::new(std::process::id());
+        assert_eq!(r.mapped_library(&link).unwrap(), Some(libc));
+        assert_eq!(
+            r.mapped_library(&dir.path().join("missing.so")).unwrap(),
+            None
+        );
+        assert!(matches!(
+            ProcReader::new(u32::MAX - 1).mapped_library(&link),
+            Err(SampleError::Gone(_))
+        ));
     }
 
     #[test]

@@ -365,6 +365,11 @@ pub struct Variant {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub args: Vec<String>,
+    /// A shared library loaded into the server with `LD_PRELOAD` (an absolute path, e.g.
+    /// `/usr/lib/x86_64-linux-gnu/libjemalloc.so.2`): another allocator in the glibc build.
+    /// The harness checks it is mapped in the server once it is up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload: Option<String>,
     /// Set by the harness on the variants it derives for a sweep; never written by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepPoint>,
@@ -932,11 +937,40 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
                 ),
             ));
         }
+        if let Some(lib) = &v.preload {
+            check_preload(&ctx, &format!("{field}.preload"), &v.binary, lib)?;
+        }
     }
     if raw.variant.is_empty() {
         return Err(ctx.err("variant", "expected at least one [[variant]]"));
     }
     Ok(raw.variant)
+}
+
+/// The binary a preload may go on: the glibc build, whose malloc an `LD_PRELOAD`ed allocator
+/// replaces. The jemalloc and mimalloc builds link their own: two allocators in one process.
+pub const PRELOAD_BINARY: &str = "target-server-glibc";
+
+/// A variant's `preload`: an absolute path to an existing file, on the glibc build only.
+fn check_preload(ctx: &Ctx, field: &str, binary: &str, lib: &str) -> Result<(), ScenarioError> {
+    let path = Path::new(lib);
+    if !path.is_absolute() || !path.is_file() {
+        return Err(ctx.err(
+            field,
+            format!(
+                "expected an existing shared library (install it with `make deps`), got {lib:?}"
+            ),
+        ));
+    }
+    if binary != PRELOAD_BINARY {
+        return Err(ctx.err(
+            field,
+            format!(
+                "{binary} links its own allocator: a preload goes on {PRELOAD_BINARY} only (two allocators in one process), got {lib:?}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn names_of(vs: &[Variant]) -> String {

@@ -152,6 +152,7 @@ impl World {
                 description: String::new(),
                 env: env_vars,
                 args: vec![],
+                preload: None,
                 sweep: None,
             },
             run_index: run,

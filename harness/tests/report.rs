@@ -79,6 +79,7 @@ fn variant(name: &str) -> Variant {
         description: String::new(),
         env,
         args,
+        preload: None,
         sweep: None,
     }
 }
@@ -249,6 +250,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         server_settings: Some(
             json!({"allocator": "glibc", "allocator_settings": {"mmap_threshold": "dynamic"}, "server_settings": {}}),
         ),
+        preload_mapped: None,
         phases_planned: PhaseSpec {
             warmup: Duration::from_secs(2),
             warmup_rate: 20.0,

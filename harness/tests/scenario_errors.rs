@@ -74,8 +74,21 @@ fn run(scenario: &str, variants: &str) -> (Option<i32>, String) {
 
 #[test]
 fn bad_scenarios_fail_with_one_clear_line() {
+    // A preload: relative, missing, a directory, or on a binary with its own allocator.
+    let preload = |binary: &str, lib: &str| {
+        format!("[[variant]]\nname = \"glibc\"\nbinary = \"{binary}\"\npreload = \"{lib}\"\n")
+    };
+    let preload_relative = preload("target-server-glibc", "libjemalloc.so.2");
+    let preload_missing = preload("target-server-glibc", "/nonexistent/libjemalloc.so.2");
+    let preload_dir = preload("target-server-glibc", "/usr/lib");
+    let preload_twice = preload("target-server-jemalloc", BIN);
+    let make_deps = "expected an existing shared library (install it with `make deps`)";
     // (scenario text, variants text, what the line must mention)
     let cases: Vec<(String, &str, Vec<&str>)> = vec![
+        (BASE.to_string(), &preload_relative, vec!["variants.toml: variant[0].preload: ", make_deps, "got \"libjemalloc.so.2\""]),
+        (BASE.to_string(), &preload_missing, vec!["variant[0].preload", make_deps, "/nonexistent/libjemalloc.so.2"]),
+        (BASE.to_string(), &preload_dir, vec!["variant[0].preload", make_deps, "\"/usr/lib\""]),
+        (BASE.to_string(), &preload_twice, vec!["variant[0].preload", "target-server-jemalloc links its own allocator", "target-server-glibc only", "two allocators in one process"]),
         (with("load", r#"rate = "fast""#), GOOD_VARIANTS, vec!["load.rate", "fast", "expected"]),
         (with("load", r#"timeout = "3 fortnights""#), GOOD_VARIANTS, vec!["load.timeout", "expected a duration"]),
         (with("load", "timeout = \"0s\""), GOOD_VARIANTS, vec!["load.timeout", "above 0"]),

@@ -96,6 +96,9 @@ pub struct VariantSettings {
     pub env: BTreeMap<String, String>,
     #[serde(default)]
     pub args: Vec<String>,
+    /// The library preloaded into the server, if any (absent in baselines made before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload: Option<String>,
 }
 
 /// One run's gate figures.
@@ -209,6 +212,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
             binary: r.variant.binary.clone(),
             env: r.variant.env.clone(),
             args: r.variant.args.clone(),
+            preload: r.variant.preload.clone(),
         };
         let id = format!("{}-{}", r.variant.name, r.run_index);
         // Runs that did not finish carry no figures worth a key (a rebuilt record may lack one).
@@ -347,7 +351,7 @@ pub fn diff_settings(a: &[VariantRuns], b: &[VariantRuns]) -> Vec<KeyDiff> {
             serde_json::to_value(&va.settings).unwrap_or_default(),
             serde_json::to_value(&vb.settings).unwrap_or_default(),
         );
-        for f in ["binary", "env", "args"] {
+        for f in ["binary", "env", "args", "preload"] {
             if x[f] != y[f] {
                 out.push(KeyDiff {
                     field: format!("variants.{}.{f}", va.name),

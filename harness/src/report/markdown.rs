@@ -231,6 +231,13 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         if !v.args.is_empty() {
             let _ = write!(line, "; args `{}`", v.args.join(" "));
         }
+        if let Some(lib) = &v.preload {
+            // The build's own allocator figures (/stats) are glibc's, idle under the preload.
+            let _ = write!(
+                line,
+                "; preloaded `{lib}` (LD_PRELOAD: its malloc served the load)"
+            );
+        }
         if let Some(set) = &v.allocator_settings {
             let _ = write!(line, "; in effect: `{}`", set);
         }

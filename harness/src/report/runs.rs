@@ -127,6 +127,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
 
     let mut start = None;
     let mut pid = None;
+    let mut preload_mapped = None;
     let mut phases: Vec<PhaseMark> = Vec::new();
     let mut samples = Vec::new();
     let mut smaps = Vec::new();
@@ -149,6 +150,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
         match event {
             Event::Start(h) => start = Some(*h),
             Event::Server { pid: id, .. } => pid = Some(id),
+            Event::Preload { mapped } => preload_mapped = Some(mapped),
             // A phase is streamed when it begins (end = start) and again when it ends.
             Event::Phase(m) => match phases
                 .iter_mut()
@@ -199,6 +201,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                     description: String::new(),
                     env: BTreeMap::new(),
                     args: Vec::new(),
+                    preload: None,
                     sweep: None,
                 },
                 run_index: file_index,
@@ -250,6 +253,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     rec.status = status;
     rec.failure = failure;
     rec.server_pid = pid;
+    rec.preload_mapped = preload_mapped;
     rec.server_settings = server_settings;
     rec.figures = figures::compute(&samples, &phases);
     rec.phases = phases;

@@ -119,6 +119,7 @@ mod tests {
                 description: String::new(),
                 env: Default::default(),
                 args: vec![],
+                preload: None,
                 sweep: None,
             },
             run_index: 0,

@@ -235,6 +235,10 @@ pub struct VariantSummary {
     pub description: String,
     pub env: BTreeMap<String, String>,
     pub args: Vec<String>,
+    /// The library preloaded into the server (`LD_PRELOAD`), if any: the allocator that served
+    /// it, while `allocator` names the build's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload: Option<String>,
     /// The allocator and its settings in effect, as the server reported them (median run, or
     /// the first run that reported them).
     pub allocator: Option<String>,
@@ -693,6 +697,7 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
         description: first.variant.description.clone(),
         env: first.variant.env.clone(),
         args: first.variant.args.clone(),
+        preload: first.variant.preload.clone(),
         allocator: settings
             .and_then(|s| s.get("allocator")?.as_str())
             .map(str::to_string),

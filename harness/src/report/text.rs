@@ -121,6 +121,7 @@ mod tests {
             description: String::new(),
             env: Default::default(),
             args: vec![],
+            preload: None,
             allocator: None,
             allocator_settings: None,
             status: if a.is_some() {
