@@ -246,3 +246,25 @@ fn incident_scenarios_load_with_their_shape() {
         .windows(2)
         .any(|w| w == ["--body", "streaming"]));
 }
+
+#[test]
+fn a_missing_preload_only_stops_scenarios_that_run_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let variants = format!(
+        "{GOOD_VARIANTS}\n[[variant]]\nname = \"tcmalloc\"\nbinary = \"target-server-glibc\"\npreload = \"/nonexistent/libtcmalloc_minimal.so.4\"\n"
+    );
+    std::fs::write(dir.path().join("variants.toml"), variants).unwrap();
+    let only_glibc = dir.path().join("glibc.toml");
+    std::fs::write(&only_glibc, format!("variants = [\"glibc\"]\n{BASE}")).unwrap();
+    let s = allocstorm::scenario::Scenario::load(&only_glibc).unwrap();
+    assert_eq!(s.variants.len(), 1);
+    let all = dir.path().join("all.toml");
+    std::fs::write(&all, BASE).unwrap();
+    let e = allocstorm::scenario::Scenario::load(&all)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("variant[1].preload") && e.contains("make deps"),
+        "{e}"
+    );
+}
