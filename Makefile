@@ -12,7 +12,7 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build deps test compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
+.PHONY: build deps test fuzz compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
@@ -31,6 +31,12 @@ test: deps
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+## fuzz: target-server's fuzz tests with FUZZ_CASES cases (per parser property, and per binary
+## for raw requests against a running server); see target-server/README.md for how long it takes
+FUZZ_CASES ?= 20000
+fuzz:
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges --test fuzz_requests --no-fail-fast
 
 ## compare: every variant of SCENARIO, RUNS times each, interleaved, at full phase lengths
 compare: build
