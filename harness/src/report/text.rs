@@ -145,9 +145,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_aligned_line_per_variant() {
-        let s = Summary {
+    fn summary(
+        memory_limit_bytes: Option<u64>,
+        variants: Vec<VariantSummary>,
+        warnings: Vec<String>,
+    ) -> Summary {
+        Summary {
             schema_version: 1,
             scenario: ScenarioInfo {
                 name: "x".into(),
@@ -160,16 +163,25 @@ mod tests {
                 server_args: vec![],
                 load: None,
                 sweep: None,
-                memory_limit_bytes: None,
+                memory_limit_bytes,
                 series: vec![],
             },
             environment: Default::default(),
-            variants: vec![
+            variants,
+            warnings,
+        }
+    }
+
+    #[test]
+    fn one_aligned_line_per_variant() {
+        let s = summary(
+            None,
+            vec![
                 variant("glibc", Some(300 << 20)),
                 variant("glibc-mmap64k", None),
             ],
-            warnings: vec!["glibc #1: incomplete: killed".into()],
-        };
+            vec!["glibc #1: incomplete: killed".into()],
+        );
         let t = text_table(&s);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
@@ -205,26 +217,11 @@ mod tests {
             load_errors: None,
             load_retries: None,
         }];
-        let s = Summary {
-            schema_version: 1,
-            scenario: ScenarioInfo {
-                name: "x".into(),
-                description: String::new(),
-                path: String::new(),
-                hash: String::new(),
-                seed: 1,
-                quick: false,
-                phases_planned: None,
-                server_args: vec![],
-                load: None,
-                sweep: None,
-                memory_limit_bytes: Some(512 << 20),
-                series: vec![],
-            },
-            environment: Default::default(),
-            variants: vec![variant("glibc@streaming", Some(30 << 20)), oom],
-            warnings: vec![],
-        };
+        let s = summary(
+            Some(512 << 20),
+            vec![variant("glibc@streaming", Some(30 << 20)), oom],
+            vec![],
+        );
         let t = text_table(&s);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[2].starts_with("glibc@buffered   oom"), "{t}");
