@@ -12,7 +12,7 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build deps test fuzz compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
+.PHONY: build deps servers test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
@@ -23,8 +23,13 @@ build:
 deps:
 	bash scripts/deps.sh
 
+## servers: the real servers the [target] examples and tests start (nginx, apache2-bin) and
+## wrk, from Debian's packages; apt-get runs only when one is missing. See scenarios/targets/.
+servers:
+	bash scripts/servers.sh
+
 ## test: unit and end-to-end tests (debug build, short phases); installs what they need first
-test: deps
+test: deps servers
 	$(CARGO) build --workspace
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
@@ -37,6 +42,23 @@ test: deps
 FUZZ_CASES ?= 20000
 fuzz:
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges --test fuzz_requests --no-fail-fast
+
+## stress: the fault suite at full length: harness/tests/faults.rs and run_e2e.rs's fault tests,
+## target-server's overload_sustained (OVERLOAD_SECS=30 per allocator), slow_clients and
+## boundaries, then the fuzz tests with FUZZ_CASES cases. Every part runs; any failure fails it.
+## `make test` runs the same tests at CI length (5 s of overload, fewer fuzz cases).
+OVERLOAD_SECS ?= 30
+stress:
+	$(CARGO) build --workspace
+	@rc=0; \
+	$(CARGO) nextest run -p allocstorm --test faults --test run_e2e --no-fail-fast \
+		-E 'binary(faults) | test(=sigint_leaves_no_process_and_keeps_samples) | test(=a_server_killed_mid_run_is_recorded_as_failed_with_its_signal)' \
+		|| rc=1; \
+	OVERLOAD_SECS=$(OVERLOAD_SECS) $(CARGO) nextest run -p target-server --test overload_sustained \
+		--test slow_clients --test boundaries --no-fail-fast || rc=1; \
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges \
+		--test fuzz_requests --no-fail-fast || rc=1; \
+	exit $$rc
 
 ## compare: every variant of SCENARIO, RUNS times each, interleaved, at full phase lengths
 compare: build

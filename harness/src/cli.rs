@@ -44,6 +44,9 @@ pub enum Command {
     /// One process of `load` (started by `load` itself).
     #[command(hide = true)]
     LoadWorker(load::WorkerArgs),
+    /// The process between the harness and an external target (started by `run` itself).
+    #[command(hide = true)]
+    TargetGuard(crate::guard::GuardArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -128,6 +131,11 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        // Synchronous, and without a runtime of its own: it only waits.
+        Command::TargetGuard(args) => return crate::guard::main(args),
+        command => Cli { command },
+    };
     // One thread: children are spawned from the thread that lives as long as the process, so
     // their parent-death signal fires only when allocstorm really dies.
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -149,6 +157,7 @@ pub fn main() -> ExitCode {
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
+            Command::TargetGuard(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }

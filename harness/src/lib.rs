@@ -7,6 +7,7 @@
 //!
 //! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
 //! - [`child`]: children that die with the harness.
+//! - [`external`] and [`guard`]: a server of the user's own (`[target]`) in place of the toy one.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
@@ -15,8 +16,10 @@ pub mod child;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod external;
 pub mod figures;
 pub mod gate;
+pub mod guard;
 pub mod load;
 pub mod probe;
 pub mod progress;

@@ -75,15 +75,20 @@ pub async fn request(
 
 /// Fetches and decodes `/stats`.
 pub async fn stats(addr: SocketAddr) -> Result<serde_json::Value, ProbeError> {
-    let (status, body) = request(addr, Method::GET, "/stats", Duration::from_secs(2)).await?;
+    stats_at(addr, "/stats").await
+}
+
+/// Fetches and decodes a JSON stats endpoint at `path`.
+pub async fn stats_at(addr: SocketAddr, path: &str) -> Result<serde_json::Value, ProbeError> {
+    let (status, body) = request(addr, Method::GET, path, Duration::from_secs(2)).await?;
     if status != 200 {
         return Err(ProbeError::Failed {
-            path: "/stats".into(),
+            path: path.into(),
             message: format!("status {status}"),
         });
     }
     serde_json::from_slice(&body).map_err(|e| ProbeError::Failed {
-        path: "/stats".into(),
+        path: path.into(),
         message: e.to_string(),
     })
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
 use crate::provenance::Environment;
-use crate::sample::{MappingBreakdown, Sample, SmapsRollup};
+use crate::sample::{MappingBreakdown, Sample, SmapsRollup, TreeSample};
 use crate::scenario::{PhaseSpec, ReportSpec, Variant};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -69,6 +69,9 @@ pub struct RunHeader {
     /// What the scenario asks the report to show beyond memory.
     #[serde(default)]
     pub report: ReportSpec,
+    /// The scenario's `[target]`, when the server is the user's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::scenario::TargetSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +109,9 @@ pub struct RunRecord {
     /// What the scenario asks the report to show beyond memory.
     #[serde(default)]
     pub report: ReportSpec,
+    /// The scenario's `[target]`, when the server is the user's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::scenario::TargetSpec>,
     pub figures: Figures,
     /// The main load, `during`.
     pub load: Option<LoadSummary>,
@@ -121,6 +127,10 @@ pub struct RunRecord {
     #[serde(default)]
     pub mappings: Vec<MappingBreakdown>,
     pub stats: Vec<StatsSample>,
+    /// For a target sampled as a process tree: each process's figures, once per smaps tick,
+    /// at the same `t` as the summed sample they add up to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procs: Vec<TreeSample>,
 }
 
 /// One line of the streamed `.jsonl`.
@@ -141,6 +151,8 @@ pub enum Event {
     Sample(Sample),
     Smaps(SmapsRollup),
     Mappings(MappingBreakdown),
+    /// Each process of a tree-sampled target.
+    Procs(TreeSample),
     Stats(StatsSample),
     LoadSecond {
         phase: String,
@@ -219,6 +231,7 @@ impl RunRecord {
             sample_interval_s: h.sample_interval_s,
             memory_limit_bytes: h.memory_limit_bytes,
             report: h.report,
+            target: h.target,
             figures: Default::default(),
             load: None,
             phase_loads: Vec::new(),
@@ -228,6 +241,7 @@ impl RunRecord {
             smaps: Vec::new(),
             mappings: Vec::new(),
             stats: Vec::new(),
+            procs: Vec::new(),
         }
     }
 
@@ -248,6 +262,7 @@ impl RunRecord {
             environment: self.environment.clone(),
             memory_limit_bytes: self.memory_limit_bytes,
             report: self.report.clone(),
+            target: self.target.clone(),
         }
     }
 }

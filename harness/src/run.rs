@@ -13,9 +13,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::child;
+use crate::external;
 use crate::figures::{self, PhaseMark};
 use crate::load::{self, LoadArgs, LoadSummary};
 use crate::probe;
@@ -24,8 +25,8 @@ use crate::provenance::Environment;
 use crate::record::{
     write_json_atomic, Event, EventLog, PhaseLoad, RunHeader, RunRecord, RunStatus, StatsSample,
 };
-use crate::sample::{ProcReader, Sample, SampleError};
-use crate::scenario::{Scenario, ServerSpec, Variant};
+use crate::sample::{ProcReader, Sample, SampleError, TreeReader};
+use crate::scenario::{SampleScope, Scenario, ServerSpec, Variant};
 
 /// What could not even start: exit code 2 territory.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,32 @@ pub fn run_files(out_dir: &Path, variant: &str, n: u32) -> (PathBuf, PathBuf) {
     (base.with_extension("jsonl"), base.with_extension("json"))
 }
 
+/// The run directory of an external target.
+fn target_dir(out_dir: &Path, variant: &str, n: u32) -> PathBuf {
+    out_dir.join("runs").join(format!("{variant}-{n}.target"))
+}
+
+/// A started server: the process the harness waits for and signals (the toy server, or the
+/// guard of a target), the guard's stdin (dropping it ends the target's group), and the
+/// target's stdout when its readiness is a line there.
+struct Launched {
+    child: Child,
+    guard_stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+}
+
+/// How the driver finds the server ready and where it is.
+enum Reach {
+    /// The toy server says `listening on IP:PORT` and answers `/healthz`.
+    Toy,
+    /// A target listens where the harness told it and is ready by its scenario's rule.
+    Target {
+        addr: SocketAddr,
+        stdout: Option<ChildStdout>,
+        log: PathBuf,
+    },
+}
+
 /// The server's stderr of a run.
 fn server_log_path(out_dir: &Path, variant: &str, n: u32) -> PathBuf {
     out_dir
@@ -80,6 +107,7 @@ struct Shared {
     smaps: Vec<crate::sample::SmapsRollup>,
     mappings: Vec<crate::sample::MappingBreakdown>,
     stats: Vec<StatsSample>,
+    procs: Vec<crate::sample::TreeSample>,
     marks: Vec<PhaseMark>,
     phase: (String, Instant, Duration),
     last_rps: Option<f64>,
@@ -138,12 +166,16 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         source: e,
     })?;
     let bin = req.bin_dir.join(&req.variant.binary);
-    if !bin.is_file() {
+    if req.scenario.target.is_none() && !bin.is_file() {
         return Err(RunError::MissingBinary {
             binary: req.variant.binary.clone(),
             dir: req.bin_dir.display().to_string(),
         });
     }
+    let exe = std::env::current_exe().map_err(|e| RunError::Output {
+        path: "the allocstorm executable".into(),
+        source: e,
+    })?;
     let (jsonl, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
     let log = EventLog::create(&jsonl).map_err(|e| RunError::Output {
         path: jsonl.display().to_string(),
@@ -155,6 +187,18 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     server_args.extend(req.variant.args.iter().cloned());
     let mut command = vec![bin.display().to_string()];
     command.extend(server_args.iter().cloned());
+    // A target of the user's own: its directory, its files, its port, its command line.
+    let prepared = match &req.scenario.target {
+        None => None,
+        Some(t) => {
+            let dir = target_dir(req.out_dir, &req.variant.name, req.run_index);
+            let p = external::prepare(t, &dir, req.scenario.seed);
+            if let Ok(p) = &p {
+                command = p.command.clone();
+            }
+            Some(p)
+        }
+    };
     let started_at = crate::clock::utc_rfc3339(std::time::SystemTime::now());
 
     let label = format!("{} #{}", req.variant.name, req.run_index);
@@ -166,6 +210,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         smaps: Vec::new(),
         mappings: Vec::new(),
         stats: Vec::new(),
+        procs: Vec::new(),
         marks: Vec::new(),
         phase: ("startup".into(), Instant::now(), Duration::from_secs(10)),
         last_rps: None,
@@ -188,6 +233,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         environment: req.environment.clone(),
         memory_limit_bytes: req.memory_limit,
         report: req.scenario.report.clone(),
+        target: req.scenario.target.clone(),
     };
     shared
         .borrow_mut()
@@ -195,26 +241,82 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     let mut record = RunRecord::from_header(header);
 
     let server_log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
-    let spawned = spawn_server(&bin, &server_args, req.variant, &server_log);
-    let mut server = match spawned {
-        Ok(c) => c,
+    let spawned = match (&prepared, &req.scenario.target) {
+        (Some(Ok(p)), Some(t)) => {
+            external::spawn(&exe, p, t, req.variant, &server_log).map(|s| Launched {
+                child: s.guard,
+                guard_stdin: Some(s.guard_stdin),
+                stdout: s.stdout,
+            })
+        }
+        (Some(Err(e)), _) => Err(format!("preparing the target: {e}")),
+        _ => spawn_server(&bin, &server_args, req.variant, &server_log).map(|c| Launched {
+            child: c,
+            guard_stdin: None,
+            stdout: None,
+        }),
+    };
+    let Launched {
+        child: mut server,
+        guard_stdin,
+        stdout,
+    } = match spawned {
+        Ok(l) => l,
         Err(e) => {
             record.status = RunStatus::Failed;
             record.failure = Some(e);
             return finish(record, shared, &json);
         }
     };
-    let pid = server.id().unwrap_or(0);
+    // The process group to end: the server's own, or the guard's with the target in it.
+    let group = server.id().unwrap_or(0);
+    // The process sampled: the server, or the target under its guard.
+    let pid = match &prepared {
+        None => group,
+        Some(_) => match external::target_pid(&mut server).await {
+            Ok(p) => p,
+            Err(e) => {
+                drop(guard_stdin);
+                let _ = server.wait().await;
+                record.status = RunStatus::Failed;
+                record.failure = Some(e);
+                return finish(record, shared, &json);
+            }
+        },
+    };
     record.server_pid = Some(pid);
+    let reach = match &prepared {
+        Some(Ok(p)) => Reach::Target {
+            addr: p.addr,
+            stdout,
+            log: server_log.clone(),
+        },
+        _ => Reach::Toy,
+    };
+    let scope = req
+        .scenario
+        .target
+        .as_ref()
+        .map_or(SampleScope::Process, |t| t.sample);
     let oom_kills_before = kernel_oom_kills();
     shared
         .borrow_mut()
         .begin("startup", Duration::from_secs(10));
 
     let outcome = {
-        let driver = drive(&req, &phases, &mut server, shared.clone(), &mut record);
+        let driver = drive(
+            &req,
+            &phases,
+            &mut server,
+            pid,
+            reach,
+            shared.clone(),
+            &mut record,
+        );
         let sampler = sample_loop(
             pid,
+            group,
+            scope,
             req.sample_interval,
             req.scenario.sampling.smaps_interval,
             req.memory_limit,
@@ -290,10 +392,16 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
             });
             record.status = RunStatus::Interrupted;
             record.failure = Some("interrupted by the user".into());
-            child::kill_group(pid);
+            child::kill_group(group);
             let _ = server.wait().await;
             record.server_exit = Some("killed by the harness (interrupted)".into());
         }
+    }
+    // The guard's stdin closed: it ends whatever is left of the target's group.
+    drop(guard_stdin);
+    if let Some(Ok(p)) = &prepared {
+        // The hot file is the scenario's, made again each run; the rest stays for reading.
+        let _ = std::fs::remove_file(&p.file);
     }
     finish(record, shared, &json)
 }
@@ -333,6 +441,7 @@ fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRe
     record.smaps = std::mem::take(&mut s.smaps);
     record.mappings = std::mem::take(&mut s.mappings);
     record.stats = std::mem::take(&mut s.stats);
+    record.procs = std::mem::take(&mut s.procs);
     record.phases = std::mem::take(&mut s.marks);
     record.figures = figures::compute(&record.samples, &record.phases);
     let msg = match record.status {
@@ -436,35 +545,53 @@ async fn wait_healthy(addr: SocketAddr, server: &mut Child) -> Result<(), String
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn drive(
     req: &RunRequest<'_>,
     phases: &crate::scenario::PhaseSpec,
     server: &mut Child,
+    pid: u32,
+    reach: Reach,
     shared: SharedRef,
     record: &mut RunRecord,
 ) -> Outcome {
-    let addr = match listening_addr(server).await {
-        Ok(a) => a,
-        Err(e) => return Outcome::Failed(e),
+    let addr = match reach {
+        Reach::Toy => {
+            let addr = match listening_addr(server).await {
+                Ok(a) => a,
+                Err(e) => return Outcome::Failed(e),
+            };
+            if let Err(e) = wait_healthy(addr, server).await {
+                return Outcome::Failed(e);
+            }
+            addr
+        }
+        Reach::Target { addr, stdout, log } => {
+            let Some(spec) = &req.scenario.target else {
+                return Outcome::Failed("a target without its [target] section".into());
+            };
+            if let Err(e) = external::wait_ready(spec, addr, server, stdout, &log).await {
+                return Outcome::Failed(e);
+            }
+            addr
+        }
     };
-    if let Err(e) = wait_healthy(addr, server).await {
-        return Outcome::Failed(e);
-    }
-    let pid = server.id().unwrap_or(0);
     shared.borrow_mut().addr = Some(addr);
     shared.borrow_mut().log(&Event::Server {
         pid,
         addr: addr.to_string(),
     });
-    match probe::stats(addr).await {
-        Ok(s) => {
-            record.server_settings = Some(serde_json::json!({
-                "allocator": s.get("allocator"),
-                "allocator_settings": s.get("allocator_settings"),
-                "server_settings": s.get("server_settings"),
-            }))
+    if let Some(path) = stats_path(req) {
+        match probe::stats_at(addr, path).await {
+            Ok(s) => {
+                record.server_settings = Some(serde_json::json!({
+                    "allocator": s.get("allocator"),
+                    "allocator_settings": s.get("allocator_settings"),
+                    "server_settings": s.get("server_settings"),
+                }))
+            }
+            Err(e) => return Outcome::Failed(e.to_string()),
         }
-        Err(e) => return Outcome::Failed(e.to_string()),
     }
     if let Some(lib) = &req.variant.preload {
         match check_preload(pid, lib, req) {
@@ -561,6 +688,17 @@ async fn drive(
 /// loader ignores an `LD_PRELOAD` it cannot load (not a shared library, wrong architecture, a
 /// setuid binary) with a line on stderr and nothing else, and the run would measure glibc.
 fn check_preload(pid: u32, lib: &str, req: &RunRequest<'_>) -> Result<String, String> {
+    // A process tree: every process of it must have the allocator, not only the first.
+    let tree = req.scenario.target.as_ref().map(|t| t.sample) == Some(SampleScope::Tree);
+    if tree {
+        for (p, _, name) in crate::sample::process_tree(pid).iter().skip(1) {
+            if let Ok(None) = ProcReader::new(*p).mapped_library(Path::new(lib)) {
+                return Err(format!(
+                    "preload {lib}: not mapped in {name} (pid {p}), a child of the target: LD_PRELOAD was dropped on the way"
+                ));
+            }
+        }
+    }
     match crate::sample::ProcReader::new(pid).mapped_library(Path::new(lib)) {
         Ok(Some(mapped)) => Ok(mapped),
         Ok(None) => {
@@ -616,15 +754,20 @@ async fn load_phase(
     Ok(summary)
 }
 
-/// Samples `/proc/<pid>` until the process is gone; returns why it stopped.
+/// Samples `/proc/<pid>` (or the tree under it, summed) until the process is gone; returns
+/// why it stopped. Over the memory limit, SIGKILLs the process group `group`.
 async fn sample_loop(
     pid: u32,
+    group: u32,
+    scope: SampleScope,
     interval: Duration,
     smaps_every: Duration,
     memory_limit: Option<u64>,
     shared: SharedRef,
 ) -> SamplerEnd {
     let reader = ProcReader::new(pid);
+    let tree_reader = TreeReader::new(pid);
+    let mut tree = None;
     let mut tick = tokio::time::interval(interval);
     // A late tick is taken late, not bunched: samples stay evenly spaced in time.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -633,7 +776,14 @@ async fn sample_loop(
     loop {
         tick.tick().await;
         let t = shared.borrow().now();
-        match reader.sample(t) {
+        let read = match scope {
+            SampleScope::Process => reader.sample(t),
+            SampleScope::Tree => tree_reader.sample(t).map(|(sum, procs)| {
+                tree = Some(procs);
+                sum
+            }),
+        };
+        match read {
             Ok(s) => {
                 let mut sh = shared.borrow_mut();
                 sh.log(&Event::Sample(s));
@@ -647,7 +797,7 @@ async fn sample_loop(
                 }
                 if let Some(limit) = memory_limit.filter(|&l| s.vm_rss > l) {
                     // The whole group, at once: a limit is a wall, not a request.
-                    child::kill_group(pid);
+                    child::kill_group(group);
                     let (phase, start, _) = &sh.phase;
                     return SamplerEnd::OverLimit(format!(
                         "VmRSS {} crossed the memory limit of {} {:.1}s into `{phase}`; killed with SIGKILL by the harness",
@@ -665,12 +815,22 @@ async fn sample_loop(
         }
         if last_smaps.is_none_or(|l| l.elapsed() >= smaps_every) {
             last_smaps = Some(Instant::now());
-            if let Ok(r) = reader.smaps_rollup(t) {
+            let tree = tree.take();
+            let (rollup, mappings) = match &tree {
+                Some(tr) => (tree_reader.smaps_rollup(tr, t), tree_reader.mappings(tr, t)),
+                None => (reader.smaps_rollup(t), reader.mappings(t)),
+            };
+            if let Some(tr) = tree {
+                let mut sh = shared.borrow_mut();
+                sh.log(&Event::Procs(tr.clone()));
+                sh.procs.push(tr);
+            }
+            if let Ok(r) = rollup {
                 let mut sh = shared.borrow_mut();
                 sh.log(&Event::Smaps(r));
                 sh.smaps.push(r);
             }
-            if let Ok(m) = reader.mappings(t) {
+            if let Ok(m) = mappings {
                 let mut sh = shared.borrow_mut();
                 sh.log(&Event::Mappings(m));
                 sh.mappings.push(m);
@@ -679,8 +839,20 @@ async fn sample_loop(
     }
 }
 
-/// Polls `/stats` about once per `stats_interval`, once the server's address is known.
+/// Where the server's JSON stats are: the toy server's `/stats`, or the target's, if any.
+fn stats_path<'a>(req: &'a RunRequest<'_>) -> Option<&'a str> {
+    match &req.scenario.target {
+        None => Some("/stats"),
+        Some(t) => t.stats.as_deref(),
+    }
+}
+
+/// Polls `/stats` about once per `stats_interval`, once the server's address is known; a
+/// target without a stats endpoint is never polled.
 async fn stats_loop(req: &RunRequest<'_>, shared: SharedRef) {
+    let Some(path) = stats_path(req) else {
+        return std::future::pending().await;
+    };
     let mut tick = tokio::time::interval(req.scenario.sampling.stats_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -690,7 +862,7 @@ async fn stats_loop(req: &RunRequest<'_>, shared: SharedRef) {
         };
         let t = shared.borrow().now();
         // A slow /stats under load is a figure too: it just arrives late, never blocks sampling.
-        if let Ok(stats) = probe::stats(addr).await {
+        if let Ok(stats) = probe::stats_at(addr, path).await {
             let s = StatsSample { t, stats };
             let mut sh = shared.borrow_mut();
             sh.log(&Event::Stats(s.clone()));

@@ -251,6 +251,173 @@ impl ProcReader {
     }
 }
 
+/// One process of a sampled process tree, read at the same moment as the tree's sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcSample {
+    pub pid: u32,
+    pub ppid: u32,
+    /// The command name (`comm`), e.g. `nginx`.
+    pub name: String,
+    pub sample: Sample,
+}
+
+/// Every process of a tree at one moment: what the tree's summed [`Sample`] of the same `t`
+/// was added up from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TreeSample {
+    pub t: f64,
+    pub procs: Vec<ProcSample>,
+}
+
+impl Sample {
+    /// Adds another process's figures (the time stays this one's).
+    pub fn add(&mut self, o: &Sample) {
+        self.rss_anon += o.rss_anon;
+        self.vm_rss += o.vm_rss;
+        self.vm_size += o.vm_size;
+        self.vm_hwm += o.vm_hwm;
+        self.rss_file += o.rss_file;
+        self.threads += o.threads;
+        self.cpu_s += o.cpu_s;
+    }
+}
+
+impl SmapsRollup {
+    pub fn add(&mut self, o: &SmapsRollup) {
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.anonymous += o.anonymous;
+        self.lazy_free += o.lazy_free;
+        self.anon_huge_pages += o.anon_huge_pages;
+    }
+}
+
+impl MappingBreakdown {
+    pub fn add(&mut self, o: &MappingBreakdown) {
+        self.main_heap_size += o.main_heap_size;
+        self.main_heap_rss += o.main_heap_rss;
+        self.arena_heaps += o.arena_heaps;
+        self.arena_heap_rss += o.arena_heap_rss;
+        self.arena_heap_committed += o.arena_heap_committed;
+        self.arena_heap_reserved += o.arena_heap_reserved;
+        self.other_anon_mappings += o.other_anon_mappings;
+        self.other_anon_size += o.other_anon_size;
+        self.other_anon_rss += o.other_anon_rss;
+        self.file_rss += o.file_rss;
+    }
+}
+
+/// `pid`, its parent and its command name from `/proc/<pid>/stat` text.
+pub fn parse_stat_ids(text: &str) -> Option<(u32, u32, String)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let pid = text[..open].trim().parse().ok()?;
+    let name = text[open + 1..close].to_string();
+    let ppid = text[close + 1..].split_whitespace().nth(1)?.parse().ok()?;
+    Some((pid, ppid, name))
+}
+
+/// `root` and all its descendants, root first, then in the order of a breadth-first walk,
+/// each with its parent and name: one pass over `/proc`. Processes that vanish meanwhile are
+/// left out.
+pub fn process_tree(root: u32) -> Vec<(u32, u32, String)> {
+    let mut all: Vec<(u32, u32, String)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(ids) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|t| parse_stat_ids(&t))
+            {
+                all.push(ids);
+            }
+        }
+    }
+    tree_of(root, &all)
+}
+
+/// The part of `all` (pid, ppid, name) that descends from `root`, root first.
+pub fn tree_of(root: u32, all: &[(u32, u32, String)]) -> Vec<(u32, u32, String)> {
+    let mut out: Vec<(u32, u32, String)> = all.iter().filter(|p| p.0 == root).cloned().collect();
+    let mut i = 0;
+    // Bounded: each pass adds only processes not yet in the list.
+    while i < out.len() && out.len() <= all.len() {
+        let parent = out[i].0;
+        for p in all.iter().filter(|p| p.1 == parent && p.0 != root) {
+            if !out.iter().any(|o| o.0 == p.0) {
+                out.push(p.clone());
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Reads a process tree: each process's figures and their sum.
+#[derive(Debug, Clone)]
+pub struct TreeReader {
+    root: u32,
+}
+
+impl TreeReader {
+    pub fn new(root: u32) -> Self {
+        Self { root }
+    }
+
+    /// The tree's processes now: the root's figures must be readable (else the root is gone);
+    /// a child that vanishes between the walk and the read is left out.
+    pub fn sample(&self, t: f64) -> Result<(Sample, TreeSample), SampleError> {
+        let mut procs = Vec::new();
+        for (pid, ppid, name) in process_tree(self.root) {
+            match ProcReader::new(pid).sample(t) {
+                Ok(sample) => procs.push(ProcSample {
+                    pid,
+                    ppid,
+                    name,
+                    sample,
+                }),
+                Err(e) if pid == self.root => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let Some(first) = procs.first() else {
+            return Err(SampleError::Gone(self.root));
+        };
+        let mut sum = first.sample;
+        for p in &procs[1..] {
+            sum.add(&p.sample);
+        }
+        sum.t = t;
+        Ok((sum, TreeSample { t, procs }))
+    }
+
+    /// `smaps_rollup` summed over the processes of `tree` (PSS summed is the tree's fair
+    /// share of shared pages; RSS summed counts a shared page once per process).
+    pub fn smaps_rollup(&self, tree: &TreeSample, t: f64) -> Result<SmapsRollup, SampleError> {
+        let mut sum = ProcReader::new(self.root).smaps_rollup(t)?;
+        for p in tree.procs.iter().filter(|p| p.pid != self.root) {
+            if let Ok(r) = ProcReader::new(p.pid).smaps_rollup(t) {
+                sum.add(&r);
+            }
+        }
+        Ok(sum)
+    }
+
+    /// The mapping breakdown summed over the processes of `tree`.
+    pub fn mappings(&self, tree: &TreeSample, t: f64) -> Result<MappingBreakdown, SampleError> {
+        let mut sum = ProcReader::new(self.root).mappings(t)?;
+        for p in tree.procs.iter().filter(|p| p.pid != self.root) {
+            if let Ok(m) = ProcReader::new(p.pid).mappings(t) {
+                sum.add(&m);
+            }
+        }
+        Ok(sum)
+    }
+}
+
 /// `Key:   1234 kB` lines into bytes.
 fn kb_fields(text: &str) -> impl Iterator<Item = (&str, u64)> {
     text.lines().filter_map(|l| {
@@ -482,6 +649,57 @@ Rss:                  20 kB
             ProcReader::new(u32::MAX - 1).mapped_library(&link),
             Err(SampleError::Gone(_))
         ));
+    }
+
+    #[test]
+    fn stat_ids_with_a_name_holding_parentheses_and_spaces() {
+        let (pid, ppid, name) =
+            parse_stat_ids("4242 (nginx: (worker) x) S 4241 4241 4241 0 -1").unwrap();
+        assert_eq!(
+            (pid, ppid, name.as_str()),
+            (4242, 4241, "nginx: (worker) x")
+        );
+        assert!(parse_stat_ids("garbage").is_none());
+    }
+
+    #[test]
+    fn a_tree_is_the_root_and_its_descendants_only() {
+        let all: Vec<(u32, u32, String)> = [
+            (1, 0, "init"),
+            (10, 1, "master"),
+            (11, 10, "worker"),
+            (12, 10, "worker"),
+            (13, 12, "helper"),
+            (20, 1, "other"),
+            (21, 20, "other-child"),
+        ]
+        .iter()
+        .map(|&(p, pp, n)| (p, pp, n.to_string()))
+        .collect();
+        let pids: Vec<u32> = tree_of(10, &all).iter().map(|p| p.0).collect();
+        assert_eq!(pids, vec![10, 11, 12, 13]);
+        assert!(tree_of(99, &all).is_empty());
+    }
+
+    #[test]
+    fn this_process_tree_holds_a_child_and_sums_it() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let reader = TreeReader::new(me);
+        let (sum, tree) = reader.sample(1.0).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.procs[0].pid, me);
+        assert!(tree
+            .procs
+            .iter()
+            .any(|p| p.pid == child.id() && p.ppid == me));
+        let total: u64 = tree.procs.iter().map(|p| p.sample.vm_rss).sum();
+        assert_eq!(sum.vm_rss, total);
+        assert!(sum.vm_rss > tree.procs[0].sample.vm_rss);
     }
 
     #[test]

@@ -34,7 +34,9 @@ struct RawScenario {
     #[serde(default)]
     variants_file: Option<String>,
     #[serde(default)]
-    server: RawServer,
+    server: Option<RawServer>,
+    #[serde(default)]
+    target: Option<RawTarget>,
     #[serde(default)]
     load: RawLoad,
     #[serde(default)]
@@ -61,6 +63,20 @@ struct RawSweep {
     field: String,
     values: Vec<toml::Value>,
     labels: Option<Vec<String>>,
+}
+
+/// `[target]`: a server of the user's own instead of the toy server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    command: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
+    create_file: Option<String>,
+    ready: Option<String>,
+    ready_timeout: Option<String>,
+    sample: Option<String>,
+    stats: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +166,48 @@ struct RawSampling {
     stats_interval: Option<String>,
     smaps_interval: Option<String>,
 }
+
+/// `[target]`: the user's own server, started by the harness in place of the toy server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetSpec {
+    /// The command line; `{port}`, `{dir}` and `{file}` are replaced in every argument.
+    pub command: Vec<String>,
+    /// Templates (paths as resolved from the scenario's directory) written into the run's
+    /// directory under their file names, with the same placeholders replaced.
+    pub files: Vec<PathBuf>,
+    /// Size of the hot file the harness creates as `{dir}/hot` (`{file}`).
+    pub create_file: u64,
+    pub ready: Readiness,
+    #[serde(with = "secs")]
+    pub ready_timeout: Duration,
+    pub sample: SampleScope,
+    /// A JSON endpoint polled like the toy server's `/stats`, if the target has one.
+    pub stats: Option<String>,
+}
+
+/// How the harness tells that a target is ready for load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readiness {
+    /// `GET path` on the target's port answers at all (any HTTP status).
+    Http(String),
+    /// A line of the target's stdout contains this text.
+    Stdout(String),
+}
+
+/// Whose memory a run samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SampleScope {
+    /// The started process only.
+    Process,
+    /// The started process and all its descendants, summed (pre-forking servers), with each
+    /// process's own figures kept.
+    Tree,
+}
+
+/// The placeholders of a target's command and files.
+pub const TARGET_PLACEHOLDERS: [&str; 3] = ["{port}", "{dir}", "{file}"];
 
 /// The server side of a scenario: turned into `target-server` flags.
 #[derive(Debug, Clone, Serialize)]
@@ -351,6 +409,9 @@ pub struct Scenario {
     pub memory_limit: Option<u64>,
     pub report: ReportSpec,
     pub gate: Option<toml::Table>,
+    /// `[target]`: the user's own server instead of the toy server (`server` then holds the
+    /// defaults and is not used).
+    pub target: Option<TargetSpec>,
 }
 
 /// One allocator build and its settings: a binary, environment and extra server flags.
@@ -490,13 +551,58 @@ impl Scenario {
         };
 
         check_preload_exists(&vfile, &all, &variants)?;
-        let hash = scenario_hash(&text, &vtext);
 
-        let server = server_spec(&ctx, &raw.server, path)?;
+        let server = server_spec(
+            &ctx,
+            raw.server.as_ref().unwrap_or(&RawServer::default()),
+            path,
+        )?;
+        let target = match &raw.target {
+            None => None,
+            Some(t) => {
+                if raw.server.is_some() {
+                    return Err(ctx.err(
+                        "target",
+                        "a scenario runs either the toy server ([server]) or a target of your own ([target]), not both",
+                    ));
+                }
+                if raw.sweep.is_some() {
+                    return Err(ctx.err(
+                        "sweep",
+                        "a sweep varies a [server] field of the toy server; a [target] scenario has none",
+                    ));
+                }
+                check_target_variants(&ctx, &variants)?;
+                Some(target_spec(&ctx, t, path)?)
+            }
+        };
+        // A target's templates shape its runs as much as the scenario does.
+        let templates: Vec<String> = target
+            .iter()
+            .flat_map(|t| t.files.iter())
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect();
+        let hash = scenario_hash(&text, &vtext, &templates);
         let load = load_spec(&ctx, &raw.load)?;
         let phases = phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases = phase_spec(&ctx, "quick", &raw.quick, &PhaseDefaults::quick(&phases))?;
+        if target.is_some() {
+            for (section, ph) in [("phases", &phases), ("quick", &quick_phases)] {
+                if !ph.release.is_zero() {
+                    return Err(ctx.err(
+                        &format!("{section}.release"),
+                        "the release phase asks the toy server's /admin/release; a [target] has none: expected no release",
+                    ));
+                }
+            }
+            if !raw.report.series.is_empty() && target.as_ref().is_some_and(|t| t.stats.is_none()) {
+                return Err(ctx.err(
+                    "report.series",
+                    "series are read from the target's stats endpoint: set target.stats (such as \"/stats\") or drop them",
+                ));
+            }
+        }
         check_steps(
             &ctx,
             &load.steps,
@@ -607,6 +713,7 @@ impl Scenario {
                 series: raw.report.series,
             },
             gate: raw.gate,
+            target,
         })
     }
 
@@ -879,7 +986,7 @@ fn check_steps(
 /// sha256 of what shapes a run: the scenario without its `[gate]` section (budgets judge runs,
 /// they do not change them, so editing one must not orphan every baseline) and the variants
 /// file. Both are hashed as parsed tables, so comments and layout do not count either.
-fn scenario_hash(text: &str, vtext: &str) -> String {
+fn scenario_hash(text: &str, vtext: &str, templates: &[String]) -> String {
     let canonical = |t: &str, drop_gate: bool| -> String {
         match toml::from_str::<toml::Table>(t) {
             Ok(mut table) => {
@@ -895,6 +1002,10 @@ fn scenario_hash(text: &str, vtext: &str) -> String {
     h.update(canonical(text, true).as_bytes());
     h.update(b"\0");
     h.update(canonical(vtext, false).as_bytes());
+    for t in templates {
+        h.update(b"\0");
+        h.update(t.as_bytes());
+    }
     format!("{:x}", h.finalize())
 }
 
@@ -974,6 +1085,178 @@ fn check_preload(ctx: &Ctx, field: &str, binary: &str, lib: &str) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// An external target is run as it is: a variant can give it an environment and a preload,
+/// but not a build of the toy server or the toy server's flags.
+fn check_target_variants(ctx: &Ctx, variants: &[Variant]) -> Result<(), ScenarioError> {
+    for v in variants {
+        if v.binary != PRELOAD_BINARY || !v.args.is_empty() {
+            return Err(ctx.err(
+                "variants",
+                format!(
+                    "{:?} runs {} {}: a [target] scenario takes only variants of {PRELOAD_BINARY} without args (env and preload), such as glibc, glibc-arena2 or tcmalloc",
+                    v.name,
+                    v.binary,
+                    if v.args.is_empty() { String::new() } else { format!("with args {:?}", v.args) },
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `[target]` field by field.
+fn target_spec(
+    ctx: &Ctx,
+    r: &RawTarget,
+    scenario_path: &Path,
+) -> Result<TargetSpec, ScenarioError> {
+    let Some(program) = r.command.first() else {
+        return Err(ctx.err(
+            "target.command",
+            "expected the command line as a list, such as [\"/usr/sbin/nginx\", \"-c\", \"{dir}/nginx.conf\"], got []",
+        ));
+    };
+    if program.contains('{') {
+        return Err(ctx.err(
+            "target.command[0]",
+            format!("expected the program itself, without placeholders, got {program:?}"),
+        ));
+    }
+    if find_program(program).is_none() {
+        return Err(ctx.err(
+            "target.command[0]",
+            format!(
+                "{program:?} not found: expected an executable (an absolute path, or a name on PATH); the example servers are installed by `make servers`"
+            ),
+        ));
+    }
+    let dir = scenario_path.parent().unwrap_or(Path::new("."));
+    let mut files = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, f) in r.files.iter().enumerate() {
+        let field = format!("target.files[{i}]");
+        let p = dir.join(f);
+        let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+        match name.as_deref() {
+            None => return Err(ctx.err(&field, format!("expected a file path, got {f:?}"))),
+            Some("hot") => {
+                return Err(ctx.err(
+                    &field,
+                    "`hot` is the hot file's name in the run's directory: rename the template",
+                ))
+            }
+            Some(n) if !names.insert(n.to_string()) => {
+                return Err(ctx.err(
+                    &field,
+                    format!(
+                    "a second template named {n:?}: the run's directory holds one file per name"
+                ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if !p.is_file() {
+            return Err(ctx.err(
+                &field,
+                format!(
+                    "expected a template file (relative to the scenario's directory), got {f:?}"
+                ),
+            ));
+        }
+        files.push(p);
+    }
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect();
+    if !r
+        .command
+        .iter()
+        .chain(texts.iter())
+        .any(|a| a.contains("{port}"))
+    {
+        return Err(ctx.err(
+            "target.command",
+            "{port} appears in neither the command nor its files: the target must listen on the loopback port the harness gives it",
+        ));
+    }
+    let create_file = ctx.unit(
+        "target.create_file",
+        r.create_file.as_ref(),
+        "3MiB",
+        units::parse_size,
+    )?;
+    if create_file == 0 {
+        return Err(ctx.err(
+            "target.create_file",
+            "expected a size above 0, such as \"3MiB\"",
+        ));
+    }
+    let ready = match r.ready.as_deref().unwrap_or("http:/") {
+        "http" => Readiness::Http("/".into()),
+        v => match (v.strip_prefix("http:"), v.strip_prefix("stdout:")) {
+            (Some(p), _) if p.starts_with('/') => Readiness::Http(p.to_string()),
+            (_, Some(line)) if !line.is_empty() => Readiness::Stdout(line.to_string()),
+            _ => {
+                return Err(ctx.err(
+                    "target.ready",
+                    format!("expected \"http\", \"http:/PATH\" or \"stdout:TEXT\", got {v:?}"),
+                ))
+            }
+        },
+    };
+    let ready_timeout = ctx.unit(
+        "target.ready_timeout",
+        r.ready_timeout.as_ref(),
+        "10s",
+        units::parse_duration,
+    )?;
+    if ready_timeout.is_zero() || ready_timeout > Duration::from_secs(600) {
+        return Err(ctx.err(
+            "target.ready_timeout",
+            format!("expected between 1ms and 10min, got {ready_timeout:?}"),
+        ));
+    }
+    let sample = match r.sample.as_deref().unwrap_or("process") {
+        "process" => SampleScope::Process,
+        "tree" => SampleScope::Tree,
+        v => {
+            return Err(ctx.err(
+                "target.sample",
+                format!("expected \"process\" or \"tree\", got {v:?}"),
+            ))
+        }
+    };
+    if let Some(s) = r.stats.as_deref().filter(|s| !s.starts_with('/')) {
+        return Err(ctx.err(
+            "target.stats",
+            format!("expected a path such as \"/stats\", got {s:?}"),
+        ));
+    }
+    Ok(TargetSpec {
+        command: r.command.clone(),
+        files,
+        create_file,
+        ready,
+        ready_timeout,
+        sample,
+        stats: r.stats.clone(),
+    })
+}
+
+/// `program` as an absolute path, or found on `PATH`.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if program.contains('/') {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
 }
 
 /// The preloads of the variants a scenario runs must exist.
@@ -1396,13 +1679,13 @@ mod tests {
     fn hash_ignores_gate_comments_and_layout_but_not_settings() {
         let base = "name = \"x\"\n[load]\nrate = \"400/s\"\n";
         let v = "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n";
-        let h = scenario_hash(base, v);
+        let h = scenario_hash(base, v, &[]);
         let with_gate =
             format!("# a comment\n{base}\n[gate.variants.glibc]\nmin_retention = 0.4\n");
-        assert_eq!(scenario_hash(&with_gate, v), h);
-        assert_ne!(scenario_hash(&base.replace("400", "300"), v), h);
+        assert_eq!(scenario_hash(&with_gate, v, &[]), h);
+        assert_ne!(scenario_hash(&base.replace("400", "300"), v, &[]), h);
         assert_ne!(
-            scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary")),
+            scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary"), &[]),
             h
         );
     }

@@ -165,6 +165,7 @@ impl World {
             environment: env.clone(),
             memory_limit_bytes: None,
             report: Default::default(),
+            target: None,
         });
         let mib = |x: f64| (x * MIB) as u64;
         r.figures.rss_before_bytes = Some(mib(BEFORE_MIB));

@@ -266,6 +266,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         sample_interval_s: 0.1,
         memory_limit_bytes: None,
         report: ReportSpec::default(),
+        target: None,
         load: Some(load.clone()),
         phase_loads: vec![PhaseLoad {
             phase: "during".into(),
@@ -287,6 +288,7 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
             })
             .collect(),
         stats,
+        procs: Vec::new(),
     }
 }
 

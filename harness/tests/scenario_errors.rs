@@ -55,6 +55,14 @@ fn with(section: &str, line: &str) -> String {
     out
 }
 
+/// BASE with `[target]` (holding `target`) in place of `[server]`.
+fn tbase(target: &str) -> String {
+    BASE.replace(
+        "[server]\ncreate_file = \"1MiB\"\n",
+        &format!("[target]\n{target}\n"),
+    )
+}
+
 fn run(scenario: &str, variants: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
@@ -133,6 +141,26 @@ fn bad_scenarios_fail_with_one_clear_line() {
         (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"pools\" }}]\n"), GOOD_VARIANTS, vec!["report.series[0].stat", "JSON pointer"]),
         (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"/a\", kind = \"sum\" }}]\n"), GOOD_VARIANTS, vec!["s.toml:", "`sum`", "gauge"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nsweep = { base = \"x\", name = \"n\", field = \"f\", value = 1, label = \"l\" }\n", vec!["variant[0].sweep"]),
+        // [target]: a server of the user's own.
+        (tbase(""), GOOD_VARIANTS, vec!["s.toml:", "missing field `command`"]),
+        (format!("{BASE}[target]\ncommand = [\"/bin/sh\", \"{{port}}\"]\n"), GOOD_VARIANTS, vec!["target", "either the toy server ([server]) or a target of your own ([target]), not both"]),
+        (tbase("command = []"), GOOD_VARIANTS, vec!["target.command", "got []"]),
+        (tbase("command = [\"/nonexistent/nginx\", \"{port}\"]"), GOOD_VARIANTS, vec!["target.command[0]", "\"/nonexistent/nginx\" not found", "make servers"]),
+        (tbase("command = [\"no-such-server-anywhere\", \"{port}\"]"), GOOD_VARIANTS, vec!["target.command[0]", "name on PATH"]),
+        (tbase("command = [\"/bin/sh\", \"-c\", \"sleep 1\"]"), GOOD_VARIANTS, vec!["target.command", "{port} appears in neither"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nready = \"tcp\""), GOOD_VARIANTS, vec!["target.ready", "\"stdout:TEXT\"", "\"tcp\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nready = \"http:healthz\""), GOOD_VARIANTS, vec!["target.ready", "http:/PATH"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nsample = \"all\""), GOOD_VARIANTS, vec!["target.sample", "\"process\" or \"tree\"", "\"all\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nfiles = [\"missing.conf\"]"), GOOD_VARIANTS, vec!["target.files[0]", "template file", "missing.conf"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats = \"stats\""), GOOD_VARIANTS, vec!["target.stats", "\"/stats\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"0\""), GOOD_VARIANTS, vec!["target.create_file", "above 0"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nready_timeout = \"soon\""), GOOD_VARIANTS, vec!["target.ready_timeout"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nport = 8080"), GOOD_VARIANTS, vec!["s.toml:", "unknown field `port`"]),
+        (format!("{}[sweep]\nfield = \"io_threads\"\nvalues = [2, 8]\n", tbase("command = [\"/bin/sh\", \"{port}\"]")), GOOD_VARIANTS, vec!["sweep", "a [target] scenario has none"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]"), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-jemalloc\"\n", vec!["variants", "\"glibc\" runs target-server-jemalloc", "only variants of target-server-glibc"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]"), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nargs = [\"--mallopt\", \"arena_max=2\"]\n", vec!["variants", "with args", "without args"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]").replace("drain = \"1s\"", "drain = \"1s\"\nrelease = \"1s\""), GOOD_VARIANTS, vec!["phases.release", "a [target] has none"]),
+        (format!("{}[report]\nseries = [{{ label = \"x\", stat = \"/a\" }}]\n", tbase("command = [\"/bin/sh\", \"{port}\"]")), GOOD_VARIANTS, vec!["report.series", "target.stats"]),
     ];
     assert!(cases.len() >= 20);
     for (scenario, variants, needles) in &cases {

@@ -136,6 +136,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     let mut end = None;
     let mut release = None;
     let mut mappings = Vec::new();
+    let mut procs = Vec::new();
     for (k, &(i, line)) in lines.iter().enumerate() {
         let event: Event = match serde_json::from_str(line) {
             Ok(e) => e,
@@ -163,6 +164,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             Event::Sample(s) => samples.push(s),
             Event::Smaps(s) => smaps.push(s),
             Event::Mappings(m) => mappings.push(m),
+            Event::Procs(p) => procs.push(p),
             Event::Stats(s) => stats.push(s),
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => release = Some(outcome),
@@ -214,6 +216,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 environment: Default::default(),
                 memory_limit_bytes: None,
                 report: Default::default(),
+                target: None,
             },
         };
         if sibling.is_none() {
@@ -267,6 +270,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     rec.smaps = smaps;
     rec.mappings = mappings;
     rec.stats = stats;
+    rec.procs = procs;
     Ok(rec)
 }
 

@@ -141,6 +141,7 @@ mod tests {
             environment: Default::default(),
             memory_limit_bytes: None,
             report: Default::default(),
+            target: None,
         };
         let mut r = RunRecord::from_header(header);
         r.stats = values

@@ -1,0 +1,293 @@
+//! A server of the user's own (`[target]`): its run directory, its command line, its start
+//! through the [`guard`](crate::guard), and the wait until it is ready.
+//!
+//! Each run gets a directory beside its records, `runs/<variant>-<n>.target/`, holding the hot
+//! file (`hot`, removed after the run), the scenario's templates with `{port}`, `{dir}` and
+//! `{file}` replaced, and whatever the target writes there (pid files, logs).
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use crate::probe;
+use crate::run::describe_exit;
+use crate::scenario::{Readiness, TargetSpec, Variant};
+
+/// A target's run directory, ready for its start.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub addr: SocketAddr,
+    /// The command line with its placeholders replaced.
+    pub command: Vec<String>,
+}
+
+/// Replaces the placeholders `{port}`, `{dir}` and `{file}` (only these exact tokens, so a
+/// config's own braces stay as they are).
+pub fn render(text: &str, port: u16, dir: &Path, file: &Path) -> String {
+    text.replace("{port}", &port.to_string())
+        .replace("{dir}", &dir.display().to_string())
+        .replace("{file}", &file.display().to_string())
+}
+
+/// A free TCP port on 127.0.0.1 (the kernel's pick; free when this returns, which is what any
+/// launcher of a server that takes its port on the command line can know).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Makes the run's directory: a fresh hot file of the scenario's size (bytes from `seed`),
+/// the templates, a port.
+pub fn prepare(spec: &TargetSpec, dir: &Path, seed: u64) -> Result<Prepared, String> {
+    let err = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| err(dir, e))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+    let dir = std::fs::canonicalize(dir).map_err(|e| err(dir, e))?;
+    let file = dir.join("hot");
+    write_hot_file(&file, spec.create_file, seed).map_err(|e| err(&file, e))?;
+    let port = free_port().map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))?;
+    for t in &spec.files {
+        let text = std::fs::read_to_string(t).map_err(|e| err(t, e))?;
+        let name = t
+            .file_name()
+            .ok_or_else(|| format!("{}: no file name", t.display()))?;
+        let out = dir.join(name);
+        std::fs::write(&out, render(&text, port, &dir, &file)).map_err(|e| err(&out, e))?;
+    }
+    let command = spec
+        .command
+        .iter()
+        .map(|a| render(a, port, &dir, &file))
+        .collect();
+    Ok(Prepared {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        dir,
+        file,
+        command,
+    })
+}
+
+/// `size` bytes of a xorshift stream from `seed`: the same file for the same scenario.
+fn write_hot_file(path: &Path, size: u64, seed: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut x = seed | 1;
+    let mut left = size;
+    let mut chunk = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        for b in chunk[..n].chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+        }
+        w.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    w.flush()
+}
+
+/// A started target: the guard (the process the harness waits for and signals, leader of the
+/// target's process group) and the write end of its stdin, whose drop ends the group.
+pub struct Started {
+    pub guard: Child,
+    pub guard_stdin: ChildStdin,
+    /// The target's stdout, when readiness is a line on it.
+    pub stdout: Option<ChildStdout>,
+}
+
+/// Starts `allocstorm target-guard -- <command>` with the variant's environment and preload;
+/// the target's stderr (and stdout, unless readiness reads it) goes to `log`.
+pub fn spawn(
+    exe: &Path,
+    prepared: &Prepared,
+    spec: &TargetSpec,
+    variant: &Variant,
+    log: &Path,
+) -> Result<Started, String> {
+    let open = || std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()));
+    let stderr = open()?;
+    let stdout = match spec.ready {
+        Readiness::Stdout(_) => Stdio::piped(),
+        Readiness::Http(_) => Stdio::from(
+            stderr
+                .try_clone()
+                .map_err(|e| format!("{}: {e}", log.display()))?,
+        ),
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("target-guard");
+    if let Some(lib) = &variant.preload {
+        cmd.arg("--preload").arg(lib);
+    }
+    cmd.arg("--")
+        .args(&prepared.command)
+        .current_dir(&prepared.dir)
+        .envs(&variant.env)
+        .env_remove("LD_PRELOAD")
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
+        // Its own group, which the guard ends when the harness goes. No parent-death signal
+        // and no kill on drop here: either would kill the guard before it could end the group.
+        .process_group(0);
+    let mut guard = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+    let guard_stdin = guard.stdin.take().ok_or("guard stdin not captured")?;
+    let stdout = guard.stdout.take();
+    Ok(Started {
+        guard,
+        guard_stdin,
+        stdout,
+    })
+}
+
+/// The target's pid: the guard's one child, as soon as it has one.
+pub async fn target_pid(guard: &mut Child) -> Result<u32, String> {
+    let gpid = guard.id().ok_or("the guard has already exited")?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(p) = crate::sample::process_tree(gpid)
+            .iter()
+            .find(|p| p.1 == gpid)
+        {
+            return Ok(p.0);
+        }
+        if let Ok(Some(st)) = guard.try_wait() {
+            return Err(format!(
+                "target {} at once (see its .server.log)",
+                describe_exit(st)
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err("the target did not start within 5s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until the target is ready: its HTTP port answers `GET path` (any status), or a line
+/// of its stdout holds the text. Fails when the target exits first or `timeout` passes. The
+/// rest of its stdout is copied to `log`, so the target never blocks on a full pipe.
+pub async fn wait_ready(
+    spec: &TargetSpec,
+    addr: SocketAddr,
+    guard: &mut Child,
+    stdout: Option<ChildStdout>,
+    log: &Path,
+) -> Result<(), String> {
+    let deadline = Instant::now() + spec.ready_timeout;
+    match &spec.ready {
+        Readiness::Http(path) => loop {
+            if let Ok(Some(st)) = guard.try_wait() {
+                return Err(format!("target {} before it was ready", describe_exit(st)));
+            }
+            if probe::request(addr, hyper::Method::GET, path, Duration::from_millis(500))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "target not ready within {:?}: GET {path} on {addr} got no HTTP answer",
+                    spec.ready_timeout
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        },
+        Readiness::Stdout(text) => {
+            let stdout = stdout.ok_or("target stdout not captured")?;
+            let mut lines = BufReader::new(stdout).lines();
+            let mut seen = Vec::new();
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let line = match tokio::time::timeout(left, lines.next_line()).await {
+                    Err(_) => {
+                        return Err(format!(
+                            "target printed no line holding {text:?} within {:?}",
+                            spec.ready_timeout
+                        ))
+                    }
+                    Ok(Err(e)) => return Err(format!("reading the target's stdout: {e}")),
+                    Ok(Ok(None)) => {
+                        return Err(format!(
+                        "target closed its stdout before printing {text:?} (see its .server.log)"
+                    ))
+                    }
+                    Ok(Ok(Some(l))) => l,
+                };
+                let ready = line.contains(text.as_str());
+                seen.push(line);
+                if ready {
+                    break;
+                }
+            }
+            // The rest of stdout, after what was read, into the log.
+            let log = log.to_path_buf();
+            tokio::task::spawn_local(async move {
+                let Ok(f) = tokio::fs::OpenOptions::new().append(true).open(&log).await else {
+                    return;
+                };
+                let mut f = tokio::io::BufWriter::new(f);
+                for l in seen {
+                    let _ = f.write_all(format!("{l}\n").as_bytes()).await;
+                }
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if f.write_all(format!("{l}\n").as_bytes()).await.is_err() {
+                        break;
+                    }
+                    let _ = f.flush().await;
+                }
+                let _ = f.flush().await;
+            });
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_three_placeholders_are_replaced() {
+        let t =
+            "events { } http { server { listen 127.0.0.1:{port}; root {dir}; } } {file} {other}";
+        let r = render(t, 8080, Path::new("/r/d"), Path::new("/r/d/hot"));
+        assert_eq!(
+            r,
+            "events { } http { server { listen 127.0.0.1:8080; root /r/d; } } /r/d/hot {other}"
+        );
+    }
+
+    #[test]
+    fn the_hot_file_has_its_size_and_depends_on_the_seed() {
+        let d = std::env::temp_dir().join(format!("allocstorm-hot-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
+        write_hot_file(&a, 3 * 1024 * 1024 + 5, 7).unwrap();
+        write_hot_file(&b, 3 * 1024 * 1024 + 5, 7).unwrap();
+        write_hot_file(&c, 3 * 1024 * 1024 + 5, 8).unwrap();
+        let (ra, rb, rc) = (
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            std::fs::read(&c).unwrap(),
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(ra.len(), 3 * 1024 * 1024 + 5);
+        assert_eq!(ra, rb);
+        assert_ne!(ra, rc);
+    }
+}

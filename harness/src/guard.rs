@@ -1,0 +1,141 @@
+//! The guard between the harness and an external target (`allocstorm target-guard`, hidden).
+//!
+//! A server of the user's own may fork workers (nginx, apache) that know nothing of the
+//! harness: a parent-death signal on the server itself would leave its workers running when
+//! allocstorm is killed. So the harness starts this guard as the leader of a new process group
+//! and the guard starts the target in that group; the guard
+//!
+//! - reads its stdin, a pipe whose only writer is the harness: end of file means the harness is
+//!   gone (however it died) or done, and the guard SIGKILLs the whole group, itself included;
+//! - forwards SIGTERM to the target, so a clean stop is the target's own;
+//! - when the target exits, SIGKILLs whatever is left of the group (workers the target did not
+//!   reap) and ends the way the target ended, with the same exit code or the same signal, so
+//!   the harness reports the target's real end.
+//!
+//! The target gets the variant's preload as `LD_PRELOAD`; the guard itself never loads it.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// Arguments of `allocstorm target-guard`.
+#[derive(Debug, clap::Args)]
+pub struct GuardArgs {
+    /// `LD_PRELOAD` for the target (not for the guard).
+    #[arg(long)]
+    pub preload: Option<String>,
+    /// The target's command line.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// The target's pid, for the SIGTERM handler.
+static TARGET: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_sigterm(_: libc::c_int) {
+    let pid = TARGET.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+}
+
+/// SIGKILLs every other process of this process group.
+fn kill_rest_of_group() {
+    // SAFETY: plain syscalls.
+    let (me, group) = unsafe { (libc::getpid(), libc::getpgrp()) };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        // SAFETY: getpgid only reads.
+        if unsafe { libc::getpgid(pid) } == group {
+            // SAFETY: signalling a process of our own group.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+pub fn main(args: GuardArgs) -> ExitCode {
+    let Some((program, rest)) = args.command.split_first() else {
+        eprintln!("allocstorm target-guard: expected a command after --");
+        return ExitCode::from(2);
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest).stdin(std::process::Stdio::null());
+    match &args.preload {
+        Some(lib) => cmd.env("LD_PRELOAD", lib),
+        None => cmd.env_remove("LD_PRELOAD"),
+    };
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The guard gone (SIGKILLed with its group, say) takes the target with it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("allocstorm target-guard: cannot start {program}: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    TARGET.store(child.id() as i32, Ordering::SeqCst);
+    // SAFETY: installing a handler that only calls kill.
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            forward_sigterm as *const () as libc::sighandler_t,
+        )
+    };
+
+    // The harness's end: stdin reaches end of file (or fails) when its only writer is gone.
+    std::thread::spawn(|| {
+        let mut buf = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        // SAFETY: kill with a negative pid signals our whole group, the guard included.
+        unsafe { libc::kill(-libc::getpgrp(), libc::SIGKILL) };
+    });
+
+    let status = loop {
+        match child.wait() {
+            Ok(st) => break st,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("allocstorm target-guard: waiting for {program}: {e}");
+                kill_rest_of_group();
+                return ExitCode::from(2);
+            }
+        }
+    };
+    kill_rest_of_group();
+    if let Some(sig) = status.signal() {
+        // End the same way, so the harness sees the target's signal.
+        // SAFETY: restore the default action and raise it on ourselves.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
+    ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8)
+}
