@@ -132,7 +132,20 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
             flags.push(a.as_str());
         }
     }
-    if !flags.is_empty() {
+    if let Some(t) = &sc.target {
+        let how = match (t.sample.as_str(), t.max_processes) {
+            ("tree", Some(n)) => format!(
+                "its process tree, summed ({n} processes at most; each process's figures are in the run records)"
+            ),
+            ("tree", None) => "its process tree, summed".into(),
+            _ => "the started process".into(),
+        };
+        let _ = write!(
+            p,
+            " The server was the scenario's own target, `{}`, not the toy server; memory is that of {how}.",
+            t.command.join(" ")
+        );
+    } else if !flags.is_empty() {
         let _ = write!(
             p,
             " The server ran with `{}`, plus each variant's own settings below.",

@@ -63,6 +63,21 @@ pub struct ScenarioInfo {
     /// timeline; each variant's peak is in its `series_peaks`.
     #[serde(default)]
     pub series: Vec<SeriesSpec>,
+    /// The user's own server (`[target]`), when it ran instead of the toy server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+}
+
+/// A `[target]` as the records tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// The command line as the scenario writes it (placeholders kept: the port and the run
+    /// directory differ from run to run).
+    pub command: Vec<String>,
+    /// `process` or `tree`.
+    pub sample: String,
+    /// For a tree: the most processes seen in one reading, over every run.
+    pub max_processes: Option<usize>,
 }
 
 /// A sweep as the records tell it: every variant ran once per value of one `[server]` field.
@@ -584,6 +599,17 @@ fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
         sweep: sweep_info(records),
         memory_limit_bytes: records.iter().find_map(|r| r.memory_limit_bytes),
         series: series::declared(records),
+        target: first.target.as_ref().map(|t| TargetInfo {
+            command: t.command.clone(),
+            sample: match t.sample {
+                crate::scenario::SampleScope::Process => "process".into(),
+                crate::scenario::SampleScope::Tree => "tree".into(),
+            },
+            max_processes: records
+                .iter()
+                .flat_map(|r| r.procs.iter().map(|p| p.procs.len()))
+                .max(),
+        }),
     }
 }
 
@@ -814,6 +840,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
                 sweep: None,
                 memory_limit_bytes: None,
                 series: Vec::new(),
+                target: None,
             }),
         environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
         variants,

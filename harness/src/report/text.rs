@@ -165,6 +165,7 @@ mod tests {
                 sweep: None,
                 memory_limit_bytes,
                 series: vec![],
+                target: None,
             },
             environment: Default::default(),
             variants,

@@ -33,8 +33,16 @@ impl Server {
     /// Starts `alloc`'s binary with `args` (plus `--listen 127.0.0.1:0`) and waits for its
     /// `listening on IP:PORT` line.
     pub fn start(alloc: Alloc, args: &[&str]) -> Self {
-        let mut child = command(alloc)
-            .args(["--listen", "127.0.0.1:0"])
+        Self::start_on(alloc, Some("127.0.0.1:0"), args)
+    }
+
+    /// The same with `--listen listen`, or with no `--listen` at all (the server's default).
+    pub fn start_on(alloc: Alloc, listen: Option<&str>, args: &[&str]) -> Self {
+        let mut cmd = command(alloc);
+        if let Some(listen) = listen {
+            cmd.args(["--listen", listen]);
+        }
+        let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
