@@ -54,6 +54,13 @@ pub fn prepare(spec: &TargetSpec, dir: &Path, seed: u64) -> Result<Prepared, Str
     let dir = std::fs::canonicalize(dir).map_err(|e| err(dir, e))?;
     let file = dir.join("hot");
     write_hot_file(&file, spec.create_file, seed).map_err(|e| err(&file, e))?;
+    // Readable by a server that drops root for its workers (apache's www-data), whatever the
+    // umask: the directory traversable, the hot file readable.
+    use std::os::unix::fs::PermissionsExt;
+    for (p, mode) in [(&dir, 0o755), (&file, 0o644)] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| err(p, e))?;
+    }
     let port = free_port().map_err(|e| format!("cannot find a free port on 127.0.0.1: {e}"))?;
     for t in &spec.files {
         let text = std::fs::read_to_string(t).map_err(|e| err(t, e))?;

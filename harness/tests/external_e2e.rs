@@ -162,42 +162,24 @@ drain = "1s""#;
     assert!(!alive(rec["server_pid"].as_u64().unwrap()));
 }
 
-/// nginx in the foreground with two workers, everything under the run's directory.
-const NGINX_CONF: &str = r#"
-worker_processes 2;
-daemon off;
-master_process on;
-user root;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    sendfile off;
-    server {
-        listen 127.0.0.1:{port};
-        root {dir};
-    }
+/// The shipped nginx template: two workers, in the foreground, everything under the run's
+/// directory, `/ready` for readiness.
+fn nginx_template() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/targets/nginx.conf")
 }
-"#;
 
 fn nginx_scenario(dir: &Path, during: &str) -> PathBuf {
     assert!(
         Path::new(NGINX).exists(),
         "{NGINX} missing: run `make deps` (make test does)"
     );
-    std::fs::write(dir.join("nginx.conf"), NGINX_CONF).unwrap();
     let target = format!(
-        r#"command = ["{NGINX}", "-e", "{{dir}}/error.log", "-p", "{{dir}}", "-c", "{{dir}}/nginx.conf"]
-files = ["nginx.conf"]
+        r#"command = ["{NGINX}", "-p", "{{dir}}", "-c", "{{dir}}/nginx.conf"]
+files = ["{}"]
 create_file = "2MiB"
-ready = "http:/hot"
-sample = "tree""#
+ready = "http:/ready"
+sample = "tree""#,
+        nginx_template().display()
     );
     let load = r#"path = "/hot"
 range = "0-1048575"

@@ -194,6 +194,27 @@ fn unknown_variant_names_the_choices() {
 }
 
 #[test]
+fn shipped_target_scenarios_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (file, program) in [
+        ("nginx-range.toml", "/usr/sbin/nginx"),
+        ("apache-range.toml", "/usr/sbin/apache2"),
+    ] {
+        let s = allocstorm::scenario::Scenario::load(&root.join("scenarios").join(file))
+            .unwrap_or_else(|e| panic!("{e} (make servers installs the servers)"));
+        let t = s.target.as_ref().expect("a [target] scenario");
+        assert_eq!(t.command[0], program);
+        assert_eq!(t.sample, allocstorm::scenario::SampleScope::Tree);
+        assert!(t.files[0].is_file());
+        let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["glibc", "jemalloc-preload", "tcmalloc", "mimalloc-preload"]
+        );
+    }
+}
+
+#[test]
 fn shipped_scenarios_load() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let s = allocstorm::scenario::Scenario::load(&root.join("scenarios/hot-range.toml")).unwrap();
@@ -206,8 +227,13 @@ fn shipped_scenarios_load() {
             "glibc-arena2",
             "jemalloc",
             "jemalloc-bg",
-            "mimalloc"
+            "mimalloc",
+            "tcmalloc"
         ]
+    );
+    assert_eq!(
+        s.variant("tcmalloc").unwrap().preload.as_deref(),
+        Some("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
     );
     assert_eq!(
         s.variant("glibc-mmap64k").unwrap().args,
