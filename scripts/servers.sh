@@ -7,6 +7,8 @@
 #               `apache2` package's /etc/apache2 tree, apache2ctl and service: the template
 #               scenarios/targets/apache2.conf is complete by itself (LoadModule lines included).
 #   wrk         /usr/bin/wrk, the HTTP load generator the README's measurements used.
+#   python3-aiohttp  aiohttp 3.8 for Debian's /usr/bin/python3 (not a pyenv or venv python,
+#               which does not see Debian's packages): scenarios/targets/aiohttp_server.py.
 # The allocators that the measurements preload come from scripts/deps.sh.
 # Runs apt-get only when a package is missing (apt-get update first), with sudo when not
 # root, and prints where the binaries are. Installing never starts a service: if the machine
@@ -15,7 +17,7 @@
 # postinst does not start a system nginx on port 80.
 set -euo pipefail
 
-PACKAGES=(nginx apache2-bin wrk)
+PACKAGES=(nginx apache2-bin wrk python3-aiohttp)
 
 installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
@@ -75,6 +77,8 @@ echo "servers: nginx: $(/usr/sbin/nginx -v 2>&1)"
 echo "servers: apache2: $(/usr/sbin/apache2 -v 2>/dev/null | head -1)"
 echo "servers: apache2 modules: /usr/lib/apache2/modules"
 # mod_unixd (User/Group), mod_so (LoadModule) and mod_log_config are compiled into /usr/sbin/apache2.
+/usr/bin/python3 -c 'import aiohttp, sys; print("servers: aiohttp", aiohttp.__version__, "for /usr/bin/python3", sys.version.split()[0])' \
+  || { echo "servers: /usr/bin/python3 cannot import aiohttp (python3-aiohttp)" >&2; exit 1; }
 for m in mod_mpm_event.so mod_authz_core.so mod_alias.so mod_mime.so; do
   [ -f "/usr/lib/apache2/modules/$m" ] || { echo "servers: /usr/lib/apache2/modules/$m is missing" >&2; exit 1; }
 done

@@ -199,6 +199,7 @@ fn shipped_target_scenarios_load() {
     for (file, program) in [
         ("nginx-range.toml", "/usr/sbin/nginx"),
         ("apache-range.toml", "/usr/sbin/apache2"),
+        ("aiohttp-range.toml", "/usr/bin/python3"),
     ] {
         let s = allocstorm::scenario::Scenario::load(&root.join("scenarios").join(file))
             .unwrap_or_else(|e| panic!("{e} (make servers installs the servers)"));

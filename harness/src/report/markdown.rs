@@ -233,7 +233,11 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         } else {
             &v.name
         };
-        let mut line = format!("- `{name}`: {}", v.binary);
+        // A target runs as it is: the variant's binary names the toy server's build only.
+        let mut line = match &s.scenario.target {
+            Some(_) => format!("- `{name}`: the target"),
+            None => format!("- `{name}`: {}", v.binary),
+        };
         if !v.description.is_empty() {
             let _ = write!(line, " — {}", v.description);
         }
@@ -351,6 +355,23 @@ fn breakdown_rows(v: &VariantSummary) -> [(&'static str, Option<&HeldVsLive>); 2
 }
 
 fn breakdown_table(s: &Summary, out: &mut String) {
+    let no_readings = s
+        .variants
+        .iter()
+        .all(|v| breakdown_rows(v).iter().all(|r| r.1.is_none()));
+    if no_readings && s.scenario.target.is_some() {
+        // A server of the user's own says nothing of its allocator unless it has `stats`.
+        out.push_str(
+            "## What the allocator held vs what the app held
+
+",
+        );
+        out.push_str(
+            "The target has no stats endpoint (`[target] stats`): only what the kernel charges it \
+             is known. The mappings below tell the allocator's heap from other memory.\n\n",
+        );
+        return;
+    }
     // The pools column only when the app has pools.
     let pools = s
         .variants
