@@ -10,13 +10,16 @@
 //!
 //! Needs Debian's libjemalloc2 and nginx (`make deps`, which `make test` runs first).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+use common::{run, BIN};
+
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const NGINX: &str = "/usr/sbin/nginx";
 const MIB: f64 = (1 << 20) as f64;
@@ -54,21 +57,6 @@ fn write_scenario(dir: &Path, target: &str, load: &str, phases: &str) -> PathBuf
     let p = dir.join("external.toml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// `allocstorm run` of one variant: its exit code and its record.
-fn run(scenario: &Path, variant: &str) -> (Option<i32>, Value) {
-    let out = scenario.parent().unwrap().join("out");
-    let status = Command::new(BIN)
-        .args(["run", "--quiet", "--scenario"])
-        .arg(scenario)
-        .args(["--variant", variant, "--out"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    let record = out.join(format!("runs/{variant}-1.json"));
-    let rec = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    (status.code(), rec)
 }
 
 fn toy_server() -> String {

@@ -3,12 +3,15 @@
 //!
 //! Needs Debian's libjemalloc2 (`make deps`, which `make test` runs first).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+use common::{run, BIN};
+
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const MIB: f64 = (1 << 20) as f64;
 
@@ -44,21 +47,6 @@ stats_interval = "250ms"
     let p = dir.join("preload.toml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// `allocstorm run` of one variant: its exit code and its record.
-fn run(scenario: &Path, variant: &str) -> (Option<i32>, Value) {
-    let out = scenario.parent().unwrap().join("out");
-    let status = Command::new(BIN)
-        .args(["run", "--quiet", "--scenario"])
-        .arg(scenario)
-        .args(["--variant", variant, "--out"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    let record = out.join(format!("runs/{variant}-1.json"));
-    let rec = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    (status.code(), rec)
 }
 
 /// glibc's own figures (mallinfo2, from `/stats`) over the run: min and max of `key`.
