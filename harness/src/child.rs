@@ -11,19 +11,24 @@ pub fn die_with_parent(cmd: &mut tokio::process::Command) -> &mut tokio::process
     let parent = std::process::id() as libc::pid_t;
     cmd.kill_on_drop(true).process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died between fork and prctl: then nobody would kill us.
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        })
-    };
+    unsafe { cmd.pre_exec(move || sigkill_on_parent_death(parent)) };
     cmd
+}
+
+/// For a `pre_exec` closure (between fork and exec: async-signal-safe calls only): the child
+/// gets SIGKILL when `parent`, the process that forked it, dies, and exits at once if `parent`
+/// already died between the fork and the `prctl` (nobody would kill it then).
+pub fn sigkill_on_parent_death(parent: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe; _exit ends this child only.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+    }
+    Ok(())
 }
 
 /// Sends SIGKILL to a child's whole process group (the child and anything it started).

@@ -75,19 +75,9 @@ pub fn main(args: GuardArgs) -> ExitCode {
         None => cmd.env_remove("LD_PRELOAD"),
     };
     let parent = std::process::id() as libc::pid_t;
+    // The guard gone (SIGKILLed with its group, say) takes the target with it.
     // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // The guard gone (SIGKILLed with its group, say) takes the target with it.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
+    unsafe { cmd.pre_exec(move || crate::child::sigkill_on_parent_death(parent)) };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

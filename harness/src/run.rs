@@ -80,11 +80,12 @@ struct Launched {
 }
 
 /// How the driver finds the server ready and where it is.
-enum Reach {
+enum Reach<'a> {
     /// The toy server says `listening on IP:PORT` and answers `/healthz`.
     Toy,
     /// A target listens where the harness told it and is ready by its scenario's rule.
     Target {
+        spec: &'a crate::scenario::TargetSpec,
         addr: SocketAddr,
         stdout: Option<ChildStdout>,
         log: PathBuf,
@@ -285,8 +286,9 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         },
     };
     record.server_pid = Some(pid);
-    let reach = match &prepared {
-        Some(Ok(p)) => Reach::Target {
+    let reach = match (&prepared, &req.scenario.target) {
+        (Some(Ok(p)), Some(spec)) => Reach::Target {
+            spec,
             addr: p.addr,
             stdout,
             log: server_log.clone(),
@@ -551,7 +553,7 @@ async fn drive(
     phases: &crate::scenario::PhaseSpec,
     server: &mut Child,
     pid: u32,
-    reach: Reach,
+    reach: Reach<'_>,
     shared: SharedRef,
     record: &mut RunRecord,
 ) -> Outcome {
@@ -566,10 +568,12 @@ async fn drive(
             }
             addr
         }
-        Reach::Target { addr, stdout, log } => {
-            let Some(spec) = &req.scenario.target else {
-                return Outcome::Failed("a target without its [target] section".into());
-            };
+        Reach::Target {
+            spec,
+            addr,
+            stdout,
+            log,
+        } => {
             if let Err(e) = external::wait_ready(spec, addr, server, stdout, &log).await {
                 return Outcome::Failed(e);
             }

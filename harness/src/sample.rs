@@ -397,21 +397,26 @@ impl TreeReader {
     /// `smaps_rollup` summed over the processes of `tree` (PSS summed is the tree's fair
     /// share of shared pages; RSS summed counts a shared page once per process).
     pub fn smaps_rollup(&self, tree: &TreeSample, t: f64) -> Result<SmapsRollup, SampleError> {
-        let mut sum = ProcReader::new(self.root).smaps_rollup(t)?;
-        for p in tree.procs.iter().filter(|p| p.pid != self.root) {
-            if let Ok(r) = ProcReader::new(p.pid).smaps_rollup(t) {
-                sum.add(&r);
-            }
-        }
-        Ok(sum)
+        self.sum(tree, |r| r.smaps_rollup(t), SmapsRollup::add)
     }
 
     /// The mapping breakdown summed over the processes of `tree`.
     pub fn mappings(&self, tree: &TreeSample, t: f64) -> Result<MappingBreakdown, SampleError> {
-        let mut sum = ProcReader::new(self.root).mappings(t)?;
+        self.sum(tree, |r| r.mappings(t), MappingBreakdown::add)
+    }
+
+    /// `read` of the root (which must be readable) plus `read` of every other process of
+    /// `tree` that still is.
+    fn sum<T>(
+        &self,
+        tree: &TreeSample,
+        read: impl Fn(&ProcReader) -> Result<T, SampleError>,
+        add: fn(&mut T, &T),
+    ) -> Result<T, SampleError> {
+        let mut sum = read(&ProcReader::new(self.root))?;
         for p in tree.procs.iter().filter(|p| p.pid != self.root) {
-            if let Ok(m) = ProcReader::new(p.pid).mappings(t) {
-                sum.add(&m);
+            if let Ok(v) = read(&ProcReader::new(p.pid)) {
+                add(&mut sum, &v);
             }
         }
         Ok(sum)
