@@ -557,8 +557,9 @@ impl Scenario {
             raw.server.as_ref().unwrap_or(&RawServer::default()),
             path,
         )?;
-        let target = match &raw.target {
-            None => None,
+        // A target's templates shape its runs as much as the scenario does: hashed with it.
+        let (target, templates) = match &raw.target {
+            None => (None, Vec::new()),
             Some(t) => {
                 if raw.server.is_some() {
                     return Err(ctx.err(
@@ -573,15 +574,10 @@ impl Scenario {
                     ));
                 }
                 check_target_variants(&ctx, &variants)?;
-                Some(target_spec(&ctx, t, path)?)
+                let (spec, texts) = target_spec(&ctx, t, path)?;
+                (Some(spec), texts)
             }
         };
-        // A target's templates shape its runs as much as the scenario does.
-        let templates: Vec<String> = target
-            .iter()
-            .flat_map(|t| t.files.iter())
-            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
-            .collect();
         let hash = scenario_hash(&text, &vtext, &templates);
         let load = load_spec(&ctx, &raw.load)?;
         let phases = phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
@@ -1106,12 +1102,12 @@ fn check_target_variants(ctx: &Ctx, variants: &[Variant]) -> Result<(), Scenario
     Ok(())
 }
 
-/// Checks `[target]` field by field.
+/// Checks `[target]` field by field; also gives the templates' texts, as read for the check.
 fn target_spec(
     ctx: &Ctx,
     r: &RawTarget,
     scenario_path: &Path,
-) -> Result<TargetSpec, ScenarioError> {
+) -> Result<(TargetSpec, Vec<String>), ScenarioError> {
     let Some(program) = r.command.first() else {
         return Err(ctx.err(
             "target.command",
@@ -1235,7 +1231,7 @@ fn target_spec(
             format!("expected a path such as \"/stats\", got {s:?}"),
         ));
     }
-    Ok(TargetSpec {
+    let spec = TargetSpec {
         command: r.command.clone(),
         files,
         create_file,
@@ -1243,7 +1239,8 @@ fn target_spec(
         ready_timeout,
         sample,
         stats: r.stats.clone(),
-    })
+    };
+    Ok((spec, texts))
 }
 
 /// `program` as an absolute path, or found on `PATH`.
