@@ -12,7 +12,12 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build deps servers test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean
+.PHONY: build deps servers test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean docker-image docker-quick docker-compare docker-test
+ALLOCSTORM := $(RELEASE)/allocstorm
+UNAME_S := $(shell uname -s)
+# The allocator libraries that SCENARIO's variants preload, installed when missing (Debian,
+# Ubuntu). Where they cannot be had, the comparison still runs: those variants are `skipped`.
+SCENARIO_DEPS = ALLOCSTORM=$(ALLOCSTORM) bash scripts/deps.sh --scenario $(1)
 
 ## build: the server binaries (one per allocator) and allocstorm, optimised
 build:
@@ -46,7 +51,7 @@ fuzz:
 ## stress: the fault suite at full length: harness/tests/faults.rs and run_e2e.rs's fault tests,
 ## target-server's overload_sustained (OVERLOAD_SECS=30 per allocator), slow_clients and
 ## boundaries, then the fuzz tests with FUZZ_CASES cases. Every part runs; any failure fails it.
-## About 5 min here; run it alone (see README, Reliability). `make test` runs the same tests at
+## About 5 min here; run it alone (see docs/reliability.md). `make test` runs the same tests at
 ## CI length (5 s of overload, fewer fuzz cases).
 OVERLOAD_SECS ?= 30
 stress:
@@ -61,47 +66,68 @@ stress:
 		--test fuzz_requests --no-fail-fast || rc=1; \
 	exit $$rc
 
-## compare: every variant of SCENARIO, RUNS times each, interleaved, at full phase lengths
+ifeq ($(UNAME_S),Linux)
+## compare: every variant of SCENARIO, RUNS times each, interleaved, at full phase lengths.
+## Exit 0 all measured, 1 a run failed, 3 incomplete (a variant skipped: its library missing).
 compare: build
-	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs $(RUNS) $(OUT_FLAG)
+	@$(call SCENARIO_DEPS,$(SCENARIO))
+	$(ALLOCSTORM) compare --scenario $(SCENARIO) --variants all --runs $(RUNS) $(OUT_FLAG)
 
-## quick: the same comparison with --quick phases and one run per variant (about 2 minutes)
+## quick: the same comparison with --quick phases and one run per variant (about 2½ minutes)
 quick: build
-	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 1 --quick $(OUT_FLAG)
+	@$(call SCENARIO_DEPS,$(SCENARIO))
+	$(ALLOCSTORM) compare --scenario $(SCENARIO) --variants all --runs 1 --quick $(OUT_FLAG)
+else
+# Not Linux (macOS, Windows): the harness reads /proc, so the comparison runs in the pinned
+# Linux container of docker/ (see docs/docker.md).
+compare:
+	@echo "allocstorm: $(UNAME_S) has no /proc: running the comparison in Docker instead (make docker-compare)"
+	@$(MAKE) --no-print-directory docker-compare
+quick:
+	@echo "allocstorm: $(UNAME_S) has no /proc: running the comparison in Docker instead (make docker-quick)"
+	@$(MAKE) --no-print-directory docker-quick
+endif
 
 ## incidents: each of the five incident scenarios, --quick, one run per variant (about 7 min here);
-## one report directory per scenario under reports/
+## one report directory per scenario under reports/. Every scenario runs whatever one of them
+## ended with; the exit code is the worst (1 a run failed, 3 a variant skipped).
 INCIDENTS ?= hot-range pinned-pool thread-arenas pool-burst buffered-vs-streaming
 incidents: build
-	@set -e; stamp=$$(date -u +%Y%m%d-%H%M%S); for s in $(INCIDENTS); do \
+	@stamp=$$(date -u +%Y%m%d-%H%M%S); worst=0; for s in $(INCIDENTS); do \
 		echo "== $$s"; \
-		$(RELEASE)/allocstorm compare --scenario scenarios/$$s.toml --variants all --runs 1 --quick \
-			--out reports/incidents-$$stamp/$$s; \
-	done
+		$(call SCENARIO_DEPS,scenarios/$$s.toml); \
+		$(ALLOCSTORM) compare --scenario scenarios/$$s.toml --variants all --runs 1 --quick \
+			--out reports/incidents-$$stamp/$$s; c=$$?; \
+		case $$c in 0) ;; 1|3) [ $$worst -eq 1 ] || worst=$$c ;; *) exit $$c ;; esac; \
+	 done; exit $$worst
 
 ## report: render a report directory again from its records (DIR=reports/...)
 report: build
-	$(RELEASE)/allocstorm report $(DIR)
+	$(ALLOCSTORM) report $(DIR)
 
 ## gate: a quick comparison (GATE_RUNS per variant), then the gate: the scenario's budgets and
 ## the committed baseline for this host in baselines/, if there is one. Exit 0 pass,
 ## 1 regression, 2 harness or input error, 3 inconclusive.
 gate: build
-	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs $(GATE_RUNS) --quick --quiet --out $(GATE_OUT) || [ $$? -eq 1 ]
-	$(RELEASE)/allocstorm gate --run $(GATE_OUT) --baseline baselines/ --markdown $(GATE_OUT)/gate.md
+	@$(call SCENARIO_DEPS,$(SCENARIO))
+	$(ALLOCSTORM) compare --scenario $(SCENARIO) --variants all --runs $(GATE_RUNS) --quick --quiet --out $(GATE_OUT) || { c=$$?; [ $$c -eq 1 ] || [ $$c -eq 3 ]; }
+	$(ALLOCSTORM) gate --run $(GATE_OUT) --baseline baselines/ --markdown $(GATE_OUT)/gate.md
 
 ## gate-baseline: make this host's baseline (5 runs per variant) in baselines/
 gate-baseline: build
-	$(RELEASE)/allocstorm compare --scenario $(SCENARIO) --variants all --runs 5 --quick --quiet --out $(GATE_OUT)
-	$(RELEASE)/allocstorm gate --run $(GATE_OUT) --update-baseline baselines/
+	@$(call SCENARIO_DEPS,$(SCENARIO))
+	$(ALLOCSTORM) compare --scenario $(SCENARIO) --variants all --runs 5 --quick --quiet --out $(GATE_OUT)
+	$(ALLOCSTORM) gate --run $(GATE_OUT) --update-baseline baselines/
 
 ## run: one run of one variant (VARIANT=glibc SCENARIO=...) at full length
 run: build
-	$(RELEASE)/allocstorm run --scenario $(SCENARIO) --variant $(VARIANT)
+	@$(call SCENARIO_DEPS,$(SCENARIO)) --variants $(VARIANT)
+	$(ALLOCSTORM) run --scenario $(SCENARIO) --variant $(VARIANT)
 
 ## run-quick: the same with --quick
 run-quick: build
-	$(RELEASE)/allocstorm run --scenario $(SCENARIO) --variant $(VARIANT) --quick
+	@$(call SCENARIO_DEPS,$(SCENARIO)) --variants $(VARIANT)
+	$(ALLOCSTORM) run --scenario $(SCENARIO) --variant $(VARIANT) --quick
 
 ## lint: formatting and clippy, as CI checks them
 lint:
@@ -117,6 +143,23 @@ bench-server:
 	target-server/bench/vs-nginx.sh
 bench-load:
 	harness/bench/load-vs-wrk.sh
+
+## docker-image: the pinned Linux environment of docker/ (Debian 12, glibc 2.36), cached
+docker-image:
+	bash scripts/docker.sh image
+
+## docker-quick / docker-compare: `make quick` / `make compare` inside that container; the
+## report is written to this checkout's reports/, owned by you. SCENARIO, RUNS, OUT pass through.
+docker-quick:
+	bash scripts/docker.sh quick
+docker-compare:
+	bash scripts/docker.sh compare
+
+## docker-test: installs docker.io and starts dockerd if needed, builds the image (its base made
+## with mmdebstrap when there is no registry), runs a short two-variant comparison in it and
+## checks the report on the host; leaves no container running. .ci/run runs it.
+docker-test:
+	bash scripts/docker-test.sh
 
 clean:
 	$(CARGO) clean

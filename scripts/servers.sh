@@ -6,7 +6,7 @@
 #   apache2-bin /usr/sbin/apache2 and its modules in /usr/lib/apache2/modules, without the
 #               `apache2` package's /etc/apache2 tree, apache2ctl and service: the template
 #               scenarios/targets/apache2.conf is complete by itself (LoadModule lines included).
-#   wrk         /usr/bin/wrk, the HTTP load generator the README's measurements used.
+#   wrk         /usr/bin/wrk, the HTTP load generator the measurements in docs/ used.
 #   python3-aiohttp  aiohttp 3.8 for Debian's /usr/bin/python3 (not a pyenv or venv python,
 #               which does not see Debian's packages): scenarios/targets/aiohttp_server.py.
 # The allocators that the measurements preload come from scripts/deps.sh.

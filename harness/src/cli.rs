@@ -2,7 +2,8 @@
 //!
 //! Exit codes: `0` success; `1` the run completed but the server failed during it (for
 //! `gate`: a regression); `2` bad input or a harness error (one line on stderr naming what was
-//! wrong); `3` (`gate` only) inconclusive; `130` interrupted.
+//! wrong); `3` incomplete (`compare`: a variant was skipped, every other one measured and
+//! reported) or inconclusive (`gate`); `130` interrupted.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,9 +20,9 @@ use crate::scenario::Scenario;
 #[derive(Debug, Parser)]
 #[command(
     name = "allocstorm",
-    version,
+    version = version(),
     about = "Reproducible load-test harness for memory-allocator behaviour",
-    after_help = "Exit codes: 0 ok, 1 a run failed (server died), 2 bad input or harness error, 130 interrupted."
+    after_help = "Exit codes: 0 ok, 1 a run failed (server died), 2 bad input or harness error, 3 incomplete (compare: a variant skipped because it cannot run here, the others measured; gate: inconclusive), 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,6 +40,10 @@ pub enum Command {
     /// Gate a report directory on RSS after drain: the scenario's budgets and a stored
     /// baseline. Exit 0 pass, 1 regression, 2 harness or input error, 3 inconclusive.
     Gate(crate::gate::GateArgs),
+    /// What the selected variants need on this machine: each preload library, the Debian
+    /// package that ships it, and whether it is installed. `scripts/deps.sh --scenario`
+    /// installs what `--missing` prints. Exit 0 all present, 3 something missing.
+    Deps(DepsArgs),
     /// The multi-process hot-key HTTP client, usable on its own.
     Load(load::LoadArgs),
     /// One process of `load` (started by `load` itself).
@@ -108,9 +113,32 @@ pub struct CompareArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct DepsArgs {
+    /// Scenario file (TOML), e.g. scenarios/hot-range.toml.
+    #[arg(long)]
+    pub scenario: PathBuf,
+    /// Variants: `all`, or names separated by commas.
+    #[arg(long, default_value = "all")]
+    pub variants: String,
+    /// Print only the Debian packages of the missing libraries, one per line (for scripts).
+    #[arg(long)]
+    pub missing: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// A directory written by `allocstorm compare` or `run` (it holds runs/).
     pub dir: PathBuf,
+}
+
+/// `--version`: the version, and the container it runs in, if any (a figure measured in a
+/// container is not the host's; the same goes into every record's provenance).
+fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| match crate::provenance::container() {
+        Some(c) => format!("{} (in a {c} container)", env!("CARGO_PKG_VERSION")),
+        None => env!("CARGO_PKG_VERSION").to_string(),
+    })
 }
 
 fn size(s: &str) -> Result<u64, String> {
@@ -154,6 +182,7 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run_cmd(args).await,
             Command::Compare(args) => compare_cmd(args).await,
             Command::Report(args) => report_cmd(&args.dir),
+            Command::Deps(args) => deps_cmd(&args),
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
@@ -186,6 +215,12 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
             names.join(", ")
         ));
     };
+    if let Some(why) = variant.unavailable() {
+        return fail(format!(
+            "--variant {}: cannot run here: {why}",
+            variant.name
+        ));
+    }
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
     let bin_dir = match crate::child::exe_dir() {
         Ok(d) => d,
@@ -219,6 +254,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
                     ExitCode::from(1)
                 }
                 RunStatus::Interrupted => ExitCode::from(130),
+                RunStatus::Skipped => ExitCode::from(INCOMPLETE),
                 // A measured outcome under the limit the user set, not a harness failure.
                 RunStatus::Oom => {
                     eprintln!(
@@ -272,15 +308,65 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
     }
     // `oom` under the scenario's memory limit is an outcome measured (incident 004's), not a
     // failure of the run.
-    if outcome
-        .records
-        .iter()
-        .any(|r| !matches!(r.status, RunStatus::Ok | RunStatus::Oom))
-    {
+    if outcome.records.iter().any(|r| {
+        !matches!(
+            r.status,
+            RunStatus::Ok | RunStatus::Oom | RunStatus::Skipped
+        )
+    }) {
         eprintln!("allocstorm: some runs failed; see the report");
         return ExitCode::from(1);
     }
+    let skipped = outcome.skipped();
+    if !skipped.is_empty() {
+        eprintln!(
+            "allocstorm: incomplete: {} skipped (cannot run here; see the report for why and the fix), every other variant measured",
+            skipped.join(", ")
+        );
+        return ExitCode::from(INCOMPLETE);
+    }
     ExitCode::SUCCESS
+}
+
+fn deps_cmd(args: &DepsArgs) -> ExitCode {
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let mut missing = false;
+    for v in variants {
+        let Some(lib) = &v.preload else {
+            if !args.missing {
+                println!("{:<18} nothing to install (built in)", v.name);
+            }
+            continue;
+        };
+        let absent = v.unavailable().is_some();
+        missing |= absent;
+        let package = v.package.as_deref().unwrap_or("");
+        if args.missing {
+            if absent && !package.is_empty() {
+                println!("{package}");
+            }
+        } else {
+            let state = if absent { "MISSING" } else { "installed" };
+            let from = if package.is_empty() {
+                String::new()
+            } else {
+                format!(" (Debian: {package})")
+            };
+            println!("{:<18} {state:<9} {lib}{from}", v.name);
+        }
+    }
+    if missing {
+        ExitCode::from(INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn report_cmd(dir: &std::path::Path) -> ExitCode {
@@ -293,6 +379,10 @@ fn report_cmd(dir: &std::path::Path) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// `compare`'s exit code when a variant was skipped: the comparison is incomplete, what ran
+/// is reported. The same number as the gate's inconclusive: not a pass, not a regression.
+pub const INCOMPLETE: u8 = 3;
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("allocstorm: {e}");

@@ -8,13 +8,27 @@ use std::path::{Path, PathBuf};
 
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
-use crate::run::{run_variant, RunError, RunRequest};
+use crate::run::{run_variant, write_skipped, RunError, RunRequest};
 use crate::scenario::{Case, Scenario, Variant};
 
 /// How the comparison ended.
 pub struct CompareOutcome {
     pub records: Vec<RunRecord>,
     pub interrupted: bool,
+}
+
+impl CompareOutcome {
+    /// Variants that could not run here (`skipped` records): the comparison is incomplete.
+    pub fn skipped(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .records
+            .iter()
+            .filter(|r| r.status == RunStatus::Skipped)
+            .map(|r| r.variant.name.as_str())
+            .collect();
+        names.dedup();
+        names
+    }
 }
 
 /// Picks the variants named by `--variants a,b,…` (or `all`) from the scenario.
@@ -84,11 +98,11 @@ pub struct CompareRequest<'a> {
     pub show_progress: bool,
 }
 
-/// Checks everything that can be checked before a server starts: binaries and the output
-/// directory.
+/// Checks everything that can be checked before a server starts: the binaries of the variants
+/// that can run here, and the output directory.
 pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
-    for v in &req.variants {
-        if !req.bin_dir.join(&v.binary).is_file() {
+    for v in req.variants.iter().filter(|v| v.unavailable().is_none()) {
+        if req.scenario.target.is_none() && !req.bin_dir.join(&v.binary).is_file() {
             return Err(RunError::MissingBinary {
                 binary: v.binary.clone(),
                 dir: req.bin_dir.display().to_string(),
@@ -108,32 +122,44 @@ pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
         })
 }
 
-pub async fn compare(req: CompareRequest<'_>) -> Result<CompareOutcome, RunError> {
+pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunError> {
     preflight(&req)?;
     let environment = Environment::collect();
     let expanded = expand(req.scenario, &req.variants);
     let items: Vec<(&Variant, &Case)> = expanded.iter().map(|(v, c)| (v, *c)).collect();
-    let order = schedule(&items, req.runs);
-    let total = order.len();
+    let request = |variant, case: &'a Case, n| RunRequest {
+        scenario: req.scenario,
+        variant,
+        server: &case.server,
+        memory_limit: req.memory_limit,
+        out_dir: req.out_dir,
+        run_index: n,
+        quick: req.quick,
+        sample_interval: req.sample_interval,
+        bin_dir: req.bin_dir,
+        environment: &environment,
+        show_progress: req.show_progress,
+    };
+    // A variant that cannot run here is recorded once as `skipped`, with why and the fix, and
+    // every other variant runs: one missing library must not cost the whole comparison.
+    let (runnable, unavailable): (Vec<_>, Vec<_>) = items
+        .into_iter()
+        .partition(|(v, _)| v.unavailable().is_none());
     let mut records = Vec::new();
+    for (variant, case) in unavailable {
+        let reason = variant.unavailable().unwrap_or_default();
+        if req.show_progress {
+            eprintln!("── skipped {}: {reason}", variant.name);
+        }
+        records.push(write_skipped(&request(variant, case, 1), reason)?);
+    }
+    let order = schedule(&runnable, req.runs);
+    let total = order.len();
     for (i, (n, (variant, case))) in order.into_iter().enumerate() {
         if req.show_progress {
             eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
         }
-        let rec = run_variant(RunRequest {
-            scenario: req.scenario,
-            variant,
-            server: &case.server,
-            memory_limit: req.memory_limit,
-            out_dir: req.out_dir,
-            run_index: n,
-            quick: req.quick,
-            sample_interval: req.sample_interval,
-            bin_dir: req.bin_dir,
-            environment: &environment,
-            show_progress: req.show_progress,
-        })
-        .await?;
+        let rec = run_variant(request(variant, case, n)).await?;
         let stop = rec.status == RunStatus::Interrupted;
         records.push(rec);
         if stop {
@@ -161,6 +187,7 @@ mod tests {
             env: Default::default(),
             args: vec![],
             preload: None,
+            package: None,
             sweep: None,
         }
     }

@@ -1,4 +1,4 @@
-//! The figures of a run, exactly as DESIGN.md defines them, computed from the samples and the
+//! The figures of a run, exactly as docs/measurements.md defines them, computed from the samples and the
 //! phase marks. Pure functions: the record in, numbers out.
 
 use serde::{Deserialize, Serialize};

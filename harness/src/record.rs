@@ -30,6 +30,9 @@ pub enum RunStatus {
     /// The server crossed the scenario's memory limit (killed by the harness) or was killed by
     /// the kernel's OOM killer: an outcome measured, not a harness failure.
     Oom,
+    /// Not run: the variant cannot run on this machine (its preload library is missing).
+    /// `failure` says why and what installs it; the record has nothing measured.
+    Skipped,
 }
 
 /// A `/stats` reading, kept whole.

@@ -59,6 +59,58 @@ pub struct RunRequest<'a> {
     pub show_progress: bool,
 }
 
+/// What is known of a run before its server starts.
+fn run_header(req: &RunRequest<'_>, server_command: Vec<String>, started_at: String) -> RunHeader {
+    RunHeader {
+        scenario: req.scenario.name.clone(),
+        scenario_path: req.scenario.path.display().to_string(),
+        scenario_hash: req.scenario.hash.clone(),
+        scenario_description: req.scenario.description.clone(),
+        variant: req.variant.clone(),
+        run_index: req.run_index,
+        seed: req.scenario.seed,
+        quick: req.quick,
+        started_at,
+        server_command,
+        phases_planned: req.scenario.phases(req.quick).clone(),
+        sample_interval_s: req.sample_interval.as_secs_f64(),
+        environment: req.environment.clone(),
+        memory_limit_bytes: req.memory_limit,
+        report: req.scenario.report.clone(),
+        target: req.scenario.target.clone(),
+    }
+}
+
+/// The record of a variant that cannot run here ([`Variant::unavailable`]): status `skipped`,
+/// `reason` as its failure, nothing measured; written as `runs/<variant>-<n>.json` so that the
+/// report and the gate name it instead of forgetting it.
+pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, RunError> {
+    let runs_dir = req.out_dir.join("runs");
+    std::fs::create_dir_all(&runs_dir).map_err(|e| RunError::Output {
+        path: runs_dir.display().to_string(),
+        source: e,
+    })?;
+    let command = match &req.scenario.target {
+        Some(t) => t.command.clone(),
+        None => {
+            let mut c = vec![req.bin_dir.join(&req.variant.binary).display().to_string()];
+            c.extend(req.scenario.server_args_for(req.server));
+            c.extend(req.variant.args.iter().cloned());
+            c
+        }
+    };
+    // Never started: no start time, so it sorts after every run that did.
+    let mut record = RunRecord::from_header(run_header(req, command, String::new()));
+    record.status = RunStatus::Skipped;
+    record.failure = Some(reason);
+    let (_, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
+    write_json_atomic(&json, &record).map_err(|e| RunError::Output {
+        path: json.display().to_string(),
+        source: e,
+    })?;
+    Ok(record)
+}
+
 /// Paths of a run's files.
 pub fn run_files(out_dir: &Path, variant: &str, n: u32) -> (PathBuf, PathBuf) {
     let base = out_dir.join("runs").join(format!("{variant}-{n}"));
@@ -218,24 +270,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
         progress: Progress::new(label, req.show_progress),
         addr: None,
     }));
-    let header = RunHeader {
-        scenario: req.scenario.name.clone(),
-        scenario_path: req.scenario.path.display().to_string(),
-        scenario_hash: req.scenario.hash.clone(),
-        scenario_description: req.scenario.description.clone(),
-        variant: req.variant.clone(),
-        run_index: req.run_index,
-        seed: req.scenario.seed,
-        quick: req.quick,
-        started_at,
-        server_command: command,
-        phases_planned: phases.clone(),
-        sample_interval_s: req.sample_interval.as_secs_f64(),
-        environment: req.environment.clone(),
-        memory_limit_bytes: req.memory_limit,
-        report: req.scenario.report.clone(),
-        target: req.scenario.target.clone(),
-    };
+    let header = run_header(&req, command, started_at);
     shared
         .borrow_mut()
         .log(&Event::Start(Box::new(header.clone())));

@@ -431,6 +431,10 @@ pub struct Variant {
     /// The harness checks it is mapped in the server once it is up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preload: Option<String>,
+    /// The Debian package that ships `preload`: what `scripts/deps.sh` installs when the
+    /// library is missing, and what a skipped variant's reason names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
     /// Set by the harness on the variants it derives for a sweep; never written by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepPoint>,
@@ -440,6 +444,21 @@ impl Variant {
     /// The `variants.toml` name this run belongs to (itself unless it is a sweep point).
     pub fn base_name(&self) -> &str {
         self.sweep.as_ref().map_or(&self.name, |p| &p.base)
+    }
+
+    /// Why this variant cannot run on this machine, with what fixes it; `None` when it can.
+    /// Its preload library must exist: checked before a run, never while loading a scenario,
+    /// so that one missing library skips one variant instead of stopping the comparison.
+    pub fn unavailable(&self) -> Option<String> {
+        let lib = self.preload.as_deref()?;
+        if Path::new(lib).is_file() {
+            return None;
+        }
+        let fix = match &self.package {
+            Some(p) => format!("`make deps`, or `apt-get install {p}`"),
+            None => "install it, or point the variant's `preload` at where it is".to_string(),
+        };
+        Some(format!("its preload {lib} is not installed: {fix}"))
     }
 }
 
@@ -549,8 +568,6 @@ impl Scenario {
                     .collect::<Result<Vec<_>, _>>()?
             }
         };
-
-        check_preload_exists(&vfile, &all, &variants)?;
 
         let server = server_spec(
             &ctx,
@@ -1048,6 +1065,12 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
         if let Some(lib) = &v.preload {
             check_preload(&ctx, &format!("{field}.preload"), &v.binary, lib)?;
         }
+        if v.package.is_some() && v.preload.is_none() {
+            return Err(ctx.err(
+                &format!("{field}.package"),
+                "names the Debian package of the variant's preload: expected a `preload` beside it",
+            ));
+        }
     }
     if raw.variant.is_empty() {
         return Err(ctx.err("variant", "expected at least one [[variant]]"));
@@ -1060,16 +1083,20 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
 pub const PRELOAD_BINARY: &str = "target-server-glibc";
 
 /// A variant's `preload`: an absolute path, on the glibc build only. Whether the file exists is
-/// checked for the variants a scenario runs ([`check_preload_exists`]), so a library missing
-/// here does not stop scenarios that do not use it.
+/// checked before a run ([`Variant::unavailable`]): a library missing here skips that variant
+/// and stops nothing else.
 fn check_preload(ctx: &Ctx, field: &str, binary: &str, lib: &str) -> Result<(), ScenarioError> {
     let path = Path::new(lib);
     if !path.is_absolute() {
         return Err(ctx.err(
             field,
-            format!(
-                "expected an existing shared library (install it with `make deps`), got {lib:?}"
-            ),
+            format!("expected the absolute path of a shared library, got {lib:?}"),
+        ));
+    }
+    if path.is_dir() {
+        return Err(ctx.err(
+            field,
+            format!("expected a shared library file, got the directory {lib:?}"),
         ));
     }
     if binary != PRELOAD_BINARY {
@@ -1254,28 +1281,6 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|c| c.is_file())
     })
-}
-
-/// The preloads of the variants a scenario runs must exist.
-fn check_preload_exists(
-    file: &str,
-    all: &[Variant],
-    selected: &[Variant],
-) -> Result<(), ScenarioError> {
-    let ctx = Ctx { file };
-    for v in selected {
-        let Some(lib) = &v.preload else { continue };
-        if !Path::new(lib).is_file() {
-            let i = all.iter().position(|a| a.name == v.name).unwrap_or(0);
-            return Err(ctx.err(
-                &format!("variant[{i}].preload"),
-                format!(
-                    "expected an existing shared library (install it with `make deps`), got {lib:?}"
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn names_of(vs: &[Variant]) -> String {

@@ -89,6 +89,7 @@ fn environment() -> Environment {
             ("tokio".to_string(), "1.47.1".to_string()),
         ]
         .into(),
+        ..Default::default()
     }
 }
 
@@ -153,6 +154,7 @@ impl World {
                 env: env_vars,
                 args: vec![],
                 preload: None,
+                package: None,
                 sweep: None,
             },
             run_index: run,

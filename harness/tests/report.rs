@@ -80,6 +80,7 @@ fn variant(name: &str) -> Variant {
         env,
         args,
         preload: None,
+        package: None,
         sweep: None,
     }
 }
@@ -100,6 +101,7 @@ fn environment() -> Environment {
         git_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         git_dirty: Some(false),
         crate_versions: [("tikv-jemallocator".to_string(), "0.6.0".to_string())].into(),
+        ..Default::default()
     }
 }
 

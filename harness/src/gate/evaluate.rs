@@ -97,6 +97,9 @@ pub struct VariantGate {
     pub baseline_after_drain: Vec<u64>,
     /// Why the variant could not be judged (no ok run).
     pub error: Option<String>,
+    /// Why the variant was not run at all on this machine (its `skipped` record's reason):
+    /// nothing to judge, so the gate is inconclusive, not failed.
+    pub skipped: Option<String>,
     pub comparison: Option<Verdict>,
     /// Why there is no comparison: no baseline, or the baseline lacks this variant.
     pub no_comparison: Option<String>,
@@ -109,6 +112,9 @@ impl VariantGate {
     pub fn status(&self) -> Status {
         if self.error.is_some() {
             return Status::Error;
+        }
+        if self.skipped.is_some() {
+            return Status::Inconclusive;
         }
         self.comparison
             .iter()
@@ -183,13 +189,19 @@ pub fn evaluate(
             candidate_after_drain: a.clone(),
             baseline_after_drain: base_a.clone(),
             error: None,
+            skipped: None,
             comparison: None,
             no_comparison: None,
             thresholds: config.thresholds_for(&v.name),
             budgets: Vec::new(),
         };
         if a.is_empty() {
-            g.error = Some(no_ok_run(v));
+            match v.runs.iter().find(|r| r.status == "skipped") {
+                Some(r) if v.runs.iter().all(|r| r.status == "skipped") => {
+                    g.skipped = Some(r.failure.clone().unwrap_or_else(|| "skipped".into()));
+                }
+                _ => g.error = Some(no_ok_run(v)),
+            }
             out.push(g);
             continue;
         }

@@ -26,6 +26,10 @@ pub struct Key {
     pub thp_enabled: String,
     /// Versions of the allocator crates the servers were built with (jemalloc, mimalloc).
     pub allocator_crates: BTreeMap<String, String>,
+    /// The container the runs were measured in (`docker` …); absent on a bare machine, so
+    /// baselines made before this field key as bare-metal ones, which they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// The kernel's upstream version, `6.18.44` of `6.18.44-fc-v1045` or `6.8.0` of
@@ -67,6 +71,7 @@ impl Key {
                 .filter(|(k, _)| is_allocator_crate(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            container: e.container.clone(),
         }
     }
 
@@ -75,11 +80,15 @@ impl Key {
     /// full key is inside the file and checked.
     pub fn host_key(&self) -> String {
         let raw = format!(
-            "{}-glibc{}-{}cpu-thp-{}{}",
+            "{}-glibc{}-{}cpu-thp-{}{}{}",
             self.kernel,
             self.glibc_version,
             self.nproc,
             self.thp_enabled,
+            self.container
+                .as_deref()
+                .map(|c| format!("-{c}"))
+                .unwrap_or_default(),
             if self.quick { "-quick" } else { "" }
         );
         sanitize(&raw)
@@ -191,6 +200,7 @@ fn status_name(s: RunStatus) -> &'static str {
         RunStatus::Failed => "failed",
         RunStatus::Interrupted => "interrupted",
         RunStatus::Oom => "oom",
+        RunStatus::Skipped => "skipped",
     }
 }
 
@@ -219,6 +229,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         nproc: 0,
         thp_enabled: String::new(),
         allocator_crates: BTreeMap::new(),
+        container: None,
     });
 
     let mut variants: Vec<VariantRuns> = Vec::new();
@@ -341,6 +352,7 @@ pub fn diff_keys(a: &Key, b: &Key) -> Vec<KeyDiff> {
         "nproc",
         "thp_enabled",
         "allocator_crates",
+        "container",
     ];
     let (va, vb) = (
         serde_json::to_value(a).unwrap_or_default(),
@@ -402,6 +414,7 @@ mod tests {
             nproc: 4,
             thp_enabled: "madvise".into(),
             allocator_crates: [("mimalloc".to_string(), "0.1.48".to_string())].into(),
+            container: None,
         }
     }
 
@@ -417,6 +430,32 @@ mod tests {
             ..key()
         };
         assert_eq!(odd.host_key(), "6.1__1_SMP_x-glibc2.39-4cpu-thp-madvise");
+    }
+
+    #[test]
+    fn a_container_keys_apart_from_the_bare_machine() {
+        let docker = Key {
+            container: Some("docker".into()),
+            ..key()
+        };
+        assert_eq!(
+            docker.file_name(),
+            "hot-range-6.8.0-1015-azure-glibc2.39-4cpu-thp-madvise-docker-quick.json"
+        );
+        let d = diff_keys(&key(), &docker);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].field, "container");
+        // A baseline written before the field existed is a bare-machine one: same key.
+        let old: Key = serde_json::from_value(
+            serde_json::to_value(key())
+                .map(|mut v| {
+                    v.as_object_mut().unwrap().remove("container");
+                    v
+                })
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(diff_keys(&old, &key()).is_empty());
     }
 
     #[test]

@@ -103,6 +103,16 @@ fn comparison_rows(r: &GateReport) -> Vec<[String; 6]> {
                     "ERROR".into(),
                 ];
             }
+            if g.skipped.is_some() {
+                return [
+                    g.name.clone(),
+                    base,
+                    "skipped".into(),
+                    "-".into(),
+                    "-".into(),
+                    "INCONCLUSIVE".into(),
+                ];
+            }
             match &g.comparison {
                 Some(v) => [
                     g.name.clone(),
@@ -199,6 +209,9 @@ pub fn findings(r: &GateReport) -> Vec<String> {
     for g in &r.variants {
         if let Some(e) = &g.error {
             out.push((0, format!("{}: {e}", g.name)));
+        }
+        if let Some(why) = &g.skipped {
+            out.push((2, format!("{}: not measured, skipped: {why}", g.name)));
         }
         if let Some(v) = &g.comparison {
             if let Some(l) = comparison_finding(g, v, &g.thresholds) {

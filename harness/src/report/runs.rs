@@ -204,6 +204,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                     env: BTreeMap::new(),
                     args: Vec::new(),
                     preload: None,
+                    package: None,
                     sweep: None,
                 },
                 run_index: file_index,

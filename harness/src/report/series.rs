@@ -120,6 +120,7 @@ mod tests {
                 env: Default::default(),
                 args: vec![],
                 preload: None,
+                package: None,
                 sweep: None,
             },
             run_index: 0,

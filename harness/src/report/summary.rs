@@ -181,7 +181,7 @@ impl std::ops::Deref for FigureSet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {
     pub run_index: u32,
-    /// `ok`, `interrupted`, `failed` or `oom`.
+    /// `ok`, `interrupted`, `failed`, `oom` or `skipped`.
     pub status: String,
     pub failure: Option<String>,
     /// Rebuilt from the event stream of a killed harness.
@@ -258,7 +258,8 @@ pub struct VariantSummary {
     /// the first run that reported them).
     pub allocator: Option<String>,
     pub allocator_settings: Option<serde_json::Value>,
-    /// The worst status of its runs: `ok` only if every run was ok.
+    /// The worst status of its runs: `ok` only if every run was ok; `skipped` when it could
+    /// not run on this machine (`failure` says why and what fixes it).
     pub status: String,
     /// Why its worst run did not end ok (for `oom`: when, and at what RSS); `null` when ok.
     #[serde(default)]
@@ -290,6 +291,7 @@ pub fn run_status(r: &RunRecord) -> &'static str {
         RunStatus::Ok => "ok",
         RunStatus::Interrupted => "interrupted",
         RunStatus::Oom => "oom",
+        RunStatus::Skipped => "skipped",
         RunStatus::Failed => {
             let says_oom = |s: &Option<String>| {
                 s.as_deref().is_some_and(|s| {
@@ -310,9 +312,10 @@ pub fn run_status(r: &RunRecord) -> &'static str {
 fn severity(status: &str) -> u8 {
     match status {
         "ok" => 0,
-        "interrupted" => 1,
-        "failed" => 2,
-        _ => 3,
+        "skipped" => 1,
+        "interrupted" => 2,
+        "failed" => 3,
+        _ => 4,
     }
 }
 
@@ -736,7 +739,11 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
             .filter(|_| status != "ok")
             .and_then(|r| r.failure.clone()),
         memory_limit_bytes: runs.iter().find_map(|r| r.memory_limit_bytes),
-        runs: runs.len(),
+        // Runs measured: a skipped variant has a record that says so, and no run.
+        runs: runs
+            .iter()
+            .filter(|r| r.status != RunStatus::Skipped)
+            .count(),
         runs_ok: ok.len(),
         median_run_index: median_run.map(|i| runs[i].run_index),
         medians: medians(&ok_sets),
@@ -765,7 +772,7 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
     }
 }
 
-/// The summary of a report directory's records (see DESIGN.md, "Outputs").
+/// The summary of a report directory's records (docs/measurements.md, "Outputs").
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);
     let names = variant_order(records);
@@ -785,6 +792,13 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
     let first = ordered.first().copied();
     for r in &ordered {
         let id = format!("{} #{}", r.variant.name, r.run_index);
+        if r.status == RunStatus::Skipped {
+            warnings.push(format!(
+                "incomplete comparison: `{}` was not measured (skipped): {}",
+                r.variant.name,
+                r.failure.as_deref().unwrap_or_default()
+            ));
+        }
         if is_incomplete(r) {
             warnings.push(format!(
                 "{id}: {}",
@@ -887,8 +901,8 @@ mod tests {
 
     #[test]
     fn severity_orders_statuses() {
-        let mut v = ["ok", "oom", "interrupted", "failed"];
+        let mut v = ["ok", "oom", "interrupted", "skipped", "failed"];
         v.sort_by_key(|s| severity(s));
-        assert_eq!(v, ["ok", "interrupted", "failed", "oom"]);
+        assert_eq!(v, ["ok", "skipped", "interrupted", "failed", "oom"]);
     }
 }

@@ -139,7 +139,11 @@ impl Figure for BarsFigure<'_> {
             let c = i as f64;
             if v.runs_ok == 0 {
                 chart.draw_series(std::iter::once(Text::new(
-                    format!("{}: no ok run", v.status),
+                    if v.status == "skipped" {
+                        "skipped: not run here".to_string()
+                    } else {
+                        format!("{}: no ok run", v.status)
+                    },
                     (c, y_max * 0.04),
                     text_style(20)
                         .color(&RGBColor(178, 24, 43))
