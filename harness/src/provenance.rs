@@ -152,9 +152,20 @@ impl Environment {
             overcommit_memory: read_trim("/proc/sys/vm/overcommit_memory"),
             rustc: env!("ALLOCSTORM_RUSTC").to_string(),
             allocstorm_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_revision: git(&["rev-parse", "HEAD"]),
+            // An image has no .git: docker/Dockerfile bakes the checkout's revision into
+            // ALLOCSTORM_GIT_REVISION / ALLOCSTORM_GIT_DIRTY.
+            git_revision: git(&["rev-parse", "HEAD"]).or_else(|| {
+                std::env::var("ALLOCSTORM_GIT_REVISION")
+                    .ok()
+                    .filter(|v| !v.is_empty() && v != "unknown")
+            }),
             git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
-                .map(|s| !s.is_empty()),
+                .map(|s| !s.is_empty())
+                .or_else(|| match std::env::var("ALLOCSTORM_GIT_DIRTY").ok()?.as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                }),
             crate_versions: env!("ALLOCSTORM_CRATES")
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
