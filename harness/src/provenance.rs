@@ -161,11 +161,13 @@ impl Environment {
             }),
             git_dirty: git(&["status", "--porcelain", "--untracked-files=no"])
                 .map(|s| !s.is_empty())
-                .or_else(|| match std::env::var("ALLOCSTORM_GIT_DIRTY").ok()?.as_str() {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                }),
+                .or_else(
+                    || match std::env::var("ALLOCSTORM_GIT_DIRTY").ok()?.as_str() {
+                        "true" => Some(true),
+                        "false" => Some(false),
+                        _ => None,
+                    },
+                ),
             crate_versions: env!("ALLOCSTORM_CRATES")
                 .split(',')
                 .filter_map(|kv| kv.split_once('='))
