@@ -59,6 +59,13 @@ pub struct RunRequest<'a> {
     pub show_progress: bool,
 }
 
+/// The toy server's arguments: the scenario's `[server]` (or sweep point), then the variant's.
+fn toy_server_args(req: &RunRequest<'_>) -> Vec<String> {
+    let mut args = req.scenario.server_args_for(req.server);
+    args.extend(req.variant.args.iter().cloned());
+    args
+}
+
 /// What is known of a run before its server starts.
 fn run_header(req: &RunRequest<'_>, server_command: Vec<String>, started_at: String) -> RunHeader {
     RunHeader {
@@ -94,8 +101,7 @@ pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, 
         Some(t) => t.command.clone(),
         None => {
             let mut c = vec![req.bin_dir.join(&req.variant.binary).display().to_string()];
-            c.extend(req.scenario.server_args_for(req.server));
-            c.extend(req.variant.args.iter().cloned());
+            c.extend(toy_server_args(req));
             c
         }
     };
@@ -236,8 +242,7 @@ pub async fn run_variant(req: RunRequest<'_>) -> Result<RunRecord, RunError> {
     })?;
 
     let phases = req.scenario.phases(req.quick).clone();
-    let mut server_args = req.scenario.server_args_for(req.server);
-    server_args.extend(req.variant.args.iter().cloned());
+    let server_args = toy_server_args(&req);
     let mut command = vec![bin.display().to_string()];
     command.extend(server_args.iter().cloned());
     // A target of the user's own: its directory, its files, its port, its command line.
