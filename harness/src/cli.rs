@@ -142,7 +142,7 @@ fn version() -> &'static str {
 }
 
 fn size(s: &str) -> Result<u64, String> {
-    let b = target_server::units::parse_size(s).map_err(|e| e.to_string())?;
+    let b = allocstorm_core::units::parse_size(s).map_err(|e| e.to_string())?;
     if b < 16 << 20 {
         return Err(format!("expected at least 16MiB, got {s:?}"));
     }
@@ -150,7 +150,7 @@ fn size(s: &str) -> Result<u64, String> {
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
-    let d = target_server::units::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = allocstorm_core::units::parse_duration(s).map_err(|e| e.to_string())?;
     if d < Duration::from_millis(1) {
         return Err(format!("expected at least 1ms, got {s:?}"));
     }

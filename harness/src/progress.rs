@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use target_server::units::format_size;
+use allocstorm_core::units::format_size;
 
 pub struct Progress {
     label: String,

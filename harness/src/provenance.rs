@@ -136,7 +136,7 @@ impl Environment {
         Environment {
             hostname: read_trim("/proc/sys/kernel/hostname"),
             kernel: read_trim("/proc/sys/kernel/osrelease"),
-            glibc_version: target_server::alloc::glibc_version(),
+            glibc_version: allocstorm_core::glibc_version(),
             nproc: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),

@@ -520,7 +520,7 @@ fn finish(mut record: RunRecord, shared: SharedRef, json: &Path) -> Result<RunRe
 }
 
 fn fmt_opt_size(v: Option<u64>) -> String {
-    v.map(target_server::units::format_size)
+    v.map(allocstorm_core::units::format_size)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -845,8 +845,8 @@ async fn sample_loop(
                     let (phase, start, _) = &sh.phase;
                     return SamplerEnd::OverLimit(format!(
                         "VmRSS {} crossed the memory limit of {} {:.1}s into `{phase}`; killed with SIGKILL by the harness",
-                        target_server::units::format_size(s.vm_rss),
-                        target_server::units::format_size(limit),
+                        allocstorm_core::units::format_size(s.vm_rss),
+                        allocstorm_core::units::format_size(limit),
                         start.elapsed().as_secs_f64()
                     ));
                 }

@@ -258,12 +258,13 @@ fn shipped_scenarios_load() {
 #[test]
 fn incident_scenarios_load_with_their_shape() {
     use allocstorm::scenario::Scenario;
+    use allocstorm_core::server::BodyMode;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let load = |f: &str| Scenario::load(&root.join(f)).unwrap_or_else(|e| panic!("{e}"));
 
     let pinned = load("pinned-pool.toml");
-    assert_eq!(pinned.server.rpc_pool_objects, 4);
-    assert_eq!(pinned.server.rpc_object_size, 64 << 10);
+    assert_eq!(pinned.server.config.rpc_pool_objects, 4);
+    assert_eq!(pinned.server.config.rpc_object_size, 64 << 10);
     assert!(pinned
         .server_args()
         .windows(2)
@@ -271,7 +272,11 @@ fn incident_scenarios_load_with_their_shape() {
 
     // 002: one case per thread count; every variant runs at every point.
     let arenas = load("thread-arenas.toml");
-    let threads: Vec<u32> = arenas.cases.iter().map(|c| c.server.io_threads).collect();
+    let threads: Vec<usize> = arenas
+        .cases
+        .iter()
+        .map(|c| c.server.config.io_threads)
+        .collect();
     assert_eq!(threads, [2, 8, 32, 128]);
     let glibc = arenas.variant("glibc").unwrap();
     let point = arenas.case_variant(glibc, &arenas.cases[1]);
@@ -288,15 +293,19 @@ fn incident_scenarios_load_with_their_shape() {
     assert_eq!(full[0], "6000ms=200/s");
     let quick = burst.load.step_args(burst.phases(true).during);
     assert_eq!(quick[2], "4000ms=800/s");
-    let limits: Vec<u32> = burst.cases.iter().map(|c| c.server.max_inflight).collect();
+    let limits: Vec<usize> = burst
+        .cases
+        .iter()
+        .map(|c| c.server.config.max_inflight)
+        .collect();
     assert_eq!(limits, [0, 48]);
     assert_eq!(burst.cases[1].label.as_deref(), Some("limit-48"));
 
     // 004: a memory limit, and buffered against streaming.
     let bvs = load("buffered-vs-streaming.toml");
     assert_eq!(bvs.memory_limit, Some(512 << 20));
-    let bodies: Vec<&str> = bvs.cases.iter().map(|c| c.server.body.as_str()).collect();
-    assert_eq!(bodies, ["buffered", "streaming"]);
+    let bodies: Vec<BodyMode> = bvs.cases.iter().map(|c| c.server.config.body).collect();
+    assert_eq!(bodies, [BodyMode::Buffered, BodyMode::Streaming]);
     assert!(bvs
         .server_args_for(&bvs.cases[1].server)
         .windows(2)

@@ -18,7 +18,8 @@
 //! - [`stream`]: streaming bodies, read one chunk at a time (incident 004).
 //! - [`state`]: counters, in-flight buffers and the `/stats` document.
 //! - [`alloc`]: which allocator this is, its settings, figures and release call.
-//! - [`range`], [`units`]: parsing of HTTP ranges and of human units (shared with the harness).
+//! - [`range`]: parsing of HTTP ranges; [`units`] and the workload settings come from
+//!   `allocstorm-core`, shared with the harness.
 
 pub mod alloc;
 pub mod config;
@@ -31,7 +32,6 @@ pub mod range;
 pub mod server;
 pub mod state;
 pub mod stream;
-pub mod units;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -40,6 +40,8 @@ use std::sync::Arc;
 use clap::Parser;
 
 pub use alloc::Allocator;
+/// Units as a person writes them, shared with the harness ([`allocstorm_core::units`]).
+pub use allocstorm_core::units;
 
 /// The whole server process: parse the command line, apply allocator settings before any
 /// thread exists, serve until SIGINT/SIGTERM. Each binary's `main` is a call to this.
@@ -74,37 +76,37 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
     // Before the runtime, so the pre-fill comes from the main thread's heap and the pool threads
     // are waiting before any request can arrive.
     let pools = pools::Pools {
-        rpc: (cli.rpc_pool_objects > 0).then(|| {
+        rpc: (cli.server.rpc_pool_objects > 0).then(|| {
             Arc::new(pools::rpc::RpcPool::new(
-                cli.rpc_object_size as usize,
-                cli.rpc_pool_objects,
+                cli.server.rpc_object_size as usize,
+                cli.server.rpc_pool_objects,
             ))
         }),
-        bytes: (cli.byte_pool > 0).then(|| {
+        bytes: (cli.server.byte_pool > 0).then(|| {
             Arc::new(pools::bytes::BytePool::new(
-                cli.byte_pool,
-                cli.byte_pool_buffer as usize,
-                cli.byte_pool_low,
-                cli.byte_pool_high,
+                cli.server.byte_pool,
+                cli.server.byte_pool_buffer as usize,
+                cli.server.byte_pool_low,
+                cli.server.byte_pool_high,
             ))
         }),
     };
-    let io_pool = match cli.io {
+    let io_pool = match cli.server.io {
         config::IoMode::Pool => Some(Arc::new(
-            iopool::IoPool::start(cli.io_threads)
-                .with_context(|| format!("--io-threads {}: cannot start", cli.io_threads))?,
+            iopool::IoPool::start(cli.server.io_threads)
+                .with_context(|| format!("--io-threads {}: cannot start", cli.server.io_threads))?,
         )),
         _ => None,
     };
-    let io = match (cli.io, &io_pool) {
+    let io = match (cli.server.io, &io_pool) {
         (config::IoMode::Pool, Some(pool)) => iopool::IoRunner::Pool(pool.clone()),
         (config::IoMode::Blocking, _) => iopool::IoRunner::Blocking,
         _ => iopool::IoRunner::Worker,
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cli.workers)
-        .max_blocking_threads(cli.blocking_threads)
+        .worker_threads(cli.server.workers)
+        .max_blocking_threads(cli.server.blocking_threads)
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
@@ -118,7 +120,7 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
             cli.mallopt.clone(),
             settings,
             cli.seed,
-            cli.meta_size,
+            cli.server.meta_size,
         )
         .with_pools(pools, io_pool),
     );
@@ -126,15 +128,15 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
         state.clone(),
         hot,
         io,
-        cli.body,
-        cli.meta_every,
-        cli.max_range,
-        cli.chunk as usize,
-        cli.hold,
-        cli.egress_limit,
-        cli.max_inflight,
-        cli.queue_timeout,
-        cli.header_timeout,
+        cli.server.body,
+        cli.server.meta_every,
+        cli.server.max_range,
+        cli.server.chunk as usize,
+        cli.server.hold,
+        cli.server.egress_limit,
+        cli.server.max_inflight,
+        cli.server.queue_timeout,
+        cli.server.header_timeout,
     ));
 
     runtime.block_on(async {
@@ -148,8 +150,10 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
             writeln!(out, "listening on {addr}")?;
             out.flush()?;
         }
-        let churn = tokio::spawn(server::churn(state, cli.meta_churn, cli.seed));
-        server.run(listener, shutdown_signal(), cli.grace).await;
+        let churn = tokio::spawn(server::churn(state, cli.server.meta_churn, cli.seed));
+        server
+            .run(listener, shutdown_signal(), cli.server.grace)
+            .await;
         churn.abort();
         Ok::<(), anyhow::Error>(())
     })?;

@@ -18,8 +18,8 @@
 
 use std::collections::BTreeMap;
 
+use allocstorm_core::units;
 use serde::Serialize;
-use target_server::units;
 
 /// Defaults of the baseline comparison. Why these values: see [`Thresholds`].
 pub const DEFAULT_REL_TOLERANCE: f64 = 0.10;

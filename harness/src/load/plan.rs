@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use allocstorm_core::units;
 use serde::{Deserialize, Serialize};
-use target_server::units;
 
 use super::schedule::{RateStep, Schedule};
 use super::{LoadArgs, LoadError};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use target_server::units::format_size;
+use allocstorm_core::units::format_size;
 
 use super::merge::{LoadSummary, SecondReport};
 use super::stats::Percentiles;

@@ -166,7 +166,7 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
             l.connections,
             if l.connections == 1 { "" } else { "s" },
             l.range,
-            target_server::units::format_size(l.range_bytes),
+            allocstorm_core::units::format_size(l.range_bytes),
             l.path,
             secs(l.timeout_s),
             l.max_retries,
@@ -212,7 +212,7 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
             p,
             " Memory limit: {}; a server whose VmRSS crossed it was killed (SIGKILL) and its run \
              recorded as `oom`.",
-            target_server::units::format_size(limit)
+            allocstorm_core::units::format_size(limit)
         );
     }
     out.push_str(&p);
@@ -515,14 +515,14 @@ fn not_ok_runs(s: &Summary, out: &mut String) {
                 "The memory limit was {} ({} bytes) of VmRSS: the harness kills a server that crosses it and \
                  records the run as `oom`; a kernel OOM kill is recorded as `oom` too. Their figures up to the \
                  kill are in the runs table; the medians above are over the ok runs only.\n",
-                target_server::units::format_size(*limit),
+                allocstorm_core::units::format_size(*limit),
                 limit
             );
         }
         many => {
             let l: Vec<String> = many
                 .iter()
-                .map(|b| target_server::units::format_size(*b))
+                .map(|b| allocstorm_core::units::format_size(*b))
                 .collect();
             let _ = writeln!(
                 out,
@@ -771,7 +771,7 @@ fn environment(s: &Summary, out: &mut String) {
         let _ = writeln!(
             out,
             "- memory: {}",
-            target_server::units::format_size(e.mem_total_bytes)
+            allocstorm_core::units::format_size(e.mem_total_bytes)
         );
     }
     let _ = writeln!(

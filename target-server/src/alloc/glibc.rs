@@ -59,18 +59,7 @@ pub(super) fn settings(applied: &[(MalloptParam, u64)]) -> serde_json::Value {
     })
 }
 
-pub fn glibc_version() -> String {
-    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
-    unsafe {
-        std::ffi::CStr::from_ptr(gnu_get_libc_version())
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-extern "C" {
-    fn gnu_get_libc_version() -> *const libc::c_char;
-}
+pub use allocstorm_core::glibc_version;
 
 pub(super) fn figures() -> AllocatorFigures {
     // SAFETY: mallinfo2 only reads allocator state under its locks.

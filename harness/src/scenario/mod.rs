@@ -1,0 +1,228 @@
+//! Scenario files (TOML): what to run, how hard, for how long, and the gate budgets.
+//!
+//! A file is read by serde into [`raw`] structs of strings as people write them (`3MiB`, `20s`,
+//! `400/s`), then each section is checked by its own module into typed values; every error is
+//! one line naming the file, the field, the value and what was expected ([`error`]). Checks of
+//! the filesystem and `PATH` are [`preflight`]'s; the hash that baselines key on is [`hash`]'s.
+//!
+//! - [`variants`]: `variants.toml`, the allocator builds.
+//! - [`server`]: `[server]`, the toy server's settings (the server's own [`ServerConfig`]).
+//! - [`target`]: `[target]`, a server of the user's own.
+//! - [`load`]: `[load]`, the load plan. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
+//! - [`sweep`]: `[sweep]`, one server setting over several values.
+//! - [`report`]: `[report]`, extra series.
+//!
+//! [`ServerConfig`]: allocstorm_core::server::ServerConfig
+
+mod error;
+mod hash;
+mod load;
+mod phases;
+mod preflight;
+mod raw;
+mod report;
+mod server;
+mod sweep;
+mod target;
+mod variants;
+
+use std::path::{Path, PathBuf};
+
+use allocstorm_core::units;
+use serde::Serialize;
+
+pub use error::ScenarioError;
+pub use load::{LoadSpec, RateStep, StepAt};
+pub use phases::{secs, PhaseSpec, SamplingSpec};
+pub use preflight::find_program;
+pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
+pub use server::ServerSpec;
+pub use sweep::{Case, SweepPoint, SweepSpec};
+pub use target::{Readiness, SampleScope, TargetSpec, TARGET_PLACEHOLDERS};
+pub use variants::{parse_variants, Variant, PRELOAD_BINARY, SERVER_BINARIES};
+
+use error::{toml_error, Ctx};
+use phases::PhaseDefaults;
+use raw::RawScenario;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    /// sha256 of the scenario (without `[gate]`) and the variants file, as parsed.
+    pub hash: String,
+    pub seed: u64,
+    pub server: ServerSpec,
+    pub load: LoadSpec,
+    pub phases: PhaseSpec,
+    /// The shorter phases of `--quick`, same shape.
+    pub quick_phases: PhaseSpec,
+    pub sampling: SamplingSpec,
+    pub variants: Vec<Variant>,
+    /// The swept server field, if any; `cases` has one entry per value (or one, unswept).
+    pub sweep: Option<SweepSpec>,
+    pub cases: Vec<Case>,
+    /// The harness SIGKILLs a server whose VmRSS crosses this and records the run as `oom`.
+    pub memory_limit: Option<u64>,
+    pub report: ReportSpec,
+    pub gate: Option<toml::Table>,
+    /// `[target]`: the user's own server instead of the toy server (`server` then holds the
+    /// defaults and is not used).
+    pub target: Option<TargetSpec>,
+}
+
+impl Scenario {
+    /// Loads a scenario and its variants file (`variants.toml` beside it unless the scenario
+    /// names another).
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = read(&file, path, "cannot read")?;
+        let raw: RawScenario = toml::from_str(&text).map_err(|e| toml_error(&file, &text, &e))?;
+        let ctx = Ctx { file: &file };
+
+        let vpath = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(raw.variants_file.as_deref().unwrap_or("variants.toml"));
+        let vfile = vpath.display().to_string();
+        let vtext = read(&vfile, &vpath, "cannot read the variants file")?;
+        let all = parse_variants(&vfile, &vtext)?;
+        let variants = variants::select(&ctx, &all, raw.variants.as_deref())?;
+
+        let server_table = raw.server.clone().unwrap_or_default();
+        let server = server::server_spec(&ctx, &server_table, path)?;
+        preflight::server_file(&ctx, &server)?;
+        let target = match &raw.target {
+            None => None,
+            Some(t) => {
+                target::check_sections(&ctx, &raw)?;
+                variants::check_target_variants(&ctx, &variants)?;
+                Some(target::target_spec(&ctx, t, path)?)
+            }
+        };
+        // A target's templates shape its runs as much as the scenario does: hashed with it.
+        let templates = match &target {
+            Some(t) => preflight::target(&ctx, t)?,
+            None => Vec::new(),
+        };
+        let hash = hash::scenario_hash(&text, &vtext, &templates);
+
+        let load = load::load_spec(&ctx, &raw.load)?;
+        let phases = phases::phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
+        // --quick keeps the shape (every phase the full run has) and shortens each.
+        let quick_phases =
+            phases::phase_spec(&ctx, "quick", &raw.quick, &PhaseDefaults::quick(&phases))?;
+        if let Some(t) = &target {
+            target::check_phases_and_series(
+                &ctx,
+                t,
+                [("phases", &phases), ("quick", &quick_phases)],
+                &raw.report,
+            )?;
+        }
+        load::check_steps(
+            &ctx,
+            &load.steps,
+            &[("phases", &phases), ("quick", &quick_phases)],
+        )?;
+        let (sweep, cases) = match &raw.sweep {
+            None => (None, vec![Case::unswept(&server)]),
+            Some(sw) => {
+                let (spec, cases) = sweep::sweep_cases(&ctx, sw, &server_table, path)?;
+                (Some(spec), cases)
+            }
+        };
+        let memory_limit = memory_limit(&ctx, raw.limits.memory.as_deref())?;
+        report::check_series(&ctx, &raw.report.series)?;
+        let sampling = phases::sampling_spec(&ctx, &raw.sampling)?;
+        if let Some(gate) = &raw.gate {
+            // Budgets may name a variant of variants.toml or one point of the sweep.
+            let mut names: Vec<String> = all.iter().map(|v| v.name.clone()).collect();
+            for v in &all {
+                for c in &cases {
+                    names.push(sweep::case_variant(v, sweep.as_ref(), c).name);
+                }
+            }
+            check_gate(&ctx, gate, &names)?;
+        }
+
+        Ok(Scenario {
+            name: raw.name,
+            description: raw.description,
+            path: path.to_path_buf(),
+            hash,
+            seed: raw.seed,
+            server,
+            load,
+            phases,
+            quick_phases,
+            sampling,
+            variants,
+            sweep,
+            cases,
+            memory_limit,
+            report: ReportSpec {
+                series: raw.report.series,
+            },
+            gate: raw.gate,
+            target,
+        })
+    }
+
+    /// The variant that runs `case`: `v` itself, or for a sweep point a copy named
+    /// `glibc@threads=8` that knows its base and point.
+    pub fn case_variant(&self, v: &Variant, case: &Case) -> Variant {
+        sweep::case_variant(v, self.sweep.as_ref(), case)
+    }
+
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
+    }
+
+    pub fn phases(&self, quick: bool) -> &PhaseSpec {
+        if quick {
+            &self.quick_phases
+        } else {
+            &self.phases
+        }
+    }
+
+    /// The server's command line for this scenario (without the variant's own args).
+    pub fn server_args(&self) -> Vec<String> {
+        self.server.command_line(self.seed)
+    }
+
+    /// The server's command line for one case of this scenario.
+    pub fn server_args_for(&self, s: &ServerSpec) -> Vec<String> {
+        s.command_line(self.seed)
+    }
+}
+
+fn read(file: &str, path: &Path, what: &str) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.to_string(),
+        field: String::new(),
+        message: format!("{what}: {e}"),
+    })
+}
+
+/// `[limits] memory`: the harness SIGKILLs a server above it.
+fn memory_limit(ctx: &Ctx, v: Option<&str>) -> Result<Option<u64>, ScenarioError> {
+    let Some(v) = v else { return Ok(None) };
+    let b = units::parse_size(v).map_err(|e| ctx.err("limits.memory", e.to_string()))?;
+    if b < 16 << 20 {
+        return Err(ctx.err(
+            "limits.memory",
+            format!("expected at least 16MiB (a server needs that to start), got {v:?}"),
+        ));
+    }
+    Ok(Some(b))
+}
+
+fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[String]) -> Result<(), ScenarioError> {
+    let names: Vec<&str> = variants.iter().map(String::as_str).collect();
+    crate::gate::config::parse(Some(gate), Some(&names))
+        .map(|_| ())
+        .map_err(|e| ctx.err(&e.field, e.message))
+}

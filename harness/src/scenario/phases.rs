@@ -1,0 +1,183 @@
+//! `[phases]`, `[quick]` and `[sampling]`: how long each phase lasts, how often to sample.
+
+use std::time::Duration;
+
+use allocstorm_core::units;
+use serde::{Deserialize, Serialize};
+
+use super::error::{Ctx, ScenarioError};
+use super::raw::{RawPhases, RawSampling};
+
+/// Phase lengths. `nudge` and `release` are optional (zero: skipped).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PhaseSpec {
+    #[serde(with = "secs")]
+    pub warmup: Duration,
+    pub warmup_rate: f64,
+    #[serde(with = "secs")]
+    pub before: Duration,
+    #[serde(with = "secs")]
+    pub during: Duration,
+    #[serde(with = "secs")]
+    pub drain: Duration,
+    #[serde(with = "secs")]
+    pub nudge: Duration,
+    pub nudge_rate: f64,
+    /// How long to watch after `POST /admin/release`; zero: no release phase.
+    #[serde(with = "secs")]
+    pub release: Duration,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SamplingSpec {
+    pub interval: Duration,
+    pub stats_interval: Duration,
+    pub smaps_interval: Duration,
+}
+
+pub(super) struct PhaseDefaults {
+    warmup: Duration,
+    before: Duration,
+    during: Duration,
+    drain: Duration,
+    nudge: Duration,
+    release: Duration,
+    warmup_rate: f64,
+    nudge_rate: f64,
+}
+
+impl PhaseDefaults {
+    pub(super) const FULL: PhaseDefaults = PhaseDefaults {
+        warmup: Duration::from_secs(2),
+        before: Duration::from_secs(3),
+        during: Duration::from_secs(30),
+        drain: Duration::from_secs(15),
+        nudge: Duration::ZERO,
+        release: Duration::ZERO,
+        warmup_rate: 20.0,
+        nudge_rate: 5.0,
+    };
+
+    /// Quick defaults: a quarter of each phase, with floors that keep every figure defined
+    /// (B and A are medians over a phase's last second).
+    pub(super) fn quick(full: &PhaseSpec) -> PhaseDefaults {
+        let q = |d: Duration, floor: u64| {
+            if d.is_zero() {
+                d
+            } else {
+                (d / 4).max(Duration::from_millis(floor)).min(d)
+            }
+        };
+        PhaseDefaults {
+            warmup: q(full.warmup, 500),
+            before: q(full.before, 1500),
+            during: q(full.during, 3000),
+            drain: q(full.drain, 2000),
+            nudge: q(full.nudge, 1000),
+            release: q(full.release, 1000),
+            warmup_rate: full.warmup_rate,
+            nudge_rate: full.nudge_rate,
+        }
+    }
+}
+
+pub(super) fn phase_spec(
+    ctx: &Ctx,
+    table: &str,
+    r: &RawPhases,
+    d: &PhaseDefaults,
+) -> Result<PhaseSpec, ScenarioError> {
+    let dur =
+        |name: &str, v: &Option<String>, default: Duration| -> Result<Duration, ScenarioError> {
+            let field = format!("{table}.{name}");
+            match v {
+                None => Ok(default),
+                Some(s) => units::parse_duration(s).map_err(|e| ctx.err(&field, e.to_string())),
+            }
+        };
+    let rate = |name: &str, v: &Option<String>, default: f64| -> Result<f64, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(s) => {
+                units::parse_rate(s).map_err(|e| ctx.err(&format!("{table}.{name}"), e.to_string()))
+            }
+        }
+    };
+    let p = PhaseSpec {
+        warmup: dur("warmup", &r.warmup, d.warmup)?,
+        warmup_rate: rate("warmup_rate", &r.warmup_rate, d.warmup_rate)?,
+        before: dur("before", &r.before, d.before)?,
+        during: dur("during", &r.during, d.during)?,
+        drain: dur("drain", &r.drain, d.drain)?,
+        nudge: dur("nudge", &r.nudge, d.nudge)?,
+        nudge_rate: rate("nudge_rate", &r.nudge_rate, d.nudge_rate)?,
+        release: dur("release", &r.release, d.release)?,
+    };
+    // B and A are medians over the last second of their phase: shorter phases cannot give them.
+    for (name, v, min) in [
+        ("before", p.before, Duration::from_secs(1)),
+        ("during", p.during, Duration::from_secs(1)),
+        ("drain", p.drain, Duration::from_secs(1)),
+    ] {
+        if v < min {
+            return Err(ctx.err(
+                &format!("{table}.{name}"),
+                format!("expected at least {}s (figures are medians over a phase's last second), got {:?}", min.as_secs(), v),
+            ));
+        }
+    }
+    let total = p.warmup + p.before + p.during + p.drain + p.nudge + p.release;
+    if total > Duration::from_secs(6 * 3600) {
+        return Err(ctx.err(
+            table,
+            format!("phases add up to {total:?}: expected at most 6h"),
+        ));
+    }
+    Ok(p)
+}
+
+/// Durations in records are seconds (a float), as every reader of the JSON expects.
+pub mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[sampling]`: how often memory, `/stats` and smaps are read.
+pub(super) fn sampling_spec(ctx: &Ctx, r: &RawSampling) -> Result<SamplingSpec, ScenarioError> {
+    let sampling = SamplingSpec {
+        interval: ctx.unit(
+            "sampling.interval",
+            r.interval.as_ref(),
+            "50ms",
+            units::parse_duration,
+        )?,
+        stats_interval: ctx.unit(
+            "sampling.stats_interval",
+            r.stats_interval.as_ref(),
+            "1s",
+            units::parse_duration,
+        )?,
+        smaps_interval: ctx.unit(
+            "sampling.smaps_interval",
+            r.smaps_interval.as_ref(),
+            "1s",
+            units::parse_duration,
+        )?,
+    };
+    if sampling.interval < Duration::from_millis(1) || sampling.interval > Duration::from_secs(10) {
+        return Err(ctx.err(
+            "sampling.interval",
+            format!("expected between 1ms and 10s, got {:?}", sampling.interval),
+        ));
+    }
+    Ok(sampling)
+}

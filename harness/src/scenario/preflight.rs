@@ -1,0 +1,76 @@
+//! Every check of the filesystem and of `PATH` a scenario needs, apart from its parsing: the
+//! hot file it names, the target's program and templates. (A variant's preload library is
+//! checked when its run starts, [`super::Variant::unavailable`], so that one missing library
+//! skips one variant.)
+
+use std::path::{Path, PathBuf};
+
+use super::error::{Ctx, ScenarioError};
+use super::server::ServerSpec;
+use super::target::TargetSpec;
+
+/// `program` as an absolute path, or found on `PATH`.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if program.contains('/') {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
+}
+
+/// `[server] file` exists.
+pub(super) fn server_file(ctx: &Ctx, server: &ServerSpec) -> Result<(), ScenarioError> {
+    match &server.file {
+        Some(p) if !p.is_file() => Err(ctx.err(
+            "server.file",
+            format!(
+                "expected an existing file, got {:?}",
+                p.display().to_string()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The target's program runs here, its templates exist, and `{port}` is in the command or a
+/// template. Gives the templates' texts, as read for the check (they are part of the hash).
+pub(super) fn target(ctx: &Ctx, t: &TargetSpec) -> Result<Vec<String>, ScenarioError> {
+    let program = &t.command[0];
+    if find_program(program).is_none() {
+        return Err(ctx.err(
+            "target.command[0]",
+            format!(
+                "{program:?} not found: expected an executable (an absolute path, or a name on PATH); the example servers are installed by `make servers`"
+            ),
+        ));
+    }
+    let mut texts = Vec::new();
+    for (i, f) in t.files.iter().enumerate() {
+        let text = std::fs::read_to_string(f).map_err(|_| {
+            ctx.err(
+                &format!("target.files[{i}]"),
+                format!(
+                    "expected a template file (relative to the scenario's directory), got {:?}",
+                    f.display().to_string()
+                ),
+            )
+        })?;
+        texts.push(text);
+    }
+    if !t
+        .command
+        .iter()
+        .chain(texts.iter())
+        .any(|a| a.contains("{port}"))
+    {
+        return Err(ctx.err(
+            "target.command",
+            "{port} appears in neither the command nor its files: the target must listen on the loopback port the harness gives it",
+        ));
+    }
+    Ok(texts)
+}

@@ -1,0 +1,123 @@
+//! The scenario file as people write it: strings with units (`3MiB`, `20s`, `400/s`), read
+//! by serde and checked field by field by the other modules.
+
+use serde::Deserialize;
+
+use super::report::SeriesSpec;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default = "default_seed")]
+    pub(super) seed: u64,
+    #[serde(default)]
+    pub(super) variants: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) variants_file: Option<String>,
+    #[serde(default)]
+    pub(super) server: Option<toml::Table>,
+    #[serde(default)]
+    pub(super) target: Option<RawTarget>,
+    #[serde(default)]
+    pub(super) load: RawLoad,
+    #[serde(default)]
+    pub(super) phases: RawPhases,
+    #[serde(default)]
+    pub(super) quick: RawPhases,
+    #[serde(default)]
+    pub(super) sampling: RawSampling,
+    #[serde(default)]
+    pub(super) sweep: Option<RawSweep>,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(default)]
+    pub(super) report: RawReport,
+    #[serde(default)]
+    pub(super) gate: Option<toml::Table>,
+}
+
+/// `[sweep]`: one `[server]` field, several values; every variant runs once per value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSweep {
+    pub(super) name: Option<String>,
+    pub(super) field: String,
+    pub(super) values: Vec<toml::Value>,
+    pub(super) labels: Option<Vec<String>>,
+}
+
+/// `[target]`: a server of the user's own instead of the toy server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTarget {
+    pub(super) command: Vec<String>,
+    #[serde(default)]
+    pub(super) files: Vec<String>,
+    pub(super) create_file: Option<String>,
+    pub(super) ready: Option<String>,
+    pub(super) ready_timeout: Option<String>,
+    pub(super) sample: Option<String>,
+    pub(super) stats: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) memory: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReport {
+    #[serde(default)]
+    pub(super) series: Vec<SeriesSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    pub(super) at: String,
+    pub(super) rate: String,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLoad {
+    pub(super) path: Option<String>,
+    pub(super) range: Option<String>,
+    pub(super) processes: Option<u32>,
+    pub(super) connections: Option<u32>,
+    pub(super) rate: Option<String>,
+    pub(super) timeout: Option<String>,
+    pub(super) retries: Option<u32>,
+    pub(super) backoff: Option<String>,
+    pub(super) steps: Option<Vec<RawStep>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPhases {
+    pub(super) warmup: Option<String>,
+    pub(super) warmup_rate: Option<String>,
+    pub(super) before: Option<String>,
+    pub(super) during: Option<String>,
+    pub(super) drain: Option<String>,
+    pub(super) nudge: Option<String>,
+    pub(super) nudge_rate: Option<String>,
+    pub(super) release: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSampling {
+    pub(super) interval: Option<String>,
+    pub(super) stats_interval: Option<String>,
+    pub(super) smaps_interval: Option<String>,
+}
