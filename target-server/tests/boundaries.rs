@@ -3,10 +3,12 @@
 //! answers loopback peers only, checked from a real non-loopback address of this host.
 //!
 //! That address is one the tests make ([`Netns`]): a network namespace joined to this host by a
-//! veth pair, on a /30 of 198.18.0.0/15 (the benchmarking range, RFC 2544), `.1` the host's end
-//! and `.2` the namespace's. Clients run on a thread that has entered the namespace, so the
-//! server sees them at the namespace's address, as it would a host on that link. This needs
-//! root and iproute2's `ip`: without them the tests fail, they do not skip.
+//! veth pair, on a /30 of 198.18.0.0/15 (the benchmarking range, RFC 2544) picked from the pid:
+//! its first address on the host's end, its second on the namespace's. Clients run on a thread
+//! that has entered the namespace, so the server sees them at the namespace's address, as it
+//! would a host on that link. Both go when the guard drops, also on a panic; what a killed run
+//! left, the next run removes. This needs root and iproute2's `ip`: without them the tests
+//! fail, they do not skip.
 //!
 //! Routing and binding are the same code in every build, so these run on the glibc build only.
 //! (That the load client refuses non-loopback targets without `--allow-remote` is
@@ -72,6 +74,8 @@ const LINK_UP: Duration = Duration::from_secs(5);
 const IN_NETNS: Duration = Duration::from_secs(60);
 /// Where `ip netns add` mounts a namespace (iproute2's NETNS_RUN_DIR).
 const NETNS_DIR: &str = "/var/run/netns";
+/// The tests' namespaces are `{NETNS_PREFIX}{pid}-{subnet}`.
+const NETNS_PREFIX: &str = "allocstorm-boundaries-";
 /// The /30s of 198.18.0.0/15.
 const SUBNETS: u32 = 1 << 15;
 /// Subnets tried before giving up, when another run (or anything else) has one.
@@ -97,10 +101,15 @@ fn bounded_wait(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-/// Runs `ip args`: its stdout, or why it failed (its stderr).
+/// Runs `ip args`: its stdout, or why it failed (its stderr). Debian's `ip` is
+/// /usr/sbin/ip, which a root shell made by `su` without `-` has not on its PATH.
 fn ip(args: &[&str]) -> Result<String, String> {
     let cmd = format!("ip {}", args.join(" "));
-    let mut child = Command::new("ip")
+    let path = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or("ip");
+    let mut child = Command::new(path)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -141,7 +150,9 @@ struct Netns {
     name: String,
     /// The host's end of the veth pair; deleting it deletes the namespace's end too.
     host_if: String,
-    /// Whether `host_if` was made by this guard (and not another run's, of the same name).
+    /// Whether the namespace and `host_if` are this guard's to delete (made by it, not another
+    /// run's of the same name).
+    made_ns: bool,
     made_link: bool,
     host_ip: Ipv4Addr,
     ns_ip: Ipv4Addr,
@@ -164,6 +175,7 @@ impl Netns {
                  run ({e}); install iproute2 (scripts/servers.sh does)"
             );
         }
+        Self::sweep_stale();
         let pid = std::process::id();
         let first = pid
             .wrapping_mul(2)
@@ -184,43 +196,75 @@ impl Netns {
         panic!("no free /30 of 198.18.0.0/15 for a network namespace: tried {taken:?}")
     }
 
+    /// The names and addresses of run `pid`'s namespace on /30 number `subnet`; nothing made.
+    fn named(pid: u32, subnet: u32) -> Self {
+        let base = u32::from(Ipv4Addr::new(198, 18, 0, 0)) + subnet * 4;
+        Netns {
+            name: format!("{NETNS_PREFIX}{pid}-{subnet}"),
+            host_if: format!("asb{subnet}h"),
+            made_ns: false,
+            made_link: false,
+            host_ip: Ipv4Addr::from(base + 1),
+            ns_ip: Ipv4Addr::from(base + 2),
+        }
+    }
+
+    /// Removes what runs killed before their guards dropped (SIGKILL, an unhandled SIGINT)
+    /// left: namespaces of a pid that is gone, and their veth pairs.
+    fn sweep_stale() {
+        let Ok(dir) = std::fs::read_dir(NETNS_DIR) else {
+            return;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((pid, subnet)) = name
+                .strip_prefix(NETNS_PREFIX)
+                .and_then(|rest| rest.split_once('-'))
+            else {
+                continue;
+            };
+            let (Ok(pid), Ok(subnet)) = (pid.parse::<u32>(), subnet.parse::<u32>()) else {
+                continue;
+            };
+            if std::path::Path::new(&format!("/proc/{pid}")).exists() || subnet >= SUBNETS {
+                continue;
+            }
+            let mut stale = Self::named(pid, subnet);
+            stale.made_ns = true;
+            stale.made_link = link_exists(&stale.host_if);
+            eprintln!("removing {name}, left by a run that is gone");
+            drop(stale);
+        }
+    }
+
     /// The namespace on /30 number `subnet`, or `None` where something has that subnet or the
     /// names already.
     fn make(pid: u32, subnet: u32) -> Result<Option<Self>, String> {
-        let base = u32::from(Ipv4Addr::new(198, 18, 0, 0)) + subnet * 4;
-        let (host_ip, ns_ip) = (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2));
-        let prefix = format!("{}/30", Ipv4Addr::from(base));
+        let mut ns = Self::named(pid, subnet);
+        let prefix = format!("{}/30", Ipv4Addr::from(u32::from(ns.host_ip) - 1));
         if !ip(&["-4", "-o", "addr", "show", "to", &prefix])?
             .trim()
             .is_empty()
         {
             return Ok(None);
         }
-        let name = format!("allocstorm-boundaries-{pid}-{subnet}");
+        let (host_if, name) = (ns.host_if.clone(), ns.name.clone());
         match ip(&["netns", "add", &name]) {
             Err(e) if e.contains("File exists") => return Ok(None),
             Err(e) => return Err(e),
-            Ok(_) => {}
+            Ok(_) => ns.made_ns = true,
         }
         // From here on, dropping `ns` (an early return, a panic) removes what was made.
-        let mut ns = Netns {
-            name,
-            host_if: format!("asb{subnet}h"),
-            made_link: false,
-            host_ip,
-            ns_ip,
-        };
         let peer = format!("asb{subnet}n");
-        let (host_if, name) = (ns.host_if.clone(), ns.name.clone());
-        let link = [
-            "link", "add", &host_if, "type", "veth", "peer", "name", &peer,
+        let veth = [
+            "link", "add", &host_if, "type", "veth", "peer", "name", &peer, "netns", &name,
         ];
-        match ip(&[&link[..], &["netns", &name]].concat()) {
+        match ip(&veth) {
             Err(e) if e.contains("File exists") => return Ok(None),
             Err(e) => return Err(e),
             Ok(_) => ns.made_link = true,
         }
-        let (host_cidr, ns_cidr) = (format!("{host_ip}/30"), format!("{ns_ip}/30"));
+        let (host_cidr, ns_cidr) = (format!("{}/30", ns.host_ip), format!("{}/30", ns.ns_ip));
         ip(&["addr", "add", &host_cidr, "dev", &host_if])?;
         ip(&["link", "set", "dev", &host_if, "up"])?;
         ip(&["-n", &name, "addr", "add", &ns_cidr, "dev", &peer])?;
@@ -303,10 +347,12 @@ impl Netns {
                 errors.push(format!("{} is still there", self.host_if));
             }
         }
-        errors.extend(ip(&["netns", "del", &self.name]).err());
-        let file = std::path::Path::new(NETNS_DIR).join(&self.name);
-        if file.exists() {
-            errors.push(format!("{} is still there", file.display()));
+        if self.made_ns {
+            errors.extend(ip(&["netns", "del", &self.name]).err());
+            let file = std::path::Path::new(NETNS_DIR).join(&self.name);
+            if file.exists() {
+                errors.push(format!("{} is still there", file.display()));
+            }
         }
         match errors.is_empty() {
             true => Ok(()),
