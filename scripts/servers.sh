@@ -14,7 +14,7 @@
 # root, and prints where the binaries are. Installing never starts a service (scripts/apt.sh).
 set -euo pipefail
 
-PACKAGES=(nginx apache2-bin wrk python3-aiohttp)
+PACKAGES=(nginx apache2-bin wrk python3-aiohttp iproute2)
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
 apt_ensure servers "install nginx (/usr/sbin/nginx), apache2 (/usr/sbin/apache2 with modules in /usr/lib/apache2/modules), python3-aiohttp for /usr/bin/python3 and wrk by hand" \

@@ -6,7 +6,6 @@
 //!
 //! `FUZZ_CASES` cases per property (2000 by default; `make fuzz` runs many more).
 
-mod common;
 mod fuzz_support;
 
 use proptest::prelude::*;

@@ -39,8 +39,8 @@ use proptest::sample::Index;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use target_server::range::{parse_header, parse_query, RangeError};
 
-use common::{num, wait_until, Alloc, KnownFile};
-use fuzz_support::{cases, config, header_range_value, query_spec, Watched};
+use common::{num, wait_until, Alloc, KnownFile, Server};
+use fuzz_support::{cases, config, header_range_value, query_spec};
 
 for_each_allocator!(raw_requests_get_a_valid_status_or_a_close_and_the_server_survives);
 
@@ -81,7 +81,7 @@ fn raw_requests_get_a_valid_status_or_a_close_and_the_server_survives(alloc: All
             "4",
         ],
     });
-    let mut server = Watched::start(alloc, &args);
+    let mut server = Server::start_watched(alloc, &args);
     let addr = server.addr;
 
     let cases = cases(200);

@@ -4,14 +4,12 @@
 //! everyone else is served.
 
 mod common;
-mod fuzz_support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{get, get_range, Alloc, Conn};
-use fuzz_support::Watched;
+use common::{get, get_range, Alloc, Conn, Server};
 
 for_each_allocator!(
     slow_and_half_open_clients_are_closed_at_the_header_timeout_and_others_served,
@@ -22,8 +20,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 /// Scheduling slack on a loaded CI machine; the server must close by timeout + this.
 const MARGIN: Duration = Duration::from_secs(1);
 
-fn start(alloc: Alloc) -> Watched {
-    Watched::start(
+fn start(alloc: Alloc) -> Server {
+    Server::start_watched(
         alloc,
         &[
             "--create-file",

@@ -1,7 +1,9 @@
 //! A real server process on `127.0.0.1:0`, killed and reaped when the guard drops, even when
-//! the test panics.
+//! the test panics. [`Server::start_watched`] also captures its stderr in a file, so a panic in
+//! a connection task — which tokio catches, leaving the server up and the connection merely
+//! closed — still fails the test ([`Server::assert_alive_and_no_panic`]).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -25,6 +27,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub alloc: Alloc,
+    /// The file the server's stderr goes to ([`Server::start_watched`]); `None`: inherited.
+    stderr: Option<tempfile::NamedTempFile>,
     /// Held so the server's stdout stays a live pipe for its whole life.
     _stdout: BufReader<ChildStdout>,
 }
@@ -38,14 +42,34 @@ impl Server {
 
     /// The same with `--listen listen`, or with no `--listen` at all (the server's default).
     pub fn start_on(alloc: Alloc, listen: Option<&str>, args: &[&str]) -> Self {
+        Self::spawn(alloc, listen, args, None)
+    }
+
+    /// [`Server::start`] with the server's stderr captured in a file, for
+    /// [`Server::stderr`] and [`Server::assert_alive_and_no_panic`].
+    pub fn start_watched(alloc: Alloc, args: &[&str]) -> Self {
+        let file = tempfile::NamedTempFile::new().expect("a file for the server's stderr");
+        Self::spawn(alloc, Some("127.0.0.1:0"), args, Some(file))
+    }
+
+    fn spawn(
+        alloc: Alloc,
+        listen: Option<&str>,
+        args: &[&str],
+        stderr: Option<tempfile::NamedTempFile>,
+    ) -> Self {
         let mut cmd = command(alloc);
         if let Some(listen) = listen {
             cmd.args(["--listen", listen]);
         }
+        let err_to = match &stderr {
+            Some(f) => Stdio::from(f.reopen().expect("reopen the stderr file")),
+            None => Stdio::inherit(),
+        };
         let mut child = cmd
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(err_to)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", alloc.binary()));
         let stdout = child.stdout.take().expect("piped stdout");
@@ -58,19 +82,24 @@ impl Server {
             let r = reader.read_line(&mut line).map(|_| line);
             let _ = tx.send((r, reader));
         });
+        let give_up = |child: &mut Child, why: &str| -> ! {
+            let err = stderr.as_ref().map(|f| read_all(f.path()));
+            fail(child, why, err.as_deref())
+        };
         let (line, reader) = match rx.recv_timeout(STARTUP) {
             Ok((Ok(line), reader)) => (line, reader),
-            Ok((Err(e), _)) => fail(&mut child, &format!("reading its stdout: {e}")),
-            Err(_) => fail(&mut child, "no `listening on` line in time"),
+            Ok((Err(e), _)) => give_up(&mut child, &format!("reading its stdout: {e}")),
+            Err(_) => give_up(&mut child, "no `listening on` line in time"),
         };
         let addr = line
             .strip_prefix("listening on ")
             .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| fail(&mut child, &format!("first stdout line was {line:?}")));
+            .unwrap_or_else(|| give_up(&mut child, &format!("first stdout line was {line:?}")));
         Self {
             child,
             addr,
             alloc,
+            stderr,
             _stdout: reader,
         }
     }
@@ -113,6 +142,30 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Everything the server wrote to stderr so far ([`Server::start_watched`] only).
+    pub fn stderr(&self) -> String {
+        let file = self
+            .stderr
+            .as_ref()
+            .expect("stderr is captured only by Server::start_watched");
+        read_all(file.path())
+    }
+
+    /// Panics if the server has exited or has written a panic message to stderr
+    /// ([`Server::start_watched`] only).
+    pub fn assert_alive_and_no_panic(&mut self) {
+        if let Some(status) = self.child.try_wait().expect("try_wait") {
+            panic!("the server exited ({status}); stderr: {}", self.stderr());
+        }
+        let err = self.stderr();
+        assert!(
+            !err.contains("panicked"),
+            "the server panicked (the connection just closed): {err}"
+        );
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         // Already reaped or already gone: both fine.
@@ -139,7 +192,6 @@ fn command(alloc: Alloc) -> Command {
 /// its status, stdout and stderr. A server that starts serving instead is killed and fails the
 /// test.
 pub fn run_to_exit(alloc: Alloc, args: &[&str]) -> (ExitStatus, String, String) {
-    use std::io::Read;
     let mut child = command(alloc)
         .args(args)
         .stdout(Stdio::piped())
@@ -165,8 +217,20 @@ pub fn run_to_exit(alloc: Alloc, args: &[&str]) -> (ExitStatus, String, String) 
     (status, out, err)
 }
 
-fn fail(child: &mut Child, why: &str) -> ! {
+/// The whole file at `path`, or what could be read of it.
+fn read_all(path: &std::path::Path) -> String {
+    let mut s = String::new();
+    let _ = std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut s));
+    s
+}
+
+/// Kills and reaps a server that did not start, and fails the test with why (and its stderr,
+/// where it was captured).
+fn fail(child: &mut Child, why: &str, stderr: Option<&str>) -> ! {
     let _ = child.kill();
     let status = child.wait();
-    panic!("server did not start: {why} (exit: {status:?})");
+    match stderr {
+        Some(err) => panic!("server did not start: {why} (exit: {status:?}); stderr: {err}"),
+        None => panic!("server did not start: {why} (exit: {status:?})"),
+    }
 }

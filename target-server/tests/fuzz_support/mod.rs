@@ -1,24 +1,16 @@
-//! Shared by the fuzz tests (`fuzz_ranges.rs`, `fuzz_requests.rs`, `slow_clients.rs`):
+//! Shared by the fuzz tests (`fuzz_ranges.rs`, `fuzz_requests.rs`):
 //!
 //! - [`range_value`] and [`query_spec`]: proptest generators of `Range` header values and
 //!   `?range=` specs, mostly near-valid (`bytes=` with random digits, dashes, commas, spaces,
 //!   numbers past `u64`, signs, non-ASCII digits, other units, several ranges);
-//! - [`cases`]: how many cases to run (`FUZZ_CASES`, or the test's CI default);
-//! - [`Watched`]: a real server process whose stderr goes to a file, so a panic in a connection
-//!   task — which tokio catches, leaving the server up and the connection merely closed — still
-//!   fails the test.
+//! - [`cases`]: how many cases to run (`FUZZ_CASES`, or the test's CI default).
+//!
+//! The server they run is `common::Server::start_watched`: its stderr goes to a file, so a
+//! panic in a connection task still fails the test.
 #![allow(dead_code)]
-
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-
-use crate::common::Alloc;
 
 /// The number of cases: `FUZZ_CASES` if set (as `make fuzz` does), else `ci_default`.
 pub fn cases(ci_default: u32) -> u32 {
@@ -167,104 +159,4 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-/// How long a debug build may take to write its hot file and bind.
-const STARTUP: Duration = Duration::from_secs(15);
-
-/// A real server on `127.0.0.1:0` with its stderr captured in a file; killed and reaped on drop.
-pub struct Watched {
-    child: Child,
-    pub addr: SocketAddr,
-    stderr: tempfile::NamedTempFile,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Watched {
-    pub fn start(alloc: Alloc, args: &[&str]) -> Self {
-        let stderr = tempfile::NamedTempFile::new().expect("a file for the server's stderr");
-        let mut cmd = Command::new(alloc.binary());
-        // The allocator on its defaults, whatever the test runner's environment says (as
-        // common::Server does).
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if [
-                "MALLOC_",
-                "GLIBC_TUNABLES",
-                "_RJEM_MALLOC_CONF",
-                "MIMALLOC_",
-                "LD_PRELOAD",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p))
-            {
-                cmd.env_remove(&*k);
-            }
-        }
-        let mut child = cmd
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr.reopen().expect("reopen the stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", alloc.binary()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let r = reader.read_line(&mut line).map(|_| line);
-            let _ = tx.send((r, reader));
-        });
-        let started = rx.recv_timeout(STARTUP);
-        let (line, reader) = match started {
-            Ok((Ok(line), reader)) => (line, reader),
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let err = std::fs::read_to_string(stderr.path()).unwrap_or_default();
-                panic!(
-                    "server did not start ({:?}); stderr: {err}",
-                    other.map(|o| o.0)
-                );
-            }
-        };
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.trim().parse().ok())
-            .unwrap_or_else(|| panic!("first stdout line was {line:?}"));
-        Self {
-            child,
-            addr,
-            stderr,
-            _stdout: reader,
-        }
-    }
-
-    /// Everything the server wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        let mut s = String::new();
-        let _ = std::fs::File::open(self.stderr.path()).and_then(|mut f| f.read_to_string(&mut s));
-        s
-    }
-
-    /// Panics if the server has exited or has written a panic message.
-    pub fn assert_alive_and_no_panic(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("try_wait") {
-            panic!("the server exited ({status}); stderr: {}", self.stderr());
-        }
-        let err = self.stderr();
-        assert!(
-            !err.contains("panicked"),
-            "the server panicked (the connection just closed): {err}"
-        );
-    }
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
