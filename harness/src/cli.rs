@@ -16,6 +16,7 @@ use crate::provenance::Environment;
 use crate::record::RunStatus;
 use crate::run::{run_variant, RunRequest};
 use crate::scenario::Scenario;
+use allocstorm_core::Exit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,7 +52,7 @@ pub enum Command {
     LoadWorker(load::WorkerArgs),
     /// The process between the harness and an external target (started by `run` itself).
     #[command(hide = true)]
-    TargetGuard(crate::guard::GuardArgs),
+    TargetGuard(crate::server::guard::GuardArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -161,7 +162,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let cli = match cli.command {
         // Synchronous, and without a runtime of its own: it only waits.
-        Command::TargetGuard(args) => return crate::guard::main(args),
+        Command::TargetGuard(args) => return crate::server::guard::main(args),
         command => Cli { command },
     };
     // One thread: children are spawned from the thread that lives as long as the process, so
@@ -178,6 +179,16 @@ pub fn main() -> ExitCode {
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
+        if matches!(cli.command, Command::Run(_) | Command::Compare(_)) {
+            // The first Ctrl-C ends the run in progress and keeps what it measured; a second
+            // one, while that is written, exits at once (children die with us).
+            tokio::task::spawn_local(async {
+                crate::run::ctrl_c().await;
+                crate::run::ctrl_c().await;
+                eprintln!("allocstorm: interrupted again: exiting without finishing the report");
+                std::process::exit(Exit::Interrupted.code().into());
+            });
+        }
         match cli.command {
             Command::Run(args) => run_cmd(args).await,
             Command::Compare(args) => compare_cmd(args).await,
@@ -222,7 +233,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         ));
     }
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::child::exe_dir() {
+    let bin_dir = match crate::server::process::exe_dir() {
         Ok(d) => d,
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };
@@ -240,7 +251,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         environment: &environment,
         show_progress: !args.quiet,
     };
-    match run_variant(req).await {
+    match run_variant(req, crate::run::ctrl_c()).await {
         Ok(rec) => {
             let (_, json) = crate::run::run_files(&out, &variant.name, args.run_index);
             eprintln!("record: {}", json.display());
@@ -279,7 +290,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::child::exe_dir() {
+    let bin_dir = match crate::server::process::exe_dir() {
         Ok(d) => d,
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };

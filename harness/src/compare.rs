@@ -159,7 +159,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
         if req.show_progress {
             eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
         }
-        let rec = run_variant(request(variant, case, n)).await?;
+        let rec = run_variant(request(variant, case, n), crate::run::ctrl_c()).await?;
         let stop = rec.status == RunStatus::Interrupted;
         records.push(rec);
         if stop {

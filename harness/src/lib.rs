@@ -6,20 +6,17 @@
 //! [`provenance`] of where it was measured.
 //!
 //! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
-//! - [`child`]: children that die with the harness.
-//! - [`external`] and [`guard`]: a server of the user's own (`[target]`) in place of the toy one.
+//! - [`server`]: the server a run measures, either kind (the toy server or a `[target]` of the
+//!   user's own under its guard): start, readiness, stop, and children that die with the harness.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
-pub mod child;
 pub mod cli;
 pub mod clock;
 pub mod compare;
-pub mod external;
 pub mod figures;
 pub mod gate;
-pub mod guard;
 pub mod load;
 pub mod probe;
 pub mod progress;
@@ -29,6 +26,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod scenario;
+pub mod server;
 
 /// The `allocstorm` process: parse, run, map the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {

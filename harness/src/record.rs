@@ -167,10 +167,117 @@ pub enum Event {
         outcome: serde_json::Value,
     },
     Load(Box<PhaseLoad>),
+    /// What the server said of itself when it was ready: allocator and settings in effect.
+    Settings(serde_json::Value),
     End {
         status: RunStatus,
         failure: Option<String>,
+        /// How the server ended (absent in streams of older versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server_exit: Option<String>,
     },
+}
+
+/// A record assembled from its events: the one way a record is made, live (each event as it
+/// is streamed) and by `report` from the stream of a run that was killed.
+#[derive(Debug, Default)]
+pub struct RecordBuilder {
+    pub start: Option<RunHeader>,
+    pid: Option<u32>,
+    preload_mapped: Option<String>,
+    settings: Option<serde_json::Value>,
+    pub phases: Vec<PhaseMark>,
+    pub samples: Vec<Sample>,
+    smaps: Vec<SmapsRollup>,
+    mappings: Vec<MappingBreakdown>,
+    procs: Vec<TreeSample>,
+    pub stats: Vec<StatsSample>,
+    pub loads: Vec<PhaseLoad>,
+    release: Option<serde_json::Value>,
+    pub end: Option<(RunStatus, Option<String>, Option<String>)>,
+}
+
+impl RecordBuilder {
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Start(h) => self.start = Some((**h).clone()),
+            Event::Server { pid, .. } => self.pid = Some(*pid),
+            Event::Preload { mapped } => self.preload_mapped = Some(mapped.clone()),
+            Event::Settings(s) => self.settings = Some(s.clone()),
+            // A phase is streamed when it begins (end = start) and again when it ends.
+            Event::Phase(m) => match self
+                .phases
+                .iter_mut()
+                .rev()
+                .find(|x| x.name == m.name && x.start == m.start)
+            {
+                Some(x) => *x = m.clone(),
+                None => self.phases.push(m.clone()),
+            },
+            Event::Sample(s) => self.samples.push(*s),
+            Event::Smaps(s) => self.smaps.push(*s),
+            Event::Mappings(m) => self.mappings.push(*m),
+            Event::Procs(p) => self.procs.push(p.clone()),
+            Event::Stats(s) => self.stats.push(s.clone()),
+            Event::LoadSecond { .. } => {}
+            Event::Release { outcome, .. } => self.release = Some(outcome.clone()),
+            Event::Load(l) => self.loads.push((**l).clone()),
+            Event::End {
+                status,
+                failure,
+                server_exit,
+            } => self.end = Some((*status, failure.clone(), server_exit.clone())),
+        }
+    }
+
+    /// The record: `header` with what the events measured, the figures computed from the
+    /// samples and phases, and the end (`status`, `failure`, `server_exit`) as given.
+    pub fn build(
+        self,
+        header: RunHeader,
+        status: RunStatus,
+        failure: Option<String>,
+        server_exit: Option<String>,
+    ) -> RunRecord {
+        // Streams of older versions have no settings event: the first /stats reading has them.
+        let settings = self.settings.or_else(|| {
+            self.stats
+                .iter()
+                .find(|s| s.stats.get("allocator").is_some())
+                .map(|s| settings_of(&s.stats))
+        });
+        let mut rec = RunRecord::from_header(header);
+        rec.status = status;
+        rec.failure = failure;
+        rec.server_exit = server_exit;
+        rec.server_pid = self.pid;
+        rec.preload_mapped = self.preload_mapped;
+        rec.server_settings = settings;
+        rec.figures = crate::figures::compute(&self.samples, &self.phases);
+        rec.phases = self.phases;
+        rec.load = self
+            .loads
+            .iter()
+            .find(|l| l.phase == "during")
+            .map(|l| l.summary.clone());
+        rec.phase_loads = self.loads;
+        rec.release = self.release;
+        rec.samples = self.samples;
+        rec.smaps = self.smaps;
+        rec.mappings = self.mappings;
+        rec.stats = self.stats;
+        rec.procs = self.procs;
+        rec
+    }
+}
+
+/// The part of a `/stats` document a record keeps as the server's settings.
+pub fn settings_of(stats: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "allocator": stats.get("allocator"),
+        "allocator_settings": stats.get("allocator_settings"),
+        "server_settings": stats.get("server_settings"),
+    })
 }
 
 /// Appends events to the run's `.jsonl`, flushing each so nothing measured is lost.

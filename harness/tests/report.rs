@@ -573,6 +573,7 @@ fn events(r: &RunRecord, cut_at: Option<f64>) -> Vec<Event> {
         out.push(Event::End {
             status: r.status,
             failure: r.failure.clone(),
+            server_exit: r.server_exit.clone(),
         });
     }
     out

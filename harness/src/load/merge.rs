@@ -10,9 +10,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::counts::{add_pairs, new_histogram, to_pairs, Counts, Percentiles};
 use super::plan::LoadPlan;
 use super::schedule::Schedule;
-use super::stats::{add_pairs, new_histogram, to_pairs, Counts, Percentiles};
 use super::wire::{HistPairs, WorkerDone, WorkerSecond};
 
 /// One merged second of the run. Its counts are flattened into it, in JSON and (through

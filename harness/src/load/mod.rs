@@ -15,6 +15,7 @@
 //! - [`merge`]: the parent's merge of worker seconds into [`SecondReport`]s and a [`LoadSummary`].
 //! - [`present`]: the human table. The JSON output is [`LoadSummary`] itself.
 
+pub mod counts;
 pub mod merge;
 pub mod parent;
 pub mod plan;
@@ -27,11 +28,11 @@ pub mod worker;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+pub use counts::{Counts, ErrorKind, Percentiles};
 pub use merge::{LoadSummary, SecondReport, WorkerSummary, SUMMARY_KEYS};
 pub use parent::run_load;
 pub use plan::{LoadPlan, Target};
 pub use schedule::RateStep;
-pub use stats::{Counts, ErrorKind, Percentiles};
 pub use worker::{worker_main, WorkerArgs};
 
 /// `allocstorm load`: drive a hot-key HTTP load against one URL from several processes.

@@ -60,6 +60,81 @@ fn bad(flag: &'static str, value: &str, expected: impl Into<String>) -> LoadErro
     }
 }
 
+impl Target {
+    /// `http://ADDR/PATH` on a server whose address is known (the harness's own runs).
+    pub fn at(addr: std::net::SocketAddr, path: &str) -> Target {
+        Target {
+            url: format!("http://{addr}{path}"),
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            path: path.to_string(),
+            authority: addr.to_string(),
+        }
+    }
+}
+
+impl LoadPlan {
+    /// Checks a plan made from typed values (the harness's phases) as [`LoadArgs::plan`] checks
+    /// one made from flags: loopback unless allowed, counts, rate, durations, steps in order.
+    pub fn checked(self) -> Result<LoadPlan, LoadError> {
+        if !self.allow_remote && !is_loopback_host(&self.target.host) {
+            return Err(LoadError::Remote {
+                url: self.target.url.clone(),
+                host: self.target.host.clone(),
+            });
+        }
+        let n = |v: usize| v.to_string();
+        if self.processes == 0 || self.processes > MAX_PROCESSES {
+            return Err(bad(
+                "--processes",
+                &n(self.processes),
+                format!("a number of worker processes from 1 to {MAX_PROCESSES}"),
+            ));
+        }
+        if self.connections < self.processes {
+            return Err(bad(
+                "--connections",
+                &n(self.connections),
+                format!(
+                    "at least one connection per process (--processes {})",
+                    self.processes
+                ),
+            ));
+        }
+        let above_zero = |r: f64| r.is_finite() && r > 0.0;
+        if self.rate.is_some_and(|r| !above_zero(r))
+            || (self.rate.is_none() && !self.steps.is_empty())
+        {
+            return Err(bad(
+                "--rate",
+                &format!("{:?}", self.rate),
+                "a rate above zero (and one to step from, with steps)",
+            ));
+        }
+        for (flag, d) in [("--duration", self.duration), ("--timeout", self.timeout)] {
+            if d.is_zero() {
+                return Err(bad(
+                    flag,
+                    "0s",
+                    "a duration above zero such as 250ms, 3s or 1m",
+                ));
+            }
+        }
+        let mut after = Duration::ZERO;
+        for s in &self.steps {
+            if s.at <= after || s.at >= self.duration || !above_zero(s.rate) {
+                return Err(bad(
+                    "--step",
+                    &format!("{}={}/s", show_secs(s.at), s.rate),
+                    "steps in increasing order inside the load, each at a rate above zero",
+                ));
+            }
+            after = s.at;
+        }
+        Ok(self)
+    }
+}
+
 impl LoadArgs {
     /// Checks the arguments. Refuses a target outside loopback unless `--allow-remote`.
     pub fn plan(&self) -> Result<LoadPlan, LoadError> {

@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use allocstorm_core::units::format_size;
 
+use super::counts::Percentiles;
 use super::merge::{LoadSummary, SecondReport};
-use super::stats::Percentiles;
 
 fn rate(r: Option<f64>) -> String {
     match r {

@@ -10,11 +10,9 @@
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use super::counts::Counts;
+pub use super::counts::HistPairs;
 use super::plan::LoadPlan;
-use super::stats::Counts;
-
-/// A histogram as `[value_us, count]` pairs of its non-empty buckets.
-pub type HistPairs = Vec<[u64; 2]>;
 
 /// What the parent hands a worker on its command line.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]

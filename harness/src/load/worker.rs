@@ -26,9 +26,10 @@ use tokio::net::TcpStream;
 use tokio::task::{JoinHandle, JoinSet, LocalSet};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
+use super::counts::ErrorKind;
 use super::plan::{is_loopback_ip, Target};
 use super::schedule::{pickup, Pickup, Schedule};
-use super::stats::{ErrorKind, Recorder};
+use super::stats::Recorder;
 use super::wire::{self, FromWorker, ToWorker, WorkerDone, WorkerPlan};
 
 /// Attempts still in flight when the load stops end at their own deadline, at most `--timeout`

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::figures::{self, PhaseMark};
-use crate::record::{Event, PhaseLoad, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
+use crate::figures::PhaseMark;
+use crate::record::{Event, RecordBuilder, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
 use crate::scenario::{PhaseSpec, Variant};
 
 use super::summary::INCOMPLETE_PREFIX;
@@ -125,18 +125,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
         .collect();
     let (file_variant, file_index) = split_stem(stem);
 
-    let mut start = None;
-    let mut pid = None;
-    let mut preload_mapped = None;
-    let mut phases: Vec<PhaseMark> = Vec::new();
-    let mut samples = Vec::new();
-    let mut smaps = Vec::new();
-    let mut stats = Vec::new();
-    let mut loads: Vec<PhaseLoad> = Vec::new();
-    let mut end = None;
-    let mut release = None;
-    let mut mappings = Vec::new();
-    let mut procs = Vec::new();
+    let mut events = RecordBuilder::default();
     for (k, &(i, line)) in lines.iter().enumerate() {
         let event: Event = match serde_json::from_str(line) {
             Ok(e) => e,
@@ -148,39 +137,18 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 })
             }
         };
-        match event {
-            Event::Start(h) => start = Some(*h),
-            Event::Server { pid: id, .. } => pid = Some(id),
-            Event::Preload { mapped } => preload_mapped = Some(mapped),
-            // A phase is streamed when it begins (end = start) and again when it ends.
-            Event::Phase(m) => match phases
-                .iter_mut()
-                .rev()
-                .find(|x| x.name == m.name && x.start == m.start)
-            {
-                Some(x) => *x = m,
-                None => phases.push(m),
-            },
-            Event::Sample(s) => samples.push(s),
-            Event::Smaps(s) => smaps.push(s),
-            Event::Mappings(m) => mappings.push(m),
-            Event::Procs(p) => procs.push(p),
-            Event::Stats(s) => stats.push(s),
-            Event::LoadSecond { .. } => {}
-            Event::Release { outcome, .. } => release = Some(outcome),
-            Event::Load(l) => loads.push(*l),
-            Event::End { status, failure } => end = Some((status, failure)),
-        }
+        events.apply(&event);
     }
 
-    let last_t = samples
+    let last_t = events
+        .samples
         .iter()
         .map(|s| s.t)
-        .chain(stats.iter().map(|s| s.t))
+        .chain(events.stats.iter().map(|s| s.t))
         .fold(0.0_f64, f64::max);
     // The phase the kill interrupted never got its end: it lasted as long as we measured.
-    if end.is_none() {
-        if let Some(m) = phases.last_mut() {
+    if events.end.is_none() {
+        if let Some(m) = events.phases.last_mut() {
             if m.end <= m.start {
                 m.end = m.start.max(last_t);
             }
@@ -188,7 +156,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     }
     // The header says everything known before the run started; a stream cut before even
     // that borrows from a complete sibling in the same directory, or from the file name.
-    let header = start.unwrap_or_else(|| {
+    let header = events.start.take().unwrap_or_else(|| {
         let sibling = complete.iter().find(|r| r.variant.name == file_variant);
         let mut h = match sibling.or(complete.first()) {
             Some(r) => r.header(),
@@ -212,8 +180,8 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 quick: false,
                 started_at: String::new(),
                 server_command: Vec::new(),
-                phases_planned: planned_from(&phases),
-                sample_interval_s: median_gap(&samples),
+                phases_planned: planned_from(&events.phases),
+                sample_interval_s: median_gap(&events.samples),
                 environment: Default::default(),
                 memory_limit_bytes: None,
                 report: Default::default(),
@@ -227,10 +195,10 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
         h.started_at = String::new();
         h
     });
-    let (status, failure) = match end {
+    let (status, failure, server_exit) = match events.end.take() {
         Some(e) => e,
         None => {
-            let at = match phases.last() {
+            let at = match events.phases.last() {
                 Some(m) => format!(" (last measured at {last_t:.1}s, in `{}`)", m.name),
                 None => String::new(),
             };
@@ -240,39 +208,11 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                     "{INCOMPLETE_PREFIX} the harness stopped before the run ended{at}; record rebuilt from the event stream {}",
                     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
                 )),
+                None,
             )
         }
     };
-    let server_settings = stats
-        .iter()
-        .find(|s| s.stats.get("allocator").is_some())
-        .map(|s| {
-            serde_json::json!({
-                "allocator": s.stats.get("allocator"),
-                "allocator_settings": s.stats.get("allocator_settings"),
-                "server_settings": s.stats.get("server_settings"),
-            })
-        });
-    let mut rec = RunRecord::from_header(header);
-    rec.status = status;
-    rec.failure = failure;
-    rec.server_pid = pid;
-    rec.preload_mapped = preload_mapped;
-    rec.server_settings = server_settings;
-    rec.figures = figures::compute(&samples, &phases);
-    rec.phases = phases;
-    rec.load = loads
-        .iter()
-        .find(|l| l.phase == "during")
-        .map(|l| l.summary.clone());
-    rec.phase_loads = loads;
-    rec.release = release;
-    rec.samples = samples;
-    rec.smaps = smaps;
-    rec.mappings = mappings;
-    rec.stats = stats;
-    rec.procs = procs;
-    Ok(rec)
+    Ok(events.build(header, status, failure, server_exit))
 }
 
 fn median_gap(samples: &[crate::sample::Sample]) -> f64 {

@@ -1,5 +1,5 @@
 //! A server of the user's own (`[target]`): its run directory, its command line, its start
-//! through the [`guard`](crate::guard), and the wait until it is ready.
+//! through the [`guard`](super::guard). ([`super::Running::ready`] waits until it is ready.)
 //!
 //! Each run gets a directory beside its records, `runs/<variant>-<n>.target/`, holding the hot
 //! file (`hot`, removed after the run), the scenario's templates with `{port}`, `{dir}` and
@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::probe;
-use crate::run::describe_exit;
+use super::process::describe_exit;
 use crate::scenario::{Readiness, TargetSpec, Variant};
 
 /// A target's run directory, ready for its start.
@@ -181,120 +179,5 @@ pub async fn target_pid(guard: &mut Child) -> Result<u32, String> {
             return Err("the target did not start within 5s".into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Waits until the target is ready: its HTTP port answers `GET path` (any status), or a line
-/// of its stdout holds the text. Fails when the target exits first or `timeout` passes. The
-/// rest of its stdout is copied to `log`, so the target never blocks on a full pipe.
-pub async fn wait_ready(
-    spec: &TargetSpec,
-    addr: SocketAddr,
-    guard: &mut Child,
-    stdout: Option<ChildStdout>,
-    log: &Path,
-) -> Result<(), String> {
-    let deadline = Instant::now() + spec.ready_timeout;
-    match &spec.ready {
-        Readiness::Http(path) => loop {
-            if let Ok(Some(st)) = guard.try_wait() {
-                return Err(format!("target {} before it was ready", describe_exit(st)));
-            }
-            if probe::request(addr, hyper::Method::GET, path, Duration::from_millis(500))
-                .await
-                .is_ok()
-            {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "target not ready within {:?}: GET {path} on {addr} got no HTTP answer",
-                    spec.ready_timeout
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        },
-        Readiness::Stdout(text) => {
-            let stdout = stdout.ok_or("target stdout not captured")?;
-            let mut lines = BufReader::new(stdout).lines();
-            let mut seen = Vec::new();
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let line = match tokio::time::timeout(left, lines.next_line()).await {
-                    Err(_) => {
-                        return Err(format!(
-                            "target printed no line holding {text:?} within {:?}",
-                            spec.ready_timeout
-                        ))
-                    }
-                    Ok(Err(e)) => return Err(format!("reading the target's stdout: {e}")),
-                    Ok(Ok(None)) => {
-                        return Err(format!(
-                        "target closed its stdout before printing {text:?} (see its .server.log)"
-                    ))
-                    }
-                    Ok(Ok(Some(l))) => l,
-                };
-                let ready = line.contains(text.as_str());
-                seen.push(line);
-                if ready {
-                    break;
-                }
-            }
-            // The rest of stdout, after what was read, into the log.
-            let log = log.to_path_buf();
-            tokio::task::spawn_local(async move {
-                let Ok(f) = tokio::fs::OpenOptions::new().append(true).open(&log).await else {
-                    return;
-                };
-                let mut f = tokio::io::BufWriter::new(f);
-                for l in seen {
-                    let _ = f.write_all(format!("{l}\n").as_bytes()).await;
-                }
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if f.write_all(format!("{l}\n").as_bytes()).await.is_err() {
-                        break;
-                    }
-                    let _ = f.flush().await;
-                }
-                let _ = f.flush().await;
-            });
-            Ok(())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_three_placeholders_are_replaced() {
-        let t =
-            "events { } http { server { listen 127.0.0.1:{port}; root {dir}; } } {file} {other}";
-        let r = render(t, 8080, Path::new("/r/d"), Path::new("/r/d/hot"));
-        assert_eq!(
-            r,
-            "events { } http { server { listen 127.0.0.1:8080; root /r/d; } } /r/d/hot {other}"
-        );
-    }
-
-    #[test]
-    fn the_hot_file_has_its_size_and_depends_on_the_seed() {
-        let d = std::env::temp_dir().join(format!("allocstorm-hot-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        let (a, b, c) = (d.join("a"), d.join("b"), d.join("c"));
-        write_hot_file(&a, 3 * 1024 * 1024 + 5, 7).unwrap();
-        write_hot_file(&b, 3 * 1024 * 1024 + 5, 7).unwrap();
-        write_hot_file(&c, 3 * 1024 * 1024 + 5, 8).unwrap();
-        let (ra, rb, rc) = (
-            std::fs::read(&a).unwrap(),
-            std::fs::read(&b).unwrap(),
-            std::fs::read(&c).unwrap(),
-        );
-        std::fs::remove_dir_all(&d).unwrap();
-        assert_eq!(ra.len(), 3 * 1024 * 1024 + 5);
-        assert_eq!(ra, rb);
-        assert_ne!(ra, rc);
     }
 }

@@ -1,4 +1,4 @@
-//! Children that die with the harness.
+//! Processes: children that die with the harness, process groups, and how a process ended.
 //!
 //! Every process allocstorm starts (servers, load workers) gets a parent-death signal and its own
 //! process group, and is killed when its handle drops. The parent-death signal fires when the
@@ -46,4 +46,47 @@ pub fn exe_dir() -> std::io::Result<std::path::PathBuf> {
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| ".".into()))
+}
+
+/// How a process ended, in words: `exited with code 0`, `killed by signal 9 (SIGKILL)`.
+pub fn describe_exit(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(s)) => format!("killed by signal {s} ({})", signal_name(s)),
+        _ => "ended".into(),
+    }
+}
+
+fn signal_name(s: i32) -> &'static str {
+    match s {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        _ => "signal",
+    }
+}
+
+/// SIGTERM, then SIGKILL to its group after `grace`; describes how the process ended.
+pub async fn stop(child: &mut tokio::process::Child, grace: std::time::Duration) -> String {
+    if let Ok(Some(st)) = child.try_wait() {
+        return describe_exit(st);
+    }
+    if let Some(pid) = child.id() {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    }
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(Ok(st)) => describe_exit(st),
+        _ => {
+            if let Some(pid) = child.id() {
+                kill_group(pid);
+            }
+            let _ = child.wait().await;
+            format!("did not stop within {grace:?} of SIGTERM; killed")
+        }
+    }
 }

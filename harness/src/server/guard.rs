@@ -77,7 +77,7 @@ pub fn main(args: GuardArgs) -> ExitCode {
     let parent = std::process::id() as libc::pid_t;
     // The guard gone (SIGKILLed with its group, say) takes the target with it.
     // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe { cmd.pre_exec(move || crate::child::sigkill_on_parent_death(parent)) };
+    unsafe { cmd.pre_exec(move || super::process::sigkill_on_parent_death(parent)) };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -1,0 +1,181 @@
+//! The phases of a run, in order, once the server is ready: warmup, before, during, drain,
+//! nudge, release. Loads go through a [`LoadRunner`] (the harness's worker processes, or a
+//! fake in tests), built from the scenario's typed values.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::live::LiveRef;
+use crate::load::{self, LoadPlan, LoadSummary, SecondReport, Target};
+use crate::probe;
+use crate::record::{Event, PhaseLoad};
+use crate::scenario::{LoadSpec, PhaseSpec};
+
+/// Runs one phase's load: `on_second` gets each second's report as it is merged.
+pub trait LoadRunner {
+    fn run<'a>(
+        &'a self,
+        plan: &'a LoadPlan,
+        on_second: &'a mut dyn FnMut(&SecondReport),
+    ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>>;
+}
+
+/// The load client's worker processes (`allocstorm load-worker`), started from `exe`.
+pub struct Workers {
+    pub exe: PathBuf,
+}
+
+impl LoadRunner for Workers {
+    fn run<'a>(
+        &'a self,
+        plan: &'a LoadPlan,
+        on_second: &'a mut dyn FnMut(&SecondReport),
+    ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>> {
+        Box::pin(async move {
+            load::run_load(plan, &self.exe, |r| on_second(r))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// What the phases need to know besides the phase lengths.
+pub struct Phases<'a> {
+    pub phases: &'a PhaseSpec,
+    pub load: &'a LoadSpec,
+    /// Whether the server has `/admin/release` (the release phase asks it).
+    pub release_path: &'a str,
+}
+
+impl Phases<'_> {
+    fn plan(
+        &self,
+        addr: SocketAddr,
+        processes: u32,
+        connections: u32,
+        rate: Option<f64>,
+        duration: Duration,
+    ) -> LoadPlan {
+        let l = self.load;
+        LoadPlan {
+            target: Target::at(addr, &l.path),
+            range: l.range,
+            processes: processes as usize,
+            connections: connections as usize,
+            rate,
+            steps: Vec::new(),
+            duration,
+            timeout: l.timeout,
+            retries: l.retries,
+            backoff: l.backoff,
+            allow_remote: false,
+        }
+    }
+}
+
+/// Walks the phases against the server at `addr`. Returns why it stopped early, if it did.
+pub async fn drive(
+    p: &Phases<'_>,
+    addr: SocketAddr,
+    loads: &dyn LoadRunner,
+    live: &LiveRef,
+) -> Result<(), String> {
+    let (phases, spec) = (p.phases, p.load);
+    // warmup: a few requests, so glibc's dynamic mmap threshold is trained as in production.
+    if !phases.warmup.is_zero() {
+        let plan = p.plan(
+            addr,
+            1,
+            spec.connections.min(2),
+            Some(phases.warmup_rate),
+            phases.warmup,
+        );
+        load_phase("warmup", plan, loads, live).await?;
+    }
+    idle_phase("before", phases.before, live).await;
+    let mut plan = p.plan(
+        addr,
+        spec.processes,
+        spec.connections,
+        spec.rate,
+        phases.during,
+    );
+    plan.steps = spec
+        .steps
+        .iter()
+        .map(|s| load::RateStep {
+            at: s.at.offset(phases.during),
+            rate: s.rate,
+        })
+        .collect();
+    load_phase("during", plan, loads, live).await?;
+    idle_phase("drain", phases.drain, live).await;
+    if !phases.nudge.is_zero() {
+        let plan = p.plan(addr, 1, 1, Some(phases.nudge_rate), phases.nudge);
+        load_phase("nudge", plan, loads, live).await?;
+    }
+    if !phases.release.is_zero() {
+        release_phase(p.release_path, phases.release, addr, live).await?;
+    }
+    Ok(())
+}
+
+async fn idle_phase(name: &str, d: Duration, live: &LiveRef) {
+    live.borrow_mut().begin(name, d);
+    tokio::time::sleep(d).await;
+    live.borrow_mut().end();
+}
+
+async fn load_phase(
+    name: &str,
+    plan: LoadPlan,
+    loads: &dyn LoadRunner,
+    live: &LiveRef,
+) -> Result<(), String> {
+    let plan = plan.checked().map_err(|e| format!("{name}: {e}"))?;
+    live.borrow_mut().begin(name, plan.duration);
+    let mut on_second = |r: &SecondReport| {
+        let mut l = live.borrow_mut();
+        l.last_rps = Some(r.counts.ok as f64);
+        l.emit(Event::LoadSecond {
+            phase: name.to_string(),
+            report: r.clone(),
+        });
+    };
+    let result = loads.run(&plan, &mut on_second).await;
+    live.borrow_mut().end();
+    let summary = result.map_err(|e| format!("{name} load: {e}"))?;
+    live.borrow_mut().emit(Event::Load(Box::new(PhaseLoad {
+        phase: name.to_string(),
+        summary,
+    })));
+    Ok(())
+}
+
+/// `POST /admin/release`, then watch until the phase's end.
+async fn release_phase(
+    path: &str,
+    d: Duration,
+    addr: SocketAddr,
+    live: &LiveRef,
+) -> Result<(), String> {
+    live.borrow_mut().begin("release", d);
+    let until = Instant::now() + d;
+    match probe::request(addr, hyper::Method::POST, path, Duration::from_secs(10)).await {
+        Ok((200, body)) => {
+            let outcome: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let t = live.borrow().now();
+            live.borrow_mut().emit(Event::Release { t, outcome });
+        }
+        Ok((status, _)) => return Err(format!("{path} answered {status}")),
+        Err(e) => return Err(e.to_string()),
+    }
+    tokio::time::sleep_until(until).await;
+    live.borrow_mut().end();
+    Ok(())
+}

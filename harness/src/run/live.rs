@@ -1,0 +1,92 @@
+//! A run's state while it runs, shared by its tasks on one thread: the clock, the event
+//! stream, the record being built from it, the phase in progress and the progress line.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+// tokio's clock: the real one, or a paused one that a test advances.
+use tokio::time::Instant;
+
+use crate::figures::PhaseMark;
+use crate::progress::Progress;
+use crate::record::{Event, EventLog, RecordBuilder};
+
+pub struct Live {
+    t0: Instant,
+    log: Option<EventLog>,
+    /// The first write to the stream that failed: measuring goes on, the run reports it.
+    pub log_error: Option<String>,
+    /// The record, built from the events as they are streamed.
+    pub record: RecordBuilder,
+    /// The phase in progress: name, start, planned length.
+    pub phase: (String, Instant, Duration),
+    /// Requests answered in the load's last second, for the progress line.
+    pub last_rps: Option<f64>,
+    pub progress: Progress,
+    /// The server's address, once it is ready: the stats poller waits for it.
+    pub addr: Option<SocketAddr>,
+}
+
+pub type LiveRef = Rc<RefCell<Live>>;
+
+impl Live {
+    /// `log: None` streams nowhere (tests).
+    pub fn new(log: Option<EventLog>, progress: Progress) -> LiveRef {
+        Rc::new(RefCell::new(Live {
+            t0: Instant::now(),
+            log,
+            log_error: None,
+            record: RecordBuilder::default(),
+            phase: ("startup".into(), Instant::now(), Duration::from_secs(10)),
+            last_rps: None,
+            progress,
+            addr: None,
+        }))
+    }
+
+    /// Seconds since the run began.
+    pub fn now(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    /// Streams `e` and applies it to the record.
+    pub fn emit(&mut self, e: Event) {
+        if let Some(log) = &mut self.log {
+            if let Err(err) = log.write(&e) {
+                // Keep measuring; report once at the end.
+                self.log_error
+                    .get_or_insert_with(|| format!("{}: {err}", log.path.display()));
+            }
+        }
+        self.record.apply(&e);
+    }
+
+    pub fn begin(&mut self, name: &str, planned: Duration) {
+        let t = self.now();
+        self.emit(Event::Phase(PhaseMark {
+            name: name.to_string(),
+            start: t,
+            end: t,
+        }));
+        self.phase = (name.to_string(), Instant::now(), planned);
+        self.last_rps = None;
+        self.progress.phase(name, planned);
+    }
+
+    /// Ends the phase in progress, if one is: after a run's last phase has ended, a second
+    /// call (the clean-up after an interrupt or a failure) changes nothing.
+    pub fn end(&mut self) {
+        let t = self.now();
+        if let Some(m) = self
+            .record
+            .phases
+            .last()
+            .filter(|m| m.end <= m.start)
+            .cloned()
+        {
+            self.emit(Event::Phase(PhaseMark { end: t, ..m }));
+        }
+    }
+}

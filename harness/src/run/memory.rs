@@ -1,0 +1,71 @@
+//! Where a run's memory figures come from: a [`MemorySource`]. The harness reads `/proc`
+//! ([`ProcSource`], one process or a process tree summed); tests give a fake.
+
+use crate::sample::{
+    MappingBreakdown, ProcReader, Sample, SampleError, SmapsRollup, TreeReader, TreeSample,
+};
+use crate::scenario::SampleScope;
+
+/// The slower readings, taken once per `smaps_interval`.
+#[derive(Debug, Default)]
+pub struct Detail {
+    pub rollup: Option<SmapsRollup>,
+    pub mappings: Option<MappingBreakdown>,
+    /// Each process of a tree, at the `t` of the last sample.
+    pub procs: Option<TreeSample>,
+}
+
+/// The memory of the server a run measures, read at time `t` (seconds into the run).
+pub trait MemorySource {
+    /// `/proc/<pid>/status`: the figures sampled every interval. `Gone` when the server is.
+    fn sample(&mut self, t: f64) -> Result<Sample, SampleError>;
+    /// `smaps_rollup` and the mapping breakdown; what cannot be read is left out.
+    fn detail(&mut self, t: f64) -> Detail;
+}
+
+/// `/proc` of the server: its own figures, or the sum over its process tree.
+pub struct ProcSource {
+    scope: SampleScope,
+    process: ProcReader,
+    tree: TreeReader,
+    /// The tree as of the last sample, for the detail readings.
+    last_tree: Option<TreeSample>,
+}
+
+impl ProcSource {
+    pub fn new(pid: u32, scope: SampleScope) -> ProcSource {
+        ProcSource {
+            scope,
+            process: ProcReader::new(pid),
+            tree: TreeReader::new(pid),
+            last_tree: None,
+        }
+    }
+}
+
+impl MemorySource for ProcSource {
+    fn sample(&mut self, t: f64) -> Result<Sample, SampleError> {
+        match self.scope {
+            SampleScope::Process => self.process.sample(t),
+            SampleScope::Tree => self.tree.sample(t).map(|(sum, procs)| {
+                self.last_tree = Some(procs);
+                sum
+            }),
+        }
+    }
+
+    fn detail(&mut self, t: f64) -> Detail {
+        match self.last_tree.take() {
+            Some(tr) => Detail {
+                rollup: self.tree.smaps_rollup(&tr, t).ok(),
+                mappings: self.tree.mappings(&tr, t).ok(),
+                procs: Some(tr),
+            },
+            None => Detail {
+                rollup: self.process.smaps_rollup(t).ok(),
+                mappings: self.process.mappings(t).ok(),
+                procs: None,
+            },
+        }
+    }
+}

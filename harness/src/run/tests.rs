@@ -1,0 +1,315 @@
+//! The run path without processes: the sampler over a fake memory source and the driver over
+//! a fake load, on a paused clock, building the record from the events as a run does.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::driver::{self, LoadRunner};
+use super::live::{Live, LiveRef};
+use super::memory::{Detail, MemorySource};
+use super::outcome::{classify, Ended};
+use super::sampler::{sample_loop, SamplerEnd};
+use crate::load::merge::Merger;
+use crate::load::{Counts, LoadPlan, LoadSummary, SecondReport};
+use crate::progress::Progress;
+use crate::record::{Event, RunStatus};
+use crate::sample::{Sample, SampleError, SmapsRollup};
+use crate::scenario::{LoadSpec, PhaseSpec, RateStep, StepAt};
+
+const MIB: u64 = 1 << 20;
+
+fn live() -> LiveRef {
+    Live::new(None, Progress::new("test".into(), false))
+}
+
+/// A server whose RssAnon is `rss[i]` at the i-th sample, gone after the last.
+struct FakeMemory {
+    rss: Vec<u64>,
+    next: usize,
+    details: usize,
+}
+
+impl MemorySource for FakeMemory {
+    fn sample(&mut self, t: f64) -> Result<Sample, SampleError> {
+        let rss = *self.rss.get(self.next).ok_or(SampleError::Gone(4242))?;
+        self.next += 1;
+        Ok(Sample {
+            t,
+            vm_rss: rss,
+            rss_anon: rss,
+            ..Default::default()
+        })
+    }
+
+    fn detail(&mut self, t: f64) -> Detail {
+        self.details += 1;
+        Detail {
+            rollup: Some(SmapsRollup {
+                t,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_sampler_streams_every_sample_until_the_server_is_gone() {
+    let l = live();
+    let mut m = FakeMemory {
+        rss: vec![10 * MIB, 20 * MIB, 30 * MIB, 25 * MIB],
+        next: 0,
+        details: 0,
+    };
+    let end = sample_loop(
+        &mut m,
+        Duration::from_millis(100),
+        Duration::from_millis(250),
+        None,
+        l.clone(),
+    )
+    .await;
+    assert_eq!(end, SamplerEnd::Gone("server process is gone".into()));
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let ts: Vec<f64> = rec.samples.iter().map(|s| s.t).collect();
+    // Evenly spaced on the clock, none lost, none bunched.
+    assert_eq!(ts, [0.0, 0.1, 0.2, 0.3]);
+    // The slower readings: at the start, then once 250 ms have passed (at 0.3 s).
+    assert_eq!(m.details, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_the_memory_limit_the_sampler_stops_with_the_figures() {
+    let l = live();
+    l.borrow_mut().begin("during", Duration::from_secs(5));
+    let mut m = FakeMemory {
+        rss: vec![10 * MIB, 20 * MIB, 600 * MIB, 700 * MIB],
+        next: 0,
+        details: 0,
+    };
+    let end = sample_loop(
+        &mut m,
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        Some(512 * MIB),
+        l.clone(),
+    )
+    .await;
+    let SamplerEnd::OverLimit(why) = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        why.starts_with("VmRSS 600.0 MiB crossed the memory limit of 512.0 MiB 0.2s into `during`"),
+        "{why}"
+    );
+    // The sample over the limit is kept; nothing after it was read.
+    assert_eq!(l.borrow().record.samples.len(), 3);
+    let (status, failure) = classify(&Ended::OverLimit(why.clone()), None, (None, None));
+    assert_eq!((status, failure), (RunStatus::Oom, Some(why)));
+}
+
+/// A load that takes its phase's duration, reports one second, and remembers its plans.
+struct FakeLoad {
+    plans: RefCell<Vec<LoadPlan>>,
+    fail: Option<&'static str>,
+}
+
+impl LoadRunner for FakeLoad {
+    fn run<'a>(
+        &'a self,
+        plan: &'a LoadPlan,
+        on_second: &'a mut dyn FnMut(&SecondReport),
+    ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>> {
+        Box::pin(async move {
+            self.plans.borrow_mut().push(plan.clone());
+            if let Some(why) = self.fail {
+                return Err(why.to_string());
+            }
+            tokio::time::sleep(plan.duration).await;
+            let summary = Merger::new(plan).summary(plan);
+            let second = SecondReport {
+                t: 0,
+                offered: None,
+                counts: Counts {
+                    ok: 7,
+                    ..Default::default()
+                },
+                latency_ms: Default::default(),
+                latency_uncorrected_ms: Default::default(),
+            };
+            on_second(&second);
+            Ok(summary)
+        })
+    }
+}
+
+fn phases(before: u64, during: u64, drain: u64) -> PhaseSpec {
+    PhaseSpec {
+        warmup: Duration::ZERO,
+        warmup_rate: 20.0,
+        before: Duration::from_secs(before),
+        during: Duration::from_secs(during),
+        drain: Duration::from_secs(drain),
+        nudge: Duration::ZERO,
+        nudge_rate: 5.0,
+        release: Duration::ZERO,
+    }
+}
+
+fn load_spec() -> LoadSpec {
+    LoadSpec {
+        path: "/file/hot".into(),
+        range: (0, 1048575),
+        processes: 2,
+        connections: 8,
+        rate: Some(400.0),
+        timeout: Duration::from_secs(3),
+        retries: 1,
+        backoff: Duration::from_millis(100),
+        steps: vec![RateStep {
+            at: StepAt::Fraction(0.5),
+            rate: 800.0,
+        }],
+    }
+}
+
+const ADDR: &str = "127.0.0.1:41234";
+
+#[tokio::test(start_paused = true)]
+async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("run.jsonl");
+    let l = Live::new(
+        Some(crate::record::EventLog::create(&stream).unwrap()),
+        Progress::new("test".into(), false),
+    );
+    let (ph, spec) = (phases(2, 4, 3), load_spec());
+    let p = driver::Phases {
+        phases: &ph,
+        load: &spec,
+        release_path: "/admin/release",
+    };
+    let load = FakeLoad {
+        plans: RefCell::new(Vec::new()),
+        fail: None,
+    };
+    let addr: SocketAddr = ADDR.parse().unwrap();
+    driver::drive(&p, addr, &load, &l).await.unwrap();
+
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let marks: Vec<(&str, f64, f64)> = rec
+        .phases
+        .iter()
+        .map(|m| (m.name.as_str(), m.start, m.end))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("before", 0.0, 2.0),
+            ("during", 2.0, 6.0),
+            ("drain", 6.0, 9.0)
+        ]
+    );
+    // The load plan is the scenario's typed values, the step at half of `during`.
+    let plans = load.plans.borrow();
+    assert_eq!(plans.len(), 1);
+    let d = &plans[0];
+    assert_eq!(d.target.url, "http://127.0.0.1:41234/file/hot");
+    assert_eq!((d.processes, d.connections, d.rate), (2, 8, Some(400.0)));
+    assert_eq!(d.duration, Duration::from_secs(4));
+    assert_eq!(d.steps.len(), 1);
+    assert_eq!(
+        (d.steps[0].at, d.steps[0].rate),
+        (Duration::from_secs(2), 800.0)
+    );
+    // The load's summary is part of the record, and its second was streamed under `during`.
+    assert_eq!(rec.loads.len(), 1);
+    assert_eq!(
+        (rec.loads[0].phase.as_str(), rec.loads[0].summary.processes),
+        ("during", 2)
+    );
+    drop(l);
+    let streamed: Vec<Event> = std::fs::read_to_string(&stream)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let seconds: Vec<(&str, u64)> = streamed
+        .iter()
+        .filter_map(|e| match e {
+            Event::LoadSecond { phase, report } => Some((phase.as_str(), report.counts.ok)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seconds, [("during", 7)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_load_stops_the_driver_and_ends_its_phase() {
+    let l = live();
+    let (ph, spec) = (phases(1, 4, 3), load_spec());
+    let p = driver::Phases {
+        phases: &ph,
+        load: &spec,
+        release_path: "/admin/release",
+    };
+    let load = FakeLoad {
+        plans: RefCell::new(Vec::new()),
+        fail: Some("worker 1 died"),
+    };
+    let err = driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
+        .await
+        .unwrap_err();
+    assert_eq!(err, "during load: worker 1 died");
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let names: Vec<&str> = rec.phases.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["before", "during"]);
+    assert!(rec.phases.iter().all(|m| m.end >= m.start));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_keeps_what_was_measured_and_ends_the_phase_in_progress() {
+    let l = live();
+    let (ph, spec) = (phases(2, 4, 3), load_spec());
+    let p = driver::Phases {
+        phases: &ph,
+        load: &spec,
+        release_path: "/admin/release",
+    };
+    let load = FakeLoad {
+        plans: RefCell::new(Vec::new()),
+        fail: None,
+    };
+    let mut m = FakeMemory {
+        rss: vec![10 * MIB; 1000],
+        next: 0,
+        details: 0,
+    };
+    // As a run does: the driver, the sampler and the shutdown future, the first to end wins.
+    let ended = tokio::select! {
+        r = driver::drive(&p, ADDR.parse().unwrap(), &load, &l) => match r {
+            Ok(()) => Ended::Done,
+            Err(e) => Ended::Failed(e),
+        },
+        _ = sample_loop(&mut m, Duration::from_millis(500), Duration::from_secs(1), None, l.clone()) => Ended::Failed("sampler".into()),
+        _ = tokio::time::sleep(Duration::from_millis(3250)) => Ended::Interrupted,
+    };
+    assert_eq!(ended, Ended::Interrupted);
+    l.borrow_mut().end();
+    l.borrow_mut().emit(Event::End {
+        status: RunStatus::Interrupted,
+        failure: None,
+        server_exit: None,
+    });
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    // Samples at 0, 0.5, ..., 3.0 s: all kept.
+    assert_eq!(rec.samples.len(), 7);
+    let last = rec.phases.last().unwrap();
+    assert_eq!(
+        (last.name.as_str(), last.start, last.end),
+        ("during", 2.0, 3.25)
+    );
+}
