@@ -174,7 +174,7 @@ pub fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("allocstorm: cannot start the runtime: {e}");
-            return ExitCode::from(2);
+            return Exit::Error.into();
         }
     };
     let local = tokio::task::LocalSet::new();
@@ -256,23 +256,23 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
             let (_, json) = crate::run::run_files(&out, &variant.name, args.run_index);
             eprintln!("record: {}", json.display());
             match rec.status {
-                RunStatus::Ok => ExitCode::SUCCESS,
+                RunStatus::Ok => ExitCode::from(Exit::Ok),
                 RunStatus::Failed => {
                     eprintln!(
                         "allocstorm: run failed: {}",
                         rec.failure.as_deref().unwrap_or("unknown")
                     );
-                    ExitCode::from(1)
+                    Exit::Failed.into()
                 }
-                RunStatus::Interrupted => ExitCode::from(130),
-                RunStatus::Skipped => ExitCode::from(INCOMPLETE),
+                RunStatus::Interrupted => Exit::Interrupted.into(),
+                RunStatus::Skipped => Exit::Incomplete.into(),
                 // A measured outcome under the limit the user set, not a harness failure.
                 RunStatus::Oom => {
                     eprintln!(
                         "allocstorm: run ended oom: {}",
                         rec.failure.as_deref().unwrap_or("unknown")
                     );
-                    ExitCode::SUCCESS
+                    ExitCode::from(Exit::Ok)
                 }
             }
         }
@@ -312,9 +312,9 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
     // Whatever happened to single runs, what was measured is reported.
     let report = report_cmd(&out);
     if outcome.interrupted {
-        return ExitCode::from(130);
+        return Exit::Interrupted.into();
     }
-    if report != ExitCode::SUCCESS {
+    if report != ExitCode::from(Exit::Ok) {
         return report;
     }
     // `oom` under the scenario's memory limit is an outcome measured (incident 004's), not a
@@ -326,7 +326,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         )
     }) {
         eprintln!("allocstorm: some runs failed; see the report");
-        return ExitCode::from(1);
+        return Exit::Failed.into();
     }
     let skipped = outcome.skipped();
     if !skipped.is_empty() {
@@ -334,9 +334,9 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
             "allocstorm: incomplete: {} skipped (cannot run here; see the report for why and the fix), every other variant measured",
             skipped.join(", ")
         );
-        return ExitCode::from(INCOMPLETE);
+        return Exit::Incomplete.into();
     }
-    ExitCode::SUCCESS
+    ExitCode::from(Exit::Ok)
 }
 
 fn deps_cmd(args: &DepsArgs) -> ExitCode {
@@ -374,9 +374,9 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
         }
     }
     if missing {
-        ExitCode::from(INCOMPLETE)
+        Exit::Incomplete.into()
     } else {
-        ExitCode::SUCCESS
+        ExitCode::from(Exit::Ok)
     }
 }
 
@@ -385,17 +385,13 @@ fn report_cmd(dir: &std::path::Path) -> ExitCode {
         Ok(summary) => {
             println!("{}", crate::report::text_table(&summary));
             eprintln!("report: {}", dir.join("report.md").display());
-            ExitCode::SUCCESS
+            ExitCode::from(Exit::Ok)
         }
         Err(e) => fail(e),
     }
 }
 
-/// `compare`'s exit code when a variant was skipped: the comparison is incomplete, what ran
-/// is reported. The same number as the gate's inconclusive: not a pass, not a regression.
-pub const INCOMPLETE: u8 = 3;
-
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("allocstorm: {e}");
-    ExitCode::from(2)
+    Exit::Error.into()
 }

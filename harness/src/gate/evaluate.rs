@@ -7,6 +7,8 @@ use serde::Serialize;
 use super::baseline::Baseline;
 use super::config::{GateConfig, Thresholds};
 use super::measured::{Measured, VariantRuns};
+use allocstorm_core::Exit;
+
 use super::verdict::{self, BudgetCheck, Decision, Verdict};
 
 /// The overall result, and the exit code that is the contract with CI.
@@ -24,11 +26,12 @@ impl Status {
     /// `0` pass, `1` regression, `2` harness or input error, `3` inconclusive.
     pub fn exit_code(self) -> u8 {
         match self {
-            Status::Pass => 0,
-            Status::Regression => 1,
-            Status::Error => 2,
-            Status::Inconclusive => 3,
+            Status::Pass => Exit::Ok,
+            Status::Regression => Exit::Failed,
+            Status::Error => Exit::Error,
+            Status::Inconclusive => Exit::Incomplete,
         }
+        .code()
     }
 
     pub fn word(self) -> &'static str {

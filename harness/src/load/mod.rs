@@ -25,6 +25,7 @@ pub mod stats;
 pub mod wire;
 pub mod worker;
 
+use allocstorm_core::Exit;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -155,14 +156,14 @@ pub async fn cli_main(args: LoadArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("allocstorm load: {e}");
-            return ExitCode::from(2);
+            return Exit::Error.into();
         }
     };
     let exe = match std::env::current_exe() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("allocstorm load: cannot find the running executable to start workers: {e}");
-            return ExitCode::from(2);
+            return Exit::Error.into();
         }
     };
     // Progress lines are for a person watching; scripts and logs get only the summary.
@@ -180,17 +181,17 @@ pub async fn cli_main(args: LoadArgs) -> ExitCode {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
                         eprintln!("allocstorm load: cannot write the JSON summary: {e}");
-                        return ExitCode::from(2);
+                        return Exit::Error.into();
                     }
                 }
             } else {
                 print!("{}", present::table(&summary));
             }
-            ExitCode::SUCCESS
+            ExitCode::from(Exit::Ok)
         }
         Err(e) => {
             eprintln!("allocstorm load: {e}");
-            ExitCode::from(2)
+            Exit::Error.into()
         }
     }
 }

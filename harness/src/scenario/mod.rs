@@ -23,7 +23,7 @@ mod raw;
 mod report;
 mod server;
 mod sweep;
-mod target;
+pub mod target;
 mod variants;
 
 use std::path::{Path, PathBuf};

@@ -65,7 +65,7 @@ pub(super) fn target(ctx: &Ctx, t: &TargetSpec) -> Result<Vec<String>, ScenarioE
         .command
         .iter()
         .chain(texts.iter())
-        .any(|a| a.contains("{port}"))
+        .any(|a| a.contains(super::target::PORT))
     {
         return Err(ctx.err(
             "target.command",

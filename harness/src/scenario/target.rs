@@ -51,7 +51,13 @@ pub enum SampleScope {
 }
 
 /// The placeholders of a target's command and files.
-pub const TARGET_PLACEHOLDERS: [&str; 3] = ["{port}", "{dir}", "{file}"];
+pub const TARGET_PLACEHOLDERS: [&str; 3] = [PORT, DIR, FILE];
+/// The loopback port the harness gives the target.
+pub const PORT: &str = "{port}";
+/// The run's directory (the templates are written there).
+pub const DIR: &str = "{dir}";
+/// The hot file the harness creates in it.
+pub const FILE: &str = "{file}";
 
 /// Checks `[target]` field by field (the program and the templates on disk are
 /// [`super::preflight::target`]'s).
@@ -66,7 +72,7 @@ pub(super) fn target_spec(
             "expected the command line as a list, such as [\"/usr/sbin/nginx\", \"-c\", \"{dir}/nginx.conf\"], got []",
         ));
     };
-    if program.contains('{') {
+    if TARGET_PLACEHOLDERS.iter().any(|p| program.contains(p)) {
         return Err(ctx.err(
             "target.command[0]",
             format!("expected the program itself, without placeholders, got {program:?}"),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::process::describe_exit;
+use crate::scenario::target::{DIR, FILE, PORT};
 use crate::scenario::{Readiness, TargetSpec, Variant};
 
 /// A target's run directory, ready for its start.
@@ -28,9 +29,9 @@ pub struct Prepared {
 /// Replaces the placeholders `{port}`, `{dir}` and `{file}` (only these exact tokens, so a
 /// config's own braces stay as they are).
 pub fn render(text: &str, port: u16, dir: &Path, file: &Path) -> String {
-    text.replace("{port}", &port.to_string())
-        .replace("{dir}", &dir.display().to_string())
-        .replace("{file}", &file.display().to_string())
+    text.replace(PORT, &port.to_string())
+        .replace(DIR, &dir.display().to_string())
+        .replace(FILE, &file.display().to_string())
 }
 
 /// A free TCP port on 127.0.0.1 (the kernel's pick; free when this returns, which is what any
