@@ -101,6 +101,7 @@ fn status(v: &VariantSummary) -> String {
     }
 }
 
+/// What was run, how hard and for how long, in a paragraph; then the variants.
 fn scenario_paragraph(s: &Summary, out: &mut String) {
     let sc = &s.scenario;
     let mut p = format!("Scenario **{}**", sc.name);
@@ -122,6 +123,26 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
     if !sc.description.is_empty() {
         let _ = write!(p, " {}.", sc.description.trim_end_matches('.'));
     }
+    server_sentence(s, &mut p);
+    load_sentence(s, &mut p);
+    phases_sentence(s, &mut p);
+    sweep_sentence(s, &mut p);
+    if let Some(limit) = sc.memory_limit_bytes {
+        let _ = write!(
+            p,
+            " Memory limit: {}; a server whose VmRSS crossed it was killed (SIGKILL) and its run \
+             recorded as `oom`.",
+            allocstorm_core::units::format_size(limit)
+        );
+    }
+    out.push_str(&p);
+    out.push_str("\n\n");
+    variants_list(s, out);
+}
+
+/// The server: the toy server's flags, or the scenario's own target.
+fn server_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
     // The listen address is always loopback:0 and the seed is above: neither says anything.
     let mut flags = Vec::new();
     let mut args = sc.server_args.iter();
@@ -148,10 +169,15 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
     } else if !flags.is_empty() {
         let _ = write!(
             p,
-            " The server ran with `{}`, plus each variant's own settings below.",
+            " The server ran with `{}`, plus each variant's own settings below (the server's defaults otherwise; the settings in effect are in each run's record).",
             flags.join(" ")
         );
     }
+}
+
+/// The load of `during`.
+fn load_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
     if let Some(l) = &sc.load {
         let how = match l.offered_rate {
             Some(r) => format!("offered {r:.0} requests/s (open loop)"),
@@ -174,6 +200,11 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
             secs(l.backoff_s),
         );
     }
+}
+
+/// The phases as planned.
+fn phases_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
     if let Some(ph) = &sc.phases_planned {
         let mut parts = vec![
             format!("warmup {}s", secs(ph.warmup.as_secs_f64())),
@@ -193,6 +224,11 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
         }
         let _ = write!(p, " Phases: {}.", parts.join(", "));
     }
+}
+
+/// The swept setting, if any.
+fn sweep_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
     if let Some(sw) = &sc.sweep {
         let values: Vec<String> = sw.values.iter().map(shown).collect();
         let example = s.variants.iter().find(|v| v.sweep.is_some());
@@ -207,17 +243,10 @@ fn scenario_paragraph(s: &Summary, out: &mut String) {
             }
         );
     }
-    if let Some(limit) = sc.memory_limit_bytes {
-        let _ = write!(
-            p,
-            " Memory limit: {}; a server whose VmRSS crossed it was killed (SIGKILL) and its run \
-             recorded as `oom`.",
-            allocstorm_core::units::format_size(limit)
-        );
-    }
-    out.push_str(&p);
-    out.push_str("\n\n");
+}
 
+/// Each variant's settings (a sweep's points once, under their base).
+fn variants_list(s: &Summary, out: &mut String) {
     out.push_str("Variants:\n\n");
     for (i, v) in s.variants.iter().enumerate() {
         // A sweep's points share their base variant's settings: listed once, with the points.

@@ -176,6 +176,23 @@ fn load_spec() -> LoadSpec {
     }
 }
 
+fn phase_plan<'a>(ph: &'a PhaseSpec, spec: &'a LoadSpec) -> driver::Phases<'a> {
+    driver::Phases {
+        phases: ph,
+        load: spec,
+        release_path: "/admin/release",
+    }
+}
+
+impl FakeLoad {
+    fn new(fail: Option<&'static str>) -> FakeLoad {
+        FakeLoad {
+            plans: RefCell::new(Vec::new()),
+            fail,
+        }
+    }
+}
+
 const ADDR: &str = "127.0.0.1:41234";
 
 #[tokio::test(start_paused = true)]
@@ -187,15 +204,8 @@ async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
         Progress::new("test".into(), false),
     );
     let (ph, spec) = (phases(2, 4, 3), load_spec());
-    let p = driver::Phases {
-        phases: &ph,
-        load: &spec,
-        release_path: "/admin/release",
-    };
-    let load = FakeLoad {
-        plans: RefCell::new(Vec::new()),
-        fail: None,
-    };
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(None);
     let addr: SocketAddr = ADDR.parse().unwrap();
     driver::drive(&p, addr, &load, &l).await.unwrap();
 
@@ -251,15 +261,8 @@ async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
 async fn a_failing_load_stops_the_driver_and_ends_its_phase() {
     let l = live();
     let (ph, spec) = (phases(1, 4, 3), load_spec());
-    let p = driver::Phases {
-        phases: &ph,
-        load: &spec,
-        release_path: "/admin/release",
-    };
-    let load = FakeLoad {
-        plans: RefCell::new(Vec::new()),
-        fail: Some("worker 1 died"),
-    };
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(Some("worker 1 died"));
     let err = driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
         .await
         .unwrap_err();
@@ -274,15 +277,8 @@ async fn a_failing_load_stops_the_driver_and_ends_its_phase() {
 async fn an_interrupt_keeps_what_was_measured_and_ends_the_phase_in_progress() {
     let l = live();
     let (ph, spec) = (phases(2, 4, 3), load_spec());
-    let p = driver::Phases {
-        phases: &ph,
-        load: &spec,
-        release_path: "/admin/release",
-    };
-    let load = FakeLoad {
-        plans: RefCell::new(Vec::new()),
-        fail: None,
-    };
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(None);
     let mut m = FakeMemory {
         rss: vec![10 * MIB; 1000],
         next: 0,
