@@ -99,9 +99,17 @@ pub async fn start<'a>(
                 cmd.env("LD_PRELOAD", lib);
             }
             process::die_with_parent(&mut cmd);
+            // A cgroup of the caller's for the server alone (ALLOCSTORM_SERVER_CGROUP).
+            let cgroup = std::env::var_os(process::SERVER_CGROUP_ENV).map(PathBuf::from);
+            if let Some(dir) = &cgroup {
+                process::start_in_cgroup(&mut cmd, dir)?;
+            }
+            let inside = cgroup
+                .map(|d| format!(" in the cgroup {}", d.display()))
+                .unwrap_or_default();
             let mut child = cmd
                 .spawn()
-                .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+                .map_err(|e| format!("cannot start {}{inside}: {e}", bin.display()))?;
             let pid = child.id().unwrap_or(0);
             let stdout = child.stdout.take();
             Ok(Running {

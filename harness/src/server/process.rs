@@ -31,6 +31,49 @@ pub fn sigkill_on_parent_death(parent: libc::pid_t) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A cgroup directory to start the toy server in (`ALLOCSTORM_SERVER_CGROUP=DIR`, cgroup v1 or
+/// v2): the server alone is then under that cgroup's memory limit, as a server in a container
+/// is, while the harness and its load workers stay outside it, so that a kernel OOM kill there
+/// can only be the server's.
+pub const SERVER_CGROUP_ENV: &str = "ALLOCSTORM_SERVER_CGROUP";
+
+/// Makes `cmd`'s child move itself into the cgroup `dir` (by writing `0`, "the writer", to its
+/// `cgroup.procs`) between fork and exec: everything it allocates is charged there from its
+/// first page. A child that cannot join fails to start, with the error of the write.
+pub fn start_in_cgroup(
+    cmd: &mut tokio::process::Command,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let procs = dir.join("cgroup.procs");
+    if !procs.is_file() {
+        return Err(format!(
+            "{SERVER_CGROUP_ENV}={}: not a cgroup directory (no cgroup.procs in it)",
+            dir.display()
+        ));
+    }
+    let path = std::ffi::CString::new(procs.as_os_str().as_bytes())
+        .map_err(|_| format!("{SERVER_CGROUP_ENV}={}: a NUL in the path", dir.display()))?;
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (open, write, close) on a path made before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+            let err = std::io::Error::last_os_error();
+            libc::close(fd);
+            if written != 1 {
+                return Err(err);
+            }
+            Ok(())
+        })
+    };
+    Ok(())
+}
+
 /// Sends SIGKILL to a child's whole process group (the child and anything it started).
 pub fn kill_group(pid: u32) {
     // SAFETY: kill with a negative pid signals the group; harmless if it is already gone.
@@ -88,5 +131,19 @@ pub async fn stop(child: &mut tokio::process::Child, grace: std::time::Duration)
             let _ = child.wait().await;
             format!("did not stop within {grace:?} of SIGTERM; killed")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_without_cgroup_procs_is_refused_before_any_fork() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = tokio::process::Command::new("true");
+        let e = start_in_cgroup(&mut cmd, dir.path()).unwrap_err();
+        assert!(e.starts_with("ALLOCSTORM_SERVER_CGROUP="), "{e}");
+        assert!(e.contains("no cgroup.procs"), "{e}");
     }
 }
