@@ -37,9 +37,9 @@ pub use phases::{secs, PhaseSpec, SamplingSpec};
 pub use preflight::find_program;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;
-pub use sweep::{Case, SweepPoint, SweepSpec};
+pub use sweep::{Case, SweepSpec};
 pub use target::{Readiness, SampleScope, TargetSpec, TARGET_PLACEHOLDERS};
-pub use variants::{parse_variants, Variant, PRELOAD_BINARY, SERVER_BINARIES};
+pub use variants::{parse_variants, SweepPoint, Variant, PRELOAD_BINARY, SERVER_BINARIES};
 
 use error::{toml_error, Ctx};
 use phases::PhaseDefaults;

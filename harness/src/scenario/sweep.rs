@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use allocstorm_core::server::ServerConfig;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::error::{Ctx, ScenarioError};
 use super::raw::RawSweep;
 use super::server::{server_spec, ServerSpec};
-use super::variants::Variant;
+use super::variants::{SweepPoint, Variant};
 
 /// The swept `[server]` field.
 #[derive(Debug, Clone, Serialize)]
@@ -26,17 +26,6 @@ pub struct Case {
     pub label: Option<String>,
     pub value: Option<serde_json::Value>,
     pub server: ServerSpec,
-}
-
-/// Where a derived variant sits in a sweep; recorded with every run of it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SweepPoint {
-    /// The variant of `variants.toml` this run is a point of.
-    pub base: String,
-    pub name: String,
-    pub field: String,
-    pub value: serde_json::Value,
-    pub label: String,
 }
 
 pub(super) fn case_variant(v: &Variant, sweep: Option<&SweepSpec>, case: &Case) -> Variant {

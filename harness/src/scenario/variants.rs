@@ -6,7 +6,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{toml_error, Ctx, ScenarioError};
-use super::sweep::SweepPoint;
 
 /// One allocator build and its settings: a binary, environment and extra server flags.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -211,4 +210,15 @@ pub(super) fn select(
             })
         })
         .collect()
+}
+
+/// Where a derived variant sits in a sweep; recorded with every run of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SweepPoint {
+    /// The variant of `variants.toml` this run is a point of.
+    pub base: String,
+    pub name: String,
+    pub field: String,
+    pub value: serde_json::Value,
+    pub label: String,
 }
