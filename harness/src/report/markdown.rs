@@ -6,10 +6,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::format::MARKDOWN;
 use super::series;
 use super::summary::{FigureSet, HeldVsLive, Summary, SweepAt, VariantSummary};
 use super::{write_atomic, Exporter, ReportError, ReportInput};
-use crate::figures::Recovery;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 
 pub struct ReportMarkdown;
@@ -27,20 +27,14 @@ impl Exporter for ReportMarkdown {
 /// The header of the figures table (tests and readers look for it).
 pub const TABLE_HEADER: &str = "| variant | status | runs | B (MiB) | P (MiB) | A (MiB) | retention | t90 (s) | VSZ after drain (MiB) | req/s | p50 (ms) | p99 (ms) | CV of A |";
 
-const DASH: &str = "–";
+const DASH: &str = MARKDOWN.missing;
 
 fn mib(v: Option<u64>) -> String {
-    match v {
-        Some(b) => format!("{:.1}", b as f64 / (1024.0 * 1024.0)),
-        None => DASH.into(),
-    }
+    MARKDOWN.mib(v)
 }
 
 fn num(v: Option<f64>, decimals: usize) -> String {
-    match v {
-        Some(x) => format!("{x:.decimals$}"),
-        None => DASH.into(),
-    }
+    MARKDOWN.num(v, decimals)
 }
 
 fn count(v: Option<u64>) -> String {
@@ -84,13 +78,8 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-/// t90, with "never" when memory grew and did not come back.
 fn t90(f: &FigureSet) -> String {
-    match f.recovery() {
-        Recovery::After(t) => format!("{t:.1}"),
-        Recovery::Never => "never".into(),
-        Recovery::NoGrowth => DASH.into(),
-    }
+    MARKDOWN.t90(f)
 }
 
 fn status(v: &VariantSummary) -> String {

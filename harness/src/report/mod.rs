@@ -15,7 +15,9 @@
 //!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
 //! - [`text`]: the table printed on the terminal after a run.
+//! - [`format`]: how every output writes a figure (MiB, t90, a missing value).
 
+pub mod format;
 pub mod json;
 pub mod markdown;
 pub mod plot;

@@ -1,25 +1,19 @@
 //! The table printed on the terminal after `compare` or `report`: one line per variant with
 //! the figures a person checks first. Aligned plain text; the full report is `report.md`.
 
+use super::format::TEXT;
 use super::summary::{FigureSet, Summary};
-use crate::figures::Recovery;
 
 fn mib(v: Option<u64>) -> String {
-    v.map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
-        .unwrap_or_else(|| "-".into())
+    TEXT.mib(v)
 }
 
 fn num(v: Option<f64>, decimals: usize) -> String {
-    v.map(|x| format!("{x:.decimals$}"))
-        .unwrap_or_else(|| "-".into())
+    TEXT.num(v, decimals)
 }
 
 fn t90(f: &FigureSet) -> String {
-    match f.recovery() {
-        Recovery::After(t) => format!("{t:.1}"),
-        Recovery::Never => "never".into(),
-        Recovery::NoGrowth => "-".into(),
-    }
+    TEXT.t90(f)
 }
 
 /// The summary as an aligned text table (medians over ok runs; sizes in MiB).
