@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scenario::ScenarioFile;
+use common::{run, Running, BIN};
 use serde_json::Value;
-
-use common::{run, BIN};
 
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const NGINX: &str = "/usr/sbin/nginx";
@@ -28,10 +28,21 @@ fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-fn variants_file(dir: &Path) {
-    std::fs::write(
-        dir.join("variants.toml"),
-        format!(
+/// A scenario of `target` (a `[target]` table's body) with short phases; `load` the body of
+/// `[load]`; variants glibc and jemalloc-preload.
+fn write_scenario(dir: &Path, target: &str, load: &str, phases: &str) -> PathBuf {
+    ScenarioFile::named("external-e2e")
+        .set("seed", 7)
+        .table("target", target)
+        .table("load", load)
+        .table("phases", phases)
+        .table(
+            "sampling",
+            r#"interval = "50ms"
+stats_interval = "250ms"
+smaps_interval = "250ms""#,
+        )
+        .variants(format!(
             r#"
 [[variant]]
 name = "glibc"
@@ -42,21 +53,8 @@ name = "jemalloc-preload"
 binary = "target-server-glibc"
 preload = "{JEMALLOC}"
 "#
-        ),
-    )
-    .unwrap();
-}
-
-/// A scenario of `target` (a `[target]` table's body) with short phases; `load` the body of
-/// `[load]`.
-fn write_scenario(dir: &Path, target: &str, load: &str, phases: &str) -> PathBuf {
-    variants_file(dir);
-    let text = format!(
-        "name = \"external-e2e\"\nseed = 7\n[target]\n{target}\n[load]\n{load}\n[phases]\n{phases}\n[sampling]\ninterval = \"50ms\"\nstats_interval = \"250ms\"\nsmaps_interval = \"250ms\"\n"
-    );
-    let p = dir.join("external.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+        ))
+        .write(dir, "external.toml")
 }
 
 fn toy_server() -> String {
@@ -245,32 +243,20 @@ fn a_pre_forking_target_is_sampled_as_the_sum_of_its_processes() {
     }
 }
 
-/// The harness under test, SIGKILLed if the test fails first (which ends its whole run: that
-/// is what the test checks).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn killing_allocstorm_takes_the_whole_target_with_it() {
     let dir = tempdir();
     let sc = nginx_scenario(dir.path(), "20s");
     let out = dir.path().join("out");
-    let mut harness = KillOnDrop(
-        Command::new(BIN)
-            .args(["run", "--quiet", "--scenario"])
-            .arg(&sc)
-            .args(["--variant", "glibc", "--out"])
-            .arg(&out)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    // The harness under test, SIGKILLed if the test fails first (which ends its whole run:
+    // that is what the test checks).
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--quiet", "--scenario"])
+        .arg(&sc)
+        .args(["--variant", "glibc", "--out"])
+        .arg(&out)
+        .stdin(Stdio::null());
+    let mut harness = Running::spawn(cmd);
     // Wait, with a deadline, until the load runs against the tree (a `during` phase streamed).
     let jsonl = out.join("runs/glibc-1.jsonl");
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -301,8 +287,7 @@ fn killing_allocstorm_takes_the_whole_target_with_it() {
     };
     assert_eq!(tree.len(), 3);
     // The guard is the group's leader: its group holds the target's processes.
-    harness.0.kill().unwrap();
-    let _ = harness.0.wait();
+    harness.kill();
     let killed = Instant::now();
     while tree.iter().any(|&p| alive(p)) && killed.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));

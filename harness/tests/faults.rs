@@ -8,55 +8,24 @@
 //! killed and holds no memory or sockets; it only waits for its new parent (init or a
 //! subreaper) to reap it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scenario::ScenarioFile;
+use common::{allocstorm, read_json, Running, BIN, POLL};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
-
-/// How often the polls below look again.
-const POLL: Duration = Duration::from_millis(10);
-
-/// A scenario small enough for a test: phases of a second or so, a `during` long enough to
+/// The shared toy scenario with 8 connections, a drain of 1 s and a `during` long enough to
 /// act in (its first merged second arrives about a second in).
 fn write_scenario(dir: &Path, during: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::fs::copy(
-        root.join("scenarios/variants.toml"),
-        dir.join("variants.toml"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("hot.bin"), vec![0x5Au8; 2 << 20]).unwrap();
-    let text = format!(
-        r#"
-name = "faults"
-seed = 7
-[server]
-file = "hot.bin"
-workers = 2
-meta_every = 4
-hold = "100ms"
-[load]
-range = "0-1048575"
-processes = 2
-connections = 8
-rate = "max"
-timeout = "2s"
-[phases]
-warmup = "300ms"
-before = "1s"
-during = "{during}"
-drain = "1s"
-[sampling]
-interval = "50ms"
-stats_interval = "500ms"
-"#
-    );
-    let p = dir.join("faults.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    ScenarioFile::toy("faults")
+        .set("load.connections", 8)
+        .set("phases.during", during)
+        .set("phases.drain", "1s")
+        .write(dir, "faults.toml")
 }
 
 /// One process as seen in `/proc`: the pid and when it started, which together name it.
@@ -133,67 +102,15 @@ fn assert_all_gone(procs: &[Proc], since: Instant, within: Duration, what: &str)
     }
 }
 
-/// An allocstorm process that is SIGKILLed if the test ends (or panics) before it does; its
-/// servers and workers follow it through their parent-death signal.
-struct Harness {
-    child: Child,
-    done: bool,
-}
-
-impl Harness {
-    fn spawn(args: &[&std::ffi::OsStr]) -> Harness {
-        let child = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Harness { child, done: false }
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child, which we have not reaped yet.
-        unsafe { libc::kill(self.pid(), sig) };
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the exit, at most `within`; returns the status and stderr.
-    fn wait_within(&mut self, within: Duration) -> (ExitStatus, String) {
-        let since = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.done = true;
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    use std::io::Read;
-                    e.read_to_string(&mut err).unwrap();
-                }
-                return (status, err);
-            }
-            assert!(
-                since.elapsed() < within,
-                "allocstorm still running {within:?} later"
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// `allocstorm ARGS`, its stderr kept for [`Running::wait_within`]; SIGKILLed if the test ends
+/// (or panics) before it does.
+fn spawn(args: &[&std::ffi::OsStr]) -> Running {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    Running::spawn(cmd)
 }
 
 /// A run followed through its `.jsonl` until its main load is under way.
@@ -216,7 +133,7 @@ fn events(jsonl: &Path) -> Vec<Value> {
 
 /// Follows `jsonl` until the server has said where it listens and a merged second of `during`
 /// has been streamed, then finds the load workers among allocstorm's children.
-fn wait_until_loaded(h: &mut Harness, jsonl: &Path) -> Loaded {
+fn wait_until_loaded(h: &mut Running, jsonl: &Path) -> Loaded {
     let deadline = Instant::now() + Duration::from_secs(20);
     let (server_pid, during_start) = loop {
         let ev = events(jsonl);
@@ -276,10 +193,10 @@ fn wait_until_loaded(h: &mut Harness, jsonl: &Path) -> Loaded {
 }
 
 /// `allocstorm run` of glibc into `DIR/out`, followed until its load is under way.
-fn start_run(dir: &Path, during: &str) -> (Harness, PathBuf, Loaded) {
+fn start_run(dir: &Path, during: &str) -> (Running, PathBuf, Loaded) {
     let scenario = write_scenario(dir, during);
     let out = dir.join("out");
-    let mut h = Harness::spawn(&[
+    let mut h = spawn(&[
         "run".as_ref(),
         "--quiet".as_ref(),
         "--scenario".as_ref(),
@@ -291,11 +208,6 @@ fn start_run(dir: &Path, during: &str) -> (Harness, PathBuf, Loaded) {
     ]);
     let loaded = wait_until_loaded(&mut h, &out.join("runs/glibc-1.jsonl"));
     (h, out, loaded)
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -339,12 +251,8 @@ fn sigkill_to_allocstorm_leaves_no_server_or_load_worker() {
     assert!(!out.join("runs/glibc-1.json").exists());
 
     // `report` rebuilds the run from its stream and says it is incomplete.
-    let report = Command::new(BIN).arg("report").arg(&out).output().unwrap();
-    assert!(
-        report.status.success(),
-        "allocstorm report: {}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    let report = allocstorm(dir.path(), &["report".as_ref(), out.as_os_str()]);
+    assert_eq!(report.code, 0, "allocstorm report: {}", report.stderr);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("incomplete: the harness stopped"), "{md}");
     let summary = read_json(&out.join("summary.json"));
@@ -447,7 +355,7 @@ fn compare_goes_on_after_a_server_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "2s");
     let out = dir.path().join("out");
-    let mut h = Harness::spawn(&[
+    let mut h = spawn(&[
         "compare".as_ref(),
         "--quiet".as_ref(),
         "--scenario".as_ref(),
@@ -538,7 +446,7 @@ fn an_unwritable_output_directory_fails_before_any_server_starts() {
             out.as_os_str(),
         ];
         let started = Instant::now();
-        let mut h = Harness::spawn(&args);
+        let mut h = spawn(&args);
         let (status, stderr) = h.wait_within(Duration::from_secs(5));
         let took = started.elapsed();
         assert_eq!(status.code(), Some(2), "{cmd}: {stderr}");

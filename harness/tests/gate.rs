@@ -3,16 +3,18 @@
 //! run), a scenario with the `[gate]` under test, and drives the real binary, because the exit
 //! code is the contract: 0 pass, 1 regression, 2 harness or input error, 3 inconclusive.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use allocstorm::provenance::Environment;
 use allocstorm::record::{write_json_atomic, RunHeader, RunRecord, RunStatus};
-use allocstorm::scenario::{PhaseSpec, Scenario, Variant};
+use allocstorm::scenario::Scenario;
+use common::records::{environment, header, phase_plan, write_records};
+use common::{allocstorm, Out};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 const MIB: f64 = 1024.0 * 1024.0;
 /// Every synthetic run: 20 MiB before the load, 400 MiB at its peak.
 const BEFORE_MIB: f64 = 20.0;
@@ -29,34 +31,11 @@ binary = "target-server-jemalloc"
 env = { _RJEM_MALLOC_CONF = "background_thread:true" }
 "#;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
+/// `allocstorm gate ARGS` in `cwd`.
 fn gate(cwd: &Path, args: &[&str]) -> Out {
-    let o = Command::new(BIN)
-        .arg("gate")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    Out {
-        code: o.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    let mut all = vec!["gate"];
+    all.extend_from_slice(args);
+    allocstorm(cwd, &all)
 }
 
 /// Exit 2 with exactly one line on stderr that names `file`.
@@ -66,31 +45,6 @@ fn assert_one_line_error(o: &Out, file: &str) {
     assert_eq!(lines.len(), 1, "{o:?}");
     assert!(lines[0].starts_with("allocstorm gate: "), "{o:?}");
     assert!(lines[0].contains(file), "{file} not named: {o:?}");
-}
-
-fn environment() -> Environment {
-    Environment {
-        hostname: "ci-runner-17".into(),
-        kernel: "6.8.0-1015-azure".into(),
-        glibc_version: "2.39".into(),
-        nproc: 4,
-        cpu_model: "Synthetic CPU".into(),
-        mem_total_bytes: 16 << 30,
-        thp_enabled: "madvise".into(),
-        thp_defrag: "madvise".into(),
-        overcommit_memory: "0".into(),
-        rustc: "rustc 1.90.0".into(),
-        allocstorm_version: "0.1.0".into(),
-        git_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
-        git_dirty: Some(false),
-        crate_versions: [
-            ("tikv-jemallocator".to_string(), "0.6.0".to_string()),
-            ("mimalloc".to_string(), "0.1.48".to_string()),
-            ("tokio".to_string(), "1.47.1".to_string()),
-        ]
-        .into(),
-        ..Default::default()
-    }
 }
 
 /// A temporary workspace: a scenario with the given `[gate]` text, and report directories.
@@ -120,54 +74,22 @@ impl World {
     }
 
     fn record(&self, variant: &str, run: u32, after_mib: f64, env: &Environment) -> RunRecord {
-        let (binary, env_vars) = match variant {
-            "jemalloc-bg" => (
-                "target-server-jemalloc",
-                [(
-                    "_RJEM_MALLOC_CONF".to_string(),
-                    "background_thread:true".to_string(),
-                )]
-                .into(),
-            ),
-            _ => ("target-server-glibc", Default::default()),
-        };
-        let phases = PhaseSpec {
-            warmup: Duration::from_secs(1),
-            warmup_rate: 20.0,
-            before: Duration::from_millis(1500),
-            during: Duration::from_secs(6),
-            drain: Duration::from_secs(10),
-            nudge: Duration::ZERO,
-            nudge_rate: 5.0,
-            release: Duration::ZERO,
-        };
         let vidx = if variant == "glibc" { 0 } else { 1 };
         let mut r = RunRecord::from_header(RunHeader {
             scenario: "gate-test".into(),
             scenario_path: self.scenario.display().to_string(),
             scenario_hash: self.hash.clone(),
-            scenario_description: String::new(),
-            variant: Variant {
-                name: variant.into(),
-                binary: binary.into(),
-                description: String::new(),
-                env: env_vars,
-                args: vec![],
-                preload: None,
-                package: None,
-                sweep: None,
-            },
-            run_index: run,
             seed: 42,
             quick: true,
-            started_at: format!("2026-11-22T03:{run:02}:{vidx:02}Z"),
-            server_command: vec![format!("/work/target/release/{binary}")],
-            phases_planned: phases,
+            phases_planned: phase_plan(
+                Duration::from_secs(1),
+                Duration::from_millis(1500),
+                Duration::from_secs(6),
+                Duration::from_secs(10),
+            ),
             sample_interval_s: 0.05,
             environment: env.clone(),
-            memory_limit_bytes: None,
-            report: Default::default(),
-            target: None,
+            ..header(variant, run, &format!("2026-11-22T03:{run:02}:{vidx:02}Z"))
         });
         let mib = |x: f64| (x * MIB) as u64;
         r.figures.rss_before_bytes = Some(mib(BEFORE_MIB));
@@ -180,14 +102,16 @@ impl World {
     /// A report directory `name` with runs 1..=n of each variant at the given after-drain MiB.
     fn dir_with(&self, name: &str, variants: &[(&str, &[f64])], env: &Environment) -> PathBuf {
         let dir = self.path().join("reports").join(name);
-        let runs = dir.join("runs");
-        std::fs::create_dir_all(&runs).unwrap();
-        for (v, afters) in variants {
-            for (i, a) in afters.iter().enumerate() {
-                let r = self.record(v, i as u32 + 1, *a, env);
-                write_json_atomic(&runs.join(format!("{v}-{}.json", i + 1)), &r).unwrap();
-            }
-        }
+        let records: Vec<RunRecord> = variants
+            .iter()
+            .flat_map(|(v, afters)| {
+                afters
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, a)| self.record(v, i as u32 + 1, *a, env))
+            })
+            .collect();
+        write_records(&dir, &records);
         dir
     }
 
@@ -223,9 +147,9 @@ const JEMALLOC_BG: &[f64] = &[30.0, 31.5, 29.0];
 
 #[test]
 fn help_states_the_exit_code_contract() {
-    let o = Command::new(BIN).args(["gate", "--help"]).output().unwrap();
-    let help = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{help}");
+    let o = gate(Path::new("."), &["--help"]);
+    let help = &o.stdout;
+    assert_eq!(o.code, 0, "{help}");
     for code in [
         "0  pass",
         "1  regression",

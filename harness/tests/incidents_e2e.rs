@@ -2,31 +2,19 @@
 //! shorter phases and fewer variants, run end to end through `allocstorm compare` against the
 //! real server binaries. Each checks the mechanism its incident is about, not a tuned number.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::scenario::{table_at as table, ScenarioFile};
+use common::{read_json, BIN};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 
 /// Copies `scenarios/<file>` into `dir` with `edit` applied to its table, and the variants
 /// file beside it.
 fn scenario(dir: &Path, file: &str, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    std::fs::copy(root.join("variants.toml"), dir.join("variants.toml")).unwrap();
-    let text = std::fs::read_to_string(root.join(file)).unwrap();
-    let mut t: toml::Table = toml::from_str(&text).unwrap();
-    edit(&mut t);
-    let p = dir.join(file);
-    std::fs::write(&p, toml::to_string(&t).unwrap()).unwrap();
-    p
-}
-
-fn table<'a>(t: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
-    t.entry(key)
-        .or_insert_with(|| toml::Value::Table(Default::default()))
-        .as_table_mut()
-        .unwrap()
+    ScenarioFile::shipped(file).edit(edit).write(dir, file)
 }
 
 /// Short quick phases for a smoke test.
@@ -62,9 +50,7 @@ fn compare(scenario: &Path, variants: &str, out: &Path) -> (Option<i32>, Value) 
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
-    let summary: Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    (st.code(), summary)
+    (st.code(), read_json(&out.join("summary.json")))
 }
 
 fn variant<'a>(summary: &'a Value, name: &str) -> &'a Value {
@@ -77,8 +63,7 @@ fn variant<'a>(summary: &'a Value, name: &str) -> &'a Value {
 }
 
 fn record(out: &Path, name: &str) -> Value {
-    serde_json::from_slice(&std::fs::read(out.join(format!("runs/{name}-1.json"))).unwrap())
-        .unwrap()
+    read_json(&out.join(format!("runs/{name}-1.json")))
 }
 
 /// The last `/stats` reading of a run.

@@ -1,6 +1,8 @@
 //! `allocstorm load` end to end: real worker processes (the built `allocstorm` binary) against
 //! loopback servers written here, each misbehaving in one known way.
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use allocstorm::load::{run_load, LoadArgs, LoadError, LoadPlan, LoadSummary};
 use bytes::Bytes;
 use clap::Parser;
+use common::BIN;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -19,7 +22,6 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 /// The size the test servers claim for their file.
 const FILE_SIZE: u64 = 1 << 20;
 

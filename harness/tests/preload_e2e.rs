@@ -6,47 +6,22 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::scenario::ScenarioFile;
+use common::{allocstorm, run};
 use serde_json::Value;
-
-use common::{run, BIN};
 
 const JEMALLOC: &str = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
 const MIB: f64 = (1 << 20) as f64;
 
-/// A scenario whose load grows the server's memory by tens of MiB: 1 MiB ranges, each buffer
-/// held 100 ms, 32 connections in a closed loop; and its own variants file, with `variants`
-/// written in.
+/// The shared toy scenario with 32 connections, so that the load grows the server's memory by
+/// tens of MiB, `/stats` every 250 ms; and its own variants file, with `variants` written in.
 fn write_scenario(dir: &Path, variants: &str) -> PathBuf {
-    std::fs::write(dir.join("variants.toml"), variants).unwrap();
-    std::fs::write(dir.join("hot.bin"), vec![0x5Au8; 2 << 20]).unwrap();
-    let text = r#"
-name = "preload-e2e"
-seed = 7
-[server]
-file = "hot.bin"
-workers = 2
-meta_every = 4
-hold = "100ms"
-[load]
-range = "0-1048575"
-processes = 2
-connections = 32
-rate = "max"
-timeout = "2s"
-[phases]
-warmup = "300ms"
-before = "1s"
-during = "2s"
-drain = "1.5s"
-[sampling]
-interval = "50ms"
-stats_interval = "250ms"
-"#;
-    let p = dir.join("preload.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    ScenarioFile::toy("preload-e2e")
+        .set("load.connections", 32)
+        .set("sampling.stats_interval", "250ms")
+        .variants(variants)
+        .write(dir, "preload.toml")
 }
 
 /// glibc's own figures (mallinfo2, from `/stats`) over the run: min and max of `key`.
@@ -156,8 +131,8 @@ preload = "{JEMALLOC}"
 
     // The report names the preload beside the build's own allocator.
     let out = dir.path().join("out");
-    let status = Command::new(BIN).arg("report").arg(&out).output().unwrap();
-    assert!(status.status.success(), "{status:?}");
+    let status = allocstorm(dir.path(), &["report".as_ref(), out.as_os_str()]);
+    assert_eq!(status.code, 0, "{status:?}");
     let summary: Value =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let preload = summary["variants"]

@@ -5,21 +5,18 @@
 //! To look at the plots of the realistic set: `ALLOCSTORM_KEEP_REPORT=/tmp/report cargo nextest
 //! run -p allocstorm --test report` and open `/tmp/report/*/`.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use allocstorm::figures::{self, PhaseMark};
 use allocstorm::load::{Counts, LoadSummary, Percentiles};
 use allocstorm::provenance::Environment;
-use allocstorm::record::{
-    write_json_atomic, Event, PhaseLoad, RunRecord, RunStatus, StatsSample, SCHEMA_VERSION,
-};
+use allocstorm::record::{Event, PhaseLoad, RunHeader, RunRecord, RunStatus, StatsSample};
 use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
 use allocstorm::sample::{MappingBreakdown, Sample};
-use allocstorm::scenario::{
-    PhaseSpec, ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint, Variant,
-};
+use allocstorm::scenario::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint};
+use common::records::{header, variant, write_records};
 use serde_json::{json, Value};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -48,60 +45,11 @@ fn phases() -> Vec<PhaseMark> {
     .collect()
 }
 
-fn variant(name: &str) -> Variant {
-    let (binary, env, args): (&str, BTreeMap<String, String>, Vec<String>) = match name {
-        "glibc-mmap64k" => (
-            "target-server-glibc",
-            BTreeMap::new(),
-            vec!["--mallopt".into(), "mmap_threshold=65664".into()],
-        ),
-        "glibc-arena2" => (
-            "target-server-glibc",
-            [("MALLOC_ARENA_MAX".to_string(), "2".to_string())].into(),
-            vec![],
-        ),
-        "jemalloc" => ("target-server-jemalloc", BTreeMap::new(), vec![]),
-        "jemalloc-bg" => (
-            "target-server-jemalloc",
-            [(
-                "_RJEM_MALLOC_CONF".to_string(),
-                "background_thread:true".to_string(),
-            )]
-            .into(),
-            vec![],
-        ),
-        "mimalloc" => ("target-server-mimalloc", BTreeMap::new(), vec![]),
-        _ => ("target-server-glibc", BTreeMap::new(), vec![]),
-    };
-    Variant {
-        name: name.into(),
-        binary: binary.into(),
-        description: String::new(),
-        env,
-        args,
-        preload: None,
-        package: None,
-        sweep: None,
-    }
-}
-
+/// The machine of every synthetic run: the shared one, with a kernel of its own.
 fn environment() -> Environment {
     Environment {
-        hostname: "testhost".into(),
         kernel: "6.1.0-test".into(),
-        glibc_version: "2.36".into(),
-        nproc: 2,
-        cpu_model: "Synthetic CPU @ 3.0GHz".into(),
-        mem_total_bytes: 24 << 30,
-        thp_enabled: "madvise".into(),
-        thp_defrag: "madvise".into(),
-        overcommit_memory: "0".into(),
-        rustc: "rustc 1.90.0".into(),
-        allocstorm_version: "0.1.0".into(),
-        git_revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
-        git_dirty: Some(false),
-        crate_versions: [("tikv-jemallocator".to_string(), "0.6.0".to_string())].into(),
-        ..Default::default()
+        ..common::records::environment()
     }
 }
 
@@ -233,65 +181,38 @@ fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> RunRecord {
         "200000000/s".into(),
     ];
     command.extend(v.args.iter().cloned());
-    RunRecord {
-        schema_version: SCHEMA_VERSION,
-        scenario: "hot-range".into(),
+    let mut r = RunRecord::from_header(RunHeader {
         scenario_description: "hot ranges behind a congested egress".into(),
-        scenario_path: "scenarios/hot-range.toml".into(),
-        scenario_hash: "ab".repeat(32),
-        variant: v,
-        run_index: run,
-        seed: 1,
-        quick: false,
-        started_at: started_at.into(),
-        status: RunStatus::Ok,
-        failure: None,
-        server_exit: Some("exited with code 0".into()),
-        server_pid: Some(4242),
         server_command: command,
-        server_settings: Some(
-            json!({"allocator": "glibc", "allocator_settings": {"mmap_threshold": "dynamic"}, "server_settings": {}}),
-        ),
-        preload_mapped: None,
-        phases_planned: PhaseSpec {
-            warmup: Duration::from_secs(2),
-            warmup_rate: 20.0,
-            before: Duration::from_secs(3),
-            during: Duration::from_secs(20),
-            drain: Duration::from_secs(15),
-            nudge: Duration::ZERO,
-            nudge_rate: 5.0,
-            release: Duration::ZERO,
-        },
-        figures: figures::compute(&samples, &marks),
-        phases: marks,
-        sample_interval_s: 0.1,
-        memory_limit_bytes: None,
-        report: ReportSpec::default(),
-        target: None,
-        load: Some(load.clone()),
-        phase_loads: vec![PhaseLoad {
-            phase: "during".into(),
-            summary: load,
-        }],
-        release: None,
         environment: environment(),
-        samples,
-        smaps: vec![],
-        // One breakdown a second: three arena heaps that stay mostly resident after the load.
-        mappings: (0..=(DURING.1 as u64 + 12))
-            .map(|t| MappingBreakdown {
-                t: t as f64,
-                arena_heaps: 3,
-                arena_heap_rss: 150 << 20,
-                arena_heap_committed: 160 << 20,
-                arena_heap_reserved: 32 << 20,
-                ..Default::default()
-            })
-            .collect(),
-        stats,
-        procs: Vec::new(),
-    }
+        ..header(name, run, started_at)
+    });
+    r.server_exit = Some("exited with code 0".into());
+    r.server_pid = Some(4242);
+    r.server_settings = Some(
+        json!({"allocator": "glibc", "allocator_settings": {"mmap_threshold": "dynamic"}, "server_settings": {}}),
+    );
+    r.figures = figures::compute(&samples, &marks);
+    r.phases = marks;
+    r.load = Some(load.clone());
+    r.phase_loads = vec![PhaseLoad {
+        phase: "during".into(),
+        summary: load,
+    }];
+    r.samples = samples;
+    // One breakdown a second: three arena heaps that stay mostly resident after the load.
+    r.mappings = (0..=(DURING.1 as u64 + 12))
+        .map(|t| MappingBreakdown {
+            t: t as f64,
+            arena_heaps: 3,
+            arena_heap_rss: 150 << 20,
+            arena_heap_committed: 160 << 20,
+            arena_heap_reserved: 32 << 20,
+            ..Default::default()
+        })
+        .collect();
+    r.stats = stats;
+    r
 }
 
 /// Flat `before` MiB, `peak` at the end of the load, `after` from one second into the drain.
@@ -312,18 +233,6 @@ fn step_shape(before: f64, peak: f64, after: f64) -> Shape {
         p50: 12.0,
         p99: 80.0,
         free_share_after: 0.9,
-    }
-}
-
-fn write_records(dir: &Path, records: &[RunRecord]) {
-    let runs = dir.join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
-    for r in records {
-        write_json_atomic(
-            &runs.join(format!("{}-{}.json", r.variant.name, r.run_index)),
-            r,
-        )
-        .unwrap();
     }
 }
 

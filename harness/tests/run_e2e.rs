@@ -1,73 +1,39 @@
 //! End to end: `allocstorm run` with short phases against the real server binaries.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scenario::ScenarioFile;
+use common::{run, Running, BIN};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
-
-/// A scenario small enough for a test: buffers held 100 ms so the peak is well above the
-/// baseline, phases of a second or two.
+/// The shared toy scenario with a `during` of this length: buffers held 100 ms so the peak is
+/// well above the baseline, phases of a second or two.
 fn write_scenario(dir: &Path, during: &str) -> PathBuf {
     write_scenario_with(dir, during, "")
 }
 
 fn write_scenario_with(dir: &Path, during: &str, extra_phases: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::fs::copy(
-        root.join("scenarios/variants.toml"),
-        dir.join("variants.toml"),
-    )
-    .unwrap();
-    let hot = dir.join("hot.bin");
-    std::fs::write(&hot, vec![0x5Au8; 2 << 20]).unwrap();
-    let text = format!(
-        r#"
-name = "e2e"
-seed = 7
-[server]
-file = "hot.bin"
-workers = 2
-meta_every = 4
-hold = "100ms"
-[load]
-range = "0-1048575"
-processes = 2
-connections = 16
-rate = "max"
-timeout = "2s"
-[phases]
-warmup = "300ms"
-before = "1s"
-during = "{during}"
-drain = "1.5s"
-{extra_phases}
-[sampling]
-interval = "50ms"
-stats_interval = "500ms"
-"#
-    );
-    let p = dir.join("e2e.toml");
-    std::fs::write(&p, text).unwrap();
-    p
+    ScenarioFile::toy("e2e")
+        .set("phases.during", during)
+        .table("phases", extra_phases)
+        .write(dir, "e2e.toml")
 }
 
 fn run_variant(variant: &str, extra_phases: &str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario_with(dir.path(), "2s", extra_phases);
     let out = dir.path().join("out");
-    let status = Command::new(BIN)
-        .args(["run", "--quiet", "--scenario"])
-        .arg(&scenario)
-        .args(["--variant", variant, "--out"])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success(), "allocstorm run {variant}: {status}");
-    let record = out.join(format!("runs/{variant}-1.json"));
-    let rec: Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let (code, rec) = run(&scenario, variant);
+    assert_eq!(
+        code,
+        Some(0),
+        "allocstorm run {variant}: {}",
+        rec["failure"]
+    );
     let jsonl = std::fs::read_to_string(out.join(format!("runs/{variant}-1.jsonl"))).unwrap();
     let streamed = jsonl
         .lines()
@@ -248,7 +214,8 @@ fn processes_with(needle: &str) -> Vec<u32> {
 struct LoadedRun {
     dir: tempfile::TempDir,
     out: PathBuf,
-    child: std::process::Child,
+    /// SIGKILLed if the test fails before it ends.
+    child: Running,
     server_pid: i32,
     addr: String,
 }
@@ -257,14 +224,13 @@ fn start_run_until_loaded() -> LoadedRun {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "30s");
     let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .args(["run", "--quiet", "--scenario"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--quiet", "--scenario"])
         .arg(&scenario)
         .args(["--variant", "glibc", "--out"])
         .arg(&out)
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdin(Stdio::null());
+    let mut child = Running::spawn(cmd);
     let jsonl = out.join("runs/glibc-1.jsonl");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -287,7 +253,7 @@ fn start_run_until_loaded() -> LoadedRun {
             Instant::now() < deadline,
             "run never reached the load phase"
         );
-        assert!(child.try_wait().unwrap().is_none(), "run ended early");
+        assert!(child.is_running(), "run ended early");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -309,8 +275,8 @@ fn sigint_leaves_no_process_and_keeps_samples() {
         "load workers running"
     );
 
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
+    child.signal(libc::SIGINT);
+    let status = child.wait();
     assert_eq!(status.code(), Some(130));
 
     // Nothing of this run is left: no server on our hot file, no worker aimed at its port.
@@ -355,7 +321,7 @@ fn a_server_killed_mid_run_is_recorded_as_failed_with_its_signal() {
         ..
     } = start_run_until_loaded();
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let status = child.wait().unwrap();
+    let status = child.wait();
     assert_eq!(status.code(), Some(1), "a failed run exits 1");
     let rec: Value =
         serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();

@@ -3,31 +3,31 @@
 //! the gate calls it inconclusive; `deps` names the package to install; `run` of that variant
 //! alone refuses with one line.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::scenario::ScenarioFile;
+use common::{allocstorm, Out};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 const MISSING: &str = "/nonexistent/libtcmalloc_minimal.so.4";
 
-fn allocstorm(cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        o.status.code().expect("exited, not killed"),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
+/// `skip.toml`: the shared toy scenario, smaller (one load process, 4 connections, buffers
+/// held 50 ms, phases of a second), with a tcmalloc variant whose library is `MISSING` and a
+/// gate budget on it.
 fn write_scenario(dir: &Path) {
-    std::fs::write(
-        dir.join("variants.toml"),
-        format!(
+    ScenarioFile::toy("skip")
+        .unset("seed")
+        .hot_file(0x42)
+        .set("server.hold", "50ms")
+        .set("load.processes", 1)
+        .set("load.connections", 4)
+        .set("phases.warmup", "200ms")
+        .set("phases.during", "1s")
+        .set("phases.drain", "1s")
+        .set("gate.variants.tcmalloc.min_retention", 0.4)
+        .variants(format!(
             r#"
 [[variant]]
 name = "glibc"
@@ -39,36 +39,8 @@ binary = "target-server-glibc"
 preload = "{MISSING}"
 package = "libtcmalloc-minimal4"
 "#
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("hot.bin"), vec![0x42u8; 2 << 20]).unwrap();
-    std::fs::write(
-        dir.join("skip.toml"),
-        r#"
-name = "skip"
-[server]
-file = "hot.bin"
-workers = 2
-meta_every = 4
-hold = "50ms"
-[load]
-processes = 1
-connections = 4
-rate = "max"
-timeout = "2s"
-[phases]
-warmup = "200ms"
-before = "1s"
-during = "1s"
-drain = "1s"
-[sampling]
-stats_interval = "500ms"
-[gate.variants.tcmalloc]
-min_retention = 0.4
-"#,
-    )
-    .unwrap();
+        ))
+        .write(dir, "skip.toml");
 }
 
 #[test]
@@ -77,7 +49,7 @@ fn a_variant_whose_library_is_missing_is_skipped_and_the_others_are_measured() {
     let dir = tmp.path();
     write_scenario(dir);
 
-    let (code, _, stderr) = allocstorm(
+    let Out { code, stderr, .. } = allocstorm(
         dir,
         &[
             "compare",
@@ -137,14 +109,18 @@ fn a_variant_whose_library_is_missing_is_skipped_and_the_others_are_measured() {
     }
 
     // The gate cannot judge a budget on a variant that did not run: inconclusive, not failed.
-    let (code, stdout, stderr) = allocstorm(dir, &["gate", "--run", "out"]);
+    let Out {
+        code,
+        stdout,
+        stderr,
+    } = allocstorm(dir, &["gate", "--run", "out"]);
     assert_eq!(code, 3, "gate on a skipped variant: {stdout}{stderr}");
     assert!(
         stdout.contains("tcmalloc: not measured, skipped"),
         "the verdict names why: {stdout}"
     );
     // A baseline needs every variant measured.
-    let (code, _, stderr) = allocstorm(
+    let Out { code, stderr, .. } = allocstorm(
         dir,
         &["gate", "--run", "out", "--update-baseline", "base.json"],
     );
@@ -158,15 +134,16 @@ fn deps_names_what_to_install_and_run_refuses_the_variant_alone() {
     let dir = tmp.path();
     write_scenario(dir);
 
-    let (code, stdout, _) = allocstorm(dir, &["deps", "--scenario", "skip.toml"]);
+    let Out { code, stdout, .. } = allocstorm(dir, &["deps", "--scenario", "skip.toml"]);
     assert_eq!(code, 3, "{stdout}");
     assert!(
         stdout.contains("tcmalloc") && stdout.contains("MISSING"),
         "{stdout}"
     );
-    let (code, stdout, _) = allocstorm(dir, &["deps", "--scenario", "skip.toml", "--missing"]);
+    let Out { code, stdout, .. } =
+        allocstorm(dir, &["deps", "--scenario", "skip.toml", "--missing"]);
     assert_eq!((code, stdout.trim()), (3, "libtcmalloc-minimal4"));
-    let (code, stdout, _) = allocstorm(
+    let Out { code, stdout, .. } = allocstorm(
         dir,
         &[
             "deps",
@@ -179,7 +156,7 @@ fn deps_names_what_to_install_and_run_refuses_the_variant_alone() {
     );
     assert_eq!((code, stdout.trim()), (0, ""), "glibc needs nothing");
 
-    let (code, _, stderr) = allocstorm(
+    let Out { code, stderr, .. } = allocstorm(
         dir,
         &[
             "run",

@@ -1,11 +1,64 @@
-//! What several end-to-end test files share.
+//! What the harness's integration tests share: the binary and how to run it, the scenario the
+//! end-to-end tests run ([`scenario`]), and synthetic run records ([`records`]).
+//!
+//! Each test file is a crate of its own that uses part of this module: what one leaves unused
+//! is not dead.
+#![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+pub mod records;
+pub mod scenario;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The `allocstorm` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+
+/// How often the waits below look again.
+pub const POLL: Duration = Duration::from_millis(10);
+
+/// The workspace root (`scenarios/`, `Cargo.toml`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What a finished `allocstorm` left: its exit code, stdout and stderr.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Both outputs, each under a header: for assertion messages.
+    pub fn text(&self) -> String {
+        format!("--- stdout\n{}--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n{}", self.code, self.text())
+    }
+}
+
+/// `allocstorm ARGS` in `cwd`, to its end. Panics if it was killed rather than exited.
+pub fn allocstorm<S: AsRef<OsStr>>(cwd: &Path, args: &[S]) -> Out {
+    let o = Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().expect("exited, not killed"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
 
 /// `allocstorm run --quiet` of one variant of `scenario`, written to `out/` beside it: its exit
 /// code and its record.
@@ -19,6 +72,99 @@ pub fn run(scenario: &Path, variant: &str) -> (Option<i32>, Value) {
         .status()
         .unwrap();
     let record = out.join(format!("runs/{variant}-1.json"));
-    let rec = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    (status.code(), rec)
+    (status.code(), read_json_of(&record, &status))
+}
+
+/// The JSON file at `path`, parsed; panics naming it (and how the run ended) if it cannot be.
+fn read_json_of(path: &Path, status: &ExitStatus) -> Value {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (allocstorm {status})", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The JSON file at `path`, parsed; panics naming it.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A process a test started and has not seen end: SIGKILLed and reaped when dropped, so a test
+/// that fails (or forgets) leaves nothing running. An `allocstorm`'s servers and load workers
+/// follow it through their parent-death signal.
+pub struct Running {
+    child: Child,
+    done: bool,
+}
+
+impl Running {
+    /// Starts `cmd`, configured as the test needs (its stdio, say).
+    pub fn spawn(mut cmd: Command) -> Running {
+        Running {
+            child: cmd.spawn().unwrap(),
+            done: false,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `sig` to the process (a no-op once it has been reaped).
+    pub fn signal(&self, sig: i32) {
+        if !self.done {
+            // SAFETY: signalling our own child, which we have not reaped yet.
+            unsafe { libc::kill(self.pid(), sig) };
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the end, however long it takes.
+    pub fn wait(&mut self) -> ExitStatus {
+        let status = self.child.wait().unwrap();
+        self.done = true;
+        status
+    }
+
+    /// SIGKILL, and waits for the end.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.signal(libc::SIGKILL);
+        self.wait()
+    }
+
+    /// Waits for the end, at most `within` (panics after); returns the status and stderr (if
+    /// it was piped).
+    pub fn wait_within(&mut self, within: Duration) -> (ExitStatus, String) {
+        let since = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.done = true;
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    use std::io::Read;
+                    e.read_to_string(&mut err).unwrap();
+                }
+                return (status, err);
+            }
+            assert!(
+                since.elapsed() < within,
+                "pid {} still running {within:?} later",
+                self.pid()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
