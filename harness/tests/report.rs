@@ -944,8 +944,11 @@ fn run_that_failed_at_startup_still_renders() {
 }
 
 #[test]
-fn exporters_list_what_they_write() {
-    let files: Vec<&str> = report::exporters().iter().flat_map(|e| e.files()).collect();
+fn a_report_writes_its_files_and_a_sweep_plot_only_for_a_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "files");
+    write_records(&dir, &realistic());
+    report::render(&dir).unwrap();
     for f in [
         "summary.json",
         "rss-timeline.png",
@@ -954,11 +957,16 @@ fn exporters_list_what_they_write() {
         "rss-summary.svg",
         "cost.png",
         "cost.svg",
-        "sweep.png",
-        "sweep.svg",
         "report.md",
     ] {
-        assert!(files.contains(&f), "no exporter writes {f}");
+        let len = std::fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 0, "{f}: not written");
+    }
+    for f in ["sweep.png", "sweep.svg"] {
+        assert!(
+            !dir.join(f).exists(),
+            "{f} written for a report without a sweep"
+        );
     }
 }
 

@@ -7,10 +7,6 @@ use super::{write_atomic, Exporter, ReportError, ReportInput};
 pub struct SummaryJson;
 
 impl Exporter for SummaryJson {
-    fn files(&self) -> Vec<&'static str> {
-        vec!["summary.json"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         let path = dir.join("summary.json");
         let mut bytes =

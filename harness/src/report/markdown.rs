@@ -15,10 +15,6 @@ use crate::figures::MIN_GROWTH_FOR_RETENTION;
 pub struct ReportMarkdown;
 
 impl Exporter for ReportMarkdown {
-    fn files(&self) -> Vec<&'static str> {
-        vec!["report.md"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         write_atomic(&dir.join("report.md"), markdown(input.summary).as_bytes())
     }

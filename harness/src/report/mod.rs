@@ -75,8 +75,6 @@ pub struct ReportInput<'a> {
 /// One output of the report. Exporters read [`ReportInput`] and write their files into the
 /// report directory, atomically; they never read each other's output.
 pub trait Exporter {
-    /// The files written, relative to the report directory.
-    fn files(&self) -> Vec<&'static str>;
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError>;
 }
 

@@ -17,10 +17,6 @@ use crate::report::{Exporter, ReportError, ReportInput};
 pub struct SummaryBars;
 
 impl Exporter for SummaryBars {
-    fn files(&self) -> Vec<&'static str> {
-        vec!["rss-summary.png", "rss-summary.svg"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         write_png_svg(&BarsFigure { input }, dir, "rss-summary")
     }

@@ -15,10 +15,6 @@ use crate::report::{Exporter, ReportError, ReportInput};
 pub struct Cost;
 
 impl Exporter for Cost {
-    fn files(&self) -> Vec<&'static str> {
-        vec!["cost.png", "cost.svg"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         write_png_svg(&CostFigure { input }, dir, "cost")
     }

@@ -22,10 +22,6 @@ pub struct Sweep;
 
 impl Exporter for Sweep {
     /// Written only when the records form a numeric sweep of at least two values.
-    fn files(&self) -> Vec<&'static str> {
-        vec!["sweep.png", "sweep.svg"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         match SweepFigure::of(input) {
             Some(fig) => write_png_svg(&fig, dir, "sweep"),

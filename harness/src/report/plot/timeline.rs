@@ -25,10 +25,6 @@ use crate::scenario::{SeriesKind, SeriesSpec};
 pub struct Timeline;
 
 impl Exporter for Timeline {
-    fn files(&self) -> Vec<&'static str> {
-        vec!["rss-timeline.png", "rss-timeline.svg"]
-    }
-
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
         let fig = TimelineFigure {
             input,
