@@ -22,8 +22,8 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::record::RecordsError;
 use crate::record::{RunRecord, RunStatus};
-use crate::report::ReportError;
 use crate::scenario::{Scenario, ScenarioError};
 
 pub use evaluate::{GateReport, Status};
@@ -85,7 +85,7 @@ pub struct GateArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
     #[error("{0}")]
-    Runs(#[from] ReportError),
+    Runs(#[from] RecordsError),
     #[error("{dir}: the runs do not record their scenario file: give --scenario FILE")]
     NoScenario { dir: String },
     #[error("{source}{hint}")]
@@ -159,7 +159,7 @@ pub fn gate_main(args: GateArgs) -> ExitCode {
 /// The gate (or `--update-baseline`), writing its table to `out`. `Err` is an input or harness
 /// error (exit 2); `Ok` carries the status, whose exit code is the contract.
 pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
-    let records = crate::report::load_runs(&args.run)?;
+    let records = crate::record::load_runs(&args.run)?;
     let measured = measured::measure(&records);
     let dir = args.run.display().to_string();
     if let Some(target) = &args.update_baseline {

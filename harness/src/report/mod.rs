@@ -1,12 +1,11 @@
 //! Reports: `summary.json`, plots and `report.md`, from the run records of a report directory.
 //!
-//! Data before presentation: [`runs`] reads `DIR/runs/*.json` (and rebuilds the record of a run
-//! whose harness was killed from its `.jsonl` event stream), [`summary`] turns the records into
+//! Data before presentation: [`load_runs`] reads `DIR/runs/*.json` (and rebuilds the record of a
+//! run whose harness was killed from its `.jsonl` event stream; [`crate::record::dir`]), [`summary`] turns the records into
 //! the per-variant figures of `summary.json`, and every output is an [`Exporter`] that reads the
 //! records and the summary and never another exporter. Nothing here is imported by the measuring
 //! side.
 //!
-//! - [`runs`]: [`load_runs`], the records of a directory, complete or rebuilt.
 //! - [`summary`]: [`summarize`], medians over ok runs, run-to-run spread, held vs live bytes,
 //!   the sweep, the peaks of the series a scenario declares.
 //! - [`series`]: those series, read from the `/stats` readings through JSON pointers.
@@ -21,7 +20,6 @@ pub mod format;
 pub mod json;
 pub mod markdown;
 pub mod plot;
-pub mod runs;
 pub mod series;
 pub mod summary;
 pub mod text;
@@ -31,7 +29,10 @@ use std::path::{Path, PathBuf};
 
 use crate::record::RunRecord;
 
-pub use runs::load_runs;
+/// The run records of `dir`, complete or rebuilt ([`crate::record::load_runs`]).
+pub fn load_runs(dir: &Path) -> Result<Vec<crate::record::RunRecord>, ReportError> {
+    Ok(crate::record::load_runs(dir)?)
+}
 pub use summary::{summarize, Summary};
 pub use text::text_table;
 
@@ -64,6 +65,26 @@ pub enum ReportError {
     },
     #[error("{path}: cannot draw the plot: {message}")]
     Plot { path: String, message: String },
+}
+
+impl From<crate::record::RecordsError> for ReportError {
+    fn from(e: crate::record::RecordsError) -> ReportError {
+        use crate::record::RecordsError as R;
+        match e {
+            R::NoRuns { dir } => ReportError::NoRuns { dir },
+            R::Read { path, source } => ReportError::Read { path, source },
+            R::Parse { path, message } => ReportError::Parse { path, message },
+            R::Schema {
+                path,
+                found,
+                expected,
+            } => ReportError::Schema {
+                path,
+                found,
+                expected,
+            },
+        }
+    }
 }
 
 /// What every exporter reads: the records (raw samples) and the summary computed from them.

@@ -19,7 +19,7 @@ use super::series;
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 
 /// The prefix of `failure` on a record rebuilt from the event stream of a killed harness.
-pub const INCOMPLETE_PREFIX: &str = "incomplete:";
+pub use crate::record::INCOMPLETE_PREFIX;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -639,18 +639,7 @@ fn sweep_info(records: &[RunRecord]) -> Option<SweepInfo> {
     info
 }
 
-/// Run order: by start time; a record without one (rebuilt from an empty stream) last.
-pub fn run_order(a: &RunRecord, b: &RunRecord) -> std::cmp::Ordering {
-    let key = |r: &RunRecord| {
-        (
-            r.started_at.is_empty(),
-            r.started_at.clone(),
-            r.variant.name.clone(),
-            r.run_index,
-        )
-    };
-    key(a).cmp(&key(b))
-}
+pub use crate::record::dir::run_order;
 
 /// The records in run order.
 pub fn in_run_order(records: &[RunRecord]) -> Vec<&RunRecord> {

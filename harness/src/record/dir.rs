@@ -8,24 +8,61 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::figures::PhaseMark;
-use crate::record::{Event, RecordBuilder, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
 use crate::scenario::{PhaseSpec, Variant};
 
-use super::summary::INCOMPLETE_PREFIX;
-use super::ReportError;
+use super::{Event, RecordBuilder, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
+
+/// How the failure of a run rebuilt from a cut stream begins: the report flags such runs.
+pub const INCOMPLETE_PREFIX: &str = "incomplete:";
+
+/// The run records of a directory could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// The directory holds no run records at all.
+    #[error("{dir}: no run records (runs/*.json or runs/*.jsonl); run `allocstorm compare` into this directory first")]
+    NoRuns { dir: String },
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not a run record (or event stream) of this version.
+    #[error("{path}: not a valid run record: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: written with record schema {found}, this allocstorm reads schema {expected}")]
+    Schema {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+}
+
+/// Run order: by start time; a record without one (rebuilt from an empty stream) last.
+pub fn run_order(a: &RunRecord, b: &RunRecord) -> std::cmp::Ordering {
+    let key = |r: &RunRecord| {
+        (
+            r.started_at.is_empty(),
+            r.started_at.clone(),
+            r.variant.name.clone(),
+            r.run_index,
+        )
+    };
+    key(a).cmp(&key(b))
+}
 
 /// Reads every `DIR/runs/*.json`; a run with only a `.jsonl` is rebuilt from its events and
 /// marked incomplete (see [`rebuild`]). Records come back in run order (by start time).
-pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
+pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, RecordsError> {
     let runs_dir = dir.join("runs");
-    let no_runs = || ReportError::NoRuns {
+    let no_runs = || RecordsError::NoRuns {
         dir: dir.display().to_string(),
     };
     let entries = match std::fs::read_dir(&runs_dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_runs()),
         Err(source) => {
-            return Err(ReportError::Read {
+            return Err(RecordsError::Read {
                 path: runs_dir.display().to_string(),
                 source,
             })
@@ -34,7 +71,7 @@ pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
     // stem -> (json, jsonl)
     let mut files: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
     for entry in entries {
-        let entry = entry.map_err(|source| ReportError::Read {
+        let entry = entry.map_err(|source| RecordsError::Read {
             path: runs_dir.display().to_string(),
             source,
         })?;
@@ -70,14 +107,14 @@ pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, ReportError> {
         rebuilt.push(rebuild(&path, &stem, &records)?);
     }
     records.extend(rebuilt);
-    records.sort_by(super::summary::run_order);
+    records.sort_by(run_order);
     Ok(records)
 }
 
-fn read_record(path: &Path) -> Result<RunRecord, ReportError> {
+fn read_record(path: &Path) -> Result<RunRecord, RecordsError> {
     let p = || path.display().to_string();
     let text =
-        std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: p(), source })?;
+        std::fs::read_to_string(path).map_err(|source| RecordsError::Read { path: p(), source })?;
     #[derive(serde::Deserialize)]
     struct Version {
         schema_version: Option<u32>,
@@ -86,13 +123,13 @@ fn read_record(path: &Path) -> Result<RunRecord, ReportError> {
         .ok()
         .and_then(|v| v.schema_version);
     if let Some(found) = version.filter(|&v| v != SCHEMA_VERSION) {
-        return Err(ReportError::Schema {
+        return Err(RecordsError::Schema {
             path: p(),
             found,
             expected: SCHEMA_VERSION,
         });
     }
-    serde_json::from_str(&text).map_err(|e| ReportError::Parse {
+    serde_json::from_str(&text).map_err(|e| RecordsError::Parse {
         path: p(),
         message: e.to_string(),
     })
@@ -114,10 +151,10 @@ fn split_stem(stem: &str) -> (String, u32) {
 /// [`figures::compute`]. Without an `end` event the harness was killed mid-run: the record is
 /// `interrupted` and its failure starts with `incomplete:`. A torn last line (the write the
 /// kill interrupted) is dropped; a bad line anywhere else is an error.
-pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRecord, ReportError> {
+pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRecord, RecordsError> {
     let p = || path.display().to_string();
     let text =
-        std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: p(), source })?;
+        std::fs::read_to_string(path).map_err(|source| RecordsError::Read { path: p(), source })?;
     let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
@@ -131,7 +168,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             Ok(e) => e,
             Err(_) if k + 1 == lines.len() => break,
             Err(e) => {
-                return Err(ReportError::Parse {
+                return Err(RecordsError::Parse {
                     path: format!("{}:{}", p(), i + 1),
                     message: e.to_string(),
                 })
