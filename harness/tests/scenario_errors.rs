@@ -1,9 +1,17 @@
 //! Bad scenario and variant files: each gives one clear line naming the file and the field,
 //! and exit code 2, before anything starts.
+//!
+//! The table of bad files is checked in-process, on `Scenario::load`'s error; a few of them, one
+//! of each kind, go through the binary to show that the same line is all it prints, with exit
+//! code 2.
 
-use std::process::Command;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
+use std::path::{Path, PathBuf};
+
+use allocstorm::scenario::Scenario;
+use allocstorm_core::server::BodyMode;
+use common::{allocstorm, root, BIN};
 
 const GOOD_VARIANTS: &str = r#"
 [[variant]]
@@ -63,39 +71,36 @@ fn tbase(target: &str) -> String {
     )
 }
 
-fn run(scenario: &str, variants: &str) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
-    std::fs::write(dir.path().join("variants.toml"), variants).unwrap();
-    let out = Command::new(BIN)
-        .args(["run", "--quiet", "--variant", "glibc", "--scenario"])
-        .arg(dir.path().join("s.toml"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `dir/s.toml` and `dir/variants.toml` of these texts; the scenario's path.
+fn write(dir: &Path, scenario: &str, variants: &str) -> PathBuf {
+    std::fs::write(dir.join("variants.toml"), variants).unwrap();
+    let path = dir.join("s.toml");
+    std::fs::write(&path, scenario).unwrap();
+    path
 }
 
-#[test]
-fn bad_scenarios_fail_with_one_clear_line() {
-    // A preload: relative, missing, a directory, or on a binary with its own allocator.
+/// `Scenario::load`'s error for these files, as it displays.
+fn load_error(scenario: &Path) -> String {
+    match Scenario::load(scenario) {
+        Ok(_) => panic!("{} loaded", scenario.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The bad files, each (scenario text, variants text, what its one line must mention).
+fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
+    // A preload: relative, a directory, or on a binary with its own allocator (a missing one
+    // is no error in the file: a_missing_preload_loads_and_says_why_its_variant_cannot_run).
     let preload = |binary: &str, lib: &str| {
         format!("[[variant]]\nname = \"glibc\"\nbinary = \"{binary}\"\npreload = \"{lib}\"\n")
     };
     let preload_relative = preload("target-server-glibc", "libjemalloc.so.2");
-    let preload_missing = preload("target-server-glibc", "/nonexistent/libjemalloc.so.2");
     let preload_dir = preload("target-server-glibc", "/usr/lib");
     let preload_twice = preload("target-server-jemalloc", BIN);
     let absolute = "expected the absolute path of a shared library";
     // (scenario text, variants text, what the line must mention)
-    let cases: Vec<(String, &str, Vec<&str>)> = vec![
+    let cases: Vec<(String, &str, Vec<&'static str>)> = vec![
         (BASE.to_string(), &preload_relative, vec!["variants.toml: variant[0].preload: ", absolute, "got \"libjemalloc.so.2\""]),
-        // Missing on this machine: `run` of that variant cannot start (compare skips it).
-        (BASE.to_string(), &preload_missing, vec!["--variant glibc: cannot run here", "its preload /nonexistent/libjemalloc.so.2 is not installed"]),
         (BASE.to_string(), &preload_dir, vec!["variant[0].preload", "expected a shared library file", "\"/usr/lib\""]),
         (BASE.to_string(), &preload_twice, vec!["variant[0].preload", "target-server-jemalloc links its own allocator", "target-server-glibc only", "two allocators in one process"]),
         (with("load", r#"rate = "fast""#), GOOD_VARIANTS, vec!["load.rate", "fast", "expected"]),
@@ -163,17 +168,96 @@ fn bad_scenarios_fail_with_one_clear_line() {
         (tbase("command = [\"/bin/sh\", \"{port}\"]").replace("drain = \"1s\"", "drain = \"1s\"\nrelease = \"1s\""), GOOD_VARIANTS, vec!["phases.release", "a [target] has none"]),
         (format!("{}[report]\nseries = [{{ label = \"x\", stat = \"/a\" }}]\n", tbase("command = [\"/bin/sh\", \"{port}\"]")), GOOD_VARIANTS, vec!["report.series", "target.stats"]),
     ];
+    cases
+        .into_iter()
+        .map(|(s, v, needles)| (s, v.to_string(), needles))
+        .collect()
+}
+
+#[test]
+fn bad_scenarios_fail_with_one_clear_line() {
+    let cases = bad_files();
     assert!(cases.len() >= 20);
     for (scenario, variants, needles) in &cases {
-        let (code, stderr) = run(scenario, variants);
-        assert_eq!(code, Some(2), "exit code for {needles:?}; stderr: {stderr}");
-        let lines: Vec<&str> = stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one line for {needles:?}, got: {stderr}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), scenario, variants);
+        let line = load_error(&path);
+        assert!(
+            !line.is_empty() && !line.contains('\n'),
+            "one line for {needles:?}, got: {line}"
+        );
+        let named = [path, dir.path().join("variants.toml")]
+            .iter()
+            .any(|f| line.starts_with(&f.display().to_string()));
+        assert!(named, "names the file first: {line}");
         for n in needles {
-            assert!(lines[0].contains(n), "{n:?} not in {:?}", lines[0]);
+            assert!(line.contains(n), "{n:?} not in {line:?}");
         }
-        assert!(!stderr.contains("panicked"));
     }
+}
+
+/// `allocstorm run` of `scenario`, which does not load: exit 2, before anything starts, and
+/// stderr exactly the one line of the load error, naming the file.
+fn assert_the_binary_refuses(dir: &Path, scenario: &Path) {
+    let line = load_error(scenario);
+    let out = dir.join("out");
+    let o = allocstorm(
+        dir,
+        &[
+            "run".as_ref(),
+            "--quiet".as_ref(),
+            "--variant".as_ref(),
+            "glibc".as_ref(),
+            "--scenario".as_ref(),
+            scenario.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ],
+    );
+    assert_eq!(o.code, 2, "{o:?}");
+    assert_eq!(o.stderr, format!("allocstorm: {line}\n"), "{o:?}");
+    assert!(
+        o.stderr.contains(&scenario.display().to_string()),
+        "names the file: {o:?}"
+    );
+    assert!(o.stdout.is_empty(), "{o:?}");
+    assert!(!out.exists(), "nothing started: {o:?}");
+}
+
+#[test]
+fn the_binary_prints_the_one_line_and_exits_2() {
+    // One of each kind: the file cannot be parsed, has a key that does not exist, a value that
+    // is not of its unit, names a file that is not there; and the scenario file itself missing.
+    for scenario in [
+        "name = \"t\"\n[load\n".to_string(),
+        with("load", "colour = 3"),
+        with("load", r#"timeout = "3 fortnights""#),
+        with("server", r#"file = "missing.bin""#),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &scenario, GOOD_VARIANTS);
+        assert_the_binary_refuses(dir.path(), &path);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("variants.toml"), GOOD_VARIANTS).unwrap();
+    let missing = dir.path().join("missing.toml");
+    assert!(load_error(&missing).contains("cannot read"));
+    assert_the_binary_refuses(dir.path(), &missing);
+}
+
+/// A preload missing on this machine is no error in the file: the scenario loads, and the
+/// variant says why it cannot run. That `run` of it refuses with that reason in one line and
+/// exit 2 is `skipped_e2e`'s `deps_names_what_to_install_and_run_refuses_the_variant_alone`.
+#[test]
+fn a_missing_preload_loads_and_says_why_its_variant_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let variants = "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\npreload = \"/nonexistent/libjemalloc.so.2\"\n";
+    let s = Scenario::load(&write(dir.path(), BASE, variants)).unwrap_or_else(|e| panic!("{e}"));
+    let why = s.variant("glibc").unwrap().unavailable().unwrap();
+    assert!(
+        why.contains("its preload /nonexistent/libjemalloc.so.2 is not installed"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -181,13 +265,12 @@ fn unknown_variant_names_the_choices() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s.toml"), BASE).unwrap();
     std::fs::write(dir.path().join("variants.toml"), GOOD_VARIANTS).unwrap();
-    let out = Command::new(BIN)
-        .args(["run", "--variant", "tcmalloc", "--scenario"])
-        .arg(dir.path().join("s.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = allocstorm(
+        dir.path(),
+        &["run", "--variant", "tcmalloc", "--scenario", "s.toml"],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    let err = &out.stderr;
     assert!(
         err.contains("--variant \"tcmalloc\"") && err.contains("expected one of glibc"),
         "{err}"
@@ -196,7 +279,7 @@ fn unknown_variant_names_the_choices() {
 
 #[test]
 fn shipped_target_scenarios_load() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root();
     for (file, program) in [
         ("nginx-range.toml", "/usr/sbin/nginx"),
         ("apache-range.toml", "/usr/sbin/apache2"),
@@ -218,7 +301,7 @@ fn shipped_target_scenarios_load() {
 
 #[test]
 fn shipped_scenarios_load() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root();
     let s = allocstorm::scenario::Scenario::load(&root.join("scenarios/hot-range.toml")).unwrap();
     let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(
@@ -258,8 +341,7 @@ fn shipped_scenarios_load() {
 #[test]
 fn incident_scenarios_load_with_their_shape() {
     use allocstorm::scenario::Scenario;
-    use allocstorm_core::server::BodyMode;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let root = root().join("scenarios");
     let load = |f: &str| Scenario::load(&root.join(f)).unwrap_or_else(|e| panic!("{e}"));
 
     let pinned = load("pinned-pool.toml");
