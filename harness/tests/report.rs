@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use allocstorm::figures::{self, PhaseMark};
 use allocstorm::load::{Counts, LoadSummary, Percentiles};
 use allocstorm::provenance::Environment;
-use allocstorm::record::{Event, PhaseLoad, RunHeader, RunRecord, RunStatus, StatsSample};
+use allocstorm::record::{
+    Event, PhaseLoad, RecordsError, RunHeader, RunRecord, RunStatus, StatsSample,
+};
 use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
 use allocstorm::sample::{MappingBreakdown, Sample};
 use allocstorm::scenario::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint};
@@ -629,7 +631,10 @@ fn bad_line_inside_a_stream_names_file_and_line() {
     ev.insert(3, "this is not json".into());
     std::fs::write(runs.join("glibc-0.jsonl"), ev.join("\n") + "\n").unwrap();
     let err = report::render(dir.path()).unwrap_err();
-    assert!(matches!(err, ReportError::Parse { .. }), "{err:?}");
+    assert!(
+        matches!(err, ReportError::Records(RecordsError::Parse { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("glibc-0.jsonl:4"), "{err}");
 }
 
@@ -637,7 +642,10 @@ fn bad_line_inside_a_stream_names_file_and_line() {
 fn no_runs_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = report::render(dir.path()).unwrap_err();
-    assert!(matches!(err, ReportError::NoRuns { .. }), "{err:?}");
+    assert!(
+        matches!(err, ReportError::Records(RecordsError::NoRuns { .. })),
+        "{err:?}"
+    );
     let msg = err.to_string();
     assert!(
         msg.contains(&dir.path().display().to_string()) && msg.contains("no run records"),
@@ -648,7 +656,7 @@ fn no_runs_is_a_clear_error() {
     std::fs::write(dir.path().join("runs/glibc-0.server.log"), "listening\n").unwrap();
     assert!(matches!(
         report::render(dir.path()),
-        Err(ReportError::NoRuns { .. })
+        Err(ReportError::Records(RecordsError::NoRuns { .. }))
     ));
     assert!(!dir.path().join("summary.json").exists());
 }
@@ -672,7 +680,10 @@ fn malformed_record_names_the_file() {
     .unwrap();
     let err = report::render(dir.path()).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ReportError::Parse { .. }), "{err:?}");
+    assert!(
+        matches!(err, ReportError::Records(RecordsError::Parse { .. })),
+        "{err:?}"
+    );
     assert!(msg.contains("glibc-1.json") && !msg.contains('\n'), "{msg}");
 
     std::fs::write(
@@ -682,7 +693,10 @@ fn malformed_record_names_the_file() {
     .unwrap();
     let err = report::render(dir.path()).unwrap_err();
     assert!(
-        matches!(err, ReportError::Schema { found: 99, .. }),
+        matches!(
+            err,
+            ReportError::Records(RecordsError::Schema { found: 99, .. })
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("glibc-1.json"), "{err}");

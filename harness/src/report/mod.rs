@@ -39,24 +39,9 @@ pub use text::text_table;
 /// Why a report could not be made. Each displays as one line that names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    /// The directory holds no run records at all.
-    #[error("{dir}: no run records (runs/*.json or runs/*.jsonl); run `allocstorm compare` into this directory first")]
-    NoRuns { dir: String },
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file that is not a run record (or event stream) of this version.
-    #[error("{path}: not a valid run record: {message}")]
-    Parse { path: String, message: String },
-    #[error("{path}: written with record schema {found}, this allocstorm reads schema {expected}")]
-    Schema {
-        path: String,
-        found: u32,
-        expected: u32,
-    },
+    /// The run records could not be read (none there, unreadable, not a record, another schema).
+    #[error(transparent)]
+    Records(#[from] crate::record::RecordsError),
     #[error("{path}: cannot write: {source}")]
     Write {
         path: String,
@@ -65,26 +50,6 @@ pub enum ReportError {
     },
     #[error("{path}: cannot draw the plot: {message}")]
     Plot { path: String, message: String },
-}
-
-impl From<crate::record::RecordsError> for ReportError {
-    fn from(e: crate::record::RecordsError) -> ReportError {
-        use crate::record::RecordsError as R;
-        match e {
-            R::NoRuns { dir } => ReportError::NoRuns { dir },
-            R::Read { path, source } => ReportError::Read { path, source },
-            R::Parse { path, message } => ReportError::Parse { path, message },
-            R::Schema {
-                path,
-                found,
-                expected,
-            } => ReportError::Schema {
-                path,
-                found,
-                expected,
-            },
-        }
-    }
 }
 
 /// What every exporter reads: the records (raw samples) and the summary computed from them.
