@@ -121,6 +121,8 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (with("phases", r#"before = "100h""#), GOOD_VARIANTS, vec!["phases", "at most 6h"]),
         (with("quick", r#"before = "10ms""#), GOOD_VARIANTS, vec!["quick.before", "at least 1s"]),
         (with("sampling", r#"interval = "0ms""#), GOOD_VARIANTS, vec!["sampling.interval"]),
+        (with("sampling", r#"stats_in = ["during", "dran"]"#), GOOD_VARIANTS, vec!["sampling.stats_in[1]", "expected a phase name", "\"dran\""]),
+        (with("sampling", r#"stats_in = ["drain", "drain"]"#), GOOD_VARIANTS, vec!["sampling.stats_in[1]", "listed twice"]),
         (format!("variants = [\"tcmalloc\"]\n{BASE}"), GOOD_VARIANTS, vec!["variants", "unknown variant \"tcmalloc\"", "glibc"]),
         (format!("{BASE}\n[gate.variants.nope]\nmax_retention = 0.5\n"), GOOD_VARIANTS, vec!["gate.variants.nope", "unknown variant"]),
         (format!("{BASE}\n[gate.variants.glibc]\nmax_after_drain = \"lots\"\n"), GOOD_VARIANTS, vec!["gate.variants.glibc.max_after_drain"]),

@@ -30,6 +30,11 @@ pub struct Key {
     /// baselines made before this field key as bare-metal ones, which they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// The quiet phases (`before`, `drain`) in which the harness asked the server for its
+    /// stats. An observed drain is a different experiment: allocators that purge on activity
+    /// purge because they were asked (docs/measurements.md#the-observer). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<String>,
 }
 
 /// The kernel's upstream version, `6.18.44` of `6.18.44-fc-v1045` or `6.8.0` of
@@ -72,6 +77,7 @@ impl Key {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             container: e.container.clone(),
+            observed: r.observed_quiet_phases(),
         }
     }
 
@@ -230,6 +236,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         thp_enabled: String::new(),
         allocator_crates: BTreeMap::new(),
         container: None,
+        observed: Vec::new(),
     });
 
     let mut variants: Vec<VariantRuns> = Vec::new();
@@ -319,6 +326,8 @@ fn flat(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>)
                 flat(&p, v, out);
             }
         }
+        // A field left out of the key (`container`, `observed`) is absent, not a value.
+        serde_json::Value::Null => {}
         other => {
             out.insert(prefix.to_string(), other.to_string());
         }
@@ -353,6 +362,7 @@ pub fn diff_keys(a: &Key, b: &Key) -> Vec<KeyDiff> {
         "thp_enabled",
         "allocator_crates",
         "container",
+        "observed",
     ];
     let (va, vb) = (
         serde_json::to_value(a).unwrap_or_default(),
@@ -415,6 +425,7 @@ mod tests {
             thp_enabled: "madvise".into(),
             allocator_crates: [("mimalloc".to_string(), "0.1.48".to_string())].into(),
             container: None,
+            observed: Vec::new(),
         }
     }
 
@@ -430,6 +441,24 @@ mod tests {
             ..key()
         };
         assert_eq!(odd.host_key(), "6.1__1_SMP_x-glibc2.39-4cpu-thp-madvise");
+    }
+
+    #[test]
+    fn an_observed_drain_keys_apart_from_an_unobserved_one() {
+        let observed = Key {
+            observed: vec!["drain".into()],
+            ..key()
+        };
+        let d = diff_keys(&key(), &observed);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].describe("the baseline", "this run"),
+            r#"observed (absent in the baseline, ["drain"] in this run)"#
+        );
+        // The key of an unobserved run has no `observed` field: baselines made before it
+        // existed key the same, and they are re-measured where they were observed.
+        let v = serde_json::to_value(key()).unwrap();
+        assert!(v.get("observed").is_none(), "{v}");
     }
 
     #[test]

@@ -223,6 +223,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 memory_limit_bytes: None,
                 report: Default::default(),
                 target: None,
+                stats_polled_in: None,
             },
         };
         if sibling.is_none() {

@@ -78,6 +78,11 @@ pub struct RunHeader {
     /// The scenario's `[target]`, when the server is the user's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<crate::scenario::TargetSpec>,
+    /// The phases in which the harness polled the server's stats endpoint (`[sampling]
+    /// stats_in`; empty for a server without one). Absent in records of versions that polled
+    /// it in every phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_polled_in: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +123,11 @@ pub struct RunRecord {
     /// The scenario's `[target]`, when the server is the user's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<crate::scenario::TargetSpec>,
+    /// The phases in which the harness polled the server's stats endpoint (`[sampling]
+    /// stats_in`; empty for a server without one). Absent in records of versions that polled
+    /// it in every phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_polled_in: Option<Vec<String>>,
     pub figures: Figures,
     /// The main load, `during`.
     pub load: Option<LoadSummary>,
@@ -319,6 +329,20 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Resul
 }
 
 impl RunRecord {
+    /// The phases whose figures the harness's own requests could have moved: `before` (B) and
+    /// `drain` (A) when it polled the server's stats in them. Records of versions before
+    /// `stats_polled_in` polled every phase of a server with a stats endpoint.
+    pub fn observed_quiet_phases(&self) -> Vec<String> {
+        match &self.stats_polled_in {
+            Some(p) => crate::scenario::observed_quiet(p),
+            None if self.target.as_ref().is_some_and(|t| t.stats.is_none()) => Vec::new(),
+            None => crate::scenario::QUIET_PHASES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+
     /// A record for a run that has not ended yet: the header, nothing measured.
     pub fn from_header(h: RunHeader) -> Self {
         RunRecord {
@@ -345,6 +369,7 @@ impl RunRecord {
             memory_limit_bytes: h.memory_limit_bytes,
             report: h.report,
             target: h.target,
+            stats_polled_in: h.stats_polled_in,
             figures: Default::default(),
             load: None,
             phase_loads: Vec::new(),
@@ -376,6 +401,7 @@ impl RunRecord {
             memory_limit_bytes: self.memory_limit_bytes,
             report: self.report.clone(),
             target: self.target.clone(),
+            stats_polled_in: self.stats_polled_in.clone(),
         }
     }
 }

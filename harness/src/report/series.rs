@@ -143,6 +143,7 @@ mod tests {
             memory_limit_bytes: None,
             report: Default::default(),
             target: None,
+            stats_polled_in: None,
         };
         let mut r = RunRecord::from_header(header);
         r.stats = values

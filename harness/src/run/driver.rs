@@ -50,6 +50,8 @@ pub struct Phases<'a> {
     pub load: &'a LoadSpec,
     /// Whether the server has `/admin/release` (the release phase asks it).
     pub release_path: &'a str,
+    /// The server's stats endpoint, if it has one: read once as soon as A's window has closed.
+    pub stats_path: Option<&'a str>,
 }
 
 impl Phases<'_> {
@@ -115,6 +117,9 @@ pub async fn drive(
         .collect();
     load_phase("during", plan, loads, live).await?;
     idle_phase("drain", phases.drain, live).await;
+    if let Some(path) = p.stats_path {
+        read_stats_after_drain(path, addr, live).await;
+    }
     if !phases.nudge.is_zero() {
         let plan = p.plan(addr, 1, 1, Some(phases.nudge_rate), phases.nudge);
         load_phase("nudge", plan, loads, live).await?;
@@ -123,6 +128,17 @@ pub async fn drive(
         release_phase(p.release_path, phases.release, addr, live).await?;
     }
     Ok(())
+}
+
+/// The allocator's and the app's figures after the drain, read once A's window (the drain's
+/// last second) has closed, so that reading them cannot change A: the report's "held vs live
+/// after drain". Before the next phase begins, so it is the last reading of the drain.
+async fn read_stats_after_drain(path: &str, addr: SocketAddr, live: &LiveRef) {
+    let t = live.borrow().now();
+    if let Ok(stats) = probe::stats_at(addr, path).await {
+        live.borrow_mut()
+            .emit(Event::Stats(crate::record::StatsSample { t, stats }));
+    }
 }
 
 async fn idle_phase(name: &str, d: Duration, live: &LiveRef) {

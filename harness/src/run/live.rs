@@ -27,6 +27,8 @@ pub struct Live {
     pub progress: Progress,
     /// The server's address, once it is ready: the stats poller waits for it.
     pub addr: Option<SocketAddr>,
+    /// The phase in progress, or `""` between two: the stats poller follows it.
+    phase_now: tokio::sync::watch::Sender<String>,
 }
 
 pub type LiveRef = Rc<RefCell<Live>>;
@@ -43,7 +45,13 @@ impl Live {
             last_rps: None,
             progress,
             addr: None,
+            phase_now: tokio::sync::watch::Sender::new("startup".into()),
         }))
+    }
+
+    /// Follows the phase in progress (`""` between two phases).
+    pub fn watch_phase(&self) -> tokio::sync::watch::Receiver<String> {
+        self.phase_now.subscribe()
     }
 
     /// Seconds since the run began.
@@ -71,6 +79,7 @@ impl Live {
             end: t,
         }));
         self.phase = (name.to_string(), Instant::now(), planned);
+        self.phase_now.send_replace(name.to_string());
         self.last_rps = None;
         self.progress.phase(name, planned);
     }
@@ -88,5 +97,6 @@ impl Live {
         {
             self.emit(Event::Phase(PhaseMark { end: t, ..m }));
         }
+        self.phase_now.send_replace(String::new());
     }
 }

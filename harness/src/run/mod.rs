@@ -95,6 +95,10 @@ fn run_header(req: &RunRequest<'_>, server_command: Vec<String>, started_at: Str
         memory_limit_bytes: req.memory_limit,
         report: req.scenario.report.clone(),
         target: req.scenario.target.clone(),
+        stats_polled_in: Some(match stats_path(req) {
+            Some(_) => req.scenario.sampling.stats_in.clone(),
+            None => Vec::new(),
+        }),
     }
 }
 
@@ -206,9 +210,14 @@ pub async fn run_variant(
             req.memory_limit,
             live.clone(),
         );
+        let fetch = || async {
+            let addr = live.borrow().addr?;
+            probe::stats_at(addr, stats_path(&req)?).await.ok()
+        };
         let poller = stats::stats_loop(
-            stats_path(&req),
+            fetch,
             req.scenario.sampling.stats_interval,
+            &req.scenario.sampling.stats_in,
             live.clone(),
         );
         let driver = ready_and_drive(&req, &mut server, &exe, &live);
@@ -276,6 +285,7 @@ async fn ready_and_drive(
         phases: req.scenario.phases(req.quick),
         load: &req.scenario.load,
         release_path: "/admin/release",
+        stats_path: stats_path(req),
     };
     let workers = driver::Workers {
         exe: exe.to_path_buf(),

@@ -181,6 +181,7 @@ fn phase_plan<'a>(ph: &'a PhaseSpec, spec: &'a LoadSpec) -> driver::Phases<'a> {
         phases: ph,
         load: spec,
         release_path: "/admin/release",
+        stats_path: None,
     }
 }
 
@@ -308,4 +309,96 @@ async fn an_interrupt_keeps_what_was_measured_and_ends_the_phase_in_progress() {
         (last.name.as_str(), last.start, last.end),
         ("during", 2.0, 3.25)
     );
+}
+
+/// Drives the phases with the poller beside them, as a run does; `fetch` answers after
+/// `answer_after` (a slow `/stats` under load). Returns the phase marks and the times at which
+/// the server was asked (`asked`) and answered (the readings' `t`).
+async fn poll_through_phases(
+    stats_in: &[&str],
+    answer_after: Duration,
+) -> (Vec<(String, f64, f64)>, Vec<f64>, Vec<f64>) {
+    let l = live();
+    l.borrow_mut().addr = Some(ADDR.parse().unwrap());
+    let mut ph = phases(2, 4, 3);
+    ph.warmup = Duration::from_secs(1);
+    ph.nudge = Duration::from_secs(2);
+    let spec = load_spec();
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(None);
+    let asked = RefCell::new(Vec::new());
+    let fetch = || async {
+        asked.borrow_mut().push(l.borrow().now());
+        tokio::time::sleep(answer_after).await;
+        Some(serde_json::json!({"app": {"live_bytes": 1}}))
+    };
+    let stats_in: Vec<String> = stats_in.iter().map(|s| s.to_string()).collect();
+    tokio::select! {
+        r = driver::drive(&p, ADDR.parse().unwrap(), &load, &l) => r.unwrap(),
+        _ = super::stats::stats_loop(fetch, Duration::from_millis(250), &stats_in, l.clone()) => unreachable!(),
+    }
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let marks = rec
+        .phases
+        .iter()
+        .map(|m| (m.name.clone(), m.start, m.end))
+        .collect();
+    let read = rec.stats.iter().map(|s| s.t).collect();
+    (marks, asked.into_inner(), read)
+}
+
+/// Strictly inside the phase: at the instant one phase ends and the next begins (the same
+/// time on a paused clock) a request belongs to either.
+fn in_phase(marks: &[(String, f64, f64)], name: &str, t: f64) -> bool {
+    marks.iter().any(|(n, s, e)| n == name && t > *s && t < *e)
+}
+
+#[tokio::test(start_paused = true)]
+async fn by_default_the_server_is_never_asked_for_stats_in_before_or_drain() {
+    let default = crate::scenario::STATS_IN_DEFAULT;
+    let (marks, asked, read) = poll_through_phases(&default, Duration::from_millis(100)).await;
+    let names: Vec<&str> = marks.iter().map(|m| m.0.as_str()).collect();
+    assert_eq!(names, ["warmup", "before", "during", "drain", "nudge"]);
+    for t in &asked {
+        for quiet in crate::scenario::QUIET_PHASES {
+            assert!(
+                !in_phase(&marks, quiet, *t),
+                "asked at {t} in {quiet}: {marks:?}"
+            );
+        }
+    }
+    // Polled where allowed, every 250 ms: warmup [0,1], during [3,7], nudge [10,12].
+    let count = |name| asked.iter().filter(|t| in_phase(&marks, name, **t)).count();
+    assert_eq!(
+        (count("warmup"), count("during"), count("nudge")),
+        (3, 15, 7)
+    );
+    // Every answer arrives; only a request still in flight when its phase ended (at most one
+    // per polled phase) is dropped.
+    assert!(asked.len() - read.len() <= 3, "{asked:?} {read:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stats_request_in_flight_when_the_load_stops_is_cancelled() {
+    // /stats answers after 400 ms; polls start every 250 ms, so one is always in flight.
+    let (marks, asked, read) = poll_through_phases(&["during"], Duration::from_millis(400)).await;
+    let during = marks.iter().find(|m| m.0 == "during").unwrap().clone();
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|t| *t >= during.1 && *t <= during.2),
+        "{asked:?}"
+    );
+    // The last request asked at 6.75 s would have answered at 7.15 s, in the drain: dropped.
+    assert!(asked.len() > read.len(), "{asked:?} {read:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scenario_may_poll_the_drain_and_then_it_is_polled() {
+    // What `stats_in = [..., "drain"]` asks: the perturbing configuration, which must poll.
+    let (marks, asked, _) = poll_through_phases(&["during", "drain"], Duration::ZERO).await;
+    let in_drain = asked
+        .iter()
+        .filter(|t| in_phase(&marks, "drain", **t))
+        .count();
+    assert_eq!(in_drain, 11, "{asked:?}");
 }

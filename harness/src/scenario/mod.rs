@@ -33,7 +33,7 @@ use serde::Serialize;
 
 pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
-pub use phases::{secs, PhaseSpec, SamplingSpec};
+pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
 pub use preflight::find_program;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;

@@ -120,4 +120,5 @@ pub(super) struct RawSampling {
     pub(super) interval: Option<String>,
     pub(super) stats_interval: Option<String>,
     pub(super) smaps_interval: Option<String>,
+    pub(super) stats_in: Option<Vec<String>>,
 }

@@ -122,6 +122,7 @@ pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader
         memory_limit_bytes: None,
         report: Default::default(),
         target: None,
+        stats_polled_in: None,
     }
 }
 
