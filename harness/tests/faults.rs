@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::scenario::ScenarioFile;
-use common::{allocstorm, read_json, Running, BIN, POLL};
+use common::{allocstorm, events, read_json, Running, BIN, POLL};
 use serde_json::Value;
 
 /// The shared toy scenario with 8 connections, a drain of 1 s and a `during` long enough to
@@ -120,15 +120,6 @@ struct Loaded {
     workers: Vec<Proc>,
     /// When `during` began, in run seconds.
     during_start: f64,
-}
-
-fn events(jsonl: &Path) -> Vec<Value> {
-    // A line cut by a kill is not an event.
-    std::fs::read_to_string(jsonl)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 /// Follows `jsonl` until the server has said where it listens and a merged second of `during`

@@ -82,6 +82,16 @@ fn read_json_of(path: &Path, status: &ExitStatus) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The events of a run's `.jsonl` streamed so far; a line cut short (being written, or by a
+/// kill) is not one.
+pub fn events(jsonl: &Path) -> Vec<Value> {
+    std::fs::read_to_string(jsonl)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// The JSON file at `path`, parsed; panics naming it.
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(
