@@ -75,10 +75,11 @@ fn readings_in(rec: &Value, phase: &str) -> usize {
 /// in `before` and `drain`, its `/stats` is read under load and once after the drain, and A
 /// agrees with the unobserved server's within the run-to-run noise.
 ///
-/// The noise, measured on this machine (debug build, this scenario, 4 runs of each setting per
-/// allocator, 2026-12-04; docs/measurements.md#the-observer): A moved by up to 3 MiB between
-/// runs of the same setting; the tolerance is 6 MiB plus a tenth of the growth.
-fn default_agrees_with_unobserved(variant: &str) {
+/// `tolerance_mib` is the run-to-run noise of A, measured on this machine: this scenario, debug
+/// build, 4 runs of each setting per allocator (2026-12-04), A's range within one setting was
+/// glibc 8.1 and 12.0 MiB (which arena heaps stay pinned changes from run to run), jemalloc 4.8
+/// and 3.7, mimalloc 1.8 and 2.9; the tolerance is that range with a margin.
+fn default_agrees_with_unobserved(variant: &str, tolerance_mib: f64) {
     let observed = measure(variant, None, None);
     let unobserved = measure(variant, Some(&[]), None);
     for quiet in ["before", "drain"] {
@@ -94,7 +95,7 @@ fn default_agrees_with_unobserved(variant: &str) {
     );
     assert_eq!(
         observed["stats_polled_in"],
-        serde_json::json!(["warmup", "during", "nudge", "release"])
+        serde_json::json!(["during", "nudge", "release"])
     );
     assert_eq!(unobserved["stats_polled_in"], serde_json::json!([]));
     // The after-drain reading (held vs live), taken once A's window had closed.
@@ -110,31 +111,28 @@ fn default_agrees_with_unobserved(variant: &str) {
     assert!(last["t"].as_f64().unwrap() >= drain_end, "{last}");
 
     let (o, u) = (&observed["figures"], &unobserved["figures"]);
-    let growth = mib(u, "rss_peak_bytes") - mib(u, "rss_before_bytes");
-    let (a_o, a_u) = (
-        mib(o, "rss_after_drain_bytes"),
-        mib(u, "rss_after_drain_bytes"),
-    );
-    let tolerance = 6.0 + 0.1 * growth;
-    assert!(
-        (a_o - a_u).abs() <= tolerance,
-        "{variant}: A {a_o:.1} MiB observed by default, {a_u:.1} MiB unobserved (tolerance {tolerance:.1})"
-    );
+    for key in ["rss_before_bytes", "rss_after_drain_bytes"] {
+        let (x, y) = (mib(o, key), mib(u, key));
+        assert!(
+            (x - y).abs() <= tolerance_mib,
+            "{variant}: {key} {x:.1} MiB observed by default, {y:.1} MiB unobserved (noise {tolerance_mib} MiB)"
+        );
+    }
 }
 
 #[test]
 fn glibc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("glibc");
+    default_agrees_with_unobserved("glibc", 16.0);
 }
 
 #[test]
 fn jemalloc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("jemalloc");
+    default_agrees_with_unobserved("jemalloc", 8.0);
 }
 
 #[test]
 fn mimalloc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("mimalloc");
+    default_agrees_with_unobserved("mimalloc", 5.0);
 }
 
 /// What the harness did before: `/stats` once a second through the drain. mimalloc purges on

@@ -367,7 +367,7 @@ async fn by_default_the_server_is_never_asked_for_stats_in_before_or_drain() {
             );
         }
     }
-    // Polled where allowed, every 250 ms: warmup [0,1], during [3,7], nudge [10,12].
+    // Polled where allowed, every 250 ms: during [3,7], nudge [10,12]; not warmup [0,1].
     let count = |name| asked.iter().filter(|t| in_phase(&marks, name, **t)).count();
     assert_eq!(
         (count("warmup"), count("during"), count("nudge")),
@@ -375,7 +375,7 @@ async fn by_default_the_server_is_never_asked_for_stats_in_before_or_drain() {
     );
     // Every answer arrives; only a request still in flight when its phase ended (at most one
     // per polled phase) is dropped.
-    assert!(asked.len() - read.len() <= 3, "{asked:?} {read:?}");
+    assert!(asked.len() - read.len() <= 2, "{asked:?} {read:?}");
 }
 
 #[tokio::test(start_paused = true)]

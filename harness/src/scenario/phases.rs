@@ -48,9 +48,11 @@ pub const PHASE_NAMES: [&str; 6] = ["warmup", "before", "during", "drain", "nudg
 /// server nothing.
 pub const QUIET_PHASES: [&str; 2] = ["before", "drain"];
 
-/// By default `/stats` is polled while requests flow anyway (and once right after the drain,
-/// when A's window has closed): never in a quiet phase.
-pub const STATS_IN_DEFAULT: [&str; 4] = ["warmup", "during", "nudge", "release"];
+/// By default `/stats` is polled under the load and after A was taken (and read once right
+/// after the drain, when A's window has closed): never in a quiet phase, and not in `warmup`
+/// either, whose end state is what B measures: the warmup's requests are the scenario's, a
+/// `/stats` request among them would be the harness's.
+pub const STATS_IN_DEFAULT: [&str; 3] = ["during", "nudge", "release"];
 
 impl SamplingSpec {
     /// The quiet phases this scenario polls in (empty by default): B or A of an observed server.
