@@ -1,6 +1,7 @@
 //! How the report writes a figure, in one place for every output: sizes in MiB with one
 //! decimal, t90 with "never", and what stands for a figure that is not there (`–` in Markdown,
-//! `-` on the terminal).
+//! `-` on the terminal); and the cells of `report.md`'s tables (a status, a setting's value,
+//! text that must not break the row).
 
 use super::summary::FigureSet;
 use crate::figures::Recovery;
@@ -31,6 +32,12 @@ impl Cells {
         }
     }
 
+    /// A count: `3`.
+    pub fn count(&self, v: Option<u64>) -> String {
+        v.map(|n| n.to_string())
+            .unwrap_or_else(|| self.missing.into())
+    }
+
     /// t90, with "never" when memory grew and did not come back.
     pub fn t90(&self, f: &FigureSet) -> String {
         match f.recovery() {
@@ -38,5 +45,62 @@ impl Cells {
             Recovery::Never => "never".into(),
             Recovery::NoGrowth => self.missing.into(),
         }
+    }
+}
+
+/// A status in `report.md`: `ok`, or in bold what is not.
+pub fn status(status: &str) -> String {
+    if status == "ok" {
+        "ok".into()
+    } else {
+        format!("**{status}**")
+    }
+}
+
+/// A JSON value as a person writes it: `8`, `buffered`.
+pub fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A Markdown table cell: pipes and newlines would break the row.
+pub fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::Figures;
+
+    const M: u64 = 1 << 20;
+
+    #[test]
+    fn t90_says_never_only_after_growth() {
+        let grew = Figures {
+            rss_before_bytes: Some(M),
+            rss_peak_bytes: Some(100 * M),
+            ..Default::default()
+        };
+        let set = |figures: Figures| FigureSet {
+            figures,
+            ..Default::default()
+        };
+        assert_eq!(MARKDOWN.t90(&set(grew.clone())), "never");
+        assert_eq!(
+            MARKDOWN.t90(&set(Figures {
+                t90_s: Some(1.25),
+                ..grew
+            })),
+            "1.2"
+        );
+        assert_eq!(MARKDOWN.t90(&FigureSet::default()), MARKDOWN.missing);
+    }
+
+    #[test]
+    fn cells_keep_the_table_intact() {
+        assert_eq!(cell("a | b\nc"), "a \\| b c");
     }
 }

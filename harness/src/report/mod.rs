@@ -14,7 +14,8 @@
 //!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
 //! - [`text`]: the table printed on the terminal after a run.
-//! - [`format`]: how every output writes a figure (MiB, t90, a missing value).
+//! - [`format`]: how every output writes a figure (MiB, t90, a missing value), and the cells of
+//!   `report.md`'s tables.
 
 pub mod format;
 pub mod json;

@@ -1,0 +1,61 @@
+//! `report.md`: the scenario in a paragraph, the figures table, the runs that did not end ok,
+//! the sweep, the series the scenario declares, what the allocator held next to what the app
+//! held, the cost, every run, the plots and the environment — ready to paste into a design
+//! review. Reads the summary only: every number here is also in `summary.json`.
+//!
+//! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
+//! the warnings, `results`, `not_ok`, `sweep`, `declared_series`, `held_vs_live`,
+//! `mappings`, `cost`, `runs`, `environment`. Figures are written through
+//! [`crate::report::format`].
+
+mod cost;
+mod declared_series;
+mod environment;
+mod held_vs_live;
+mod mappings;
+mod not_ok;
+mod results;
+mod runs;
+mod scenario;
+mod sweep;
+mod variants;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::summary::Summary;
+use super::{write_atomic, Exporter, ReportError, ReportInput};
+
+pub use results::TABLE_HEADER;
+
+pub struct ReportMarkdown;
+
+impl Exporter for ReportMarkdown {
+    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+        write_atomic(&dir.join("report.md"), markdown(input.summary).as_bytes())
+    }
+}
+
+/// The whole `report.md`.
+pub fn markdown(s: &Summary) -> String {
+    let mut out = format!("# allocstorm report: {}\n\n", s.scenario.name);
+    scenario::scenario_paragraph(s, &mut out);
+    variants::variants_list(s, &mut out);
+    if !s.warnings.is_empty() {
+        out.push_str("> **Read with care:**\n");
+        for w in &s.warnings {
+            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+        }
+        out.push('\n');
+    }
+    results::figures_table(s, &mut out);
+    not_ok::not_ok_runs(s, &mut out);
+    sweep::sweep_table(s, &mut out);
+    declared_series::series_table(s, &mut out);
+    held_vs_live::breakdown_table(s, &mut out);
+    mappings::mappings_table(s, &mut out);
+    cost::cost_table(s, &mut out);
+    runs::runs_table(s, &mut out);
+    environment::environment(s, &mut out);
+    out
+}

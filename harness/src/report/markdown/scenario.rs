@@ -1,0 +1,156 @@
+//! The scenario in a paragraph: what was run, on which server, how hard, for how long, and the
+//! swept setting.
+
+use std::fmt::Write as _;
+
+use crate::report::format::shown;
+use crate::report::summary::Summary;
+
+/// What was run, how hard and for how long, in a paragraph.
+pub(super) fn scenario_paragraph(s: &Summary, out: &mut String) {
+    let sc = &s.scenario;
+    let mut p = format!("Scenario **{}**", sc.name);
+    let mut meta = Vec::new();
+    if !sc.path.is_empty() {
+        meta.push(format!("`{}`", sc.path));
+    }
+    if !sc.hash.is_empty() {
+        meta.push(format!(
+            "sha256 `{}`",
+            sc.hash.get(..12).unwrap_or(&sc.hash)
+        ));
+    }
+    meta.push(format!("seed {}", sc.seed));
+    if sc.quick {
+        meta.push("quick phases".into());
+    }
+    let _ = write!(p, " ({}).", meta.join(", "));
+    if !sc.description.is_empty() {
+        let _ = write!(p, " {}.", sc.description.trim_end_matches('.'));
+    }
+    server_sentence(s, &mut p);
+    load_sentence(s, &mut p);
+    phases_sentence(s, &mut p);
+    sweep_sentence(s, &mut p);
+    if let Some(limit) = sc.memory_limit_bytes {
+        let _ = write!(
+            p,
+            " Memory limit: {}; a server whose VmRSS crossed it was killed (SIGKILL) and its run \
+             recorded as `oom`.",
+            allocstorm_core::units::format_size(limit)
+        );
+    }
+    out.push_str(&p);
+    out.push_str("\n\n");
+}
+
+/// The server: the toy server's flags, or the scenario's own target.
+fn server_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
+    // The listen address is always loopback:0 and the seed is above: neither says anything.
+    let mut flags = Vec::new();
+    let mut args = sc.server_args.iter();
+    while let Some(a) = args.next() {
+        if a == "--listen" || a == "--seed" {
+            args.next();
+        } else {
+            flags.push(a.as_str());
+        }
+    }
+    if let Some(t) = &sc.target {
+        let how = match (t.sample.as_str(), t.max_processes) {
+            ("tree", Some(n)) => format!(
+                "its process tree, summed ({n} processes at most; each process's figures are in the run records)"
+            ),
+            ("tree", None) => "its process tree, summed".into(),
+            _ => "the started process".into(),
+        };
+        let _ = write!(
+            p,
+            " The server was the scenario's own target, `{}`, not the toy server; memory is that of {how}.",
+            t.command.join(" ")
+        );
+    } else if !flags.is_empty() {
+        let _ = write!(
+            p,
+            " The server ran with `{}`, plus each variant's own settings below (the server's defaults otherwise; the settings in effect are in each run's record).",
+            flags.join(" ")
+        );
+    }
+}
+
+/// The load of `during`.
+fn load_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
+    if let Some(l) = &sc.load {
+        let how = match l.offered_rate {
+            Some(r) => format!("offered {r:.0} requests/s (open loop)"),
+            None => "sent requests back to back (closed loop)".into(),
+        };
+        let _ = write!(
+            p,
+            " During the load, {} client process{} over {} connection{} {how} of `Range: bytes={}` ({}) on `{}`, \
+             with a {}s deadline per attempt and up to {} retr{} (backoff from {}s).",
+            l.processes,
+            if l.processes == 1 { "" } else { "es" },
+            l.connections,
+            if l.connections == 1 { "" } else { "s" },
+            l.range,
+            allocstorm_core::units::format_size(l.range_bytes),
+            l.path,
+            secs(l.timeout_s),
+            l.max_retries,
+            if l.max_retries == 1 { "y" } else { "ies" },
+            secs(l.backoff_s),
+        );
+    }
+}
+
+/// The phases as planned.
+fn phases_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
+    if let Some(ph) = &sc.phases_planned {
+        let mut parts = vec![
+            format!("warmup {}s", secs(ph.warmup.as_secs_f64())),
+            format!("before {}s", secs(ph.before.as_secs_f64())),
+            format!("during {}s", secs(ph.during.as_secs_f64())),
+            format!("drain {}s", secs(ph.drain.as_secs_f64())),
+        ];
+        if !ph.nudge.is_zero() {
+            parts.push(format!(
+                "nudge {}s at {}/s",
+                secs(ph.nudge.as_secs_f64()),
+                ph.nudge_rate
+            ));
+        }
+        if !ph.release.is_zero() {
+            parts.push(format!("release {}s", secs(ph.release.as_secs_f64())));
+        }
+        let _ = write!(p, " Phases: {}.", parts.join(", "));
+    }
+}
+
+/// The swept setting, if any.
+fn sweep_sentence(s: &Summary, p: &mut String) {
+    let sc = &s.scenario;
+    if let Some(sw) = &sc.sweep {
+        let values: Vec<String> = sw.values.iter().map(shown).collect();
+        let example = s.variants.iter().find(|v| v.sweep.is_some());
+        let _ = write!(
+            p,
+            " Swept: `{}` = {}; every variant ran once per value{}.",
+            sw.field,
+            values.join(", "),
+            match example {
+                Some(v) => format!(" (`{}` is `{}` at that point)", v.name, v.base_variant),
+                None => String::new(),
+            }
+        );
+    }
+}
+
+/// Seconds as a person writes them: `1.5`, `3`.
+fn secs(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}

@@ -1,0 +1,115 @@
+//! One run's figures: the record's own, the load's (throughput, latency), the cost (server CPU
+//! per response), the glibc arena heaps and the peaks of the declared series.
+
+use serde::{Deserialize, Serialize};
+
+use crate::figures::Figures;
+use crate::load::LoadSummary;
+use crate::record::RunRecord;
+
+use super::mappings::arena_heaps;
+use crate::report::series;
+
+/// The highest value of a declared series in one run (or the median of those over the ok
+/// runs), in the series' unit: bytes or a count, per second for a rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPeak {
+    pub label: String,
+    pub peak: Option<f64>,
+}
+
+/// Latency percentiles of the `during` load, from the intended send time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMs {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// The figures of one run, or their medians over a variant's ok runs: the record's
+/// [`Figures`] (flattened into the same JSON object) and the load's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FigureSet {
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// Ok responses per second during the load.
+    pub throughput_rps: Option<f64>,
+    pub latency_ms: LatencyMs,
+    /// Server CPU seconds (utime + stime) during the load per 1,000 ok responses: the price of
+    /// a fix, visible even when the egress limit caps throughput.
+    pub server_cpu_s_per_1000_responses: Option<f64>,
+    /// glibc arena heaps (from the mapping breakdown): the last count within `before`, the
+    /// highest during the load, the last within `drain`. Each one is 64 MiB of VSZ.
+    #[serde(default)]
+    pub arena_heaps_before: Option<u64>,
+    #[serde(default)]
+    pub arena_heaps_peak: Option<u64>,
+    #[serde(default)]
+    pub arena_heaps_after_drain: Option<u64>,
+    /// The peak of every series the scenario declares, in its order.
+    #[serde(default)]
+    pub series_peaks: Vec<SeriesPeak>,
+}
+
+impl std::ops::Deref for FigureSet {
+    type Target = Figures;
+    fn deref(&self) -> &Figures {
+        &self.figures
+    }
+}
+
+/// One run's own figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFigures {
+    pub run_index: u32,
+    /// `ok`, `interrupted`, `failed`, `oom` or `skipped`.
+    pub status: String,
+    pub failure: Option<String>,
+    /// Rebuilt from the event stream of a killed harness.
+    pub incomplete: bool,
+    pub started_at: String,
+    #[serde(flatten)]
+    pub figures: FigureSet,
+    /// Requests of the `during` load that failed on their last attempt, and retries sent.
+    pub load_errors: Option<u64>,
+    pub load_retries: Option<u64>,
+}
+
+pub(super) fn run_load(r: &RunRecord) -> Option<&LoadSummary> {
+    r.load.as_ref()
+}
+
+/// A run's figures, with the load's and the cost's.
+pub fn run_figure_set(r: &RunRecord) -> FigureSet {
+    let f = &r.figures;
+    let load = run_load(r);
+    // Percentiles are all zero when nothing succeeded: that is "no figure", not 0 ms.
+    let lat = load
+        .filter(|l| l.latency_ms.count > 0)
+        .map(|l| &l.latency_ms);
+    let per_1000 = match (f.server_cpu_during_s, load.map(|l| l.counts.ok)) {
+        (Some(cpu), Some(ok)) if ok > 0 => Some(cpu / ok as f64 * 1000.0),
+        _ => None,
+    };
+    let (arena_before, arena_peak, arena_after) = arena_heaps(r);
+    FigureSet {
+        figures: f.clone(),
+        throughput_rps: load.map(|l| l.throughput_rps),
+        latency_ms: LatencyMs {
+            p50: lat.map(|l| l.p50),
+            p99: lat.map(|l| l.p99),
+        },
+        server_cpu_s_per_1000_responses: per_1000,
+        arena_heaps_before: arena_before,
+        arena_heaps_peak: arena_peak,
+        arena_heaps_after_drain: arena_after,
+        series_peaks: r
+            .report
+            .series
+            .iter()
+            .map(|s| SeriesPeak {
+                label: s.label.clone(),
+                peak: series::peak(r, s),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,85 @@
+//! The data of `summary.json`: per variant, the medians over its ok runs, the run-to-run spread
+//! of the gate figure, what the allocator held next to what the app held, and every run's own
+//! figures. Pure: records in, numbers out; every exporter reads this.
+//!
+//! - `scenario`: the scenario, its load and its target as the records tell them; `sweep`:
+//!   the swept field and where each variant sits in it.
+//! - `status`: a run's status and whether it was rebuilt; `order`: run and variant order;
+//!   `phase`: a run's phases and its time zero.
+//! - `figures`: one run's figure set; `medians`: their medians over the ok runs and the
+//!   run-to-run spread.
+//! - `variant`: one variant's summary, from its runs.
+//! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
+//!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
+//! - `warnings`: what a reader must know before trusting the table.
+
+mod figures;
+mod held_vs_live;
+mod mappings;
+mod medians;
+mod order;
+mod phase;
+mod scenario;
+mod status;
+mod sweep;
+mod variant;
+mod warnings;
+
+use serde::{Deserialize, Serialize};
+
+use crate::provenance::Environment;
+use crate::record::RunRecord;
+
+pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
+pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
+pub use mappings::MappingsAt;
+pub use medians::coefficient_of_variation;
+pub use order::{in_run_order, run_order, variant_order};
+pub use phase::{load_start, phase};
+pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
+pub use status::{is_incomplete, run_status, INCOMPLETE_PREFIX};
+pub use sweep::{SweepAt, SweepInfo};
+pub use variant::VariantSummary;
+
+/// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
+pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub scenario: ScenarioInfo,
+    /// Where the first run was measured (the gate refuses to compare across environments).
+    pub environment: Environment,
+    /// Variants in the order their first run started.
+    pub variants: Vec<VariantSummary>,
+    /// Things a reader must know before trusting the table: rebuilt runs, runs measured in a
+    /// different environment or from a different scenario file.
+    pub warnings: Vec<String>,
+}
+
+/// The summary of a report directory's records (docs/measurements.md, "Outputs").
+pub fn summarize(records: &[RunRecord]) -> Summary {
+    let ordered = in_run_order(records);
+    let names = variant_order(records);
+    let variants = names
+        .iter()
+        .map(|n| {
+            let runs: Vec<&RunRecord> = ordered
+                .iter()
+                .copied()
+                .filter(|r| &r.variant.name == n)
+                .collect();
+            variant::summarize_variant(n, &runs)
+        })
+        .collect();
+    let first = ordered.first().copied();
+    Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        scenario: first
+            .map(|f| scenario::scenario_info(f, records))
+            .unwrap_or_default(),
+        environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
+        variants,
+        warnings: warnings::warnings(&ordered),
+    }
+}

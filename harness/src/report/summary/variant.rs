@@ -1,0 +1,167 @@
+//! One variant's summary, from its runs: its settings, its worst status, the median run, the
+//! medians over its ok runs and the run-to-run spread, the memory breakdown and every run's
+//! figures.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{RunRecord, RunStatus};
+
+use super::figures::{run_figure_set, FigureSet, RunFigures};
+use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
+use super::medians::{coefficient_of_variation, medians};
+use super::status::{is_incomplete, run_status, severity};
+use super::sweep::SweepAt;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantSummary {
+    pub name: String,
+    /// The variant of `variants.toml` this is (itself, or the base of a sweep point).
+    #[serde(default)]
+    pub base_variant: String,
+    /// Where it sits in the sweep; `null` when the scenario has none.
+    #[serde(default)]
+    pub sweep: Option<SweepAt>,
+    pub binary: String,
+    pub description: String,
+    pub env: BTreeMap<String, String>,
+    pub args: Vec<String>,
+    /// The library preloaded into the server (`LD_PRELOAD`), if any: the allocator that served
+    /// it, while `allocator` names the build's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preload: Option<String>,
+    /// The allocator and its settings in effect, as the server reported them (median run, or
+    /// the first run that reported them).
+    pub allocator: Option<String>,
+    pub allocator_settings: Option<serde_json::Value>,
+    /// The worst status of its runs: `ok` only if every run was ok; `skipped` when it could
+    /// not run on this machine (`failure` says why and what fixes it).
+    pub status: String,
+    /// Why its worst run did not end ok (for `oom`: when, and at what RSS); `null` when ok.
+    #[serde(default)]
+    pub failure: Option<String>,
+    /// The memory limit its runs had (`[limits] memory`), if any.
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    pub runs: usize,
+    pub runs_ok: usize,
+    /// The ok run whose after-drain RSS is the median (the lower middle for an even count):
+    /// the bold line of the timeline and the source of `memory_breakdown`.
+    pub median_run_index: Option<u32>,
+    /// Medians over the ok runs.
+    #[serde(flatten)]
+    pub medians: FigureSet,
+    /// Coefficient of variation (sample standard deviation / mean) of `rss_after_drain_bytes`
+    /// over the ok runs: the run-to-run noise. `null` with fewer than two ok runs.
+    pub rss_after_drain_cv: Option<f64>,
+    /// From the median run; for a variant without an ok run, from its run that shows its
+    /// status (an `oom` run until it was killed).
+    pub memory_breakdown: MemoryBreakdown,
+    pub run_figures: Vec<RunFigures>,
+}
+
+impl VariantSummary {
+    /// The medians over its ok runs or, for a variant without one, the figures of its run that
+    /// shows its status (an `oom` run as far as it went), and whether it is the latter.
+    pub fn figures_shown(&self) -> (&FigureSet, bool) {
+        match self.run_figures.iter().find(|r| r.status == self.status) {
+            Some(r) if self.runs_ok == 0 => (&r.figures, true),
+            _ => (&self.medians, false),
+        }
+    }
+}
+
+pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
+    let mut runs = runs.to_vec();
+    runs.sort_by_key(|r| r.run_index);
+    let sets: Vec<FigureSet> = runs.iter().map(|r| run_figure_set(r)).collect();
+    let ok: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].status == RunStatus::Ok)
+        .collect();
+    let ok_sets: Vec<&FigureSet> = ok.iter().map(|&i| &sets[i]).collect();
+    let status = runs
+        .iter()
+        .map(|r| run_status(r))
+        .max_by_key(|s| severity(s))
+        .unwrap_or("failed");
+
+    // The median run: the ok run at the middle of the after-drain order (lower middle).
+    let mut by_a: Vec<usize> = ok
+        .iter()
+        .copied()
+        .filter(|&i| sets[i].rss_after_drain_bytes.is_some())
+        .collect();
+    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].run_index));
+    let median_run = (!by_a.is_empty()).then(|| by_a[(by_a.len() - 1) / 2]);
+
+    let settings = median_run
+        .map(|i| runs[i])
+        .into_iter()
+        .chain(runs.iter().copied())
+        .find_map(|r| r.server_settings.as_ref());
+    let a: Vec<f64> = ok_sets
+        .iter()
+        .filter_map(|s| s.rss_after_drain_bytes)
+        .map(|v| v as f64)
+        .collect();
+    let first = runs[0];
+    let worst = runs.iter().copied().find(|r| run_status(r) == status);
+    VariantSummary {
+        name: name.to_string(),
+        base_variant: first.variant.base_name().to_string(),
+        sweep: first.variant.sweep.as_ref().map(|p| SweepAt {
+            name: p.name.clone(),
+            field: p.field.clone(),
+            value: p.value.clone(),
+            label: p.label.clone(),
+        }),
+        binary: first.variant.binary.clone(),
+        description: first.variant.description.clone(),
+        env: first.variant.env.clone(),
+        args: first.variant.args.clone(),
+        preload: first.variant.preload.clone(),
+        allocator: settings
+            .and_then(|s| s.get("allocator")?.as_str())
+            .map(str::to_string),
+        allocator_settings: settings
+            .and_then(|s| s.get("allocator_settings"))
+            .filter(|v| !v.is_null())
+            .cloned(),
+        status: status.to_string(),
+        failure: worst
+            .filter(|_| status != "ok")
+            .and_then(|r| r.failure.clone()),
+        memory_limit_bytes: runs.iter().find_map(|r| r.memory_limit_bytes),
+        // Runs measured: a skipped variant has a record that says so, and no run.
+        runs: runs
+            .iter()
+            .filter(|r| r.status != RunStatus::Skipped)
+            .count(),
+        runs_ok: ok.len(),
+        median_run_index: median_run.map(|i| runs[i].run_index),
+        medians: medians(&ok_sets),
+        rss_after_drain_cv: coefficient_of_variation(&a),
+        // Without an ok run, the run that shows the status, as far as it went: an oom run's
+        // peak is what the limit stopped, and who held it is the question.
+        memory_breakdown: median_run
+            .map(|i| runs[i])
+            .or(worst)
+            .map(memory_breakdown)
+            .unwrap_or_default(),
+        run_figures: runs
+            .iter()
+            .zip(sets)
+            .map(|(r, figures)| RunFigures {
+                run_index: r.run_index,
+                status: run_status(r).to_string(),
+                failure: r.failure.clone(),
+                incomplete: is_incomplete(r),
+                started_at: r.started_at.clone(),
+                figures,
+                load_errors: r.load.as_ref().map(|l| l.counts.errors),
+                load_retries: r.load.as_ref().map(|l| l.counts.retries),
+            })
+            .collect(),
+    }
+}

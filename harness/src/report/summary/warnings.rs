@@ -1,0 +1,81 @@
+//! The warnings of `summary.json`: what a reader must know before trusting the table — variants
+//! not measured, runs rebuilt from the event stream of a killed harness, runs measured from
+//! another scenario, with another `--quick` or in another environment than the first run.
+
+use crate::provenance::Environment;
+use crate::record::{RunRecord, RunStatus};
+
+use super::status::is_incomplete;
+
+/// The warnings of the records, in run order.
+pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let first = ordered.first().copied();
+    for r in ordered {
+        let id = format!("{} #{}", r.variant.name, r.run_index);
+        if r.status == RunStatus::Skipped {
+            warnings.push(format!(
+                "incomplete comparison: `{}` was not measured (skipped): {}",
+                r.variant.name,
+                r.failure.as_deref().unwrap_or_default()
+            ));
+        }
+        if is_incomplete(r) {
+            warnings.push(format!(
+                "{id}: {}",
+                r.failure.as_deref().unwrap_or_default()
+            ));
+        }
+        if let Some(f) = first {
+            if !r.scenario_hash.is_empty()
+                && !f.scenario_hash.is_empty()
+                && r.scenario_hash != f.scenario_hash
+            {
+                warnings.push(format!(
+                    "{id}: measured from another version of the scenario (hash {} vs {})",
+                    short(&r.scenario_hash),
+                    short(&f.scenario_hash)
+                ));
+            } else if r.scenario != f.scenario {
+                warnings.push(format!(
+                    "{id}: from scenario {:?}, not {:?}",
+                    r.scenario, f.scenario
+                ));
+            }
+            if r.quick != f.quick {
+                warnings.push(format!(
+                    "{id}: quick={} where the first run has quick={}",
+                    r.quick, f.quick
+                ));
+            }
+            // A rebuilt record without its start event has no environment: nothing to compare.
+            if r.environment != f.environment && r.environment != Environment::default() {
+                warnings.push(format!(
+                    "{id}: measured in another environment than the first run ({})",
+                    env_diff(&f.environment, &r.environment)
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// The names of the environment fields that differ.
+fn env_diff(a: &Environment, b: &Environment) -> String {
+    let (a, b) = (
+        serde_json::to_value(a).unwrap_or_default(),
+        serde_json::to_value(b).unwrap_or_default(),
+    );
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return String::new();
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
