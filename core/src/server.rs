@@ -122,6 +122,13 @@ pub struct ServerConfig {
     #[serde(rename = "meta_churn_per_s")]
     pub meta_churn: f64,
 
+    /// A test mode, not a workload: leak this many bytes per range answered (e.g. 64KiB), every
+    /// page written and never freed. Memory that grows with every load, where an allocator's
+    /// retention plateaus: what the harness's cycle verdict must call `growth`. 0: none.
+    #[arg(long, default_value = "0", value_parser = size)]
+    #[serde(rename = "leak_bytes_per_request")]
+    pub leak: u64,
+
     /// Send response bodies through one token bucket of this rate shared by all connections
     /// (e.g. 120MiB/s): the server's NIC. Buffers queue in memory behind it.
     #[arg(long, value_parser = byte_rate)]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cycles::{Cycle, CycleVerdict};
 use crate::sample::Sample;
 
 /// Below this peak growth, retention is noise and is not computed.
@@ -37,6 +38,13 @@ pub struct Figures {
     pub rss_after_release_bytes: Option<u64>,
     /// Server CPU seconds (utime + stime) during `during`.
     pub server_cpu_during_s: Option<f64>,
+    /// With `[phases] cycles = N` (N > 1): P_k and A_k of every cycle of `during` + `drain`.
+    /// B, P, A and the rest above are the first cycle's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cycles: Vec<Cycle>,
+    /// Leak or retention, from `cycles`: plateau or growth, and the figures that decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_verdict: Option<CycleVerdict>,
 }
 
 /// How a run's memory came back after the load.
@@ -85,7 +93,18 @@ impl Figures {
             rss_after_nudge_bytes: u(|s| s.rss_after_nudge_bytes),
             rss_after_release_bytes: u(|s| s.rss_after_release_bytes),
             server_cpu_during_s: x(|s| s.server_cpu_during_s),
+            ..Figures::default()
         }
+        .with_cycles(crate::cycles::medians(
+            &sets.iter().map(|s| s.cycles.as_slice()).collect::<Vec<_>>(),
+        ))
+    }
+
+    /// These figures with `cycles` and the verdict they give.
+    fn with_cycles(mut self, cycles: Vec<Cycle>) -> Figures {
+        self.cycle_verdict = crate::cycles::verdict(self.rss_before_bytes, &cycles);
+        self.cycles = cycles;
+        self
     }
 }
 
@@ -131,12 +150,25 @@ fn last_second(
     name: &str,
     f: fn(&Sample) -> u64,
 ) -> Option<u64> {
-    let p = phase(marks, name)?;
+    last_second_of(samples, phase(marks, name)?, f)
+}
+
+/// Median of `f` over the last second of the phase `p`.
+pub(crate) fn last_second_of(
+    samples: &[Sample],
+    p: &PhaseMark,
+    f: fn(&Sample) -> u64,
+) -> Option<u64> {
     median_u64(
         &window(samples, (p.end - 1.0).max(p.start), p.end)
             .map(f)
             .collect::<Vec<_>>(),
     )
+}
+
+/// Highest `f` within the phase `p`.
+pub(crate) fn max_of(samples: &[Sample], p: &PhaseMark, f: fn(&Sample) -> u64) -> Option<u64> {
+    window(samples, p.start, p.end).map(f).max()
 }
 
 fn max_in(
@@ -145,8 +177,7 @@ fn max_in(
     name: &str,
     f: fn(&Sample) -> u64,
 ) -> Option<u64> {
-    let p = phase(marks, name)?;
-    window(samples, p.start, p.end).map(f).max()
+    max_of(samples, phase(marks, name)?, f)
 }
 
 pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
@@ -189,7 +220,9 @@ pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
         rss_after_nudge_bytes: last_second(samples, marks, "nudge", rss),
         rss_after_release_bytes: last_second(samples, marks, "release", rss),
         server_cpu_during_s: cpu,
+        ..Figures::default()
     }
+    .with_cycles(crate::cycles::of_run(samples, marks))
 }
 
 #[cfg(test)]

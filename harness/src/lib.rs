@@ -9,12 +9,14 @@
 //! - [`server`]: the server a run measures, either kind (the toy server or a `[target]` of the
 //!   user's own under its guard): start, readiness, stop, and children that die with the harness.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
+//! - [`cycles`]: leak or retention, from repeated cycles of load and drain.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod cycles;
 pub mod figures;
 pub mod gate;
 pub mod load;

@@ -118,6 +118,7 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (with("server", "workers = 0"), GOOD_VARIANTS, vec!["server.workers"]),
         (with("phases", r#"drain = "200ms""#), GOOD_VARIANTS, vec!["phases.drain", "at least 1s"]),
         (with("phases", r#"during = "soon""#), GOOD_VARIANTS, vec!["phases.during"]),
+        (with("phases", "cycles = 0"), GOOD_VARIANTS, vec!["phases.cycles", "expected 1 to 20 cycles", "got 0"]),
         (with("phases", r#"before = "100h""#), GOOD_VARIANTS, vec!["phases", "at most 6h"]),
         (with("quick", r#"before = "10ms""#), GOOD_VARIANTS, vec!["quick.before", "at least 1s"]),
         (with("sampling", r#"interval = "0ms""#), GOOD_VARIANTS, vec!["sampling.interval"]),

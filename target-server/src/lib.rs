@@ -130,6 +130,7 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
         io,
         cli.server.body,
         cli.server.meta_every,
+        cli.server.leak,
         cli.server.max_range,
         cli.server.chunk as usize,
         cli.server.hold,

@@ -45,6 +45,8 @@ pub struct Server {
     pub io: IoRunner,
     pub body: BodyMode,
     pub meta_every: u64,
+    /// Bytes leaked per range answered (`--leak`).
+    pub leak: u64,
     pub max_range: u64,
     pub chunk: usize,
     pub hold: Option<Duration>,
@@ -63,6 +65,7 @@ impl Server {
         io: IoRunner,
         body: BodyMode,
         meta_every: u64,
+        leak: u64,
         max_range: u64,
         chunk: usize,
         hold: Option<Duration>,
@@ -82,6 +85,7 @@ impl Server {
             io,
             body,
             meta_every,
+            leak,
             max_range,
             chunk,
             hold,
@@ -208,6 +212,15 @@ impl Server {
             .counters
             .responses_ok
             .fetch_add(1, Ordering::Relaxed);
+        if self.leak > 0 {
+            // Written, so every page is resident; leaked, so it never comes back.
+            let leaked: &'static mut [u8] = vec![0xA5; self.leak as usize].leak();
+            std::hint::black_box(leaked);
+            self.state
+                .counters
+                .leaked_bytes
+                .fetch_add(self.leak, Ordering::Relaxed);
+        }
 
         let body: Body = if req.method() == Method::HEAD {
             full(Bytes::new())

@@ -24,6 +24,8 @@ pub struct Counters {
     pub served_after_client_gone: AtomicU64,
     pub meta_added: AtomicU64,
     pub meta_deleted: AtomicU64,
+    /// Bytes leaked on purpose (`--leak`).
+    pub leaked_bytes: AtomicU64,
 }
 
 /// Live request buffers: incremented when a buffer is allocated, decremented when it is freed.
@@ -82,7 +84,11 @@ pub struct AppFigures {
     /// Bytes owned by the app's pools, idle or in use (`pools.*.bytes_total`).
     #[serde(default)]
     pub pool_bytes: u64,
-    /// `block_index_bytes + inflight_buffer_bytes + pool_bytes`: what the app holds.
+    /// Bytes leaked on purpose (`--leak`): held for ever.
+    #[serde(default)]
+    pub leaked_bytes: u64,
+    /// `block_index_bytes + inflight_buffer_bytes + pool_bytes + leaked_bytes`: what the app
+    /// holds.
     pub live_bytes: u64,
 }
 
@@ -145,6 +151,7 @@ impl AppState {
         let block_bytes = self.blocks.bytes();
         let pools = self.pools.figures();
         let pool_bytes = pools.bytes_total();
+        let leaked = get(&c.leaked_bytes);
         Stats {
             allocator: self.allocator.name().to_string(),
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -158,7 +165,8 @@ impl AppState {
                 inflight_buffer_bytes: inflight_bytes,
                 inflight_buffers: get(&self.inflight.count),
                 pool_bytes,
-                live_bytes: block_bytes + inflight_bytes + pool_bytes,
+                leaked_bytes: leaked,
+                live_bytes: block_bytes + inflight_bytes + pool_bytes + leaked,
             },
             counters: CounterFigures {
                 requests: get(&c.requests),

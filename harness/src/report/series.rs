@@ -137,6 +137,7 @@ mod tests {
                 nudge: Default::default(),
                 nudge_rate: 0.0,
                 release: Default::default(),
+                cycles: 1,
             },
             sample_interval_s: 0.05,
             environment: Default::default(),

@@ -115,10 +115,13 @@ pub async fn drive(
             rate: s.rate,
         })
         .collect();
-    load_phase("during", plan, loads, live).await?;
-    idle_phase("drain", phases.drain, live).await;
-    if let Some(path) = p.stats_path {
-        read_stats_after_drain(path, addr, live).await;
+    // `cycles` times: the load, then the drain (leak or retention: crate::cycles).
+    for _ in 0..phases.cycles.max(1) {
+        load_phase("during", plan.clone(), loads, live).await?;
+        idle_phase("drain", phases.drain, live).await;
+        if let Some(path) = p.stats_path {
+            read_stats_after_drain(path, addr, live).await;
+        }
     }
     if !phases.nudge.is_zero() {
         let plan = p.plan(addr, 1, 1, Some(phases.nudge_rate), phases.nudge);

@@ -156,6 +156,7 @@ fn phases(before: u64, during: u64, drain: u64) -> PhaseSpec {
         nudge: Duration::ZERO,
         nudge_rate: 5.0,
         release: Duration::ZERO,
+        cycles: 1,
     }
 }
 
@@ -401,4 +402,36 @@ async fn a_scenario_may_poll_the_drain_and_then_it_is_polled() {
         .filter(|t| in_phase(&marks, "drain", **t))
         .count();
     assert_eq!(in_drain, 11, "{asked:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycles_repeat_the_load_and_the_drain() {
+    let l = live();
+    let (mut ph, spec) = (phases(1, 2, 3), load_spec());
+    ph.cycles = 3;
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(None);
+    driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
+        .await
+        .unwrap();
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let marks: Vec<(&str, f64, f64)> = rec
+        .phases
+        .iter()
+        .map(|m| (m.name.as_str(), m.start, m.end))
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            ("before", 0.0, 1.0),
+            ("during", 1.0, 3.0),
+            ("drain", 3.0, 6.0),
+            ("during", 6.0, 8.0),
+            ("drain", 8.0, 11.0),
+            ("during", 11.0, 13.0),
+            ("drain", 13.0, 16.0),
+        ]
+    );
+    assert_eq!(load.plans.borrow().len(), 3);
+    assert_eq!(rec.loads.len(), 3);
 }

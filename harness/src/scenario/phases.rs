@@ -26,7 +26,17 @@ pub struct PhaseSpec {
     /// How long to watch after `POST /admin/release`; zero: no release phase.
     #[serde(with = "secs")]
     pub release: Duration,
+    /// How many times `during` + `drain` run (leak or retention: [`crate::cycles`]).
+    #[serde(default = "one_cycle")]
+    pub cycles: u32,
 }
+
+fn one_cycle() -> u32 {
+    1
+}
+
+/// Most `[phases] cycles`: enough to see a ratchet, short of a typo's hours.
+pub const MAX_CYCLES: u32 = 20;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SamplingSpec {
@@ -79,6 +89,7 @@ pub(super) struct PhaseDefaults {
     release: Duration,
     warmup_rate: f64,
     nudge_rate: f64,
+    cycles: u32,
 }
 
 impl PhaseDefaults {
@@ -91,6 +102,7 @@ impl PhaseDefaults {
         release: Duration::ZERO,
         warmup_rate: 20.0,
         nudge_rate: 5.0,
+        cycles: 1,
     };
 
     /// Quick defaults: a quarter of each phase, with floors that keep every figure defined
@@ -112,6 +124,7 @@ impl PhaseDefaults {
             release: q(full.release, 1000),
             warmup_rate: full.warmup_rate,
             nudge_rate: full.nudge_rate,
+            cycles: full.cycles,
         }
     }
 }
@@ -147,6 +160,16 @@ pub(super) fn phase_spec(
         nudge: dur("nudge", &r.nudge, d.nudge)?,
         nudge_rate: rate("nudge_rate", &r.nudge_rate, d.nudge_rate)?,
         release: dur("release", &r.release, d.release)?,
+        cycles: match r.cycles {
+            None => d.cycles,
+            Some(n) if (1..=MAX_CYCLES as i64).contains(&n) => n as u32,
+            Some(n) => {
+                return Err(ctx.err(
+                    &format!("{table}.cycles"),
+                    format!("expected 1 to {MAX_CYCLES} cycles of during + drain, got {n}"),
+                ))
+            }
+        },
     };
     // B and A are medians over the last second of their phase: shorter phases cannot give them.
     for (name, v, min) in [
@@ -161,7 +184,7 @@ pub(super) fn phase_spec(
             ));
         }
     }
-    let total = p.warmup + p.before + p.during + p.drain + p.nudge + p.release;
+    let total = p.warmup + p.before + (p.during + p.drain) * p.cycles + p.nudge + p.release;
     if total > Duration::from_secs(6 * 3600) {
         return Err(ctx.err(
             table,

@@ -112,6 +112,7 @@ pub(super) struct RawPhases {
     pub(super) nudge: Option<String>,
     pub(super) nudge_rate: Option<String>,
     pub(super) release: Option<String>,
+    pub(super) cycles: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

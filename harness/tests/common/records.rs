@@ -92,6 +92,7 @@ pub fn phase_plan(
         nudge: Duration::ZERO,
         nudge_rate: 5.0,
         release: Duration::ZERO,
+        cycles: 1,
     }
 }
 
