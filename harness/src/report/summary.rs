@@ -386,6 +386,7 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
         arena_heaps_peak: arena_peak,
         arena_heaps_after_drain: arena_after,
         series_peaks: r
+            .header
             .report
             .series
             .iter()
@@ -562,9 +563,10 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
 fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
     // The variant's own args come last on the command line (see `run`); drop them and the
     // binary to get the flags every variant shares.
-    let cmd = &first.server_command;
-    let own = first.variant.args.len();
-    let shared_end = if cmd.len() > own && cmd[cmd.len() - own..] == first.variant.args[..] {
+    let h = &first.header;
+    let cmd = &h.server_command;
+    let own = h.variant.args.len();
+    let shared_end = if cmd.len() > own && cmd[cmd.len() - own..] == h.variant.args[..] {
         cmd.len() - own
     } else {
         cmd.len()
@@ -590,19 +592,19 @@ fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
         duration_s: l.duration_s,
     });
     ScenarioInfo {
-        name: first.scenario.clone(),
-        description: first.scenario_description.clone(),
-        path: first.scenario_path.clone(),
-        hash: first.scenario_hash.clone(),
-        seed: first.seed,
-        quick: first.quick,
-        phases_planned: Some(first.phases_planned.clone()),
+        name: h.scenario.clone(),
+        description: h.scenario_description.clone(),
+        path: h.scenario_path.clone(),
+        hash: h.scenario_hash.clone(),
+        seed: h.seed,
+        quick: h.quick,
+        phases_planned: Some(h.phases_planned.clone()),
         server_args,
         load,
         sweep: sweep_info(records),
-        memory_limit_bytes: records.iter().find_map(|r| r.memory_limit_bytes),
+        memory_limit_bytes: records.iter().find_map(|r| r.header.memory_limit_bytes),
         series: series::declared(records),
-        target: first.target.as_ref().map(|t| TargetInfo {
+        target: h.target.as_ref().map(|t| TargetInfo {
             command: t.command.clone(),
             sample: match t.sample {
                 crate::scenario::SampleScope::Process => "process".into(),
@@ -622,8 +624,8 @@ fn sweep_info(records: &[RunRecord]) -> Option<SweepInfo> {
     for name in variant_order(records) {
         let Some(p) = records
             .iter()
-            .find(|r| r.variant.name == name)
-            .and_then(|r| r.variant.sweep.as_ref())
+            .find(|r| r.header.variant.name == name)
+            .and_then(|r| r.header.variant.sweep.as_ref())
         else {
             continue;
         };
@@ -655,11 +657,14 @@ pub fn variant_order(records: &[RunRecord]) -> Vec<String> {
     let mut names: Vec<(String, String)> = Vec::new();
     let mut bases: Vec<String> = Vec::new();
     for r in in_run_order(records) {
-        if !names.iter().any(|(n, _)| n == &r.variant.name) {
-            names.push((r.variant.name.clone(), r.variant.base_name().to_string()));
+        if !names.iter().any(|(n, _)| n == &r.header.variant.name) {
+            names.push((
+                r.header.variant.name.clone(),
+                r.header.variant.base_name().to_string(),
+            ));
         }
-        if !bases.iter().any(|b| b == r.variant.base_name()) {
-            bases.push(r.variant.base_name().to_string());
+        if !bases.iter().any(|b| b == r.header.variant.base_name()) {
+            bases.push(r.header.variant.base_name().to_string());
         }
     }
     // Stable: within a base, still the order of the first run.
@@ -669,7 +674,7 @@ pub fn variant_order(records: &[RunRecord]) -> Vec<String> {
 
 fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
     let mut runs = runs.to_vec();
-    runs.sort_by_key(|r| r.run_index);
+    runs.sort_by_key(|r| r.header.run_index);
     let sets: Vec<FigureSet> = runs.iter().map(|r| run_figure_set(r)).collect();
     let ok: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].status == RunStatus::Ok)
@@ -687,7 +692,7 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
         .copied()
         .filter(|&i| sets[i].rss_after_drain_bytes.is_some())
         .collect();
-    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].run_index));
+    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].header.run_index));
     let median_run = (!by_a.is_empty()).then(|| by_a[(by_a.len() - 1) / 2]);
 
     let settings = median_run
@@ -701,21 +706,22 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
         .map(|v| v as f64)
         .collect();
     let first = runs[0];
+    let variant = &first.header.variant;
     let worst = runs.iter().copied().find(|r| run_status(r) == status);
     VariantSummary {
         name: name.to_string(),
-        base_variant: first.variant.base_name().to_string(),
-        sweep: first.variant.sweep.as_ref().map(|p| SweepAt {
+        base_variant: variant.base_name().to_string(),
+        sweep: variant.sweep.as_ref().map(|p| SweepAt {
             name: p.name.clone(),
             field: p.field.clone(),
             value: p.value.clone(),
             label: p.label.clone(),
         }),
-        binary: first.variant.binary.clone(),
-        description: first.variant.description.clone(),
-        env: first.variant.env.clone(),
-        args: first.variant.args.clone(),
-        preload: first.variant.preload.clone(),
+        binary: variant.binary.clone(),
+        description: variant.description.clone(),
+        env: variant.env.clone(),
+        args: variant.args.clone(),
+        preload: variant.preload.clone(),
         allocator: settings
             .and_then(|s| s.get("allocator")?.as_str())
             .map(str::to_string),
@@ -727,14 +733,14 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
         failure: worst
             .filter(|_| status != "ok")
             .and_then(|r| r.failure.clone()),
-        memory_limit_bytes: runs.iter().find_map(|r| r.memory_limit_bytes),
+        memory_limit_bytes: runs.iter().find_map(|r| r.header.memory_limit_bytes),
         // Runs measured: a skipped variant has a record that says so, and no run.
         runs: runs
             .iter()
             .filter(|r| r.status != RunStatus::Skipped)
             .count(),
         runs_ok: ok.len(),
-        median_run_index: median_run.map(|i| runs[i].run_index),
+        median_run_index: median_run.map(|i| runs[i].header.run_index),
         medians: medians(&ok_sets),
         rss_after_drain_cv: coefficient_of_variation(&a),
         // Without an ok run, the run that shows the status, as far as it went: an oom run's
@@ -748,11 +754,11 @@ fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
             .iter()
             .zip(sets)
             .map(|(r, figures)| RunFigures {
-                run_index: r.run_index,
+                run_index: r.header.run_index,
                 status: run_status(r).to_string(),
                 failure: r.failure.clone(),
                 incomplete: is_incomplete(r),
-                started_at: r.started_at.clone(),
+                started_at: r.header.started_at.clone(),
                 figures,
                 load_errors: r.load.as_ref().map(|l| l.counts.errors),
                 load_retries: r.load.as_ref().map(|l| l.counts.retries),
@@ -771,7 +777,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
             let runs: Vec<&RunRecord> = ordered
                 .iter()
                 .copied()
-                .filter(|r| &r.variant.name == n)
+                .filter(|r| &r.header.variant.name == n)
                 .collect();
             summarize_variant(n, &runs)
         })
@@ -780,11 +786,11 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
     let mut warnings = Vec::new();
     let first = ordered.first().copied();
     for r in &ordered {
-        let id = format!("{} #{}", r.variant.name, r.run_index);
+        let id = format!("{} #{}", r.header.variant.name, r.header.run_index);
         if r.status == RunStatus::Skipped {
             warnings.push(format!(
                 "incomplete comparison: `{}` was not measured (skipped): {}",
-                r.variant.name,
+                r.header.variant.name,
                 r.failure.as_deref().unwrap_or_default()
             ));
         }
@@ -795,32 +801,34 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
             ));
         }
         if let Some(f) = first {
-            if !r.scenario_hash.is_empty()
-                && !f.scenario_hash.is_empty()
-                && r.scenario_hash != f.scenario_hash
+            if !r.header.scenario_hash.is_empty()
+                && !f.header.scenario_hash.is_empty()
+                && r.header.scenario_hash != f.header.scenario_hash
             {
                 warnings.push(format!(
                     "{id}: measured from another version of the scenario (hash {} vs {})",
-                    short(&r.scenario_hash),
-                    short(&f.scenario_hash)
+                    short(&r.header.scenario_hash),
+                    short(&f.header.scenario_hash)
                 ));
-            } else if r.scenario != f.scenario {
+            } else if r.header.scenario != f.header.scenario {
                 warnings.push(format!(
                     "{id}: from scenario {:?}, not {:?}",
-                    r.scenario, f.scenario
+                    r.header.scenario, f.header.scenario
                 ));
             }
-            if r.quick != f.quick {
+            if r.header.quick != f.header.quick {
                 warnings.push(format!(
                     "{id}: quick={} where the first run has quick={}",
-                    r.quick, f.quick
+                    r.header.quick, f.header.quick
                 ));
             }
             // A rebuilt record without its start event has no environment: nothing to compare.
-            if r.environment != f.environment && r.environment != Environment::default() {
+            if r.header.environment != f.header.environment
+                && r.header.environment != Environment::default()
+            {
                 warnings.push(format!(
                     "{id}: measured in another environment than the first run ({})",
-                    env_diff(&f.environment, &r.environment)
+                    env_diff(&f.header.environment, &r.header.environment)
                 ));
             }
         }
@@ -845,7 +853,9 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
                 series: Vec::new(),
                 target: None,
             }),
-        environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
+        environment: first
+            .map(|f| f.header.environment.clone())
+            .unwrap_or_default(),
         variants,
         warnings,
     }
