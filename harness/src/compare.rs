@@ -24,7 +24,7 @@ impl CompareOutcome {
             .records
             .iter()
             .filter(|r| r.status == RunStatus::Skipped)
-            .map(|r| r.variant.name.as_str())
+            .map(|r| r.header.variant.name.as_str())
             .collect();
         names.dedup();
         names

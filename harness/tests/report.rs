@@ -473,7 +473,7 @@ fn events(r: &RunRecord, cut_at: Option<f64>) -> Vec<Event> {
     }
     timed.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = vec![
-        Event::Start(Box::new(r.header())),
+        Event::Start(Box::new(r.header.clone())),
         Event::Server {
             pid: 4242,
             addr: "127.0.0.1:41234".into(),
@@ -560,8 +560,8 @@ fn killed_run_is_rebuilt_from_its_event_stream() {
 
     let records = report::load_runs(dir).unwrap();
     assert_eq!(records[0].status, RunStatus::Interrupted);
-    assert_eq!(records[0].scenario, "hot-range");
-    assert_eq!(records[0].variant.binary, "target-server-glibc");
+    assert_eq!(records[0].header.scenario, "hot-range");
+    assert_eq!(records[0].header.variant.binary, "target-server-glibc");
     let drain = records[0]
         .phases
         .iter()
@@ -600,17 +600,17 @@ fn stream_with_an_end_but_no_json_keeps_its_status_and_borrows_the_plan() {
     let rebuilt = &records[1];
     // The stream's start event names the variant and its command, not its environment.
     assert_eq!(
-        (&rebuilt.variant.name, &rebuilt.variant.binary),
-        (&b.variant.name, &b.variant.binary)
+        (&rebuilt.header.variant.name, &rebuilt.header.variant.binary),
+        (&b.header.variant.name, &b.header.variant.binary)
     );
     assert_eq!(rebuilt.status, RunStatus::Ok);
     assert_eq!(rebuilt.figures, b.figures);
     assert_eq!(rebuilt.phases, b.phases);
     assert_eq!(
-        rebuilt.phases_planned, a.phases_planned,
+        rebuilt.header.phases_planned, a.header.phases_planned,
         "borrowed from the complete record"
     );
-    assert_eq!(rebuilt.scenario_hash, a.scenario_hash);
+    assert_eq!(rebuilt.header.scenario_hash, a.header.scenario_hash);
 }
 
 #[test]
@@ -893,7 +893,10 @@ fn variant_without_an_ok_run_is_reported_not_plotted() {
             &step_shape(5.0, 400.0, 400.0),
         ),
     ];
-    for r in records.iter_mut().filter(|r| r.variant.name == "mimalloc") {
+    for r in records
+        .iter_mut()
+        .filter(|r| r.header.variant.name == "mimalloc")
+    {
         r.status = RunStatus::Failed;
         r.failure = Some(
             "server process is gone: killed by the OOM killer (memory.events oom_kill 1)".into(),
@@ -994,10 +997,10 @@ fn sweep_point(base: &str, value: u64, arenas: u64, started_at: &str) -> RunReco
         started_at,
         &step_shape(5.0, 50.0 + value as f64, 20.0),
     );
-    r.scenario = "thread-arenas".into();
+    r.header.scenario = "thread-arenas".into();
     let label = format!("threads={value}");
-    r.variant.name = format!("{base}@{label}");
-    r.variant.sweep = Some(SweepPoint {
+    r.header.variant.name = format!("{base}@{label}");
+    r.header.variant.sweep = Some(SweepPoint {
         base: base.into(),
         name: "threads".into(),
         field: "io_threads".into(),
@@ -1136,7 +1139,7 @@ fn numeric_sweep_gives_the_sweep_plot_fields_and_table() {
 /// Pool counters in `/stats`: `get_on_empty` goes `counter` at the readings 1 s apart from
 /// the load's start on, `bytes_total` peaks at `pool_mib`.
 fn with_pool_stats(mut r: RunRecord, counter: &[u64], pool_mib: u64) -> RunRecord {
-    r.report = ReportSpec {
+    r.header.report = ReportSpec {
         series: vec![
             SeriesSpec {
                 label: "get-on-empty/s".into(),
@@ -1194,7 +1197,7 @@ fn declared_rate_series_gets_a_panel_and_its_peak() {
     ];
     write_records(&dir, &records);
     let summary = report::render(&dir).unwrap();
-    assert_eq!(summary.scenario.series, records[0].report.series);
+    assert_eq!(summary.scenario.series, records[0].header.report.series);
 
     let s = read_summary(&dir);
     let peaks = &s["variants"][0]["series_peaks"];
@@ -1246,10 +1249,10 @@ fn oom_run_is_reported_next_to_an_intact_ok_run() {
     let limit: u64 = 512 << 20;
     let point = |body: &str, started_at: &str, shape: &Shape| {
         let mut r = record("glibc", 0, started_at, shape);
-        r.scenario = "buffered-vs-streaming".into();
-        r.memory_limit_bytes = Some(limit);
-        r.variant.name = format!("glibc@body={body}");
-        r.variant.sweep = Some(SweepPoint {
+        r.header.scenario = "buffered-vs-streaming".into();
+        r.header.memory_limit_bytes = Some(limit);
+        r.header.variant.name = format!("glibc@body={body}");
+        r.header.variant.sweep = Some(SweepPoint {
             base: "glibc".into(),
             name: "body".into(),
             field: "body".into(),
@@ -1382,7 +1385,7 @@ fn oom_run_is_reported_next_to_an_intact_ok_run() {
 fn records_from_before_sweeps_limits_and_series_still_load() {
     let dir = tempfile::tempdir().unwrap();
     let mut r = sweep_point("glibc", 8, 8, "2026-01-01T00:00:00Z");
-    r.memory_limit_bytes = Some(1 << 30);
+    r.header.memory_limit_bytes = Some(1 << 30);
     let mut v = serde_json::to_value(&r).unwrap();
     let o = v.as_object_mut().unwrap();
     assert!(o.remove("report").is_some() && o.remove("memory_limit_bytes").is_some());
@@ -1400,9 +1403,9 @@ fn records_from_before_sweeps_limits_and_series_still_load() {
     .unwrap();
 
     let records = report::load_runs(dir.path()).unwrap();
-    assert_eq!(records[0].report, ReportSpec::default());
-    assert_eq!(records[0].memory_limit_bytes, None);
-    assert_eq!(records[0].variant.sweep, None);
+    assert_eq!(records[0].header.report, ReportSpec::default());
+    assert_eq!(records[0].header.memory_limit_bytes, None);
+    assert_eq!(records[0].header.variant.sweep, None);
     let summary = report::render(dir.path()).unwrap();
     let s = read_summary(dir.path());
     assert_eq!(s["scenario"]["sweep"], Value::Null);
@@ -1423,8 +1426,8 @@ fn labelled_numeric_sweep_ticks_its_labels_on_a_linear_axis() {
         .enumerate()
         .map(|(k, (limit, label))| {
             let mut r = sweep_point("glibc", limit, 1, &format!("2026-01-01T00:0{k}:00Z"));
-            r.variant.name = format!("glibc@{label}");
-            r.variant.sweep = Some(SweepPoint {
+            r.header.variant.name = format!("glibc@{label}");
+            r.header.variant.sweep = Some(SweepPoint {
                 base: "glibc".into(),
                 name: "admission".into(),
                 field: "max_inflight".into(),

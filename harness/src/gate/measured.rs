@@ -61,11 +61,11 @@ fn is_allocator_crate(name: &str) -> bool {
 
 impl Key {
     pub fn of(r: &RunRecord) -> Key {
-        let e = &r.environment;
+        let e = &r.header.environment;
         Key {
-            scenario: r.scenario.clone(),
-            scenario_hash: r.scenario_hash.clone(),
-            quick: r.quick,
+            scenario: r.header.scenario.clone(),
+            scenario_hash: r.header.scenario_hash.clone(),
+            quick: r.header.quick,
             kernel: kernel_version(&e.kernel),
             glibc_version: e.glibc_version.clone(),
             nproc: e.nproc,
@@ -214,12 +214,9 @@ fn status_name(s: RunStatus) -> &'static str {
 /// when none is ok); every other run that disagrees is listed in `inconsistencies`.
 pub fn measure(records: &[RunRecord]) -> Measured {
     let mut ordered: Vec<&RunRecord> = records.iter().collect();
-    ordered.sort_by(|a, b| {
-        (&a.started_at, &a.variant.name, a.run_index).cmp(&(
-            &b.started_at,
-            &b.variant.name,
-            b.run_index,
-        ))
+    ordered.sort_by_key(|r| {
+        let h = &r.header;
+        (&h.started_at, &h.variant.name, h.run_index)
     });
     let reference = ordered
         .iter()
@@ -242,13 +239,14 @@ pub fn measure(records: &[RunRecord]) -> Measured {
     let mut variants: Vec<VariantRuns> = Vec::new();
     let mut inconsistencies = Vec::new();
     for r in &ordered {
+        let variant = &r.header.variant;
         let settings = VariantSettings {
-            binary: r.variant.binary.clone(),
-            env: r.variant.env.clone(),
-            args: r.variant.args.clone(),
-            preload: r.variant.preload.clone(),
+            binary: variant.binary.clone(),
+            env: variant.env.clone(),
+            args: variant.args.clone(),
+            preload: variant.preload.clone(),
         };
-        let id = format!("{}-{}", r.variant.name, r.run_index);
+        let id = format!("{}-{}", variant.name, r.header.run_index);
         // Runs that did not finish carry no figures worth a key (a rebuilt record may lack one).
         if r.status == RunStatus::Ok {
             for d in diff_keys(&key, &Key::of(r)) {
@@ -259,13 +257,13 @@ pub fn measure(records: &[RunRecord]) -> Measured {
             }
         }
         let fig = RunFigure {
-            run_index: r.run_index,
+            run_index: r.header.run_index,
             status: status_name(r.status).to_string(),
             failure: r.failure.clone(),
             rss_after_drain_bytes: r.figures.rss_after_drain_bytes,
             retention: r.figures.retention,
         };
-        match variants.iter_mut().find(|v| v.name == r.variant.name) {
+        match variants.iter_mut().find(|v| v.name == variant.name) {
             Some(v) => {
                 if v.settings != settings && r.status == RunStatus::Ok {
                     inconsistencies.push(format!(
@@ -275,7 +273,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
                 v.runs.push(fig);
             }
             None => variants.push(VariantRuns {
-                name: r.variant.name.clone(),
+                name: variant.name.clone(),
                 settings,
                 runs: vec![fig],
                 median_rss_after_drain_bytes: None,

@@ -276,7 +276,7 @@ fn load_scenario(args: &GateArgs, records: &[RunRecord]) -> Result<(Scenario, St
                 .iter()
                 .filter(|r| r.status == RunStatus::Ok)
                 .chain(records.iter())
-                .map(|r| r.scenario_path.as_str())
+                .map(|r| r.header.scenario_path.as_str())
                 .find(|p| !p.is_empty())
                 .ok_or_else(|| GateError::NoScenario {
                     dir: args.run.display().to_string(),
@@ -303,7 +303,7 @@ fn update_baseline(
         .iter()
         .find(|r| r.status == RunStatus::Ok)
         .or(records.first())
-        .map(|r| r.environment.clone())
+        .map(|r| r.header.environment.clone())
         .unwrap_or_default();
     let source = baseline::Source {
         run_dir: dir.display().to_string(),

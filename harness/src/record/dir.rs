@@ -42,10 +42,10 @@ pub enum RecordsError {
 pub fn run_order(a: &RunRecord, b: &RunRecord) -> std::cmp::Ordering {
     let key = |r: &RunRecord| {
         (
-            r.started_at.is_empty(),
-            r.started_at.clone(),
-            r.variant.name.clone(),
-            r.run_index,
+            r.header.started_at.is_empty(),
+            r.header.started_at.clone(),
+            r.header.variant.name.clone(),
+            r.header.run_index,
         )
     };
     key(a).cmp(&key(b))
@@ -194,9 +194,11 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
     // The header says everything known before the run started; a stream cut before even
     // that borrows from a complete sibling in the same directory, or from the file name.
     let header = events.start.take().unwrap_or_else(|| {
-        let sibling = complete.iter().find(|r| r.variant.name == file_variant);
+        let sibling = complete
+            .iter()
+            .find(|r| r.header.variant.name == file_variant);
         let mut h = match sibling.or(complete.first()) {
-            Some(r) => r.header(),
+            Some(r) => r.header.clone(),
             None => RunHeader {
                 scenario: String::new(),
                 scenario_path: String::new(),

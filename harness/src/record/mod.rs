@@ -59,6 +59,8 @@ pub struct RunHeader {
     pub scenario: String,
     pub scenario_path: String,
     pub scenario_hash: String,
+    /// Absent in records written before descriptions were kept.
+    #[serde(default)]
     pub scenario_description: String,
     pub variant: Variant,
     pub run_index: u32,
@@ -85,49 +87,28 @@ pub struct RunHeader {
     pub stats_polled_in: Option<Vec<String>>,
 }
 
+/// The record of a run: its header, written once, then what was measured and how it ended.
+///
+/// The header is flattened: a record's JSON has the header's fields at the top level, as
+/// records always had, so files written before the header was a field still load.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     pub schema_version: u32,
-    pub scenario: String,
-    #[serde(default)]
-    pub scenario_description: String,
-    pub scenario_path: String,
-    pub scenario_hash: String,
-    pub variant: Variant,
-    pub run_index: u32,
-    pub seed: u64,
-    pub quick: bool,
-    pub started_at: String,
+    #[serde(flatten)]
+    pub header: RunHeader,
     pub status: RunStatus,
     /// Why the run failed: the server's exit, a probe error, ...
     pub failure: Option<String>,
     /// How the server ended (`exited with code 0` after a clean SIGTERM).
     pub server_exit: Option<String>,
     pub server_pid: Option<u32>,
-    pub server_command: Vec<String>,
     /// The server's settings as it reports them in `/stats` (allocator and server).
     pub server_settings: Option<serde_json::Value>,
     /// With a variant's `preload`: where `/proc/<pid>/maps` showed the library mapped in the
     /// server once it was up (the run fails when it is not).
     #[serde(default)]
     pub preload_mapped: Option<String>,
-    pub phases_planned: PhaseSpec,
     pub phases: Vec<PhaseMark>,
-    pub sample_interval_s: f64,
-    /// The scenario's `[limits] memory`, if any.
-    #[serde(default)]
-    pub memory_limit_bytes: Option<u64>,
-    /// What the scenario asks the report to show beyond memory.
-    #[serde(default)]
-    pub report: ReportSpec,
-    /// The scenario's `[target]`, when the server is the user's own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<crate::scenario::TargetSpec>,
-    /// The phases in which the harness polled the server's stats endpoint (`[sampling]
-    /// stats_in`; empty for a server without one). Absent in records of versions that polled
-    /// it in every phase.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stats_polled_in: Option<Vec<String>>,
     pub figures: Figures,
     /// The main load, `during`.
     pub load: Option<LoadSummary>,
@@ -136,7 +117,6 @@ pub struct RunRecord {
     /// The server's answer to `POST /admin/release`, when the `release` phase ran.
     #[serde(default)]
     pub release: Option<serde_json::Value>,
-    pub environment: Environment,
     pub samples: Vec<Sample>,
     pub smaps: Vec<SmapsRollup>,
     /// The mapping breakdown (arena heaps, main heap, other anonymous), once per smaps tick.
@@ -259,28 +239,30 @@ impl RecordBuilder {
                 .find(|s| s.stats.get("allocator").is_some())
                 .map(|s| settings_of(&s.stats))
         });
-        let mut rec = RunRecord::from_header(header);
-        rec.status = status;
-        rec.failure = failure;
-        rec.server_exit = server_exit;
-        rec.server_pid = self.pid;
-        rec.preload_mapped = self.preload_mapped;
-        rec.server_settings = settings;
-        rec.figures = crate::figures::compute(&self.samples, &self.phases);
-        rec.phases = self.phases;
-        rec.load = self
-            .loads
-            .iter()
-            .find(|l| l.phase == "during")
-            .map(|l| l.summary.clone());
-        rec.phase_loads = self.loads;
-        rec.release = self.release;
-        rec.samples = self.samples;
-        rec.smaps = self.smaps;
-        rec.mappings = self.mappings;
-        rec.stats = self.stats;
-        rec.procs = self.procs;
-        rec
+        RunRecord {
+            schema_version: SCHEMA_VERSION,
+            header,
+            status,
+            failure,
+            server_exit,
+            server_pid: self.pid,
+            server_settings: settings,
+            preload_mapped: self.preload_mapped,
+            figures: crate::figures::compute(&self.samples, &self.phases),
+            phases: self.phases,
+            load: self
+                .loads
+                .iter()
+                .find(|l| l.phase == "during")
+                .map(|l| l.summary.clone()),
+            phase_loads: self.loads,
+            release: self.release,
+            samples: self.samples,
+            smaps: self.smaps,
+            mappings: self.mappings,
+            stats: self.stats,
+            procs: self.procs,
+        }
     }
 }
 
@@ -333,9 +315,16 @@ impl RunRecord {
     /// `drain` (A) when it polled the server's stats in them. Records of versions before
     /// `stats_polled_in` polled every phase of a server with a stats endpoint.
     pub fn observed_quiet_phases(&self) -> Vec<String> {
-        match &self.stats_polled_in {
+        match &self.header.stats_polled_in {
             Some(p) => crate::scenario::observed_quiet(p),
-            None if self.target.as_ref().is_some_and(|t| t.stats.is_none()) => Vec::new(),
+            None if self
+                .header
+                .target
+                .as_ref()
+                .is_some_and(|t| t.stats.is_none()) =>
+            {
+                Vec::new()
+            }
             None => crate::scenario::QUIET_PHASES
                 .iter()
                 .map(|s| s.to_string())
@@ -344,37 +333,21 @@ impl RunRecord {
     }
 
     /// A record for a run that has not ended yet: the header, nothing measured.
-    pub fn from_header(h: RunHeader) -> Self {
+    pub fn from_header(header: RunHeader) -> Self {
         RunRecord {
             schema_version: SCHEMA_VERSION,
-            scenario: h.scenario,
-            scenario_description: h.scenario_description,
-            scenario_path: h.scenario_path,
-            scenario_hash: h.scenario_hash,
-            variant: h.variant,
-            run_index: h.run_index,
-            seed: h.seed,
-            quick: h.quick,
-            started_at: h.started_at,
+            header,
             status: RunStatus::Ok,
             failure: None,
             server_exit: None,
             server_pid: None,
-            server_command: h.server_command,
             server_settings: None,
             preload_mapped: None,
-            phases_planned: h.phases_planned,
             phases: Vec::new(),
-            sample_interval_s: h.sample_interval_s,
-            memory_limit_bytes: h.memory_limit_bytes,
-            report: h.report,
-            target: h.target,
-            stats_polled_in: h.stats_polled_in,
-            figures: Default::default(),
+            figures: Figures::default(),
             load: None,
             phase_loads: Vec::new(),
             release: None,
-            environment: h.environment,
             samples: Vec::new(),
             smaps: Vec::new(),
             mappings: Vec::new(),
@@ -382,26 +355,73 @@ impl RunRecord {
             procs: Vec::new(),
         }
     }
+}
 
-    pub fn header(&self) -> RunHeader {
-        RunHeader {
-            scenario: self.scenario.clone(),
-            scenario_path: self.scenario_path.clone(),
-            scenario_hash: self.scenario_hash.clone(),
-            scenario_description: self.scenario_description.clone(),
-            variant: self.variant.clone(),
-            run_index: self.run_index,
-            seed: self.seed,
-            quick: self.quick,
-            started_at: self.started_at.clone(),
-            server_command: self.server_command.clone(),
-            phases_planned: self.phases_planned.clone(),
-            sample_interval_s: self.sample_interval_s,
-            environment: self.environment.clone(),
-            memory_limit_bytes: self.memory_limit_bytes,
-            report: self.report.clone(),
-            target: self.target.clone(),
-            stats_polled_in: self.stats_polled_in.clone(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// Committed records: one written before `preload_mapped` was kept, one of a target with
+    /// a `[target]` in its header and per-process samples.
+    const COMMITTED: [(&str, &str); 2] = [
+        (
+            "buffered-vs-streaming/glibc@buffered-1",
+            include_str!(
+                "../../../reports/incidents/buffered-vs-streaming/runs/glibc@buffered-1.json"
+            ),
+        ),
+        (
+            "nginx-range/glibc-1",
+            include_str!("../../../reports/targets/nginx-range/runs/glibc-1.json"),
+        ),
+    ];
+
+    #[test]
+    fn committed_records_load_and_round_trip_with_the_header_at_the_top_level() {
+        for (name, text) in COMMITTED {
+            let file: Value = serde_json::from_str(text).unwrap();
+            let file = file.as_object().unwrap();
+            let rec: RunRecord = serde_json::from_str(text).unwrap();
+
+            // The header was read from the file's top level: each of its fields as written.
+            let header = serde_json::to_value(&rec.header).unwrap();
+            for (k, v) in header.as_object().unwrap() {
+                assert_eq!(file.get(k), Some(v), "{name}: header field {k}");
+            }
+            assert_eq!(rec.header.run_index, 1, "{name}");
+            assert_eq!(rec.header.variant.base_name(), "glibc", "{name}");
+
+            // Written back, the header is flat again: the file's keys, no `header`.
+            let written = serde_json::to_value(&rec).unwrap();
+            let written = written.as_object().unwrap();
+            assert!(!written.contains_key("header"), "{name}");
+            for k in file.keys() {
+                assert!(written.contains_key(k), "{name}: {k} lost");
+            }
+            for k in written.keys().filter(|k| !file.contains_key(*k)) {
+                assert_eq!(k, "preload_mapped", "{name}: {k} is new");
+            }
+
+            // And read again, the same header.
+            let again: RunRecord = serde_json::from_value(Value::Object(written.clone())).unwrap();
+            assert_eq!(
+                serde_json::to_value(&again.header).unwrap(),
+                header,
+                "{name}"
+            );
+            assert_eq!(again.status, rec.status, "{name}");
+            assert_eq!(again.samples.len(), rec.samples.len(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_record_without_a_scenario_description_still_loads() {
+        let (_, text) = COMMITTED[0];
+        let mut v: Value = serde_json::from_str(text).unwrap();
+        v.as_object_mut().unwrap().remove("scenario_description");
+        let rec: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(rec.header.scenario_description, "");
+        assert_eq!(rec.header.scenario, "buffered-vs-streaming");
     }
 }

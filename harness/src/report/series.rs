@@ -10,7 +10,7 @@ use crate::scenario::{SeriesKind, SeriesSpec, SeriesUnit};
 /// series is known by its label and pointer, so records of one scenario give each one once.
 pub fn declared(records: &[RunRecord]) -> Vec<SeriesSpec> {
     let mut out: Vec<SeriesSpec> = Vec::new();
-    for s in records.iter().flat_map(|r| &r.report.series) {
+    for s in records.iter().flat_map(|r| &r.header.report.series) {
         if !out.iter().any(|o| o.label == s.label && o.stat == s.stat) {
             out.push(s.clone());
         }

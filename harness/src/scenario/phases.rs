@@ -27,12 +27,17 @@ pub struct PhaseSpec {
     #[serde(with = "secs")]
     pub release: Duration,
     /// How many times `during` + `drain` run (leak or retention: [`crate::cycles`]).
-    #[serde(default = "one_cycle")]
+    /// Absent (one) in records of one cycle, as in every record before it existed.
+    #[serde(default = "one_cycle", skip_serializing_if = "is_one_cycle")]
     pub cycles: u32,
 }
 
 fn one_cycle() -> u32 {
     1
+}
+
+fn is_one_cycle(n: &u32) -> bool {
+    *n == 1
 }
 
 /// Most `[phases] cycles`: enough to see a ratchet, short of a typo's hours.

@@ -133,7 +133,10 @@ pub fn write_records(dir: &Path, records: &[RunRecord]) {
     std::fs::create_dir_all(&runs).unwrap();
     for r in records {
         write_json_atomic(
-            &runs.join(format!("{}-{}.json", r.variant.name, r.run_index)),
+            &runs.join(format!(
+                "{}-{}.json",
+                r.header.variant.name, r.header.run_index
+            )),
             r,
         )
         .unwrap();

@@ -89,7 +89,7 @@ impl TimelineFigure<'_> {
         self.input
             .records
             .iter()
-            .filter(move |r| r.variant.name == name)
+            .filter(move |r| r.header.variant.name == name)
     }
 
     /// Every run as a line in load-relative seconds, its values from `values` (raw seconds
@@ -101,13 +101,13 @@ impl TimelineFigure<'_> {
             let fallback = self
                 .runs_of(&v.name)
                 .find(|r| !r.samples.is_empty())
-                .map(|r| r.run_index);
+                .map(|r| r.header.run_index);
             let bold_index = v.median_run_index.or(fallback);
             for r in self.runs_of(&v.name) {
                 let Some(t0) = load_start(r) else { continue };
                 out.push(RunLine {
                     variant: vi,
-                    bold: Some(r.run_index) == bold_index,
+                    bold: Some(r.header.run_index) == bold_index,
                     oom: r.status == RunStatus::Oom,
                     points: values(r).into_iter().map(|(t, y)| (t - t0, y)).collect(),
                 });
@@ -125,7 +125,7 @@ impl TimelineFigure<'_> {
             .iter()
             .find_map(|v| {
                 self.runs_of(&v.name)
-                    .find(|r| Some(r.run_index) == v.median_run_index)
+                    .find(|r| Some(r.header.run_index) == v.median_run_index)
             })
             .or_else(|| self.input.records.iter().find(|r| load_start(r).is_some()))
     }
@@ -379,7 +379,7 @@ impl Figure for TimelineFigure<'_> {
         ];
         if let Some(src) = self.band_source() {
             notes.push("bands: the phases of the median run".to_string());
-            notes.push(format!("  of {}", src.variant.name));
+            notes.push(format!("  of {}", src.header.variant.name));
         }
         if limit.is_some() {
             notes.push("dashed: the memory limit".to_string());

@@ -103,6 +103,7 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
         arena_heaps_peak: arena_peak,
         arena_heaps_after_drain: arena_after,
         series_peaks: r
+            .header
             .report
             .series
             .iter()

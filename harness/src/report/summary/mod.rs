@@ -67,7 +67,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
             let runs: Vec<&RunRecord> = ordered
                 .iter()
                 .copied()
-                .filter(|r| &r.variant.name == n)
+                .filter(|r| &r.header.variant.name == n)
                 .collect();
             variant::summarize_variant(n, &runs)
         })
@@ -78,7 +78,9 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
         scenario: first
             .map(|f| scenario::scenario_info(f, records))
             .unwrap_or_default(),
-        environment: first.map(|f| f.environment.clone()).unwrap_or_default(),
+        environment: first
+            .map(|f| f.header.environment.clone())
+            .unwrap_or_default(),
         variants,
         warnings: warnings::warnings(&ordered),
     }

@@ -19,11 +19,14 @@ pub fn variant_order(records: &[RunRecord]) -> Vec<String> {
     let mut names: Vec<(String, String)> = Vec::new();
     let mut bases: Vec<String> = Vec::new();
     for r in in_run_order(records) {
-        if !names.iter().any(|(n, _)| n == &r.variant.name) {
-            names.push((r.variant.name.clone(), r.variant.base_name().to_string()));
+        if !names.iter().any(|(n, _)| n == &r.header.variant.name) {
+            names.push((
+                r.header.variant.name.clone(),
+                r.header.variant.base_name().to_string(),
+            ));
         }
-        if !bases.iter().any(|b| b == r.variant.base_name()) {
-            bases.push(r.variant.base_name().to_string());
+        if !bases.iter().any(|b| b == r.header.variant.base_name()) {
+            bases.push(r.header.variant.base_name().to_string());
         }
     }
     // Stable: within a base, still the order of the first run.

@@ -76,9 +76,9 @@ pub struct LoadSettings {
 pub(super) fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> ScenarioInfo {
     // The variant's own args come last on the command line (see `run`); drop them and the
     // binary to get the flags every variant shares.
-    let cmd = &first.server_command;
-    let own = first.variant.args.len();
-    let shared_end = if cmd.len() > own && cmd[cmd.len() - own..] == first.variant.args[..] {
+    let cmd = &first.header.server_command;
+    let own = first.header.variant.args.len();
+    let shared_end = if cmd.len() > own && cmd[cmd.len() - own..] == first.header.variant.args[..] {
         cmd.len() - own
     } else {
         cmd.len()
@@ -104,19 +104,19 @@ pub(super) fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> Scenari
         duration_s: l.duration_s,
     });
     ScenarioInfo {
-        name: first.scenario.clone(),
-        description: first.scenario_description.clone(),
-        path: first.scenario_path.clone(),
-        hash: first.scenario_hash.clone(),
-        seed: first.seed,
-        quick: first.quick,
-        phases_planned: Some(first.phases_planned.clone()),
+        name: first.header.scenario.clone(),
+        description: first.header.scenario_description.clone(),
+        path: first.header.scenario_path.clone(),
+        hash: first.header.scenario_hash.clone(),
+        seed: first.header.seed,
+        quick: first.header.quick,
+        phases_planned: Some(first.header.phases_planned.clone()),
         server_args,
         load,
         sweep: sweep_info(records),
-        memory_limit_bytes: records.iter().find_map(|r| r.memory_limit_bytes),
+        memory_limit_bytes: records.iter().find_map(|r| r.header.memory_limit_bytes),
         series: series::declared(records),
-        target: first.target.as_ref().map(|t| TargetInfo {
+        target: first.header.target.as_ref().map(|t| TargetInfo {
             command: t.command.clone(),
             sample: match t.sample {
                 crate::scenario::SampleScope::Process => "process".into(),

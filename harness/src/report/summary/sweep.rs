@@ -48,8 +48,8 @@ pub(super) fn sweep_info(records: &[RunRecord]) -> Option<SweepInfo> {
     for name in variant_order(records) {
         let Some(p) = records
             .iter()
-            .find(|r| r.variant.name == name)
-            .and_then(|r| r.variant.sweep.as_ref())
+            .find(|r| r.header.variant.name == name)
+            .and_then(|r| r.header.variant.sweep.as_ref())
         else {
             continue;
         };

@@ -74,7 +74,7 @@ impl VariantSummary {
 
 pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
     let mut runs = runs.to_vec();
-    runs.sort_by_key(|r| r.run_index);
+    runs.sort_by_key(|r| r.header.run_index);
     let sets: Vec<FigureSet> = runs.iter().map(|r| run_figure_set(r)).collect();
     let ok: Vec<usize> = (0..runs.len())
         .filter(|&i| runs[i].status == RunStatus::Ok)
@@ -92,7 +92,7 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
         .copied()
         .filter(|&i| sets[i].rss_after_drain_bytes.is_some())
         .collect();
-    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].run_index));
+    by_a.sort_by_key(|&i| (sets[i].rss_after_drain_bytes, runs[i].header.run_index));
     let median_run = (!by_a.is_empty()).then(|| by_a[(by_a.len() - 1) / 2]);
 
     let settings = median_run
@@ -109,18 +109,18 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
     let worst = runs.iter().copied().find(|r| run_status(r) == status);
     VariantSummary {
         name: name.to_string(),
-        base_variant: first.variant.base_name().to_string(),
-        sweep: first.variant.sweep.as_ref().map(|p| SweepAt {
+        base_variant: first.header.variant.base_name().to_string(),
+        sweep: first.header.variant.sweep.as_ref().map(|p| SweepAt {
             name: p.name.clone(),
             field: p.field.clone(),
             value: p.value.clone(),
             label: p.label.clone(),
         }),
-        binary: first.variant.binary.clone(),
-        description: first.variant.description.clone(),
-        env: first.variant.env.clone(),
-        args: first.variant.args.clone(),
-        preload: first.variant.preload.clone(),
+        binary: first.header.variant.binary.clone(),
+        description: first.header.variant.description.clone(),
+        env: first.header.variant.env.clone(),
+        args: first.header.variant.args.clone(),
+        preload: first.header.variant.preload.clone(),
         allocator: settings
             .and_then(|s| s.get("allocator")?.as_str())
             .map(str::to_string),
@@ -132,14 +132,14 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
         failure: worst
             .filter(|_| status != "ok")
             .and_then(|r| r.failure.clone()),
-        memory_limit_bytes: runs.iter().find_map(|r| r.memory_limit_bytes),
+        memory_limit_bytes: runs.iter().find_map(|r| r.header.memory_limit_bytes),
         // Runs measured: a skipped variant has a record that says so, and no run.
         runs: runs
             .iter()
             .filter(|r| r.status != RunStatus::Skipped)
             .count(),
         runs_ok: ok.len(),
-        median_run_index: median_run.map(|i| runs[i].run_index),
+        median_run_index: median_run.map(|i| runs[i].header.run_index),
         medians: medians(&ok_sets),
         rss_after_drain_cv: coefficient_of_variation(&a),
         // Without an ok run, the run that shows the status, as far as it went: an oom run's
@@ -153,11 +153,11 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
             .iter()
             .zip(sets)
             .map(|(r, figures)| RunFigures {
-                run_index: r.run_index,
+                run_index: r.header.run_index,
                 status: run_status(r).to_string(),
                 failure: r.failure.clone(),
                 incomplete: is_incomplete(r),
-                started_at: r.started_at.clone(),
+                started_at: r.header.started_at.clone(),
                 figures,
                 load_errors: r.load.as_ref().map(|l| l.counts.errors),
                 load_retries: r.load.as_ref().map(|l| l.counts.retries),

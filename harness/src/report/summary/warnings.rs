@@ -12,11 +12,11 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
     let mut warnings = Vec::new();
     let first = ordered.first().copied();
     for r in ordered {
-        let id = format!("{} #{}", r.variant.name, r.run_index);
+        let id = format!("{} #{}", r.header.variant.name, r.header.run_index);
         if r.status == RunStatus::Skipped {
             warnings.push(format!(
                 "incomplete comparison: `{}` was not measured (skipped): {}",
-                r.variant.name,
+                r.header.variant.name,
                 r.failure.as_deref().unwrap_or_default()
             ));
         }
@@ -27,32 +27,34 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
             ));
         }
         if let Some(f) = first {
-            if !r.scenario_hash.is_empty()
-                && !f.scenario_hash.is_empty()
-                && r.scenario_hash != f.scenario_hash
+            if !r.header.scenario_hash.is_empty()
+                && !f.header.scenario_hash.is_empty()
+                && r.header.scenario_hash != f.header.scenario_hash
             {
                 warnings.push(format!(
                     "{id}: measured from another version of the scenario (hash {} vs {})",
-                    short(&r.scenario_hash),
-                    short(&f.scenario_hash)
+                    short(&r.header.scenario_hash),
+                    short(&f.header.scenario_hash)
                 ));
-            } else if r.scenario != f.scenario {
+            } else if r.header.scenario != f.header.scenario {
                 warnings.push(format!(
                     "{id}: from scenario {:?}, not {:?}",
-                    r.scenario, f.scenario
+                    r.header.scenario, f.header.scenario
                 ));
             }
-            if r.quick != f.quick {
+            if r.header.quick != f.header.quick {
                 warnings.push(format!(
                     "{id}: quick={} where the first run has quick={}",
-                    r.quick, f.quick
+                    r.header.quick, f.header.quick
                 ));
             }
             // A rebuilt record without its start event has no environment: nothing to compare.
-            if r.environment != f.environment && r.environment != Environment::default() {
+            if r.header.environment != f.header.environment
+                && r.header.environment != Environment::default()
+            {
                 warnings.push(format!(
                     "{id}: measured in another environment than the first run ({})",
-                    env_diff(&f.environment, &r.environment)
+                    env_diff(&f.header.environment, &r.header.environment)
                 ));
             }
         }
