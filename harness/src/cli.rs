@@ -11,7 +11,7 @@ use crate::load;
 use crate::provenance::Environment;
 use crate::record::RunStatus;
 use crate::run::{run_variant, RunRequest};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Variant};
 use allocstorm_core::Exit;
 
 #[derive(Debug, Parser)]
@@ -247,7 +247,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let all: Vec<&crate::scenario::Variant> = scenario.variants.iter().collect();
+    let all: Vec<&Variant> = scenario.variants.iter().collect();
     let runnable = crate::compare::expand(&scenario, &all);
     let Some((variant, case)) = runnable.iter().find(|(v, _)| v.name == args.variant) else {
         let names: Vec<&str> = runnable.iter().map(|(v, _)| v.name.as_str()).collect();
@@ -312,14 +312,22 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
     }
 }
 
+/// The scenario of `--scenario` and the variants of it `--variants` selects (`compare`, `deps`);
+/// `Err` is the exit code, after the one line that says what was wrong.
+fn scenario_and_variants(
+    path: &std::path::Path,
+    variants: &str,
+) -> Result<(Scenario, Vec<Variant>), ExitCode> {
+    let scenario = Scenario::load(path).map_err(fail)?;
+    let selected = crate::compare::select_variants(&scenario, Some(variants)).map_err(fail)?;
+    let selected = selected.into_iter().cloned().collect();
+    Ok((scenario, selected))
+}
+
 async fn compare_cmd(args: CompareArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let (scenario, variants) = match scenario_and_variants(&args.scenario, &args.variants) {
         Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
     let bin_dir = match crate::server::process::exe_dir() {
@@ -328,7 +336,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
     };
     let req = crate::compare::CompareRequest {
         scenario: &scenario,
-        variants,
+        variants: variants.iter().collect(),
         runs: args.runs,
         quick: args.quick,
         out_dir: &out,
@@ -372,13 +380,9 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
 }
 
 fn deps_cmd(args: &DepsArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let (_, variants) = match scenario_and_variants(&args.scenario, &args.variants) {
         Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
     let mut missing = false;
     for v in variants {
