@@ -1,9 +1,5 @@
-//! The command line: subcommands, their arguments, and the exit-code contract.
-//!
-//! Exit codes: `0` success; `1` the run completed but the server failed during it (for
-//! `gate`: a regression); `2` bad input or a harness error (one line on stderr naming what was
-//! wrong); `3` incomplete (`compare`: a variant was skipped, every other one measured and
-//! reported) or inconclusive (`gate`); `130` interrupted.
+//! The command line: subcommands, their arguments, and the exit-code contract: the codes of
+//! [`Exit::ALL`], and the ones each command ends with ([`EXITS`]), which its `--help` lists.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +11,7 @@ use crate::load;
 use crate::provenance::Environment;
 use crate::record::RunStatus;
 use crate::run::{run_variant, RunRequest};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Variant};
 use allocstorm_core::Exit;
 
 #[derive(Debug, Parser)]
@@ -23,7 +19,7 @@ use allocstorm_core::Exit;
     name = "allocstorm",
     version = version(),
     about = "Reproducible load-test harness for memory-allocator behaviour",
-    after_help = "Exit codes: 0 ok, 1 a run failed (server died), 2 bad input or harness error, 3 incomplete (compare: a variant skipped because it cannot run here, the others measured; gate: inconclusive), 130 interrupted."
+    after_help = Exit::help(&Exit::ALL)
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -33,19 +29,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one variant of a scenario once: phases, sampling, record.
+    #[command(after_help = exit_help("run"))]
     Run(RunArgs),
     /// Run every variant N times, interleaved, then write summary.json, plots and report.md.
+    #[command(after_help = exit_help("compare"))]
     Compare(CompareArgs),
     /// Render summary.json, plots and report.md again from a directory's run records.
+    #[command(after_help = exit_help("report"))]
     Report(ReportArgs),
     /// Gate a report directory on RSS after drain: the scenario's budgets and a stored
-    /// baseline. Exit 0 pass, 1 regression, 2 harness or input error, 3 inconclusive.
+    /// baseline.
     Gate(crate::gate::GateArgs),
     /// What the selected variants need on this machine: each preload library, the Debian
     /// package that ships it, and whether it is installed. `scripts/deps.sh --scenario`
-    /// installs what `--missing` prints. Exit 0 all present, 3 something missing.
+    /// installs what `--missing` prints.
+    #[command(after_help = exit_help("deps"))]
     Deps(DepsArgs),
     /// The multi-process hot-key HTTP client, usable on its own.
+    #[command(after_help = exit_help("load"))]
     Load(load::LoadArgs),
     /// One process of `load` (started by `load` itself).
     #[command(hide = true)]
@@ -53,6 +54,37 @@ pub enum Command {
     /// The process between the harness and an external target (started by `run` itself).
     #[command(hide = true)]
     TargetGuard(crate::server::guard::GuardArgs),
+}
+
+/// The exit codes each command ends with: its `--help` lists them (the gate's with the gate's
+/// meanings: [`crate::gate::help`]), docs/cli.md's table by command marks the others `—`.
+pub const EXITS: [(&str, &[Exit]); 6] = [
+    ("compare", &Exit::ALL),
+    (
+        "run",
+        &[Exit::Ok, Exit::Failed, Exit::Error, Exit::Interrupted],
+    ),
+    ("report", &[Exit::Ok, Exit::Error]),
+    (
+        "gate",
+        &[Exit::Ok, Exit::Failed, Exit::Error, Exit::Incomplete],
+    ),
+    ("deps", &[Exit::Ok, Exit::Error, Exit::Incomplete]),
+    ("load", &[Exit::Ok, Exit::Error]),
+];
+
+/// The exit codes of `command` ([`EXITS`]).
+pub fn exits(command: &str) -> &'static [Exit] {
+    EXITS
+        .iter()
+        .find(|(name, _)| *name == command)
+        .map(|(_, codes)| *codes)
+        .unwrap_or_else(|| panic!("{command}: not in cli::EXITS"))
+}
+
+/// The `Exit codes:` list of `command`'s `--help`.
+fn exit_help(command: &str) -> String {
+    Exit::help(exits(command))
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,7 +247,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let all: Vec<&crate::scenario::Variant> = scenario.variants.iter().collect();
+    let all: Vec<&Variant> = scenario.variants.iter().collect();
     let runnable = crate::compare::expand(&scenario, &all);
     let Some((variant, case)) = runnable.iter().find(|(v, _)| v.name == args.variant) else {
         let names: Vec<&str> = runnable.iter().map(|(v, _)| v.name.as_str()).collect();
@@ -280,14 +312,22 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
     }
 }
 
+/// The scenario of `--scenario` and the variants of it `--variants` selects (`compare`, `deps`);
+/// `Err` is the exit code, after the one line that says what was wrong.
+fn scenario_and_variants(
+    path: &std::path::Path,
+    variants: &str,
+) -> Result<(Scenario, Vec<Variant>), ExitCode> {
+    let scenario = Scenario::load(path).map_err(fail)?;
+    let selected = crate::compare::select_variants(&scenario, Some(variants)).map_err(fail)?;
+    let selected = selected.into_iter().cloned().collect();
+    Ok((scenario, selected))
+}
+
 async fn compare_cmd(args: CompareArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let (scenario, variants) = match scenario_and_variants(&args.scenario, &args.variants) {
         Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
     let bin_dir = match crate::server::process::exe_dir() {
@@ -296,7 +336,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
     };
     let req = crate::compare::CompareRequest {
         scenario: &scenario,
-        variants,
+        variants: variants.iter().collect(),
         runs: args.runs,
         quick: args.quick,
         out_dir: &out,
@@ -340,13 +380,9 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
 }
 
 fn deps_cmd(args: &DepsArgs) -> ExitCode {
-    let scenario = match Scenario::load(&args.scenario) {
+    let (_, variants) = match scenario_and_variants(&args.scenario, &args.variants) {
         Ok(s) => s,
-        Err(e) => return fail(e),
-    };
-    let variants = match crate::compare::select_variants(&scenario, Some(&args.variants)) {
-        Ok(v) => v,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
     let mut missing = false;
     for v in variants {
@@ -394,4 +430,144 @@ fn report_cmd(dir: &std::path::Path) -> ExitCode {
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("allocstorm: {e}");
     Exit::Error.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{exits, Cli, EXITS};
+    use crate::gate::Status;
+    use allocstorm_core::Exit;
+    use clap::CommandFactory;
+
+    /// The tables of `file`'s `## Exit codes` section: each a list of rows (header first),
+    /// each row its cells without backticks.
+    fn exit_code_tables(file: &str) -> Vec<Vec<Vec<String>>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let section = text
+            .split("\n## ")
+            .find(|s| s.starts_with("Exit codes\n"))
+            .unwrap_or_else(|| panic!("{file}: no `## Exit codes` section"));
+        let mut tables: Vec<Vec<Vec<String>>> = Vec::new();
+        let mut in_table = false;
+        for line in section.lines() {
+            let Some(inner) = line.strip_prefix('|').and_then(|l| l.strip_suffix('|')) else {
+                in_table = false;
+                continue;
+            };
+            if !in_table {
+                tables.push(Vec::new());
+                in_table = true;
+            }
+            let cells: Vec<String> = inner
+                .split('|')
+                .map(|c| c.trim().replace('`', ""))
+                .collect();
+            if cells.iter().all(|c| c.chars().all(|ch| "-:".contains(ch))) {
+                continue; // the alignment row
+            }
+            tables.last_mut().unwrap().push(cells);
+        }
+        tables
+    }
+
+    /// A `| code | meaning |` table as [`exit_code_tables`] reads it.
+    fn code_table<'a>(rows: impl IntoIterator<Item = (u8, &'a str)>) -> Vec<Vec<String>> {
+        std::iter::once(vec!["code".to_string(), "meaning".to_string()])
+            .chain(
+                rows.into_iter()
+                    .map(|(code, meaning)| vec![code.to_string(), meaning.to_string()]),
+            )
+            .collect()
+    }
+
+    #[test]
+    fn docs_cli_md_states_every_exit_code_and_which_commands_end_with_it() {
+        let tables = exit_code_tables("cli.md");
+        assert_eq!(tables.len(), 2, "{tables:?}");
+
+        let expected = code_table(Exit::ALL.iter().map(|e| (e.code(), e.meaning())));
+        assert_eq!(
+            tables[0], expected,
+            "docs/cli.md's code table against Exit::ALL"
+        );
+
+        let by_command = &tables[1];
+        assert_eq!(
+            by_command[0],
+            std::iter::once("command".to_string())
+                .chain(Exit::ALL.iter().map(|e| e.code().to_string()))
+                .collect::<Vec<_>>(),
+            "docs/cli.md's table by command: one column per code of Exit::ALL"
+        );
+        let documented: Vec<&str> = by_command[1..].iter().map(|r| r[0].as_str()).collect();
+        let declared: Vec<&str> = EXITS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            documented, declared,
+            "docs/cli.md's commands against cli::EXITS"
+        );
+        for row in &by_command[1..] {
+            let marked: Vec<Exit> = Exit::ALL
+                .iter()
+                .zip(&row[1..])
+                .filter(|(_, cell)| cell.as_str() != "—")
+                .map(|(e, _)| *e)
+                .collect();
+            assert_eq!(
+                marked,
+                exits(&row[0]),
+                "docs/cli.md: the codes of {}",
+                row[0]
+            );
+        }
+    }
+
+    #[test]
+    fn docs_gate_md_states_the_gate_s_exit_codes() {
+        let tables = exit_code_tables("gate.md");
+        let expected = code_table(Status::ALL.iter().map(|s| (s.exit_code(), s.meaning())));
+        assert_eq!(
+            tables,
+            [expected],
+            "docs/gate.md's table against gate::Status::ALL"
+        );
+        let gate: Vec<Exit> = Status::ALL.iter().map(|s| s.exit()).collect();
+        assert_eq!(exits("gate"), gate.as_slice());
+    }
+
+    /// Every command's `--help` lists its exit codes ([`EXITS`]), generated from
+    /// [`Exit::ALL`] (the gate's with [`Status::meaning`]); `allocstorm --help` all of them.
+    #[test]
+    fn help_lists_each_command_s_exit_codes() {
+        let mut cli = Cli::command();
+        let top = cli.render_long_help().to_string();
+        assert!(top.contains(&Exit::help(&Exit::ALL)), "{top}");
+
+        // `help` is clap's own.
+        let mut visible: Vec<&str> = cli
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+            .map(|c| c.get_name())
+            .collect();
+        let mut declared: Vec<&str> = EXITS.iter().map(|(name, _)| *name).collect();
+        visible.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(visible, declared, "every command declares its exit codes");
+
+        for (name, codes) in EXITS {
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            let list = if name == "gate" {
+                crate::gate::help()
+            } else {
+                Exit::help(codes)
+            };
+            assert!(help.contains(&list), "allocstorm {name} --help:\n{help}");
+        }
+    }
 }

@@ -27,8 +27,8 @@ pub struct Cli {
     )]
     pub file: Option<PathBuf>,
 
-    /// Write a hot file of this size (e.g. 3MiB) with seeded random bytes into a temporary
-    /// directory that is removed on exit.
+    /// Write a hot file of this size (e.g. 3MiB) with seeded random bytes into an unnamed
+    /// temporary file: nothing is left behind, even by a server killed with SIGKILL.
     #[arg(long, value_parser = size)]
     pub create_file: Option<u64>,
 

@@ -13,11 +13,11 @@ use crate::range::ByteRange;
 
 #[derive(Debug)]
 pub struct HotFile {
+    /// Read only through this descriptor (`pread`), never again by path.
     file: File,
     pub size: u64,
-    pub path: PathBuf,
-    /// Keeps a created file's directory alive; removed when the server exits.
-    _dir: Option<tempfile::TempDir>,
+    /// The file given with `--file`; `None` for a created file, which has no name.
+    pub path: Option<PathBuf>,
 }
 
 impl HotFile {
@@ -33,31 +33,33 @@ impl HotFile {
         Ok(Self {
             file,
             size: meta.len(),
-            path: path.to_path_buf(),
-            _dir: None,
+            path: Some(path.to_path_buf()),
         })
     }
 
-    /// Writes `size` seeded random bytes into a new temporary directory and opens them.
+    /// Writes `size` seeded random bytes into an unnamed temporary file (`O_TMPFILE` in the
+    /// temporary directory, or a file unlinked as soon as it is made): nothing is left on disk
+    /// when the server exits, even killed with SIGKILL.
     pub fn create(size: u64, seed: u64) -> std::io::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("allocstorm-hot-")
-            .tempdir()?;
-        let path = dir.path().join("hot.bin");
-        let mut f = std::io::BufWriter::new(File::create(&path)?);
+        let file = tempfile::tempfile()?;
+        let mut w = std::io::BufWriter::new(&file);
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut block = vec![0u8; 64 << 10];
         let mut left = size;
         while left > 0 {
             let n = left.min(block.len() as u64) as usize;
             rng.fill_bytes(&mut block[..n]);
-            f.write_all(&block[..n])?;
+            w.write_all(&block[..n])?;
             left -= n as u64;
         }
-        f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        let mut hot = Self::open(&path)?;
-        hot._dir = Some(dir);
-        Ok(hot)
+        w.flush()?;
+        drop(w);
+        file.sync_all()?;
+        Ok(Self {
+            file,
+            size,
+            path: None,
+        })
     }
 
     /// Allocates a fresh buffer for `range` and fills it with `pread`. No reuse, no zero-copy:
@@ -138,7 +140,7 @@ mod tests {
         };
         assert_eq!(a.read_range(whole).unwrap(), b.read_range(whole).unwrap());
         assert_ne!(a.read_range(whole).unwrap(), c.read_range(whole).unwrap());
-        let all = std::fs::read(&a.path).unwrap();
+        let all = a.read_range(whole).unwrap();
         let part = a
             .read_range(ByteRange {
                 start: 99_000,
@@ -153,11 +155,6 @@ mod tests {
             a.read_into(99_500, &mut into).is_err(),
             "a read past the end"
         );
-        let dir = a.path.parent().unwrap().to_path_buf();
-        drop(a);
-        assert!(
-            !dir.exists(),
-            "the temporary directory is removed with the server"
-        );
+        assert_eq!(a.path, None, "a created file has no name");
     }
 }

@@ -113,7 +113,8 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
 
     let mut settings = cli.settings_json();
     settings["hot_file_bytes"] = hot.size.into();
-    settings["hot_file"] = hot.path.display().to_string().into();
+    // `null` for a created file: it has no name.
+    settings["hot_file"] = hot.path.as_ref().map(|p| p.display().to_string()).into();
     let state = Arc::new(
         state::AppState::new(
             allocator,

@@ -105,9 +105,7 @@ fn stats_names_the_allocator_and_carries_its_own_figures(alloc: Alloc) {
     assert!(s.io_pool.is_none() && v["io_pool"].is_null(), "{v:#}");
     assert!(s.pools.rpc.is_none() && s.pools.bytes.is_none(), "{v:#}");
     assert_eq!(s.app.pool_bytes, 0);
-    assert!(ss["hot_file"]
-        .as_str()
-        .is_some_and(|p| p.ends_with("hot.bin")));
+    assert!(ss["hot_file"].is_null(), "a created hot file has no name");
     // The main thread and two workers at least.
     assert!(s.threads >= 3, "threads: {}", s.threads);
     assert!(s.uptime_s > 0.0);

@@ -23,15 +23,37 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order of their exit codes: the gate's contract, as `--help`
+    /// ([`super::help`]) and docs/gate.md state it.
+    pub const ALL: [Status; 4] = [
+        Status::Pass,
+        Status::Regression,
+        Status::Error,
+        Status::Inconclusive,
+    ];
+
     /// `0` pass, `1` regression, `2` harness or input error, `3` inconclusive.
-    pub fn exit_code(self) -> u8 {
+    pub fn exit(self) -> Exit {
         match self {
             Status::Pass => Exit::Ok,
             Status::Regression => Exit::Failed,
             Status::Error => Exit::Error,
             Status::Inconclusive => Exit::Incomplete,
         }
-        .code()
+    }
+
+    pub fn exit_code(self) -> u8 {
+        self.exit().code()
+    }
+
+    /// What the status (and its exit code) means, in one line.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Status::Pass => "pass: every variant within its budgets and within the limit of its baseline",
+            Status::Regression => "regression: a variant over a budget, or worse than its baseline by more than all of the relative tolerance, the absolute floor and what the runs' spread can explain",
+            Status::Error => "harness or input error: unreadable run directory, scenario or baseline; a baseline measured under another key (without --allow-env-mismatch); a variant with no ok run",
+            Status::Inconclusive => "inconclusive: worse by more than the tolerance but within the runs' spread, or near the limit with a single run on one side",
+        }
     }
 
     pub fn word(self) -> &'static str {

@@ -88,6 +88,7 @@ impl Scenario {
         let vfile = vpath.display().to_string();
         let vtext = read(&vfile, &vpath, "cannot read the variants file")?;
         let all = parse_variants(&vfile, &vtext)?;
+        preflight::preloads(&Ctx { file: &vfile }, &all)?;
         let variants = variants::select(&ctx, &all, raw.variants.as_deref())?;
 
         let server_table = raw.server.clone().unwrap_or_default();

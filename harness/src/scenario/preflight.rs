@@ -1,13 +1,14 @@
 //! Every check of the filesystem and of `PATH` a scenario needs, apart from its parsing: the
-//! hot file it names, the target's program and templates. (A variant's preload library is
-//! checked when its run starts, [`super::Variant::unavailable`], so that one missing library
-//! skips one variant.)
+//! hot file it names, the target's program and templates, the variants' preload libraries (no
+//! directory when the scenario loads; present when a run starts, [`preload_missing`], so that
+//! one missing library skips one variant).
 
 use std::path::{Path, PathBuf};
 
 use super::error::{Ctx, ScenarioError};
 use super::server::ServerSpec;
 use super::target::TargetSpec;
+use super::variants::Variant;
 
 /// `program` as an absolute path, or found on `PATH`.
 pub fn find_program(program: &str) -> Option<PathBuf> {
@@ -20,6 +21,35 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|c| c.is_file())
     })
+}
+
+/// No `preload` of `variants.toml` (`ctx`) is a directory. A missing one is no error here.
+pub(super) fn preloads(ctx: &Ctx, all: &[Variant]) -> Result<(), ScenarioError> {
+    for (i, v) in all.iter().enumerate() {
+        match &v.preload {
+            Some(lib) if Path::new(lib).is_dir() => {
+                return Err(ctx.err(
+                    &format!("variant[{i}].preload"),
+                    format!("expected a shared library file, got the directory {lib:?}"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Why `v` cannot run here, with the fix: its preload library is not installed.
+pub(super) fn preload_missing(v: &Variant) -> Option<String> {
+    let lib = v.preload.as_deref()?;
+    if Path::new(lib).is_file() {
+        return None;
+    }
+    let fix = match &v.package {
+        Some(p) => format!("`make deps`, or `apt-get install {p}`"),
+        None => "install it, or point the variant's `preload` at where it is".to_string(),
+    };
+    Some(format!("its preload {lib} is not installed: {fix}"))
 }
 
 /// `[server] file` exists.

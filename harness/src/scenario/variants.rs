@@ -40,18 +40,11 @@ impl Variant {
     }
 
     /// Why this variant cannot run on this machine, with what fixes it; `None` when it can.
-    /// Its preload library must exist: checked before a run, never while loading a scenario,
-    /// so that one missing library skips one variant instead of stopping the comparison.
+    /// Its preload library must exist ([`super::preflight::preload_missing`]): checked before
+    /// a run, never while loading a scenario, so that one missing library skips one variant
+    /// instead of stopping the comparison.
     pub fn unavailable(&self) -> Option<String> {
-        let lib = self.preload.as_deref()?;
-        if Path::new(lib).is_file() {
-            return None;
-        }
-        let fix = match &self.package {
-            Some(p) => format!("`make deps`, or `apt-get install {p}`"),
-            None => "install it, or point the variant's `preload` at where it is".to_string(),
-        };
-        Some(format!("its preload {lib} is not installed: {fix}"))
+        super::preflight::preload_missing(self)
     }
 }
 
@@ -68,7 +61,8 @@ pub const SERVER_BINARIES: [&str; 3] = [
     "target-server-mimalloc",
 ];
 
-/// Reads `variants.toml`: `[[variant]]` tables, names unique, binaries known.
+/// Reads `variants.toml`: `[[variant]]` tables, names unique, binaries known. (That a preload
+/// is no directory is [`super::preflight::preloads`]'s.)
 pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioError> {
     let raw: RawVariants = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     let ctx = Ctx { file };
@@ -128,9 +122,9 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
 /// replaces. The jemalloc and mimalloc builds link their own: two allocators in one process.
 pub const PRELOAD_BINARY: &str = "target-server-glibc";
 
-/// A variant's `preload`: an absolute path, on the glibc build only. Whether the file exists is
-/// checked before a run ([`Variant::unavailable`]): a library missing here skips that variant
-/// and stops nothing else.
+/// A variant's `preload`: an absolute path, on the glibc build only. What is at that path is
+/// [`super::preflight`]'s: no directory when the scenario loads, the file before a run
+/// ([`Variant::unavailable`]: a library missing here skips that variant and stops nothing else).
 pub(super) fn check_preload(
     ctx: &Ctx,
     field: &str,
@@ -142,12 +136,6 @@ pub(super) fn check_preload(
         return Err(ctx.err(
             field,
             format!("expected the absolute path of a shared library, got {lib:?}"),
-        ));
-    }
-    if path.is_dir() {
-        return Err(ctx.err(
-            field,
-            format!("expected a shared library file, got the directory {lib:?}"),
         ));
     }
     if binary != PRELOAD_BINARY {

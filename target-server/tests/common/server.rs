@@ -3,6 +3,7 @@
 //! a connection task — which tokio catches, leaving the server up and the connection merely
 //! closed — still fails the test ([`Server::assert_alive_and_no_panic`]).
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
@@ -42,23 +43,30 @@ impl Server {
 
     /// The same with `--listen listen`, or with no `--listen` at all (the server's default).
     pub fn start_on(alloc: Alloc, listen: Option<&str>, args: &[&str]) -> Self {
-        Self::spawn(alloc, listen, args, None)
+        Self::spawn(alloc, listen, args, &[], None)
+    }
+
+    /// [`Server::start`] with `env` added to the server's environment.
+    pub fn start_with_env(alloc: Alloc, env: &[(&str, &OsStr)], args: &[&str]) -> Self {
+        Self::spawn(alloc, Some("127.0.0.1:0"), args, env, None)
     }
 
     /// [`Server::start`] with the server's stderr captured in a file, for
     /// [`Server::stderr`] and [`Server::assert_alive_and_no_panic`].
     pub fn start_watched(alloc: Alloc, args: &[&str]) -> Self {
         let file = tempfile::NamedTempFile::new().expect("a file for the server's stderr");
-        Self::spawn(alloc, Some("127.0.0.1:0"), args, Some(file))
+        Self::spawn(alloc, Some("127.0.0.1:0"), args, &[], Some(file))
     }
 
     fn spawn(
         alloc: Alloc,
         listen: Option<&str>,
         args: &[&str],
+        env: &[(&str, &OsStr)],
         stderr: Option<tempfile::NamedTempFile>,
     ) -> Self {
         let mut cmd = command(alloc);
+        cmd.envs(env.iter().copied());
         if let Some(listen) = listen {
             cmd.args(["--listen", listen]);
         }
@@ -125,6 +133,12 @@ impl Server {
         // SAFETY: kill(2) on our own child's pid; the child is not reaped before Drop.
         let r = unsafe { libc::kill(self.pid(), libc::SIGTERM) };
         assert_eq!(r, 0, "kill(SIGTERM): {}", std::io::Error::last_os_error());
+    }
+
+    /// Sends SIGKILL and reaps the server: its exit status.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.child.kill().expect("kill(SIGKILL)");
+        self.child.wait().expect("wait")
     }
 
     /// The exit status, if the server exits within `within`.
