@@ -63,6 +63,8 @@ pub struct Limits {
     /// Retention must stay at least this: the scenario still reproduces its incident.
     pub min_retention: Option<f64>,
     pub max_after_drain_bytes: Option<u64>,
+    /// With `[phases] cycles`: the leak-or-retention verdict the runs must give.
+    pub cycle_verdict: Option<crate::cycles::Verdict>,
 }
 
 impl Limits {
@@ -70,6 +72,7 @@ impl Limits {
         self.max_retention.is_none()
             && self.min_retention.is_none()
             && self.max_after_drain_bytes.is_none()
+            && self.cycle_verdict.is_none()
     }
 }
 
@@ -187,6 +190,22 @@ fn non_negative(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
     }
 }
 
+/// `"plateau"` or `"growth"`.
+fn cycle_verdict(field: &str, v: &toml::Value) -> Result<crate::cycles::Verdict, ConfigError> {
+    use crate::cycles::Verdict;
+    match v.as_str() {
+        Some("plateau") => Ok(Verdict::Plateau),
+        Some("growth") => Ok(Verdict::Growth),
+        _ => Err(err(
+            field,
+            format!(
+                "expected \"plateau\" or \"growth\" (the verdict of [phases] cycles), got {}",
+                show(v)
+            ),
+        )),
+    }
+}
+
 fn retention(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
     let x = match v {
         toml::Value::Float(f) => *f,
@@ -218,13 +237,14 @@ fn variant_rules(field: &str, v: &toml::Value) -> Result<VariantRules, ConfigErr
             "max_retention" => r.limits.max_retention = Some(retention(&f, value)?),
             "min_retention" => r.limits.min_retention = Some(retention(&f, value)?),
             "max_after_drain" => r.limits.max_after_drain_bytes = Some(size(&f, value)?),
+            "cycle_verdict" => r.limits.cycle_verdict = Some(cycle_verdict(&f, value)?),
             "rel_tolerance" => r.rel_tolerance = Some(fraction(&f, value)?),
             "abs_floor" => r.abs_floor_bytes = Some(size(&f, value)?),
             "noise_k" => r.noise_k = Some(non_negative(&f, value)?),
             other => {
                 return Err(err(
                     &format!("{field}.{other}"),
-                    "unknown field: expected max_retention, min_retention, max_after_drain, rel_tolerance, abs_floor or noise_k",
+                    "unknown field: expected max_retention, min_retention, max_after_drain, cycle_verdict, rel_tolerance, abs_floor or noise_k",
                 ))
             }
         }
@@ -375,6 +395,17 @@ mod tests {
         let e = parse_str("[gate.variants.glibc]\nmax_retnetion = 0.2").unwrap_err();
         assert_eq!(e.field, "gate.variants.glibc.max_retnetion");
         assert!(e.message.contains("expected max_retention"), "{e}");
+        let e = parse_str("[gate.variants.glibc]\ncycle_verdict = \"flat\"").unwrap_err();
+        assert_eq!(e.field, "gate.variants.glibc.cycle_verdict");
+        assert!(
+            e.message.contains("expected \"plateau\" or \"growth\""),
+            "{e}"
+        );
+        let c = parse_str("[gate.variants.glibc]\ncycle_verdict = \"plateau\"").unwrap();
+        assert_eq!(
+            c.limits_for("glibc").unwrap().cycle_verdict,
+            Some(crate::cycles::Verdict::Plateau)
+        );
         let e = parse_str("[gate.variants.glibc]\nmax_retention = \"20%\"").unwrap_err();
         assert_eq!(e.field, "gate.variants.glibc.max_retention");
         let e = parse_str("[gate.variants.glibc]\nrel_tolerance = 2").unwrap_err();

@@ -237,6 +237,8 @@ pub fn evaluate(
         }
         if let Some(limits) = config.limits_for(&v.name) {
             g.budgets = verdict::check_budgets(limits, &a, &v.retention());
+            g.budgets
+                .extend(verdict::check_cycle_verdict(limits, &v.cycle_verdicts()));
         }
         out.push(g);
     }

@@ -142,6 +142,9 @@ pub struct RunFigure {
     pub failure: Option<String>,
     pub rss_after_drain_bytes: Option<u64>,
     pub retention: Option<f64>,
+    /// With cycles: the run's leak-or-retention verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cycle_verdict: Option<crate::cycles::Verdict>,
 }
 
 impl RunFigure {
@@ -171,6 +174,15 @@ impl VariantRuns {
             .iter()
             .filter(|r| r.counts())
             .filter_map(|r| r.rss_after_drain_bytes)
+            .collect()
+    }
+
+    /// The cycle verdicts of the runs that count, where they have one.
+    pub fn cycle_verdicts(&self) -> Vec<crate::cycles::Verdict> {
+        self.runs
+            .iter()
+            .filter(|r| r.counts())
+            .filter_map(|r| r.cycle_verdict)
             .collect()
     }
 
@@ -262,6 +274,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
             failure: r.failure.clone(),
             rss_after_drain_bytes: r.figures.rss_after_drain_bytes,
             retention: r.figures.retention,
+            cycle_verdict: r.figures.cycle_verdict.as_ref().map(|c| c.verdict),
         };
         match variants.iter_mut().find(|v| v.name == variant.name) {
             Some(v) => {

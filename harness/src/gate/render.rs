@@ -73,6 +73,7 @@ fn figure(f: Figure) -> String {
     match f {
         Figure::Retention(r) => format!("{r:.2}"),
         Figure::Bytes(b) => mib(b),
+        Figure::Verdict(v) => v.as_str().to_string(),
     }
 }
 
@@ -167,6 +168,15 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
         (Decision::Regression, BudgetKind::MaxAfterDrain) => {
             format!("median after-drain RSS {m} is above max_after_drain {l}")
         }
+        (Decision::Regression, BudgetKind::CycleVerdict) => format!(
+            "the cycles say {m} ({}), the budget asks {l}: {}",
+            b.note.as_deref().unwrap_or_default(),
+            if m == "growth" {
+                "memory grows from cycle to cycle"
+            } else {
+                "memory no longer grows from cycle to cycle: the scenario no longer reproduces its ratchet"
+            }
+        ),
         (Decision::Inconclusive, k) => format!(
             "{} cannot be checked: {}",
             k.key(),

@@ -233,6 +233,7 @@ pub enum BudgetKind {
     MaxRetention,
     MinRetention,
     MaxAfterDrain,
+    CycleVerdict,
 }
 
 impl BudgetKind {
@@ -242,6 +243,7 @@ impl BudgetKind {
             BudgetKind::MaxRetention => "max_retention",
             BudgetKind::MinRetention => "min_retention",
             BudgetKind::MaxAfterDrain => "max_after_drain",
+            BudgetKind::CycleVerdict => "cycle_verdict",
         }
     }
 }
@@ -252,6 +254,7 @@ impl BudgetKind {
 pub enum Figure {
     Retention(f64),
     Bytes(u64),
+    Verdict(crate::cycles::Verdict),
 }
 
 /// One budget checked against one variant's median.
@@ -264,6 +267,41 @@ pub struct BudgetCheck {
     pub decision: Decision,
     /// Why, when it is not plain: "no growth of 4 MiB or more: nothing retained".
     pub note: Option<String>,
+}
+
+/// Checks the `cycle_verdict` budget against the runs' verdicts: the verdict of more than half
+/// of them; inconclusive when they split evenly or none has one (a scenario without cycles).
+pub fn check_cycle_verdict(
+    limits: &Limits,
+    verdicts: &[crate::cycles::Verdict],
+) -> Option<BudgetCheck> {
+    use crate::cycles::Verdict;
+    let want = limits.cycle_verdict?;
+    let growth = verdicts.iter().filter(|v| **v == Verdict::Growth).count();
+    let plateau = verdicts.len() - growth;
+    let majority = match growth.cmp(&plateau) {
+        std::cmp::Ordering::Greater => Some(Verdict::Growth),
+        std::cmp::Ordering::Less => Some(Verdict::Plateau),
+        std::cmp::Ordering::Equal => None,
+    };
+    Some(BudgetCheck {
+        kind: BudgetKind::CycleVerdict,
+        limit: Figure::Verdict(want),
+        measured: majority.map(Figure::Verdict),
+        decision: match majority {
+            Some(m) if m == want => Decision::Pass,
+            Some(_) => Decision::Regression,
+            None => Decision::Inconclusive,
+        },
+        note: Some(if verdicts.is_empty() {
+            "no run has a cycle verdict: the scenario needs [phases] cycles of 2 or more".into()
+        } else {
+            format!(
+                "{growth} of {} runs growth, {plateau} plateau",
+                verdicts.len()
+            )
+        }),
+    })
 }
 
 /// Checks a variant's budgets against the medians of its ok runs: `after_drain` has one value
@@ -574,11 +612,29 @@ mod tests {
     }
 
     #[test]
+    fn the_cycle_verdict_budget_takes_the_majority_of_the_runs() {
+        use crate::cycles::Verdict::{Growth, Plateau};
+        let limits = Limits {
+            cycle_verdict: Some(Plateau),
+            ..Default::default()
+        };
+        let check = |v: &[crate::cycles::Verdict]| check_cycle_verdict(&limits, v).unwrap();
+        assert_eq!(check(&[Plateau, Growth, Plateau]).decision, Decision::Pass);
+        let bad = check(&[Growth, Growth, Plateau]);
+        assert_eq!(bad.decision, Decision::Regression);
+        assert_eq!(bad.note.as_deref(), Some("2 of 3 runs growth, 1 plateau"));
+        assert_eq!(check(&[Growth, Plateau]).decision, Decision::Inconclusive);
+        assert_eq!(check(&[]).decision, Decision::Inconclusive);
+        assert!(check_cycle_verdict(&Limits::default(), &[Growth]).is_none());
+    }
+
+    #[test]
     fn budgets_check_the_median() {
         let limits = Limits {
             max_retention: Some(0.2),
             min_retention: Some(0.05),
             max_after_drain_bytes: Some(64 * MIB),
+            cycle_verdict: None,
         };
         let ok = check_budgets(&limits, &mib(&[30.0, 90.0, 40.0]), &[0.1, 0.9, 0.15]);
         assert!(ok.iter().all(|c| c.decision == Decision::Pass), "{ok:?}");
@@ -603,6 +659,7 @@ mod tests {
             max_retention: Some(0.2),
             min_retention: Some(0.5),
             max_after_drain_bytes: None,
+            cycle_verdict: None,
         };
         let c = check_budgets(&limits, &mib(&[10.0]), &[]);
         assert_eq!(c[0].decision, Decision::Pass);

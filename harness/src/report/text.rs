@@ -160,6 +160,7 @@ mod tests {
                 memory_limit_bytes,
                 series: vec![],
                 target: None,
+                observed: vec![],
             },
             environment: Default::default(),
             variants,

@@ -4,7 +4,8 @@
 //! review. Reads the summary only: every number here is also in `summary.json`.
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
-//! the warnings, `results`, `not_ok`, `sweep`, `declared_series`, `held_vs_live`,
+//! the warnings, `results`, `observer` (observed or not, idle against nudged, leak or
+//! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`,
 //! `mappings`, `cost`, `runs`, `environment`. Figures are written through
 //! [`crate::report::format`].
 
@@ -14,6 +15,7 @@ mod environment;
 mod held_vs_live;
 mod mappings;
 mod not_ok;
+mod observer;
 mod results;
 mod runs;
 mod scenario;
@@ -49,6 +51,9 @@ pub fn markdown(s: &Summary) -> String {
         out.push('\n');
     }
     results::figures_table(s, &mut out);
+    observer::observer_line(s, &mut out);
+    observer::idle_then_nudged(s, &mut out);
+    observer::leak_or_retention(s, &mut out);
     not_ok::not_ok_runs(s, &mut out);
     sweep::sweep_table(s, &mut out);
     declared_series::series_table(s, &mut out);

@@ -67,7 +67,8 @@ fn held_vs_live(r: &RunRecord, s: &crate::record::StatsSample, t0: f64) -> HeldV
 /// At the peak: the `/stats` reading within `during` nearest the highest RssAnon sample of
 /// `during` (none for a run killed before its first reading under load: a reading from before
 /// the load would say "near the baseline" of a run that crossed its limit). After the drain:
-/// the last reading within `drain`. Readings without allocator or app figures (the answer to
+/// the last reading from the drain's start to the next phase's, which is the one taken right
+/// after the drain (by default the server is not polled within it). Readings without allocator or app figures (the answer to
 /// `/admin/release`) are skipped.
 pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
     let Some(t0) = load_start(r) else {
@@ -95,7 +96,14 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
         Some(held_vs_live(r, s, t0))
     });
     let after_drain = phase(r, "drain").and_then(|d| {
-        let s = readings.iter().rfind(|s| s.t >= d.start && s.t <= d.end)?;
+        // Up to the next phase's start: the reading taken once A's window had closed is after
+        // the drain's end mark and before whatever follows (none in older records).
+        let next = r
+            .phases
+            .iter()
+            .find(|m| m.start >= d.end && m.name != "drain")
+            .map_or(f64::INFINITY, |m| m.start);
+        let s = readings.iter().rfind(|s| s.t >= d.start && s.t < next)?;
         Some(held_vs_live(r, s, t0))
     });
     MemoryBreakdown {

@@ -42,6 +42,11 @@ pub struct ScenarioInfo {
     /// The user's own server (`[target]`), when it ran instead of the toy server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetInfo>,
+    /// The quiet phases (`before`, `drain`) in which any run asked the server for its stats:
+    /// B or A of an observed server (docs/measurements.md#the-observer). Empty: nothing was
+    /// asked of the server while B and A were taken.
+    #[serde(default)]
+    pub observed: Vec<String>,
 }
 
 /// A `[target]` as the records tell it.
@@ -127,5 +132,14 @@ pub(super) fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> Scenari
                 .flat_map(|r| r.procs.iter().map(|p| p.procs.len()))
                 .max(),
         }),
+        observed: crate::scenario::QUIET_PHASES
+            .iter()
+            .filter(|q| {
+                records
+                    .iter()
+                    .any(|r| r.observed_quiet_phases().iter().any(|o| o == *q))
+            })
+            .map(|q| q.to_string())
+            .collect(),
     }
 }
