@@ -27,7 +27,7 @@ pub struct Figures {
     pub rss_after_drain_bytes: Option<u64>,
     /// R = (A − B) / (P − B); null when P − B < 4 MiB.
     pub retention: Option<f64>,
-    /// Seconds from load stop until RssAnon ≤ B + 0.1·(P − B); null if never.
+    /// Seconds from load stop until RssAnon ≤ B + 0.1·(P − B), within the drain; null if never.
     pub t90_s: Option<f64>,
     /// VmSize at the same points.
     pub vsz_before_bytes: Option<u64>,
@@ -192,12 +192,15 @@ pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
         }
         _ => None,
     };
+    // Within the drain: memory that came back only when a nudge or a release asked for it did
+    // not come back by itself (a run without a drain mark, killed early, looks to its end).
+    let drain_end = phase(marks, "drain").map_or(f64::INFINITY, |d| d.end);
     let t90 = match (b, p, phase(marks, "during")) {
         (Some(b), Some(p), Some(during)) if p > b => {
             let threshold = b as f64 + 0.1 * (p - b) as f64;
             samples
                 .iter()
-                .filter(|s| s.t >= during.end)
+                .filter(|s| s.t >= during.end && s.t <= drain_end)
                 .find(|s| s.rss_anon as f64 <= threshold)
                 .map(|s| s.t - during.end)
         }
@@ -301,6 +304,22 @@ mod tests {
         assert_eq!(f.retention, Some(0.0));
         let t90 = f.t90_s.unwrap();
         assert!((t90 - 2.0).abs() < 0.11, "t90 {t90}");
+    }
+
+    #[test]
+    fn memory_given_back_only_by_the_nudge_has_no_t90() {
+        // Held through the drain (8-14 s), back to the baseline in a nudge after it.
+        let s = series(16.0, |t| match t {
+            t if t < 3.0 => 10 * MIB,
+            t if t <= 14.0 => 100 * MIB,
+            _ => 10 * MIB,
+        });
+        let mut m = marks();
+        m.push(mark("nudge", 14.0, 16.0));
+        let f = compute(&s, &m);
+        assert_eq!(f.t90_s, None, "it did not come back by itself");
+        assert_eq!(f.rss_after_nudge_bytes, Some(10 * MIB));
+        assert_eq!(f.recovery(), Recovery::Never);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(super) fn figures_table(s: &Summary, out: &mut String) {
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
          during the load; **A**: median over the last second of `drain`, the gate figure; **retention** \
          (A − B) / (P − B), blank when P − B < {} MiB; **t90**: seconds from the load stop until RssAnon is back \
-         within 10% of the growth (`never` if it did not); **VSZ** after drain; **req/s** ok responses per second \
+         within 10% of the growth during the drain (`never` if it did not); **VSZ** after drain; **req/s** ok responses per second \
          and latency from the intended send time, during the load; **CV of A**: run-to-run coefficient of \
          variation (sample standard deviation / mean) of A, the noise a regression must exceed.\n",
         MIN_GROWTH_FOR_RETENTION >> 20
