@@ -197,6 +197,14 @@ impl FakeLoad {
 
 const ADDR: &str = "127.0.0.1:41234";
 
+/// The phase marks of a record: name, start, end.
+fn marks_of(rec: &crate::record::RecordBuilder) -> Vec<(&str, f64, f64)> {
+    rec.phases
+        .iter()
+        .map(|m| (m.name.as_str(), m.start, m.end))
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,13 +220,8 @@ async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
     driver::drive(&p, addr, &load, &l).await.unwrap();
 
     let rec = std::mem::take(&mut l.borrow_mut().record);
-    let marks: Vec<(&str, f64, f64)> = rec
-        .phases
-        .iter()
-        .map(|m| (m.name.as_str(), m.start, m.end))
-        .collect();
     assert_eq!(
-        marks,
+        marks_of(&rec),
         [
             ("before", 0.0, 2.0),
             ("during", 2.0, 6.0),
@@ -415,13 +418,8 @@ async fn cycles_repeat_the_load_and_the_drain() {
         .await
         .unwrap();
     let rec = std::mem::take(&mut l.borrow_mut().record);
-    let marks: Vec<(&str, f64, f64)> = rec
-        .phases
-        .iter()
-        .map(|m| (m.name.as_str(), m.start, m.end))
-        .collect();
     assert_eq!(
-        marks,
+        marks_of(&rec),
         [
             ("before", 0.0, 1.0),
             ("during", 1.0, 3.0),
