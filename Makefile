@@ -51,8 +51,8 @@ fuzz:
 ## stress: the fault suite at full length: harness/tests/faults.rs and run_e2e.rs's fault tests,
 ## target-server's overload_sustained (OVERLOAD_SECS=30 per allocator), slow_clients and
 ## boundaries, then the fuzz tests with FUZZ_CASES cases. Every part runs; any failure fails it.
-## About 5 min here; run it alone (see docs/reliability.md). `make test` runs the same tests at
-## CI length (5 s of overload, fewer fuzz cases).
+## About 5 min here (see docs/reliability.md). `make test` runs the same tests at CI length
+## (5 s of overload, fewer fuzz cases).
 OVERLOAD_SECS ?= 30
 stress:
 	$(CARGO) build --workspace

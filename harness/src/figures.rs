@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cgroup::CgroupSample;
 use crate::cycles::{Cycle, CycleVerdict};
-use crate::sample::Sample;
+use crate::sample::{Sample, SmapsRollup};
 
 /// Below this peak growth, retention is noise and is not computed.
 pub const MIN_GROWTH_FOR_RETENTION: u64 = 4 << 20;
@@ -45,6 +46,18 @@ pub struct Figures {
     /// Leak or retention, from `cycles`: plateau or growth, and the figures that decided it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle_verdict: Option<CycleVerdict>,
+    /// Memory as a container sees it, after the drain (the readings of the last second of
+    /// `drain`, at the smaps interval; the last of the drain if none fell in that second):
+    /// RssAnon − LazyFree, the anonymous memory the kernel could not take back at once
+    /// (`MADV_FREE` pages are counted in RssAnon until it does).
+    #[serde(default)]
+    pub rss_anon_less_lazy_free_after_drain_bytes: Option<u64>,
+    /// What the server's memory cgroup was charged (`memory.usage_in_bytes` / `memory.current`).
+    #[serde(default)]
+    pub cgroup_usage_after_drain_bytes: Option<u64>,
+    /// Its working set, usage − inactive file pages: what kubelet and `docker stats` report.
+    #[serde(default)]
+    pub cgroup_working_set_after_drain_bytes: Option<u64>,
 }
 
 /// How a run's memory came back after the load.
@@ -93,11 +106,50 @@ impl Figures {
             rss_after_nudge_bytes: u(|s| s.rss_after_nudge_bytes),
             rss_after_release_bytes: u(|s| s.rss_after_release_bytes),
             server_cpu_during_s: x(|s| s.server_cpu_during_s),
+            rss_anon_less_lazy_free_after_drain_bytes: u(|s| {
+                s.rss_anon_less_lazy_free_after_drain_bytes
+            }),
+            cgroup_usage_after_drain_bytes: u(|s| s.cgroup_usage_after_drain_bytes),
+            cgroup_working_set_after_drain_bytes: u(|s| s.cgroup_working_set_after_drain_bytes),
             ..Figures::default()
         }
         .with_cycles(crate::cycles::medians(
             &sets.iter().map(|s| s.cycles.as_slice()).collect::<Vec<_>>(),
         ))
+    }
+
+    /// These figures with the container's view after the drain: from the smaps readings
+    /// (LazyFree, with the RssAnon sample of the same instant) and the cgroup's.
+    pub fn with_container(
+        mut self,
+        samples: &[Sample],
+        smaps: &[SmapsRollup],
+        cgroup: &[CgroupSample],
+        marks: &[PhaseMark],
+    ) -> Figures {
+        let Some(drain) = phase(marks, "drain") else {
+            return self;
+        };
+        // Each rollup is read right after the sample of its `t`.
+        let less_lazy: Vec<At> = smaps
+            .iter()
+            .filter_map(|r| {
+                let s = samples
+                    .iter()
+                    .min_by(|a, b| (a.t - r.t).abs().total_cmp(&(b.t - r.t).abs()))
+                    .filter(|s| (s.t - r.t).abs() < 0.5)?;
+                Some(At {
+                    t: r.t,
+                    v: s.rss_anon.saturating_sub(r.lazy_free),
+                })
+            })
+            .collect();
+        self.rss_anon_less_lazy_free_after_drain_bytes =
+            last_second_or_last_of(&less_lazy, drain, |a| a.v);
+        self.cgroup_usage_after_drain_bytes = last_second_or_last_of(cgroup, drain, |c| c.usage);
+        self.cgroup_working_set_after_drain_bytes =
+            last_second_or_last_of(cgroup, drain, |c| c.working_set);
+        self
     }
 
     /// These figures with `cycles` and the verdict they give.
@@ -112,9 +164,44 @@ fn phase<'a>(marks: &'a [PhaseMark], name: &str) -> Option<&'a PhaseMark> {
     marks.iter().find(|m| m.name == name)
 }
 
-/// Samples with `from <= t <= to`.
-fn window(samples: &[Sample], from: f64, to: f64) -> impl Iterator<Item = &Sample> {
-    samples.iter().filter(move |s| s.t >= from && s.t <= to)
+/// A reading taken at `t` seconds into the run: samples, smaps rollups, cgroup readings.
+pub trait Timed {
+    fn t(&self) -> f64;
+}
+
+impl Timed for Sample {
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
+impl Timed for SmapsRollup {
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
+impl Timed for CgroupSample {
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
+/// A value derived from readings of one instant.
+struct At {
+    t: f64,
+    v: u64,
+}
+
+impl Timed for At {
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
+/// Readings with `from <= t <= to`.
+fn window<T: Timed>(samples: &[T], from: f64, to: f64) -> impl Iterator<Item = &T> {
+    samples.iter().filter(move |s| s.t() >= from && s.t() <= to)
 }
 
 /// Median, the one convention of every figure: the middle value, or for an even count the
@@ -154,10 +241,10 @@ fn last_second(
 }
 
 /// Median of `f` over the last second of the phase `p`.
-pub(crate) fn last_second_of(
-    samples: &[Sample],
+pub(crate) fn last_second_of<T: Timed>(
+    samples: &[T],
     p: &PhaseMark,
-    f: fn(&Sample) -> u64,
+    f: impl Fn(&T) -> u64,
 ) -> Option<u64> {
     median_u64(
         &window(samples, (p.end - 1.0).max(p.start), p.end)
@@ -166,8 +253,18 @@ pub(crate) fn last_second_of(
     )
 }
 
+/// [`last_second_of`] for readings taken about once a second (the smaps interval), of which
+/// the last second may hold none: then the last reading within the phase.
+pub(crate) fn last_second_or_last_of<T: Timed>(
+    readings: &[T],
+    p: &PhaseMark,
+    f: impl Fn(&T) -> u64,
+) -> Option<u64> {
+    last_second_of(readings, p, &f).or_else(|| window(readings, p.start, p.end).last().map(f))
+}
+
 /// Highest `f` within the phase `p`.
-pub(crate) fn max_of(samples: &[Sample], p: &PhaseMark, f: fn(&Sample) -> u64) -> Option<u64> {
+pub(crate) fn max_of<T: Timed>(samples: &[T], p: &PhaseMark, f: impl Fn(&T) -> u64) -> Option<u64> {
     window(samples, p.start, p.end).map(f).max()
 }
 
@@ -376,6 +473,50 @@ mod tests {
             "two of three never recovered: the median is never"
         );
         assert_eq!(Figures::medians(&[&y, &y, &x]).t90_s, Some(2.0));
+    }
+
+    #[test]
+    fn the_containers_view_after_the_drain() {
+        // 90 MiB of RssAnon after the drain, 60 MiB of it MADV_FREE'd; smaps and the cgroup
+        // read once a second, at the `t` of a sample.
+        let s = series(14.0, |t| if t < 8.0 { 10 * MIB } else { 90 * MIB });
+        let at = |t: f64, lazy: u64| SmapsRollup {
+            t,
+            lazy_free: lazy * MIB,
+            ..Default::default()
+        };
+        let smaps = vec![at(7.0, 0), at(11.0, 50), at(12.0, 60), at(13.5, 60)];
+        let cg = |t: f64, usage: u64, inactive: u64| CgroupSample {
+            t,
+            usage: usage * MIB,
+            inactive_file: inactive * MIB,
+            working_set: (usage - inactive) * MIB,
+        };
+        let cgroup = vec![cg(12.0, 200, 100), cg(13.0, 100, 4), cg(13.5, 102, 4)];
+        let f = compute(&s, &marks()).with_container(&s, &smaps, &cgroup, &marks());
+        // The last second of the drain is 13.0..=14.0.
+        assert_eq!(f.rss_anon_less_lazy_free_after_drain_bytes, Some(30 * MIB));
+        assert_eq!(f.cgroup_usage_after_drain_bytes, Some(101 * MIB));
+        assert_eq!(f.cgroup_working_set_after_drain_bytes, Some(97 * MIB));
+        // No reading in the last second: the last of the drain; none in the drain: no figure.
+        let f = compute(&s, &marks()).with_container(&s, &smaps[..3], &cgroup[..1], &marks());
+        assert_eq!(f.rss_anon_less_lazy_free_after_drain_bytes, Some(30 * MIB));
+        assert_eq!(f.cgroup_working_set_after_drain_bytes, Some(100 * MIB));
+        let f = compute(&s, &marks()).with_container(&s, &smaps[..1], &[], &marks());
+        assert_eq!(
+            (
+                f.rss_anon_less_lazy_free_after_drain_bytes,
+                f.cgroup_usage_after_drain_bytes
+            ),
+            (None, None)
+        );
+        // Medians over runs take them too.
+        let g = Figures {
+            cgroup_working_set_after_drain_bytes: Some(MIB),
+            ..Default::default()
+        };
+        let m = Figures::medians(&[&g, &g, &Figures::default()]);
+        assert_eq!(m.cgroup_working_set_after_drain_bytes, Some(MIB));
     }
 
     #[test]

@@ -8,11 +8,14 @@
 //! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
 //! - [`server`]: the server a run measures, either kind (the toy server or a `[target]` of the
 //!   user's own under its guard): start, readiness, stop, and children that die with the harness.
+//! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
+//!   and its own OOM-kill count.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
 //! - [`cycles`]: leak or retention, from repeated cycles of load and drain.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
+pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod compare;

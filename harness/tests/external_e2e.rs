@@ -236,6 +236,26 @@ fn a_pre_forking_target_is_sampled_as_the_sum_of_its_processes() {
         assert!(sum["vm_rss"].as_u64().unwrap() > master);
         pids.extend(procs.iter().map(|p| p["pid"].as_u64().unwrap()));
     }
+    // The master and its workers ran in the run's memory cgroup (the guard outside it): it was
+    // charged their memory once they were up, and removed after the run.
+    assert_eq!(
+        rec["server_cgroup"]["version"], "v1",
+        "{}",
+        rec["server_cgroup"]
+    );
+    let usage: Vec<u64> = rec["cgroup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["t"].as_f64().unwrap() >= ready_at)
+        .map(|c| c["usage"].as_u64().unwrap())
+        .collect();
+    assert!(
+        usage.len() >= 4 && usage.iter().all(|&u| u >= 1 << 20),
+        "cgroup usage {usage:?}"
+    );
+    let cg = rec["server_cgroup"]["path"].as_str().unwrap();
+    assert!(!Path::new(cg).exists(), "{cg} left behind");
     // Stopped with SIGTERM, cleanly, and nothing of it left.
     assert_eq!(rec["server_exit"], "exited with code 0");
     for p in pids {

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::cgroup::TestCgroup;
 use common::scenario::{table_at as table, ScenarioFile};
 use common::{read_json, BIN};
 use serde_json::Value;
@@ -200,65 +201,16 @@ fn buffered_bodies_hit_the_memory_limit_and_streaming_stays_flat() {
     assert!(!Path::new(&format!("/proc/{pid}")).exists());
 }
 
-/// A memory cgroup (v1) of the test's, removed when dropped, even after a failed assertion:
-/// once its processes are gone (a server still exiting makes `rmdir` say busy for a moment).
-struct Cgroup(PathBuf);
-
-impl Cgroup {
-    fn create(root: &Path, limit: u64) -> Cgroup {
-        let cg = Cgroup(root.join(format!("allocstorm-test-{}", std::process::id())));
-        // One left by a test process of the same pid that died before its clean-up.
-        if cg.0.exists() {
-            std::fs::remove_dir(&cg.0)
-                .unwrap_or_else(|e| panic!("{}: left over and not removable: {e}", cg.0.display()));
-        }
-        std::fs::create_dir(&cg.0).unwrap();
-        std::fs::write(cg.0.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
-        cg
-    }
-
-    fn read(&self, file: &str) -> String {
-        std::fs::read_to_string(self.0.join(file)).unwrap_or_default()
-    }
-
-    /// `oom_kill` of `memory.oom_control`: the processes the kernel OOM-killed in it.
-    fn oom_kills(&self) -> Option<u64> {
-        self.read("memory.oom_control")
-            .lines()
-            .find_map(|l| l.strip_prefix("oom_kill "))
-            .and_then(|v| v.trim().parse().ok())
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            match std::fs::remove_dir(&self.0) {
-                Ok(()) => return,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
-            }
-        }
-        eprintln!("{}: could not be removed", self.0.display());
-    }
-}
-
-/// A kernel OOM kill, as under a container's memory limit: the run is `oom` too. The server
-/// alone is started in a cgroup-v1 memory cgroup of 256 MiB (`ALLOCSTORM_SERVER_CGROUP`; needs
-/// root and the memory controller, which this project's machines and CI have) with buffered
-/// 32 MiB bodies and no limit of the harness's own. The harness and its load workers stay
-/// outside, so the kernel's victim can only be the server: with them inside, a kill of one of
-/// them (the next-highest badness, should the server's memory not be reaped) could end the run
-/// `failed`, or with no record at all.
+/// A kernel OOM kill, as under a container's memory limit: the run is `oom` too. The run's
+/// cgroup is made inside a cgroup-v1 memory cgroup of the test's, limited to 256 MiB
+/// (`ALLOCSTORM_SERVER_CGROUP`), with buffered 32 MiB bodies and no limit of the harness's own.
+/// The server alone is in it (the harness and its load workers stay outside), so the kernel's
+/// victim can only be the server, and the harness reads the kill from the run cgroup's own
+/// `oom_kill`: other tests' servers SIGKILLed meanwhile, or other OOM kills on the machine,
+/// change nothing here, so this test runs beside the others.
 #[test]
 fn a_kernel_oom_kill_is_recorded_as_oom() {
-    let root = Path::new("/sys/fs/cgroup/memory");
-    assert!(
-        root.join("cgroup.procs").is_file(),
-        "cgroup v1 memory controller not mounted at {}",
-        root.display()
-    );
-    let cg = Cgroup::create(root, 256 << 20);
+    let cg = TestCgroup::create("oom", 256 << 20);
     let dir = tempfile::tempdir().unwrap();
     let s = scenario(dir.path(), "buffered-vs-streaming.toml", |t| {
         short_quick(t, "4s", "1s");
@@ -293,11 +245,31 @@ fn a_kernel_oom_kill_is_recorded_as_oom() {
     let rec = record(&out, "glibc@buffered");
     assert_eq!(o.status.code(), Some(0), "oom is a result: {said}");
     assert_eq!(rec["status"], "oom", "{}", rec["failure"]);
+    // The run's own cgroup, inside the test's, counted the kill: the server was all there was
+    // in it.
+    let run_cg = rec["server_cgroup"]["path"].as_str().expect("a run cgroup");
+    assert!(
+        Path::new(run_cg).parent() == Some(cg.0.as_path()),
+        "{run_cg} not in {}",
+        cg.0.display()
+    );
+    assert_eq!(rec["server_cgroup"]["version"], "v1");
     let failure = rec["failure"].as_str().unwrap();
     assert!(failure.contains("kernel's OOM killer"), "{failure}");
     assert!(failure.contains("SIGKILL"), "{failure}");
-    // The kernel killed one process in the cgroup, and the server was all there was in it.
-    assert_eq!(cg.oom_kills(), Some(1), "{}", cg.read("memory.oom_control"));
+    assert!(
+        failure.contains(&format!(
+            "oom_kill of the server's memory cgroup ({run_cg}/memory.oom_control) went from 0 to 1"
+        )),
+        "{failure}"
+    );
+    // The run removed its cgroup; the limit was the test's cgroup's, and it was reached.
+    assert_eq!(cg.children(), Vec::<PathBuf>::new());
+    let most: u64 = cg.read("memory.max_usage_in_bytes").trim().parse().unwrap();
+    assert!(
+        most > 240 << 20,
+        "the test's cgroup held at most {most} bytes"
+    );
     let pid = rec["server_pid"].as_u64().unwrap();
     assert!(!Path::new(&format!("/proc/{pid}")).exists());
 }

@@ -2,10 +2,12 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cgroup::TestCgroup;
 use common::scenario::ScenarioFile;
 use common::{run, Running, BIN};
 use serde_json::Value;
@@ -62,6 +64,26 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert!((-0.5..=1.5).contains(&r), "retention {r}");
     assert!(f["vsz_after_drain_bytes"].as_u64().unwrap() >= a);
     assert!(f["server_cpu_during_s"].as_f64().unwrap() > 0.0);
+    // Memory as a container sees it: the server's own cgroup, usage at least its working set,
+    // and RssAnon less the MADV_FREE'd pages at most RssAnon.
+    assert_eq!(
+        rec["server_cgroup"]["version"], "v1",
+        "{}",
+        rec["server_cgroup"]
+    );
+    let usage = f["cgroup_usage_after_drain_bytes"].as_u64().expect("usage");
+    let ws = f["cgroup_working_set_after_drain_bytes"]
+        .as_u64()
+        .expect("working set");
+    assert!(ws > 0 && usage >= ws, "usage {usage}, working set {ws}");
+    assert!(!rec["cgroup"].as_array().unwrap().is_empty());
+    let less_lazy = f["rss_anon_less_lazy_free_after_drain_bytes"]
+        .as_u64()
+        .expect("RssAnon - LazyFree");
+    assert!(
+        less_lazy > 0 && less_lazy <= 2 * a,
+        "{less_lazy} against A {a}"
+    );
 
     // Phases in order, back to back.
     let phases: Vec<(String, f64, f64)> = rec["phases"]
@@ -258,8 +280,21 @@ fn start_run_until_loaded() -> LoadedRun {
     }
 }
 
+/// A run cgroup as a harness killed before it could remove it leaves one: named after a pid
+/// that is gone.
+fn stale_run_cgroup() -> PathBuf {
+    let parent = Path::new(common::cgroup::MEMORY).join("allocstorm");
+    std::fs::create_dir_all(&parent).unwrap();
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let stale = parent.join(format!("{}-glibc-1", gone.id()));
+    std::fs::create_dir(&stale).unwrap();
+    stale
+}
+
 #[test]
 fn sigint_leaves_no_process_and_keeps_samples() {
+    let stale = stale_run_cgroup();
     let LoadedRun {
         dir,
         out,
@@ -307,6 +342,10 @@ fn sigint_leaves_no_process_and_keeps_samples() {
         serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
     assert_eq!(rec["status"], "interrupted");
     assert!(rec["figures"]["rss_before_bytes"].as_u64().is_some());
+    // The server's memory cgroup went with it, and so did the one a killed harness had left.
+    let run_cg = rec["server_cgroup"]["path"].as_str().expect("a run cgroup");
+    assert!(!Path::new(run_cg).exists(), "{run_cg} left behind");
+    assert!(!stale.exists(), "{} left behind", stale.display());
 }
 
 #[test]
@@ -339,4 +378,108 @@ fn a_server_killed_mid_run_is_recorded_as_failed_with_its_signal() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `oom_kill` of `/proc/vmstat`: the kernel's OOM kills on the whole machine since boot.
+fn machine_oom_kills() -> u64 {
+    allocstorm::cgroup::stat_value(
+        &std::fs::read_to_string("/proc/vmstat").unwrap(),
+        "oom_kill",
+    )
+    .expect("oom_kill in /proc/vmstat")
+}
+
+/// The problem of a machine-wide OOM count: a server SIGKILLed by someone else while the
+/// kernel OOM-killed an unrelated process was recorded as `oom`. Here, mid-load, a process in
+/// a 32 MiB memory cgroup of the test's asks for 64 MiB (`dd bs=64M`) and the kernel kills it
+/// there, `oom_kill` in /proc/vmstat going up; then the test SIGKILLs the run's server. The
+/// harness reads its server's own cgroup's count, which did not move: the run is `failed` with
+/// its signal.
+#[test]
+fn an_oom_kill_elsewhere_while_the_server_is_killed_is_not_the_servers_oom() {
+    let LoadedRun {
+        dir: _dir,
+        out,
+        mut child,
+        server_pid: pid,
+        ..
+    } = start_run_until_loaded();
+    let machine_before = machine_oom_kills();
+
+    let hog = TestCgroup::create("hog", 32 << 20);
+    let mut dd = Command::new("dd");
+    dd.args(["if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    hog.run_inside(&mut dd);
+    let st = dd.status().unwrap();
+    assert_eq!(st.signal(), Some(libc::SIGKILL), "dd {st}");
+    assert_eq!(
+        hog.oom_kills(),
+        Some(1),
+        "{}",
+        hog.read("memory.oom_control")
+    );
+    assert!(
+        machine_oom_kills() > machine_before,
+        "the machine's count rose: the old rule would have said oom"
+    );
+    assert!(child.is_running(), "the run is still going");
+
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let status = child.wait();
+    assert_eq!(status.code(), Some(1), "a failed run exits 1");
+    let rec: Value =
+        serde_json::from_slice(&std::fs::read(out.join("runs/glibc-1.json")).unwrap()).unwrap();
+    let failure = rec["failure"].as_str().unwrap();
+    assert_eq!(rec["status"], "failed", "{failure}");
+    assert!(
+        failure.contains("killed by signal 9 (SIGKILL)"),
+        "{failure}"
+    );
+    assert!(!failure.contains("OOM"), "{failure}");
+    // The server ran in a cgroup of its own, and the run removed it.
+    let run_cg = rec["server_cgroup"]["path"].as_str().expect("a run cgroup");
+    assert!(!Path::new(run_cg).exists(), "{run_cg} left behind");
+}
+
+/// Inside a container `/sys/fs/cgroup` is read-only: no cgroup can be made for the server. The
+/// run goes on without one (in a mount namespace of its own where the memory hierarchy is
+/// read-only), ok, and its record says why in one line; the cgroup figures are null and the
+/// `/proc` ones are all there.
+#[test]
+fn a_run_where_no_cgroup_can_be_made_goes_on_without_one_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write_scenario(dir.path(), "1s");
+    let out = dir.path().join("out");
+    let st = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!(
+            "mount -o remount,bind,ro {} && exec \"$0\" \"$@\"",
+            common::cgroup::MEMORY
+        ))
+        .arg(BIN)
+        .args(["run", "--quiet", "--variant", "glibc", "--scenario"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    let rec = common::read_json(&out.join("runs/glibc-1.json"));
+    assert_eq!(st.code(), Some(0), "{}", rec["failure"]);
+    assert_eq!(rec["status"], "ok");
+    let why = rec["server_cgroup"]["none_because"].as_str().unwrap();
+    assert!(
+        why.starts_with("cannot make a memory cgroup: mkdir /sys/fs/cgroup/memory/allocstorm")
+            && why.ends_with("Read-only file system (os error 30)")
+            && !why.contains('\n'),
+        "{why}"
+    );
+    assert!(rec["server_cgroup"].get("path").is_none());
+    let f = &rec["figures"];
+    assert!(f["cgroup_working_set_after_drain_bytes"].is_null());
+    assert!(f["rss_after_drain_bytes"].as_u64().is_some());
+    assert!(f["rss_anon_less_lazy_free_after_drain_bytes"]
+        .as_u64()
+        .is_some());
 }

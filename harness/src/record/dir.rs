@@ -226,6 +226,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 report: Default::default(),
                 target: None,
                 stats_polled_in: None,
+                server_cgroup: None,
             },
         };
         if sibling.is_none() {

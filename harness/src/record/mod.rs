@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub mod dir;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
 
+use crate::cgroup::{CgroupNote, CgroupSample};
 use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
 use crate::provenance::Environment;
@@ -85,6 +86,10 @@ pub struct RunHeader {
     /// it in every phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_polled_in: Option<Vec<String>>,
+    /// The memory cgroup the server ran in, made for the run, or why it had none. Absent in
+    /// records of versions that made none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cgroup: Option<CgroupNote>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.
@@ -127,6 +132,10 @@ pub struct RunRecord {
     /// at the same `t` as the summed sample they add up to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub procs: Vec<TreeSample>,
+    /// The server's memory cgroup (usage, working set), once per smaps tick, at the `t` of a
+    /// sample; empty without a cgroup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup: Vec<CgroupSample>,
 }
 
 /// One line of the streamed `.jsonl`.
@@ -149,6 +158,8 @@ pub enum Event {
     Mappings(MappingBreakdown),
     /// Each process of a tree-sampled target.
     Procs(TreeSample),
+    /// The server's memory cgroup.
+    Cgroup(CgroupSample),
     Stats(StatsSample),
     LoadSecond {
         phase: String,
@@ -184,6 +195,7 @@ pub struct RecordBuilder {
     smaps: Vec<SmapsRollup>,
     mappings: Vec<MappingBreakdown>,
     procs: Vec<TreeSample>,
+    cgroup: Vec<CgroupSample>,
     pub stats: Vec<StatsSample>,
     pub loads: Vec<PhaseLoad>,
     release: Option<serde_json::Value>,
@@ -211,6 +223,7 @@ impl RecordBuilder {
             Event::Smaps(s) => self.smaps.push(*s),
             Event::Mappings(m) => self.mappings.push(*m),
             Event::Procs(p) => self.procs.push(p.clone()),
+            Event::Cgroup(c) => self.cgroup.push(*c),
             Event::Stats(s) => self.stats.push(s.clone()),
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => self.release = Some(outcome.clone()),
@@ -248,7 +261,12 @@ impl RecordBuilder {
             server_pid: self.pid,
             server_settings: settings,
             preload_mapped: self.preload_mapped,
-            figures: crate::figures::compute(&self.samples, &self.phases),
+            figures: crate::figures::compute(&self.samples, &self.phases).with_container(
+                &self.samples,
+                &self.smaps,
+                &self.cgroup,
+                &self.phases,
+            ),
             phases: self.phases,
             load: self
                 .loads
@@ -262,6 +280,7 @@ impl RecordBuilder {
             mappings: self.mappings,
             stats: self.stats,
             procs: self.procs,
+            cgroup: self.cgroup,
         }
     }
 }
@@ -353,6 +372,7 @@ impl RunRecord {
             mappings: Vec::new(),
             stats: Vec::new(),
             procs: Vec::new(),
+            cgroup: Vec::new(),
         }
     }
 }

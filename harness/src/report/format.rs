@@ -65,6 +65,16 @@ pub fn shown(v: &serde_json::Value) -> String {
     }
 }
 
+/// A figure of a run that did not end ok, shown as far as it went: in italics (Markdown),
+/// unless it is missing.
+pub fn italic_if(measured: bool, c: String) -> String {
+    if measured && c != MARKDOWN.missing {
+        format!("*{c}*")
+    } else {
+        c
+    }
+}
+
 /// A Markdown table cell: pipes and newlines would break the row.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")

@@ -145,6 +145,7 @@ mod tests {
             report: Default::default(),
             target: None,
             stats_polled_in: None,
+            server_cgroup: None,
         };
         let mut r = RunRecord::from_header(header);
         r.stats = values

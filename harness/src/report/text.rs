@@ -102,40 +102,16 @@ pub fn text_table(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::{MemoryBreakdown, RunFigures, ScenarioInfo, VariantSummary};
+    use crate::report::summary::{RunFigures, ScenarioInfo, VariantSummary};
 
     fn variant(name: &str, a: Option<u64>) -> VariantSummary {
+        let medians = a.map(|a| crate::figures::Figures {
+            rss_after_drain_bytes: Some(a),
+            ..Default::default()
+        });
         VariantSummary {
-            name: name.into(),
-            base_variant: name.into(),
-            sweep: None,
-            failure: None,
-            memory_limit_bytes: None,
-            binary: String::new(),
-            description: String::new(),
-            env: Default::default(),
-            args: vec![],
-            preload: None,
-            allocator: None,
-            allocator_settings: None,
-            status: if a.is_some() {
-                "ok".into()
-            } else {
-                "failed".into()
-            },
-            runs: 3,
-            runs_ok: if a.is_some() { 3 } else { 0 },
-            median_run_index: None,
-            medians: FigureSet {
-                figures: crate::figures::Figures {
-                    rss_after_drain_bytes: a,
-                    ..Default::default()
-                },
-                ..Default::default()
-            },
             rss_after_drain_cv: a.map(|_| 0.05),
-            memory_breakdown: MemoryBreakdown::default(),
-            run_figures: vec![],
+            ..VariantSummary::for_test(name, 3, medians)
         }
     }
 

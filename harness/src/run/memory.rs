@@ -1,6 +1,8 @@
 //! Where a run's memory figures come from: a [`MemorySource`]. The harness reads `/proc`
-//! ([`ProcSource`], one process or a process tree summed); tests give a fake.
+//! ([`ProcSource`], one process or a process tree summed) and the server's memory cgroup, if
+//! it has one; tests give a fake.
 
+use crate::cgroup::{CgroupReader, CgroupSample};
 use crate::sample::{
     MappingBreakdown, ProcReader, Sample, SampleError, SmapsRollup, TreeReader, TreeSample,
 };
@@ -13,13 +15,15 @@ pub struct Detail {
     pub mappings: Option<MappingBreakdown>,
     /// Each process of a tree, at the `t` of the last sample.
     pub procs: Option<TreeSample>,
+    /// The server's memory cgroup: usage and working set.
+    pub cgroup: Option<CgroupSample>,
 }
 
 /// The memory of the server a run measures, read at time `t` (seconds into the run).
 pub trait MemorySource {
     /// `/proc/<pid>/status`: the figures sampled every interval. `Gone` when the server is.
     fn sample(&mut self, t: f64) -> Result<Sample, SampleError>;
-    /// `smaps_rollup` and the mapping breakdown; what cannot be read is left out.
+    /// `smaps_rollup`, the mapping breakdown and the cgroup; what cannot be read is left out.
     fn detail(&mut self, t: f64) -> Detail;
 }
 
@@ -30,6 +34,7 @@ pub struct ProcSource {
     tree: TreeReader,
     /// The tree as of the last sample, for the detail readings.
     last_tree: Option<TreeSample>,
+    cgroup: Option<CgroupReader>,
 }
 
 impl ProcSource {
@@ -39,7 +44,14 @@ impl ProcSource {
             process: ProcReader::new(pid),
             tree: TreeReader::new(pid),
             last_tree: None,
+            cgroup: None,
         }
+    }
+
+    /// Reads the server's memory cgroup too, with the detail readings.
+    pub fn with_cgroup(mut self, cgroup: Option<CgroupReader>) -> ProcSource {
+        self.cgroup = cgroup;
+        self
     }
 }
 
@@ -55,16 +67,19 @@ impl MemorySource for ProcSource {
     }
 
     fn detail(&mut self, t: f64) -> Detail {
+        let cgroup = self.cgroup.as_ref().and_then(|c| c.sample(t).ok());
         match self.last_tree.take() {
             Some(tr) => Detail {
                 rollup: self.tree.smaps_rollup(&tr, t).ok(),
                 mappings: self.tree.mappings(&tr, t).ok(),
                 procs: Some(tr),
+                cgroup,
             },
             None => Detail {
                 rollup: self.process.smaps_rollup(t).ok(),
                 mappings: self.process.mappings(t).ok(),
                 procs: None,
+                cgroup,
             },
         }
     }

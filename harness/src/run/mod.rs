@@ -1,4 +1,5 @@
-//! One run of one variant: start its server, walk the phases, sample from outside, record.
+//! One run of one variant: start its server in a memory cgroup of its own ([`crate::cgroup`]),
+//! walk the phases, sample from outside, record.
 //!
 //! Three tasks run at once on the main thread's runtime: the [`driver`] (readiness, then the
 //! phases), the [`sampler`] (memory from a [`memory::MemorySource`]: `/proc`) and the [`stats`]
@@ -22,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cgroup::{self, CgroupNote, ServerCgroup};
 use crate::probe;
 use crate::progress::Progress;
 use crate::provenance::Environment;
@@ -77,7 +79,12 @@ fn toy_server_args(req: &RunRequest<'_>) -> Vec<String> {
 }
 
 /// What is known of a run before its server starts.
-fn run_header(req: &RunRequest<'_>, server_command: Vec<String>, started_at: String) -> RunHeader {
+fn run_header(
+    req: &RunRequest<'_>,
+    server_command: Vec<String>,
+    started_at: String,
+    server_cgroup: Option<CgroupNote>,
+) -> RunHeader {
     RunHeader {
         scenario: req.scenario.name.clone(),
         scenario_path: req.scenario.path.display().to_string(),
@@ -99,6 +106,7 @@ fn run_header(req: &RunRequest<'_>, server_command: Vec<String>, started_at: Str
             Some(_) => req.scenario.sampling.stats_in.clone(),
             None => Vec::new(),
         }),
+        server_cgroup,
     }
 }
 
@@ -120,7 +128,7 @@ pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, 
         }
     };
     // Never started: no start time, so it sorts after every run that did.
-    let mut record = RunRecord::from_header(run_header(req, command, String::new()));
+    let mut record = RunRecord::from_header(run_header(req, command, String::new(), None));
     record.status = RunStatus::Skipped;
     record.failure = Some(reason);
     let (_, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
@@ -178,22 +186,44 @@ pub async fn run_variant(
             .map(|t| t.command.clone())
             .unwrap_or_default(),
     };
-    let header = run_header(&req, command, started_at);
+    // The server's own memory cgroup, removed when this drops: on every way out of here.
+    let (server_cgroup, no_cgroup) = match cgroup::for_run(&req.variant.name, req.run_index) {
+        Ok(c) => (Some(c), None),
+        Err(no) => (None, Some(no)),
+    };
+    let note = match (&server_cgroup, &no_cgroup) {
+        (Some(c), _) => Some(c.note()),
+        (None, no) => no.as_ref().map(|no| CgroupNote {
+            path: None,
+            version: None,
+            none_because: Some(no.reason.clone()),
+        }),
+    };
+    let header = run_header(&req, command, started_at, note);
     let label = format!("{} #{}", req.variant.name, req.run_index);
     let live = Live::new(Some(log), Progress::new(label, req.show_progress));
     live.borrow_mut()
         .emit(Event::Start(Box::new(header.clone())));
 
     let server_log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
-    let started = match launch {
-        Ok(l) => server::start(l, req.variant, &server_log).await,
-        Err(e) => Err(e),
+    let started = match (launch, &no_cgroup) {
+        // A cgroup the caller named and that cannot be used: the run they asked for cannot be.
+        (_, Some(no)) if no.asked => Err(no.reason.clone()),
+        (Ok(l), _) => {
+            let dir = server_cgroup.as_ref().map(ServerCgroup::dir);
+            server::start(l, req.variant, &server_log, dir).await
+        }
+        (Err(e), _) => Err(e),
     };
     let mut server = match started {
         Ok(s) => s,
         Err(e) => return finish(header, live, &json, (RunStatus::Failed, Some(e), None)),
     };
-    let oom_kills_before = outcome::kernel_oom_kills();
+    let oom_counter = match &server_cgroup {
+        Some(c) => outcome::OomCounter::Cgroup(c.reader()),
+        None => outcome::OomCounter::Machine,
+    };
+    let oom_kills_before = oom_counter.read();
     live.borrow_mut().begin("startup", Duration::from_secs(10));
 
     let ended = {
@@ -202,7 +232,8 @@ pub async fn run_variant(
             .target
             .as_ref()
             .map_or(SampleScope::Process, |t| t.sample);
-        let mut memory = memory::ProcSource::new(server.pid, scope);
+        let mut memory = memory::ProcSource::new(server.pid, scope)
+            .with_cgroup(server_cgroup.as_ref().map(ServerCgroup::reader));
         let sampler = sampler::sample_loop(
             &mut memory,
             req.sample_interval,
@@ -235,8 +266,14 @@ pub async fn run_variant(
         }
     };
     live.borrow_mut().end();
-    let end = end_server(&mut server, &ended, oom_kills_before).await;
+    let end = end_server(&mut server, &ended, (&oom_counter, oom_kills_before)).await;
     drop(server);
+    if let Some(c) = server_cgroup {
+        // The server is reaped; what it started may take a moment more to go.
+        if let Err(e) = c.remove(Duration::from_secs(2)).await {
+            eprintln!("allocstorm: {e}");
+        }
+    }
     finish(header, live, &json, end)
 }
 
@@ -327,7 +364,7 @@ async fn announce(
 async fn end_server(
     server: &mut Running<'_>,
     ended: &Ended,
-    oom_kills_before: Option<u64>,
+    (oom_counter, oom_kills_before): (&outcome::OomCounter, Option<u64>),
 ) -> (RunStatus, Option<String>, Option<String>) {
     let (exit, server_exit) = match ended {
         Ended::Done => (None, server.stop(Duration::from_secs(5)).await),
@@ -355,8 +392,12 @@ async fn end_server(
             (None, "killed by the harness (interrupted)".to_string())
         }
     };
-    let oom_kills_after = outcome::kernel_oom_kills();
-    let (status, failure) = outcome::classify(ended, exit, (oom_kills_before, oom_kills_after));
+    let kills = outcome::OomKills {
+        source: oom_counter.source(),
+        before: oom_kills_before,
+        after: oom_counter.read(),
+    };
+    let (status, failure) = outcome::classify(ended, exit, &kills);
     (status, failure, Some(server_exit))
 }
 

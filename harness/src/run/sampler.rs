@@ -76,6 +76,9 @@ pub async fn sample_loop(
             if let Some(m) = d.mappings {
                 l.emit(Event::Mappings(m));
             }
+            if let Some(c) = d.cgroup {
+                l.emit(Event::Cgroup(c));
+            }
         }
     }
 }

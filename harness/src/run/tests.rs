@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::driver::{self, LoadRunner};
 use super::live::{Live, LiveRef};
 use super::memory::{Detail, MemorySource};
-use super::outcome::{classify, Ended};
+use super::outcome::{classify, Ended, OomCounter, OomKills};
 use super::sampler::{sample_loop, SamplerEnd};
 use crate::load::merge::Merger;
 use crate::load::{Counts, LoadPlan, LoadSummary, SecondReport};
@@ -107,7 +107,12 @@ async fn over_the_memory_limit_the_sampler_stops_with_the_figures() {
     );
     // The sample over the limit is kept; nothing after it was read.
     assert_eq!(l.borrow().record.samples.len(), 3);
-    let (status, failure) = classify(&Ended::OverLimit(why.clone()), None, (None, None));
+    let kills = OomKills {
+        source: OomCounter::Machine.source(),
+        before: None,
+        after: None,
+    };
+    let (status, failure) = classify(&Ended::OverLimit(why.clone()), None, &kills);
     assert_eq!((status, failure), (RunStatus::Oom, Some(why)));
 }
 

@@ -12,7 +12,8 @@
 //!   reap) and ends the way the target ended, with the same exit code or the same signal, so
 //!   the harness reports the target's real end.
 //!
-//! The target gets the variant's preload as `LD_PRELOAD`; the guard itself never loads it.
+//! The target gets the variant's preload as `LD_PRELOAD`, and joins the run's memory cgroup
+//! (`--cgroup`) before it execs; the guard itself does neither.
 
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -25,6 +26,9 @@ pub struct GuardArgs {
     /// `LD_PRELOAD` for the target (not for the guard).
     #[arg(long)]
     pub preload: Option<String>,
+    /// The run's memory cgroup, for the target (and what it forks), not the guard.
+    #[arg(long)]
+    pub cgroup: Option<std::path::PathBuf>,
     /// The target's command line.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -78,6 +82,18 @@ pub fn main(args: GuardArgs) -> ExitCode {
     // The guard gone (SIGKILLed with its group, say) takes the target with it.
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe { cmd.pre_exec(move || super::process::sigkill_on_parent_death(parent)) };
+    if let Some(dir) = &args.cgroup {
+        match super::process::join_cgroup(dir) {
+            // SAFETY: the closure makes only async-signal-safe calls (open, write, close).
+            Ok(join) => unsafe {
+                cmd.pre_exec(join);
+            },
+            Err(e) => {
+                eprintln!("allocstorm target-guard: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -76,12 +76,16 @@ enum Kind<'a> {
     },
 }
 
-/// Starts the server with the variant's environment (and preload), its stderr into `log`.
-/// Returns once its pid is known; [`Running::ready`] waits for it to serve.
+/// Starts the server with the variant's environment (and preload), its stderr into `log`,
+/// inside the memory cgroup `cgroup` if there is one (the run's own, [`crate::cgroup`]): the
+/// toy server, or the target (not its guard), joins it before it execs, so all it allocates
+/// is charged there and the harness and its load workers stay outside. Returns once its pid is
+/// known; [`Running::ready`] waits for it to serve.
 pub async fn start<'a>(
     launch: Launch<'a>,
     variant: &Variant,
     log: &Path,
+    cgroup: Option<&Path>,
 ) -> Result<Running<'a>, String> {
     match launch {
         Launch::Toy { bin, args } => {
@@ -99,9 +103,7 @@ pub async fn start<'a>(
                 cmd.env("LD_PRELOAD", lib);
             }
             process::die_with_parent(&mut cmd);
-            // A cgroup of the caller's for the server alone (ALLOCSTORM_SERVER_CGROUP).
-            let cgroup = std::env::var_os(process::SERVER_CGROUP_ENV).map(PathBuf::from);
-            if let Some(dir) = &cgroup {
+            if let Some(dir) = cgroup {
                 process::start_in_cgroup(&mut cmd, dir)?;
             }
             let inside = cgroup
@@ -127,7 +129,7 @@ pub async fn start<'a>(
             prepared,
             exe,
         } => {
-            let started = target::spawn(&exe, &prepared, spec, variant, log)?;
+            let started = target::spawn(&exe, &prepared, spec, variant, log, cgroup)?;
             let mut guard = started.guard;
             let group = guard.id().unwrap_or(0);
             let pid = match target::target_pid(&mut guard).await {

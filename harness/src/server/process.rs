@@ -31,33 +31,32 @@ pub fn sigkill_on_parent_death(parent: libc::pid_t) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A cgroup directory to start the toy server in (`ALLOCSTORM_SERVER_CGROUP=DIR`, cgroup v1 or
-/// v2): the server alone is then under that cgroup's memory limit, as a server in a container
-/// is, while the harness and its load workers stay outside it, so that a kernel OOM kill there
-/// can only be the server's.
+/// `ALLOCSTORM_SERVER_CGROUP=DIR`: the cgroup (v1 or v2) under which the harness makes each
+/// run's own cgroup for the server, instead of `allocstorm/` of the machine's memory hierarchy
+/// (see [`crate::cgroup`]): a cgroup of the caller's with a memory limit, as a container has.
 pub const SERVER_CGROUP_ENV: &str = "ALLOCSTORM_SERVER_CGROUP";
 
-/// Makes `cmd`'s child move itself into the cgroup `dir` (by writing `0`, "the writer", to its
-/// `cgroup.procs`) between fork and exec: everything it allocates is charged there from its
-/// first page. A child that cannot join fails to start, with the error of the write.
-pub fn start_in_cgroup(
-    cmd: &mut tokio::process::Command,
+/// A `pre_exec` closure that moves the child into the cgroup `dir` (by writing `0`, "the
+/// writer", to its `cgroup.procs`) between fork and exec: everything it allocates is charged
+/// there from its first page. A child that cannot join fails to start, with the error of the
+/// write.
+pub fn join_cgroup(
     dir: &std::path::Path,
-) -> Result<(), String> {
+) -> Result<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static, String> {
     use std::os::unix::ffi::OsStrExt;
     let procs = dir.join("cgroup.procs");
     if !procs.is_file() {
         return Err(format!(
-            "{SERVER_CGROUP_ENV}={}: not a cgroup directory (no cgroup.procs in it)",
+            "{}: not a cgroup directory (no cgroup.procs in it)",
             dir.display()
         ));
     }
     let path = std::ffi::CString::new(procs.as_os_str().as_bytes())
-        .map_err(|_| format!("{SERVER_CGROUP_ENV}={}: a NUL in the path", dir.display()))?;
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (open, write, close) on a path made before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
+        .map_err(|_| format!("{}: a NUL in the path", dir.display()))?;
+    // Only async-signal-safe calls (open, write, close) on a path made before the fork.
+    Ok(move || {
+        // SAFETY: plain syscalls on a NUL-terminated path and a buffer of one byte.
+        unsafe {
             let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
             if fd < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -68,9 +67,19 @@ pub fn start_in_cgroup(
             if written != 1 {
                 return Err(err);
             }
-            Ok(())
-        })
-    };
+        }
+        Ok(())
+    })
+}
+
+/// Makes `cmd`'s child move itself into the cgroup `dir` before it execs ([`join_cgroup`]).
+pub fn start_in_cgroup(
+    cmd: &mut tokio::process::Command,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    let join = join_cgroup(dir)?;
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls.
+    unsafe { cmd.pre_exec(join) };
     Ok(())
 }
 
@@ -143,7 +152,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = tokio::process::Command::new("true");
         let e = start_in_cgroup(&mut cmd, dir.path()).unwrap_err();
-        assert!(e.starts_with("ALLOCSTORM_SERVER_CGROUP="), "{e}");
-        assert!(e.contains("no cgroup.procs"), "{e}");
+        assert!(e.starts_with(&dir.path().display().to_string()), "{e}");
+        assert!(
+            e.ends_with("not a cgroup directory (no cgroup.procs in it)"),
+            "{e}"
+        );
     }
 }

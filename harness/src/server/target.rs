@@ -112,14 +112,16 @@ pub struct Started {
     pub stdout: Option<ChildStdout>,
 }
 
-/// Starts `allocstorm target-guard -- <command>` with the variant's environment and preload;
-/// the target's stderr (and stdout, unless readiness reads it) goes to `log`.
+/// Starts `allocstorm target-guard -- <command>` with the variant's environment and preload,
+/// the target (not the guard) in `cgroup` if there is one; the target's stderr (and stdout,
+/// unless readiness reads it) goes to `log`.
 pub fn spawn(
     exe: &Path,
     prepared: &Prepared,
     spec: &TargetSpec,
     variant: &Variant,
     log: &Path,
+    cgroup: Option<&Path>,
 ) -> Result<Started, String> {
     let open = || std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()));
     let stderr = open()?;
@@ -135,6 +137,9 @@ pub fn spawn(
     cmd.arg("target-guard");
     if let Some(lib) = &variant.preload {
         cmd.arg("--preload").arg(lib);
+    }
+    if let Some(dir) = cgroup {
+        cmd.arg("--cgroup").arg(dir);
     }
     cmd.arg("--")
         .args(&prepared.command)

@@ -124,6 +124,7 @@ pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader
         report: Default::default(),
         target: None,
         stats_polled_in: None,
+        server_cgroup: None,
     }
 }
 

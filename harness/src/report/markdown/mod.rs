@@ -5,10 +5,11 @@
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `results`, `observer` (observed or not, idle against nudged, leak or
-//! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`,
+//! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`, `container`,
 //! `mappings`, `cost`, `runs`, `environment`. Figures are written through
 //! [`crate::report::format`].
 
+mod container;
 mod cost;
 mod declared_series;
 mod environment;
@@ -58,6 +59,7 @@ pub fn markdown(s: &Summary) -> String {
     sweep::sweep_table(s, &mut out);
     declared_series::series_table(s, &mut out);
     held_vs_live::breakdown_table(s, &mut out);
+    container::container_table(s, &mut out);
     mappings::mappings_table(s, &mut out);
     cost::cost_table(s, &mut out);
     runs::runs_table(s, &mut out);

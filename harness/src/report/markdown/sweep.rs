@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{cell, shown, status, MARKDOWN};
+use crate::report::format::{cell, italic_if, shown, status, MARKDOWN};
 use crate::report::summary::{Summary, SweepAt};
 
 /// The sweep, base variant × point: the figures it is for (VSZ and arena heaps, incident 002)
@@ -27,14 +27,7 @@ pub(super) fn sweep_table(s: &Summary, out: &mut String) {
         // A point without an ok run (an oom point) shows its run as far as it went, in italics.
         let (m, measured) = v.figures_shown();
         as_measured |= measured;
-        let mark = if measured { "*" } else { "" };
-        let it = |c: String| {
-            if c == MARKDOWN.missing {
-                c
-            } else {
-                format!("{mark}{c}{mark}")
-            }
-        };
+        let it = |c| italic_if(measured, c);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",

@@ -11,8 +11,10 @@
 //! - `variant`: one variant's summary, from its runs.
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
 //!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
+//! - `container`: the memory cgroup each variant's servers ran in, or why none.
 //! - `warnings`: what a reader must know before trusting the table.
 
+mod container;
 mod figures;
 mod held_vs_live;
 mod mappings;
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::provenance::Environment;
 use crate::record::RunRecord;
 
+pub use container::{container_view, ContainerView};
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{RunRecord, RunStatus};
 
+use super::container::{container_view, ContainerView};
 use super::figures::{run_figure_set, FigureSet, RunFigures};
 use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
 use super::medians::{coefficient_of_variation, medians};
@@ -58,6 +59,10 @@ pub struct VariantSummary {
     /// From the median run; for a variant without an ok run, from its run that shows its
     /// status (an `oom` run until it was killed).
     pub memory_breakdown: MemoryBreakdown,
+    /// The memory cgroup its servers ran in, or why they had none; absent for records of
+    /// versions that made none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerView>,
     pub run_figures: Vec<RunFigures>,
 }
 
@@ -68,6 +73,44 @@ impl VariantSummary {
         match self.run_figures.iter().find(|r| r.status == self.status) {
             Some(r) if self.runs_ok == 0 => (&r.figures, true),
             _ => (&self.medians, false),
+        }
+    }
+}
+
+#[cfg(test)]
+impl VariantSummary {
+    /// For the tests of what renders a summary: `runs` runs of `name`, all ok with these
+    /// medians, or, without them, none ok.
+    pub(crate) fn for_test(
+        name: &str,
+        runs: usize,
+        medians: Option<crate::figures::Figures>,
+    ) -> VariantSummary {
+        VariantSummary {
+            name: name.into(),
+            base_variant: name.into(),
+            sweep: None,
+            failure: None,
+            memory_limit_bytes: None,
+            binary: String::new(),
+            description: String::new(),
+            env: Default::default(),
+            args: vec![],
+            preload: None,
+            allocator: None,
+            allocator_settings: None,
+            status: if medians.is_some() { "ok" } else { "failed" }.into(),
+            runs,
+            runs_ok: if medians.is_some() { runs } else { 0 },
+            median_run_index: None,
+            medians: FigureSet {
+                figures: medians.unwrap_or_default(),
+                ..Default::default()
+            },
+            rss_after_drain_cv: None,
+            memory_breakdown: MemoryBreakdown::default(),
+            container: None,
+            run_figures: vec![],
         }
     }
 }
@@ -149,6 +192,7 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
             .or(worst)
             .map(memory_breakdown)
             .unwrap_or_default(),
+        container: container_view(&runs),
         run_figures: runs
             .iter()
             .zip(sets)

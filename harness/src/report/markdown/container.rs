@@ -1,0 +1,136 @@
+//! `## Memory as a container sees it`: after the drain, A next to RssAnon − LazyFree and the
+//! server's memory cgroup (usage, working set), and the cgroup the runs had, or why none.
+
+use std::fmt::Write as _;
+
+use crate::report::format::{cell, italic_if, MARKDOWN};
+use crate::report::summary::{Summary, VariantSummary};
+
+/// Whether a variant has anything for this section (records of versions before it have not).
+fn has_view(v: &VariantSummary) -> bool {
+    let f = &v.figures_shown().0.figures;
+    v.container.is_some()
+        || f.rss_anon_less_lazy_free_after_drain_bytes.is_some()
+        || f.cgroup_working_set_after_drain_bytes.is_some()
+}
+
+/// What the variant's servers ran in: `v1`, `v2`, or no cgroup and why.
+fn cgroup_cell(v: &VariantSummary) -> String {
+    match &v.container {
+        Some(c) => match (&c.cgroup, &c.no_cgroup_because) {
+            (Some(version), None) => format!("{} (own)", version.name()),
+            (Some(version), Some(why)) => {
+                format!("{} (own); some runs without: {}", version.name(), cell(why))
+            }
+            (None, Some(why)) => format!("none: {}", cell(why)),
+            (None, None) => MARKDOWN.missing.into(),
+        },
+        None => MARKDOWN.missing.into(),
+    }
+}
+
+/// The table, or nothing when no variant has a figure of it.
+pub(super) fn container_table(s: &Summary, out: &mut String) {
+    if !s.variants.iter().any(has_view) {
+        return;
+    }
+    out.push_str("## Memory as a container sees it\n\n");
+    out.push_str("| variant | A: RssAnon (MiB) | RssAnon − LazyFree (MiB) | cgroup usage (MiB) | cgroup working set (MiB) | memory cgroup |\n");
+    out.push_str("|---|--:|--:|--:|--:|---|\n");
+    for v in s.variants.iter().filter(|v| has_view(v)) {
+        let (f, measured) = v.figures_shown();
+        let it = |c| italic_if(measured, c);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            v.name,
+            it(MARKDOWN.mib(f.rss_after_drain_bytes)),
+            it(MARKDOWN.mib(f.rss_anon_less_lazy_free_after_drain_bytes)),
+            it(MARKDOWN.mib(f.cgroup_usage_after_drain_bytes)),
+            it(MARKDOWN.mib(f.cgroup_working_set_after_drain_bytes)),
+            cgroup_cell(v),
+        );
+    }
+    out.push_str(
+        "\nAfter the drain (medians over the ok runs; in italics, a run that did not end ok, as far as it went), \
+         from the readings of the drain's last second, taken at the smaps interval. **RssAnon − LazyFree**: \
+         anonymous memory less the pages the allocator gave back with `MADV_FREE`, which stay in RSS until the \
+         kernel needs them and are then dropped without a write: the part a memory limit cannot take back. \
+         **cgroup usage**: what the server's own memory cgroup is charged (anonymous memory, page cache and kernel \
+         memory of its processes). **working set** = usage − inactive file pages (the page cache the kernel reclaims \
+         first when the cgroup nears a limit): what kubelet and `docker stats` report (allocstorm's \
+         docs/measurements.md, section Memory as a container sees it).\n\n",
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroup::Version;
+    use crate::figures::Figures;
+    use crate::report::summary::ContainerView;
+
+    const MIB: u64 = 1 << 20;
+
+    fn variant(container: Option<ContainerView>, figures: Figures) -> VariantSummary {
+        VariantSummary {
+            container,
+            ..VariantSummary::for_test("glibc", 1, Some(figures))
+        }
+    }
+
+    fn view(cgroup: Option<Version>, why: Option<&str>) -> Option<ContainerView> {
+        Some(ContainerView {
+            cgroup,
+            no_cgroup_because: why.map(str::to_string),
+        })
+    }
+
+    fn table(variants: Vec<VariantSummary>) -> String {
+        let s = Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            variants,
+            warnings: vec![],
+        };
+        let mut out = String::new();
+        container_table(&s, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_cgroup_cell_says_which_or_why_none() {
+        let none = Figures::default();
+        assert_eq!(
+            cgroup_cell(&variant(view(Some(Version::V1), None), none.clone())),
+            "v1 (own)"
+        );
+        assert_eq!(
+            cgroup_cell(&variant(view(None, Some("no cgroup | here")), none.clone())),
+            "none: no cgroup \\| here"
+        );
+        assert_eq!(cgroup_cell(&variant(None, none)), MARKDOWN.missing);
+    }
+
+    #[test]
+    fn the_table_shows_the_figures_after_the_drain_and_nothing_for_old_records() {
+        assert_eq!(table(vec![variant(None, Figures::default())]), "");
+        let f = Figures {
+            rss_after_drain_bytes: Some(100 * MIB),
+            rss_anon_less_lazy_free_after_drain_bytes: Some(40 * MIB),
+            cgroup_usage_after_drain_bytes: Some(110 * MIB),
+            cgroup_working_set_after_drain_bytes: Some(105 * MIB),
+            ..Default::default()
+        };
+        let out = table(vec![variant(view(Some(Version::V2), None), f)]);
+        assert!(
+            out.starts_with("## Memory as a container sees it\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| glibc | 100.0 | 40.0 | 110.0 | 105.0 | v2 (own) |"),
+            "{out}"
+        );
+    }
+}
