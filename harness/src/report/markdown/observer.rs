@@ -58,7 +58,8 @@ pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
             v.name,
             MARKDOWN.mib(m.rss_after_drain_bytes),
             MARKDOWN.mib(m.rss_after_nudge_bytes),
-            back.map(|b| format!("{:.1}", b / 1048576.0))
+            // Rounded to 0.1 MiB, without a "-0.0" for a few pages more.
+            back.map(|b| format!("{:.1}", (b / 1048576.0 * 10.0).round() / 10.0 + 0.0))
                 .unwrap_or_else(|| MARKDOWN.missing.into()),
         );
     }
