@@ -11,7 +11,6 @@
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
 //!   and its own OOM-kill count.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
-//! - [`cycles`]: leak or retention, from repeated cycles of load and drain.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
@@ -19,7 +18,6 @@ pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod compare;
-pub mod cycles;
 pub mod figures;
 pub mod gate;
 pub mod load;

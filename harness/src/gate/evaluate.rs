@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::baseline::Baseline;
-use super::config::{GateConfig, Thresholds};
 use super::measured::{Measured, VariantRuns};
+use crate::scenario::gate::{GateConfig, Thresholds};
 use allocstorm_core::Exit;
 
 use super::verdict::{self, BudgetCheck, Decision, Verdict};

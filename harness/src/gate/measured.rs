@@ -144,7 +144,7 @@ pub struct RunFigure {
     pub retention: Option<f64>,
     /// With cycles: the run's leak-or-retention verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cycle_verdict: Option<crate::cycles::Verdict>,
+    pub cycle_verdict: Option<crate::figures::cycles::Verdict>,
 }
 
 impl RunFigure {
@@ -178,7 +178,7 @@ impl VariantRuns {
     }
 
     /// The cycle verdicts of the runs that count, where they have one.
-    pub fn cycle_verdicts(&self) -> Vec<crate::cycles::Verdict> {
+    pub fn cycle_verdicts(&self) -> Vec<crate::figures::cycles::Verdict> {
         self.runs
             .iter()
             .filter(|r| r.counts())

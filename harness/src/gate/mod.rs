@@ -12,7 +12,7 @@
 //! - [`render`]: the table on the terminal and the Markdown for a PR.
 
 pub mod baseline;
-pub mod config;
+
 pub mod evaluate;
 pub mod measured;
 pub mod render;
@@ -104,7 +104,7 @@ pub enum GateError {
     Config {
         file: String,
         #[source]
-        source: config::ConfigError,
+        source: crate::scenario::gate::ConfigError,
     },
     #[error("{path}: cannot read: {source}")]
     Read {
@@ -190,11 +190,12 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
             "{scenario_file} changed since the runs were measured (its settings, not only [gate]): its current [gate] applies"
         ));
     }
-    let config =
-        config::parse(scenario.gate.as_ref(), None).map_err(|source| GateError::Config {
+    let config = crate::scenario::gate::parse(scenario.gate.as_ref(), None).map_err(|source| {
+        GateError::Config {
             file: scenario_file.clone(),
             source,
-        })?;
+        }
+    })?;
 
     let (baseline, baseline_use) = match &args.baseline {
         None => (None, evaluate::BaselineUse::NotGiven),

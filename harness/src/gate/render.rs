@@ -1,9 +1,9 @@
 //! The verdict for people: an aligned table on the terminal, and the same as Markdown for a
 //! pull-request comment. Both read a [`GateReport`] and nothing else.
 
-use super::config::Thresholds;
 use super::evaluate::{BaselineUse, GateReport, Status, VariantGate};
 use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason, Verdict};
+use crate::scenario::gate::Thresholds;
 
 const MIB: f64 = 1024.0 * 1024.0;
 

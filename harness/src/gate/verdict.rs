@@ -38,7 +38,7 @@
 
 use serde::Serialize;
 
-use super::config::{Limits, Thresholds};
+use crate::scenario::gate::{Limits, Thresholds};
 
 /// √(π/2): the standard error of a median of normal draws over that of their mean.
 const MEDIAN_SE_FACTOR: f64 = 1.253_314_137_315_500_3;
@@ -254,7 +254,7 @@ impl BudgetKind {
 pub enum Figure {
     Retention(f64),
     Bytes(u64),
-    Verdict(crate::cycles::Verdict),
+    Verdict(crate::figures::cycles::Verdict),
 }
 
 /// One budget checked against one variant's median.
@@ -273,9 +273,9 @@ pub struct BudgetCheck {
 /// of them; inconclusive when they split evenly or none has one (a scenario without cycles).
 pub fn check_cycle_verdict(
     limits: &Limits,
-    verdicts: &[crate::cycles::Verdict],
+    verdicts: &[crate::figures::cycles::Verdict],
 ) -> Option<BudgetCheck> {
-    use crate::cycles::Verdict;
+    use crate::figures::cycles::Verdict;
     let want = limits.cycle_verdict?;
     let growth = verdicts.iter().filter(|v| **v == Verdict::Growth).count();
     let plateau = verdicts.len() - growth;
@@ -613,12 +613,13 @@ mod tests {
 
     #[test]
     fn the_cycle_verdict_budget_takes_the_majority_of_the_runs() {
-        use crate::cycles::Verdict::{Growth, Plateau};
+        use crate::figures::cycles::Verdict::{Growth, Plateau};
         let limits = Limits {
             cycle_verdict: Some(Plateau),
             ..Default::default()
         };
-        let check = |v: &[crate::cycles::Verdict]| check_cycle_verdict(&limits, v).unwrap();
+        let check =
+            |v: &[crate::figures::cycles::Verdict]| check_cycle_verdict(&limits, v).unwrap();
         assert_eq!(check(&[Plateau, Growth, Plateau]).decision, Decision::Pass);
         let bad = check(&[Growth, Growth, Plateau]);
         assert_eq!(bad.decision, Decision::Regression);

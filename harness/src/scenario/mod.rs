@@ -15,6 +15,7 @@
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 
 mod error;
+pub mod gate;
 mod hash;
 mod load;
 mod phases;
@@ -223,7 +224,7 @@ fn memory_limit(ctx: &Ctx, v: Option<&str>) -> Result<Option<u64>, ScenarioError
 
 fn check_gate(ctx: &Ctx, gate: &toml::Table, variants: &[String]) -> Result<(), ScenarioError> {
     let names: Vec<&str> = variants.iter().map(String::as_str).collect();
-    crate::gate::config::parse(Some(gate), Some(&names))
+    gate::parse(Some(gate), Some(&names))
         .map(|_| ())
         .map_err(|e| ctx.err(&e.field, e.message))
 }

@@ -88,7 +88,7 @@ pub(super) fn leak_or_retention(s: &Summary, out: &mut String) {
     out.push_str("|---|---|---|---|---|\n");
     for v in &s.variants {
         let m = &v.medians;
-        let list = |f: fn(&crate::cycles::Cycle) -> Option<u64>| {
+        let list = |f: fn(&crate::figures::cycles::Cycle) -> Option<u64>| {
             m.cycles
                 .iter()
                 .map(|c| MARKDOWN.mib(f(c)))

@@ -29,7 +29,7 @@ pub const DEFAULT_NOISE_K: f64 = 3.0;
 /// When a change of the median after-drain RSS counts as a regression: only when it is larger
 /// than all three of `rel_tolerance` × the baseline median, `abs_floor`, and `noise_k` × the
 /// standard error the runs' spread gives the difference of the medians (see
-/// [`super::verdict`]).
+/// [`crate::gate::verdict`]).
 ///
 /// - 10 %: allocator behaviour under the same load changes retention by tens of percent when
 ///   it changes at all (incident 000: 80 % vs 1 %); a tighter band would catch run-to-run
@@ -64,7 +64,7 @@ pub struct Limits {
     pub min_retention: Option<f64>,
     pub max_after_drain_bytes: Option<u64>,
     /// With `[phases] cycles`: the leak-or-retention verdict the runs must give.
-    pub cycle_verdict: Option<crate::cycles::Verdict>,
+    pub cycle_verdict: Option<crate::figures::cycles::Verdict>,
 }
 
 impl Limits {
@@ -191,8 +191,11 @@ fn non_negative(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
 }
 
 /// `"plateau"` or `"growth"`.
-fn cycle_verdict(field: &str, v: &toml::Value) -> Result<crate::cycles::Verdict, ConfigError> {
-    use crate::cycles::Verdict;
+fn cycle_verdict(
+    field: &str,
+    v: &toml::Value,
+) -> Result<crate::figures::cycles::Verdict, ConfigError> {
+    use crate::figures::cycles::Verdict;
     match v.as_str() {
         Some("plateau") => Ok(Verdict::Plateau),
         Some("growth") => Ok(Verdict::Growth),
@@ -404,7 +407,7 @@ mod tests {
         let c = parse_str("[gate.variants.glibc]\ncycle_verdict = \"plateau\"").unwrap();
         assert_eq!(
             c.limits_for("glibc").unwrap().cycle_verdict,
-            Some(crate::cycles::Verdict::Plateau)
+            Some(crate::figures::cycles::Verdict::Plateau)
         );
         let e = parse_str("[gate.variants.glibc]\nmax_retention = \"20%\"").unwrap_err();
         assert_eq!(e.field, "gate.variants.glibc.max_retention");

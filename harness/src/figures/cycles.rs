@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::figures::{last_second_of, max_of, median_u64, PhaseMark};
+use super::{last_second_of, max_of, median_u64, PhaseMark};
 use crate::sample::Sample;
 
 /// P_k may be at most this times P_1.

@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupSample;
-use crate::cycles::{Cycle, CycleVerdict};
+pub mod cycles;
+
 use crate::sample::{Sample, SmapsRollup};
+use cycles::{Cycle, CycleVerdict};
 
 /// Below this peak growth, retention is noise and is not computed.
 pub const MIN_GROWTH_FOR_RETENTION: u64 = 4 << 20;
@@ -113,7 +115,7 @@ impl Figures {
             cgroup_working_set_after_drain_bytes: u(|s| s.cgroup_working_set_after_drain_bytes),
             ..Figures::default()
         }
-        .with_cycles(crate::cycles::medians(
+        .with_cycles(cycles::medians(
             &sets.iter().map(|s| s.cycles.as_slice()).collect::<Vec<_>>(),
         ))
     }
@@ -154,7 +156,7 @@ impl Figures {
 
     /// These figures with `cycles` and the verdict they give.
     fn with_cycles(mut self, cycles: Vec<Cycle>) -> Figures {
-        self.cycle_verdict = crate::cycles::verdict(self.rss_before_bytes, &cycles);
+        self.cycle_verdict = cycles::verdict(self.rss_before_bytes, &cycles);
         self.cycles = cycles;
         self
     }
@@ -322,7 +324,7 @@ pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
         server_cpu_during_s: cpu,
         ..Figures::default()
     }
-    .with_cycles(crate::cycles::of_run(samples, marks))
+    .with_cycles(cycles::of_run(samples, marks))
 }
 
 #[cfg(test)]
