@@ -135,10 +135,11 @@ impl TimelineFigure<'_> {
             return Vec::new();
         };
         let t0 = load_start(src).unwrap_or(0.0);
-        BANDS
+        // Every mark, in order: with `[phases] cycles` each cycle's `during` and `drain`.
+        src.phases
             .iter()
-            .filter_map(|&(name, tint)| {
-                let m = phase(src, name)?;
+            .filter_map(|m| {
+                let &(name, tint) = BANDS.iter().find(|(n, _)| *n == m.name)?;
                 let (a, b) = ((m.start - t0).max(x.start), (m.end - t0).min(x.end));
                 (b > a).then_some(Band {
                     name,
