@@ -48,6 +48,17 @@ pub struct NoCgroup {
     pub asked: bool,
 }
 
+impl NoCgroup {
+    /// What the record says of it.
+    pub fn note(&self) -> CgroupNote {
+        CgroupNote {
+            path: None,
+            version: None,
+            none_because: Some(self.reason.clone()),
+        }
+    }
+}
+
 /// A run's cgroup, removed when dropped (once its processes are gone).
 #[derive(Debug)]
 pub struct ServerCgroup {
@@ -73,41 +84,38 @@ impl ServerCgroup {
     }
 
     /// Removes it once its last process is gone (a server just killed may still be exiting):
-    /// polled until `within`. Says why not, if it could not be.
+    /// polled until `within`, off the runtime's threads. Says why not, if it could not be.
     pub async fn remove(mut self, within: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + within;
-        loop {
-            match try_remove(self.dir()) {
-                Ok(()) => {
-                    self.removed = true;
-                    return Ok(());
-                }
-                Err(e) if Instant::now() >= deadline => {
-                    self.removed = true;
-                    return Err(not_removed(self.dir(), &e));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            }
-        }
+        self.removed = true;
+        let dir = self.dir().to_path_buf();
+        let shown = dir.display().to_string();
+        tokio::task::spawn_blocking(move || remove_within(&dir, within))
+            .await
+            .unwrap_or_else(|e| Err(format!("{shown}: cgroup removal did not run: {e}")))
     }
 }
 
 impl Drop for ServerCgroup {
-    /// The way out of a panic or an early return: the same polling, blocking.
+    /// The way out of a panic or an early return: the same polling, on this thread.
     fn drop(&mut self) {
         if self.removed {
             return;
         }
-        let deadline = Instant::now() + Duration::from_secs(2);
-        loop {
-            match try_remove(self.dir()) {
-                Ok(()) => return,
-                Err(e) if Instant::now() >= deadline => {
-                    eprintln!("allocstorm: {}", not_removed(self.dir(), &e));
-                    return;
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
+        if let Err(e) = remove_within(self.dir(), Duration::from_secs(2)) {
+            eprintln!("allocstorm: {e}");
+        }
+    }
+}
+
+/// Removes `dir`, trying every 10 ms until `within` has passed (the kernel refuses while a
+/// process is still in it).
+fn remove_within(dir: &Path, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        match try_remove(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(not_removed(dir, &e)),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
 }

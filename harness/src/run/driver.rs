@@ -115,7 +115,7 @@ pub async fn drive(
             rate: s.rate,
         })
         .collect();
-    // `cycles` times: the load, then the drain (leak or retention: crate::cycles).
+    // `cycles` times: the load, then the drain (leak or retention: crate::figures::cycles).
     for _ in 0..phases.cycles.max(1) {
         load_phase("during", plan.clone(), loads, live).await?;
         idle_phase("drain", phases.drain, live).await;
@@ -137,11 +137,7 @@ pub async fn drive(
 /// last second) has closed, so that reading them cannot change A: the report's "held vs live
 /// after drain". Before the next phase begins, so it is the last reading of the drain.
 async fn read_stats_after_drain(path: &str, addr: SocketAddr, live: &LiveRef) {
-    let t = live.borrow().now();
-    if let Ok(stats) = probe::stats_at(addr, path).await {
-        live.borrow_mut()
-            .emit(Event::Stats(crate::record::StatsSample { t, stats }));
-    }
+    super::stats::read_once(async { probe::stats_at(addr, path).await.ok() }, live).await;
 }
 
 async fn idle_phase(name: &str, d: Duration, live: &LiveRef) {

@@ -191,14 +191,10 @@ pub async fn run_variant(
         Ok(c) => (Some(c), None),
         Err(no) => (None, Some(no)),
     };
-    let note = match (&server_cgroup, &no_cgroup) {
-        (Some(c), _) => Some(c.note()),
-        (None, no) => no.as_ref().map(|no| CgroupNote {
-            path: None,
-            version: None,
-            none_because: Some(no.reason.clone()),
-        }),
-    };
+    let note = server_cgroup
+        .as_ref()
+        .map(ServerCgroup::note)
+        .or_else(|| no_cgroup.as_ref().map(cgroup::NoCgroup::note));
     let header = run_header(&req, command, started_at, note);
     let label = format!("{} #{}", req.variant.name, req.run_index);
     let live = Live::new(Some(log), Progress::new(label, req.show_progress));

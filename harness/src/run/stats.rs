@@ -14,6 +14,15 @@ use std::time::Duration;
 use super::live::LiveRef;
 use crate::record::{Event, StatsSample};
 
+/// One reading: `fetch` stamped with the time it was asked, streamed when it answers.
+pub async fn read_once(fetch: impl Future<Output = Option<serde_json::Value>>, live: &LiveRef) {
+    let t = live.borrow().now();
+    if let Some(stats) = fetch.await {
+        live.borrow_mut()
+            .emit(Event::Stats(StatsSample { t, stats }));
+    }
+}
+
 /// Polls through `fetch` every `interval` while the phase in progress is one of `stats_in`.
 /// `fetch` answers `None` when there is nothing to read (no address yet, a failed request): a
 /// slow `/stats` under load is a figure too, it just arrives late and never blocks sampling.
@@ -34,11 +43,7 @@ where
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let t = live.borrow().now();
-                if let Some(stats) = fetch().await {
-                    live.borrow_mut()
-                        .emit(Event::Stats(StatsSample { t, stats }));
-                }
+                read_once(fetch(), &live).await;
             }
         };
         let mut left = phase.clone();

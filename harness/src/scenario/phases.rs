@@ -26,7 +26,7 @@ pub struct PhaseSpec {
     /// How long to watch after `POST /admin/release`; zero: no release phase.
     #[serde(with = "secs")]
     pub release: Duration,
-    /// How many times `during` + `drain` run (leak or retention: [`crate::cycles`]).
+    /// How many times `during` + `drain` run (leak or retention: [`crate::figures::cycles`]).
     /// Absent (one) in records of one cycle, as in every record before it existed.
     #[serde(default = "one_cycle", skip_serializing_if = "is_one_cycle")]
     pub cycles: u32,
@@ -68,13 +68,6 @@ pub const QUIET_PHASES: [&str; 2] = ["before", "drain"];
 /// either, whose end state is what B measures: the warmup's requests are the scenario's, a
 /// `/stats` request among them would be the harness's.
 pub const STATS_IN_DEFAULT: [&str; 3] = ["during", "nudge", "release"];
-
-impl SamplingSpec {
-    /// The quiet phases this scenario polls in (empty by default): B or A of an observed server.
-    pub fn observed_quiet_phases(&self) -> Vec<String> {
-        observed_quiet(&self.stats_in)
-    }
-}
 
 /// Which of [`QUIET_PHASES`] are among `stats_in`.
 pub fn observed_quiet(stats_in: &[String]) -> Vec<String> {
