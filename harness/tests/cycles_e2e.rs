@@ -13,7 +13,7 @@ use serde_json::Value;
 /// about 50 MiB, so the rule's allowance for A (a tenth of it) is well above the MiB or two
 /// that mimalloc's A moves by between cycles (with the shared scenario's 16 connections, an
 /// 18 MiB growth and a 1.8 MiB allowance, a plateau read as growth in two full-suite runs of
-/// four). One worker, because mimalloc keeps freed pages in the heap of the thread that
+/// five). One worker, because mimalloc keeps freed pages in the heap of the thread that
 /// allocated them: with two, a cycle whose requests landed on the other thread allocated anew
 /// beside what the first kept, and its peak came out 1.34 times the first's.
 fn three_cycles(variant: &str, leak: Option<&str>) -> Value {
