@@ -129,6 +129,13 @@ pub struct ServerConfig {
     #[serde(rename = "leak_bytes_per_request")]
     pub leak: u64,
 
+    /// A test mode, not a workload: spend this much CPU (the serving thread's own clock) per
+    /// range answered (e.g. 2ms). A server made slower by a known amount, for the cost
+    /// measurement to find (`[cost]`, docs/cost.md).
+    #[arg(long, value_parser = duration)]
+    #[serde(rename = "burn_ms_per_request", serialize_with = "opt_ms")]
+    pub burn: Option<Duration>,
+
     /// Send response bodies through one token bucket of this rate shared by all connections
     /// (e.g. 120MiB/s): the server's NIC. Buffers queue in memory behind it.
     #[arg(long, value_parser = byte_rate)]
@@ -346,6 +353,13 @@ impl ServerConfig {
                 "io_threads",
                 self.io_threads.to_string(),
                 &format!("expected 1 to {MAX_IO_THREADS} threads"),
+            );
+        }
+        if let Some(b) = self.burn.filter(|b| *b > Duration::from_secs(1)) {
+            return one(
+                "burn",
+                format!("{}ms", b.as_millis()),
+                "expected at most 1s of CPU per request",
             );
         }
         for (key, v) in [

@@ -282,8 +282,10 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         bin_dir: &bin_dir,
         environment: &environment,
         show_progress: !args.quiet,
+        latency_rate: None,
     };
     match run_variant(req, crate::run::ctrl_c()).await {
+        Ok(rec) if rec.interrupted() => Exit::Interrupted.into(),
         Ok(rec) => {
             let (_, json) = crate::run::run_files(&out, &variant.name, args.run_index);
             eprintln!("record: {}", json.display());

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cost::measure::LatencyRate;
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 use crate::run::{run_variant, write_skipped, RunError, RunRequest};
@@ -71,6 +72,21 @@ pub fn schedule<T: Copy>(items: &[T], runs: u32) -> Vec<(u32, T)> {
         .collect()
 }
 
+/// With `[cost]`, the reference variant moved to the front of each round: its capacity sets
+/// the rate at which every variant's latency is measured.
+fn reference_first<'v, C>(
+    scenario: &Scenario,
+    mut items: Vec<(&'v Variant, C)>,
+) -> Vec<(&'v Variant, C)> {
+    if let Some(spec) = &scenario.cost {
+        if let Some(i) = items.iter().position(|(v, _)| v.name == spec.reference) {
+            let r = items.remove(i);
+            items.insert(0, r);
+        }
+    }
+    items
+}
+
 /// Every (variant as run, case) of a scenario for the selected variants: one per variant when
 /// there is no sweep, one per variant and sweep point otherwise (points of one variant next
 /// to each other).
@@ -127,7 +143,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
     let environment = Environment::collect();
     let expanded = expand(req.scenario, &req.variants);
     let items: Vec<(&Variant, &Case)> = expanded.iter().map(|(v, c)| (v, *c)).collect();
-    let request = |variant, case: &'a Case, n| RunRequest {
+    let request = |variant, case: &'a Case, n, latency_rate| RunRequest {
         scenario: req.scenario,
         variant,
         server: &case.server,
@@ -139,6 +155,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
         bin_dir: req.bin_dir,
         environment: &environment,
         show_progress: req.show_progress,
+        latency_rate,
     };
     // A variant that cannot run here is recorded once as `skipped`, with why and the fix, and
     // every other variant runs: one missing library must not cost the whole comparison.
@@ -151,16 +168,29 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
         if req.show_progress {
             eprintln!("── skipped {}: {reason}", variant.name);
         }
-        records.push(write_skipped(&request(variant, case, 1), reason)?);
+        records.push(write_skipped(&request(variant, case, 1, None), reason)?);
     }
+    let runnable = reference_first(req.scenario, runnable);
     let order = schedule(&runnable, req.runs);
     let total = order.len();
+    // With [cost]: the latency phase's rate, set by the first capacity measured (the
+    // reference's, which runs first in every round) and the same for every later run.
+    let mut latency_rate = None;
     for (i, (n, (variant, case))) in order.into_iter().enumerate() {
         if req.show_progress {
             eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
         }
-        let rec = run_variant(request(variant, case, n), crate::run::ctrl_c()).await?;
-        let stop = rec.status == RunStatus::Interrupted;
+        let run = request(variant, case, n, latency_rate.clone());
+        let rec = run_variant(run, crate::run::ctrl_c()).await?;
+        if let (None, Some(spec), Some(cap)) = (
+            &latency_rate,
+            &req.scenario.cost,
+            rec.cost.as_ref().and_then(|c| c.figures.capacity_rps),
+        ) {
+            let whose = format!("{} #{n}", variant.name);
+            latency_rate = Some(LatencyRate::of_capacity(spec, cap, &whose));
+        }
+        let stop = rec.interrupted();
         records.push(rec);
         if stop {
             return Ok(CompareOutcome {
@@ -188,6 +218,7 @@ mod tests {
             args: vec![],
             preload: None,
             package: None,
+            apply: None,
             sweep: None,
         }
     }

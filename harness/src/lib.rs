@@ -11,6 +11,8 @@
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
 //!   and its own OOM-kill count.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
+//! - [`cost`]: the price of each fix: capacity and latency on a second server without the
+//!   egress cap, after the memory run.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
@@ -18,6 +20,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod clock;
 pub mod compare;
+pub mod cost;
 pub mod figures;
 pub mod gate;
 pub mod load;

@@ -227,6 +227,15 @@ impl ProcReader {
         Ok(s)
     }
 
+    /// CPU time and page faults so far.
+    pub fn counters(&self) -> Result<StatCounters, SampleError> {
+        let stat = self.read("stat")?;
+        parse_stat_counters(&stat).map_err(|m| SampleError::Parse {
+            path: format!("{}/stat", self.root.display()),
+            message: m,
+        })
+    }
+
     /// The mapping breakdown: one walk of every mapping, so about once a second at most.
     pub fn mappings(&self, t: f64) -> Result<MappingBreakdown, SampleError> {
         let text = self.read("smaps")?;
@@ -464,21 +473,57 @@ pub fn parse_status(text: &str) -> Result<Sample, String> {
 /// utime + stime (fields 14 and 15) in seconds. The command name may contain spaces and
 /// parentheses, so fields are counted after the last `)`.
 pub fn parse_stat_cpu(text: &str) -> Result<f64, String> {
+    parse_stat_counters(text).map(|c| c.user_s + c.system_s)
+}
+
+/// What `/proc/<pid>/stat` counts of a process's work: CPU seconds in user space and in the
+/// kernel, and page faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatCounters {
+    /// utime (field 14), seconds.
+    pub user_s: f64,
+    /// stime (field 15), seconds: the kernel's work for it (page faults, mmap/munmap, I/O).
+    pub system_s: f64,
+    /// Minor page faults (field 10): pages mapped without I/O, each fresh page of a new mmap.
+    pub minflt: u64,
+    /// Major page faults (field 12).
+    pub majflt: u64,
+}
+
+impl StatCounters {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &StatCounters) -> StatCounters {
+        StatCounters {
+            user_s: self.user_s - earlier.user_s,
+            system_s: self.system_s - earlier.system_s,
+            minflt: self.minflt.saturating_sub(earlier.minflt),
+            majflt: self.majflt.saturating_sub(earlier.majflt),
+        }
+    }
+}
+
+/// Fields 10, 12, 14 and 15 of `/proc/<pid>/stat`, counted after the last `)` (the command
+/// name may contain spaces and parentheses).
+pub fn parse_stat_counters(text: &str) -> Result<StatCounters, String> {
     let rest = text
         .rsplit_once(')')
         .map(|(_, r)| r)
         .ok_or("expected `pid (comm) state ...`")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    // After ")": state is field 3, so utime (14) is index 11 and stime (15) index 12.
-    let num = |i: usize| -> Result<u64, String> {
-        f.get(i)
+    // After ")": state is field 3, so field N is index N - 3.
+    let num = |field: usize| -> Result<u64, String> {
+        f.get(field - 3)
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("expected a number in field {}", i + 3))
+            .ok_or_else(|| format!("expected a number in field {field}"))
     };
-    let ticks = num(11)? + num(12)?;
     // SAFETY: sysconf is always safe to call.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Ok(ticks as f64 / hz)
+    Ok(StatCounters {
+        user_s: num(14)? as f64 / hz,
+        system_s: num(15)? as f64 / hz,
+        minflt: num(10)?,
+        majflt: num(12)?,
+    })
 }
 
 pub fn parse_smaps_rollup(text: &str) -> SmapsRollup {
@@ -524,7 +569,11 @@ mod tests {
             "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 5 0 100 0 0";
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
         assert_eq!(parse_stat_cpu(stat).unwrap(), 300.0 / hz);
+        let c = parse_stat_counters(stat).unwrap();
+        assert_eq!((c.user_s, c.system_s), (250.0 / hz, 50.0 / hz));
+        assert_eq!((c.minflt, c.majflt), (100, 0));
         assert!(parse_stat_cpu("garbage").is_err());
+        assert!(parse_stat_counters("1 (x) S 1 2").is_err());
     }
 
     #[test]

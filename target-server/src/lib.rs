@@ -125,21 +125,7 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
         )
         .with_pools(pools, io_pool),
     );
-    let server = Arc::new(server::Server::new(
-        state.clone(),
-        hot,
-        io,
-        cli.server.body,
-        cli.server.meta_every,
-        cli.server.leak,
-        cli.server.max_range,
-        cli.server.chunk as usize,
-        cli.server.hold,
-        cli.server.egress_limit,
-        cli.server.max_inflight,
-        cli.server.queue_timeout,
-        cli.server.header_timeout,
-    ));
+    let server = Arc::new(server::Server::new(state.clone(), hot, io, &cli.server));
 
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(cli.listen)

@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::config::BodyMode;
+use crate::config::{BodyMode, ServerConfig};
 use crate::egress::{EgressLimiter, Held, PacedBody};
 use crate::hotfile::HotFile;
 use crate::iopool::IoRunner;
@@ -47,6 +47,8 @@ pub struct Server {
     pub meta_every: u64,
     /// Bytes leaked per range answered (`--leak`).
     pub leak: u64,
+    /// CPU spent per range answered (`--burn`).
+    pub burn: Option<Duration>,
     pub max_range: u64,
     pub chunk: usize,
     pub hold: Option<Duration>,
@@ -58,41 +60,30 @@ pub struct Server {
 }
 
 impl Server {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        state: Arc<AppState>,
-        hot: HotFile,
-        io: IoRunner,
-        body: BodyMode,
-        meta_every: u64,
-        leak: u64,
-        max_range: u64,
-        chunk: usize,
-        hold: Option<Duration>,
-        egress_limit: Option<f64>,
-        max_inflight: usize,
-        queue_timeout: Duration,
-        header_timeout: Duration,
-    ) -> Self {
+    /// The server of `config`'s workload settings (the `[server]` of a scenario).
+    pub fn new(state: Arc<AppState>, hot: HotFile, io: IoRunner, config: &ServerConfig) -> Self {
+        let chunk = config.chunk as usize;
         // Burst allowance of one chunk: an idle link may send one chunk at once, no more.
-        let limiter = egress_limit.map(|rate| {
+        let limiter = config.egress_limit.map(|rate| {
             let burst = Duration::from_secs_f64(chunk as f64 / rate);
             Arc::new(EgressLimiter::new(rate, burst))
         });
+        let max_inflight = config.max_inflight;
         Self {
             state,
             hot: Arc::new(hot),
             io,
-            body,
-            meta_every,
-            leak,
-            max_range,
+            body: config.body,
+            meta_every: config.meta_every,
+            leak: config.leak,
+            burn: config.burn,
+            max_range: config.max_range,
             chunk,
-            hold,
+            hold: config.hold,
             limiter,
             admission: (max_inflight > 0).then(|| Arc::new(Semaphore::new(max_inflight))),
-            queue_timeout,
-            header_timeout,
+            queue_timeout: config.queue_timeout,
+            header_timeout: config.header_timeout,
             request_seq: AtomicU64::new(0),
         }
     }
@@ -212,6 +203,9 @@ impl Server {
             .counters
             .responses_ok
             .fetch_add(1, Ordering::Relaxed);
+        if let Some(d) = self.burn {
+            burn_cpu(d);
+        }
         if self.leak > 0 {
             // Written, so every page is resident; leaked, so it never comes back.
             let leaked: &'static mut [u8] = vec![0xA5; self.leak as usize].leak();
@@ -418,4 +412,24 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response<Body> {
         HeaderValue::from_static("application/json"),
     );
     r
+}
+
+/// Spends `d` of this thread's CPU time (`--burn`, a test mode): a server made slower per
+/// response by a known amount, so that a capacity measurement has something to find. Counted
+/// on the thread's own CPU clock, so preemption does not shorten it.
+fn burn_cpu(d: Duration) {
+    let now = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec it is given; the clock id is a constant.
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
+    let until = now() + d;
+    let mut x = 0u64;
+    while now() < until {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
 }

@@ -212,6 +212,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                     args: Vec::new(),
                     preload: None,
                     package: None,
+                    apply: None,
                     sweep: None,
                 },
                 run_index: file_index,
@@ -227,6 +228,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 target: None,
                 stats_polled_in: None,
                 server_cgroup: None,
+                cost_spec: None,
             },
         };
         if sibling.is_none() {

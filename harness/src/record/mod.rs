@@ -15,6 +15,7 @@ pub mod dir;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
 
 use crate::cgroup::{CgroupNote, CgroupSample};
+use crate::cost::CostRecord;
 use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
 use crate::provenance::Environment;
@@ -90,6 +91,10 @@ pub struct RunHeader {
     /// records of versions that made none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_cgroup: Option<CgroupNote>,
+    /// The scenario's `[cost]`, when the run measured its price (absent otherwise, and in
+    /// records of versions without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_spec: Option<crate::scenario::CostSpec>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.
@@ -136,6 +141,22 @@ pub struct RunRecord {
     /// sample; empty without a cgroup.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroup: Vec<CgroupSample>,
+    /// The price of the variant: capacity and latency on a second server without the egress
+    /// cap, after this run's server exited (`[cost]`, [`crate::cost`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostRecord>,
+}
+
+impl RunRecord {
+    /// Whether the user stopped the comparison during this run (in its memory phases, or in
+    /// its cost measurement, after which its memory figures stand and its status stays `ok`).
+    pub fn interrupted(&self) -> bool {
+        self.status == RunStatus::Interrupted
+            || self
+                .cost
+                .as_ref()
+                .is_some_and(|c| c.failure.as_deref() == Some(crate::cost::INTERRUPTED))
+    }
 }
 
 /// One line of the streamed `.jsonl`.
@@ -171,6 +192,8 @@ pub enum Event {
         outcome: serde_json::Value,
     },
     Load(Box<PhaseLoad>),
+    /// The cost measurement, after the memory run's end.
+    Cost(Box<CostRecord>),
     /// What the server said of itself when it was ready: allocator and settings in effect.
     Settings(serde_json::Value),
     End {
@@ -199,6 +222,7 @@ pub struct RecordBuilder {
     pub stats: Vec<StatsSample>,
     pub loads: Vec<PhaseLoad>,
     release: Option<serde_json::Value>,
+    cost: Option<CostRecord>,
     pub end: Option<(RunStatus, Option<String>, Option<String>)>,
 }
 
@@ -228,6 +252,7 @@ impl RecordBuilder {
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => self.release = Some(outcome.clone()),
             Event::Load(l) => self.loads.push((**l).clone()),
+            Event::Cost(c) => self.cost = Some((**c).clone()),
             Event::End {
                 status,
                 failure,
@@ -281,6 +306,7 @@ impl RecordBuilder {
             stats: self.stats,
             procs: self.procs,
             cgroup: self.cgroup,
+            cost: self.cost,
         }
     }
 }
@@ -373,6 +399,7 @@ impl RunRecord {
             stats: Vec::new(),
             procs: Vec::new(),
             cgroup: Vec::new(),
+            cost: None,
         }
     }
 }

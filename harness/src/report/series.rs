@@ -121,6 +121,7 @@ mod tests {
                 args: vec![],
                 preload: None,
                 package: None,
+                apply: None,
                 sweep: None,
             },
             run_index: 0,
@@ -146,6 +147,7 @@ mod tests {
             target: None,
             stats_polled_in: None,
             server_cgroup: None,
+            cost_spec: None,
         };
         let mut r = RunRecord::from_header(header);
         r.stats = values

@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cgroup::{self, CgroupNote, ServerCgroup};
+use crate::cost::measure::{CostRequest, LatencyRate};
+use crate::cost::CostRecord;
 use crate::probe;
 use crate::progress::Progress;
 use crate::provenance::Environment;
@@ -69,6 +71,9 @@ pub struct RunRequest<'a> {
     pub bin_dir: &'a Path,
     pub environment: &'a Environment,
     pub show_progress: bool,
+    /// With `[cost]`: the rate of the latency phase, when the comparison has set it (the
+    /// reference's capacity); `None` takes this run's own.
+    pub latency_rate: Option<LatencyRate>,
 }
 
 /// The toy server's arguments: the scenario's `[server]` (or sweep point), then the variant's.
@@ -107,6 +112,7 @@ fn run_header(
             None => Vec::new(),
         }),
         server_cgroup,
+        cost_spec: req.scenario.cost.clone(),
     }
 }
 
@@ -168,6 +174,8 @@ pub async fn run_variant(
         path: path.display().to_string(),
         source,
     };
+    // Polled again by the cost measurement if the memory run ends before it resolves.
+    let mut shutdown = std::pin::pin!(shutdown);
     let runs_dir = req.out_dir.join("runs");
     std::fs::create_dir_all(&runs_dir).map_err(|e| output(&runs_dir, e))?;
     let exe =
@@ -258,7 +266,7 @@ pub async fn run_variant(
                 SamplerEnd::OverLimit(why) => Ended::OverLimit(why),
             },
             _ = poller => Ended::Failed("stats poller ended".into()),
-            _ = shutdown => Ended::Interrupted,
+            _ = &mut shutdown => Ended::Interrupted,
         }
     };
     live.borrow_mut().end();
@@ -270,7 +278,41 @@ pub async fn run_variant(
             eprintln!("allocstorm: {e}");
         }
     }
-    finish(header, live, &json, end)
+    let mut record = finish(header, live.clone(), &json, end)?;
+    if let (Some(spec), RunStatus::Ok) = (&req.scenario.cost, record.status) {
+        let cost = tokio::select! {
+            c = crate::cost::measure::measure(cost_request(&req, spec, &exe)) => c,
+            _ = &mut shutdown => CostRecord::stopped(crate::cost::INTERRUPTED),
+        };
+        live.borrow_mut().emit(Event::Cost(Box::new(cost.clone())));
+        record.cost = Some(cost);
+        write_json_atomic(&json, &record).map_err(|e| output(&json, e))?;
+    }
+    Ok(record)
+}
+
+/// The cost measurement of this run's variant, on the same server settings.
+fn cost_request<'a>(
+    req: &'a RunRequest<'a>,
+    spec: &'a crate::scenario::CostSpec,
+    exe: &'a Path,
+) -> CostRequest<'a> {
+    let log = req.out_dir.join("runs").join(format!(
+        "{}-{}.cost-server.log",
+        req.variant.name, req.run_index
+    ));
+    CostRequest {
+        spec,
+        scenario: req.scenario,
+        variant: req.variant,
+        server: req.server,
+        bin_dir: req.bin_dir,
+        exe,
+        log,
+        latency_rate: req.latency_rate.clone(),
+        label: format!("{} #{}", req.variant.name, req.run_index),
+        show_progress: req.show_progress,
+    }
 }
 
 /// What to start for this run: the toy server's binary, or the target's prepared directory.

@@ -3,24 +3,38 @@
 use sha2::{Digest, Sha256};
 
 /// sha256 of what shapes a run: the scenario without its `[gate]` section (budgets judge runs,
-/// they do not change them, so editing one must not orphan every baseline) and the variants
-/// file. Both are hashed as parsed tables, so comments and layout do not count either.
+/// they do not change them, so editing one must not orphan every baseline) and without
+/// `[cost]` (measured on a second server after the memory run's has exited: it moves none of
+/// B, P, A: docs/cost.md#it-does-not-move-the-memory-figures), and the variants file without
+/// each variant's `apply`. Both are hashed as parsed tables, so comments and layout do not
+/// count either.
 pub(super) fn scenario_hash(text: &str, vtext: &str, templates: &[String]) -> String {
-    let canonical = |t: &str, drop_gate: bool| -> String {
+    let canonical = |t: &str| -> String {
         match toml::from_str::<toml::Table>(t) {
             Ok(mut table) => {
-                if drop_gate {
-                    table.remove("gate");
-                }
+                table.remove("gate");
+                table.remove("cost");
                 toml::to_string(&table).unwrap_or_else(|_| t.to_string())
             }
             Err(_) => t.to_string(),
         }
     };
+    // A variant's `apply` is the line a report prints, not a setting of the run.
+    let variants = match toml::from_str::<toml::Table>(vtext) {
+        Ok(mut table) => {
+            if let Some(toml::Value::Array(vs)) = table.get_mut("variant") {
+                for v in vs.iter_mut().filter_map(toml::Value::as_table_mut) {
+                    v.remove("apply");
+                }
+            }
+            toml::to_string(&table).unwrap_or_else(|_| vtext.to_string())
+        }
+        Err(_) => vtext.to_string(),
+    };
     let mut h = Sha256::new();
-    h.update(canonical(text, true).as_bytes());
+    h.update(canonical(text).as_bytes());
     h.update(b"\0");
-    h.update(canonical(vtext, false).as_bytes());
+    h.update(variants.as_bytes());
     for t in templates {
         h.update(b"\0");
         h.update(t.as_bytes());
@@ -33,13 +47,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_ignores_gate_comments_and_layout_but_not_settings() {
+    fn hash_ignores_gate_cost_apply_comments_and_layout_but_not_settings() {
         let base = "name = \"x\"\n[load]\nrate = \"400/s\"\n";
         let v = "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n";
         let h = scenario_hash(base, v, &[]);
         let with_gate =
             format!("# a comment\n{base}\n[gate.variants.glibc]\nmin_retention = 0.4\n");
         assert_eq!(scenario_hash(&with_gate, v, &[]), h);
+        let with_cost = format!("{base}\n[cost]\ncapacity = \"3s\"\n");
+        assert_eq!(scenario_hash(&with_cost, v, &[]), h);
+        let with_apply = format!("{v}apply = \"link it\"\n");
+        assert_eq!(scenario_hash(base, &with_apply, &[]), h);
         assert_ne!(scenario_hash(&base.replace("400", "300"), v, &[]), h);
         assert_ne!(
             scenario_hash(base, &v.replace("glibc\"\nbinary", "glibc2\"\nbinary"), &[]),

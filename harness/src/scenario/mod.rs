@@ -11,9 +11,11 @@
 //! - [`load`]: `[load]`, the load plan. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
+//! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
 //!
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 
+mod cost;
 mod error;
 pub mod gate;
 mod hash;
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 use allocstorm_core::units;
 use serde::Serialize;
 
+pub use cost::{CostSpec, MemoryBudget};
 pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
@@ -68,6 +71,8 @@ pub struct Scenario {
     pub memory_limit: Option<u64>,
     pub report: ReportSpec,
     pub gate: Option<toml::Table>,
+    /// `[cost]`: capacity and latency per variant after its memory run; `None` when off.
+    pub cost: Option<CostSpec>,
     /// `[target]`: the user's own server instead of the toy server (`server` then holds the
     /// defaults and is not used).
     pub target: Option<TargetSpec>,
@@ -138,6 +143,10 @@ impl Scenario {
         let memory_limit = memory_limit(&ctx, raw.limits.memory.as_deref())?;
         report::check_series(&ctx, &raw.report.series)?;
         let sampling = phases::sampling_spec(&ctx, &raw.sampling)?;
+        let cost = cost::cost_spec(&ctx, raw.cost.as_ref())?;
+        if let Some(c) = &cost {
+            cost::check_scope(&ctx, c, &all, target.is_some(), raw.sweep.is_some())?;
+        }
         if let Some(gate) = &raw.gate {
             // Budgets may name a variant of variants.toml or one point of the sweep.
             let mut names: Vec<String> = all.iter().map(|v| v.name.clone()).collect();
@@ -168,6 +177,7 @@ impl Scenario {
                 series: raw.report.series,
             },
             gate: raw.gate,
+            cost,
             target,
         })
     }

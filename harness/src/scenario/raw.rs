@@ -36,7 +36,33 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub(super) report: RawReport,
     #[serde(default)]
+    pub(super) cost: Option<RawCost>,
+    #[serde(default)]
     pub(super) gate: Option<toml::Table>,
+}
+
+/// `[cost]`: capacity and latency per variant, on a server without the egress cap.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCost {
+    pub(super) enabled: Option<bool>,
+    pub(super) reference: Option<String>,
+    pub(super) processes: Option<u32>,
+    pub(super) connections: Option<u32>,
+    pub(super) warmup: Option<String>,
+    pub(super) capacity: Option<String>,
+    pub(super) latency: Option<String>,
+    pub(super) latency_at: Option<f64>,
+    pub(super) latency_rate: Option<String>,
+    pub(super) budget: Option<RawBudget>,
+}
+
+/// `[cost.budget]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBudget {
+    pub(super) max_retention: Option<f64>,
+    pub(super) max_after_drain: Option<String>,
 }
 
 /// `[sweep]`: one `[server]` field, several values; every variant runs once per value.

@@ -28,6 +28,11 @@ pub struct Variant {
     /// library is missing, and what a skipped variant's reason names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The one line that applies this variant's setting to a server of your own, as the
+    /// report's recommendation prints it (`MALLOC_ARENA_MAX=2`); without it, one is derived
+    /// from `env`, `args` and `preload` ([`Variant::apply_line`]). Not hashed: it changes no run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply: Option<String>,
     /// Set by the harness on the variants it derives for a sweep; never written by hand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepPoint>,
@@ -45,6 +50,33 @@ impl Variant {
     /// instead of stopping the comparison.
     pub fn unavailable(&self) -> Option<String> {
         super::preflight::preload_missing(self)
+    }
+
+    /// The one line that applies this variant: its `apply`, or what its `preload`, `env` and
+    /// `args` say, or, for a build that differs only by its allocator, which one to link.
+    pub fn apply_line(&self) -> String {
+        if let Some(a) = &self.apply {
+            return a.clone();
+        }
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(lib) = &self.preload {
+            parts.push(format!("LD_PRELOAD={lib}"));
+        }
+        parts.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        if !self.args.is_empty() {
+            parts.push(format!("server flags: {}", self.args.join(" ")));
+        }
+        let linked = match self.binary.as_str() {
+            "target-server-jemalloc" => Some("link jemalloc as the global allocator"),
+            "target-server-mimalloc" => Some("link mimalloc as the global allocator"),
+            _ => None,
+        };
+        match (linked, parts.is_empty()) {
+            (Some(l), true) => l.to_string(),
+            (Some(l), false) => format!("{l}, with {}", parts.join(" ")),
+            (None, true) => "the defaults (nothing to change)".to_string(),
+            (None, false) => parts.join(" "),
+        }
     }
 }
 

@@ -72,6 +72,7 @@ pub fn variant(name: &str) -> Variant {
         args,
         preload: None,
         package: None,
+        apply: None,
         sweep: None,
     }
 }
@@ -125,6 +126,7 @@ pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader
         target: None,
         stats_polled_in: None,
         server_cgroup: None,
+        cost_spec: None,
     }
 }
 
