@@ -150,6 +150,15 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"pools\" }}]\n"), GOOD_VARIANTS, vec!["report.series[0].stat", "JSON pointer"]),
         (format!("{BASE}[report]\nseries = [{{ label = \"x\", stat = \"/a\", kind = \"sum\" }}]\n"), GOOD_VARIANTS, vec!["s.toml:", "`sum`", "gauge"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nsweep = { base = \"x\", name = \"n\", field = \"f\", value = 1, label = \"l\" }\n", vec!["variant[0].sweep"]),
+        // [cost]: the price of each fix.
+        (format!("{BASE}[cost]\nreference = \"jemalloc\"\n"), GOOD_VARIANTS, vec!["cost.reference", "expected a variant of the variants file (glibc)", "\"jemalloc\""]),
+        (format!("{BASE}[cost]\nlatency_at = 2\n"), GOOD_VARIANTS, vec!["s.toml:"]),
+        (format!("{BASE}[cost]\nlatency_at = 2.0\n"), GOOD_VARIANTS, vec!["cost.latency_at", "at most 1", "got 2"]),
+        (format!("{BASE}[cost]\ncapacity = \"forever\"\n"), GOOD_VARIANTS, vec!["cost.capacity", "expected a duration"]),
+        (format!("{BASE}[cost]\nthroughput = 3\n"), GOOD_VARIANTS, vec!["s.toml:", "unknown field `throughput`"]),
+        (format!("{BASE}[cost.budget]\nmax_retention = 1.5\n"), GOOD_VARIANTS, vec!["cost.budget.max_retention", "from 0 to 1"]),
+        (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = [2, 8]\n[cost]\n"), GOOD_VARIANTS, vec!["cost", "no [cost] with [sweep]"]),
+        (format!("{}[cost]\n", tbase("command = [\"/bin/sh\", \"{port}\"]")), GOOD_VARIANTS, vec!["cost", "no [cost] with [target]", "egress cap"]),
         // [target]: a server of the user's own.
         (tbase(""), GOOD_VARIANTS, vec!["s.toml:", "missing field `command`"]),
         (format!("{BASE}[target]\ncommand = [\"/bin/sh\", \"{{port}}\"]\n"), GOOD_VARIANTS, vec!["target", "either the toy server ([server]) or a target of your own ([target]), not both"]),

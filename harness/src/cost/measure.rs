@@ -1,4 +1,5 @@
-//! Runs the cost measurement of one variant: its own server without the egress cap, a warmup,
+//! Runs the cost measurement of one variant: its own server without the egress cap (or
+//! `hold`: [`CONGESTION_SETTINGS`]), a warmup,
 //! the closed-loop capacity phase, then the fixed-rate latency phase, the server's
 //! `/proc/<pid>/stat` read around each.
 
@@ -36,7 +37,7 @@ pub struct CostRequest<'a> {
     pub spec: &'a CostSpec,
     pub scenario: &'a Scenario,
     pub variant: &'a Variant,
-    /// The memory run's server settings; the egress cap is lifted from them here.
+    /// The memory run's server settings; the congestion model is lifted from them here.
     pub server: &'a ServerSpec,
     pub bin_dir: &'a Path,
     /// The allocstorm executable, which runs the load workers.
@@ -50,11 +51,19 @@ pub struct CostRequest<'a> {
     pub show_progress: bool,
 }
 
-/// The server settings of the capacity run: the memory run's, without the egress cap.
+/// The settings that model a congested network rather than the server's work: the egress
+/// cap (`egress_limit`) and its blunt alternative (`hold`, each buffer kept a fixed time).
+/// With either, capacity is the model's (connections / hold, or the cap / range size), the same
+/// for every allocator.
+pub const CONGESTION_SETTINGS: [&str; 2] = ["egress_limit", "hold"];
+
+/// The server settings of the capacity run: the memory run's, without the congestion model.
 pub fn uncapped(server: &ServerSpec) -> ServerSpec {
     let mut s = server.clone();
-    s.settings.retain(|(k, _)| k != "egress_limit");
+    s.settings
+        .retain(|(k, _)| !CONGESTION_SETTINGS.contains(&k.as_str()));
     s.config.egress_limit = None;
+    s.config.hold = None;
     s
 }
 
@@ -204,4 +213,61 @@ async fn run_phase(plan: LoadPlan, exe: &Path, proc: &ProcReader) -> Result<Cost
         server: c1.since(&c0),
         wall_s,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use allocstorm_core::server::ServerConfig;
+
+    #[test]
+    fn the_capacity_server_has_every_setting_but_the_congestion_model() {
+        let given = [
+            ("egress_limit", "120MiB/s"),
+            ("hold", "100ms"),
+            ("workers", "2"),
+            ("queue_timeout", "5s"),
+        ];
+        let server = ServerSpec {
+            file: None,
+            create_file: 3 << 20,
+            config: ServerConfig::from_settings(&given).unwrap(),
+            settings: given
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            args: Vec::new(),
+        };
+        let u = uncapped(&server);
+        assert_eq!((u.config.egress_limit, u.config.hold), (None, None));
+        assert_eq!(u.config.workers, 2);
+        let line = u.command_line(1).join(" ");
+        assert!(
+            line.contains("--workers 2") && line.contains("--queue-timeout 5s"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("--egress-limit") && !line.contains("--hold"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_latency_rate_is_a_fraction_of_a_capacity_and_says_whose() {
+        let raw = "[cost]\nlatency_at = 0.25\n";
+        let spec: CostSpec = {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("s.toml");
+            std::fs::write(&p, format!("name = \"s\"\n{raw}")).unwrap();
+            std::fs::copy(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/variants.toml"),
+                dir.path().join("variants.toml"),
+            )
+            .unwrap();
+            Scenario::load(&p).unwrap().cost.unwrap()
+        };
+        let r = LatencyRate::of_capacity(&spec, 800.0, "glibc #1");
+        assert_eq!(r.rate, 200.0);
+        assert_eq!(r.basis, "0.25 x the capacity of glibc #1 (800/s)");
+    }
 }
