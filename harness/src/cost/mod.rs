@@ -69,6 +69,11 @@ pub struct CostFigures {
     pub capacity_client_cores: Option<f64>,
     /// The capacity was the client's or the shared machine's, not the server's: why.
     pub client_bound: Option<String>,
+    /// The fixed rate as a share of this run's own capacity: near or above 1, the latency
+    /// phase measured a queue (the variant cannot serve the rate the reference serves at half
+    /// its capacity), which is its price too, and the report says so.
+    #[serde(default)]
+    pub latency_rate_to_capacity: Option<f64>,
 }
 
 impl CostRecord {
@@ -89,6 +94,18 @@ impl CostRecord {
 
     /// Reads the figures from the phases.
     pub fn figures_of(
+        capacity: Option<&CostPhase>,
+        latency: Option<&CostPhase>,
+        nproc: u32,
+    ) -> CostFigures {
+        let mut f = Self::phase_figures(capacity, latency, nproc);
+        if let (Some(l), Some(c)) = (latency.and_then(|l| l.load.offered_rate), f.capacity_rps) {
+            f.latency_rate_to_capacity = (c > 0.0).then(|| l / c);
+        }
+        f
+    }
+
+    fn phase_figures(
         capacity: Option<&CostPhase>,
         latency: Option<&CostPhase>,
         nproc: u32,
