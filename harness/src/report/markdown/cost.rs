@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use crate::report::format::{cell, figure, min_max, MARKDOWN};
-use crate::report::summary::{CostInfo, Spread, Summary};
+use crate::report::summary::{CostInfo, Spread, Summary, FAULTS_FOR_A_RATIO};
 
 /// The cost section and its plot.
 pub(super) fn cost_table(s: &Summary, out: &mut String) {
@@ -38,10 +38,6 @@ fn memory_run_table(s: &Summary, out: &mut String) {
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
 }
-
-/// Below this many minor faults per response the reference faults next to never, and a ratio
-/// to it says nothing: the table shows the figure alone.
-pub const FAULTS_FOR_A_RATIO: f64 = 1.0;
 
 /// A median with its ratio column: `0.63 (0.60–0.66)`, `0.63` for one round.
 fn ratio_cell(x: Option<&Spread>) -> String {

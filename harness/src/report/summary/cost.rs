@@ -16,6 +16,10 @@ use crate::figures::median_f64;
 use crate::record::{RunRecord, RunStatus};
 use crate::scenario::MemoryBudget;
 
+/// Below this many minor faults per response the reference faults next to never, and a ratio
+/// to it says nothing: `report.md` and the plot show the figure itself.
+pub const FAULTS_FOR_A_RATIO: f64 = 1.0;
+
 /// The median of a figure and its spread: over runs for a figure, over rounds for a ratio.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spread {

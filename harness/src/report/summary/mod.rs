@@ -37,7 +37,7 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
-pub use cost::{CostInfo, CostSpreads, RateUse, RunNote, Spread, VariantCost};
+pub use cost::{CostInfo, CostSpreads, RateUse, RunNote, Spread, VariantCost, FAULTS_FOR_A_RATIO};
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
