@@ -181,6 +181,8 @@ fn reference_faults(s: &Summary, reference: &str) -> Option<f64> {
 fn rounds(x: &Spread) -> String {
     if x.n < 2 {
         "one round: no spread".into()
+    } else if figure(x.min) == figure(x.max) {
+        format!("the same in all {} rounds", x.n)
     } else {
         format!("{} over {} rounds", min_max(x), x.n)
     }
@@ -296,6 +298,8 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
     let ratio = |x: &Spread| {
         if x.n < 2 {
             format!("{}× (one round)", figure(x.median))
+        } else if figure(x.min) == figure(x.max) {
+            format!("{}× (every round)", figure(x.median))
         } else {
             format!("{}× ({})", figure(x.median), min_max(x))
         }
@@ -430,6 +434,13 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("not separated"), "{md}");
+        // The same ratio in every round.
+        assert!(
+            md.contains(
+                "2. `slow` — capacity 0.35× (0.30–0.40), p99 at 330 requests/s 3.00× (every round)"
+            ),
+            "{md}"
+        );
         assert!(!md.contains("no spread, and the order"), "{md}");
     }
 
