@@ -9,6 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use allocstorm::cost::{CostFigures, CostRecord};
 use allocstorm::figures::{self, PhaseMark};
 use allocstorm::load::{Counts, LoadSummary, Percentiles};
 use allocstorm::provenance::Environment;
@@ -17,7 +18,9 @@ use allocstorm::record::{
 };
 use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
 use allocstorm::sample::{MappingBreakdown, Sample};
-use allocstorm::scenario::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint};
+use allocstorm::scenario::{
+    CostSpec, MemoryBudget, ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint,
+};
 use common::records::{header, variant, write_records};
 use serde_json::{json, Value};
 
@@ -1451,4 +1454,266 @@ fn labelled_numeric_sweep_ticks_its_labels_on_a_linear_axis() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("| glibc | 0 (unbounded) | ok |"), "{md}");
     assert!(md.contains("| glibc | 48 (limit-48) | ok |"), "{md}");
+}
+
+/// The scenario's `[cost]` of [`with_cost`]: glibc the reference, a budget of retention 0.10
+/// and 64 MiB after the drain.
+fn cost_spec() -> CostSpec {
+    CostSpec {
+        reference: "glibc".into(),
+        processes: 2,
+        connections: 16,
+        warmup: std::time::Duration::from_secs(1),
+        capacity: std::time::Duration::from_secs(5),
+        latency: std::time::Duration::from_secs(5),
+        latency_at: 0.5,
+        latency_rate: None,
+        budget: MemoryBudget {
+            max_retention: Some(0.1),
+            max_after_drain_bytes: Some(64 << 20),
+        },
+    }
+}
+
+/// [`realistic`] with a cost measurement in every run. The machine drifts between rounds
+/// (glibc's capacity 600, 900, then 480/s); each variant's capacity is a fixed share of
+/// glibc's in the same round, plus a little: jemalloc-bg's is 0.93, 0.95 and 0.97 of it. Its
+/// first run's capacity was the client's; mimalloc's second measurement stopped short.
+fn with_cost() -> Vec<RunRecord> {
+    const DRIFT: [f64; 3] = [1.0, 1.5, 0.8];
+    let mut records = realistic();
+    for r in &mut records {
+        let run = r.header.run_index as usize;
+        let (share, p99, cpu, faults) = match r.header.variant.name.as_str() {
+            "glibc" => (1.0, 10.0, 0.5, 0.002),
+            "glibc-mmap64k" => (0.45, 200.0, 2.0, 257.0),
+            "glibc-arena2" => (0.98, 10.5, 0.5, 0.002),
+            "jemalloc" => (1.0, 11.0, 0.55, 0.3),
+            "jemalloc-bg" => (0.95 + 0.02 * (run as f64 - 1.0), 11.0, 0.6, 0.34),
+            _ => (1.05, 9.0, 0.5, 0.8),
+        };
+        let mut c = CostRecord::stopped("");
+        c.failure = None;
+        c.server_command = vec![
+            format!("/work/target/release/{}", r.header.variant.binary),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--workers".into(),
+            "4".into(),
+        ];
+        c.server_command
+            .extend(r.header.variant.args.iter().cloned());
+        c.nproc = 2;
+        c.latency_rate = Some(300.0);
+        c.latency_rate_basis = Some("0.5 x the capacity of glibc #0 (600/s)".into());
+        c.figures = CostFigures {
+            capacity_rps: Some(600.0 * DRIFT[run] * share),
+            latency_p50_ms: Some(p99 / 4.0),
+            latency_p99_ms: Some(p99 * DRIFT[run]),
+            server_cpu_s_per_1000: Some(cpu),
+            server_system_s_per_1000: Some(cpu * 0.6),
+            minflt_per_response: Some(faults),
+            capacity_server_cores: Some(0.9),
+            capacity_client_cores: Some(0.8),
+            client_bound: None,
+        };
+        if r.header.variant.name == "jemalloc-bg" && run == 0 {
+            c.figures.client_bound =
+                Some("the client used 1.95 of the 2 cores its 2 processes can use".into());
+        }
+        if r.header.variant.name == "mimalloc" && run == 1 {
+            c.failure = Some("the capacity server did not answer".into());
+            c.figures = CostFigures::default();
+        }
+        r.header.cost_spec = Some(cost_spec());
+        r.cost = Some(c);
+    }
+    records
+}
+
+#[test]
+fn cost_data_gives_a_recommendation_a_price_table_and_the_cost_plot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = report_dir(&tmp, "cost");
+    write_records(&dir, &with_cost());
+    report::render(&dir).unwrap();
+
+    let s = read_summary(&dir);
+    assert_eq!(s["schema_version"], 1, "keys added, none changed");
+    let c = &s["cost"];
+    for key in [
+        "reference",
+        "budget",
+        "latency_rate",
+        "latency_rate_basis",
+        "latency_rates",
+        "processes",
+        "connections",
+        "warmup_s",
+        "capacity_s",
+        "latency_s",
+        "latency_at",
+        "nproc",
+        "server_args",
+        "recommendation",
+    ] {
+        assert!(c.get(key).is_some(), "cost has no {key}: {c}");
+    }
+    assert_eq!(c["reference"], "glibc");
+    assert_eq!(c["budget"]["max_retention"], 0.1);
+    assert_eq!(c["latency_rate"], 300.0);
+    assert_eq!(c["latency_rates"][0]["runs"], 18);
+    assert_eq!(
+        c["server_args"],
+        json!(["--listen", "127.0.0.1:0", "--workers", "4"])
+    );
+
+    let variant = |name: &str| -> Value {
+        s["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let bg = variant("jemalloc-bg");
+    let bc = &bg["cost"];
+    for key in [
+        "apply_line",
+        "runs",
+        "capacity_rps",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "server_cpu_s_per_1000",
+        "server_system_s_per_1000",
+        "minflt_per_response",
+        "capacity_server_cores",
+        "capacity_client_cores",
+        "ratio_to_reference",
+        "client_bound_runs",
+        "client_bound",
+        "latency_rates",
+        "rate_above_capacity",
+        "failures",
+    ] {
+        assert!(
+            bc.get(key).is_some(),
+            "jemalloc-bg's cost has no {key}: {bc}"
+        );
+    }
+    // Paired per round: 0.93, 0.95, 0.97 of glibc's, whatever the machine did between rounds
+    // (the medians' ratio would be 558 / 600 = 0.93).
+    let ratio = &bc["ratio_to_reference"]["capacity_rps"];
+    let close = |v: &Value, x: f64| (v.as_f64().unwrap() - x).abs() < 1e-9;
+    assert!(close(&ratio["median"], 0.95), "{ratio}");
+    assert!(
+        close(&ratio["min"], 0.93) && close(&ratio["max"], 0.97),
+        "{ratio}"
+    );
+    assert_eq!(ratio["n"], 3);
+    assert!(close(&bc["capacity_rps"]["median"], 558.0), "{bc}");
+    assert_eq!(bc["client_bound_runs"], 1);
+    assert_eq!(bc["client_bound"][0]["run_index"], 0);
+    assert_eq!(
+        bc["apply_line"],
+        "link jemalloc as the global allocator, with _RJEM_MALLOC_CONF=background_thread:true"
+    );
+    // mimalloc: three runs with a cost record, two measured; the stopped one said why.
+    let mc = &variant("mimalloc")["cost"];
+    assert_eq!(mc["runs"], 3);
+    assert_eq!(mc["capacity_rps"]["n"], 2);
+    assert_eq!(mc["ratio_to_reference"]["capacity_rps"]["n"], 2);
+    assert_eq!(
+        mc["failures"][0]["why"],
+        "the capacity server did not answer"
+    );
+    // mmap64k's capacity (270, 405 and 216/s) was below the 300/s it was then driven at in
+    // rounds 0 and 2.
+    let over: Vec<Value> = variant("glibc-mmap64k")["cost"]["rate_above_capacity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["run_index"].clone())
+        .collect();
+    assert_eq!(over, [0, 2]);
+
+    let rec = &c["recommendation"];
+    assert_eq!(rec["budget_stated"], true);
+    assert_eq!(rec["cheapest"], "jemalloc-bg");
+    let within: Vec<&str> = rec["within_budget"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(within, ["jemalloc-bg", "glibc-mmap64k"]);
+    let over: Vec<&str> = rec["over_budget"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(over, ["glibc", "glibc-arena2", "jemalloc", "mimalloc"]);
+
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let at = |needle: &str| {
+        md.find(needle)
+            .unwrap_or_else(|| panic!("no {needle}: {md}"))
+    };
+    assert!(at("Variants:\n") < at("## Recommendation\n"));
+    assert!(at("## Recommendation\n") < at("## Results\n"));
+    assert!(
+        md.contains("**Cheapest within the budget: `jemalloc-bg`**, applied with `link jemalloc as the global allocator, with _RJEM_MALLOC_CONF=background_thread:true`. Its price: 0.95× glibc's capacity (0.93–0.97 over 3 rounds)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Its capacity was the client's in 1 run (the client used 1.95 of the 2 cores its 2 processes can use): a lower bound of the client, not the server's."),
+        "{md}"
+    );
+    assert!(
+        md.contains("- `glibc` (the reference): retention 0.97 > 0.10 (0.96–0.97 over 3 runs); after drain 321.4 MiB > 64.0 MiB"),
+        "{md}"
+    );
+    assert!(at("## The price of each fix\n") > at("## Results\n"));
+    assert!(!md.contains("## Cost\n"), "{md}");
+    assert!(
+        md.contains("| jemalloc-bg | 3 | 558 ‡ | 0.95 (0.93–0.97) |"),
+        "{md}"
+    );
+    assert!(md.contains("| mimalloc | 3 (2 measured) |"), "{md}");
+    assert!(
+        md.contains("`mimalloc` run 1: the capacity server did not answer"),
+        "{md}"
+    );
+
+    let png = std::fs::read(dir.join("cost.png")).unwrap();
+    assert_eq!(png_height(&png), 1300, "four panels, two by two");
+    let svg = std::fs::read_to_string(dir.join("cost.svg")).unwrap();
+    for name in [
+        "capacity ÷ glibc",
+        "p99 ÷ glibc",
+        "faults per response, absolute",
+    ] {
+        assert!(svg.contains(name), "cost.svg has no {name}");
+    }
+}
+
+#[test]
+fn without_cost_data_no_cost_keys_and_no_recommendation() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_records(tmp.path(), &realistic());
+    report::render(tmp.path()).unwrap();
+    let s = read_summary(tmp.path());
+    assert!(s.get("cost").is_none(), "{}", s["cost"]);
+    assert!(s["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v.get("cost").is_none()));
+    let md = std::fs::read_to_string(tmp.path().join("report.md")).unwrap();
+    assert!(!md.contains("## Recommendation") && !md.contains("## The price of each fix"));
+    assert!(md.contains("## Cost\n"), "{md}");
+    let png = std::fs::read(tmp.path().join("cost.png")).unwrap();
+    assert_eq!(png_height(&png), 900);
 }

@@ -75,6 +75,25 @@ pub fn italic_if(measured: bool, c: String) -> String {
     }
 }
 
+/// A ratio or a cost figure with the digits it deserves: `0.63`, `13.9`, `257`, `0.002`.
+pub fn figure(x: f64) -> String {
+    let a = x.abs();
+    if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 0.1 || a == 0.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// The min–max of a spread: `0.60–0.66`.
+pub fn min_max(s: &super::summary::Spread) -> String {
+    format!("{}–{}", figure(s.min), figure(s.max))
+}
+
 /// A Markdown table cell: pipes and newlines would break the row.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
@@ -107,6 +126,15 @@ mod tests {
             "1.2"
         );
         assert_eq!(MARKDOWN.t90(&FigureSet::default()), MARKDOWN.missing);
+    }
+
+    #[test]
+    fn figures_keep_the_digits_that_matter() {
+        assert_eq!(figure(0.6312), "0.63");
+        assert_eq!(figure(13.86), "13.9");
+        assert_eq!(figure(257.01), "257");
+        assert_eq!(figure(0.00121), "0.001");
+        assert_eq!(figure(0.0), "0.00");
     }
 
     #[test]

@@ -140,6 +140,7 @@ mod tests {
             },
             environment: Default::default(),
             variants,
+            cost: None,
             warnings,
         }
     }

@@ -92,6 +92,7 @@ mod tests {
             scenario: Default::default(),
             environment: Default::default(),
             variants,
+            cost: None,
             warnings: vec![],
         };
         let mut out = String::new();

@@ -1,12 +1,24 @@
-//! `## Cost`: throughput, latency and server CPU per variant, and the cost plot.
+//! `## The price of each fix` when the runs measured their cost (`[cost]`): per variant its
+//! capacity, latency at the fixed rate, server CPU and minor faults per response, each with
+//! its ratio to the reference per round, and how it was measured, so that a reader could
+//! measure it again by hand. Without cost data, `## Cost`: throughput, latency and server CPU
+//! of the memory run, as before `[cost]`. Both with the cost plot.
 
 use std::fmt::Write as _;
 
-use crate::report::format::MARKDOWN;
-use crate::report::summary::Summary;
+use crate::report::format::{cell, figure, min_max, MARKDOWN};
+use crate::report::summary::{CostInfo, Spread, Summary, FAULTS_FOR_A_RATIO};
 
-/// The cost table and its plot.
+/// The cost section and its plot.
 pub(super) fn cost_table(s: &Summary, out: &mut String) {
+    match &s.cost {
+        Some(c) => price_table(s, c, out),
+        None => memory_run_table(s, out),
+    }
+}
+
+/// Without `[cost]`: the memory run's load figures per variant.
+fn memory_run_table(s: &Summary, out: &mut String) {
     out.push_str("## Cost\n\n");
     out.push_str("| variant | req/s | p50 (ms) | p99 (ms) | server CPU (s) during load | server CPU s / 1000 responses |\n");
     out.push_str("|---|--:|--:|--:|--:|--:|\n");
@@ -25,4 +37,385 @@ pub(super) fn cost_table(s: &Summary, out: &mut String) {
     }
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
+}
+
+/// A median with its ratio column: `0.63 (0.60–0.66)`, `0.63` for one round.
+fn ratio_cell(x: Option<&Spread>) -> String {
+    match x {
+        None => MARKDOWN.missing.into(),
+        Some(x) if x.n < 2 => figure(x.median),
+        Some(x) => format!("{} ({})", figure(x.median), min_max(x)),
+    }
+}
+
+fn median_cell(x: Option<&Spread>) -> String {
+    x.map_or_else(|| MARKDOWN.missing.into(), |x| figure(x.median))
+}
+
+/// The price table, how it was measured, and the plot.
+fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
+    let reference = &c.reference;
+    out.push_str("## The price of each fix\n\n");
+    how_measured(s, c, out);
+    let ref_faults = s
+        .variants
+        .iter()
+        .find(|v| &v.name == reference)
+        .and_then(|v| v.cost.as_ref()?.figures.minflt_per_response.as_ref())
+        .map(|x| x.median);
+    let faults_ratio = ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO);
+    let x = format!("× {reference}");
+    let _ = writeln!(
+        out,
+        "| variant | runs | capacity (ok/s) | {x} | p50 (ms) | {x} | p99 (ms) | {x} | server CPU s / 1,000 responses (kernel) | {x} | minor faults / response | {x} |"
+    );
+    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    let mut bound = Vec::new();
+    let mut stopped = Vec::new();
+    let mut overloaded = Vec::new();
+    for v in &s.variants {
+        let Some(vc) = &v.cost else {
+            let _ = writeln!(
+                out,
+                "| {} | 0 |{}",
+                v.name,
+                format!(" {} |", MARKDOWN.missing).repeat(10)
+            );
+            continue;
+        };
+        let f = &vc.figures;
+        let r = &vc.ratio_to_reference;
+        let mut capacity = median_cell(f.capacity_rps.as_ref());
+        if f.capacity_rps.is_some() && vc.client_bound_runs > 0 {
+            capacity.push_str(" ‡");
+            bound.push(format!(
+                "`{}` in {} of {} runs ({})",
+                v.name,
+                vc.client_bound_runs,
+                f.capacity_rps.as_ref().map_or(0, |x| x.n),
+                vc.client_bound
+                    .iter()
+                    .map(|n| format!("run {}: {}", n.run_index, n.why))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        let mut p99 = median_cell(f.latency_p99_ms.as_ref());
+        if f.latency_p99_ms.is_some() && !vc.rate_above_capacity.is_empty() {
+            p99.push_str(" §");
+            overloaded.push(format!(
+                "`{}` ({})",
+                v.name,
+                vc.rate_above_capacity
+                    .iter()
+                    .map(|n| format!("run {}: {}", n.run_index, n.why))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        for n in &vc.failures {
+            stopped.push(format!("`{}` run {}: {}", v.name, n.run_index, n.why));
+        }
+        let cpu = match (&f.server_cpu_s_per_1000, &f.server_system_s_per_1000) {
+            (Some(t), Some(k)) => format!("{} ({})", figure(t.median), figure(k.median)),
+            (t, _) => median_cell(t.as_ref()),
+        };
+        let faults_ratio_cell = if faults_ratio {
+            ratio_cell(r.minflt_per_response.as_ref())
+        } else {
+            MARKDOWN.missing.into()
+        };
+        let runs = if vc.runs == f.capacity_rps.as_ref().map_or(0, |x| x.n) {
+            vc.runs.to_string()
+        } else {
+            format!(
+                "{} ({} measured)",
+                vc.runs,
+                f.capacity_rps.as_ref().map_or(0, |x| x.n)
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            v.name,
+            runs,
+            capacity,
+            ratio_cell(r.capacity_rps.as_ref()),
+            median_cell(f.latency_p50_ms.as_ref()),
+            ratio_cell(r.latency_p50_ms.as_ref()),
+            p99,
+            ratio_cell(r.latency_p99_ms.as_ref()),
+            cpu,
+            ratio_cell(r.server_cpu_s_per_1000.as_ref()),
+            median_cell(f.minflt_per_response.as_ref()),
+            faults_ratio_cell,
+        );
+    }
+    out.push('\n');
+    let _ = write!(
+        out,
+        "Medians over the ok runs; each **{x}** column is the ratio to {reference}'s figure taken per round (a variant's run *n* against {reference}'s run *n*), its median and, in brackets, its min–max over the rounds (a single figure: one round, no spread)."
+    );
+    if !faults_ratio {
+        let _ = write!(
+            out,
+            " {reference} faults next to never per response ({}), so minor faults are shown as they are, without a ratio.",
+            ref_faults.map_or_else(|| MARKDOWN.missing.into(), figure)
+        );
+    }
+    out.push_str("\n\n");
+    if !bound.is_empty() {
+        let _ = writeln!(
+            out,
+            "‡ The capacity was the client's or the shared machine's, not the server's, in some runs — a lower bound of the server's: {}.\n",
+            cell(&bound.join("; "))
+        );
+    }
+    if !overloaded.is_empty() {
+        let _ = writeln!(
+            out,
+            "§ Its capacity was below the fixed rate in some runs: overloaded at that rate, its latency is a queue's, not its work's: {}.\n",
+            cell(&overloaded.join("; "))
+        );
+    }
+    if !stopped.is_empty() {
+        let _ = writeln!(
+            out,
+            "Cost measurements that stopped short (the memory figures of those runs stand): {}.\n",
+            stopped.join("; ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "![After-drain RssAnon against each cost as a ratio to {reference}'s, with the spread over rounds and runs](cost.png)\n"
+    );
+    out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
+}
+
+/// How the cost was measured, in enough detail to measure it again by hand.
+fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
+    let mut p = String::from(
+        "Measured after each memory run, once its server had exited: a second server of the same variant with the memory run's settings less the egress cap",
+    );
+    let flags = shown_flags(&c.server_args);
+    if !flags.is_empty() {
+        let _ = write!(p, " (`{}`, plus the variant's own)", flags.join(" "));
+    }
+    let _ = write!(
+        p,
+        ", after a {}s warmup at the scenario's warmup rate, was driven closed loop by {} client process{} over {} connection{} for {}s, with the memory run's request and deadline and no retries: its **capacity** is the ok responses per second. Then, with the same processes and connections, open loop at a fixed rate for {}s",
+        secs(c.warmup_s),
+        c.processes,
+        if c.processes == 1 { "" } else { "es" },
+        c.connections,
+        if c.connections == 1 { "" } else { "s" },
+        secs(c.capacity_s),
+        secs(c.latency_s),
+    );
+    match (c.latency_rate, &c.latency_rate_basis) {
+        (Some(r), Some(b)) => {
+            let _ = write!(p, ", {r:.1} requests/s ({b})");
+        }
+        (Some(r), None) => {
+            let _ = write!(p, ", {r:.1} requests/s");
+        }
+        _ => {}
+    }
+    p.push_str(
+        ": p50 and p99 from the intended send time, the server's CPU (utime + stime of `/proc/<pid>/stat`, kernel share in brackets) and its minor page faults, per ok response.",
+    );
+    if c.latency_rates.len() > 1 {
+        let rates: Vec<String> = c
+            .latency_rates
+            .iter()
+            .map(|u| {
+                format!(
+                    "{:.1}/s in {} run{}",
+                    u.rate_rps,
+                    u.runs,
+                    if u.runs == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        let _ = write!(
+            p,
+            " **Not every run had the same fixed rate** ({}): latency ratios across them compare different loads.",
+            rates.join(", ")
+        );
+    }
+    let cores = |pick: fn(&crate::report::summary::CostSpreads) -> Option<&Spread>| {
+        let spreads: Vec<&Spread> = s
+            .variants
+            .iter()
+            .filter_map(|v| pick(&v.cost.as_ref()?.figures))
+            .collect();
+        (!spreads.is_empty()).then(|| {
+            (
+                spreads.iter().map(|x| x.min).fold(f64::INFINITY, f64::min),
+                spreads
+                    .iter()
+                    .map(|x| x.max)
+                    .fold(f64::NEG_INFINITY, f64::max),
+            )
+        })
+    };
+    if let Some(n) = c.nproc {
+        let _ = write!(
+            p,
+            " The server and the client shared the machine's {n} core{}",
+            if n == 1 { "" } else { "s" }
+        );
+        let server = cores(|f| f.capacity_server_cores.as_ref());
+        let client = cores(|f| f.capacity_client_cores.as_ref());
+        if let (Some(sv), Some(cl)) = (server, client) {
+            let _ = write!(
+                p,
+                ": in the capacity phase the server used {:.2}–{:.2} cores and the client {:.2}–{:.2} (over every ok run)",
+                sv.0, sv.1, cl.0, cl.1
+            );
+        }
+        p.push('.');
+    }
+    out.push_str(&p);
+    out.push_str("\n\n");
+}
+
+/// The capacity server's flags worth showing: without the listen address and the seed (the
+/// scenario paragraph has it).
+fn shown_flags(args: &[String]) -> Vec<&str> {
+    let mut flags = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--listen" || a == "--seed" {
+            it.next();
+        } else {
+            flags.push(a.as_str());
+        }
+    }
+    flags
+}
+
+/// Seconds as a person writes them: `1.5`, `5`.
+fn secs(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::recommend::tests::priced;
+    use crate::report::summary::{recommend, CostSpreads, RunNote, VariantSummary};
+    use crate::scenario::MemoryBudget;
+
+    fn summary(variants: Vec<VariantSummary>) -> Summary {
+        let budget = MemoryBudget::default();
+        let recommendation = recommend(&variants, &budget);
+        Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            variants,
+            cost: Some(CostInfo {
+                reference: "glibc".into(),
+                budget,
+                latency_rate: Some(329.7),
+                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
+                latency_rates: vec![],
+                processes: 2,
+                connections: 16,
+                warmup_s: 1.0,
+                capacity_s: 5.0,
+                latency_s: 5.0,
+                latency_at: 0.5,
+                nproc: Some(2),
+                server_args: ["--listen", "127.0.0.1:0", "--seed", "42", "--workers", "4"]
+                    .map(String::from)
+                    .to_vec(),
+                recommendation,
+            }),
+            warnings: vec![],
+        }
+    }
+
+    fn render(s: &Summary) -> String {
+        let mut out = String::new();
+        cost_table(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_price_table_with_ratios_and_how_it_was_measured() {
+        let mut a = priced("jemalloc", &[0.02, 0.02], &[0.6, 0.66], &[1.1, 1.3]);
+        let c = a.cost.as_mut().unwrap();
+        c.figures = CostSpreads {
+            capacity_rps: Spread::of(&[400.0, 420.0]),
+            latency_p50_ms: Spread::of(&[3.0, 3.0]),
+            latency_p99_ms: Spread::of(&[14.0, 16.0]),
+            server_cpu_s_per_1000: Spread::of(&[0.6, 0.6]),
+            server_system_s_per_1000: Spread::of(&[0.4, 0.4]),
+            minflt_per_response: Spread::of(&[0.34, 0.34]),
+            capacity_server_cores: Spread::of(&[0.4, 0.5]),
+            capacity_client_cores: Spread::of(&[0.3, 0.45]),
+        };
+        c.client_bound = vec![RunNote {
+            run_index: 2,
+            why: "the client used 1.9 of 2 cores".into(),
+        }];
+        c.client_bound_runs = 1;
+        c.rate_above_capacity = vec![RunNote {
+            run_index: 1,
+            why: "capacity 400/s below the fixed rate 450/s".into(),
+        }];
+        c.failures = vec![RunNote {
+            run_index: 3,
+            why: "server did not start".into(),
+        }];
+        let glibc = priced("glibc", &[0.8, 0.8], &[1.0, 1.0], &[1.0, 1.0]);
+        let md = render(&summary(vec![glibc, a]));
+        assert!(
+            md.starts_with("## The price of each fix\n\nMeasured after each memory run"),
+            "{md}"
+        );
+        assert!(
+            md.contains("(`--workers 4`, plus the variant's own)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("closed loop by 2 client processes over 16 connections for 5s"),
+            "{md}"
+        );
+        assert!(
+            md.contains("329.7 requests/s (0.5 x the capacity of glibc #1 (659/s))"),
+            "{md}"
+        );
+        assert!(md.contains("shared the machine's 2 cores: in the capacity phase the server used 0.40–0.50 cores and the client 0.30–0.45"), "{md}");
+        assert!(
+            md.contains("| variant | runs | capacity (ok/s) | × glibc | p50 (ms) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| jemalloc | 2 | 410 ‡ | 0.63 (0.60–0.66) | 3.00 | – | 15.0 § | 1.20 (1.10–1.30) | 0.60 (0.40) | 1.10 | 0.34 | – |"),
+            "{md}"
+        );
+        // The reference's faults per response (0.5 in `priced`) are below a ratio's worth.
+        assert!(
+            md.contains("glibc faults next to never per response (0.50)"),
+            "{md}"
+        );
+        assert!(md.contains("‡ The capacity was the client's or the shared machine's, not the server's, in some runs — a lower bound of the server's: `jemalloc` in 1 of 2 runs (run 2: the client used 1.9 of 2 cores)."), "{md}");
+        assert!(
+            md.contains("`jemalloc` run 3: server did not start"),
+            "{md}"
+        );
+        assert!(md.contains("](cost.png)"), "{md}");
+    }
+
+    #[test]
+    fn without_cost_data_the_memory_runs_table() {
+        let mut s = summary(vec![VariantSummary::for_test("glibc", 1, None)]);
+        s.cost = None;
+        let md = render(&s);
+        assert!(md.starts_with("## Cost\n\n| variant | req/s |"), "{md}");
+    }
 }

@@ -1,10 +1,10 @@
-//! `report.md`: the scenario in a paragraph, the figures table, the runs that did not end ok,
+//! `report.md`: the scenario in a paragraph, the recommendation (with `[cost]`), the figures table, the runs that did not end ok,
 //! the sweep, the series the scenario declares, what the allocator held next to what the app
 //! held, the cost, every run, the plots and the environment — ready to paste into a design
 //! review. Reads the summary only: every number here is also in `summary.json`.
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
-//! the warnings, `results`, `observer` (observed or not, idle against nudged, leak or
+//! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`, `container`,
 //! `mappings`, `cost`, `runs`, `environment`. Figures are written through
 //! [`crate::report::format`].
@@ -17,6 +17,7 @@ mod held_vs_live;
 mod mappings;
 mod not_ok;
 mod observer;
+mod recommend;
 mod results;
 mod runs;
 mod scenario;
@@ -51,6 +52,7 @@ pub fn markdown(s: &Summary) -> String {
         }
         out.push('\n');
     }
+    recommend::recommendation(s, &mut out);
     results::figures_table(s, &mut out);
     observer::observer_line(s, &mut out);
     observer::idle_then_nudged(s, &mut out);

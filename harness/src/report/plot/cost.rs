@@ -1,7 +1,11 @@
-//! `cost`: what each fix costs. After-drain RSS against throughput, against p99, and against
-//! server CPU per 1,000 responses (the price that shows when the egress caps throughput): one
-//! labelled point per variant (its medians) and a faint dot per ok run. Down and right is
-//! better on the first panel, down and left on the others.
+//! `cost`: what each fix costs. With `[cost]` ([`price`]): after-drain RSS against each cost
+//! of the capacity server as a ratio to the reference's. Without: after-drain RSS against the
+//! memory run's throughput, against p99, and against server CPU per 1,000 responses (the price
+//! that shows when the egress caps throughput): one labelled point per variant (its medians)
+//! and a faint dot per ok run. Down and right is better on the first panel, down and left on
+//! the others.
+
+mod price;
 
 use std::path::Path;
 
@@ -16,7 +20,10 @@ pub struct Cost;
 
 impl Exporter for Cost {
     fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
-        write_png_svg(&CostFigure { input }, dir, "cost")
+        match &input.summary.cost {
+            Some(cost) => write_png_svg(&price::PriceFigure { input, cost }, dir, "cost"),
+            None => write_png_svg(&CostFigure { input }, dir, "cost"),
+        }
     }
 }
 
@@ -67,7 +74,7 @@ fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
 }
 
 /// A pixel rectangle: left, top, right, bottom.
-type Rect = (i32, i32, i32, i32);
+pub(super) type Rect = (i32, i32, i32, i32);
 
 fn overlaps(a: Rect, b: Rect) -> bool {
     a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
@@ -127,65 +134,17 @@ impl CostFigure<'_> {
                 .map(|&(i, x, y)| Circle::new((x, y), 9, variant_color(i).filled())),
         )?;
 
-        // Labels beside their points, placed from the topmost point down so that close points
-        // keep their labels in the same order; a label pushed away from its point gets a leader
-        // line. Labels avoid every point and every label already placed.
         let pixel = |x: f64, y: f64| chart.backend_coord(&(x, y));
-        let mut obstacles: Vec<Rect> = points
+        let labels: Vec<Label> = points
             .iter()
-            .map(|&(_, x, y)| {
-                let (px, py) = pixel(x, y);
-                (px - 11, py - 11, px + 11, py + 11)
+            .map(|&(i, x, y)| Label {
+                name: vs[i].name.clone(),
+                color: variant_color(i),
+                at: pixel(x, y),
             })
             .collect();
-        let mut order: Vec<&(usize, f64, f64)> = points.iter().collect();
-        order.sort_by_key(|p| pixel(p.1, p.2).1);
-        let (ox, oy) = area.get_base_pixel();
         let (xs, ys) = chart.plotting_area().get_pixel_range();
-        for &&(i, x, y) in &order {
-            let name = &vs[i].name;
-            let color = variant_color(i);
-            let style = text_style(19).color(&color);
-            let (w, h) = area.estimate_text_size(name, &style)?;
-            let (w, h) = (w as i32, h as i32);
-            let (px, py) = pixel(x, y);
-            let fits = |r: Rect| {
-                r.0 >= xs.start
-                    && r.2 <= xs.end
-                    && r.1 >= ys.start
-                    && r.3 <= ys.end
-                    && !obstacles.iter().any(|q| overlaps(r, *q))
-            };
-            // Right of the point, then left; nearest to the point's height first, down before up.
-            let shifts = (0..80).map(|k| k * 3).chain((1..80).map(|k| -k * 3));
-            let mut best: Option<(i32, Rect)> = None;
-            for left in [false, true] {
-                let x0 = if left { px - 16 - w } else { px + 16 };
-                let found = shifts
-                    .clone()
-                    .map(|dy| (dy, (x0, py - h / 2 + dy, x0 + w, py - h / 2 + dy + h)))
-                    .find(|&(_, r)| fits(r));
-                if let Some((dy, r)) = found {
-                    if best.is_none_or(|b| dy.abs() < b.0.abs()) {
-                        best = Some((dy, r));
-                    }
-                }
-            }
-            let (dy, rect) = best.unwrap_or((0, (px + 16, py - h / 2, px + 16 + w, py + h / 2)));
-            if dy.abs() > h / 2 {
-                let (from, to) = if rect.0 > px {
-                    ((px + 10, py), (rect.0 - 3, (rect.1 + rect.3) / 2))
-                } else {
-                    ((px - 10, py), (rect.2 + 3, (rect.1 + rect.3) / 2))
-                };
-                area.draw(&PathElement::new(
-                    vec![(from.0 - ox, from.1 - oy), (to.0 - ox, to.1 - oy)],
-                    color.stroke_width(1),
-                ))?;
-            }
-            obstacles.push(rect);
-            area.draw(&Text::new(name.clone(), (rect.0 - ox, rect.1 - oy), style))?;
-        }
+        place_labels(area, &labels, Vec::new(), (xs, ys))?;
 
         // Said in the headroom at the top of the panel, above every point.
         let missing: Vec<&str> = vs
@@ -205,6 +164,85 @@ impl CostFigure<'_> {
         }
         Ok(())
     }
+}
+
+/// A point's label: its variant's name and colour, and the point in pixels of the drawing.
+pub(super) struct Label {
+    pub name: String,
+    pub color: RGBColor,
+    pub at: (i32, i32),
+}
+
+/// Labels beside their points, placed from the topmost point down so that close points keep
+/// their labels in the same order; a label pushed away from its point gets a leader line.
+/// Labels avoid every point, every label already placed and `obstacles` (pixel rectangles of
+/// the drawing), and stay inside `plot` (the plotting area's pixel ranges).
+pub(super) fn place_labels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[Label],
+    obstacles: Vec<Rect>,
+    plot: (std::ops::Range<i32>, std::ops::Range<i32>),
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let mut obstacles: Vec<Rect> = labels
+        .iter()
+        .map(|l| {
+            let (px, py) = l.at;
+            (px - 11, py - 11, px + 11, py + 11)
+        })
+        .chain(obstacles)
+        .collect();
+    let mut order: Vec<&Label> = labels.iter().collect();
+    order.sort_by_key(|l| l.at.1);
+    let (ox, oy) = area.get_base_pixel();
+    let (xs, ys) = plot;
+    for l in order {
+        let name = &l.name;
+        let color = l.color;
+        let style = text_style(19).color(&color);
+        let (w, h) = area.estimate_text_size(name, &style)?;
+        let (w, h) = (w as i32, h as i32);
+        let (px, py) = l.at;
+        let fits = |r: Rect| {
+            r.0 >= xs.start
+                && r.2 <= xs.end
+                && r.1 >= ys.start
+                && r.3 <= ys.end
+                && !obstacles.iter().any(|q| overlaps(r, *q))
+        };
+        // Right of the point, then left; nearest to the point's height first, down before up.
+        let shifts = (0..80).map(|k| k * 3).chain((1..80).map(|k| -k * 3));
+        let mut best: Option<(i32, Rect)> = None;
+        for left in [false, true] {
+            let x0 = if left { px - 16 - w } else { px + 16 };
+            let found = shifts
+                .clone()
+                .map(|dy| (dy, (x0, py - h / 2 + dy, x0 + w, py - h / 2 + dy + h)))
+                .find(|&(_, r)| fits(r));
+            if let Some((dy, r)) = found {
+                if best.is_none_or(|b| dy.abs() < b.0.abs()) {
+                    best = Some((dy, r));
+                }
+            }
+        }
+        let (dy, rect) = best.unwrap_or((0, (px + 16, py - h / 2, px + 16 + w, py + h / 2)));
+        if dy.abs() > h / 2 {
+            let (from, to) = if rect.0 > px {
+                ((px + 10, py), (rect.0 - 3, (rect.1 + rect.3) / 2))
+            } else {
+                ((px - 10, py), (rect.2 + 3, (rect.1 + rect.3) / 2))
+            };
+            area.draw(&PathElement::new(
+                vec![(from.0 - ox, from.1 - oy), (to.0 - ox, to.1 - oy)],
+                color.stroke_width(1),
+            ))?;
+        }
+        obstacles.push(rect);
+        area.draw(&Text::new(name.clone(), (rect.0 - ox, rect.1 - oy), style))?;
+    }
+    Ok(())
 }
 
 impl Figure for CostFigure<'_> {

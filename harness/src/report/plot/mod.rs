@@ -8,7 +8,8 @@
 //! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded, and
 //!   under it a panel per series the scenario declares.
 //! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
-//! - [`cost`]: `cost`, after-drain RSS against throughput and against p99.
+//! - [`cost`]: `cost`, after-drain RSS against each cost (with `[cost]`: ratios to the
+//!   reference), or against the memory run's throughput, p99 and server CPU.
 //! - [`sweep`]: `sweep`, VSZ, RSS and arena heaps against the swept value (numeric sweeps).
 
 pub mod bars;

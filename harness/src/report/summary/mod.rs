@@ -12,15 +12,19 @@
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
 //!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
+//! - `cost`: the price of each variant (`[cost]`), its ratio to the reference per round, and
+//!   how it was measured; `recommend`: which variants meet the memory budget, by price.
 //! - `warnings`: what a reader must know before trusting the table.
 
 mod container;
+mod cost;
 mod figures;
 mod held_vs_live;
 mod mappings;
 mod medians;
 mod order;
 mod phase;
+pub(crate) mod recommend;
 mod scenario;
 mod status;
 mod sweep;
@@ -33,12 +37,14 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
+pub use cost::{CostInfo, CostSpreads, RateUse, RunNote, Spread, VariantCost, FAULTS_FOR_A_RATIO};
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
 pub use medians::coefficient_of_variation;
 pub use order::{in_run_order, run_order, variant_order};
 pub use phase::{load_start, phase};
+pub use recommend::{recommend, OverBudget, Priced, Recommendation};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
 pub use status::{is_incomplete, run_status, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
@@ -55,6 +61,10 @@ pub struct Summary {
     pub environment: Environment,
     /// Variants in the order their first run started.
     pub variants: Vec<VariantSummary>,
+    /// The price of each fix (`[cost]`): the reference, the memory budget, how the cost was
+    /// measured and the recommendation; absent when no run measured its cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostInfo>,
     /// Things a reader must know before trusting the table: rebuilt runs, runs measured in a
     /// different environment or from a different scenario file.
     pub warnings: Vec<String>,
@@ -64,17 +74,25 @@ pub struct Summary {
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);
     let names = variant_order(records);
-    let variants = names
+    let mut cost = cost::cost_info(&ordered);
+    let runs_of = |n: &str| -> Vec<&RunRecord> {
+        ordered
+            .iter()
+            .copied()
+            .filter(|r| r.header.variant.name == n)
+            .collect()
+    };
+    let reference = cost
+        .as_ref()
+        .map(|c| runs_of(&c.reference))
+        .unwrap_or_default();
+    let variants: Vec<VariantSummary> = names
         .iter()
-        .map(|n| {
-            let runs: Vec<&RunRecord> = ordered
-                .iter()
-                .copied()
-                .filter(|r| &r.header.variant.name == n)
-                .collect();
-            variant::summarize_variant(n, &runs)
-        })
+        .map(|n| variant::summarize_variant(n, &runs_of(n), &reference))
         .collect();
+    if let Some(c) = &mut cost {
+        c.recommendation = recommend(&variants, &c.budget);
+    }
     let first = ordered.first().copied();
     Summary {
         schema_version: SUMMARY_SCHEMA_VERSION,
@@ -85,6 +103,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
             .map(|f| f.header.environment.clone())
             .unwrap_or_default(),
         variants,
+        cost,
         warnings: warnings::warnings(&ordered),
     }
 }

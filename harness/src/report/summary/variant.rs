@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::{RunRecord, RunStatus};
 
 use super::container::{container_view, ContainerView};
+use super::cost::{variant_cost, VariantCost};
 use super::figures::{run_figure_set, FigureSet, RunFigures};
 use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
 use super::medians::{coefficient_of_variation, medians};
@@ -63,6 +64,10 @@ pub struct VariantSummary {
     /// versions that made none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<ContainerView>,
+    /// The price of the variant (`[cost]`): each cost figure's median and spread over its ok
+    /// runs, and its ratio to the reference's per round; absent when no run of it has cost data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<VariantCost>,
     pub run_figures: Vec<RunFigures>,
 }
 
@@ -110,12 +115,19 @@ impl VariantSummary {
             rss_after_drain_cv: None,
             memory_breakdown: MemoryBreakdown::default(),
             container: None,
+            cost: None,
             run_figures: vec![],
         }
     }
 }
 
-pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSummary {
+/// `reference`: the runs of the `[cost]` reference variant, whose figures each cost is a ratio
+/// to.
+pub(super) fn summarize_variant(
+    name: &str,
+    runs: &[&RunRecord],
+    reference: &[&RunRecord],
+) -> VariantSummary {
     let mut runs = runs.to_vec();
     runs.sort_by_key(|r| r.header.run_index);
     let sets: Vec<FigureSet> = runs.iter().map(|r| run_figure_set(r)).collect();
@@ -193,6 +205,7 @@ pub(super) fn summarize_variant(name: &str, runs: &[&RunRecord]) -> VariantSumma
             .map(memory_breakdown)
             .unwrap_or_default(),
         container: container_view(&runs),
+        cost: variant_cost(&runs, reference),
         run_figures: runs
             .iter()
             .zip(sets)
