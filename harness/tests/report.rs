@@ -1516,6 +1516,7 @@ fn with_cost() -> Vec<RunRecord> {
             capacity_server_cores: Some(0.9),
             capacity_client_cores: Some(0.8),
             client_bound: None,
+            latency_rate_to_capacity: None,
         };
         if r.header.variant.name == "jemalloc-bg" && run == 0 {
             c.figures.client_bound =

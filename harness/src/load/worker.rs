@@ -369,13 +369,24 @@ impl Drop for Conn {
     }
 }
 
+/// The read buffer of each connection (64 KiB measured best against 32 KiB and 128 KiB on
+/// 1 MiB bodies, 2026-12-04).
+const READ_BUF: usize = 64 << 10;
+
 async fn connect(ctx: &Ctx) -> Result<Conn, ErrorKind> {
     let stream = TcpStream::connect(ctx.addr)
         .await
         .map_err(|_| ErrorKind::Connect)?;
     // Requests are one small write each; do not let Nagle hold them back.
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+    // One read buffer of a fixed 64 KiB per connection, reused for every response. hyper's
+    // default grows its buffer up to ~400 KiB while a 1 MiB body streams through and, still
+    // referenced by the response, allocates it afresh about once a response. Measured with
+    // `perf stat` over `allocstorm load` (2 x 8 connections, 1 MiB ranges, 5 s, 2026-12-04):
+    // 32.4 page faults and 0.45 ms of CPU per response before, 3.2 and 0.29 ms with this.
+    let (sender, connection) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUF))
+        .handshake(TokioIo::new(stream))
         .await
         .map_err(|_| ErrorKind::Connect)?;
     let driver = tokio::task::spawn_local(async move {
