@@ -48,8 +48,9 @@ pub enum Command {
     /// The multi-process hot-key HTTP client, usable on its own.
     #[command(after_help = exit_help("load"))]
     Load(load::LoadArgs),
-    /// One process of `load` (started by `load` itself).
-    #[command(hide = true)]
+    /// One load worker: `load` starts its own; on another host, `--connect` joins the
+    /// coordinator of a `[remote]` scenario's run or comparison (docs/remote.md).
+    #[command(after_help = exit_help("load-worker"))]
     LoadWorker(load::WorkerArgs),
     /// The process between the harness and an external target (started by `run` itself).
     #[command(hide = true)]
@@ -58,7 +59,7 @@ pub enum Command {
 
 /// The exit codes each command ends with: its `--help` lists them (the gate's with the gate's
 /// meanings: [`crate::gate::help`]), docs/cli.md's table by command marks the others `—`.
-pub const EXITS: [(&str, &[Exit]); 6] = [
+pub const EXITS: [(&str, &[Exit]); 7] = [
     ("compare", &Exit::ALL),
     (
         "run",
@@ -71,6 +72,7 @@ pub const EXITS: [(&str, &[Exit]); 6] = [
     ),
     ("deps", &[Exit::Ok, Exit::Error, Exit::Incomplete]),
     ("load", &[Exit::Ok, Exit::Error]),
+    ("load-worker", &[Exit::Ok, Exit::Error]),
 ];
 
 /// The exit codes of `command` ([`EXITS`]).
@@ -270,6 +272,10 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };
     let environment = Environment::collect();
+    let remote = match crate::run::coordinator(&scenario, !args.quiet) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let req = RunRequest {
         scenario: &scenario,
         variant,
@@ -283,6 +289,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         environment: &environment,
         show_progress: !args.quiet,
         latency_rate: None,
+        remote: remote.as_ref(),
     };
     match run_variant(req, crate::run::ctrl_c()).await {
         Ok(rec) if rec.interrupted() => Exit::Interrupted.into(),
@@ -336,6 +343,10 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };
+    let remote = match crate::run::coordinator(&scenario, !args.quiet) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
     let req = crate::compare::CompareRequest {
         scenario: &scenario,
         variants: variants.iter().collect(),
@@ -346,6 +357,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
         memory_limit: args.memory_limit.or(scenario.memory_limit),
         show_progress: !args.quiet,
+        remote: remote.as_ref(),
     };
     let outcome = match crate::compare::compare(req).await {
         Ok(o) => o,

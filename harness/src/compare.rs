@@ -112,6 +112,8 @@ pub struct CompareRequest<'a> {
     pub sample_interval: std::time::Duration,
     pub memory_limit: Option<u64>,
     pub show_progress: bool,
+    /// With `[remote]`: the coordinator every run's loads go through.
+    pub remote: Option<&'a crate::load::remote::Coordinator>,
 }
 
 /// Checks everything that can be checked before a server starts: the binaries of the variants
@@ -156,6 +158,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
         environment: &environment,
         show_progress: req.show_progress,
         latency_rate,
+        remote: req.remote,
     };
     // A variant that cannot run here is recorded once as `skipped`, with why and the fix, and
     // every other variant runs: one missing library must not cost the whole comparison.

@@ -159,6 +159,13 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (format!("{BASE}[cost.budget]\nmax_retention = 1.5\n"), GOOD_VARIANTS, vec!["cost.budget.max_retention", "from 0 to 1"]),
         (format!("{BASE}[sweep]\nfield = \"io_threads\"\nvalues = [2, 8]\n[cost]\n"), GOOD_VARIANTS, vec!["cost", "no [cost] with [sweep]"]),
         (format!("{}[cost]\n", tbase("command = [\"/bin/sh\", \"{port}\"]")), GOOD_VARIANTS, vec!["cost", "no [cost] with [target]", "egress cap"]),
+        // [remote]: load workers on other hosts.
+        (format!("{BASE}[remote]\nlisten = \"somewhere\"\nworkers = 2\n"), GOOD_VARIANTS, vec!["remote.listen", "expected IP:PORT of this host", "\"somewhere\""]),
+        (format!("{BASE}[remote]\nlisten = \"127.0.0.1:0\"\nworkers = 2\n"), GOOD_VARIANTS, vec!["remote.listen", "a fixed port"]),
+        (format!("{BASE}[remote]\nlisten = \"127.0.0.1:7070\"\nworkers = 0\n"), GOOD_VARIANTS, vec!["remote.workers", "expected 1 to 1024 workers, got 0"]),
+        (format!("{BASE}[remote]\nlisten = \"127.0.0.1:7070\"\nworkers = 2\njoin = \"0s\"\n"), GOOD_VARIANTS, vec!["remote.join"]),
+        (format!("{BASE}[remote]\nlisten = \"127.0.0.1:7070\"\n"), GOOD_VARIANTS, vec!["s.toml:", "missing field `workers`"]),
+        (format!("{BASE}[remote]\nlisten = \"127.0.0.1:7070\"\nworkers = 2\n[cost]\n"), GOOD_VARIANTS, vec!["remote", "cannot be combined with [cost]", "enabled = false"]),
         // [target]: a server of the user's own.
         (tbase(""), GOOD_VARIANTS, vec!["s.toml:", "missing field `command`"]),
         (format!("{BASE}[target]\ncommand = [\"/bin/sh\", \"{{port}}\"]\n"), GOOD_VARIANTS, vec!["target", "either the toy server ([server]) or a target of your own ([target]), not both"]),

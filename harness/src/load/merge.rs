@@ -39,6 +39,10 @@ pub struct SecondReport {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct WorkerSummary {
     pub index: usize,
+    /// A remote worker: its name and address, `name (IP)`. Absent for local workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Its process id, on its own host.
     pub pid: u32,
     pub connections: usize,
     /// This worker's share of the offered rate; `null` in closed loop.
@@ -137,6 +141,7 @@ impl std::ops::Deref for LoadSummary {
 
 #[derive(Default)]
 struct WorkerState {
+    host: Option<String>,
     pid: u32,
     connections: usize,
     /// The second this worker will send next.
@@ -189,6 +194,12 @@ impl Merger {
         self.workers
             .get_mut(w)
             .ok_or_else(|| format!("no worker {w}"))
+    }
+
+    /// Notes where remote worker `w` runs.
+    pub fn host(&mut self, w: usize, host: String) -> Result<(), String> {
+        self.worker(w)?.host = Some(host);
+        Ok(())
     }
 
     /// Notes who worker `w` is.
@@ -319,6 +330,7 @@ impl Merger {
                 let d = done(st);
                 WorkerSummary {
                     index,
+                    host: st.host.clone(),
                     pid: st.pid,
                     connections: st.connections,
                     offered_rate: plan.worker_schedule(index).map(|s| s.worker_rate()),

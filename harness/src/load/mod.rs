@@ -12,6 +12,8 @@
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
 //! - [`parent`]: spawning, the start barrier, merging the streams ([`run_load`]).
+//! - [`remote`]: workers on other hosts: the coordinator's side (join, token, shares) and
+//!   `load-worker --connect`.
 //! - [`merge`]: the parent's merge of worker seconds into [`SecondReport`]s and a [`LoadSummary`].
 //! - [`present`]: the human table. The JSON output is [`LoadSummary`] itself.
 
@@ -20,6 +22,7 @@ pub mod merge;
 pub mod parent;
 pub mod plan;
 pub mod present;
+pub mod remote;
 pub mod schedule;
 pub mod stats;
 pub mod wire;
@@ -132,6 +135,30 @@ pub enum LoadError {
         worker: usize,
         reason: String,
         line: String,
+    },
+    /// A remote worker's connection ended before it had finished.
+    #[error("remote load worker {worker}, {name} ({peer}), disconnected before finishing")]
+    RemoteGone {
+        worker: usize,
+        name: String,
+        peer: std::net::SocketAddr,
+    },
+    /// Not every remote worker joined in time.
+    #[error("remote: {joined} of {expected} load workers joined {listen} within {waited:?}{who}")]
+    Missing {
+        joined: usize,
+        expected: usize,
+        listen: std::net::SocketAddr,
+        waited: std::time::Duration,
+        /// `; joined: …; missing: …`.
+        who: String,
+    },
+    /// The coordinator could not listen for remote workers.
+    #[error("remote: cannot listen on {listen} for load workers: {source}")]
+    Listen {
+        listen: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
     },
     /// Workers did not get ready or finish in time.
     #[error("load workers {what} within {waited:?}; killed them")]

@@ -1,14 +1,17 @@
-//! The parent side of a load: spawn the workers, start them together, merge their streams.
+//! The parent side of a load: spawn the workers (or take the remote ones that joined), start
+//! them together, merge their streams.
 //!
-//! Every wait has a deadline and every worker is a `kill_on_drop` child with a parent-death
-//! signal, so a run ends with a summary or an error, never hangs, and dropping it leaves no
-//! worker behind.
+//! Every wait has a deadline and every local worker is a `kill_on_drop` child with a
+//! parent-death signal, so a run ends with a summary or an error, never hangs, and dropping it
+//! leaves no worker behind. A remote worker's connection is dropped with it, which stops it.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -30,18 +33,114 @@ const FINISH_SLACK: Duration = Duration::from_secs(5);
 /// How long a worker that closed its output gets to exit before it is killed.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
 
-/// What a reader task saw on a worker's stdout.
-enum Line {
+/// What a reader task saw on a worker's output.
+pub(super) enum Line {
     Text(String),
     Eof,
     Failed(std::io::Error),
 }
 
-struct Worker {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    /// The stderr reader, which forwards lines and returns the last one.
-    stderr: Option<JoinHandle<String>>,
+/// The messages of every worker, tagged with its index.
+pub(super) type Lines = mpsc::UnboundedReceiver<(usize, Line)>;
+
+/// One worker of this load, however it runs.
+pub(super) enum Worker {
+    /// A `load-worker` process of ours, talking on its stdin and stdout.
+    Child {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        /// The stderr reader, which forwards lines and returns the last one.
+        stderr: Option<JoinHandle<String>>,
+    },
+    /// A `load-worker --connect` on another host, talking on its connection.
+    Remote {
+        name: String,
+        peer: SocketAddr,
+        write: Option<OwnedWriteHalf>,
+    },
+}
+
+impl Worker {
+    /// Sends `go` for the start at `start_ns` (this machine's `CLOCK_MONOTONIC`).
+    async fn go(&mut self, start_ns: u64) -> std::io::Result<()> {
+        let closed = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        match self {
+            Worker::Child { stdin, .. } => {
+                let msg = ToWorker::Go {
+                    start_monotonic_ns: start_ns,
+                    start_in_ns: None,
+                };
+                send_line(stdin.as_mut().ok_or_else(closed)?, &msg).await
+            }
+            Worker::Remote { write, .. } => {
+                // Its clock is another machine's: it gets the time left instead.
+                let msg = ToWorker::Go {
+                    start_monotonic_ns: start_ns,
+                    start_in_ns: Some(start_ns.saturating_sub(wire::monotonic_ns())),
+                };
+                send_line(write.as_mut().ok_or_else(closed)?, &msg).await
+            }
+        }
+    }
+
+    /// Tells the worker the load is over: a local one exits, a remote one goes back to
+    /// waiting for the next load.
+    fn close(&mut self) {
+        match self {
+            Worker::Child { stdin, .. } => *stdin = None,
+            Worker::Remote { write, .. } => *write = None,
+        }
+    }
+
+    /// Reaps a local worker so that none lingers.
+    async fn reap(&mut self) {
+        if let Worker::Child { child, .. } = self {
+            if timeout(EXIT_WAIT, child.wait()).await.is_err() {
+                let _ = child.start_kill();
+            }
+        }
+    }
+
+    /// How remote workers are named in errors and summaries: `None` for local ones.
+    fn host(&self) -> Option<String> {
+        match self {
+            Worker::Child { .. } => None,
+            Worker::Remote { name, peer, .. } => Some(format!("{name} ({})", peer.ip())),
+        }
+    }
+}
+
+/// Writes one JSON line.
+pub(super) async fn send_line<T: serde::Serialize>(
+    out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    msg: &T,
+) -> std::io::Result<()> {
+    let mut line = serde_json::to_string(msg).map_err(std::io::Error::other)?;
+    line.push('\n');
+    out.write_all(line.as_bytes()).await?;
+    out.flush().await
+}
+
+/// Forwards the lines of `input` to `tx` as worker `index`'s, until its end.
+pub(super) fn read_lines(
+    index: usize,
+    input: impl AsyncRead + Unpin + Send + 'static,
+    tx: mpsc::UnboundedSender<(usize, Line)>,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(input).lines();
+        loop {
+            let line = match lines.next_line().await {
+                Ok(Some(l)) => Line::Text(l),
+                Ok(None) => Line::Eof,
+                Err(e) => Line::Failed(e),
+            };
+            let last = !matches!(line, Line::Text(_));
+            if tx.send((index, line)).is_err() || last {
+                break;
+            }
+        }
+    });
 }
 
 /// Runs the whole multi-process load: spawns `plan.processes` copies of `exe` (as
@@ -53,15 +152,32 @@ struct Worker {
 pub async fn run_load(
     plan: &LoadPlan,
     exe: &Path,
-    mut on_second: impl FnMut(&SecondReport),
+    on_second: impl FnMut(&SecondReport),
 ) -> Result<LoadSummary, LoadError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let mut workers = Vec::with_capacity(plan.processes);
     for index in 0..plan.processes {
         workers.push(spawn_worker(plan, exe, index, tx.clone())?);
     }
     drop(tx);
+    drive(plan, workers, rx, on_second).await
+}
+
+/// Starts `workers` (whose plans they have) together, merges what they stream through `rx`.
+pub(super) async fn drive(
+    plan: &LoadPlan,
+    mut workers: Vec<Worker>,
+    mut rx: Lines,
+    mut on_second: impl FnMut(&SecondReport),
+) -> Result<LoadSummary, LoadError> {
     let mut merger = Merger::new(plan);
+    for (w, worker) in workers.iter().enumerate() {
+        if let Some(host) = worker.host() {
+            merger
+                .host(w, host)
+                .map_err(|reason| protocol(w, reason, "hello"))?;
+        }
+    }
 
     // The barrier: every worker has resolved the target and waits on stdin.
     let budget = READY_TIMEOUT;
@@ -89,21 +205,9 @@ pub async fn run_load(
     }
 
     let start_ns = wire::monotonic_ns() + START_LEAD.as_nanos() as u64;
-    let mut go = serde_json::to_string(&ToWorker::Go {
-        start_monotonic_ns: start_ns,
-    })
-    .map_err(|e| protocol(0, e.to_string(), "go"))?;
-    go.push('\n');
     for w in 0..workers.len() {
-        let Some(stdin) = workers[w].stdin.as_mut() else {
-            continue;
-        };
-        let sent = async {
-            stdin.write_all(go.as_bytes()).await?;
-            stdin.flush().await
-        };
-        if sent.await.is_err() {
-            // Its stdin is closed: it died after saying ready.
+        if workers[w].go(start_ns).await.is_err() {
+            // Its input is closed: it died after saying ready.
             return Err(died(w, &mut workers).await);
         }
     }
@@ -124,7 +228,9 @@ pub async fn run_load(
             FromWorker::Error { message } => {
                 return Err(LoadError::WorkerFailed { worker: w, message })
             }
-            other @ FromWorker::Ready { .. } => return Err(unexpected(w, &other, "ready twice")),
+            other @ (FromWorker::Ready { .. } | FromWorker::Hello { .. }) => {
+                return Err(unexpected(w, &other, "expected a second or done"))
+            }
         };
         let completed = completed.map_err(|reason| protocol(w, reason, "second or done"))?;
         for report in &completed {
@@ -132,14 +238,13 @@ pub async fn run_load(
         }
     }
 
-    // Closing stdin makes any worker still around exit at once; reap them so none lingers.
+    // Closing their input makes local workers still around exit at once; reap them so none
+    // lingers. Remote ones go back to waiting for the next load.
     for worker in &mut workers {
-        worker.stdin = None;
+        worker.close();
     }
     for worker in &mut workers {
-        if timeout(EXIT_WAIT, worker.child.wait()).await.is_err() {
-            let _ = worker.child.start_kill();
-        }
+        worker.reap().await;
     }
     Ok(merger.summary(plan))
 }
@@ -167,25 +272,10 @@ fn spawn_worker(
         exe: exe.display().to_string(),
         source,
     })?;
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    if let Some(stdout) = stdout {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            loop {
-                let line = match lines.next_line().await {
-                    Ok(Some(l)) => Line::Text(l),
-                    Ok(None) => Line::Eof,
-                    Err(e) => Line::Failed(e),
-                };
-                let last = !matches!(line, Line::Text(_));
-                if tx.send((index, line)).is_err() || last {
-                    break;
-                }
-            }
-        });
+    if let Some(stdout) = child.stdout.take() {
+        read_lines(index, stdout, tx);
     }
-    let stderr = stderr.map(|stderr| {
+    let stderr = child.stderr.take().map(|stderr| {
         tokio::spawn(async move {
             // A healthy worker says nothing here; whatever it does say is passed on, and the
             // last line names the cause if it dies.
@@ -200,7 +290,7 @@ fn spawn_worker(
             last
         })
     });
-    Ok(Worker {
+    Ok(Worker::Child {
         stdin: child.stdin.take(),
         child,
         stderr,
@@ -209,7 +299,7 @@ fn spawn_worker(
 
 /// The next message from any worker before `deadline`, `None` for the end of its output.
 async fn next(
-    rx: &mut mpsc::UnboundedReceiver<(usize, Line)>,
+    rx: &mut Lines,
     deadline: Instant,
     what: &'static str,
     budget: Duration,
@@ -239,33 +329,43 @@ async fn next(
 
 /// Builds the error for worker `w`, whose output ended early: its exit status and last words.
 async fn died(w: usize, workers: &mut [Worker]) -> LoadError {
-    let Some(worker) = workers.get_mut(w) else {
-        return LoadError::WorkerDied {
-            worker: w,
-            status: "unknown worker".into(),
-            stderr: String::new(),
-        };
+    let (child, stderr) = match workers.get_mut(w) {
+        Some(Worker::Child { child, stderr, .. }) => (child, stderr),
+        Some(Worker::Remote { name, peer, .. }) => {
+            return LoadError::RemoteGone {
+                worker: w,
+                name: name.clone(),
+                peer: *peer,
+            }
+        }
+        None => {
+            return LoadError::WorkerDied {
+                worker: w,
+                status: "unknown worker".into(),
+                stderr: String::new(),
+            }
+        }
     };
-    let status = match timeout(EXIT_WAIT, worker.child.wait()).await {
+    let status = match timeout(EXIT_WAIT, child.wait()).await {
         Ok(Ok(s)) => s.to_string(),
         Ok(Err(e)) => format!("cannot wait for it: {e}"),
         Err(_) => {
-            let _ = worker.child.start_kill();
+            let _ = child.start_kill();
             "closed its output but did not exit; killed".into()
         }
     };
-    let mut stderr = String::new();
-    if let Some(handle) = worker.stderr.take() {
+    let mut last_words = String::new();
+    if let Some(handle) = stderr.take() {
         if let Ok(Ok(last)) = timeout(EXIT_WAIT, handle).await {
             if !last.is_empty() {
-                stderr = format!(": {}", shorten(&last));
+                last_words = format!(": {}", shorten(&last));
             }
         }
     }
     LoadError::WorkerDied {
         worker: w,
         status,
-        stderr,
+        stderr: last_words,
     }
 }
 
@@ -283,7 +383,7 @@ fn unexpected(worker: usize, msg: &FromWorker, reason: &str) -> LoadError {
 }
 
 /// Keeps error lines to one readable line.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     const MAX: usize = 200;
     let s = s.trim();
     match s.char_indices().nth(MAX) {

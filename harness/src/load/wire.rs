@@ -22,18 +22,40 @@ pub struct WorkerPlan {
     pub plan: LoadPlan,
 }
 
-/// Parent to worker, on stdin.
+/// Parent to worker, on stdin (or the coordinator to a remote worker, on its connection).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToWorker {
-    /// Start at this `CLOCK_MONOTONIC` time, which every process on the machine shares.
-    Go { start_monotonic_ns: u64 },
+    /// Start at this `CLOCK_MONOTONIC` time, which every process on the machine shares. A
+    /// remote worker, whose clock is another machine's, starts `start_in_ns` after it reads
+    /// this line instead (late by the one-way delay of the link, well under the second that
+    /// the figures are binned by).
+    Go {
+        start_monotonic_ns: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_in_ns: Option<u64>,
+    },
+    /// Remote: the coordinator took the worker's `hello`; this is its share of the load.
+    Plan(Box<WorkerPlan>),
+    /// Remote: the coordinator did not take the worker (wrong token, index taken, …).
+    Refused { reason: String },
 }
 
-/// Worker to parent, on stdout.
+/// Worker to parent, on stdout (or a remote worker to its coordinator, on its connection).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromWorker {
+    /// Remote: a worker's first line on a new connection.
+    Hello {
+        /// The run's token (`ALLOCSTORM_TOKEN`), without which it is not counted.
+        token: String,
+        /// The share it asks for (`--index`); `None`: the lowest free one.
+        index: Option<usize>,
+        /// How the coordinator names it (`--name`, default its hostname).
+        name: String,
+        /// allocstorm's version: both sides must speak the same protocol.
+        version: String,
+    },
     Ready {
         index: usize,
         pid: u32,
@@ -158,9 +180,32 @@ mod tests {
         }
         let go = serde_json::to_string(&ToWorker::Go {
             start_monotonic_ns: 5,
+            start_in_ns: None,
         })
         .unwrap();
         assert_eq!(go, r#"{"type":"go","start_monotonic_ns":5}"#);
+        let plan = ToWorker::Plan(Box::new(WorkerPlan {
+            index: 2,
+            plan: LoadPlan {
+                target: crate::load::Target::at(([127, 0, 0, 1], 8080).into(), "/file/hot"),
+                range: (0, 1023),
+                processes: 3,
+                connections: 6,
+                rate: Some(30.0),
+                steps: Vec::new(),
+                duration: std::time::Duration::from_secs(2),
+                timeout: std::time::Duration::from_secs(1),
+                retries: 0,
+                backoff: std::time::Duration::from_millis(100),
+                allow_remote: false,
+            },
+        }));
+        let line = serde_json::to_string(&plan).unwrap();
+        assert!(
+            line.starts_with(r#"{"type":"plan","index":2,"plan":{"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<ToWorker>(&line).unwrap(), plan);
     }
 
     #[test]

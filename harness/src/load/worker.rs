@@ -23,11 +23,13 @@ use hyper_util::rt::TokioIo;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet, LocalSet};
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 
 use super::counts::ErrorKind;
 use super::plan::{is_loopback_ip, Target};
+use super::remote;
 use super::schedule::{pickup, Pickup, Schedule};
 use super::stats::Recorder;
 use super::wire::{self, FromWorker, ToWorker, WorkerDone, WorkerPlan};
@@ -41,17 +43,51 @@ const DRAIN_MARGIN: Duration = Duration::from_millis(100);
 /// as a real client would; a longer one costs the connection instead.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
-/// The hidden `allocstorm load-worker` subcommand, started by `allocstorm load`.
+/// `allocstorm load-worker`: one worker process. `allocstorm load` starts its own with
+/// `--plan`; on another host, `--connect` joins a coordinator's `[remote]` run.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WorkerArgs {
     /// This worker's index and the whole load plan, as JSON written by `allocstorm load`.
-    #[arg(long)]
-    pub plan: String,
+    #[arg(
+        long,
+        hide = true,
+        required_unless_present = "connect",
+        conflicts_with = "connect"
+    )]
+    pub plan: Option<String>,
+
+    /// Join the coordinator at HOST:PORT (its scenario's `[remote] listen`) and serve its
+    /// loads, one after another; the token comes from ALLOCSTORM_TOKEN.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: Option<String>,
+
+    /// The share to take, 0-based (a Kubernetes Indexed Job's JOB_COMPLETION_INDEX); default:
+    /// the lowest free one.
+    #[arg(long, requires = "connect")]
+    pub index: Option<usize>,
+
+    /// How the coordinator names this worker in its errors and summaries (default: the
+    /// hostname).
+    #[arg(long, requires = "connect")]
+    pub name: Option<String>,
+
+    /// How long to keep trying to reach the coordinator, before the first load and between
+    /// loads; past it the worker exits (0 once it has served a load).
+    #[arg(long, default_value = "120s", value_name = "DURATION")]
+    pub wait: String,
+
+    /// Exit after serving one load.
+    #[arg(long, requires = "connect")]
+    pub once: bool,
 }
 
-/// Runs one worker: prints `ready`, waits for `go` on stdin, runs its share, prints its
-/// seconds and `done`. Exit code 0, or 2 after printing an `error` line.
+/// Runs one worker. With `--plan`: prints `ready`, waits for `go` on stdin, runs its share,
+/// prints its seconds and `done`; exit code 0, or 2 after printing an `error` line. With
+/// `--connect`: the same over a connection to a coordinator, load after load.
 pub async fn worker_main(args: WorkerArgs) -> ExitCode {
+    if args.connect.is_some() {
+        return connect_main(args).await;
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -75,18 +111,36 @@ fn emit(msg: &FromWorker) {
     }
 }
 
+/// Where a worker's lines go.
+#[derive(Clone)]
+enum Out {
+    /// Its parent, on stdout.
+    Stdout,
+    /// Its coordinator, through the connection's writer task; `None` ends the writer.
+    Remote(mpsc::UnboundedSender<Option<String>>),
+}
+
+impl Out {
+    fn emit(&self, msg: &FromWorker) {
+        match self {
+            Out::Stdout => emit(msg),
+            Out::Remote(tx) => {
+                if let Ok(mut line) = serde_json::to_string(msg) {
+                    line.push('\n');
+                    // A closed writer means a lost coordinator, which the session notices.
+                    let _ = tx.send(Some(line));
+                }
+            }
+        }
+    }
+}
+
 async fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let wp: WorkerPlan = serde_json::from_str(&args.plan)
+    let plan = args.plan.as_deref().unwrap_or_default();
+    let wp: WorkerPlan = serde_json::from_str(plan)
         .context("--plan is not a worker plan written by allocstorm load")?;
     let plan = &wp.plan;
-    let connections = plan.worker_connections(wp.index);
-    if wp.index >= plan.processes || connections == 0 {
-        return Err(anyhow!(
-            "worker {} of {} processes has no connections",
-            wp.index,
-            plan.processes
-        ));
-    }
+    let connections = connections_of(&wp)?;
     let addr = resolve(&plan.target, plan.allow_remote).await?;
     let go = watch_stdin()?;
     emit(&FromWorker::Ready {
@@ -98,10 +152,183 @@ async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let start_ns = go.await.context("the parent closed stdin before go")?;
     let start = wire::instant_at(start_ns);
     let done = LocalSet::new()
-        .run_until(drive(&wp, addr, start, connections))
+        .run_until(drive(&wp, addr, start, connections, Out::Stdout))
         .await?;
     emit(&FromWorker::Done(done));
     Ok(())
+}
+
+fn connections_of(wp: &WorkerPlan) -> anyhow::Result<usize> {
+    let connections = wp.plan.worker_connections(wp.index);
+    if wp.index >= wp.plan.processes || connections == 0 {
+        return Err(anyhow!(
+            "worker {} of {} processes has no connections",
+            wp.index,
+            wp.plan.processes
+        ));
+    }
+    Ok(connections)
+}
+
+/// `--connect`: joins, serves a load, and again, until no coordinator answers for `--wait`.
+async fn connect_main(args: WorkerArgs) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("allocstorm load-worker: {msg}");
+        ExitCode::from(2)
+    };
+    let wait = match allocstorm_core::units::parse_duration(&args.wait) {
+        Ok(d) if !d.is_zero() => d,
+        _ => {
+            return fail(format!(
+                "--wait {:?}: expected a duration above zero such as 30s or 2m",
+                args.wait
+            ))
+        }
+    };
+    let token = match std::env::var(remote::TOKEN_ENV) {
+        Ok(t) if !t.trim().is_empty() => t,
+        _ => {
+            return fail(format!(
+                "{} is not set: the coordinator prints the run's token when it starts",
+                remote::TOKEN_ENV
+            ))
+        }
+    };
+    let c = remote::worker::Connect {
+        coordinator: args.connect.clone().unwrap_or_default(),
+        index: args.index,
+        name: args.name.clone().unwrap_or_else(hostname),
+        wait,
+        once: args.once,
+        token,
+    };
+    let mut served = 0u64;
+    // The deadline moves on only after a load (served or lost): a coordinator that keeps
+    // refusing or dropping us cannot keep this loop going past --wait.
+    let mut until = Instant::now() + c.wait;
+    loop {
+        match session(&c, until).await {
+            Ok(None) if served > 0 => {
+                eprintln!(
+                    "load-worker {}: no coordinator at {} for {:?} after {served} load(s); done",
+                    c.name, c.coordinator, c.wait
+                );
+                return ExitCode::SUCCESS;
+            }
+            Ok(None) => {
+                return fail(format!(
+                    "no coordinator answered at {} within {:?}",
+                    c.coordinator, c.wait
+                ))
+            }
+            Ok(Some(remote::worker::Session::Served)) => {
+                served += 1;
+                if c.once {
+                    return ExitCode::SUCCESS;
+                }
+                until = Instant::now() + c.wait;
+            }
+            Ok(Some(remote::worker::Session::Lost(why))) => {
+                eprintln!("load-worker {}: {why}; waiting for the next load", c.name);
+                until = Instant::now() + c.wait;
+            }
+            Err(e) if e.is::<remote::worker::Refused>() => return fail(format!("{e:#}")),
+            Err(e) => {
+                eprintln!("load-worker {}: {e:#}; trying again", c.name);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_string())
+}
+
+/// How long a joined worker waits for `go`: the coordinator sends it once every worker is
+/// ready, which each has 15 s to be.
+const GO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One load for a coordinator: join, ready, go, the load, done. `Ok(None)`: nobody answered
+/// before `until`.
+async fn session(
+    c: &remote::worker::Connect,
+    until: Instant,
+) -> anyhow::Result<Option<remote::worker::Session>> {
+    use remote::worker::Session;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+    let Some(joined) = remote::worker::join(c, until).await? else {
+        return Ok(None);
+    };
+    let remote::worker::Joined {
+        plan: wp,
+        coordinator,
+        mut read,
+        mut write,
+    } = joined;
+    let connections = connections_of(&wp)?;
+    let addr = resolve(&wp.plan.target, true).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Option<String>>();
+    let writer = tokio::spawn(async move {
+        while let Some(Some(line)) = rx.recv().await {
+            if write.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.flush().await;
+        let _ = write.shutdown().await;
+    });
+    let out = Out::Remote(tx.clone());
+    out.emit(&FromWorker::Ready {
+        index: wp.index,
+        pid: std::process::id(),
+        connections,
+        addr: addr.to_string(),
+    });
+    let mut line = String::new();
+    let n = timeout(GO_TIMEOUT, read.read_line(&mut line))
+        .await
+        .map_err(|_| anyhow!("{coordinator} sent no go within {GO_TIMEOUT:?}"))??;
+    if n == 0 {
+        return Ok(Some(Session::Lost(format!(
+            "{coordinator} closed the connection before go"
+        ))));
+    }
+    let start = match serde_json::from_str::<ToWorker>(&line) {
+        Ok(ToWorker::Go {
+            start_in_ns: Some(ns),
+            ..
+        }) => Instant::now() + Duration::from_nanos(ns),
+        _ => return Err(anyhow!("{coordinator}: expected go, got {:?}", line.trim())),
+    };
+    // The coordinator says nothing more during a load: the end of its side means it is gone.
+    let gone = async {
+        let mut rest = String::new();
+        loop {
+            rest.clear();
+            match read.read_line(&mut rest).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let local = LocalSet::new();
+    let outcome = tokio::select! {
+        done = local.run_until(drive(&wp, addr, start, connections, out.clone())) => {
+            out.emit(&FromWorker::Done(done?));
+            Session::Served
+        }
+        _ = gone => Session::Lost(format!("{coordinator} closed the connection mid-load")),
+    };
+    drop(local);
+    let _ = tx.send(None);
+    let _ = timeout(Duration::from_secs(5), writer).await;
+    Ok(Some(outcome))
 }
 
 async fn resolve(target: &Target, allow_remote: bool) -> anyhow::Result<SocketAddr> {
@@ -133,8 +360,14 @@ fn watch_stdin() -> anyhow::Result<tokio::sync::oneshot::Receiver<u64>> {
             let mut lines = std::io::stdin().lock().lines();
             match lines.next() {
                 Some(Ok(line)) => match serde_json::from_str::<ToWorker>(&line) {
-                    Ok(ToWorker::Go { start_monotonic_ns }) => {
+                    Ok(ToWorker::Go {
+                        start_monotonic_ns, ..
+                    }) => {
                         let _ = tx.send(start_monotonic_ns);
+                    }
+                    Ok(other) => {
+                        eprintln!("load-worker: expected a go line on stdin, got {other:?}");
+                        std::process::exit(2);
                     }
                     Err(e) => {
                         eprintln!("load-worker: expected a go line on stdin, got {line:?}: {e}");
@@ -182,6 +415,7 @@ async fn drive(
     addr: SocketAddr,
     start: Instant,
     connections: usize,
+    out: Out,
 ) -> anyhow::Result<WorkerDone> {
     let plan = &wp.plan;
     let stop = start + plan.duration;
@@ -213,7 +447,7 @@ async fn drive(
         in_flight: Cell::new(0),
         rec: RefCell::new(Recorder::new(
             start,
-            Box::new(|s| emit(&FromWorker::Second(s))),
+            Box::new(move |s| out.emit(&FromWorker::Second(s))),
         )),
     });
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::live::LiveRef;
+use crate::load::remote::Coordinator;
 use crate::load::{self, LoadPlan, LoadSummary, SecondReport, Target};
 use crate::probe;
 use crate::record::{Event, PhaseLoad};
@@ -25,21 +26,25 @@ pub trait LoadRunner {
     ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>>;
 }
 
-/// The load client's worker processes (`allocstorm load-worker`), started from `exe`.
-pub struct Workers {
+/// The load client's worker processes (`allocstorm load-worker`), started from `exe`, or with
+/// `[remote]` the workers that join the coordinator from other hosts.
+pub struct Workers<'c> {
     pub exe: PathBuf,
+    pub remote: Option<&'c Coordinator>,
 }
 
-impl LoadRunner for Workers {
+impl LoadRunner for Workers<'_> {
     fn run<'a>(
         &'a self,
         plan: &'a LoadPlan,
         on_second: &'a mut dyn FnMut(&SecondReport),
     ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>> {
         Box::pin(async move {
-            load::run_load(plan, &self.exe, |r| on_second(r))
-                .await
-                .map_err(|e| e.to_string())
+            match self.remote {
+                Some(c) => c.run_load(plan, |r| on_second(r)).await,
+                None => load::run_load(plan, &self.exe, |r| on_second(r)).await,
+            }
+            .map_err(|e| e.to_string())
         })
     }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 use crate::cgroup::{self, CgroupNote, ServerCgroup};
 use crate::cost::measure::{CostRequest, LatencyRate};
 use crate::cost::CostRecord;
+use crate::load::remote::{self, Coordinator};
 use crate::probe;
 use crate::progress::Progress;
 use crate::provenance::Environment;
@@ -74,6 +75,27 @@ pub struct RunRequest<'a> {
     /// With `[cost]`: the rate of the latency phase, when the comparison has set it (the
     /// reference's capacity); `None` takes this run's own.
     pub latency_rate: Option<LatencyRate>,
+    /// With `[remote]`: the coordinator every load of the run goes through.
+    pub remote: Option<&'a Coordinator>,
+}
+
+/// With `[remote]`: the coordinator of every run of this invocation, its token from
+/// `ALLOCSTORM_TOKEN` or new. Says on stderr how to start workers, with the token when it is
+/// new (whoever starts the workers needs it; one from the environment is not repeated).
+pub fn coordinator(scenario: &Scenario, verbose: bool) -> Result<Option<Coordinator>, String> {
+    let Some(r) = &scenario.remote else {
+        return Ok(None);
+    };
+    let (token, new) = remote::token()?;
+    let c = Coordinator {
+        listen: r.listen,
+        workers: r.workers as usize,
+        join: r.join,
+        token,
+        verbose,
+    };
+    eprintln!("{}", c.instructions(new));
+    Ok(Some(c))
 }
 
 /// The toy server's arguments: the scenario's `[server]` (or sweep point), then the variant's.
@@ -364,6 +386,7 @@ async fn ready_and_drive(
     };
     let workers = driver::Workers {
         exe: exe.to_path_buf(),
+        remote: req.remote,
     };
     driver::drive(&phases, addr, &workers, live).await
 }

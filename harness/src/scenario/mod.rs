@@ -8,6 +8,7 @@
 //! - [`variants`]: `variants.toml`, the allocator builds.
 //! - [`server`]: `[server]`, the toy server's settings (the server's own [`ServerConfig`]).
 //! - [`target`]: `[target]`, a server of the user's own.
+//! - [`remote`]: `[remote]`, load workers on other hosts.
 //! - [`load`]: `[load]`, the load plan. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
@@ -23,6 +24,7 @@ mod load;
 mod phases;
 mod preflight;
 mod raw;
+mod remote;
 mod report;
 mod server;
 mod sweep;
@@ -39,6 +41,7 @@ pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
 pub use preflight::find_program;
+pub use remote::RemoteSpec;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;
 pub use sweep::{Case, SweepSpec};
@@ -73,6 +76,8 @@ pub struct Scenario {
     pub gate: Option<toml::Table>,
     /// `[cost]`: capacity and latency per variant after its memory run; `None` when off.
     pub cost: Option<CostSpec>,
+    /// `[remote]`: every load from workers on other hosts; `None`: local worker processes.
+    pub remote: Option<RemoteSpec>,
     /// `[target]`: the user's own server instead of the toy server (`server` then holds the
     /// defaults and is not used).
     pub target: Option<TargetSpec>,
@@ -147,6 +152,10 @@ impl Scenario {
         if let Some(c) = &cost {
             cost::check_scope(&ctx, c, &all, target.is_some(), raw.sweep.is_some())?;
         }
+        let remote = remote::remote_spec(&ctx, raw.remote.as_ref())?;
+        if remote.is_some() {
+            remote::check_scope(&ctx, cost.is_some(), target.is_some())?;
+        }
         if let Some(gate) = &raw.gate {
             // Budgets may name a variant of variants.toml or one point of the sweep.
             let mut names: Vec<String> = all.iter().map(|v| v.name.clone()).collect();
@@ -178,6 +187,7 @@ impl Scenario {
             },
             gate: raw.gate,
             cost,
+            remote,
             target,
         })
     }
@@ -202,12 +212,16 @@ impl Scenario {
 
     /// The server's command line for this scenario (without the variant's own args).
     pub fn server_args(&self) -> Vec<String> {
-        self.server.command_line(self.seed)
+        self.server_args_for(&self.server)
     }
 
-    /// The server's command line for one case of this scenario.
+    /// The server's command line for one case of this scenario: on loopback, or with
+    /// `[remote]` on the IP its workers reach.
     pub fn server_args_for(&self, s: &ServerSpec) -> Vec<String> {
-        s.command_line(self.seed)
+        match &self.remote {
+            Some(r) => s.command_line_on(self.seed, r.listen.ip()),
+            None => s.command_line(self.seed),
+        }
     }
 }
 

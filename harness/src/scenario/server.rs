@@ -34,7 +34,15 @@ impl ServerSpec {
     /// The server's command line (without the variant's own args): loopback on a port the
     /// kernel picks, the hot file, the seed, then the settings as flags.
     pub fn command_line(&self, seed: u64) -> Vec<String> {
-        let mut a: Vec<String> = vec!["--listen".into(), "127.0.0.1:0".into()];
+        self.command_line_on(seed, std::net::Ipv4Addr::LOCALHOST.into())
+    }
+
+    /// The same, listening on `ip` (a `[remote]` run's listen address) instead of loopback.
+    pub fn command_line_on(&self, seed: u64, ip: std::net::IpAddr) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--listen".into(),
+            std::net::SocketAddr::new(ip, 0).to_string(),
+        ];
         match &self.file {
             Some(f) => a.extend(["--file".into(), f.display().to_string()]),
             None => a.extend(["--create-file".into(), self.create_file.to_string()]),

@@ -1,0 +1,485 @@
+//! Load workers on other hosts.
+//!
+//! The coordinator (`allocstorm run`/`compare` with `[remote]`, beside the server whose `/proc`
+//! it samples) listens at the scenario's address for the length of each load's join, takes the
+//! workers that present the run's token, gives each its share of the plan and one start, and
+//! merges what they stream exactly as it merges local workers ([`super::parent::drive`]).
+//!
+//! A worker (`allocstorm load-worker --connect HOST:PORT`) connects, says `hello`, gets its
+//! plan, runs it as a local worker would, and reconnects for the next load until no
+//! coordinator answers for `--wait`.
+//!
+//! The lines are [`super::wire`]'s, on the TCP connection both ways. What keeps this safe to
+//! leave running: the listener is open only while a load waits for its workers; a worker is
+//! counted only with the token; and a worker loads only the address it reached the coordinator
+//! on (where the server is), loopback, or the benchmarking range 198.18.0.0/15.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, timeout_at, Instant};
+
+use super::merge::{LoadSummary, SecondReport};
+use super::parent::{self, send_line, Worker};
+use super::plan::{is_loopback_ip, LoadPlan, Target};
+use super::wire::{FromWorker, ToWorker, WorkerPlan};
+use super::LoadError;
+
+/// The environment variable both sides take the token from.
+pub const TOKEN_ENV: &str = "ALLOCSTORM_TOKEN";
+/// How long a new connection has to say `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// This build's protocol: workers of another version are refused.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How the coordinator takes remote workers for each load.
+#[derive(Debug, Clone)]
+pub struct Coordinator {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub join: Duration,
+    pub token: String,
+    /// Say on stderr when a load waits for its workers and who joined.
+    pub verbose: bool,
+}
+
+/// The run's token: `ALLOCSTORM_TOKEN` when set (a Kubernetes Secret, a compose file), else a
+/// new random one; and whether it is new (then it must be shown to whoever starts workers).
+pub fn token() -> Result<(String, bool), String> {
+    match std::env::var(TOKEN_ENV) {
+        Ok(t) if t.trim().is_empty() => Err(format!("{TOKEN_ENV} is set but empty")),
+        Ok(t) => Ok((t, false)),
+        Err(_) => {
+            let bytes: [u8; 16] = rand::random();
+            Ok((bytes.iter().map(|b| format!("{b:02x}")).collect(), true))
+        }
+    }
+}
+
+impl Coordinator {
+    /// How to start a worker for this coordinator, with the token when it is new.
+    pub fn instructions(&self, show_token: bool) -> String {
+        let token = if show_token {
+            self.token.as_str()
+        } else {
+            "<ALLOCSTORM_TOKEN>"
+        };
+        format!(
+            "remote: each load waits {:?} for {} load workers on {}; start each with\n  \
+             {TOKEN_ENV}={token} allocstorm load-worker --connect {}",
+            self.join,
+            self.workers,
+            self.listen,
+            self.connect_hint(),
+        )
+    }
+
+    /// The address workers connect to, as a person would type it.
+    fn connect_hint(&self) -> String {
+        if self.listen.ip().is_unspecified() {
+            format!("<this host>:{}", self.listen.port())
+        } else {
+            self.listen.to_string()
+        }
+    }
+
+    /// Runs `plan` on the remote workers: waits for all of them, gives each its share with the
+    /// server's port at the address it reached us on, starts them together and merges their
+    /// seconds. The plan's process count becomes the number of workers.
+    pub async fn run_load(
+        &self,
+        plan: &LoadPlan,
+        on_second: impl FnMut(&SecondReport),
+    ) -> Result<LoadSummary, LoadError> {
+        let mut plan = plan.clone();
+        plan.processes = self.workers;
+        plan.connections = plan.connections.max(self.workers);
+        plan.allow_remote = true;
+        let plan = plan.checked()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let workers = self.join(&plan, tx).await?;
+        parent::drive(&plan, workers, rx, on_second).await
+    }
+
+    /// Listens until every worker has joined or the join time is up; the listener is closed
+    /// when this returns.
+    async fn join(
+        &self,
+        plan: &LoadPlan,
+        tx: mpsc::UnboundedSender<(usize, parent::Line)>,
+    ) -> Result<Vec<Worker>, LoadError> {
+        let listener =
+            TcpListener::bind(self.listen)
+                .await
+                .map_err(|source| LoadError::Listen {
+                    listen: self.listen,
+                    source,
+                })?;
+        if self.verbose {
+            eprintln!(
+                "remote: waiting for {} load workers on {}",
+                self.workers, self.listen
+            );
+        }
+        let deadline = Instant::now() + self.join;
+        let mut joined: BTreeMap<usize, Worker> = BTreeMap::new();
+        // Hellos are read concurrently, so that one silent connection holds up no other.
+        let (hello_tx, mut hellos) = mpsc::unbounded_channel();
+        while joined.len() < self.workers {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, peer)) = accepted else { continue };
+                    let hello_tx = hello_tx.clone();
+                    tokio::spawn(async move {
+                        if let Some(h) = read_hello(stream, peer).await {
+                            let _ = hello_tx.send(h);
+                        }
+                    });
+                }
+                Some(h) = hellos.recv() => {
+                    self.admit(h, plan, &mut joined, &tx).await;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(self.missing(&joined));
+                }
+            }
+        }
+        drop(listener);
+        Ok(joined.into_values().collect())
+    }
+
+    /// Takes or refuses one worker that said hello.
+    async fn admit(
+        &self,
+        h: Hello,
+        plan: &LoadPlan,
+        joined: &mut BTreeMap<usize, Worker>,
+        tx: &mpsc::UnboundedSender<(usize, parent::Line)>,
+    ) {
+        let Hello {
+            read,
+            mut write,
+            peer,
+            local,
+            msg,
+        } = h;
+        let FromWorker::Hello {
+            token,
+            index,
+            name,
+            version,
+        } = msg
+        else {
+            return;
+        };
+        let free = (0..self.workers).find(|i| !joined.contains_key(i));
+        let verdict = if !same_secret(&token, &self.token) {
+            Err("wrong token (ALLOCSTORM_TOKEN)".to_string())
+        } else if version != VERSION {
+            Err(format!(
+                "version {version}, the coordinator's is {VERSION}: use the same build"
+            ))
+        } else {
+            match index {
+                Some(i) if i >= self.workers => Err(format!(
+                    "--index {i}: this load has workers 0 to {}",
+                    self.workers - 1
+                )),
+                Some(i) if joined.contains_key(&i) => {
+                    Err(format!("--index {i} is taken by another worker"))
+                }
+                Some(i) => Ok(i),
+                None => free.ok_or_else(|| "the load has all its workers".to_string()),
+            }
+        };
+        let index = match verdict {
+            Ok(i) => i,
+            Err(reason) => {
+                eprintln!("remote: refused load worker {name:?} from {peer}: {reason}");
+                let _ = timeout(
+                    HELLO_TIMEOUT,
+                    send_line(&mut write, &ToWorker::Refused { reason }),
+                )
+                .await;
+                return;
+            }
+        };
+        // Its share, aimed at the server's port on the address it reached us on.
+        let mut its_plan = plan.clone();
+        its_plan.target = Target::at(
+            SocketAddr::new(local.ip(), plan.target.port),
+            &plan.target.path,
+        );
+        let msg = ToWorker::Plan(Box::new(WorkerPlan {
+            index,
+            plan: its_plan,
+        }));
+        if timeout(HELLO_TIMEOUT, send_line(&mut write, &msg))
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            if self.verbose {
+                eprintln!("remote: load worker {index} is {name} ({peer})");
+            }
+            parent::read_lines(index, read, tx.clone());
+            joined.insert(
+                index,
+                Worker::Remote {
+                    name,
+                    peer,
+                    write: Some(write),
+                },
+            );
+        }
+    }
+
+    fn missing(&self, joined: &BTreeMap<usize, Worker>) -> LoadError {
+        let names: Vec<String> = joined
+            .iter()
+            .map(|(i, w)| match w {
+                Worker::Remote { name, peer, .. } => format!("{i} {name} ({})", peer.ip()),
+                Worker::Child { .. } => i.to_string(),
+            })
+            .collect();
+        let missing: Vec<String> = (0..self.workers)
+            .filter(|i| !joined.contains_key(i))
+            .map(|i| i.to_string())
+            .collect();
+        LoadError::Missing {
+            joined: joined.len(),
+            expected: self.workers,
+            listen: self.listen,
+            waited: self.join,
+            who: format!(
+                "; joined: {}; missing: {} (token in {TOKEN_ENV}, --connect {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                },
+                missing.join(", "),
+                self.connect_hint()
+            ),
+        }
+    }
+}
+
+/// A connection that said hello.
+struct Hello {
+    read: BufReader<OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+    peer: SocketAddr,
+    local: SocketAddr,
+    msg: FromWorker,
+}
+
+/// The first line of a new connection, if it is a hello within [`HELLO_TIMEOUT`].
+async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
+    let local = stream.local_addr().ok()?;
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    match timeout(HELLO_TIMEOUT, read.read_line(&mut line)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return None,
+    }
+    match serde_json::from_str::<FromWorker>(&line) {
+        Ok(msg @ FromWorker::Hello { .. }) => Some(Hello {
+            read,
+            write,
+            peer,
+            local,
+            msg,
+        }),
+        _ => {
+            eprintln!(
+                "remote: ignored a connection from {peer} that did not say hello: {}",
+                parent::shorten(&line)
+            );
+            None
+        }
+    }
+}
+
+/// Compares tokens in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether a remote worker may send load to `ip`: the address it reached its coordinator on
+/// (the server is beside the coordinator), loopback, or the benchmarking range 198.18.0.0/15
+/// (RFC 2544), which is never anyone's production network.
+pub fn may_load(ip: IpAddr, coordinator: IpAddr) -> bool {
+    ip == coordinator || is_loopback_ip(ip) || is_benchmark_ip(ip)
+}
+
+/// 198.18.0.0/15.
+pub fn is_benchmark_ip(ip: IpAddr) -> bool {
+    let v4 = match ip {
+        IpAddr::V4(v4) => v4,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4,
+            None => return false,
+        },
+    };
+    let [a, b, ..] = v4.octets();
+    a == 198 && (b & 0xfe) == 18
+}
+
+/// `load-worker --connect`: the worker's side.
+pub mod worker {
+    use super::*;
+    use anyhow::{anyhow, Context};
+
+    /// What `--connect` and its companions say.
+    pub struct Connect {
+        pub coordinator: String,
+        pub index: Option<usize>,
+        pub name: String,
+        pub wait: Duration,
+        pub once: bool,
+        pub token: String,
+    }
+
+    /// The coordinator will not take this worker: no use trying again.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{coordinator} refused this worker: {reason}")]
+    pub struct Refused {
+        pub coordinator: SocketAddr,
+        pub reason: String,
+    }
+
+    /// How one connection to the coordinator ended.
+    pub enum Session {
+        /// A load ran to its end.
+        Served,
+        /// The coordinator went away mid-load; the worker waits for the next.
+        Lost(String),
+    }
+
+    /// A coordinator's answer to hello: the plan, the connection to run it on.
+    pub struct Joined {
+        pub plan: WorkerPlan,
+        pub coordinator: SocketAddr,
+        pub read: BufReader<OwnedReadHalf>,
+        pub write: tokio::net::tcp::OwnedWriteHalf,
+    }
+
+    /// Connects (retrying every 200 ms until `until`), says hello and reads the plan. `Ok(None)`:
+    /// no coordinator answered in time.
+    pub async fn join(c: &Connect, until: Instant) -> anyhow::Result<Option<Joined>> {
+        let stream = loop {
+            let attempt = timeout_at(until, TcpStream::connect(c.coordinator.as_str())).await;
+            match attempt {
+                Err(_) => return Ok(None),
+                Ok(Ok(s)) => break s,
+                Ok(Err(_)) if Instant::now() + Duration::from_millis(200) < until => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(Err(_)) => return Ok(None),
+            }
+        };
+        let coordinator = stream.peer_addr()?;
+        let _ = stream.set_nodelay(true);
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        let hello = FromWorker::Hello {
+            token: c.token.clone(),
+            index: c.index,
+            name: c.name.clone(),
+            version: VERSION.to_string(),
+        };
+        send_line(&mut write, &hello).await?;
+        let mut line = String::new();
+        // The coordinator answers once it has read the hello; it may be busy with others.
+        let n = timeout(HELLO_TIMEOUT * 2, read.read_line(&mut line))
+            .await
+            .map_err(|_| anyhow!("{coordinator} did not answer hello"))??;
+        if n == 0 {
+            // Accepted and closed: a listener between loads, or one that had all its workers.
+            return Err(anyhow!("{coordinator} closed the connection after hello"));
+        }
+        match serde_json::from_str::<ToWorker>(&line)
+            .with_context(|| format!("{coordinator} answered {:?}", line.trim()))?
+        {
+            ToWorker::Plan(plan) => {
+                let host: IpAddr = plan.plan.target.host.parse().map_err(|_| {
+                    anyhow!(
+                        "the coordinator's target {:?} is not an IP address",
+                        plan.plan.target.host
+                    )
+                })?;
+                if !may_load(host, coordinator.ip()) {
+                    return Err(anyhow!(
+                        "refusing to load {}: a remote worker loads only the host of its \
+                         coordinator ({}), loopback or 198.18.0.0/15",
+                        plan.plan.target.url,
+                        coordinator.ip()
+                    ));
+                }
+                Ok(Some(Joined {
+                    plan: *plan,
+                    coordinator,
+                    read,
+                    write,
+                }))
+            }
+            ToWorker::Refused { reason } => Err(Refused {
+                coordinator,
+                reason,
+            }
+            .into()),
+            ToWorker::Go { .. } => Err(anyhow!("{coordinator} sent go before a plan")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_workers_load_only_the_coordinator_loopback_or_the_benchmark_range() {
+        let coord: IpAddr = "10.1.2.3".parse().unwrap();
+        for ok in [
+            "10.1.2.3",
+            "127.0.0.1",
+            "::1",
+            "198.18.0.1",
+            "198.19.255.254",
+        ] {
+            assert!(may_load(ok.parse().unwrap(), coord), "{ok}");
+        }
+        for no in ["10.1.2.4", "198.17.255.255", "198.20.0.0", "8.8.8.8", "::"] {
+            assert!(!may_load(no.parse().unwrap(), coord), "{no}");
+        }
+        assert!(is_benchmark_ip("::ffff:198.18.3.4".parse().unwrap()));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
+
+    #[test]
+    fn a_new_token_is_32_hex_digits() {
+        // Only when the environment does not give one (tests do not set it).
+        if std::env::var(TOKEN_ENV).is_err() {
+            let (t, new) = token().unwrap();
+            assert!(new);
+            assert_eq!(t.len(), 32);
+            assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
+            assert_ne!(t, token().unwrap().0);
+        }
+    }
+}
