@@ -216,7 +216,9 @@ fn two_shards_merged_report_like_one_comparison_with_twice_the_runs() {
     assert_eq!(shape_of_markdown(&md), shape_of_markdown(&whole_md));
     assert!(md.contains("- shard 1/2: host `"), "{md}");
     assert!(md.contains("- shard 2/2: host `"), "{md}");
-    assert!(!whole_md.contains("shard"), "{whole_md}");
+    assert!(!whole_md.contains("- shard "), "{whole_md}");
+    assert!(md.contains("Measured in 2 of 2 shards"), "{md}");
+    assert!(!whole_md.contains("Measured in"), "{whole_md}");
 
     // The merged directory is a report directory like any other: rendered again, the same.
     let before = (
