@@ -12,7 +12,7 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build deps servers test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean docker-image docker-quick docker-compare docker-test
+.PHONY: build deps servers tools test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean docker-image docker-quick docker-compare docker-test
 ALLOCSTORM := $(RELEASE)/allocstorm
 UNAME_S := $(shell uname -s)
 # The allocator libraries that SCENARIO's variants preload, installed when missing (Debian,
@@ -33,8 +33,13 @@ deps:
 servers:
 	bash scripts/servers.sh
 
+## tools: the Python tools the tests use, in a venv under target/tools/ (check-jsonschema, for
+## the example CI workflow's schema); pip runs only when it is missing
+tools:
+	bash scripts/tools.sh
+
 ## test: unit and end-to-end tests (debug build, short phases); installs what they need first
-test: deps servers
+test: deps servers tools
 	$(CARGO) build --workspace
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
@@ -101,9 +106,10 @@ incidents: build
 		case $$c in 0) ;; 1|3) [ $$worst -eq 1 ] || worst=$$c ;; *) exit $$c ;; esac; \
 	 done; exit $$worst
 
-## report: render a report directory again from its records (DIR=reports/...)
+## report: render a report directory again from its records (DIR=reports/...), or merge the
+## shards of one comparison into OUT (DIR="shard-1 shard-2" OUT=merged)
 report: build
-	$(ALLOCSTORM) report $(DIR)
+	$(ALLOCSTORM) report $(DIR) $(OUT_FLAG)
 
 ## gate: a quick comparison (GATE_RUNS per variant), then the gate: the scenario's budgets and
 ## the committed baseline for this host in baselines/, if there is one. Exit 0 pass,

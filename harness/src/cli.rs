@@ -34,7 +34,8 @@ pub enum Command {
     /// Run every variant N times, interleaved, then write summary.json, plots and report.md.
     #[command(after_help = exit_help("compare"))]
     Compare(CompareArgs),
-    /// Render summary.json, plots and report.md again from a directory's run records.
+    /// Render summary.json, plots and report.md again from a directory's run records, or
+    /// merge the directories of a comparison's shards into one report (--out).
     #[command(after_help = exit_help("report"))]
     Report(ReportArgs),
     /// Gate a report directory on RSS after drain: the scenario's budgets and a stored
@@ -129,6 +130,11 @@ pub struct CompareArgs {
     /// Runs per variant; the report shows medians and the spread.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
+    /// This comparison is shard I of N (1-based), one machine's part of a comparison fanned
+    /// out over N machines: every variant, interleaved, --runs times, numbered
+    /// (I-1)*RUNS+1..I*RUNS. `allocstorm report DIR... --out DIR` merges the shards.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
     /// Shorter phases with the same shape, for CI and first runs.
     #[arg(long)]
     pub quick: bool,
@@ -162,8 +168,14 @@ pub struct DepsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A directory written by `allocstorm compare` or `run` (it holds runs/).
-    pub dir: PathBuf,
+    /// A directory written by `allocstorm compare` or `run` (it holds runs/); several: the
+    /// shards of one comparison (`compare --shard I/N`), measured under the same key.
+    #[arg(value_name = "DIR", required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged report goes (required with several DIRs): their run files are copied
+    /// into OUT/runs/, which must be new or empty, and the report is rendered there.
+    #[arg(long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
 }
 
 /// `--version`: the version, and the container it runs in, if any (a figure measured in a
@@ -226,7 +238,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => run_cmd(args).await,
             Command::Compare(args) => compare_cmd(args).await,
-            Command::Report(args) => report_cmd(&args.dir),
+            Command::Report(args) => merge_cmd(&args),
             Command::Deps(args) => deps_cmd(&args),
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
@@ -283,6 +295,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         memory_limit: args.memory_limit.or(scenario.memory_limit),
         out_dir: &out,
         run_index: args.run_index,
+        shard: None,
         quick: args.quick,
         sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
         bin_dir: &bin_dir,
@@ -351,6 +364,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         scenario: &scenario,
         variants: variants.iter().collect(),
         runs: args.runs,
+        shard: args.shard,
         quick: args.quick,
         out_dir: &out,
         bin_dir: &bin_dir,
@@ -428,6 +442,33 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
     } else {
         ExitCode::from(Exit::Ok)
     }
+}
+
+/// `allocstorm report DIR` renders DIR again; `report DIR... --out OUT` checks that the
+/// directories are shards of one comparison, copies their run files into OUT and renders
+/// the merged report there.
+fn merge_cmd(args: &ReportArgs) -> ExitCode {
+    let out = match (&args.out, args.dirs.as_slice()) {
+        (None, [dir]) => return report_cmd(dir),
+        (Some(out), _) => out,
+        (None, dirs) => {
+            return fail(format!(
+                "report: {} directories given: give --out DIR, the directory the merged report is written to",
+                dirs.len()
+            ))
+        }
+    };
+    let merged = match crate::shard::load(&args.dirs) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    for n in &merged.notes {
+        eprintln!("allocstorm: note: {n}");
+    }
+    if let Err(e) = crate::shard::copy_runs(&args.dirs, out) {
+        return fail(e);
+    }
+    report_cmd(out)
 }
 
 fn report_cmd(dir: &std::path::Path) -> ExitCode {

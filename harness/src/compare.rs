@@ -3,6 +3,8 @@
 //!
 //! Runs are interleaved (v1 v2 … v1 v2 …) so that slow drift of the machine (page cache, THP
 //! compaction, thermal) spreads over all variants instead of biasing the one that ran last.
+//! With `--shard I/N` the comparison is one shard of a larger one ([`crate::shard`]): the same
+//! interleaved comparison, with run numbers no other shard uses.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 use crate::run::{run_variant, write_skipped, RunError, RunRequest};
 use crate::scenario::{Case, Scenario, Variant};
+use crate::shard::Shard;
 
 /// How the comparison ended.
 pub struct CompareOutcome {
@@ -65,10 +68,10 @@ pub fn select_variants<'a>(
     }
 }
 
-/// The interleaved order of (run index, variant): 1 a, 1 b, 2 a, 2 b, …
-pub fn schedule<T: Copy>(items: &[T], runs: u32) -> Vec<(u32, T)> {
-    (1..=runs)
-        .flat_map(|n| items.iter().map(move |v| (n, *v)))
+/// The interleaved order of (run index, variant) over the run numbers `runs`: 1 a, 1 b, 2 a,
+/// 2 b, …
+pub fn schedule<T: Copy>(items: &[T], runs: std::ops::RangeInclusive<u32>) -> Vec<(u32, T)> {
+    runs.flat_map(|n| items.iter().map(move |v| (n, *v)))
         .collect()
 }
 
@@ -106,6 +109,8 @@ pub struct CompareRequest<'a> {
     pub scenario: &'a Scenario,
     pub variants: Vec<&'a Variant>,
     pub runs: u32,
+    /// This comparison is shard I of N: its runs are numbered apart from the other shards'.
+    pub shard: Option<Shard>,
     pub quick: bool,
     pub out_dir: &'a Path,
     pub bin_dir: &'a Path,
@@ -152,6 +157,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
         memory_limit: req.memory_limit,
         out_dir: req.out_dir,
         run_index: n,
+        shard: req.shard,
         quick: req.quick,
         sample_interval: req.sample_interval,
         bin_dir: req.bin_dir,
@@ -165,16 +171,20 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
     let (runnable, unavailable): (Vec<_>, Vec<_>) = items
         .into_iter()
         .partition(|(v, _)| v.unavailable().is_none());
+    let numbers = crate::shard::run_numbers(req.shard, req.runs);
     let mut records = Vec::new();
     for (variant, case) in unavailable {
         let reason = variant.unavailable().unwrap_or_default();
         if req.show_progress {
             eprintln!("── skipped {}: {reason}", variant.name);
         }
-        records.push(write_skipped(&request(variant, case, 1, None), reason)?);
+        records.push(write_skipped(
+            &request(variant, case, *numbers.start(), None),
+            reason,
+        )?);
     }
     let runnable = reference_first(req.scenario, runnable);
-    let order = schedule(&runnable, req.runs);
+    let order = schedule(&runnable, numbers);
     let total = order.len();
     // With [cost]: the latency phase's rate, set by the first capacity measured (the
     // reference's, which runs first in every round) and the same for every later run.
@@ -229,7 +239,7 @@ mod tests {
     #[test]
     fn runs_are_interleaved() {
         let (a, b, c) = (v("a"), v("b"), v("c"));
-        let order: Vec<(u32, &str)> = schedule(&[&a, &b, &c], 2)
+        let order: Vec<(u32, &str)> = schedule(&[&a, &b, &c], 1..=2)
             .into_iter()
             .map(|(n, v)| (n, v.name.as_str()))
             .collect();
@@ -237,5 +247,17 @@ mod tests {
             order,
             [(1, "a"), (1, "b"), (1, "c"), (2, "a"), (2, "b"), (2, "c")]
         );
+    }
+
+    #[test]
+    fn a_shard_is_a_whole_interleaved_comparison_with_run_numbers_of_its_own() {
+        let (a, b) = (v("a"), v("b"));
+        let shard = Shard::parse("2/2").unwrap();
+        let order: Vec<(u32, &str)> =
+            schedule(&[&a, &b], crate::shard::run_numbers(Some(shard), 2))
+                .into_iter()
+                .map(|(n, v)| (n, v.name.as_str()))
+                .collect();
+        assert_eq!(order, [(3, "a"), (3, "b"), (4, "a"), (4, "b")]);
     }
 }

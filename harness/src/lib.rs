@@ -11,6 +11,8 @@
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
 //!   and its own OOM-kill count.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
+//! - [`shard`]: a comparison fanned out over machines: `compare --shard I/N`, and several
+//!   shards' directories read as one comparison by `report` and `gate`.
 //! - [`cost`]: the price of each fix: capacity and latency on a second server without the
 //!   egress cap, after the memory run.
 //! - [`progress`]: the live line a person watches.
@@ -33,6 +35,7 @@ pub mod run;
 pub mod sample;
 pub mod scenario;
 pub mod server;
+pub mod shard;
 
 /// The `allocstorm` process: parse, run, map the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {

@@ -1,7 +1,7 @@
 //! `allocstorm gate`: CI regression gates on RSS after drain that do not cry wolf.
 //!
-//! Reads the run records of a report directory (never its summary or plots), and checks every
-//! variant against the scenario's budgets and, if given, a stored baseline measured under the
+//! Reads the run records of a report directory, or of the shards of one comparison
+//! ([`crate::shard`]), never their summary or plots, and checks every variant against the scenario's budgets and, if given, a stored baseline measured under the
 //! same key. Exit codes are a contract: see [`Status::ALL`] and [`help`].
 //!
 //! - [`config`]: the scenario's `[gate]`: budgets and thresholds, with their defaults.
@@ -47,9 +47,11 @@ Budgets and thresholds come from the scenario's [gate] section:
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = help())]
 pub struct GateArgs {
-    /// A directory written by `allocstorm compare` (it holds runs/*.json).
-    #[arg(long, value_name = "DIR")]
-    pub run: PathBuf,
+    /// A directory written by `allocstorm compare` (it holds runs/*.json); several (`--run A
+    /// B` or `--run A --run B`): the shards of one comparison (`compare --shard I/N`),
+    /// measured under the same key, gated as one.
+    #[arg(long, value_name = "DIR", required = true, num_args = 1..)]
+    pub run: Vec<PathBuf>,
     /// The baseline to compare against: a file, or a directory (e.g. baselines/) holding
     /// <scenario>-<host key>.json for this scenario and host (none there: budgets only).
     #[arg(long, value_name = "FILE|DIR")]
@@ -85,6 +87,8 @@ pub struct GateArgs {
 pub enum GateError {
     #[error("{0}")]
     Runs(#[from] RecordsError),
+    #[error("{0}")]
+    Shards(crate::shard::MergeError),
     #[error("{dir}: the runs do not record their scenario file: give --scenario FILE")]
     NoScenario { dir: String },
     #[error("{source}{hint}")]
@@ -158,14 +162,18 @@ pub fn gate_main(args: GateArgs) -> ExitCode {
 /// The gate (or `--update-baseline`), writing its table to `out`. `Err` is an input or harness
 /// error (exit 2); `Ok` carries the status, whose exit code is the contract.
 pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
-    let records = crate::record::load_runs(&args.run)?;
+    let merged = crate::shard::load(&args.run).map_err(|e| match e {
+        crate::shard::MergeError::Records(r) => GateError::Runs(r),
+        e => GateError::Shards(e),
+    })?;
+    let records = merged.records;
     let measured = measured::measure(&records);
-    let dir = args.run.display().to_string();
+    let dir = run_dirs(&args.run);
     if let Some(target) = &args.update_baseline {
-        return update_baseline(&args.run, &records, &measured, target, out);
+        return update_baseline(&dir, &records, &measured, target, out);
     }
 
-    let mut notes = Vec::new();
+    let mut notes = merged.notes;
     if !measured.inconsistencies.is_empty() {
         let detail = measured.inconsistencies.join("; ");
         if !args.allow_env_mismatch {
@@ -262,7 +270,13 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
     out.write_all(render::text(&report).as_bytes())
         .map_err(write_out)?;
     if let Some(md) = &args.markdown {
-        write_markdown(md, &args.run, args.plots_url.as_deref(), &report)?;
+        // The plots of several shards' directories are each shard's own: the merged report's
+        // (`report DIR... --out`) are the ones to link, gated as one directory.
+        let plots = match args.run.as_slice() {
+            [one] => Some(one.as_path()),
+            _ => None,
+        };
+        write_markdown(md, plots, args.plots_url.as_deref(), &report)?;
     }
     Ok(report.status())
 }
@@ -279,7 +293,7 @@ fn load_scenario(args: &GateArgs, records: &[RunRecord]) -> Result<(Scenario, St
                 .map(|r| r.header.scenario_path.as_str())
                 .find(|p| !p.is_empty())
                 .ok_or_else(|| GateError::NoScenario {
-                    dir: args.run.display().to_string(),
+                    dir: run_dirs(&args.run),
                 })?;
             (
                 PathBuf::from(recorded),
@@ -291,8 +305,16 @@ fn load_scenario(args: &GateArgs, records: &[RunRecord]) -> Result<(Scenario, St
     Ok((s, path.display().to_string()))
 }
 
+/// The directories of `--run`, as the gate's lines name them (and as `--run` takes them).
+fn run_dirs(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn update_baseline(
-    dir: &Path,
+    dir: &str,
     records: &[RunRecord],
     m: &measured::Measured,
     target: &Path,
@@ -306,7 +328,7 @@ fn update_baseline(
         .map(|r| r.header.environment.clone())
         .unwrap_or_default();
     let source = baseline::Source {
-        run_dir: dir.display().to_string(),
+        run_dir: dir.to_string(),
         hostname: env.hostname,
         git_revision: env.git_revision,
         git_dirty: env.git_dirty,
@@ -319,7 +341,7 @@ fn update_baseline(
     let mut text = format!(
         "baseline: wrote {} from {} ({}{}, key {})\n",
         path.display(),
-        dir.display(),
+        dir,
         m.key.scenario,
         if m.key.quick { ", quick" } else { "" },
         m.key.host_key()
@@ -363,7 +385,7 @@ const LINKED_FILES: [(&str, &str); 4] = [
 
 fn write_markdown(
     md: &Path,
-    dir: &Path,
+    dir: Option<&Path>,
     plots_url: Option<&str>,
     report: &GateReport,
 ) -> Result<(), GateError> {
@@ -376,21 +398,26 @@ fn write_markdown(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(md_dir).map_err(w)?;
-    let href = |file: &str| match plots_url {
+    let href = |dir: &Path, file: &str| match plots_url {
         Some(base) => format!("{}/{file}", base.trim_end_matches('/')),
         None => relative_to(md_dir, &dir.join(file)),
     };
-    let links: Vec<render::Link> = LINKED_FILES
-        .iter()
-        .filter(|(_, f)| dir.join(f).is_file())
-        .map(|(label, f)| render::Link {
-            label,
-            href: href(f),
+    let links: Vec<render::Link> = dir
+        .map(|dir| {
+            LINKED_FILES
+                .iter()
+                .filter(|(_, f)| dir.join(f).is_file())
+                .map(|(label, f)| render::Link {
+                    label,
+                    href: href(dir, f),
+                })
+                .collect()
         })
-        .collect();
-    let image = plots_url
-        .filter(|_| dir.join("rss-timeline.png").is_file())
-        .map(|_| href("rss-timeline.png"));
+        .unwrap_or_default();
+    let image = dir
+        .zip(plots_url)
+        .filter(|(dir, _)| dir.join("rss-timeline.png").is_file())
+        .map(|(dir, _)| href(dir, "rss-timeline.png"));
     let text = render::markdown(report, &links, image.as_deref());
     write_atomic(md, text.as_bytes()).map_err(w)
 }
@@ -467,6 +494,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.baseline.as_deref(), Some(Path::new("baselines/")));
+        assert_eq!(a.run, [Path::new("r")]);
+        for shards in [
+            &["--run", "s1", "s2", "--baseline", "b/"][..],
+            &["--run", "s1", "--baseline", "b/", "--run", "s2"][..],
+        ] {
+            let a = parse(shards).unwrap();
+            assert_eq!(a.run, [Path::new("s1"), Path::new("s2")], "{shards:?}");
+        }
         assert!(parse(&[
             "--run",
             "r",

@@ -229,6 +229,7 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
                 stats_polled_in: None,
                 server_cgroup: None,
                 cost_spec: None,
+                shard: None,
             },
         };
         if sibling.is_none() {

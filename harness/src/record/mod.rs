@@ -95,6 +95,10 @@ pub struct RunHeader {
     /// records of versions without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_spec: Option<crate::scenario::CostSpec>,
+    /// The shard of the comparison this run belongs to (`compare --shard I/N`); absent
+    /// unsharded, and in records of versions without shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.

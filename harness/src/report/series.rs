@@ -148,6 +148,7 @@ mod tests {
             stats_polled_in: None,
             server_cgroup: None,
             cost_spec: None,
+            shard: None,
         };
         let mut r = RunRecord::from_header(header);
         r.stats = values

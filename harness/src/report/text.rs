@@ -139,6 +139,7 @@ mod tests {
                 observed: vec![],
             },
             environment: Default::default(),
+            shards: vec![],
             variants,
             cost: None,
             warnings,

@@ -66,6 +66,8 @@ pub struct RunRequest<'a> {
     /// The report directory; the run writes into `out_dir/runs/`.
     pub out_dir: &'a Path,
     pub run_index: u32,
+    /// The shard of the comparison the run belongs to (`compare --shard I/N`), recorded.
+    pub shard: Option<crate::shard::Shard>,
     pub quick: bool,
     pub sample_interval: Duration,
     /// Where the server binaries are (next to the `allocstorm` executable).
@@ -135,6 +137,7 @@ fn run_header(
         }),
         server_cgroup,
         cost_spec: req.scenario.cost.clone(),
+        shard: req.shard,
     }
 }
 

@@ -127,6 +127,7 @@ pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader
         stats_polled_in: None,
         server_cgroup: None,
         cost_spec: None,
+        shard: None,
     }
 }
 

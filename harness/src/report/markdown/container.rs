@@ -91,6 +91,7 @@ mod tests {
             schema_version: 1,
             scenario: Default::default(),
             environment: Default::default(),
+            shards: vec![],
             variants,
             cost: None,
             warnings: vec![],

@@ -1,4 +1,5 @@
-//! `## Environment`: where the first run was measured.
+//! `## Environment`: the shards the runs were measured in, if sharded, and where the first run
+//! was measured.
 
 use std::fmt::Write as _;
 
@@ -9,6 +10,7 @@ use crate::report::summary::Summary;
 pub(super) fn environment(s: &Summary, out: &mut String) {
     let e = &s.environment;
     out.push_str("## Environment\n\n");
+    shards(s, out);
     let or_dash = |v: &str| {
         if v.is_empty() {
             MARKDOWN.missing.to_string()
@@ -59,4 +61,34 @@ pub(super) fn environment(s: &Summary, out: &mut String) {
             .collect();
         let _ = writeln!(out, "- crates: {}", v.join(", "));
     }
+}
+
+/// With `compare --shard I/N`: one line per shard, its machine and its runs; then the first
+/// run's environment, which every shard shares in the key the gate checks.
+fn shards(s: &Summary, out: &mut String) {
+    let Some(first) = s.shards.first() else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "Measured in {} of {} shard{}, one machine each: variants are compared within a shard, the medians are over every shard's runs.\n",
+        s.shards.len(),
+        first.count,
+        if first.count == 1 { "" } else { "s" }
+    );
+    for sh in &s.shards {
+        let _ = writeln!(
+            out,
+            "- shard {}/{}: host `{}` (`{}`), {} run{} (#{}–#{})",
+            sh.index,
+            sh.count,
+            sh.hostname,
+            sh.cpu_model,
+            sh.runs,
+            if sh.runs == 1 { "" } else { "s" },
+            sh.first_run,
+            sh.last_run
+        );
+    }
+    out.push_str("\nThe first run's environment:\n\n");
 }

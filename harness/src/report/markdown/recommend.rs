@@ -355,6 +355,7 @@ mod tests {
             schema_version: 1,
             scenario: Default::default(),
             environment: Default::default(),
+            shards: vec![],
             variants,
             cost: Some(CostInfo {
                 reference: "glibc".into(),

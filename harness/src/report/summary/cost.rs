@@ -338,6 +338,7 @@ mod tests {
             stats_polled_in: None,
             server_cgroup: None,
             cost_spec: None,
+            shard: None,
         }
     }
 

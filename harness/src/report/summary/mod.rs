@@ -14,6 +14,7 @@
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
 //! - `cost`: the price of each variant (`[cost]`), its ratio to the reference per round, and
 //!   how it was measured; `recommend`: which variants meet the memory budget, by price.
+//! - `shards`: the shards of a comparison fanned out over machines, each with its host.
 //! - `warnings`: what a reader must know before trusting the table.
 
 mod container;
@@ -26,6 +27,7 @@ mod order;
 mod phase;
 pub(crate) mod recommend;
 mod scenario;
+mod shards;
 mod status;
 mod sweep;
 mod variant;
@@ -46,6 +48,7 @@ pub use order::{in_run_order, run_order, variant_order};
 pub use phase::{load_start, phase};
 pub use recommend::{recommend, OverBudget, Priced, Recommendation};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
+pub use shards::ShardInfo;
 pub use status::{is_incomplete, run_status, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
@@ -59,6 +62,10 @@ pub struct Summary {
     pub scenario: ScenarioInfo,
     /// Where the first run was measured (the gate refuses to compare across environments).
     pub environment: Environment,
+    /// The shards the runs were measured in (`compare --shard I/N`), one machine each; absent
+    /// when the runs were not sharded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardInfo>,
     /// Variants in the order their first run started.
     pub variants: Vec<VariantSummary>,
     /// The price of each fix (`[cost]`): the reference, the memory budget, how the cost was
@@ -102,6 +109,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
         environment: first
             .map(|f| f.header.environment.clone())
             .unwrap_or_default(),
+        shards: shards::shards(&ordered),
         variants,
         cost,
         warnings: warnings::warnings(&ordered),

@@ -1,6 +1,7 @@
 //! The warnings of `summary.json`: what a reader must know before trusting the table — variants
 //! not measured, runs rebuilt from the event stream of a killed harness, runs measured from
-//! another scenario, with another `--quick` or in another environment than the first run.
+//! another scenario, with another `--quick` or in another environment than the first run (of
+//! their shard: the shards of a comparison are different machines on purpose).
 
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
@@ -14,11 +15,15 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
     for r in ordered {
         let id = format!("{} #{}", r.header.variant.name, r.header.run_index);
         if r.status == RunStatus::Skipped {
-            warnings.push(format!(
+            let w = format!(
                 "incomplete comparison: `{}` was not measured (skipped): {}",
                 r.header.variant.name,
                 r.failure.as_deref().unwrap_or_default()
-            ));
+            );
+            // Each shard records the variant it could not run.
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
         }
         if is_incomplete(r) {
             warnings.push(format!(
@@ -49,12 +54,20 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
                 ));
             }
             // A rebuilt record without its start event has no environment: nothing to compare.
-            if r.header.environment != f.header.environment
+            let shard_first = ordered
+                .iter()
+                .find(|s| s.header.shard == r.header.shard)
+                .unwrap_or(&f);
+            if r.header.environment != shard_first.header.environment
                 && r.header.environment != Environment::default()
             {
                 warnings.push(format!(
-                    "{id}: measured in another environment than the first run ({})",
-                    env_diff(&f.header.environment, &r.header.environment)
+                    "{id}: measured in another environment than the first run{} ({})",
+                    match r.header.shard {
+                        Some(s) => format!(" of shard {s}"),
+                        None => String::new(),
+                    },
+                    env_diff(&shard_first.header.environment, &r.header.environment)
                 ));
             }
         }

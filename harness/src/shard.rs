@@ -1,0 +1,250 @@
+//! A comparison fanned out over machines. A shard is a whole comparison (every variant,
+//! interleaved) on one machine: `compare --shard I/N` numbers its runs apart from every other
+//! shard's, and `report DIR...` and `gate --run DIR...` take the directories of several shards
+//! as one comparison — only when they were measured under the same key (the gate's baseline
+//! key: scenario and its hash, `--quick`, kernel, glibc, nproc, THP, allocator crates,
+//! container, observed phases, and the variants' settings).
+//!
+//! Variants are never compared across machines: each shard runs every variant on its own
+//! machine, so a round (run *n* of every variant) and the per-round cost ratios stay within
+//! one machine; only the medians pool the shards' runs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::gate::measured::{diff_keys, diff_settings, measure};
+use crate::record::{load_runs, RecordsError, RunRecord};
+
+/// Shard `index` of `count` (1-based), as `--shard 2/3` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// The most shards of one comparison: far more machines than a CI matrix gives a job.
+pub const MAX_SHARDS: u32 = 256;
+
+impl Shard {
+    /// `I/N` with 1 ≤ I ≤ N ≤ [`MAX_SHARDS`].
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad = || format!("expected I/N with 1 <= I <= N <= {MAX_SHARDS} (e.g. 2/3), got {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: u32 = i.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count || count > MAX_SHARDS {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The run numbers of this shard when each shard runs every variant `runs` times:
+    /// `(I-1)·runs+1 ..= I·runs`, so that no two shards write the same `runs/<variant>-<n>`.
+    pub fn run_numbers(self, runs: u32) -> std::ops::RangeInclusive<u32> {
+        let first = (self.index - 1) * runs + 1;
+        first..=first + runs - 1
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The run numbers of a comparison of `runs` runs per variant: `1..=runs` unsharded.
+pub fn run_numbers(shard: Option<Shard>, runs: u32) -> std::ops::RangeInclusive<u32> {
+    shard.map_or(1..=runs, |s| s.run_numbers(runs))
+}
+
+/// Why the directories cannot be taken as one comparison. One line each, naming the
+/// directories and what differs.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+    #[error("{a} and {b} were measured under different keys: {detail}; only shards measured under the same key are one comparison (docs/gate.md#sharding)")]
+    KeyMismatch {
+        a: String,
+        b: String,
+        detail: String,
+    },
+    #[error("{a} and {b} both hold run {run}: give each shard's directory once, each measured with its own `compare --shard I/N`")]
+    SameRun { a: String, b: String, run: String },
+    #[error("{a} is shard {x} and {b} shard {y}: the shards of one comparison share N; these come from different comparisons")]
+    ShardCount {
+        a: String,
+        b: String,
+        x: Shard,
+        y: Shard,
+    },
+    #[error("{path}: already holds run records: give --out a new or empty directory for the merged report")]
+    OutNotEmpty { path: String },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The records of several report directories, checked to be one comparison.
+#[derive(Debug)]
+pub struct Merged {
+    /// Every record of every directory, in run order.
+    pub records: Vec<RunRecord>,
+    /// What a reader should know: the shards that were not given.
+    pub notes: Vec<String>,
+}
+
+/// The records of `dirs` as one comparison. One directory is read as it always was; several
+/// must hold runs measured under the same key (the first directory's against each other's),
+/// with no run (variant and number) in two of them, and recorded shards of the same N.
+pub fn load(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
+    let mut loaded: Vec<(String, Vec<RunRecord>)> = Vec::new();
+    for d in dirs {
+        loaded.push((d.display().to_string(), load_runs(d)?));
+    }
+    if let [(_, records)] = loaded.as_mut_slice() {
+        return Ok(Merged {
+            records: std::mem::take(records),
+            notes: Vec::new(),
+        });
+    }
+
+    let Some((first_dir, first)) = loaded.first() else {
+        return Ok(Merged {
+            records: Vec::new(),
+            notes: Vec::new(),
+        });
+    };
+    let first_m = measure(first);
+    for (dir, records) in &loaded[1..] {
+        let m = measure(records);
+        let diffs: Vec<String> = diff_keys(&first_m.key, &m.key)
+            .into_iter()
+            .chain(diff_settings(&first_m.variants, &m.variants))
+            .map(|d| d.describe(first_dir, dir))
+            .collect();
+        if !diffs.is_empty() {
+            return Err(MergeError::KeyMismatch {
+                a: first_dir.clone(),
+                b: dir.clone(),
+                detail: diffs.join(", "),
+            });
+        }
+    }
+
+    let mut runs: BTreeMap<(String, u32), &str> = BTreeMap::new();
+    let mut shard_of: Option<(Shard, &str)> = None;
+    let mut present = Vec::new();
+    for (dir, records) in &loaded {
+        for r in records {
+            let id = (r.header.variant.name.clone(), r.header.run_index);
+            if let Some(other) = runs.insert(id.clone(), dir.as_str()) {
+                return Err(MergeError::SameRun {
+                    a: other.to_string(),
+                    b: dir.clone(),
+                    run: format!("{} #{}", id.0, id.1),
+                });
+            }
+            if let Some(s) = r.header.shard {
+                match shard_of {
+                    Some((x, a)) if x.count != s.count => {
+                        return Err(MergeError::ShardCount {
+                            a: a.to_string(),
+                            b: dir.clone(),
+                            x,
+                            y: s,
+                        })
+                    }
+                    Some(_) => {}
+                    None => shard_of = Some((s, dir.as_str())),
+                }
+                present.push(s.index);
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    if let Some((s, _)) = shard_of {
+        let missing: Vec<String> = (1..=s.count)
+            .filter(|i| !present.contains(i))
+            .map(|i| format!("{i}/{}", s.count))
+            .collect();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "shard{} {} not given: the comparison has fewer runs than planned",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", ")
+            ));
+        }
+    }
+    let mut records: Vec<RunRecord> = loaded.into_iter().flat_map(|(_, r)| r).collect();
+    records.sort_by(crate::record::dir::run_order);
+    Ok(Merged { records, notes })
+}
+
+/// Copies the run files of `dirs` (records, event streams, server logs: the regular files of
+/// `DIR/runs/`) into `out/runs/`, which must be new or empty, so that `out` is a report
+/// directory of the merged comparison that `report` and `gate` read like any other.
+/// A run's own scratch directory (`<variant>-<n>.target/`) is left behind.
+pub fn copy_runs(dirs: &[PathBuf], out: &Path) -> Result<(), MergeError> {
+    let runs_out = out.join("runs");
+    let write = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| MergeError::Write { path, source }
+    };
+    if std::fs::read_dir(&runs_out).is_ok_and(|mut e| e.next().is_some()) {
+        return Err(MergeError::OutNotEmpty {
+            path: runs_out.display().to_string(),
+        });
+    }
+    std::fs::create_dir_all(&runs_out).map_err(write(&runs_out))?;
+    for d in dirs {
+        let runs = d.join("runs");
+        let read = |source| {
+            MergeError::Records(RecordsError::Read {
+                path: runs.display().to_string(),
+                source,
+            })
+        };
+        for entry in std::fs::read_dir(&runs).map_err(read)? {
+            let entry = entry.map_err(read)?;
+            let path = entry.path();
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') || !path.is_file() {
+                continue;
+            }
+            let to = runs_out.join(&name);
+            std::fs::copy(&path, &to).map_err(write(&to))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_number_their_runs_apart() {
+        let s = Shard::parse("2/3").unwrap();
+        assert_eq!(s, Shard { index: 2, count: 3 });
+        assert_eq!(s.to_string(), "2/3");
+        assert_eq!(s.run_numbers(4), 5..=8);
+        assert_eq!(Shard::parse("1/1").unwrap().run_numbers(3), 1..=3);
+        assert_eq!(run_numbers(None, 3), 1..=3);
+        // Every shard's numbers, side by side, are 1..=N·R without a gap or an overlap.
+        let all: Vec<u32> = (1..=3)
+            .flat_map(|i| Shard { index: i, count: 3 }.run_numbers(2))
+            .collect();
+        assert_eq!(all, (1..=6).collect::<Vec<_>>());
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "2/", "1/257"] {
+            let e = Shard::parse(bad).unwrap_err();
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
+}
