@@ -13,6 +13,7 @@
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
 //! - [`cost`]: the price of each fix: capacity and latency on a second server without the
 //!   egress cap, after the memory run.
+//! - [`manifests`]: Kubernetes manifests for a `[remote]` comparison on a cluster.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
@@ -24,6 +25,7 @@ pub mod cost;
 pub mod figures;
 pub mod gate;
 pub mod load;
+pub mod manifests;
 pub mod probe;
 pub mod progress;
 pub mod provenance;

@@ -12,6 +12,7 @@
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
+//! - [`remote`]: `[remote]`, load workers on other hosts.
 //!
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 
@@ -23,6 +24,7 @@ mod load;
 mod phases;
 mod preflight;
 mod raw;
+mod remote;
 mod report;
 mod server;
 mod sweep;
@@ -39,6 +41,7 @@ pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
 pub use preflight::find_program;
+pub use remote::RemoteSpec;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;
 pub use sweep::{Case, SweepSpec};
@@ -76,6 +79,8 @@ pub struct Scenario {
     /// `[target]`: the user's own server instead of the toy server (`server` then holds the
     /// defaults and is not used).
     pub target: Option<TargetSpec>,
+    /// `[remote]`: the loads come from workers on other hosts that connect to this one.
+    pub remote: Option<RemoteSpec>,
 }
 
 impl Scenario {
@@ -144,6 +149,7 @@ impl Scenario {
         report::check_series(&ctx, &raw.report.series)?;
         let sampling = phases::sampling_spec(&ctx, &raw.sampling)?;
         let cost = cost::cost_spec(&ctx, raw.cost.as_ref())?;
+        let remote = remote::remote_spec(&ctx, raw.remote.as_ref())?;
         if let Some(c) = &cost {
             cost::check_scope(&ctx, c, &all, target.is_some(), raw.sweep.is_some())?;
         }
@@ -179,6 +185,7 @@ impl Scenario {
             gate: raw.gate,
             cost,
             target,
+            remote,
         })
     }
 

@@ -39,6 +39,17 @@ pub(super) struct RawScenario {
     pub(super) cost: Option<RawCost>,
     #[serde(default)]
     pub(super) gate: Option<toml::Table>,
+    #[serde(default)]
+    pub(super) remote: Option<RawRemote>,
+}
+
+/// `[remote]`: the loads come from workers on other hosts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRemote {
+    pub(super) listen: String,
+    pub(super) workers: u32,
+    pub(super) join: Option<String>,
 }
 
 /// `[cost]`: capacity and latency per variant, on a server without the egress cap.
