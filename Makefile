@@ -12,7 +12,7 @@ OUT_FLAG := $(if $(OUT),--out $(OUT),)
 GATE_RUNS ?= 3
 GATE_OUT ?= reports/gate-$(shell date -u +%Y%m%d-%H%M%S)
 
-.PHONY: build deps servers tools test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean docker-image docker-quick docker-compare docker-test
+.PHONY: build deps servers tools test fuzz stress compare quick incidents report gate gate-baseline run run-quick lint fmt bench bench-server bench-load clean docker-image docker-quick docker-compare docker-test compose-test
 ALLOCSTORM := $(RELEASE)/allocstorm
 UNAME_S := $(shell uname -s)
 # The allocator libraries that SCENARIO's variants preload, installed when missing (Debian,
@@ -165,6 +165,14 @@ docker-compare:
 ## checks the report on the host; leaves no container running. .ci/run runs it.
 docker-test:
 	bash scripts/docker-test.sh
+
+## compose-test: the [remote] topology for real: deploy/compose/compose.yaml with Debian's
+## docker-compose, one coordinator container and the scenario's load-worker containers on a
+## private network (198.18.0.0/24), a two-variant comparison of hot-range-remote, checked on
+## the host (merged load = sum over the workers); every container removed after. Reuses the
+## image of docker-test. See docs/cluster.md.
+compose-test:
+	bash scripts/compose-test.sh
 
 clean:
 	$(CARGO) clean

@@ -45,13 +45,14 @@ fail() {
 }
 elapsed() { echo $(($(date +%s) - $1)); }
 bounded() { timeout --kill-after=10 "$@"; }
-daemon_up() { bounded "$1" "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
-started_dockerd=
+# shellcheck source=scripts/dockerd.sh
+. "$ROOT/scripts/dockerd.sh"
+
 finish() {
   local code=$?
   trap - EXIT INT TERM HUP
-  if [ -n "${DOCKER:-}" ] && [ -x "$DOCKER" ] && daemon_up 10; then
+  if [ -n "${DOCKER:-}" ] && [ -x "$DOCKER" ] && dockerd_up 10; then
     local left
     left=$(bounded 10 "$DOCKER" ps -q --filter "name=^/${NAME}" 2>/dev/null || true)
     if [ -n "$left" ]; then
@@ -60,19 +61,7 @@ finish() {
       bounded 30 "$DOCKER" kill $left >/dev/null 2>&1 || true
     fi
   fi
-  if [ -n "$started_dockerd" ] && kill -0 "$started_dockerd" 2>/dev/null; then
-    say "stopping the dockerd it started (pid $started_dockerd)"
-    kill -TERM "$started_dockerd" 2>/dev/null || true
-    local _
-    for _ in $(seq 30); do
-      kill -0 "$started_dockerd" 2>/dev/null || break
-      sleep 1
-    done
-    if kill -0 "$started_dockerd" 2>/dev/null; then
-      say "dockerd did not stop in 30 s: SIGKILL" >&2
-      kill -KILL "$started_dockerd" 2>/dev/null || true
-    fi
-  fi
+  dockerd_stop | sed 's/^/docker-test: /'
   if [ "$failed" -eq 0 ] && [ "$code" -eq 0 ]; then
     rm -rf "$TMPD"
   else
@@ -117,31 +106,9 @@ fi
 if [ -z "$DOCKER" ] || [ ! -x "$DOCKER" ]; then abort "no docker client after installing docker.io"; fi
 export DOCKER
 
-# 2. The daemon: the one that answers, else a dockerd of our own (its defaults: overlay2,
-#    cgroupfs; its own containerd, which stops with it).
-if daemon_up 20; then
-  pass "a Docker daemon answers ($("$DOCKER" version --format '{{.Server.Version}}' 2>/dev/null))"
-else
-  command -v dockerd >/dev/null 2>&1 || abort "no dockerd after installing docker.io"
-  t=$(date +%s)
-  say "starting dockerd (log: $LOGS/dockerd.log)"
-  dockerd >"$LOGS/dockerd.log" 2>&1 &
-  started_dockerd=$!
-  up=
-  for _ in $(seq 60); do
-    if ! kill -0 "$started_dockerd" 2>/dev/null; then break; fi
-    if daemon_up 5; then
-      up=1
-      break
-    fi
-    sleep 1
-  done
-  if [ -z "$up" ]; then
-    tail -20 "$LOGS/dockerd.log" >&2 || true
-    abort "dockerd did not answer within 60 s (log: $LOGS/dockerd.log)"
-  fi
-  pass "dockerd started ($(elapsed "$t") s: $("$DOCKER" info --format '{{.ServerVersion}}, {{.Driver}}, cgroup v{{.CgroupVersion}}' 2>/dev/null))"
-fi
+# 2. The daemon: the one that answers, else a dockerd of our own (scripts/dockerd.sh).
+say "looking for a Docker daemon (a dockerd of its own logs to $LOGS/dockerd.log)"
+if dockerd_ensure "$LOGS"; then pass "$DOCKERD_WHAT"; else abort "no Docker daemon"; fi
 
 # 3. The base image, without a registry when there is none.
 if "$DOCKER" image inspect "$BASE" >/dev/null 2>&1; then

@@ -46,6 +46,11 @@ pub enum Command {
     /// installs what `--missing` prints.
     #[command(after_help = exit_help("deps"))]
     Deps(DepsArgs),
+    /// Kubernetes manifests (YAML, on stdout) that run a `[remote]` scenario's comparison on a
+    /// cluster: the coordinator's Job and headless Service, an Indexed Job of load workers,
+    /// the token's Secret and the scenario's ConfigMap (docs/cluster.md).
+    #[command(after_help = exit_help("manifests"))]
+    Manifests(crate::manifests::ManifestsArgs),
     /// The multi-process hot-key HTTP client, usable on its own.
     #[command(after_help = exit_help("load"))]
     Load(load::LoadArgs),
@@ -72,6 +77,7 @@ pub const EXITS: [(&str, &[Exit]); 7] = [
         &[Exit::Ok, Exit::Failed, Exit::Error, Exit::Incomplete],
     ),
     ("deps", &[Exit::Ok, Exit::Error, Exit::Incomplete]),
+    ("manifests", &[Exit::Ok, Exit::Error]),
     ("load", &[Exit::Ok, Exit::Error]),
     ("load-worker", &[Exit::Ok, Exit::Error]),
 ];
@@ -209,6 +215,8 @@ pub fn main() -> ExitCode {
     let cli = match cli.command {
         // Synchronous, and without a runtime of its own: it only waits.
         Command::TargetGuard(args) => return crate::server::guard::main(args),
+        // Synchronous: it only reads the scenario and prints.
+        Command::Manifests(args) => return crate::manifests::main(args),
         command => Cli { command },
     };
     // One thread: children are spawned from the thread that lives as long as the process, so
@@ -243,7 +251,9 @@ pub fn main() -> ExitCode {
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
-            Command::TargetGuard(_) => unreachable!("handled before the runtime starts"),
+            Command::TargetGuard(_) | Command::Manifests(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     })
 }

@@ -15,6 +15,7 @@
 //!   shards' directories read as one comparison by `report` and `gate`.
 //! - [`cost`]: the price of each fix: capacity and latency on a second server without the
 //!   egress cap, after the memory run.
+//! - [`manifests`]: Kubernetes manifests for a `[remote]` comparison on a cluster.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
 
@@ -26,6 +27,7 @@ pub mod cost;
 pub mod figures;
 pub mod gate;
 pub mod load;
+pub mod manifests;
 pub mod probe;
 pub mod progress;
 pub mod provenance;
