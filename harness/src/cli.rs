@@ -54,6 +54,9 @@ pub enum Command {
     /// The process between the harness and an external target (started by `run` itself).
     #[command(hide = true)]
     TargetGuard(crate::server::guard::GuardArgs),
+    /// Removes a `[network]` lab when its coordinator ends (started by `run` itself).
+    #[command(hide = true)]
+    NetlabReaper(crate::netlab::reaper::ReaperArgs),
 }
 
 /// The exit codes each command ends with: its `--help` lists them (the gate's with the gate's
@@ -195,7 +198,20 @@ pub fn main() -> ExitCode {
     let cli = match cli.command {
         // Synchronous, and without a runtime of its own: it only waits.
         Command::TargetGuard(args) => return crate::server::guard::main(args),
+        Command::NetlabReaper(args) => return crate::netlab::reaper::main(args),
         command => Cli { command },
+    };
+    // [network]: the lab is made and this thread enters its server's namespace before the
+    // runtime starts, so every thread, the server and the listener are made there. Dropped
+    // (the lab removed) after the runtime.
+    let lab = match &cli.command {
+        Command::Run(RunArgs { scenario, .. }) | Command::Compare(CompareArgs { scenario, .. }) => {
+            match crate::netlab::for_run(scenario) {
+                Ok(lab) => lab,
+                Err(e) => return fail(e),
+            }
+        }
+        _ => None,
     };
     // One thread: children are spawned from the thread that lives as long as the process, so
     // their parent-death signal fires only when allocstorm really dies.
@@ -210,7 +226,7 @@ pub fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    let code = local.block_on(&rt, async move {
         if matches!(cli.command, Command::Run(_) | Command::Compare(_)) {
             // The first Ctrl-C ends the run in progress and keeps what it measured; a second
             // one, while that is written, exits at once (children die with us).
@@ -229,9 +245,15 @@ pub fn main() -> ExitCode {
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
-            Command::TargetGuard(_) => unreachable!("handled before the runtime starts"),
+            Command::TargetGuard(_) | Command::NetlabReaper(_) => {
+                unreachable!("handled before the runtime starts")
+            }
         }
-    })
+    });
+    drop(local);
+    drop(rt);
+    drop(lab);
+    code
 }
 
 /// The default report directory: `reports/<date>-<time>-<scenario>/`.

@@ -15,6 +15,7 @@
 //!   egress cap, after the memory run.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
+//! - [`netlab`]: `[network]`'s lab of namespaces and a shaped link, made before the runtime.
 
 pub mod cgroup;
 pub mod cli;
@@ -24,6 +25,7 @@ pub mod cost;
 pub mod figures;
 pub mod gate;
 pub mod load;
+pub mod netlab;
 pub mod probe;
 pub mod progress;
 pub mod provenance;

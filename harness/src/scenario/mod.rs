@@ -12,6 +12,7 @@
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
+//! - [`network`]: `[network]`, the lab of namespaces and a shaped link ([`crate::netlab`]).
 //!
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 
@@ -20,6 +21,7 @@ mod error;
 pub mod gate;
 mod hash;
 mod load;
+mod network;
 mod phases;
 mod preflight;
 mod raw;
@@ -37,6 +39,7 @@ use serde::Serialize;
 pub use cost::{CostSpec, MemoryBudget};
 pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
+pub use network::{NetworkSpec, TCP_WMEM_DEFAULT};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
 pub use preflight::find_program;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
@@ -76,6 +79,8 @@ pub struct Scenario {
     /// `[target]`: the user's own server instead of the toy server (`server` then holds the
     /// defaults and is not used).
     pub target: Option<TargetSpec>,
+    /// `[network]`: the run goes over a lab of namespaces and a shaped link, not loopback.
+    pub network: Option<NetworkSpec>,
 }
 
 impl Scenario {
@@ -144,6 +149,7 @@ impl Scenario {
         report::check_series(&ctx, &raw.report.series)?;
         let sampling = phases::sampling_spec(&ctx, &raw.sampling)?;
         let cost = cost::cost_spec(&ctx, raw.cost.as_ref())?;
+        let network = network::network_spec(&ctx, raw.network.as_ref())?;
         if let Some(c) = &cost {
             cost::check_scope(&ctx, c, &all, target.is_some(), raw.sweep.is_some())?;
         }
@@ -179,6 +185,7 @@ impl Scenario {
             gate: raw.gate,
             cost,
             target,
+            network,
         })
     }
 

@@ -39,6 +39,18 @@ pub(super) struct RawScenario {
     pub(super) cost: Option<RawCost>,
     #[serde(default)]
     pub(super) gate: Option<toml::Table>,
+    #[serde(default)]
+    pub(super) network: Option<RawNetwork>,
+}
+
+/// `[network]`: the lab of namespaces and a shaped link the run goes over.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    pub(super) link: Option<String>,
+    pub(super) client_hosts: Option<u32>,
+    pub(super) processes_per_host: Option<u32>,
+    pub(super) tcp_wmem: Option<String>,
 }
 
 /// `[cost]`: capacity and latency per variant, on a server without the egress cap.
