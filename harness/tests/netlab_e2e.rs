@@ -410,8 +410,100 @@ fn the_lab_is_made_as_the_topology_says_and_removed_when_dropped() {
             "the server is not on the link: {route}"
         );
     }
+    // Entered, this thread is the server host: 198.18.0.1 is its own address. Dropped, it is
+    // back home, where the lab's addresses are nobody's.
+    let mut lab = lab;
+    lab.enter_server().unwrap();
+    let bound = std::net::TcpListener::bind("198.18.0.1:0");
+    assert!(bound.is_ok(), "not in the server's namespace: {bound:?}");
+    drop(bound);
     drop(lab);
+    assert!(std::net::TcpListener::bind("198.18.0.1:0").is_err());
     assert!(namespaces_of(pid).is_empty(), "{:?}", namespaces_of(pid));
+}
+
+/// The workers, with a stand-in for `allocstorm` that writes down where it runs: each in its
+/// host's namespace, with the token in its environment and not on its command line, dealt
+/// host by host; all gone when the lab drops.
+#[test]
+fn workers_start_in_their_hosts_namespaces_and_die_with_the_lab() {
+    root_only!();
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake-allocstorm");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         i=$5\n\
+         { readlink /proc/self/ns/net; echo \"$ALLOCSTORM_TOKEN\"; echo \"$*\"; } > \"$0.$i.tmp\"\n\
+         mv \"$0.$i.tmp\" \"$0.$i\"\n\
+         exec sleep 60\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = allocstorm::scenario::NetworkSpec {
+        link: "1Gbit/s".into(),
+        link_bits_per_s: 1_000_000_000,
+        client_hosts: 3,
+        processes_per_host: 2,
+        tcp_wmem: [4096, 16384, 4 << 20],
+    };
+    let mut lab = allocstorm::netlab::Lab::build(&spec, Path::new(BIN)).unwrap();
+    let token = token("workers");
+    lab.start_workers(&allocstorm::netlab::WorkerLaunch {
+        exe: fake.clone(),
+        connect: "198.18.0.1:7070".parse().unwrap(),
+        token: token.clone(),
+    })
+    .unwrap();
+    let t = lab.topology().clone();
+    let pids: Vec<u32> = ["host1", "host2", "host3"]
+        .iter()
+        .flat_map(|h| lab.worker_pids(h))
+        .collect();
+    assert_eq!(pids.len(), 6);
+    for i in 0..6u32 {
+        let note = PathBuf::from(format!("{}.{i}", fake.display()));
+        let since = Instant::now();
+        while !note.exists() {
+            assert!(
+                since.elapsed() < Duration::from_secs(10),
+                "worker {i} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let text = std::fs::read_to_string(&note).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let host = t.worker_host(i);
+        use std::os::unix::fs::MetadataExt;
+        let ino = std::fs::metadata(format!("/run/netns/{}", host.netns))
+            .unwrap()
+            .ino();
+        assert_eq!(
+            lines[0],
+            format!("net:[{ino}]"),
+            "worker {i} is not in {}",
+            host.netns
+        );
+        assert_eq!(lines[1], token);
+        assert_eq!(
+            lines[2],
+            format!(
+                "load-worker --connect 198.18.0.1:7070 --index {i} --name {} --wait 600s",
+                host.name
+            )
+        );
+        assert!(!lines[2].contains(&token));
+    }
+    drop(lab);
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie of nobody's waiting: not running.
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "worker {pid} outlived the lab: {stat}"
+        );
+    }
 }
 
 /// Not a test on its own: with `NETLAB_HOLD` set, makes a lab, says `up`, and waits to be
