@@ -4,20 +4,25 @@
 # and its `package`). Runs apt-get only when a package is missing (apt-get update first), with
 # sudo when not root, and prints where the libraries are.
 #
-#   scripts/deps.sh                      all of them (make deps; make test depends on it: the
-#                                        preload tests need them). Fails if one cannot be had.
+#   scripts/deps.sh                      all of them, and iproute2 (`ip`, `tc`: the [network]
+#                                        lab and harness/tests/netlab_e2e.rs) (make deps; make
+#                                        test depends on it: the preload tests need them). Fails
+#                                        if one cannot be had.
 #   scripts/deps.sh --scenario FILE [--variants LIST]
 #                                        only what FILE's variants preload and is missing
 #                                        (make compare, quick, gate, incidents, run). Never
 #                                        fails: where a library cannot be had (not Debian, no
 #                                        root, no network), it says so and the comparison
 #                                        reports that variant `skipped` with the fix.
-#                                        A [target] scenario gets scripts/servers.sh too.
+#                                        A [target] scenario gets scripts/servers.sh too, a
+#                                        [network] one iproute2.
 #                                        Needs the allocstorm binary: $ALLOCSTORM, default
 #                                        target/release/allocstorm.
 set -euo pipefail
 
 ALL=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
+# `ip` and `tc`, for the [network] lab (docs/network.md).
+NETWORK=(iproute2)
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
 
@@ -46,6 +51,11 @@ if [ "${1:-}" = "--scenario" ]; then
   if grep -q '^\[target\]' "$scenario" 2>/dev/null; then
     bash "$(dirname "$0")/servers.sh" || echo "deps: the servers of scripts/servers.sh could not be installed: $scenario may not load" >&2
   fi
+  # A [network] scenario makes its lab with ip and tc.
+  if grep -q '^\[network\]' "$scenario" 2>/dev/null; then
+    (apt_ensure deps "install iproute2 (ip, tc) by hand: $scenario needs them" "${NETWORK[@]}") \
+      || echo "deps: iproute2 could not be installed: $scenario cannot make its lab" >&2
+  fi
   bin=${ALLOCSTORM:-target/release/allocstorm}
   # Exit 0 all present, 3 something missing, anything else: the scenario itself is wrong, which
   # allocstorm compare will say in one line; nothing to install then.
@@ -73,6 +83,6 @@ if [ "${1:-}" = "--scenario" ]; then
 fi
 
 # Not Debian-like: say what to install and go on; only the preload tests need them.
-apt_ensure deps "install jemalloc, tcmalloc (minimal) and mimalloc shared libraries by hand; harness/tests/preload_e2e.rs needs /usr/lib/x86_64-linux-gnu/libjemalloc.so.2" \
-  "${ALL[@]}" || exit 0
+apt_ensure deps "install jemalloc, tcmalloc (minimal) and mimalloc shared libraries, and iproute2, by hand; harness/tests/preload_e2e.rs needs /usr/lib/x86_64-linux-gnu/libjemalloc.so.2, netlab_e2e.rs ip and tc" \
+  "${ALL[@]}" "${NETWORK[@]}" || exit 0
 where "${ALL[@]}"

@@ -124,6 +124,37 @@ pub fn parse_byte_rate(s: &str) -> Result<f64, UnitError> {
     Ok(bytes as f64 / per_secs)
 }
 
+const BIT_RATE_EXPECTED: &str = "a link rate such as 1Gbit/s, 100Mbit/s or 120MiB/s";
+
+/// Parses a link rate into bits per second: `1Gbit/s`, `100Mbit/s`, `2.5Gbit/s` (decimal
+/// prefixes, as network links and `tc` count), or a byte rate such as `120MiB/s`.
+pub fn parse_bit_rate(s: &str) -> Result<u64, UnitError> {
+    let t = s.trim();
+    let (count, per) = t.split_once('/').ok_or_else(|| err(s, BIT_RATE_EXPECTED))?;
+    if per.trim() != "s" {
+        return Err(err(s, BIT_RATE_EXPECTED));
+    }
+    let bits = match count.trim().strip_suffix("bit") {
+        Some(n) => {
+            let (num, prefix) = split_number(n.trim());
+            let mult = match prefix {
+                "" => 1e0,
+                "k" | "K" => 1e3,
+                "M" => 1e6,
+                "G" => 1e9,
+                _ => return Err(err(s, BIT_RATE_EXPECTED)),
+            };
+            let v: f64 = num.parse().map_err(|_| err(s, BIT_RATE_EXPECTED))?;
+            v * mult
+        }
+        None => parse_byte_rate(t).map_err(|_| err(s, BIT_RATE_EXPECTED))? * 8.0,
+    };
+    if !bits.is_finite() || bits < 1.0 || bits > u64::MAX as f64 {
+        return Err(err(s, BIT_RATE_EXPECTED));
+    }
+    Ok(bits.round() as u64)
+}
+
 const SIZE_RANGE_EXPECTED: &str = "a size range MIN-MAX such as 96-640 or 0-1MiB, MIN <= MAX";
 
 /// Parses an inclusive size range `MIN-MAX`, each side a size.
@@ -196,6 +227,13 @@ mod tests {
         assert_eq!(parse_byte_rate("120MiB/s"), Ok(120.0 * 1048576.0));
         assert!(parse_byte_rate("120MiB").is_err());
         assert!(parse_byte_rate("0/s").is_err());
+        assert_eq!(parse_bit_rate("1Gbit/s"), Ok(1_000_000_000));
+        assert_eq!(parse_bit_rate("2.5Gbit/s"), Ok(2_500_000_000));
+        assert_eq!(parse_bit_rate("100Mbit/s"), Ok(100_000_000));
+        assert_eq!(parse_bit_rate("120MiB/s"), Ok(120 * 1048576 * 8));
+        for bad in ["1Gbit", "1Gbps", "0bit/s", "1Tbit/s", "fast/s", "1Gbit/m"] {
+            assert!(parse_bit_rate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

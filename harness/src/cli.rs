@@ -61,11 +61,14 @@ pub enum Command {
     /// The process between the harness and an external target (started by `run` itself).
     #[command(hide = true)]
     TargetGuard(crate::server::guard::GuardArgs),
+    /// Removes a `[network]` lab when its coordinator ends (started by `run` itself).
+    #[command(hide = true)]
+    NetlabReaper(crate::netlab::reaper::ReaperArgs),
 }
 
 /// The exit codes each command ends with: its `--help` lists them (the gate's with the gate's
 /// meanings: [`crate::gate::help`]), docs/cli.md's table by command marks the others `—`.
-pub const EXITS: [(&str, &[Exit]); 7] = [
+pub const EXITS: [(&str, &[Exit]); 8] = [
     ("compare", &Exit::ALL),
     (
         "run",
@@ -217,7 +220,20 @@ pub fn main() -> ExitCode {
         Command::TargetGuard(args) => return crate::server::guard::main(args),
         // Synchronous: it only reads the scenario and prints.
         Command::Manifests(args) => return crate::manifests::main(args),
+        Command::NetlabReaper(args) => return crate::netlab::reaper::main(args),
         command => Cli { command },
+    };
+    // [network]: the lab is made and this thread enters its server's namespace before the
+    // runtime starts, so every thread, the server and the listener are made there. Dropped
+    // (the lab removed) after the runtime.
+    let lab = match &cli.command {
+        Command::Run(RunArgs { scenario, .. }) | Command::Compare(CompareArgs { scenario, .. }) => {
+            match crate::netlab::for_run(scenario) {
+                Ok(lab) => lab,
+                Err(e) => return fail(e),
+            }
+        }
+        _ => None,
     };
     // One thread: children are spawned from the thread that lives as long as the process, so
     // their parent-death signal fires only when allocstorm really dies.
@@ -232,7 +248,7 @@ pub fn main() -> ExitCode {
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    let code = local.block_on(&rt, async move {
         if matches!(cli.command, Command::Run(_) | Command::Compare(_)) {
             // The first Ctrl-C ends the run in progress and keeps what it measured; a second
             // one, while that is written, exits at once (children die with us).
@@ -251,11 +267,15 @@ pub fn main() -> ExitCode {
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
-            Command::TargetGuard(_) | Command::Manifests(_) => {
+            Command::TargetGuard(_) | Command::Manifests(_) | Command::NetlabReaper(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }
-    })
+    });
+    drop(local);
+    drop(rt);
+    drop(lab);
+    code
 }
 
 /// The default report directory: `reports/<date>-<time>-<scenario>/`.

@@ -18,6 +18,7 @@
 //! - [`manifests`]: Kubernetes manifests for a `[remote]` comparison on a cluster.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
+//! - [`netlab`]: `[network]`'s lab of namespaces and a shaped link, made before the runtime.
 
 pub mod cgroup;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod figures;
 pub mod gate;
 pub mod load;
 pub mod manifests;
+pub mod netlab;
 pub mod probe;
 pub mod progress;
 pub mod provenance;

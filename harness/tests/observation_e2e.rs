@@ -79,7 +79,15 @@ fn readings_in(rec: &Value, phase: &str) -> usize {
 /// build, 4 runs of each setting per allocator (2026-12-04), A's range within one setting was
 /// glibc 8.1 and 12.0 MiB (which arena heaps stay pinned changes from run to run), jemalloc 4.8
 /// and 3.7, mimalloc 1.8 and 2.9; the tolerance is that range with a margin.
-fn default_agrees_with_unobserved(variant: &str, tolerance_mib: f64) {
+///
+/// Watching can only make an allocator that purges when called give *back*: `below_mib` is
+/// the tolerance on that side, the one the default must not be on. `above_mib` is the noise
+/// on the other: an idle mimalloc sometimes gives back by itself. In 12 unobserved runs of
+/// this test on 2026-12-05 it did twice (A 13.8 and 10.6 MiB, its B 11-13 MiB, where the
+/// other ten kept 25.8-28.1 MiB), against none of 17 runs with the default observation
+/// (28.0-32.6 MiB); so an unobserved A far *below* the observed one is that, not the
+/// observer.
+fn default_agrees_with_unobserved(variant: &str, below_mib: f64, above_mib: f64) {
     let observed = measure(variant, None, None);
     let unobserved = measure(variant, Some(&[]), None);
     for quiet in ["before", "drain"] {
@@ -114,25 +122,25 @@ fn default_agrees_with_unobserved(variant: &str, tolerance_mib: f64) {
     for key in ["rss_before_bytes", "rss_after_drain_bytes"] {
         let (x, y) = (mib(o, key), mib(u, key));
         assert!(
-            (x - y).abs() <= tolerance_mib,
-            "{variant}: {key} {x:.1} MiB observed by default, {y:.1} MiB unobserved (noise {tolerance_mib} MiB)"
+            x >= y - below_mib && x <= y + above_mib,
+            "{variant}: {key} {x:.1} MiB observed by default, {y:.1} MiB unobserved (noise -{below_mib}/+{above_mib} MiB)"
         );
     }
 }
 
 #[test]
 fn glibc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("glibc", 16.0);
+    default_agrees_with_unobserved("glibc", 16.0, 16.0);
 }
 
 #[test]
 fn jemalloc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("jemalloc", 8.0);
+    default_agrees_with_unobserved("jemalloc", 8.0, 8.0);
 }
 
 #[test]
 fn mimalloc_default_observation_gives_the_unobserved_after_drain_figure() {
-    default_agrees_with_unobserved("mimalloc", 5.0);
+    default_agrees_with_unobserved("mimalloc", 5.0, 32.0);
 }
 
 /// What the harness did before: `/stats` once a second through the drain. mimalloc purges on

@@ -57,6 +57,9 @@ pub struct Phases<'a> {
     pub release_path: &'a str,
     /// The server's stats endpoint, if it has one: read once as soon as A's window has closed.
     pub stats_path: Option<&'a str>,
+    /// `[remote]`: the server listens on the scenario's `listen` address for load workers on
+    /// other hosts, so its address need not be loopback (the workers check what they may load).
+    pub remote_target: bool,
 }
 
 impl Phases<'_> {
@@ -80,7 +83,7 @@ impl Phases<'_> {
             timeout: l.timeout,
             retries: l.retries,
             backoff: l.backoff,
-            allow_remote: false,
+            allow_remote: self.remote_target,
         }
     }
 }

@@ -386,6 +386,7 @@ async fn ready_and_drive(
         load: &req.scenario.load,
         release_path: "/admin/release",
         stats_path: stats_path(req),
+        remote_target: req.remote.is_some(),
     };
     let workers = driver::Workers {
         exe: exe.to_path_buf(),

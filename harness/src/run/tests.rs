@@ -188,6 +188,7 @@ fn phase_plan<'a>(ph: &'a PhaseSpec, spec: &'a LoadSpec) -> driver::Phases<'a> {
         load: spec,
         release_path: "/admin/release",
         stats_path: None,
+        remote_target: false,
     }
 }
 

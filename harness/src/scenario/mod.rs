@@ -13,6 +13,7 @@
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
+//! - [`network`]: `[network]`, the lab of namespaces and a shaped link ([`crate::netlab`]).
 //!
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 
@@ -21,6 +22,7 @@ mod error;
 pub mod gate;
 mod hash;
 mod load;
+mod network;
 mod phases;
 mod preflight;
 mod raw;
@@ -39,6 +41,7 @@ use serde::Serialize;
 pub use cost::{CostSpec, MemoryBudget};
 pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
+pub use network::{NetworkSpec, LAB_SERVER_IP, TCP_WMEM_DEFAULT};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
 pub use preflight::find_program;
 pub use remote::RemoteSpec;
@@ -81,6 +84,8 @@ pub struct Scenario {
     /// `[target]`: the user's own server instead of the toy server (`server` then holds the
     /// defaults and is not used).
     pub target: Option<TargetSpec>,
+    /// `[network]`: the run goes over a lab of namespaces and a shaped link, not loopback.
+    pub network: Option<NetworkSpec>,
 }
 
 impl Scenario {
@@ -153,6 +158,10 @@ impl Scenario {
             cost::check_scope(&ctx, c, &all, target.is_some(), raw.sweep.is_some())?;
         }
         let remote = remote::remote_spec(&ctx, raw.remote.as_ref())?;
+        let network = network::network_spec(&ctx, raw.network.as_ref())?;
+        if let Some(net) = &network {
+            network::check_with_remote(&ctx, net, remote.as_ref())?;
+        }
         if remote.is_some() {
             remote::check_scope(&ctx, cost.is_some(), target.is_some())?;
         }
@@ -189,6 +198,7 @@ impl Scenario {
             cost,
             remote,
             target,
+            network,
         })
     }
 

@@ -41,6 +41,18 @@ pub(super) struct RawScenario {
     pub(super) remote: Option<RawRemote>,
     #[serde(default)]
     pub(super) gate: Option<toml::Table>,
+    #[serde(default)]
+    pub(super) network: Option<RawNetwork>,
+}
+
+/// `[network]`: the lab of namespaces and a shaped link the run goes over.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNetwork {
+    pub(super) link: Option<String>,
+    pub(super) client_hosts: Option<u32>,
+    pub(super) processes_per_host: Option<u32>,
+    pub(super) tcp_wmem: Option<String>,
 }
 
 /// `[remote]`: load workers on other hosts.
