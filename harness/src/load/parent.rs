@@ -56,6 +56,8 @@ pub(super) enum Worker {
     Remote {
         name: String,
         peer: SocketAddr,
+        /// The coordinator's address on its connection: where it sends its load.
+        target_ip: std::net::IpAddr,
         write: Option<OwnedWriteHalf>,
     },
 }

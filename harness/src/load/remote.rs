@@ -103,6 +103,20 @@ impl Coordinator {
         let plan = plan.checked()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let workers = self.join(&plan, tx).await?;
+        // The load's target as the workers dialled it (the server's port on the address they
+        // reached us on), not the address the server is bound to (0.0.0.0 in a pod), when
+        // they all dialled the same one.
+        let mut ips = workers.iter().filter_map(|w| match w {
+            Worker::Remote { target_ip, .. } => Some(*target_ip),
+            Worker::Child { .. } => None,
+        });
+        let mut plan = plan;
+        if let Some(first) = ips.next() {
+            if ips.all(|ip| ip == first) {
+                plan.target =
+                    Target::at(SocketAddr::new(first, plan.target.port), &plan.target.path);
+            }
+        }
         parent::drive(&plan, workers, rx, on_second).await
     }
 
@@ -232,6 +246,7 @@ impl Coordinator {
                 Worker::Remote {
                     name,
                     peer,
+                    target_ip: local.ip(),
                     write: Some(write),
                 },
             );
