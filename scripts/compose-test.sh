@@ -39,19 +39,9 @@ mkdir -p "$LOGS"
 ALLOCSTORM_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ALLOCSTORM_TOKEN
 
-passed=0
-failed=0
-say() { echo "compose-test: $*"; }
-pass() {
-  passed=$((passed + 1))
-  say "ok: $*"
-}
-fail() {
-  failed=$((failed + 1))
-  say "FAILED: $*" >&2
-}
-elapsed() { echo $(($(date +%s) - $1)); }
-bounded() { timeout --kill-after=10 "$@"; }
+CHECKS=compose-test
+# shellcheck source=scripts/checks.sh
+. "$ROOT/scripts/checks.sh"
 compose() { bounded "$1" docker-compose --ansi never -p "$PROJECT" -f "$COMPOSE_FILE" "${@:2}"; }
 
 # shellcheck source=scripts/dockerd.sh
@@ -88,25 +78,11 @@ finish() {
   local code=$?
   trap - EXIT INT TERM HUP
   cleanup
-  dockerd_stop | sed 's/^/compose-test: /'
-  if [ "$failed" -eq 0 ] && [ "$code" -eq 0 ]; then
-    rm -rf "$TMPD"
-  else
-    say "kept the logs and report in $TMPD" >&2
-  fi
-  say "took $(elapsed "$T0") s"
-  echo "compose-test: $passed passed, $failed failed"
-  if [ "$failed" -gt 0 ] && [ "$code" -eq 0 ]; then code=1; fi
-  exit "$code"
+  checks_end "$code"
 }
 trap finish EXIT
 trap 'fail "interrupted"; exit 130' INT
 trap 'fail "terminated"; exit 143' TERM HUP
-
-abort() {
-  fail "$*"
-  exit 1
-}
 
 # 1. Debian's docker.io, docker-compose (1.29, python) and mmdebstrap.
 t=$(date +%s)

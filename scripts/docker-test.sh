@@ -32,19 +32,9 @@ REPORT=$TMPD/report
 NAME=allocstorm-docker-test-$$
 mkdir -p "$LOGS"
 
-passed=0
-failed=0
-say() { echo "docker-test: $*"; }
-pass() {
-  passed=$((passed + 1))
-  say "ok: $*"
-}
-fail() {
-  failed=$((failed + 1))
-  say "FAILED: $*" >&2
-}
-elapsed() { echo $(($(date +%s) - $1)); }
-bounded() { timeout --kill-after=10 "$@"; }
+CHECKS=docker-test
+# shellcheck source=scripts/checks.sh
+. "$ROOT/scripts/checks.sh"
 
 # shellcheck source=scripts/dockerd.sh
 . "$ROOT/scripts/dockerd.sh"
@@ -61,26 +51,11 @@ finish() {
       bounded 30 "$DOCKER" kill $left >/dev/null 2>&1 || true
     fi
   fi
-  dockerd_stop | sed 's/^/docker-test: /'
-  if [ "$failed" -eq 0 ] && [ "$code" -eq 0 ]; then
-    rm -rf "$TMPD"
-  else
-    say "kept the logs and report in $TMPD" >&2
-  fi
-  say "took $(elapsed "$T0") s"
-  echo "docker-test: $passed passed, $failed failed"
-  if [ "$failed" -gt 0 ] && [ "$code" -eq 0 ]; then code=1; fi
-  exit "$code"
+  checks_end "$code"
 }
 trap finish EXIT
 trap 'fail "interrupted"; exit 130' INT
 trap 'fail "terminated"; exit 143' TERM HUP
-
-# Stops here: the checks that need what failed cannot run. finish prints the counts.
-abort() {
-  fail "$*"
-  exit 1
-}
 
 # 1. Debian's docker.io (dockerd 20.10, containerd, runc, tini for --init) and mmdebstrap.
 #    In a subshell: apt.sh's own EXIT trap removes its temporary policy-rc.d when it is done.
