@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::cgroup::TestCgroup;
-use common::scenario::{table_at as table, ScenarioFile};
+use common::scenario::{short_quick, table_at as table, ScenarioFile};
 use common::{read_json, BIN};
 use serde_json::Value;
 
@@ -16,20 +16,6 @@ use serde_json::Value;
 /// file beside it.
 fn scenario(dir: &Path, file: &str, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     ScenarioFile::shipped(file).edit(edit).write(dir, file)
-}
-
-/// Short quick phases for a smoke test.
-fn short_quick(t: &mut toml::Table, during: &str, drain: &str) {
-    let q = table(t, "quick");
-    q.clear();
-    for (k, v) in [
-        ("warmup", "0.5s"),
-        ("before", "1s"),
-        ("during", during),
-        ("drain", drain),
-    ] {
-        q.insert(k.into(), v.into());
-    }
 }
 
 /// Runs `allocstorm compare --quick --runs 1` and returns its exit code and summary.json.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::scenario::{table_at as table, ScenarioFile};
+use common::scenario::{short_quick, table_at as table, ScenarioFile};
 use common::{events, read_json, Running, BIN};
 use serde_json::Value;
 
@@ -56,17 +56,8 @@ fn token(test: &str) -> String {
 fn scenario(dir: &Path, port: u16, during: &str, drain: &str) -> PathBuf {
     ScenarioFile::shipped("hot-range-net.toml")
         .edit(|t| {
-            let q = table(t, "quick");
-            q.clear();
-            for (k, v) in [
-                ("warmup", "0.5s"),
-                ("before", "1s"),
-                ("during", during),
-                ("drain", drain),
-                ("nudge", "0s"),
-            ] {
-                q.insert(k.into(), v.into());
-            }
+            short_quick(t, during, drain);
+            table(t, "quick").insert("nudge".into(), "0s".into());
             table(t, "remote").insert("listen".into(), format!("198.18.0.1:{port}").into());
             t.remove("gate");
         })
@@ -289,21 +280,28 @@ fn wait_for_during(out: &Path, variant: &str, c: &mut Running) -> PathBuf {
     }
 }
 
-#[test]
-fn a_client_host_killed_mid_run_fails_the_run_at_once_and_leaves_nothing() {
-    root_only!();
-    let dir = tempfile::tempdir().unwrap();
-    let s = scenario(dir.path(), 7172, "20s", "2s");
-    let out = dir.path().join("out");
-    let token = token("host-killed");
+/// A `run` of glibc over the lab (20 s of load, listening on `port`), started in `dir` with
+/// the test's token, returned once its load has begun: the run, the token, its stream.
+fn run_until_loaded(dir: &Path, port: u16, test: &str) -> (Running, String, PathBuf) {
+    let s = scenario(dir, port, "20s", "2s");
+    let out = dir.join("out");
+    let token = token(test);
     let mut c = start(
         &["run", "--quiet", "--quick", "--variant", "glibc"],
         &s,
         &out,
         &token,
     );
-    let pid = c.pid();
     let jsonl = wait_for_during(&out, "glibc", &mut c);
+    (c, token, jsonl)
+}
+
+#[test]
+fn a_client_host_killed_mid_run_fails_the_run_at_once_and_leaves_nothing() {
+    root_only!();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut c, token, jsonl) = run_until_loaded(dir.path(), 7172, "host-killed");
+    let pid = c.pid();
     std::thread::sleep(Duration::from_secs(1));
     // host2's workers: the processes in its namespace.
     let host2 = format!("allocstorm-{pid}-c2");
@@ -350,17 +348,8 @@ fn a_client_host_killed_mid_run_fails_the_run_at_once_and_leaves_nothing() {
 fn a_coordinator_killed_mid_run_leaves_nothing_behind() {
     root_only!();
     let dir = tempfile::tempdir().unwrap();
-    let s = scenario(dir.path(), 7173, "20s", "2s");
-    let out = dir.path().join("out");
-    let token = token("coordinator-killed");
-    let mut c = start(
-        &["run", "--quiet", "--quick", "--variant", "glibc"],
-        &s,
-        &out,
-        &token,
-    );
+    let (mut c, token, _) = run_until_loaded(dir.path(), 7173, "coordinator-killed");
     let pid = c.pid();
-    wait_for_during(&out, "glibc", &mut c);
     assert_eq!(namespaces_of(pid).len(), 5, "the lab while it runs");
     c.kill();
     assert_nothing_left(pid, &token, Duration::from_secs(5));

@@ -350,17 +350,15 @@ pub fn connect_address(listen: SocketAddr) -> Result<SocketAddr, LabError> {
     }
 }
 
-/// The coordinator's token: `ALLOCSTORM_TOKEN` if set, else a fresh one, put in our
-/// environment so that the coordinator takes the same. Call it before any thread starts.
-pub fn token() -> String {
-    if let Ok(t) = std::env::var(TOKEN_ENV) {
-        if !t.is_empty() {
-            return t;
-        }
+/// The coordinator's token ([`crate::load::remote::token`]: `ALLOCSTORM_TOKEN` if set, else a
+/// fresh one), put in our environment so that the coordinator takes the same. Call it before
+/// any thread starts.
+pub fn token() -> Result<String, LabError> {
+    let (t, new) = crate::load::remote::token().map_err(LabError::Scenario)?;
+    if new {
+        std::env::set_var(TOKEN_ENV, &t);
     }
-    let t = format!("{:032x}", rand::random::<u128>());
-    std::env::set_var(TOKEN_ENV, &t);
-    t
+    Ok(t)
 }
 
 /// The lab of `allocstorm run/compare --scenario PATH`, when the scenario has `[network]`:
@@ -381,7 +379,7 @@ pub fn for_run(scenario_path: &Path) -> Result<Option<Lab>, LabError> {
     })?;
     let connect = connect_address(listen)?;
     let exe = std::env::current_exe().map_err(io("the allocstorm executable"))?;
-    let token = token();
+    let token = token()?;
     let mut lab = Lab::build(spec, &exe)?;
     lab.enter_server()?;
     lab.start_workers(&WorkerLaunch {

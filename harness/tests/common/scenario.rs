@@ -162,3 +162,18 @@ pub fn table_at<'a>(t: &'a mut toml::Table, path: &str) -> &'a mut toml::Table {
             .unwrap_or_else(|| panic!("{k} of {path} is not a table"))
     })
 }
+
+/// Short `[quick]` phases for a smoke test: 0.5 s warmup, 1 s before, then `during` and
+/// `drain`; every other quick phase the scenario's default.
+pub fn short_quick(t: &mut toml::Table, during: &str, drain: &str) {
+    let q = table_at(t, "quick");
+    q.clear();
+    for (k, v) in [
+        ("warmup", "0.5s"),
+        ("before", "1s"),
+        ("during", during),
+        ("drain", drain),
+    ] {
+        q.insert(k.into(), v.into());
+    }
+}
