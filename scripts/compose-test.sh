@@ -99,13 +99,7 @@ else
   abort "installing docker.io, docker-compose and mmdebstrap"
 fi
 
-# Debian's client, the same version as Debian's dockerd (as in docker-test.sh).
-DOCKER=${DOCKER:-}
-if [ -z "$DOCKER" ]; then
-  if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || true); fi
-fi
-[ -n "$DOCKER" ] && [ -x "$DOCKER" ] || abort "no docker client after installing docker.io"
-export DOCKER
+docker_client || abort "no docker client after installing docker.io"
 
 # 2. The daemon.
 if dockerd_ensure "$LOGS"; then pass "$DOCKERD_WHAT"; else abort "no Docker daemon"; fi

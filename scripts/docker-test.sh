@@ -72,14 +72,7 @@ else
   abort "installing docker.io and mmdebstrap"
 fi
 
-# The client: Debian's /usr/bin/docker, the same version as Debian's dockerd (another client on
-# PATH, e.g. a static /usr/local/bin/docker 28, talks to it too but has no BuildKit there).
-DOCKER=${DOCKER:-}
-if [ -z "$DOCKER" ]; then
-  if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || true); fi
-fi
-if [ -z "$DOCKER" ] || [ ! -x "$DOCKER" ]; then abort "no docker client after installing docker.io"; fi
-export DOCKER
+docker_client || abort "no docker client after installing docker.io"
 
 # 2. The daemon: the one that answers, else a dockerd of our own (scripts/dockerd.sh).
 say "looking for a Docker daemon (a dockerd of its own logs to $LOGS/dockerd.log)"

@@ -1,5 +1,9 @@
 # The Docker daemon for allocstorm's Docker tests: sourced by docker-test.sh and compose-test.sh.
 #
+# docker_client          sets and exports DOCKER (unless set): Debian's /usr/bin/docker, the
+#                        same version as Debian's dockerd (another client on PATH, e.g. a static
+#                        /usr/local/bin/docker 28, talks to it too but has no BuildKit there),
+#                        else the docker on PATH; returns 1 when there is none
 # dockerd_up SECS        succeeds when a daemon answers $DOCKER within SECS
 # dockerd_ensure LOGDIR  a daemon that answers: the one there is, else a dockerd of our own in
 #                        the background (its defaults: overlay2, cgroupfs, its own containerd;
@@ -12,6 +16,14 @@
 
 DOCKERD_STARTED=
 DOCKERD_WHAT=
+
+docker_client() {
+  if [ -z "${DOCKER:-}" ]; then
+    if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || true); fi
+  fi
+  export DOCKER
+  [ -n "$DOCKER" ] && [ -x "$DOCKER" ]
+}
 
 dockerd_up() {
   timeout --kill-after=10 "$1" "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1
