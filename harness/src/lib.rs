@@ -18,6 +18,7 @@
 //! - [`manifests`]: Kubernetes manifests for a `[remote]` comparison on a cluster.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
+//! - [`table`]: tables as data (typed cells) and their two renderers, Markdown and aligned text.
 //! - [`netlab`]: `[network]`'s lab of namespaces and a shaped link, made before the runtime.
 
 pub mod cgroup;
@@ -40,6 +41,7 @@ pub mod sample;
 pub mod scenario;
 pub mod server;
 pub mod shard;
+pub mod table;
 
 /// The `allocstorm` process: parse, run, map the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {
