@@ -11,10 +11,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{place_labels, Label, Rect};
-use crate::report::format::figure;
 use crate::report::plot::{axis_label, mib, text_style, variant_color, Figure, WIDTH};
 use crate::report::summary::{CostInfo, Spread, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO};
 use crate::report::ReportInput;
+use crate::table::ratio as figure;
 
 pub(crate) struct PriceFigure<'a> {
     pub input: &'a ReportInput<'a>,
