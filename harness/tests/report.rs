@@ -16,7 +16,7 @@ use allocstorm::provenance::Environment;
 use allocstorm::record::{
     Event, PhaseLoad, RecordsError, RunHeader, RunRecord, RunStatus, StatsSample,
 };
-use allocstorm::report::{self, markdown::TABLE_HEADER, ReportError};
+use allocstorm::report::{self, markdown::table_header, ReportError};
 use allocstorm::sample::{MappingBreakdown, Sample};
 use allocstorm::scenario::{
     CostSpec, MemoryBudget, ReportSpec, SeriesKind, SeriesSpec, SeriesUnit, SweepPoint,
@@ -827,7 +827,7 @@ fn plots_are_readable_files() {
         }
     }
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(md.contains(TABLE_HEADER), "{md}");
+    assert!(md.contains(&table_header()), "{md}");
     for img in ["](rss-timeline.png)", "](rss-summary.png)", "](cost.png)"] {
         assert!(md.contains(img), "report.md has no link {img}");
     }

@@ -14,10 +14,11 @@
 //!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
 //! - [`text`]: the table printed on the terminal after a run.
-//! - [`format`]: how every output writes a figure (MiB, t90, a missing value), and the cells of
-//!   `report.md`'s tables.
+//! - [`catalogue`]: every figure declared once (its key, titles, unit, precision, which way is
+//!   better, how it is read); the tables and the terminal take their columns from it, and
+//!   [`crate::table`] writes them.
 
-pub mod format;
+pub mod catalogue;
 pub mod json;
 pub mod markdown;
 pub mod plot;

@@ -1,80 +1,50 @@
 //! The table printed on the terminal after `compare` or `report`: one line per variant with
 //! the figures a person checks first. Aligned plain text; the full report is `report.md`.
 
-use super::format::TEXT;
-use super::summary::{FigureSet, Summary};
+use super::catalogue::{in_view, Figure, View, CATALOGUE};
+use super::summary::{Summary, VariantSummary};
+use crate::table::{self, Cell, Column, Table};
 
-fn mib(v: Option<u64>) -> String {
-    TEXT.mib(v)
-}
-
-fn num(v: Option<f64>, decimals: usize) -> String {
-    TEXT.num(v, decimals)
-}
-
-fn t90(f: &FigureSet) -> String {
-    TEXT.t90(f)
-}
-
-/// The summary as an aligned text table (medians over ok runs; sizes in MiB).
+/// The summary as an aligned text table (medians over ok runs; sizes in MiB), with why each
+/// run that did not end ok stopped, and the warnings.
 pub fn text_table(s: &Summary) -> String {
-    let header = [
-        "variant",
-        "status",
-        "runs",
-        "B MiB",
-        "P MiB",
-        "A MiB",
-        "retention",
-        "t90 s",
-        "VSZ A MiB",
-        "req/s",
-        "p99 ms",
-        "CV(A)",
-    ];
-    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    let mut out = table::text::render(&figures_table(s, CATALOGUE));
+    out.push_str(&why_not_ok(s));
+    out.trim_end().to_string()
+}
+
+/// One line per variant: its status, its runs and the figures of the terminal's view.
+pub(crate) fn figures_table(s: &Summary, catalogue: &[&Figure]) -> Table {
+    let figures: Vec<&Figure> = in_view(catalogue, View::Terminal).collect();
+    let mut t = Table::new(
+        [
+            Column::left("variant"),
+            Column::left("status"),
+            Column::right("runs"),
+        ]
+        .into_iter()
+        .chain(figures.iter().map(|f| f.column(View::Terminal))),
+    );
     for v in &s.variants {
-        let m = &v.medians;
-        rows.push(vec![
-            v.name.clone(),
-            v.status.clone(),
-            if v.runs_ok == v.runs {
-                v.runs.to_string()
-            } else {
-                format!("{}/{}", v.runs_ok, v.runs)
-            },
-            mib(m.rss_before_bytes),
-            mib(m.rss_peak_bytes),
-            mib(m.rss_after_drain_bytes),
-            num(m.retention, 2),
-            t90(m),
-            mib(m.vsz_after_drain_bytes),
-            num(m.throughput_rps, 0),
-            num(m.latency_ms.p99, 1),
-            v.rss_after_drain_cv
-                .map(|c| format!("{:.1}%", c * 100.0))
-                .unwrap_or_else(|| "-".into()),
-        ]);
+        let mut row = vec![Cell::text(&v.name), Cell::text(&v.status), runs(v)];
+        row.extend(figures.iter().map(|f| f.of_variant(v)));
+        t.row(row);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    t
+}
+
+/// `3`, or `2/3` when not every run was ok.
+fn runs(v: &VariantSummary) -> Cell {
+    Cell::text(if v.runs_ok == v.runs {
+        v.runs.to_string()
+    } else {
+        format!("{}/{}", v.runs_ok, v.runs)
+    })
+}
+
+/// Under the table: why each run that did not end ok stopped, and the warnings.
+fn why_not_ok(s: &Summary) -> String {
     let mut out = String::new();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(c, v)| {
-                if c < 2 {
-                    format!("{v:<w$}", w = widths[c])
-                } else {
-                    format!("{v:>w$}", w = widths[c])
-                }
-            })
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
     // Why a run did not end ok, one line each: an `oom` run was killed at the memory limit (or
     // by the kernel), an outcome as much as a figure is. Rebuilt runs say so in the warnings.
     for v in &s.variants {
@@ -96,13 +66,13 @@ pub fn text_table(s: &Summary) -> String {
     for w in &s.warnings {
         out.push_str(&format!("warning: {w}\n"));
     }
-    out.trim_end().to_string()
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::{RunFigures, ScenarioInfo, VariantSummary};
+    use crate::report::summary::{FigureSet, RunFigures, ScenarioInfo};
 
     fn variant(name: &str, a: Option<u64>) -> VariantSummary {
         let medians = a.map(|a| crate::figures::Figures {

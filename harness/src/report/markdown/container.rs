@@ -1,10 +1,9 @@
 //! `## Memory as a container sees it`: after the drain, A next to RssAnon − LazyFree and the
 //! server's memory cgroup (usage, working set), and the cgroup the runs had, or why none.
 
-use std::fmt::Write as _;
-
-use crate::report::format::{cell, italic_if, MARKDOWN};
+use crate::report::catalogue::{Figure, A, CGROUP_USAGE, LESS_LAZY_FREE, WORKING_SET};
 use crate::report::summary::{Summary, VariantSummary};
+use crate::table::{markdown, Cell, Column, Table};
 
 /// Whether a variant has anything for this section (records of versions before it have not).
 fn has_view(v: &VariantSummary) -> bool {
@@ -15,18 +14,47 @@ fn has_view(v: &VariantSummary) -> bool {
 }
 
 /// What the variant's servers ran in: `v1`, `v2`, or no cgroup and why.
-fn cgroup_cell(v: &VariantSummary) -> String {
-    match &v.container {
-        Some(c) => match (&c.cgroup, &c.no_cgroup_because) {
-            (Some(version), None) => format!("{} (own)", version.name()),
-            (Some(version), Some(why)) => {
-                format!("{} (own); some runs without: {}", version.name(), cell(why))
-            }
-            (None, Some(why)) => format!("none: {}", cell(why)),
-            (None, None) => MARKDOWN.missing.into(),
-        },
-        None => MARKDOWN.missing.into(),
+fn cgroup_cell(v: &VariantSummary) -> Cell {
+    let Some(c) = &v.container else {
+        return Cell::missing();
+    };
+    match (&c.cgroup, &c.no_cgroup_because) {
+        (Some(version), None) => Cell::text(format!("{} (own)", version.name())),
+        (Some(version), Some(why)) => Cell::text(format!(
+            "{} (own); some runs without: {why}",
+            version.name()
+        )),
+        (None, Some(why)) => Cell::text(format!("none: {why}")),
+        (None, None) => Cell::missing(),
     }
+}
+
+/// After the drain: A, then what a container's limit sees.
+const FIGURES: [(&Figure, Option<&str>); 4] = [
+    (&A, Some("A: RssAnon")),
+    (&LESS_LAZY_FREE, None),
+    (&CGROUP_USAGE, None),
+    (&WORKING_SET, None),
+];
+
+fn table(s: &Summary) -> Table {
+    let columns = FIGURES
+        .iter()
+        .map(|(f, name)| Column::right(f.markdown_title_as(name.unwrap_or(f.title))));
+    let mut t = Table::new(
+        std::iter::once(Column::left("variant"))
+            .chain(columns)
+            .chain([Column::left("memory cgroup")]),
+    );
+    for v in s.variants.iter().filter(|v| has_view(v)) {
+        // Without an ok run: its run as far as it went, in italics.
+        let (f, measured) = v.figures_shown();
+        let mut row = vec![Cell::text(&v.name)];
+        row.extend(FIGURES.iter().map(|(fig, _)| fig.of(f).italic_if(measured)));
+        row.push(cgroup_cell(v));
+        t.row(row);
+    }
+    t
 }
 
 /// The table, or nothing when no variant has a figure of it.
@@ -35,22 +63,7 @@ pub(super) fn container_table(s: &Summary, out: &mut String) {
         return;
     }
     out.push_str("## Memory as a container sees it\n\n");
-    out.push_str("| variant | A: RssAnon (MiB) | RssAnon − LazyFree (MiB) | cgroup usage (MiB) | cgroup working set (MiB) | memory cgroup |\n");
-    out.push_str("|---|--:|--:|--:|--:|---|\n");
-    for v in s.variants.iter().filter(|v| has_view(v)) {
-        let (f, measured) = v.figures_shown();
-        let it = |c| italic_if(measured, c);
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            v.name,
-            it(MARKDOWN.mib(f.rss_after_drain_bytes)),
-            it(MARKDOWN.mib(f.rss_anon_less_lazy_free_after_drain_bytes)),
-            it(MARKDOWN.mib(f.cgroup_usage_after_drain_bytes)),
-            it(MARKDOWN.mib(f.cgroup_working_set_after_drain_bytes)),
-            cgroup_cell(v),
-        );
-    }
+    out.push_str(&markdown::render(&table(s)));
     out.push_str(
         "\nAfter the drain (medians over the ok runs; in italics, a run that did not end ok, as far as it went), \
          from the readings of the drain's last second, taken at the smaps interval. **RssAnon − LazyFree**: \
@@ -104,15 +117,16 @@ mod tests {
     #[test]
     fn the_cgroup_cell_says_which_or_why_none() {
         let none = Figures::default();
+        let written = |v| markdown::cell(&cgroup_cell(&v));
         assert_eq!(
-            cgroup_cell(&variant(view(Some(Version::V1), None), none.clone())),
+            written(variant(view(Some(Version::V1), None), none.clone())),
             "v1 (own)"
         );
         assert_eq!(
-            cgroup_cell(&variant(view(None, Some("no cgroup | here")), none.clone())),
+            written(variant(view(None, Some("no cgroup | here")), none.clone())),
             "none: no cgroup \\| here"
         );
-        assert_eq!(cgroup_cell(&variant(None, none)), MARKDOWN.missing);
+        assert_eq!(written(variant(None, none)), markdown::MISSING);
     }
 
     #[test]

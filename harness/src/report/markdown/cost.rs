@@ -6,8 +6,15 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{cell, figure, min_max, MARKDOWN};
-use crate::report::summary::{CostInfo, Spread, Summary, FAULTS_FOR_A_RATIO};
+use super::min_max;
+use crate::report::catalogue::{
+    Figure, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50, P99, SERVER_CPU_DURING,
+    SERVER_CPU_PER_1000, THROUGHPUT,
+};
+use crate::report::summary::{
+    CostInfo, Spread, Summary, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO,
+};
+use crate::table::{markdown, ratio as figure, Cell, Column, Table, Value};
 
 /// The cost section and its plot.
 pub(super) fn cost_table(s: &Summary, out: &mut String) {
@@ -20,36 +27,150 @@ pub(super) fn cost_table(s: &Summary, out: &mut String) {
 /// Without `[cost]`: the memory run's load figures per variant.
 fn memory_run_table(s: &Summary, out: &mut String) {
     out.push_str("## Cost\n\n");
-    out.push_str("| variant | req/s | p50 (ms) | p99 (ms) | server CPU (s) during load | server CPU s / 1000 responses |\n");
-    out.push_str("|---|--:|--:|--:|--:|--:|\n");
+    let figures = [
+        &THROUGHPUT,
+        &P50,
+        &P99,
+        &SERVER_CPU_DURING,
+        &SERVER_CPU_PER_1000,
+    ];
+    let mut t = Table::new(
+        std::iter::once(Column::left("variant"))
+            .chain(figures.iter().map(|f| Column::right(f.markdown_title()))),
+    );
     for v in &s.variants {
-        let m = &v.medians;
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            v.name,
-            MARKDOWN.num(m.throughput_rps, 0),
-            MARKDOWN.num(m.latency_ms.p50, 1),
-            MARKDOWN.num(m.latency_ms.p99, 1),
-            MARKDOWN.num(m.server_cpu_during_s, 2),
-            MARKDOWN.num(m.server_cpu_s_per_1000_responses, 3),
-        );
+        let mut row = vec![Cell::text(&v.name)];
+        row.extend(figures.iter().map(|f| f.of(&v.medians)));
+        t.row(row);
     }
+    out.push_str(&markdown::render(&t));
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
 }
 
 /// A median with its ratio column: `0.63 (0.60–0.66)`, `0.63` for one round.
-fn ratio_cell(x: Option<&Spread>) -> String {
+fn ratio_cell(x: Option<&Spread>) -> Cell {
     match x {
-        None => MARKDOWN.missing.into(),
-        Some(x) if x.n < 2 => figure(x.median),
-        Some(x) => format!("{} ({})", figure(x.median), min_max(x)),
+        None => Cell::missing(),
+        Some(x) if x.n < 2 => Cell::new(Value::Ratio(x.median)),
+        Some(x) => Cell::text(format!("{} ({})", figure(x.median), min_max(x))),
     }
 }
 
-fn median_cell(x: Option<&Spread>) -> String {
-    x.map_or_else(|| MARKDOWN.missing.into(), |x| figure(x.median))
+/// A median, with the mark of a footnote when `marked`.
+fn median_cell(x: Option<&Spread>, mark: Option<&str>) -> Cell {
+    match (x, mark) {
+        (None, _) => Cell::missing(),
+        (Some(x), None) => Cell::new(Value::Ratio(x.median)),
+        (Some(x), Some(m)) => Cell::text(format!("{} {m}", figure(x.median))),
+    }
+}
+
+/// The costs of the price table, each followed by its ratio to the reference's.
+const PRICED: [&Figure; 5] = [&CAPACITY, &COST_P50, &COST_P99, &COST_CPU_PER_1000, &FAULTS];
+
+/// What the cells of the price table point to, said under it.
+#[derive(Default)]
+struct Footnotes {
+    /// ‡: capacities that were the client's.
+    bound: Vec<String>,
+    /// §: latencies of an overloaded server.
+    overloaded: Vec<String>,
+    stopped: Vec<String>,
+}
+
+/// The price table, and what its cells point to.
+fn price_grid(s: &Summary, reference: &str, faults_ratio: bool) -> (Table, Footnotes) {
+    let x = format!("× {reference}");
+    let columns = PRICED
+        .iter()
+        .flat_map(|f| [Column::right(f.markdown_title()), Column::right(x.as_str())]);
+    let mut t = Table::new(
+        [Column::left("variant"), Column::right("runs")]
+            .into_iter()
+            .chain(columns),
+    );
+    let mut notes = Footnotes::default();
+    for v in &s.variants {
+        let row = match &v.cost {
+            Some(vc) => price_row(v, vc, faults_ratio, &mut notes),
+            None => {
+                let mut row = vec![Cell::text(&v.name), Cell::count(Some(0))];
+                row.resize(t.columns.len(), Cell::missing());
+                row
+            }
+        };
+        t.row(row);
+    }
+    (t, notes)
+}
+
+/// `run 2: the client used 1.9 of 2 cores; run 3: …`.
+fn run_notes(notes: &[crate::report::summary::RunNote]) -> String {
+    notes
+        .iter()
+        .map(|n| format!("run {}: {}", n.run_index, n.why))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One variant's costs and their ratios; its footnotes go to `notes`.
+fn price_row(
+    v: &VariantSummary,
+    vc: &VariantCost,
+    faults_ratio: bool,
+    notes: &mut Footnotes,
+) -> Vec<Cell> {
+    let f = &vc.figures;
+    let r = &vc.ratio_to_reference;
+    let measured = f.capacity_rps.as_ref().map_or(0, |x| x.n);
+    let bound = f.capacity_rps.is_some() && vc.client_bound_runs > 0;
+    if bound {
+        notes.bound.push(format!(
+            "`{}` in {} of {measured} runs ({})",
+            v.name,
+            vc.client_bound_runs,
+            run_notes(&vc.client_bound)
+        ));
+    }
+    let overloaded = f.latency_p99_ms.is_some() && !vc.rate_above_capacity.is_empty();
+    if overloaded {
+        let why = run_notes(&vc.rate_above_capacity);
+        notes.overloaded.push(format!("`{}` ({why})", v.name));
+    }
+    for n in &vc.failures {
+        notes
+            .stopped
+            .push(format!("`{}` run {}: {}", v.name, n.run_index, n.why));
+    }
+    let cpu = match (&f.server_cpu_s_per_1000, &f.server_system_s_per_1000) {
+        (Some(t), Some(k)) => Cell::text(format!("{} ({})", figure(t.median), figure(k.median))),
+        (t, _) => median_cell(t.as_ref(), None),
+    };
+    let runs = if vc.runs == measured {
+        vc.runs.to_string()
+    } else {
+        format!("{} ({measured} measured)", vc.runs)
+    };
+    let ratio = |fig: &Figure| ratio_cell(fig.spread(r));
+    vec![
+        Cell::text(&v.name),
+        Cell::text(runs),
+        median_cell(CAPACITY.spread(f), bound.then_some("‡")),
+        ratio(&CAPACITY),
+        median_cell(COST_P50.spread(f), None),
+        ratio(&COST_P50),
+        median_cell(COST_P99.spread(f), overloaded.then_some("§")),
+        ratio(&COST_P99),
+        cpu,
+        ratio(&COST_CPU_PER_1000),
+        median_cell(FAULTS.spread(f), None),
+        if faults_ratio {
+            ratio(&FAULTS)
+        } else {
+            Cell::missing()
+        },
+    ]
 }
 
 /// The price table, how it was measured, and the plot.
@@ -61,96 +182,12 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
         .variants
         .iter()
         .find(|v| &v.name == reference)
-        .and_then(|v| v.cost.as_ref()?.figures.minflt_per_response.as_ref())
+        .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
         .map(|x| x.median);
     let faults_ratio = ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO);
     let x = format!("× {reference}");
-    let _ = writeln!(
-        out,
-        "| variant | runs | capacity (ok/s) | {x} | p50 (ms) | {x} | p99 (ms) | {x} | server CPU s / 1,000 responses (kernel) | {x} | minor faults / response | {x} |"
-    );
-    out.push_str("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-    let mut bound = Vec::new();
-    let mut stopped = Vec::new();
-    let mut overloaded = Vec::new();
-    for v in &s.variants {
-        let Some(vc) = &v.cost else {
-            let _ = writeln!(
-                out,
-                "| {} | 0 |{}",
-                v.name,
-                format!(" {} |", MARKDOWN.missing).repeat(10)
-            );
-            continue;
-        };
-        let f = &vc.figures;
-        let r = &vc.ratio_to_reference;
-        let mut capacity = median_cell(f.capacity_rps.as_ref());
-        if f.capacity_rps.is_some() && vc.client_bound_runs > 0 {
-            capacity.push_str(" ‡");
-            bound.push(format!(
-                "`{}` in {} of {} runs ({})",
-                v.name,
-                vc.client_bound_runs,
-                f.capacity_rps.as_ref().map_or(0, |x| x.n),
-                vc.client_bound
-                    .iter()
-                    .map(|n| format!("run {}: {}", n.run_index, n.why))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
-        let mut p99 = median_cell(f.latency_p99_ms.as_ref());
-        if f.latency_p99_ms.is_some() && !vc.rate_above_capacity.is_empty() {
-            p99.push_str(" §");
-            overloaded.push(format!(
-                "`{}` ({})",
-                v.name,
-                vc.rate_above_capacity
-                    .iter()
-                    .map(|n| format!("run {}: {}", n.run_index, n.why))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
-        for n in &vc.failures {
-            stopped.push(format!("`{}` run {}: {}", v.name, n.run_index, n.why));
-        }
-        let cpu = match (&f.server_cpu_s_per_1000, &f.server_system_s_per_1000) {
-            (Some(t), Some(k)) => format!("{} ({})", figure(t.median), figure(k.median)),
-            (t, _) => median_cell(t.as_ref()),
-        };
-        let faults_ratio_cell = if faults_ratio {
-            ratio_cell(r.minflt_per_response.as_ref())
-        } else {
-            MARKDOWN.missing.into()
-        };
-        let runs = if vc.runs == f.capacity_rps.as_ref().map_or(0, |x| x.n) {
-            vc.runs.to_string()
-        } else {
-            format!(
-                "{} ({} measured)",
-                vc.runs,
-                f.capacity_rps.as_ref().map_or(0, |x| x.n)
-            )
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            v.name,
-            runs,
-            capacity,
-            ratio_cell(r.capacity_rps.as_ref()),
-            median_cell(f.latency_p50_ms.as_ref()),
-            ratio_cell(r.latency_p50_ms.as_ref()),
-            p99,
-            ratio_cell(r.latency_p99_ms.as_ref()),
-            cpu,
-            ratio_cell(r.server_cpu_s_per_1000.as_ref()),
-            median_cell(f.minflt_per_response.as_ref()),
-            faults_ratio_cell,
-        );
-    }
+    let (t, notes) = price_grid(s, reference, faults_ratio);
+    out.push_str(&markdown::render(&t));
     out.push('\n');
     let _ = write!(
         out,
@@ -160,22 +197,27 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
         let _ = write!(
             out,
             " {reference} faults next to never per response ({}), so minor faults are shown as they are, without a ratio.",
-            ref_faults.map_or_else(|| MARKDOWN.missing.into(), figure)
+            ref_faults.map_or_else(|| markdown::MISSING.into(), figure)
         );
     }
     out.push_str("\n\n");
+    let Footnotes {
+        bound,
+        overloaded,
+        stopped,
+    } = notes;
     if !bound.is_empty() {
         let _ = writeln!(
             out,
             "‡ The capacity was the client's or the shared machine's, not the server's, in some runs — a lower bound of the server's: {}.\n",
-            cell(&bound.join("; "))
+            markdown::escape(&bound.join("; "))
         );
     }
     if !overloaded.is_empty() {
         let _ = writeln!(
             out,
             "§ Its capacity was below the fixed rate in some runs: overloaded at that rate, its latency is a queue's, not its work's: {}.\n",
-            cell(&overloaded.join("; "))
+            markdown::escape(&overloaded.join("; "))
         );
     }
     if !stopped.is_empty() {

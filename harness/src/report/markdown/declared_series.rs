@@ -2,9 +2,11 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{cell, status, MARKDOWN};
+use super::status;
 use crate::report::series;
 use crate::report::summary::{FigureSet, Summary, VariantSummary};
+use crate::scenario::SeriesSpec;
+use crate::table::{markdown, Cell, Column, Table};
 
 /// A variant's peak of a declared series: the median over its ok runs, or for a variant with
 /// none the highest of its runs as measured (said so).
@@ -37,38 +39,51 @@ pub(super) fn series_table(s: &Summary, out: &mut String) {
         let _ = writeln!(
             out,
             "- **{}**: {}; drawn under RssAnon in the timeline.",
-            cell(&spec.label),
+            markdown::escape(&spec.label),
             series::describe(spec)
         );
     }
-    out.push_str("\n| variant | status |");
-    for spec in specs {
-        let _ = write!(out, " peak {} |", cell(&series::labelled(spec)));
-    }
-    out.push_str("\n|---|---|");
-    out.push_str(&"--:|".repeat(specs.len()));
     out.push('\n');
-    for v in &s.variants {
-        let _ = write!(out, "| {} | {} |", v.name, status(&v.status));
-        for spec in specs {
-            let c = match series_peak(v, &spec.label) {
-                Some((p, true)) => short(series::display_value(spec, p)),
-                Some((p, false)) => format!(
-                    "{} ({} run)",
-                    short(series::display_value(spec, p)),
-                    v.status
-                ),
-                None => MARKDOWN.missing.into(),
-            };
-            let _ = write!(out, " {c} |");
-        }
-        out.push('\n');
-    }
+    out.push_str(&markdown::render(&table(s, specs)));
     out.push_str(
         "\nPeak: the highest value over the run (a rate: the highest increase per second between two \
          consecutive `/stats` readings), median over the ok runs; for a variant without an ok run, the highest \
          of its runs until they ended.\n\n",
     );
+}
+
+/// Each variant's peak of each series.
+fn table(s: &Summary, specs: &[SeriesSpec]) -> Table {
+    let peaks = specs.iter().map(|spec| {
+        Column::right(format!(
+            "peak {}",
+            markdown::escape(&series::labelled(spec))
+        ))
+    });
+    let mut t = Table::new(
+        [Column::left("variant"), Column::left("status")]
+            .into_iter()
+            .chain(peaks),
+    );
+    for v in &s.variants {
+        let mut row = vec![Cell::text(&v.name), status(&v.status)];
+        row.extend(specs.iter().map(|spec| peak_cell(v, spec)));
+        t.row(row);
+    }
+    t
+}
+
+/// The median peak, or for a variant without an ok run the highest of its runs, said so.
+fn peak_cell(v: &VariantSummary, spec: &SeriesSpec) -> Cell {
+    match series_peak(v, &spec.label) {
+        Some((p, true)) => Cell::text(short(series::display_value(spec, p))),
+        Some((p, false)) => Cell::text(format!(
+            "{} ({} run)",
+            short(series::display_value(spec, p)),
+            v.status
+        )),
+        None => Cell::missing(),
+    }
 }
 
 /// A series value: whole numbers without decimals, one decimal below 100, none above.

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::MARKDOWN;
 use crate::report::summary::Summary;
+use crate::table::markdown::MISSING;
 
 /// The host, kernel, libraries, settings and versions of the first run.
 pub(super) fn environment(s: &Summary, out: &mut String) {
@@ -13,7 +13,7 @@ pub(super) fn environment(s: &Summary, out: &mut String) {
     shards(s, out);
     let or_dash = |v: &str| {
         if v.is_empty() {
-            MARKDOWN.missing.to_string()
+            MISSING.to_string()
         } else {
             format!("`{}`", v)
         }
@@ -50,7 +50,7 @@ pub(super) fn environment(s: &Summary, out: &mut String) {
     let git = match (&e.git_revision, e.git_dirty) {
         (Some(r), Some(true)) => format!("`{r}` (with uncommitted changes)"),
         (Some(r), _) => format!("`{r}`"),
-        (None, _) => MARKDOWN.missing.into(),
+        (None, _) => MISSING.into(),
     };
     let _ = writeln!(out, "- git revision: {git}");
     if !e.crate_versions.is_empty() {

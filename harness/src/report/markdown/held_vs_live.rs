@@ -1,32 +1,30 @@
 //! `## What the allocator held vs what the app held`: the `/stats` figures at the peak and after
 //! the drain, and who holds the growth over the baseline.
 
-use std::fmt::Write as _;
-
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
-use crate::report::format::MARKDOWN;
 use crate::report::summary::{HeldVsLive, Summary, VariantSummary};
+use crate::table::{markdown, Cell, Column, Table};
 
 /// Who holds the growth over the baseline at this instant, from the allocator's and the app's
 /// own figures: the question of incident 001.
-fn holder(h: &HeldVsLive, before: Option<u64>) -> String {
+fn holder(h: &HeldVsLive, before: Option<u64>) -> Option<&'static str> {
     let (Some(rss), Some(b)) = (h.rss_anon_bytes, before) else {
-        return MARKDOWN.missing.into();
+        return None;
     };
     let growth = rss.saturating_sub(b);
     if growth < MIN_GROWTH_FOR_RETENTION {
-        return "near the baseline".into();
+        return Some("near the baseline");
     }
     let half = growth / 2;
-    match (h.allocator_free_held_bytes, h.app_live_bytes) {
-        (Some(free), _) if free >= half => "the allocator: freed, not returned".into(),
+    Some(match (h.allocator_free_held_bytes, h.app_live_bytes) {
+        (Some(free), _) if free >= half => "the allocator: freed, not returned",
         (_, Some(live)) if live >= half && h.app_pool_bytes.is_some_and(|p| p >= live / 2) => {
-            "the app: live data, mostly its pools".into()
+            "the app: live data, mostly its pools"
         }
-        (_, Some(live)) if live >= half => "the app: live data".into(),
-        (None, None) => MARKDOWN.missing.into(),
-        _ => "neither figure explains it".into(),
-    }
+        (_, Some(live)) if live >= half => "the app: live data",
+        (None, None) => return None,
+        _ => "neither figure explains it",
+    })
 }
 
 /// The instants of the held-vs-live table.
@@ -63,46 +61,7 @@ pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
         .flat_map(|v| breakdown_rows(v).into_iter().filter_map(|r| r.1))
         .any(|h| h.app_pool_bytes.is_some_and(|p| p > 0));
     out.push_str("## What the allocator held vs what the app held\n\n");
-    out.push_str("| variant | when | t (s) | RssAnon (MiB) | allocator held (MiB) | in use (MiB) | free held (MiB) | app live (MiB) |");
-    if pools {
-        out.push_str(" of which pools (MiB) |");
-    }
-    out.push_str(" the growth over B is held by |\n");
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|");
-    if pools {
-        out.push_str("--:|");
-    }
-    out.push_str("---|\n");
-    let mut any = false;
-    for v in &s.variants {
-        for (when, h) in breakdown_rows(v) {
-            let Some(h) = h else { continue };
-            any = true;
-            let _ = write!(
-                out,
-                "| {} | {when} | {:.1} | {} | {} | {} | {} | {} |",
-                v.name,
-                h.t_s,
-                MARKDOWN.mib(h.rss_anon_bytes),
-                MARKDOWN.mib(h.allocator_held_bytes),
-                MARKDOWN.mib(h.allocator_in_use_bytes),
-                MARKDOWN.mib(h.allocator_free_held_bytes),
-                MARKDOWN.mib(h.app_live_bytes),
-            );
-            if pools {
-                let _ = write!(out, " {} |", MARKDOWN.mib(h.app_pool_bytes));
-            }
-            let _ = writeln!(
-                out,
-                " {} |",
-                holder(h, v.figures_shown().0.rss_before_bytes)
-            );
-        }
-    }
-    if !any {
-        out.push_str("| – | no `/stats` readings in the records | | | | | | |");
-        out.push_str(if pools { " | |\n" } else { " |\n" });
-    }
+    out.push_str(&markdown::render(&table(s, pools)));
     out.push_str(
         "\nFrom the server's `/stats` in each variant's median run (without an ok run: its failed or oom run, until \
          it ended): at the peak (the reading of the load nearest the highest \
@@ -120,6 +79,58 @@ pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
         );
     }
     out.push_str("\n\n");
+}
+
+/// One row per variant and instant, or one that says there are no readings.
+fn table(s: &Summary, pools: bool) -> Table {
+    let mib = |title: &str| Some(Column::right(format!("{title} (MiB)")));
+    let columns = [
+        Some(Column::left("variant")),
+        Some(Column::left("when")),
+        Some(Column::right("t (s)")),
+        mib("RssAnon"),
+        mib("allocator held"),
+        mib("in use"),
+        mib("free held"),
+        mib("app live"),
+        mib("of which pools").filter(|_| pools),
+        Some(Column::left("the growth over B is held by")),
+    ];
+    let mut t = Table::new(columns.into_iter().flatten());
+    for v in &s.variants {
+        for (when, h) in breakdown_rows(v) {
+            let Some(h) = h else { continue };
+            t.row(row(v, when, h, pools));
+        }
+    }
+    if t.rows.is_empty() {
+        let mut none = vec![
+            Cell::missing(),
+            Cell::markup("no `/stats` readings in the records"),
+        ];
+        none.resize(t.columns.len(), Cell::text(""));
+        t.row(none);
+    }
+    t
+}
+
+fn row(v: &VariantSummary, when: &str, h: &HeldVsLive, pools: bool) -> Vec<Cell> {
+    let mut row = vec![
+        Cell::text(&v.name),
+        Cell::text(when),
+        Cell::fixed(Some(h.t_s), 1),
+        Cell::mib(h.rss_anon_bytes),
+        Cell::mib(h.allocator_held_bytes),
+        Cell::mib(h.allocator_in_use_bytes),
+        Cell::mib(h.allocator_free_held_bytes),
+        Cell::mib(h.app_live_bytes),
+    ];
+    if pools {
+        row.push(Cell::mib(h.app_pool_bytes));
+    }
+    let holder = holder(h, v.figures_shown().0.rss_before_bytes);
+    row.push(holder.map_or_else(Cell::missing, Cell::text));
+    row
 }
 
 #[cfg(test)]
@@ -145,16 +156,22 @@ mod tests {
         let b = Some(10 * M);
         assert_eq!(
             holder(&at(300, 280, 5), b),
-            "the allocator: freed, not returned"
+            Some("the allocator: freed, not returned")
         );
-        assert_eq!(holder(&at(300, 10, 270), b), "the app: live data");
-        assert_eq!(holder(&at(300, 20, 20), b), "neither figure explains it");
-        assert_eq!(holder(&at(12, 1, 1), b), "near the baseline");
-        assert_eq!(holder(&at(300, 280, 5), None), MARKDOWN.missing);
+        assert_eq!(holder(&at(300, 10, 270), b), Some("the app: live data"));
+        assert_eq!(
+            holder(&at(300, 20, 20), b),
+            Some("neither figure explains it")
+        );
+        assert_eq!(holder(&at(12, 1, 1), b), Some("near the baseline"));
+        assert_eq!(holder(&at(300, 280, 5), None), None);
         let pooled = HeldVsLive {
             app_pool_bytes: Some(200 * M),
             ..at(300, 10, 270)
         };
-        assert_eq!(holder(&pooled, b), "the app: live data, mostly its pools");
+        assert_eq!(
+            holder(&pooled, b),
+            Some("the app: live data, mostly its pools")
+        );
     }
 }

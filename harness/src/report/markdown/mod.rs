@@ -6,8 +6,9 @@
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`, `container`,
-//! `mappings`, `cost`, `runs`, `environment`. Figures are written through
-//! [`crate::report::format`].
+//! `mappings`, `cost`, `runs`, `environment`. Each table is a [`crate::table::Table`] of typed
+//! cells, rendered by [`crate::table::markdown::render`]; the figures of the results and runs
+//! tables come from [`crate::report::catalogue`].
 
 mod container;
 mod cost;
@@ -27,10 +28,11 @@ mod variants;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::summary::Summary;
+use super::summary::{Spread, Summary};
 use super::{write_atomic, Exporter, ReportError, ReportInput};
+use crate::table::{ratio, Cell};
 
-pub use results::TABLE_HEADER;
+pub use results::table_header;
 
 pub struct ReportMarkdown;
 
@@ -67,4 +69,22 @@ pub fn markdown(s: &Summary) -> String {
     runs::runs_table(s, &mut out);
     environment::environment(s, &mut out);
     out
+}
+
+/// A status: `ok`, or in bold what is not.
+fn status(status: &str) -> Cell {
+    Cell::text(status).strong_if(status != "ok")
+}
+
+/// A JSON value as a person writes it: `8`, `buffered`.
+fn shown(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The min–max of a spread: `0.60–0.66`.
+fn min_max(s: &Spread) -> String {
+    format!("{}–{}", ratio(s.min), ratio(s.max))
 }

@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::MARKDOWN;
-use crate::report::summary::Summary;
+use crate::figures::cycles::Cycle;
+use crate::report::catalogue::{A, AFTER_NUDGE};
+use crate::report::summary::{Summary, VariantSummary};
+use crate::table::{markdown, mib, Cell, Column, Table};
 
 /// The observer's line: always there, because a reader must know whether A is an idle server's.
 pub(super) fn observer_line(s: &Summary, out: &mut String) {
@@ -42,27 +44,7 @@ pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
         return;
     }
     out.push_str("### Idle, then a trickle of traffic\n\n");
-    out.push_str(
-        "| variant | A, idle (MiB) | after the nudge (MiB) | given back on activity (MiB) |\n",
-    );
-    out.push_str("|---|--:|--:|--:|\n");
-    for v in &s.variants {
-        let m = &v.medians;
-        let back = match (m.rss_after_drain_bytes, m.rss_after_nudge_bytes) {
-            (Some(a), Some(n)) => Some(a as f64 - n as f64),
-            _ => None,
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            v.name,
-            MARKDOWN.mib(m.rss_after_drain_bytes),
-            MARKDOWN.mib(m.rss_after_nudge_bytes),
-            // Rounded to 0.1 MiB, without a "-0.0" for a few pages more.
-            back.map(|b| format!("{:.1}", (b / 1048576.0 * 10.0).round() / 10.0 + 0.0))
-                .unwrap_or_else(|| MARKDOWN.missing.into()),
-        );
-    }
+    out.push_str(&markdown::render(&nudge_table(s)));
     let nudge = s
         .scenario
         .phases_planned
@@ -84,37 +66,74 @@ pub(super) fn leak_or_retention(s: &Summary, out: &mut String) {
         return;
     }
     out.push_str("### Leak or retention\n\n");
-    out.push_str("| variant | verdict | P per cycle (MiB) | A per cycle (MiB) | decided by |\n");
-    out.push_str("|---|---|---|---|---|\n");
-    for v in &s.variants {
-        let m = &v.medians;
-        let list = |f: fn(&crate::figures::cycles::Cycle) -> Option<u64>| {
-            m.cycles
-                .iter()
-                .map(|c| MARKDOWN.mib(f(c)))
-                .collect::<Vec<_>>()
-                .join(" → ")
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            v.name,
-            m.cycle_verdict
-                .as_ref()
-                .map(|c| format!("**{}**", c.verdict.as_str()))
-                .unwrap_or_else(|| MARKDOWN.missing.into()),
-            list(|c| c.peak_bytes),
-            list(|c| c.after_drain_bytes),
-            m.cycle_verdict
-                .as_ref()
-                .map(|c| c.decided_by.clone())
-                .unwrap_or_default(),
-        );
-    }
+    out.push_str(&markdown::render(&cycles_table(s)));
     out.push_str(
         "\nThe load and the drain ran once per cycle. **plateau**: every cycle's peak within 1.1× the \
          first's and its A within a tenth of the first growth (P_1 − B) of the first A: the allocator \
          keeps what a burst needed and reuses it. **growth**: memory climbs from cycle to cycle, a leak or \
          a ratchet. Medians over the ok runs, cycle by cycle.\n\n",
     );
+}
+
+/// A, idle, next to the figure after the nudge and the difference.
+fn nudge_table(s: &Summary) -> Table {
+    let mut t = Table::new([
+        Column::left("variant"),
+        Column::right(A.markdown_title_as("A, idle")),
+        Column::right(AFTER_NUDGE.markdown_title()),
+        Column::right("given back on activity (MiB)"),
+    ]);
+    for v in &s.variants {
+        let m = &v.medians;
+        t.row(vec![
+            Cell::text(&v.name),
+            A.of(m),
+            AFTER_NUDGE.of(m),
+            given_back(m.rss_after_drain_bytes, m.rss_after_nudge_bytes),
+        ]);
+    }
+    t
+}
+
+/// A less the figure after the nudge in MiB, rounded to 0.1 without a `-0.0` for a few pages
+/// more.
+fn given_back(a: Option<u64>, nudged: Option<u64>) -> Cell {
+    let (Some(a), Some(n)) = (a, nudged) else {
+        return Cell::missing();
+    };
+    let mib = (a as f64 - n as f64) / f64::from(1 << 20);
+    Cell::fixed(Some((mib * 10.0).round() / 10.0 + 0.0), 1)
+}
+
+/// Each variant's verdict and its peaks and after-drain figures cycle by cycle.
+fn cycles_table(s: &Summary) -> Table {
+    let mut t = Table::new([
+        Column::left("variant"),
+        Column::left("verdict"),
+        Column::left("P per cycle (MiB)"),
+        Column::left("A per cycle (MiB)"),
+        Column::left("decided by"),
+    ]);
+    for v in &s.variants {
+        let verdict = v.medians.cycle_verdict.as_ref();
+        t.row(vec![
+            Cell::text(&v.name),
+            verdict.map_or_else(Cell::missing, |c| Cell::text(c.verdict.as_str()).strong()),
+            per_cycle(v, |c| c.peak_bytes),
+            per_cycle(v, |c| c.after_drain_bytes),
+            Cell::text(verdict.map(|c| c.decided_by.clone()).unwrap_or_default()),
+        ]);
+    }
+    t
+}
+
+/// `120.0 → 121.3 → 121.0`.
+fn per_cycle(v: &VariantSummary, f: fn(&Cycle) -> Option<u64>) -> Cell {
+    let list: Vec<String> = v
+        .medians
+        .cycles
+        .iter()
+        .map(|c| f(c).map_or_else(|| markdown::MISSING.to_string(), mib))
+        .collect();
+    Cell::text(list.join(" → "))
 }

@@ -6,8 +6,9 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{figure, min_max};
+use super::min_max;
 use crate::report::summary::{CostInfo, Priced, Spread, Summary};
+use crate::table::ratio as figure;
 
 /// The recommendation, when the summary has cost data.
 pub(super) fn recommendation(s: &Summary, out: &mut String) {

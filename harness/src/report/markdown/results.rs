@@ -3,46 +3,16 @@
 
 use std::fmt::Write as _;
 
+use super::status;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
-use crate::report::format::{status, MARKDOWN};
-use crate::report::summary::Summary;
-
-/// The header of the figures table (tests and readers look for it).
-pub const TABLE_HEADER: &str = "| variant | status | runs | B (MiB) | P (MiB) | A (MiB) | retention | t90 (s) | VSZ after drain (MiB) | req/s | p50 (ms) | p99 (ms) | CV of A |";
+use crate::report::catalogue::{in_view, Figure, View, CATALOGUE};
+use crate::report::summary::{Summary, VariantSummary};
+use crate::table::{markdown, Cell, Column, Table};
 
 /// The figures table, its legend and the RSS plots.
 pub(super) fn figures_table(s: &Summary, out: &mut String) {
     out.push_str("## Results\n\n");
-    out.push_str(TABLE_HEADER);
-    out.push('\n');
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-    for v in &s.variants {
-        let m = &v.medians;
-        let runs = if v.runs_ok == v.runs {
-            v.runs.to_string()
-        } else {
-            format!("{} ({} ok)", v.runs, v.runs_ok)
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | **{}** | {} | {} | {} | {} | {} | {} | {} |",
-            v.name,
-            status(&v.status),
-            runs,
-            MARKDOWN.mib(m.rss_before_bytes),
-            MARKDOWN.mib(m.rss_peak_bytes),
-            MARKDOWN.mib(m.rss_after_drain_bytes),
-            MARKDOWN.num(m.retention, 2),
-            MARKDOWN.t90(m),
-            MARKDOWN.mib(m.vsz_after_drain_bytes),
-            MARKDOWN.num(m.throughput_rps, 0),
-            MARKDOWN.num(m.latency_ms.p50, 1),
-            MARKDOWN.num(m.latency_ms.p99, 1),
-            v.rss_after_drain_cv
-                .map(|c| format!("{:.1}%", c * 100.0))
-                .unwrap_or_else(|| MARKDOWN.missing.into()),
-        );
-    }
+    out.push_str(&markdown::render(&table(s, CATALOGUE)));
     let _ = writeln!(
         out,
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
@@ -60,4 +30,112 @@ pub(super) fn figures_table(s: &Summary, out: &mut String) {
     }
     out.push_str("![RssAnon before, at peak and after drain per variant](rss-summary.png)\n\n");
     out.push_str("Vector versions: [rss-timeline.svg](rss-timeline.svg), [rss-summary.svg](rss-summary.svg).\n\n");
+}
+
+/// The columns of the results view: the variant, then its figures in catalogue order.
+fn columns(figures: &[&Figure]) -> Vec<Column> {
+    [
+        Column::left("variant"),
+        Column::left("status"),
+        Column::right("runs"),
+    ]
+    .into_iter()
+    .chain(figures.iter().map(|f| f.column(View::Results)))
+    .collect()
+}
+
+/// The figures of the results view, one row per variant: medians over its ok runs.
+fn table(s: &Summary, catalogue: &[&Figure]) -> Table {
+    let figures: Vec<&Figure> = in_view(catalogue, View::Results).collect();
+    let mut t = Table::new(columns(&figures));
+    for v in &s.variants {
+        let mut row = vec![Cell::text(&v.name), status(&v.status), runs(v)];
+        row.extend(figures.iter().map(|f| f.of_variant(v)));
+        t.row(row);
+    }
+    t
+}
+
+/// `3`, or `3 (2 ok)` when not every run was ok.
+fn runs(v: &VariantSummary) -> Cell {
+    Cell::text(if v.runs_ok == v.runs {
+        v.runs.to_string()
+    } else {
+        format!("{} ({} ok)", v.runs, v.runs_ok)
+    })
+}
+
+/// The header line of the figures table, without its newline (tests and readers look for it).
+pub fn table_header() -> String {
+    let figures: Vec<&Figure> = in_view(CATALOGUE, View::Results).collect();
+    let header = markdown::render(&Table::new(columns(&figures)));
+    header.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::Figures;
+    use crate::report::catalogue::{Better, Read, Reading, Unit};
+    use crate::table::text;
+
+    /// A figure no table shows yet: what adding a column costs is this entry.
+    static AFTER_RELEASE: Figure = Figure {
+        key: "rss_after_release_bytes",
+        title: "after release",
+        short: Some("rel"),
+        unit: Unit::Mib,
+        precision: 1,
+        better: Better::Lower,
+        read: Read::Set(|f| Reading::bytes(f.rss_after_release_bytes)),
+        views: &[View::Results, View::Terminal],
+        headline: false,
+    };
+
+    fn summary() -> Summary {
+        let f = Figures {
+            rss_after_drain_bytes: Some(30 << 20),
+            rss_after_release_bytes: Some(12 << 20),
+            ..Default::default()
+        };
+        Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            shards: vec![],
+            variants: vec![VariantSummary::for_test("glibc", 3, Some(f))],
+            cost: None,
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_catalogue_entry_is_a_column_of_the_results_and_of_the_terminal() {
+        let catalogue: Vec<&Figure> = CATALOGUE.iter().copied().chain([&AFTER_RELEASE]).collect();
+        let s = summary();
+        let md = markdown::render(&table(&s, &catalogue));
+        let lines: Vec<&str> = md.lines().collect();
+        assert!(
+            lines[0].ends_with("| CV of A | after release (MiB) |"),
+            "{md}"
+        );
+        assert!(lines[1].ends_with("|--:|--:|"), "{md}");
+        assert!(lines[2].ends_with("| – | 12.0 |"), "{md}");
+        let term = text::render(&crate::report::text::figures_table(&s, &catalogue));
+        let lines: Vec<&str> = term.lines().collect();
+        assert!(lines[0].ends_with("CV(A)  rel MiB"), "{term}");
+        assert!(lines[1].ends_with("-     12.0"), "{term}");
+    }
+
+    #[test]
+    fn the_header_is_the_tables_and_a_missing_a_is_not_bold() {
+        let mut s = summary();
+        s.variants = vec![VariantSummary::for_test("oom", 1, None)];
+        let md = markdown::render(&table(&s, CATALOGUE));
+        assert_eq!(md.lines().next(), Some(table_header().as_str()));
+        assert!(
+            md.contains("| oom | **failed** | 1 (0 ok) | – | – | – |"),
+            "{md}"
+        );
+    }
 }

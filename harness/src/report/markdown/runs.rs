@@ -1,49 +1,70 @@
 //! `## Runs`: every run's own figures, the median run marked.
 
-use std::fmt::Write as _;
-
-use crate::report::format::{cell, status, MARKDOWN};
-use crate::report::summary::Summary;
+use super::status;
+use crate::report::catalogue::{in_view, Figure, View, CATALOGUE};
+use crate::report::summary::{RunFigures, Summary, VariantSummary};
+use crate::table::{markdown, Cell, Column, Table};
 
 /// One row per run, in each variant's run order.
 pub(super) fn runs_table(s: &Summary, out: &mut String) {
     out.push_str("## Runs\n\n");
-    out.push_str("| variant | run | status | started | B (MiB) | P (MiB) | A (MiB) | retention | t90 (s) | req/s | p99 (ms) | errors | retries | note |\n");
-    out.push_str("|---|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    out.push_str(&markdown::render(&table(s, CATALOGUE)));
+    out.push('\n');
+}
+
+fn table(s: &Summary, catalogue: &[&Figure]) -> Table {
+    let figures: Vec<&Figure> = in_view(catalogue, View::Runs).collect();
+    let columns = [
+        Column::left("variant"),
+        Column::right("run"),
+        Column::left("status"),
+        Column::left("started"),
+    ]
+    .into_iter()
+    .chain(figures.iter().map(|f| f.column(View::Runs)))
+    .chain([
+        Column::right("errors"),
+        Column::right("retries"),
+        Column::left("note"),
+    ]);
+    let mut t = Table::new(columns);
     for v in &s.variants {
         for r in &v.run_figures {
-            let f = &r.figures;
-            let mut note = r.failure.clone().unwrap_or_default();
-            if Some(r.run_index) == v.median_run_index {
-                note = if note.is_empty() {
-                    "median run".into()
-                } else {
-                    format!("median run; {note}")
-                };
-            }
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                v.name,
-                r.run_index,
+            let mut row = vec![
+                Cell::text(&v.name),
+                Cell::count(Some(r.run_index.into())),
                 status(&r.status),
-                if r.started_at.is_empty() {
-                    MARKDOWN.missing
-                } else {
-                    &r.started_at
-                },
-                MARKDOWN.mib(f.rss_before_bytes),
-                MARKDOWN.mib(f.rss_peak_bytes),
-                MARKDOWN.mib(f.rss_after_drain_bytes),
-                MARKDOWN.num(f.retention, 2),
-                MARKDOWN.t90(f),
-                MARKDOWN.num(f.throughput_rps, 0),
-                MARKDOWN.num(f.latency_ms.p99, 1),
-                MARKDOWN.count(r.load_errors),
-                MARKDOWN.count(r.load_retries),
-                cell(&note),
-            );
+                started(r),
+            ];
+            row.extend(figures.iter().map(|f| f.of_run(r)));
+            row.extend([
+                Cell::count(r.load_errors),
+                Cell::count(r.load_retries),
+                Cell::text(note(v, r)),
+            ]);
+            t.row(row);
         }
     }
-    out.push('\n');
+    t
+}
+
+/// When the run started, or missing for a record without it.
+fn started(r: &RunFigures) -> Cell {
+    if r.started_at.is_empty() {
+        Cell::missing()
+    } else {
+        Cell::text(&r.started_at)
+    }
+}
+
+/// Why the run did not end ok, and whether it is the median run.
+fn note(v: &VariantSummary, r: &RunFigures) -> String {
+    let note = r.failure.clone().unwrap_or_default();
+    if Some(r.run_index) != v.median_run_index {
+        note
+    } else if note.is_empty() {
+        "median run".into()
+    } else {
+        format!("median run; {note}")
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::shown;
+use super::shown;
 use crate::report::summary::Summary;
 
 /// What was run, how hard and for how long, in a paragraph.

@@ -2,48 +2,34 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{cell, italic_if, shown, status, MARKDOWN};
-use crate::report::summary::{Summary, SweepAt};
+use super::{shown, status};
+use crate::report::catalogue::{
+    Figure, A, ARENA_HEAPS_AFTER_DRAIN, ARENA_HEAPS_BEFORE, ARENA_HEAPS_PEAK, P, VSZ_AFTER_DRAIN,
+    VSZ_BEFORE, VSZ_PEAK,
+};
+use crate::report::summary::{Summary, SweepAt, SweepInfo};
+use crate::table::{markdown, Cell, Column, Table};
+
+/// The figures of the sweep (VSZ and arena heaps, incident 002) next to RSS, under the names
+/// the sweep gives them where they differ from the catalogue's.
+const FIGURES: [(&Figure, Option<&str>); 8] = [
+    (&VSZ_BEFORE, None),
+    (&VSZ_PEAK, None),
+    (&VSZ_AFTER_DRAIN, Some("VSZ A")),
+    (&P, Some("RSS P")),
+    (&A, Some("RSS A")),
+    (&ARENA_HEAPS_BEFORE, None),
+    (&ARENA_HEAPS_PEAK, None),
+    (&ARENA_HEAPS_AFTER_DRAIN, None),
+];
 
 /// The sweep, base variant × point: the figures it is for (VSZ and arena heaps, incident 002)
 /// next to RSS, and the plot when the values are numbers.
 pub(super) fn sweep_table(s: &Summary, out: &mut String) {
     let Some(sw) = &s.scenario.sweep else { return };
     let _ = writeln!(out, "## Sweep: `{}`\n", sw.field);
-    let _ = writeln!(
-        out,
-        "| variant | {} | status | VSZ B (MiB) | VSZ P (MiB) | VSZ A (MiB) | RSS P (MiB) | RSS A (MiB) | arena heaps B | arena heaps P | arena heaps A |",
-        sw.field
-    );
-    let numeric = sw.numeric_values().is_some();
-    let _ = writeln!(
-        out,
-        "|---|{}|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-        if numeric { "--:" } else { "---" }
-    );
-    let mut as_measured = false;
-    for v in &s.variants {
-        let Some(p) = &v.sweep else { continue };
-        // A point without an ok run (an oom point) shows its run as far as it went, in italics.
-        let (m, measured) = v.figures_shown();
-        as_measured |= measured;
-        let it = |c| italic_if(measured, c);
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            v.base_variant,
-            cell(&point(p)),
-            status(&v.status),
-            it(MARKDOWN.mib(m.vsz_before_bytes)),
-            it(MARKDOWN.mib(m.vsz_peak_bytes)),
-            it(MARKDOWN.mib(m.vsz_after_drain_bytes)),
-            it(MARKDOWN.mib(m.rss_peak_bytes)),
-            it(MARKDOWN.mib(m.rss_after_drain_bytes)),
-            it(MARKDOWN.count(m.arena_heaps_before)),
-            it(MARKDOWN.count(m.arena_heaps_peak)),
-            it(MARKDOWN.count(m.arena_heaps_after_drain)),
-        );
-    }
+    let (t, as_measured) = table(s, sw);
+    out.push_str(&markdown::render(&t));
     let _ = writeln!(
         out,
         "\nEvery variant ran once per value of `{}` (the points are named `variant@{}=value` elsewhere); medians \
@@ -66,6 +52,41 @@ pub(super) fn sweep_table(s: &Summary, out: &mut String) {
             sw.field
         );
     }
+}
+
+/// One row per point, and whether one shows a run as far as it went (no ok run: in italics).
+fn table(s: &Summary, sw: &SweepInfo) -> (Table, bool) {
+    let point_column = match sw.numeric_values() {
+        Some(_) => Column::right(sw.field.as_str()),
+        None => Column::left(sw.field.as_str()),
+    };
+    let figures = FIGURES
+        .iter()
+        .map(|(f, name)| Column::right(f.markdown_title_as(name.unwrap_or(f.title))));
+    let mut t = Table::new(
+        [
+            Column::left("variant"),
+            point_column,
+            Column::left("status"),
+        ]
+        .into_iter()
+        .chain(figures),
+    );
+    let mut as_measured = false;
+    for v in &s.variants {
+        let Some(p) = &v.sweep else { continue };
+        // A point without an ok run (an oom point) shows its run as far as it went, in italics.
+        let (m, measured) = v.figures_shown();
+        as_measured |= measured;
+        let mut row = vec![
+            Cell::text(&v.base_variant),
+            Cell::text(point(p)),
+            status(&v.status),
+        ];
+        row.extend(FIGURES.iter().map(|(f, _)| f.of(m).italic_if(measured)));
+        t.row(row);
+    }
+    (t, as_measured)
 }
 
 /// The point of a sweep: its value, and its label when that says more (`0 (unbounded)`).

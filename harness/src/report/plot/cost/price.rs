@@ -11,10 +11,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{place_labels, Label, Rect};
-use crate::report::format::figure;
+use crate::report::catalogue::{self, CAPACITY, COST_CPU_PER_1000, COST_P99, FAULTS};
 use crate::report::plot::{axis_label, mib, text_style, variant_color, Figure, WIDTH};
 use crate::report::summary::{CostInfo, Spread, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO};
 use crate::report::ReportInput;
+use crate::table::ratio as figure;
 
 pub(crate) struct PriceFigure<'a> {
     pub input: &'a ReportInput<'a>,
@@ -26,9 +27,35 @@ struct Panel {
     title: String,
     x_desc: String,
     ratio: bool,
-    pick: fn(&VariantCost) -> Option<&Spread>,
+    figure: &'static catalogue::Figure,
 }
 
+impl Panel {
+    /// A cost as a ratio to the reference's, per round; the axis says which side is better.
+    fn ratio(figure: &'static catalogue::Figure, title: String, x: &str, reference: &str) -> Panel {
+        Panel {
+            title,
+            x_desc: format!(
+                "{x} ÷ {reference}'s, per round ({} is better)",
+                figure.better.side()
+            ),
+            ratio: true,
+            figure,
+        }
+    }
+
+    /// The panel's figure of a variant: its ratio's spread over the rounds, or its own over
+    /// the runs.
+    fn pick<'a>(&self, c: &'a VariantCost) -> Option<&'a Spread> {
+        self.figure.spread(if self.ratio {
+            &c.ratio_to_reference
+        } else {
+            &c.figures
+        })
+    }
+}
+
+const FAULTS_TITLE: &str = "minor page faults per response";
 const GRID: RGBColor = RGBColor(200, 200, 200);
 const GREY: RGBColor = RGBColor(90, 90, 90);
 
@@ -46,45 +73,31 @@ impl PriceFigure<'_> {
             .variants
             .iter()
             .find(|v| &v.name == r)
-            .and_then(|v| v.cost.as_ref()?.figures.minflt_per_response.as_ref())
+            .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
             .map(|x| x.median);
         let faults = if ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO) {
-            Panel {
-                title: "minor page faults per response".into(),
-                x_desc: format!("faults per response ÷ {r}'s, per round (left is better)"),
-                ratio: true,
-                pick: |c| c.ratio_to_reference.minflt_per_response.as_ref(),
-            }
+            Panel::ratio(&FAULTS, FAULTS_TITLE.into(), "faults per response", r)
         } else {
             Panel {
-                title: "minor page faults per response".into(),
+                title: FAULTS_TITLE.into(),
                 x_desc: format!(
-                    "faults per response, absolute: {r}'s is {} (left is better)",
-                    ref_faults.map_or_else(|| "not measured".into(), figure)
+                    "faults per response, absolute: {r}'s is {} ({} is better)",
+                    ref_faults.map_or_else(|| "not measured".into(), figure),
+                    FAULTS.better.side()
                 ),
                 ratio: false,
-                pick: |c| c.figures.minflt_per_response.as_ref(),
+                figure: &FAULTS,
             }
         };
         vec![
-            Panel {
-                title: "capacity (closed loop)".into(),
-                x_desc: format!("capacity ÷ {r}'s, per round (right is better)"),
-                ratio: true,
-                pick: |c| c.ratio_to_reference.capacity_rps.as_ref(),
-            },
-            Panel {
-                title: format!("p99 latency{rate}"),
-                x_desc: format!("p99 ÷ {r}'s, per round (left is better)"),
-                ratio: true,
-                pick: |c| c.ratio_to_reference.latency_p99_ms.as_ref(),
-            },
-            Panel {
-                title: format!("server CPU per 1,000 responses{rate}"),
-                x_desc: format!("server CPU ÷ {r}'s, per round (left is better)"),
-                ratio: true,
-                pick: |c| c.ratio_to_reference.server_cpu_s_per_1000.as_ref(),
-            },
+            Panel::ratio(&CAPACITY, "capacity (closed loop)".into(), "capacity", r),
+            Panel::ratio(&COST_P99, format!("p99 latency{rate}"), "p99", r),
+            Panel::ratio(
+                &COST_CPU_PER_1000,
+                format!("server CPU per 1,000 responses{rate}"),
+                "server CPU",
+                r,
+            ),
             faults,
         ]
     }
@@ -119,7 +132,7 @@ impl PriceFigure<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, v)| {
-                let x = (p.pick)(v.cost.as_ref()?)?.clone();
+                let x = p.pick(v.cost.as_ref()?)?.clone();
                 let y = mib(v.medians.rss_after_drain_bytes?);
                 let a: Vec<f64> = v
                     .run_figures
