@@ -60,10 +60,26 @@ pub struct ReportInput<'a> {
     pub summary: &'a Summary,
 }
 
-/// One output of the report. Exporters read [`ReportInput`] and write their files into the
-/// report directory, atomically; they never read each other's output.
+/// One file of a report: its name in the report directory and its bytes.
+pub struct Output {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Output {
+    pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Output {
+        Output {
+            name: name.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// One output of the report. Exporters read [`ReportInput`] and return their files as bytes
+/// (none, when they have nothing to show); they never read each other's output, and only
+/// [`render`] writes.
 pub trait Exporter {
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError>;
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError>;
 }
 
 /// Every output of `allocstorm report`, in the order they are written.
@@ -91,13 +107,29 @@ pub fn render(dir: &Path) -> Result<Summary, ReportError> {
     };
     let mut first_error = None;
     for e in exporters() {
-        if let Err(err) = e.export(&input, dir) {
-            first_error.get_or_insert(err);
+        let written = e.export(&input).and_then(|outputs| {
+            outputs
+                .iter()
+                .try_for_each(|o| write_atomic(&dir.join(&o.name), &o.bytes))
+        });
+        if let Err(err) = written {
+            first_error.get_or_insert(in_dir(err, dir));
         }
     }
     match first_error {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// An exporter names the file it could not draw by its name; the user is told its path.
+fn in_dir(err: ReportError, dir: &Path) -> ReportError {
+    match err {
+        ReportError::Plot { path, message } => ReportError::Plot {
+            path: dir.join(path).display().to_string(),
+            message,
+        },
+        other => other,
     }
 }
 

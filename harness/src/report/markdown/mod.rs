@@ -26,10 +26,9 @@ mod sweep;
 mod variants;
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::summary::{Spread, Summary};
-use super::{write_atomic, Exporter, ReportError, ReportInput};
+use super::{Exporter, Output, ReportError, ReportInput};
 use crate::table::{ratio, Cell};
 
 pub use results::table_header;
@@ -37,8 +36,8 @@ pub use results::table_header;
 pub struct ReportMarkdown;
 
 impl Exporter for ReportMarkdown {
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
-        write_atomic(&dir.join("report.md"), markdown(input.summary).as_bytes())
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
+        Ok(vec![Output::new("report.md", markdown(input.summary))])
     }
 }
 

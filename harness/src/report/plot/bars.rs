@@ -2,23 +2,21 @@
 //! the drain (medians over ok runs), with the after-drain spread across runs as a whisker:
 //! the gate figure and its noise in one look.
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    axis_label, draw_legend, mib, mib_label, text_style, write_png_svg, Figure, LegendEntry,
-    Swatch, LEGEND_WIDTH, WIDTH,
+    axis_label, draw_legend, mib, mib_label, png_svg, text_style, Figure, LegendEntry, Swatch,
+    LEGEND_WIDTH, WIDTH,
 };
-use crate::report::{Exporter, ReportError, ReportInput};
+use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct SummaryBars;
 
 impl Exporter for SummaryBars {
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
-        write_png_svg(&BarsFigure { input }, dir, "rss-summary")
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
+        png_svg(&BarsFigure { input }, "rss-summary")
     }
 }
 

@@ -7,22 +7,20 @@
 
 mod price;
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axis_label, mib, text_style, variant_color, write_png_svg, Figure};
+use super::{axis_label, mib, png_svg, text_style, variant_color, Figure};
 use crate::report::summary::{FigureSet, VariantSummary};
-use crate::report::{Exporter, ReportError, ReportInput};
+use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct Cost;
 
 impl Exporter for Cost {
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
         match &input.summary.cost {
-            Some(cost) => write_png_svg(&price::PriceFigure { input, cost }, dir, "cost"),
-            None => write_png_svg(&CostFigure { input }, dir, "cost"),
+            Some(cost) => png_svg(&price::PriceFigure { input, cost }, "cost"),
+            None => png_svg(&CostFigure { input }, "cost"),
         }
     }
 }

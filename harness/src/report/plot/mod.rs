@@ -17,14 +17,13 @@ pub mod cost;
 pub mod sweep;
 pub mod timeline;
 
-use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use super::{write_atomic, ReportError};
+use super::{Output, ReportError};
 
 /// Large enough to read when pasted into a review at full width.
 pub const WIDTH: u32 = 1600;
@@ -59,42 +58,48 @@ pub trait Figure {
         DB::ErrorType: 'static;
 }
 
-/// Draws `fig` into `dir/stem.png` and `dir/stem.svg`, each written atomically.
-pub fn write_png_svg(fig: &impl Figure, dir: &Path, stem: &str) -> Result<(), ReportError> {
-    let png = dir.join(format!("{stem}.png"));
-    let plot_err = |path: &Path, e: String| ReportError::Plot {
-        path: path.display().to_string(),
+/// `fig` drawn as `stem.png` and `stem.svg`.
+pub fn png_svg(fig: &impl Figure, stem: &str) -> Result<Vec<Output>, ReportError> {
+    let (png, svg) = (format!("{stem}.png"), format!("{stem}.svg"));
+    let plot_err = |path: &str, e: String| ReportError::Plot {
+        path: path.to_string(),
         message: e,
     };
     ensure_fonts().map_err(|e| plot_err(&png, e))?;
-
-    // The bitmap backend picks the encoder from the extension, so the temporary file keeps it.
-    let tmp = dir.join(format!(".{stem}.tmp.png"));
-    let drawn = (|| -> anyhow::Result<()> {
-        let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
-        fig.draw(&root)?;
-        root.present()?;
-        Ok(())
-    })();
-    if let Err(e) = drawn {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(plot_err(&png, format!("{e:#}")));
-    }
-    std::fs::rename(&tmp, &png).map_err(|source| ReportError::Write {
-        path: png.display().to_string(),
-        source,
-    })?;
-
-    let svg_path = dir.join(format!("{stem}.svg"));
-    let mut svg = String::new();
+    let png_bytes = png_bytes(fig).map_err(|e| plot_err(&png, format!("{e:#}")))?;
+    let mut svg_text = String::new();
     (|| -> anyhow::Result<()> {
-        let root = SVGBackend::with_string(&mut svg, fig.size()).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg_text, fig.size()).into_drawing_area();
         fig.draw(&root)?;
         root.present()?;
         Ok(())
     })()
-    .map_err(|e| plot_err(&svg_path, format!("{e:#}")))?;
-    write_atomic(&svg_path, svg.as_bytes())
+    .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
+    Ok(vec![
+        Output::new(png, png_bytes),
+        Output::new(svg, svg_text),
+    ])
+}
+
+/// `fig` drawn on an RGB buffer and encoded as PNG with the encoder and settings plotters
+/// uses when it writes a `.png` file itself, so the bytes are the same.
+fn png_bytes(fig: &impl Figure) -> anyhow::Result<Vec<u8>> {
+    use image::ImageEncoder as _;
+    let (w, h) = fig.size();
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        fig.draw(&root)?;
+        root.present()?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(
+        &rgb,
+        w,
+        h,
+        image::ColorType::Rgb8,
+    )?;
+    Ok(png)
 }
 
 /// A distinct colour per variant, by its position in the summary (Tableau 10: tells apart on

@@ -5,27 +5,25 @@
 //! `glibc-arena2` stays flat. Not drawn for a sweep of words (`buffered`, `streaming`): the bars
 //! and tables show each point as its own variant.
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    axis_label, draw_legend, mib, text_style, variant_color, write_png_svg, Figure, LegendEntry,
-    Swatch, LEGEND_WIDTH, WIDTH,
+    axis_label, draw_legend, mib, png_svg, text_style, variant_color, Figure, LegendEntry, Swatch,
+    LEGEND_WIDTH, WIDTH,
 };
 use crate::report::summary::{FigureSet, VariantSummary};
-use crate::report::{Exporter, ReportError, ReportInput};
+use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct Sweep;
 
 impl Exporter for Sweep {
     /// Written only when the records form a numeric sweep of at least two values.
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
         match SweepFigure::of(input) {
-            Some(fig) => write_png_svg(&fig, dir, "sweep"),
-            None => Ok(()),
+            Some(fig) => png_svg(&fig, "sweep"),
+            None => Ok(vec![]),
         }
     }
 }

@@ -6,31 +6,30 @@
 //! one panel per series the scenario declares (`[report] series`, read from `/stats`).
 
 use std::ops::Range;
-use std::path::Path;
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    axis_label, draw_legend, mib, mib_label, text_style, variant_color, write_png_svg, Figure,
+    axis_label, draw_legend, mib, mib_label, png_svg, text_style, variant_color, Figure,
     LegendEntry, Swatch, HEIGHT, LEGEND_WIDTH, WIDTH,
 };
 use crate::record::{RunRecord, RunStatus};
 use crate::report::series;
 use crate::report::summary::{load_start, phase};
-use crate::report::{Exporter, ReportError, ReportInput};
+use crate::report::{Exporter, Output, ReportError, ReportInput};
 use crate::scenario::{SeriesKind, SeriesSpec};
 
 pub struct Timeline;
 
 impl Exporter for Timeline {
-    fn export(&self, input: &ReportInput<'_>, dir: &Path) -> Result<(), ReportError> {
+    fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
         let fig = TimelineFigure {
             input,
             series: input.summary.scenario.series.clone(),
         };
-        write_png_svg(&fig, dir, "rss-timeline")
+        png_svg(&fig, "rss-timeline")
     }
 }
 
