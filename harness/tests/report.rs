@@ -529,7 +529,7 @@ fn killed_run_is_rebuilt_from_its_event_stream() {
     let summary = report::render(dir).unwrap();
     let v = &summary.variants[0];
     assert_eq!(v.name, "glibc");
-    assert_eq!(v.status, "interrupted");
+    assert_eq!(v.status, RunStatus::Interrupted);
     assert_eq!((v.runs, v.runs_ok), (1, 0));
     let run = &v.run_figures[0];
     assert!(run.incomplete);
@@ -950,7 +950,7 @@ fn run_that_failed_at_startup_still_renders() {
     r.figures = figures::compute(&r.samples, &r.phases);
     write_records(dir.path(), &[r]);
     let summary = report::render(dir.path()).unwrap();
-    assert_eq!(summary.variants[0].status, "failed");
+    assert_eq!(summary.variants[0].status, RunStatus::Failed);
     assert_eq!(summary.variants[0].medians, Default::default());
     for f in [
         "rss-timeline.png",
@@ -1416,7 +1416,7 @@ fn records_from_before_sweeps_limits_and_series_still_load() {
     assert_eq!(s["variants"][0]["base_variant"], "glibc");
     assert_eq!(s["variants"][0]["sweep"], Value::Null);
     assert_eq!(s["variants"][0]["series_peaks"], json!([]));
-    assert_eq!(summary.variants[0].status, "ok");
+    assert_eq!(summary.variants[0].status, RunStatus::Ok);
     assert!(!dir.path().join("sweep.png").exists());
 }
 

@@ -5,6 +5,7 @@
 
 use super::summary::FigureSet;
 use crate::figures::Recovery;
+use crate::record::RunStatus;
 
 /// The cells of one output: what it writes for a missing figure.
 pub struct Cells {
@@ -49,8 +50,8 @@ impl Cells {
 }
 
 /// A status in `report.md`: `ok`, or in bold what is not.
-pub fn status(status: &str) -> String {
-    if status == "ok" {
+pub fn status(status: &RunStatus) -> String {
+    if status.is_ok() {
         "ok".into()
     } else {
         format!("**{status}**")

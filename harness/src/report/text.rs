@@ -37,7 +37,7 @@ pub fn text_table(s: &Summary) -> String {
         let m = &v.medians;
         rows.push(vec![
             v.name.clone(),
-            v.status.clone(),
+            v.status.to_string(),
             if v.runs_ok == v.runs {
                 v.runs.to_string()
             } else {
@@ -81,7 +81,7 @@ pub fn text_table(s: &Summary) -> String {
         for r in v
             .run_figures
             .iter()
-            .filter(|r| r.status != "ok" && !r.incomplete)
+            .filter(|r| !r.status.is_ok() && !r.incomplete)
         {
             let why = r.failure.as_deref().unwrap_or("no reason recorded");
             out.push_str(&format!(
@@ -179,11 +179,11 @@ mod tests {
     #[test]
     fn oom_runs_say_why() {
         let mut oom = variant("glibc@buffered", None);
-        oom.status = "oom".into();
+        oom.status = crate::record::RunStatus::Oom;
         oom.runs = 1;
         oom.run_figures = vec![RunFigures {
             run_index: 1,
-            status: "oom".into(),
+            status: crate::record::RunStatus::Oom,
             failure: Some("VmRSS 530 MiB crossed the memory limit of 512 MiB at 12.3s".into()),
             incomplete: false,
             started_at: String::new(),

@@ -4,7 +4,7 @@
 //!
 //! - `scenario`: the scenario, its load and its target as the records tell them; `sweep`:
 //!   the swept field and where each variant sits in it.
-//! - `status`: a run's status and whether it was rebuilt; `order`: run and variant order;
+//! - `status`: whether a run was rebuilt; `order`: run and variant order;
 //!   `phase`: a run's phases and its time zero.
 //! - `figures`: one run's figure set; `medians`: their medians over the ok runs and the
 //!   run-to-run spread.
@@ -49,7 +49,7 @@ pub use phase::{load_start, phase};
 pub use recommend::{recommend, OverBudget, Priced, Recommendation};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
 pub use shards::ShardInfo;
-pub use status::{is_incomplete, run_status, INCOMPLETE_PREFIX};
+pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
 

@@ -188,7 +188,7 @@ fn check_budget(v: &VariantSummary, budget: &MemoryBudget) -> Check {
     let ok_runs: Vec<_> = v
         .run_figures
         .iter()
-        .filter(|r| r.status == "ok")
+        .filter(|r| r.status.is_ok())
         .map(|r| (r.run_index, &r.figures))
         .collect();
     let stated = budget.max_retention.is_some() || budget.max_after_drain_bytes.is_some();
@@ -304,6 +304,7 @@ fn after_nudge(v: &VariantSummary) -> Option<String> {
 pub(crate) mod tests {
     use super::*;
     use crate::figures::Figures;
+    use crate::record::RunStatus;
     use crate::report::summary::cost::{CostSpreads, RunNote, VariantCost};
     use crate::report::summary::{FigureSet, RunFigures};
 
@@ -339,7 +340,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(i, f)| RunFigures {
                 run_index: i as u32 + 1,
-                status: "ok".into(),
+                status: RunStatus::Ok,
                 failure: None,
                 incomplete: false,
                 started_at: String::new(),
