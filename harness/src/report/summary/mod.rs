@@ -12,13 +12,15 @@
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
 //!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
-//! - `cost`: the price of each variant (`[cost]`), its ratio to the reference per round, and
-//!   how it was measured; `recommend`: which variants meet the memory budget, by price.
+//! - `spread`: a median and its min–max; `cost`: the price of each variant (`[cost]`) and its
+//!   ratio to the reference per round; `recommend`: which variants meet the memory budget, by
+//!   price; `cost_info`: how the cost was measured, with the recommendation.
 //! - `shards`: the shards of a comparison fanned out over machines, each with its host.
 //! - `warnings`: what a reader must know before trusting the table.
 
 mod container;
 mod cost;
+mod cost_info;
 mod figures;
 mod held_vs_live;
 mod mappings;
@@ -28,6 +30,7 @@ mod phase;
 pub(crate) mod recommend;
 mod scenario;
 mod shards;
+mod spread;
 mod status;
 mod sweep;
 mod variant;
@@ -39,7 +42,8 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
-pub use cost::{CostInfo, CostSpreads, RateUse, RunNote, Spread, VariantCost, FAULTS_FOR_A_RATIO};
+pub use cost::{CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
+pub use cost_info::CostInfo;
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
@@ -49,6 +53,7 @@ pub use phase::{load_start, phase};
 pub use recommend::{recommend, OverBudget, Priced, Recommendation};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
 pub use shards::ShardInfo;
+pub use spread::Spread;
 pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
@@ -81,7 +86,7 @@ pub struct Summary {
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);
     let names = variant_order(records);
-    let mut cost = cost::cost_info(&ordered);
+    let mut cost = cost_info::cost_info(&ordered);
     let runs_of = |n: &str| -> Vec<&RunRecord> {
         ordered
             .iter()

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::scenario::MemoryBudget;
 
-use super::cost::Spread;
+use super::spread::Spread;
 use super::variant::VariantSummary;
 
 const MIB: f64 = 1024.0 * 1024.0;
