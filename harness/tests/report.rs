@@ -550,7 +550,10 @@ fn killed_run_is_rebuilt_from_its_event_stream() {
         "the load summary was streamed before the kill"
     );
     assert!(
-        summary.warnings.iter().any(|w| w.contains("incomplete")),
+        summary
+            .warnings
+            .iter()
+            .any(|w| matches!(w, report::summary::Warning::Rebuilt { .. })),
         "{:?}",
         summary.warnings
     );

@@ -14,6 +14,7 @@
 //!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
 //! - [`text`]: the table printed on the terminal after a run.
+//! - [`words`]: the sentences of the summary's reasons, notes and warnings, for every output.
 //! - [`format`]: how every output writes a figure (MiB, t90, a missing value), and the cells of
 //!   `report.md`'s tables.
 
@@ -24,6 +25,7 @@ pub mod plot;
 pub mod series;
 pub mod summary;
 pub mod text;
+pub mod words;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

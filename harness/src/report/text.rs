@@ -142,7 +142,7 @@ mod tests {
             shards: vec![],
             variants,
             cost: None,
-            warnings,
+            warnings: warnings.into_iter().map(Into::into).collect(),
         }
     }
 

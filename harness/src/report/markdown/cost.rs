@@ -366,7 +366,10 @@ mod tests {
         c.client_bound_runs = 1;
         c.rate_above_capacity = vec![RunNote {
             run_index: 1,
-            why: "capacity 400/s below the fixed rate 450/s".into(),
+            why: crate::report::summary::BelowRate::Rates {
+                capacity_rps: 400.0,
+                rate_rps: 450.0,
+            },
         }];
         c.failures = vec![RunNote {
             run_index: 3,

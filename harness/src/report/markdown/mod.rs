@@ -48,7 +48,7 @@ pub fn markdown(s: &Summary) -> String {
     if !s.warnings.is_empty() {
         out.push_str("> **Read with care:**\n");
         for w in &s.warnings {
-            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+            let _ = writeln!(out, "> - {}", w.to_string().replace('\n', " "));
         }
         out.push('\n');
     }

@@ -15,6 +15,7 @@ use crate::cost::CostFigures;
 use crate::record::{RunRecord, RunStatus};
 
 use super::spread::Spread;
+use super::worded::worded;
 
 /// Below this many minor faults per response the reference faults next to never, and a ratio
 /// to it says nothing: `report.md` and the plot show the figure itself.
@@ -52,12 +53,26 @@ impl CostSpreads {
     }
 }
 
-/// A run and what is said of it.
+/// A run and what is said of it: the record's own words (`String`), or data worded where it
+/// is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunNote {
+pub struct RunNote<W = String> {
     pub run_index: u32,
-    pub why: String,
+    pub why: W,
 }
+
+/// A run's capacity below the fixed rate it was then driven at (requests/s).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BelowRate {
+    Rates {
+        capacity_rps: f64,
+        rate_rps: f64,
+    },
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+worded!(BelowRate);
 
 /// A fixed rate of the latency phase, where it came from, and how many runs used it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +104,7 @@ pub struct VariantCost {
     pub latency_rates: Vec<RateUse>,
     /// Ok runs whose capacity was below the fixed rate they were then driven at: overloaded
     /// at that rate, their latency is a queue's, not the server's work.
-    pub rate_above_capacity: Vec<RunNote>,
+    pub rate_above_capacity: Vec<RunNote<BelowRate>>,
     /// Runs whose cost measurement stopped short, and why (their memory figures stand).
     pub failures: Vec<RunNote>,
 }
@@ -163,9 +178,12 @@ pub(super) fn variant_cost(runs: &[&RunRecord], reference: &[&RunRecord]) -> Opt
         .filter_map(|r| {
             let c = r.cost.as_ref()?;
             let (cap, rate) = (c.figures.capacity_rps?, c.latency_rate?);
-            (cap < rate).then(|| RunNote {
+            (cap < rate).then_some(RunNote {
                 run_index: r.header.run_index,
-                why: format!("capacity {cap:.0}/s below the fixed rate {rate:.0}/s"),
+                why: BelowRate::Rates {
+                    capacity_rps: cap,
+                    rate_rps: rate,
+                },
             })
         })
         .collect();
@@ -291,7 +309,10 @@ mod tests {
         assert_eq!(c.rate_above_capacity.len(), 1);
         assert_eq!(
             c.rate_above_capacity[0].why,
-            "capacity 250/s below the fixed rate 300/s"
+            BelowRate::Rates {
+                capacity_rps: 250.0,
+                rate_rps: 300.0
+            }
         );
     }
 

@@ -35,6 +35,7 @@ mod status;
 mod sweep;
 mod variant;
 mod warnings;
+mod worded;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +43,7 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
-pub use cost::{CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
+pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
@@ -50,13 +51,16 @@ pub use mappings::MappingsAt;
 pub use medians::coefficient_of_variation;
 pub use order::{in_run_order, run_order, variant_order};
 pub use phase::{load_start, phase};
-pub use recommend::{recommend, OverBudget, Priced, Recommendation};
+pub use recommend::{
+    recommend, AfterNudge, Limited, Note, OverBudget, Priced, Recommendation, Unpriced, Why,
+};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
 pub use shards::ShardInfo;
 pub use spread::Spread;
 pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
+pub use warnings::{RunId, Warning};
 
 /// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -79,7 +83,7 @@ pub struct Summary {
     pub cost: Option<CostInfo>,
     /// Things a reader must know before trusting the table: rebuilt runs, runs measured in a
     /// different environment or from a different scenario file.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The summary of a report directory's records (docs/measurements.md, "Outputs").
