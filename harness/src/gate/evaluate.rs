@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::baseline::Baseline;
 use super::measured::{Measured, VariantRuns};
+use crate::record::RunStatus;
 use crate::scenario::gate::{GateConfig, Thresholds};
 use allocstorm_core::Exit;
 
@@ -185,8 +186,8 @@ fn no_ok_run(v: &VariantRuns) -> String {
     let statuses: Vec<String> = v
         .runs
         .iter()
-        .map(|r| match (&r.failure, r.status.as_str()) {
-            (_, "ok") => format!("#{} ok but no after-drain figure", r.run_index),
+        .map(|r| match (&r.failure, r.status) {
+            (_, RunStatus::Ok) => format!("#{} ok but no after-drain figure", r.run_index),
             (Some(f), s) => format!("#{} {s}: {f}", r.run_index),
             (None, s) => format!("#{} {s}", r.run_index),
         })
@@ -221,8 +222,8 @@ pub fn evaluate(
             budgets: Vec::new(),
         };
         if a.is_empty() {
-            match v.runs.iter().find(|r| r.status == "skipped") {
-                Some(r) if v.runs.iter().all(|r| r.status == "skipped") => {
+            match v.runs.iter().find(|r| r.status == RunStatus::Skipped) {
+                Some(r) if v.runs.iter().all(|r| r.status == RunStatus::Skipped) => {
                     g.skipped = Some(r.failure.clone().unwrap_or_else(|| "skipped".into()));
                 }
                 _ => g.error = Some(no_ok_run(v)),

@@ -136,8 +136,8 @@ pub struct VariantSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFigure {
     pub run_index: u32,
-    /// `ok`, `failed` or `interrupted`; only ok runs count.
-    pub status: String,
+    /// As the report names it (`RunRecord::reported_status`); only ok runs count.
+    pub status: RunStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     pub rss_after_drain_bytes: Option<u64>,
@@ -150,7 +150,7 @@ pub struct RunFigure {
 impl RunFigure {
     /// Ok and with an after-drain figure: a run the gate counts.
     pub fn counts(&self) -> bool {
-        self.status == "ok" && self.rss_after_drain_bytes.is_some()
+        self.status.is_ok() && self.rss_after_drain_bytes.is_some()
     }
 }
 
@@ -212,16 +212,6 @@ impl Measured {
     }
 }
 
-fn status_name(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Ok => "ok",
-        RunStatus::Failed => "failed",
-        RunStatus::Interrupted => "interrupted",
-        RunStatus::Oom => "oom",
-        RunStatus::Skipped => "skipped",
-    }
-}
-
 /// The gate's view of a directory's records. The key is the first ok run's (the first run's
 /// when none is ok); every other run that disagrees is listed in `inconsistencies`.
 pub fn measure(records: &[RunRecord]) -> Measured {
@@ -270,7 +260,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         }
         let fig = RunFigure {
             run_index: r.header.run_index,
-            status: status_name(r.status).to_string(),
+            status: r.reported_status(),
             failure: r.failure.clone(),
             rss_after_drain_bytes: r.figures.rss_after_drain_bytes,
             retention: r.figures.retention,
@@ -535,5 +525,22 @@ mod tests {
         ] {
             assert_eq!(is_allocator_crate(name), yes, "{name}");
         }
+    }
+
+    /// Before, the gate named such a run `failed` where the report named it `oom`.
+    #[test]
+    fn a_failed_run_that_says_it_ran_out_of_memory_is_oom_as_in_the_report() {
+        let text = include_str!(
+            "../../../reports/incidents/buffered-vs-streaming/runs/glibc@buffered-1.json"
+        );
+        let mut r: RunRecord = serde_json::from_str(text).unwrap();
+        r.status = RunStatus::Failed;
+        r.failure = Some("server process is gone: memory allocation failed, out of memory".into());
+        let m = measure(std::slice::from_ref(&r));
+        assert_eq!(m.variants[0].runs[0].status, RunStatus::Oom);
+        r.failure = Some("server process is gone".into());
+        r.server_exit = Some("exited with code 1".into());
+        let m = measure(&[r]);
+        assert_eq!(m.variants[0].runs[0].status, RunStatus::Failed);
     }
 }

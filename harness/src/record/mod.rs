@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod dir;
+mod status;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
+pub use status::RunStatus;
 
 use crate::cgroup::{CgroupNote, CgroupSample};
 use crate::cost::CostRecord;
@@ -23,22 +25,6 @@ use crate::sample::{MappingBreakdown, Sample, SmapsRollup, TreeSample};
 use crate::scenario::{PhaseSpec, ReportSpec, Variant};
 
 pub const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    Ok,
-    /// The server died or the harness could not complete the run.
-    Failed,
-    /// Stopped by the user (Ctrl-C).
-    Interrupted,
-    /// The server crossed the scenario's memory limit (killed by the harness) or was killed by
-    /// the kernel's OOM killer: an outcome measured, not a harness failure.
-    Oom,
-    /// Not run: the variant cannot run on this machine (its preload library is missing).
-    /// `failure` says why and what installs it; the record has nothing measured.
-    Skipped,
-}
 
 /// A `/stats` reading, kept whole.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,6 +17,7 @@
 //! - [`catalogue`]: every figure declared once (its key, titles, unit, precision, which way is
 //!   better, how it is read); the tables and the terminal take their columns from it, and
 //!   [`crate::table`] writes them.
+//! - [`words`]: the sentences of the summary's reasons, notes and warnings, for every output.
 
 pub mod catalogue;
 pub mod json;
@@ -25,6 +26,7 @@ pub mod plot;
 pub mod series;
 pub mod summary;
 pub mod text;
+pub mod words;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -26,7 +26,7 @@ pub(crate) fn figures_table(s: &Summary, catalogue: &[&Figure]) -> Table {
         .chain(figures.iter().map(|f| f.column(View::Terminal))),
     );
     for v in &s.variants {
-        let mut row = vec![Cell::text(&v.name), Cell::text(&v.status), runs(v)];
+        let mut row = vec![Cell::text(&v.name), Cell::text(v.status.as_str()), runs(v)];
         row.extend(figures.iter().map(|f| f.of_variant(v)));
         t.row(row);
     }
@@ -51,7 +51,7 @@ fn why_not_ok(s: &Summary) -> String {
         for r in v
             .run_figures
             .iter()
-            .filter(|r| r.status != "ok" && !r.incomplete)
+            .filter(|r| !r.status.is_ok() && !r.incomplete)
         {
             let why = r.failure.as_deref().unwrap_or("no reason recorded");
             out.push_str(&format!(
@@ -112,7 +112,7 @@ mod tests {
             shards: vec![],
             variants,
             cost: None,
-            warnings,
+            warnings: warnings.into_iter().map(Into::into).collect(),
         }
     }
 
@@ -149,11 +149,11 @@ mod tests {
     #[test]
     fn oom_runs_say_why() {
         let mut oom = variant("glibc@buffered", None);
-        oom.status = "oom".into();
+        oom.status = crate::record::RunStatus::Oom;
         oom.runs = 1;
         oom.run_figures = vec![RunFigures {
             run_index: 1,
-            status: "oom".into(),
+            status: crate::record::RunStatus::Oom,
             failure: Some("VmRSS 530 MiB crossed the memory limit of 512 MiB at 12.3s".into()),
             incomplete: false,
             started_at: String::new(),

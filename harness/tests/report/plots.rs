@@ -158,7 +158,7 @@ fn run_that_failed_at_startup_still_renders() {
     r.figures = figures::compute(&r.samples, &r.phases);
     write_records(dir.path(), &[r]);
     let summary = report::render(dir.path()).unwrap();
-    assert_eq!(summary.variants[0].status, "failed");
+    assert_eq!(summary.variants[0].status, RunStatus::Failed);
     assert_eq!(summary.variants[0].medians, Default::default());
     for f in [
         "rss-timeline.png",

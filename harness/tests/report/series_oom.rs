@@ -253,6 +253,6 @@ fn records_from_before_sweeps_limits_and_series_still_load() {
     assert_eq!(s["variants"][0]["base_variant"], "glibc");
     assert_eq!(s["variants"][0]["sweep"], Value::Null);
     assert_eq!(s["variants"][0]["series_peaks"], json!([]));
-    assert_eq!(summary.variants[0].status, "ok");
+    assert_eq!(summary.variants[0].status, RunStatus::Ok);
     assert!(!dir.path().join("sweep.png").exists());
 }

@@ -106,7 +106,7 @@ fn price_grid(s: &Summary, reference: &str, faults_ratio: bool) -> (Table, Footn
 }
 
 /// `run 2: the client used 1.9 of 2 cores; run 3: …`.
-fn run_notes(notes: &[crate::report::summary::RunNote]) -> String {
+fn run_notes<W: std::fmt::Display>(notes: &[crate::report::summary::RunNote<W>]) -> String {
     notes
         .iter()
         .map(|n| format!("run {}: {}", n.run_index, n.why))
@@ -408,7 +408,10 @@ mod tests {
         c.client_bound_runs = 1;
         c.rate_above_capacity = vec![RunNote {
             run_index: 1,
-            why: "capacity 400/s below the fixed rate 450/s".into(),
+            why: crate::report::summary::BelowRate::Rates {
+                capacity_rps: 400.0,
+                rate_rps: 450.0,
+            },
         }];
         c.failures = vec![RunNote {
             run_index: 3,

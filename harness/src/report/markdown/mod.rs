@@ -29,6 +29,7 @@ use std::fmt::Write as _;
 
 use super::summary::{Spread, Summary};
 use super::{Exporter, Output, ReportError, ReportInput};
+use crate::record::RunStatus;
 use crate::table::{ratio, Cell};
 
 pub use results::table_header;
@@ -49,7 +50,7 @@ pub fn markdown(s: &Summary) -> String {
     if !s.warnings.is_empty() {
         out.push_str("> **Read with care:**\n");
         for w in &s.warnings {
-            let _ = writeln!(out, "> - {}", w.replace('\n', " "));
+            let _ = writeln!(out, "> - {}", w.to_string().replace('\n', " "));
         }
         out.push('\n');
     }
@@ -71,8 +72,8 @@ pub fn markdown(s: &Summary) -> String {
 }
 
 /// A status: `ok`, or in bold what is not.
-fn status(status: &str) -> Cell {
-    Cell::text(status).strong_if(status != "ok")
+fn status(status: &RunStatus) -> Cell {
+    Cell::text(status.as_str()).strong_if(!status.is_ok())
 }
 
 /// A JSON value as a person writes it: `8`, `buffered`.

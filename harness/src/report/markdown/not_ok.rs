@@ -11,7 +11,7 @@ pub(super) fn not_ok_runs(s: &Summary, out: &mut String) {
         .variants
         .iter()
         .flat_map(|v| v.run_figures.iter().map(move |r| (v, r)))
-        .filter(|(_, r)| r.status != "ok")
+        .filter(|(_, r)| !r.status.is_ok())
         .collect();
     if runs.is_empty() {
         return;

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use super::min_max;
 use crate::report::summary::{CostInfo, Priced, Spread, Summary};
+use crate::report::words::joined;
 use crate::table::ratio as figure;
 
 /// The recommendation, when the summary has cost data.
@@ -117,7 +118,7 @@ pub(super) fn recommendation(s: &Summary, out: &mut String) {
             if &o.name == reference {
                 line.push_str(" (the reference)");
             }
-            let _ = write!(line, ": {}", o.why.join("; "));
+            let _ = write!(line, ": {}", joined(&o.why, "; "));
             if let Some(n) = &o.after_nudge {
                 let _ = write!(
                     line,
@@ -251,7 +252,7 @@ fn honesty(s: &Summary, p: &Priced, reference: &str, out: &mut String) {
             "Its capacity was below the fixed rate in {} run{} ({}): at that rate it was overloaded, and its latency is a queue's, not its work's.",
             p.rate_above_capacity.len(),
             if p.rate_above_capacity.len() == 1 { "" } else { "s" },
-            p.rate_above_capacity.join("; ")
+            joined(&p.rate_above_capacity, "; ")
         ));
     }
     let reference_bound = s
@@ -267,10 +268,10 @@ fn honesty(s: &Summary, p: &Priced, reference: &str, out: &mut String) {
         ));
     }
     for n in &p.notes {
-        said.push(format!("{}.", capitalized(n)));
+        said.push(format!("{}.", capitalized(&n.to_string())));
     }
     if let Some(n) = &p.after_nudge {
-        said.push(format!("{}.", capitalized(n)));
+        said.push(format!("{}.", capitalized(&n.to_string())));
     }
     if !said.is_empty() {
         out.push_str(&said.join(" "));
@@ -338,7 +339,7 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
         line.push_str("; overloaded at the fixed rate in some run (its latency is a queue's)");
     }
     if !p.notes.is_empty() {
-        let _ = write!(line, "; {}", p.notes.join("; "));
+        let _ = write!(line, "; {}", joined(&p.notes, "; "));
     }
     line
 }
@@ -513,7 +514,10 @@ mod tests {
         let mut a = priced("a", &[0.02, 0.02], &[0.4, 0.5], &[50.0, 90.0]);
         a.cost.as_mut().unwrap().rate_above_capacity = vec![RunNote {
             run_index: 2,
-            why: "capacity 206/s below the fixed rate 330/s".into(),
+            why: crate::report::summary::BelowRate::Rates {
+                capacity_rps: 206.0,
+                rate_rps: 330.0,
+            },
         }];
         let md = render(&summary(vec![a], retention(0.1)));
         assert!(

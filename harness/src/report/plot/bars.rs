@@ -10,6 +10,7 @@ use super::{
     axis_label, draw_legend, mib, mib_label, png_svg, text_style, Figure, LegendEntry, Swatch,
     LEGEND_WIDTH, WIDTH,
 };
+use crate::record::RunStatus;
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct SummaryBars;
@@ -62,7 +63,7 @@ impl Figure for BarsFigure<'_> {
                 let a: Vec<f64> = v
                     .run_figures
                     .iter()
-                    .filter(|r| r.status == "ok")
+                    .filter(|r| r.status.is_ok())
                     .filter_map(|r| r.figures.rss_after_drain_bytes)
                     .map(mib)
                     .collect();
@@ -133,7 +134,7 @@ impl Figure for BarsFigure<'_> {
             let c = i as f64;
             if v.runs_ok == 0 {
                 chart.draw_series(std::iter::once(Text::new(
-                    if v.status == "skipped" {
+                    if v.status == RunStatus::Skipped {
                         "skipped: not run here".to_string()
                     } else {
                         format!("{}: no ok run", v.status)

@@ -67,7 +67,7 @@ fn a_mib(f: &FigureSet) -> Option<f64> {
 fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
     v.run_figures
         .iter()
-        .filter(|r| r.status == "ok")
+        .filter(|r| r.status.is_ok())
         .map(|r| &r.figures)
 }
 

@@ -1,6 +1,6 @@
-//! The price of each fix (`[cost]`) in the summary: per variant, the median and spread of
+//! The price of each fix (`[cost]`) in the summary, per variant: the median and spread of
 //! every cost figure over its ok runs and its ratio to the reference variant, paired per
-//! round; for the scenario, the reference, the memory budget and how the cost was measured.
+//! round. (For the scenario, how the cost was measured: `cost_info`.)
 //!
 //! Ratios are taken per round on purpose: run *n* of a variant against run *n* of the
 //! reference, measured minutes apart in the same round. The machine drifts between rounds
@@ -12,41 +12,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::CostFigures;
-use crate::figures::median_f64;
 use crate::record::{RunRecord, RunStatus};
-use crate::scenario::MemoryBudget;
+
+use super::spread::Spread;
+use super::worded::worded;
 
 /// Below this many minor faults per response the reference faults next to never, and a ratio
 /// to it says nothing: `report.md` and the plot show the figure itself.
 pub const FAULTS_FOR_A_RATIO: f64 = 1.0;
-
-/// The median of a figure and its spread: over runs for a figure, over rounds for a ratio.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    /// Runs (a figure) or rounds (a ratio) it is taken over.
-    pub n: usize,
-}
-
-impl Spread {
-    /// The median and min–max of the finite values; `None` without one.
-    pub fn of(values: &[f64]) -> Option<Spread> {
-        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        Some(Spread {
-            median: median_f64(&v)?,
-            min: v.iter().copied().fold(f64::INFINITY, f64::min),
-            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            n: v.len(),
-        })
-    }
-
-    /// Whether the two spreads share a value: what is inside both could be either's.
-    pub fn overlaps(&self, other: &Spread) -> bool {
-        self.min <= other.max && other.min <= self.max
-    }
-}
 
 /// One [`Spread`] per number of [`CostFigures`] (`null` where no run or round has it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -80,12 +53,26 @@ impl CostSpreads {
     }
 }
 
-/// A run and what is said of it.
+/// A run and what is said of it: the record's own words (`String`), or data worded where it
+/// is shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunNote {
+pub struct RunNote<W = String> {
     pub run_index: u32,
-    pub why: String,
+    pub why: W,
 }
+
+/// A run's capacity below the fixed rate it was then driven at (requests/s).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BelowRate {
+    Rates {
+        capacity_rps: f64,
+        rate_rps: f64,
+    },
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+worded!(BelowRate);
 
 /// A fixed rate of the latency phase, where it came from, and how many runs used it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,86 +104,13 @@ pub struct VariantCost {
     pub latency_rates: Vec<RateUse>,
     /// Ok runs whose capacity was below the fixed rate they were then driven at: overloaded
     /// at that rate, their latency is a queue's, not the server's work.
-    pub rate_above_capacity: Vec<RunNote>,
+    pub rate_above_capacity: Vec<RunNote<BelowRate>>,
     /// Runs whose cost measurement stopped short, and why (their memory figures stand).
     pub failures: Vec<RunNote>,
 }
 
-/// How the cost was measured, the reference and the budget (`cost` at the top of the summary;
-/// absent when no run measured its cost).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostInfo {
-    /// The variant every ratio is to.
-    pub reference: String,
-    /// What a variant's memory must meet to be recommended (`[cost.budget]`; both `null`: none).
-    pub budget: MemoryBudget,
-    /// The fixed rate of the latency phase (requests/s) and where it came from: the one most
-    /// runs used (normally every run: the reference's first capacity sets it).
-    pub latency_rate: Option<f64>,
-    pub latency_rate_basis: Option<String>,
-    /// Every rate a latency phase ran at, with its runs (more than one only when the
-    /// reference's first measurement failed, or records of two comparisons were mixed).
-    pub latency_rates: Vec<RateUse>,
-    /// `[cost]`: client processes and connections, seconds of the warmup and of each phase,
-    /// and the fraction of the reference's capacity the fixed rate is (unless given).
-    pub processes: u32,
-    pub connections: u32,
-    pub warmup_s: f64,
-    pub capacity_s: f64,
-    pub latency_s: f64,
-    pub latency_at: f64,
-    /// Cores of the machine, shared by the server and the client.
-    pub nproc: Option<u32>,
-    /// The capacity server's flags: the memory run's without the egress cap (without the
-    /// binary and the variant's own args).
-    pub server_args: Vec<String>,
-    /// Which variants meet the budget, by price, and which do not and why.
-    pub recommendation: super::recommend::Recommendation,
-}
-
-/// The scenario's `[cost]` from the records, without the recommendation (made once every
-/// variant is summarized); `None` when no record measured its cost.
-pub(super) fn cost_info(records: &[&RunRecord]) -> Option<CostInfo> {
-    let spec = records.iter().find_map(|r| r.header.cost_spec.as_ref())?;
-    let rates = rate_uses(records.iter().copied());
-    let main = rates.iter().max_by_key(|r| r.runs).cloned();
-    let first = records.iter().find(|r| {
-        r.cost
-            .as_ref()
-            .is_some_and(|c| !c.server_command.is_empty())
-    });
-    let server_args = first
-        .map(|r| {
-            let cmd = &r.cost.as_ref().unwrap().server_command;
-            let own = &r.header.variant.args;
-            let end = if cmd.len() > own.len() && cmd[cmd.len() - own.len()..] == own[..] {
-                cmd.len() - own.len()
-            } else {
-                cmd.len()
-            };
-            cmd.get(1..end).map(|a| a.to_vec()).unwrap_or_default()
-        })
-        .unwrap_or_default();
-    Some(CostInfo {
-        reference: spec.reference.clone(),
-        budget: spec.budget.clone(),
-        latency_rate: main.as_ref().map(|r| r.rate_rps),
-        latency_rate_basis: main.and_then(|r| r.basis),
-        latency_rates: rates,
-        processes: spec.processes,
-        connections: spec.connections,
-        warmup_s: spec.warmup.as_secs_f64(),
-        capacity_s: spec.capacity.as_secs_f64(),
-        latency_s: spec.latency.as_secs_f64(),
-        latency_at: spec.latency_at,
-        nproc: first.map(|r| r.cost.as_ref().unwrap().nproc),
-        server_args,
-        recommendation: Default::default(),
-    })
-}
-
 /// The distinct rates of the runs' latency phases, in the order first used.
-fn rate_uses<'a>(runs: impl Iterator<Item = &'a RunRecord>) -> Vec<RateUse> {
+pub(super) fn rate_uses<'a>(runs: impl Iterator<Item = &'a RunRecord>) -> Vec<RateUse> {
     let mut out: Vec<RateUse> = Vec::new();
     for c in runs.filter_map(|r| r.cost.as_ref()) {
         let Some(rate) = c.latency_rate else { continue };
@@ -264,9 +178,12 @@ pub(super) fn variant_cost(runs: &[&RunRecord], reference: &[&RunRecord]) -> Opt
         .filter_map(|r| {
             let c = r.cost.as_ref()?;
             let (cap, rate) = (c.figures.capacity_rps?, c.latency_rate?);
-            (cap < rate).then(|| RunNote {
+            (cap < rate).then_some(RunNote {
                 run_index: r.header.run_index,
-                why: format!("capacity {cap:.0}/s below the fixed rate {rate:.0}/s"),
+                why: BelowRate::Rates {
+                    capacity_rps: cap,
+                    rate_rps: rate,
+                },
             })
         })
         .collect();
@@ -392,7 +309,10 @@ mod tests {
         assert_eq!(c.rate_above_capacity.len(), 1);
         assert_eq!(
             c.rate_above_capacity[0].why,
-            "capacity 250/s below the fixed rate 300/s"
+            BelowRate::Rates {
+                capacity_rps: 250.0,
+                rate_rps: 300.0
+            }
         );
     }
 
@@ -422,14 +342,5 @@ mod tests {
         // Without any cost record: no cost.
         let plain = RunRecord::from_header(header("x", 1));
         assert_eq!(variant_cost(&[&plain], &refs), None);
-    }
-
-    #[test]
-    fn spreads_overlap_when_they_share_a_value() {
-        let a = Spread::of(&[1.0, 2.0, 3.0]).unwrap();
-        assert_eq!((a.median, a.min, a.max, a.n), (2.0, 1.0, 3.0, 3));
-        assert!(a.overlaps(&Spread::of(&[3.0, 4.0]).unwrap()));
-        assert!(!a.overlaps(&Spread::of(&[3.5, 4.0]).unwrap()));
-        assert_eq!(Spread::of(&[f64::INFINITY]), None);
     }
 }

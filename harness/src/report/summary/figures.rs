@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::figures::Figures;
 use crate::load::LoadSummary;
-use crate::record::RunRecord;
+use crate::record::{RunRecord, RunStatus};
 
 use super::mappings::arena_heaps;
 use crate::report::series;
@@ -61,8 +61,8 @@ impl std::ops::Deref for FigureSet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {
     pub run_index: u32,
-    /// `ok`, `interrupted`, `failed`, `oom` or `skipped`.
-    pub status: String,
+    /// As the report names it (`RunRecord::reported_status`).
+    pub status: RunStatus,
     pub failure: Option<String>,
     /// Rebuilt from the event stream of a killed harness.
     pub incomplete: bool,

@@ -4,7 +4,7 @@
 //!
 //! - `scenario`: the scenario, its load and its target as the records tell them; `sweep`:
 //!   the swept field and where each variant sits in it.
-//! - `status`: a run's status and whether it was rebuilt; `order`: run and variant order;
+//! - `status`: whether a run was rebuilt; `order`: run and variant order;
 //!   `phase`: a run's phases and its time zero.
 //! - `figures`: one run's figure set; `medians`: their medians over the ok runs and the
 //!   run-to-run spread.
@@ -12,13 +12,15 @@
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
 //!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
-//! - `cost`: the price of each variant (`[cost]`), its ratio to the reference per round, and
-//!   how it was measured; `recommend`: which variants meet the memory budget, by price.
+//! - `spread`: a median and its min–max; `cost`: the price of each variant (`[cost]`) and its
+//!   ratio to the reference per round; `recommend`: which variants meet the memory budget, by
+//!   price; `cost_info`: how the cost was measured, with the recommendation.
 //! - `shards`: the shards of a comparison fanned out over machines, each with its host.
 //! - `warnings`: what a reader must know before trusting the table.
 
 mod container;
 mod cost;
+mod cost_info;
 mod figures;
 mod held_vs_live;
 mod mappings;
@@ -28,10 +30,12 @@ mod phase;
 pub(crate) mod recommend;
 mod scenario;
 mod shards;
+mod spread;
 mod status;
 mod sweep;
 mod variant;
 mod warnings;
+mod worded;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,19 +43,24 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
-pub use cost::{CostInfo, CostSpreads, RateUse, RunNote, Spread, VariantCost, FAULTS_FOR_A_RATIO};
+pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
+pub use cost_info::CostInfo;
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
 pub use medians::coefficient_of_variation;
 pub use order::{in_run_order, run_order, variant_order};
 pub use phase::{load_start, phase};
-pub use recommend::{recommend, OverBudget, Priced, Recommendation};
+pub use recommend::{
+    recommend, AfterNudge, Limited, Note, OverBudget, Priced, Recommendation, Unpriced, Why,
+};
 pub use scenario::{LoadSettings, ScenarioInfo, TargetInfo};
 pub use shards::ShardInfo;
-pub use status::{is_incomplete, run_status, INCOMPLETE_PREFIX};
+pub use spread::Spread;
+pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
+pub use warnings::{RunId, Warning};
 
 /// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -74,14 +83,14 @@ pub struct Summary {
     pub cost: Option<CostInfo>,
     /// Things a reader must know before trusting the table: rebuilt runs, runs measured in a
     /// different environment or from a different scenario file.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// The summary of a report directory's records (docs/measurements.md, "Outputs").
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);
     let names = variant_order(records);
-    let mut cost = cost::cost_info(&ordered);
+    let mut cost = cost_info::cost_info(&ordered);
     let runs_of = |n: &str| -> Vec<&RunRecord> {
         ordered
             .iter()

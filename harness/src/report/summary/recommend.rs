@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::scenario::MemoryBudget;
 
-use super::cost::Spread;
+use super::cost::{BelowRate, RunNote};
+use super::figures::FigureSet;
+use super::spread::Spread;
 use super::variant::VariantSummary;
-
-const MIB: f64 = 1024.0 * 1024.0;
+use super::worded::worded;
+use crate::record::RunStatus;
 
 /// Which variants meet the budget, by price, and which do not.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,28 +54,106 @@ pub struct Priced {
     /// Why its capacity was the client's in some run: then it is a lower bound.
     pub client_bound: Vec<String>,
     /// Runs whose capacity was below the fixed rate: their latency is that of an overloaded
-    /// server's queue.
-    pub rate_above_capacity: Vec<String>,
+    /// server's queue. In `summary.json` each as its words, `run 2: capacity …`.
+    #[serde(with = "super::worded::run_notes")]
+    pub rate_above_capacity: Vec<RunNote<BelowRate>>,
     /// What the budget check noticed: a median within the limit with runs beyond it, a
     /// retention not defined for lack of growth.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// RssAnon after the nudge, when it differs a lot from after the drain.
-    pub after_nudge: Option<String>,
+    pub after_nudge: Option<AfterNudge>,
     /// Why it has no price: no cost measurement, or none that ended with a capacity.
-    pub unpriced: Option<String>,
+    pub unpriced: Option<Unpriced>,
 }
 
 /// A variant over the budget, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverBudget {
     pub name: String,
-    /// Each limit it breaks: `retention 0.82 > 0.10`.
-    pub why: Vec<String>,
+    /// Each limit it breaks.
+    pub why: Vec<Why>,
     /// RssAnon after the nudge, when it differs a lot from after the drain (a variant that
     /// gives memory back only when called again).
-    pub after_nudge: Option<String>,
+    pub after_nudge: Option<AfterNudge>,
     pub capacity_ratio: Option<Spread>,
 }
+
+/// A limit of the budget a variant breaks, with its figures. `summary.json` and `report.md`
+/// show it in words (`report::words`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why {
+    /// A budget is stated and no run of the variant ended ok: its worst status.
+    NoOkRun {
+        status: RunStatus,
+    },
+    /// The median retention over the limit; `runs`: their spread, over two runs or more.
+    RetentionOverBudget {
+        retention: f64,
+        budget: f64,
+        runs: Option<Spread>,
+    },
+    NoRetention,
+    /// The median after-drain RssAnon over the limit; `runs`: their spread (bytes), over two
+    /// runs or more.
+    AfterDrainOverBudget {
+        after_drain: u64,
+        budget: u64,
+        runs: Option<Spread>,
+    },
+    NoAfterDrain,
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+/// What the budget check noticed of a variant within the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The median is within the limit, these runs (index, figure) of `runs` were not.
+    RunsBeyond {
+        figure: Limited,
+        beyond: Vec<(u32, f64)>,
+        runs: usize,
+    },
+    /// Retention is not defined: RssAnon grew less than `min_growth` bytes under load.
+    RetentionUndefined { min_growth: u64 },
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+/// A figure the budget limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    Retention,
+    /// After-drain RssAnon, bytes.
+    AfterDrain,
+}
+
+/// RssAnon after the nudge next to after the drain, when they differ a lot; the retention
+/// after the nudge where it is defined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterNudge {
+    Differs {
+        after_nudge: u64,
+        retention: Option<f64>,
+        after_drain: u64,
+    },
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+/// Why a variant within the budget has no price.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unpriced {
+    NoCostMeasurement,
+    /// Its cost measurement stopped short: the first failure's words, as recorded.
+    StoppedShort(String),
+    /// No round where it and the reference both have a capacity.
+    NoCommonRound,
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+worded!(Why, Note, AfterNudge, Unpriced);
 
 /// The recommendation for `variants` under `budget`.
 pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommendation {
@@ -98,10 +178,10 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
             apply_line: cost.map(|c| c.apply_line.clone()),
             unpriced: match (cost, &ratio) {
                 (_, Some(_)) => None,
-                (None, _) => Some("no cost measurement".into()),
+                (None, _) => Some(Unpriced::NoCostMeasurement),
                 (Some(c), None) => Some(match c.failures.first() {
-                    Some(f) => format!("its cost measurement stopped short: {}", f.why),
-                    None => "no round where it and the reference both have a capacity".into(),
+                    Some(f) => Unpriced::StoppedShort(f.why.clone()),
+                    None => Unpriced::NoCommonRound,
                 }),
             },
             capacity_ratio: ratio,
@@ -113,12 +193,7 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
                 .map(|c| c.client_bound.iter().map(|n| n.why.clone()).collect())
                 .unwrap_or_default(),
             rate_above_capacity: cost
-                .map(|c| {
-                    c.rate_above_capacity
-                        .iter()
-                        .map(|n| format!("run {}: {}", n.run_index, n.why))
-                        .collect()
-                })
+                .map(|c| c.rate_above_capacity.clone())
                 .unwrap_or_default(),
             notes: check.notes,
             after_nudge: check.after_nudge,
@@ -173,9 +248,9 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
 
 /// What checking one variant against the budget found.
 struct Check {
-    why: Vec<String>,
-    notes: Vec<String>,
-    after_nudge: Option<String>,
+    why: Vec<Why>,
+    notes: Vec<Note>,
+    after_nudge: Option<AfterNudge>,
 }
 
 fn check_budget(v: &VariantSummary, budget: &MemoryBudget) -> Check {
@@ -188,95 +263,76 @@ fn check_budget(v: &VariantSummary, budget: &MemoryBudget) -> Check {
     let ok_runs: Vec<_> = v
         .run_figures
         .iter()
-        .filter(|r| r.status == "ok")
+        .filter(|r| r.status.is_ok())
         .map(|r| (r.run_index, &r.figures))
         .collect();
     let stated = budget.max_retention.is_some() || budget.max_after_drain_bytes.is_some();
     if stated && v.runs_ok == 0 {
-        c.why.push(format!("no ok run ({})", v.status));
+        c.why.push(Why::NoOkRun { status: v.status });
         return c;
     }
-    if let Some(limit) = budget.max_retention {
-        let runs: Vec<(u32, f64)> = ok_runs
+    let runs_of = |pick: fn(&FigureSet) -> Option<f64>| -> Vec<(u32, f64)> {
+        ok_runs
             .iter()
-            .filter_map(|(i, f)| Some((*i, f.retention?)))
-            .collect();
+            .filter_map(|(i, f)| Some((*i, pick(f)?)))
+            .collect()
+    };
+    if let Some(limit) = budget.max_retention {
+        let runs = runs_of(|f| f.retention);
         match m.retention {
-            Some(r) if r > limit => c.why.push(format!(
-                "retention {r:.2} > {limit:.2}{}",
-                range(&runs.iter().map(|x| x.1).collect::<Vec<_>>(), |x| format!(
-                    "{x:.2}"
-                ))
-            )),
-            Some(_) => c
-                .notes
-                .extend(beyond(&runs, limit, |x| format!("retention {x:.2}"))),
+            Some(r) if r > limit => c.why.push(Why::RetentionOverBudget {
+                retention: r,
+                budget: limit,
+                runs: spread(&runs),
+            }),
+            Some(_) => c.notes.extend(beyond(Limited::Retention, &runs, limit)),
             None => match (m.rss_before_bytes, m.rss_peak_bytes) {
                 (Some(b), Some(p)) if p.saturating_sub(b) < MIN_GROWTH_FOR_RETENTION => {
-                    c.notes.push(format!(
-                        "retention not defined: RssAnon grew less than {} MiB under load",
-                        MIN_GROWTH_FOR_RETENTION >> 20
-                    ))
+                    c.notes.push(Note::RetentionUndefined {
+                        min_growth: MIN_GROWTH_FOR_RETENTION,
+                    })
                 }
-                _ => c.why.push("no retention figure".into()),
+                _ => c.why.push(Why::NoRetention),
             },
         }
     }
     if let Some(limit) = budget.max_after_drain_bytes {
-        let runs: Vec<(u32, f64)> = ok_runs
-            .iter()
-            .filter_map(|(i, f)| Some((*i, f.rss_after_drain_bytes? as f64)))
-            .collect();
-        let l = limit as f64;
+        let runs = runs_of(|f| Some(f.rss_after_drain_bytes? as f64));
         match m.rss_after_drain_bytes {
-            Some(a) if a > limit => c.why.push(format!(
-                "after drain {:.1} MiB > {:.1} MiB{}",
-                a as f64 / MIB,
-                l / MIB,
-                range(&runs.iter().map(|x| x.1).collect::<Vec<_>>(), |x| format!(
-                    "{:.1}",
-                    x / MIB
-                ))
-            )),
-            Some(_) => c.notes.extend(beyond(&runs, l, |x| {
-                format!("after drain {:.1} MiB", x / MIB)
-            })),
-            None => c.why.push("no after-drain figure".into()),
+            Some(a) if a > limit => c.why.push(Why::AfterDrainOverBudget {
+                after_drain: a,
+                budget: limit,
+                runs: spread(&runs),
+            }),
+            Some(_) => c
+                .notes
+                .extend(beyond(Limited::AfterDrain, &runs, limit as f64)),
+            None => c.why.push(Why::NoAfterDrain),
         }
     }
     c.after_nudge = after_nudge(v);
     c
 }
 
-/// ` (0.31–0.98 over 2 runs)`, or nothing for fewer than two runs.
-fn range(values: &[f64], show: impl Fn(f64) -> String) -> String {
-    match Spread::of(values) {
-        Some(s) if s.n >= 2 => format!(" ({}–{} over {} runs)", show(s.min), show(s.max), s.n),
-        _ => String::new(),
-    }
+/// The spread of the runs' figures, over two runs or more.
+fn spread(runs: &[(u32, f64)]) -> Option<Spread> {
+    Spread::of(&runs.iter().map(|x| x.1).collect::<Vec<_>>()).filter(|s| s.n >= 2)
 }
 
 /// A median within `limit` whose runs were not all: which were, and what they had.
-fn beyond(runs: &[(u32, f64)], limit: f64, show: impl Fn(f64) -> String) -> Option<String> {
-    let out: Vec<String> = runs
-        .iter()
-        .filter(|(_, x)| *x > limit)
-        .map(|(i, x)| format!("run {i}: {}", show(*x)))
-        .collect();
-    (!out.is_empty()).then(|| {
-        format!(
-            "within the budget on the median, not in {} of {} runs ({})",
-            out.len(),
-            runs.len(),
-            out.join(", ")
-        )
+fn beyond(figure: Limited, runs: &[(u32, f64)], limit: f64) -> Option<Note> {
+    let beyond: Vec<(u32, f64)> = runs.iter().copied().filter(|(_, x)| *x > limit).collect();
+    (!beyond.is_empty()).then_some(Note::RunsBeyond {
+        figure,
+        beyond,
+        runs: runs.len(),
     })
 }
 
 /// RssAnon after the nudge, when it differs from after the drain by at least a tenth of the
 /// growth under load (and 4 MiB): the allocator kept memory while idle and gave it back when a
 /// trickle of requests called it again, or the other way round.
-fn after_nudge(v: &VariantSummary) -> Option<String> {
+fn after_nudge(v: &VariantSummary) -> Option<AfterNudge> {
     let m = &v.medians;
     let (n, a) = (m.rss_after_nudge_bytes?, m.rss_after_drain_bytes?);
     let growth = match (m.rss_before_bytes, m.rss_peak_bytes) {
@@ -289,21 +345,22 @@ fn after_nudge(v: &VariantSummary) -> Option<String> {
     }
     let retention = match (m.rss_before_bytes, m.rss_peak_bytes) {
         (Some(b), Some(p)) if p.saturating_sub(b) >= MIN_GROWTH_FOR_RETENTION => {
-            format!(", retention {:.2}", (n as f64 - b as f64) / (p - b) as f64)
+            Some((n as f64 - b as f64) / (p - b) as f64)
         }
-        _ => String::new(),
+        _ => None,
     };
-    Some(format!(
-        "after the nudge {:.1} MiB{retention} (after the drain {:.1} MiB)",
-        n as f64 / MIB,
-        a as f64 / MIB
-    ))
+    Some(AfterNudge::Differs {
+        after_nudge: n,
+        retention,
+        after_drain: a,
+    })
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::figures::Figures;
+    use crate::record::RunStatus;
     use crate::report::summary::cost::{CostSpreads, RunNote, VariantCost};
     use crate::report::summary::{FigureSet, RunFigures};
 
@@ -339,7 +396,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(i, f)| RunFigures {
                 run_index: i as u32 + 1,
-                status: "ok".into(),
+                status: RunStatus::Ok,
                 failure: None,
                 incomplete: false,
                 started_at: String::new(),
@@ -378,6 +435,11 @@ pub(crate) mod tests {
             max_retention: Some(retention),
             max_after_drain_bytes: None,
         }
+    }
+
+    /// The words `summary.json` and `report.md` show for these (`report::words`).
+    fn said<T: std::fmt::Display>(v: &[T]) -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
     }
 
     fn names(r: &Recommendation) -> Vec<&str> {
@@ -424,7 +486,7 @@ pub(crate) mod tests {
         assert_eq!(r.over_budget.len(), 1);
         assert_eq!(r.over_budget[0].name, "glibc");
         assert_eq!(
-            r.over_budget[0].why,
+            said(&r.over_budget[0].why),
             ["retention 0.85 > 0.10 (0.80–0.90 over 3 runs)"]
         );
         // b and c share their spread; a is apart from both.
@@ -460,18 +522,29 @@ pub(crate) mod tests {
         assert!(r.within_budget.is_empty());
         assert_eq!(r.cheapest, None);
         let m = &r.over_budget[0];
-        assert_eq!(m.why[0], "retention 0.64 > 0.10 (0.30–0.98 over 2 runs)");
+        let why = said(&m.why);
+        assert_eq!(why[0], "retention 0.64 > 0.10 (0.30–0.98 over 2 runs)");
         assert!(
-            m.why[1].starts_with("after drain 69.0 MiB > 64.0 MiB"),
-            "{:?}",
-            m.why
+            why[1].starts_with("after drain 69.0 MiB > 64.0 MiB"),
+            "{why:?}"
         );
-        let nudge = m.after_nudge.as_deref().unwrap();
+        let nudge = m.after_nudge.as_ref().unwrap().to_string();
         assert!(
             nudge.starts_with("after the nudge 19.0 MiB, retention 0.14"),
             "{nudge}"
         );
-        assert_eq!(r.over_budget[1].why, ["after drain 300.0 MiB > 64.0 MiB"]);
+        assert_eq!(
+            r.over_budget[1].why,
+            [Why::AfterDrainOverBudget {
+                after_drain: 300 * M,
+                budget: 64 * M,
+                runs: None
+            }]
+        );
+        assert_eq!(
+            said(&r.over_budget[1].why),
+            ["after drain 300.0 MiB > 64.0 MiB"]
+        );
         assert_eq!(r.over_budget[1].after_nudge, None);
     }
 
@@ -482,7 +555,7 @@ pub(crate) mod tests {
             &budget(0.1),
         );
         assert_eq!(
-            r.within_budget[0].notes,
+            said(&r.within_budget[0].notes),
             ["within the budget on the median, not in 1 of 3 runs (run 2: retention 0.12)"]
         );
     }
@@ -501,8 +574,8 @@ pub(crate) mod tests {
         assert!(r.over_budget.is_empty());
         assert_eq!(names(&r), ["a", "glibc", "failed"]);
         assert_eq!(
-            r.within_budget[2].unpriced.as_deref(),
-            Some("no cost measurement")
+            r.within_budget[2].unpriced,
+            Some(Unpriced::NoCostMeasurement)
         );
         assert_eq!(r.cheapest.as_deref(), Some("a"));
     }
@@ -529,14 +602,21 @@ pub(crate) mod tests {
             ["the client used 1.9 of the 2 cores"]
         );
         assert_eq!(
-            r.within_budget[1].unpriced.as_deref(),
-            Some("its cost measurement stopped short: server did not start")
+            said(r.within_budget[1].unpriced.as_slice()),
+            ["its cost measurement stopped short: server did not start"]
         );
     }
 
     #[test]
     fn no_ok_run_is_over_a_stated_budget() {
         let r = recommend(&[VariantSummary::for_test("x", 2, None)], &budget(0.1));
-        assert_eq!(r.over_budget[0].why, ["no ok run (failed)"]);
+        let why = &r.over_budget[0].why;
+        assert_eq!(
+            why,
+            &[Why::NoOkRun {
+                status: RunStatus::Failed
+            }]
+        );
+        assert_eq!(said(why), ["no ok run (failed)"]);
     }
 }

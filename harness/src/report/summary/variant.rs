@@ -13,7 +13,7 @@ use super::cost::{variant_cost, VariantCost};
 use super::figures::{run_figure_set, FigureSet, RunFigures};
 use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
 use super::medians::{coefficient_of_variation, medians};
-use super::status::{is_incomplete, run_status, severity};
+use super::status::is_incomplete;
 use super::sweep::SweepAt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +39,7 @@ pub struct VariantSummary {
     pub allocator_settings: Option<serde_json::Value>,
     /// The worst status of its runs: `ok` only if every run was ok; `skipped` when it could
     /// not run on this machine (`failure` says why and what fixes it).
-    pub status: String,
+    pub status: RunStatus,
     /// Why its worst run did not end ok (for `oom`: when, and at what RSS); `null` when ok.
     #[serde(default)]
     pub failure: Option<String>,
@@ -104,7 +104,11 @@ impl VariantSummary {
             preload: None,
             allocator: None,
             allocator_settings: None,
-            status: if medians.is_some() { "ok" } else { "failed" }.into(),
+            status: if medians.is_some() {
+                RunStatus::Ok
+            } else {
+                RunStatus::Failed
+            },
             runs,
             runs_ok: if medians.is_some() { runs } else { 0 },
             median_run_index: None,
@@ -137,9 +141,9 @@ pub(super) fn summarize_variant(
     let ok_sets: Vec<&FigureSet> = ok.iter().map(|&i| &sets[i]).collect();
     let status = runs
         .iter()
-        .map(|r| run_status(r))
-        .max_by_key(|s| severity(s))
-        .unwrap_or("failed");
+        .map(|r| r.reported_status())
+        .max()
+        .unwrap_or(RunStatus::Failed);
 
     // The median run: the ok run at the middle of the after-drain order (lower middle).
     let mut by_a: Vec<usize> = ok
@@ -161,7 +165,7 @@ pub(super) fn summarize_variant(
         .map(|v| v as f64)
         .collect();
     let first = runs[0];
-    let worst = runs.iter().copied().find(|r| run_status(r) == status);
+    let worst = runs.iter().copied().find(|r| r.reported_status() == status);
     VariantSummary {
         name: name.to_string(),
         base_variant: first.header.variant.base_name().to_string(),
@@ -183,9 +187,9 @@ pub(super) fn summarize_variant(
             .and_then(|s| s.get("allocator_settings"))
             .filter(|v| !v.is_null())
             .cloned(),
-        status: status.to_string(),
+        status,
         failure: worst
-            .filter(|_| status != "ok")
+            .filter(|_| !status.is_ok())
             .and_then(|r| r.failure.clone()),
         memory_limit_bytes: runs.iter().find_map(|r| r.header.memory_limit_bytes),
         // Runs measured: a skipped variant has a record that says so, and no run.
@@ -211,7 +215,7 @@ pub(super) fn summarize_variant(
             .zip(sets)
             .map(|(r, figures)| RunFigures {
                 run_index: r.header.run_index,
-                status: run_status(r).to_string(),
+                status: r.reported_status(),
                 failure: r.failure.clone(),
                 incomplete: is_incomplete(r),
                 started_at: r.header.started_at.clone(),

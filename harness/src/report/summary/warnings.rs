@@ -7,52 +7,79 @@ use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 
 use super::status::is_incomplete;
+use super::worded::worded;
+use crate::shard::Shard;
+
+/// A run: its variant and index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunId {
+    pub variant: String,
+    pub run_index: u32,
+}
+
+/// What a reader must know before trusting the table, with what it is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Warning {
+    /// A variant was skipped: it could not run here, and why (the record's words).
+    NotMeasured { variant: String, why: String },
+    /// A run rebuilt from the event stream of a killed harness: its `failure`.
+    Rebuilt { run: RunId, failure: String },
+    /// Measured from another version of the scenario file than the first run (sha256s).
+    OtherScenarioVersion {
+        run: RunId,
+        hash: String,
+        first: String,
+    },
+    OtherScenario {
+        run: RunId,
+        scenario: String,
+        first: String,
+    },
+    OtherQuick {
+        run: RunId,
+        quick: bool,
+        first: bool,
+    },
+    /// Measured in another environment than the first run (of its shard): the fields that
+    /// differ.
+    OtherEnvironment {
+        run: RunId,
+        shard: Option<Shard>,
+        fields: Vec<String>,
+    },
+    /// Read back from `summary.json`: its words.
+    Read(String),
+}
+
+worded!(Warning);
 
 /// The warnings of the records, in run order.
-pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
+pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
     let mut warnings = Vec::new();
     let first = ordered.first().copied();
     for r in ordered {
-        let id = format!("{} #{}", r.header.variant.name, r.header.run_index);
+        let run = || RunId {
+            variant: r.header.variant.name.clone(),
+            run_index: r.header.run_index,
+        };
         if r.status == RunStatus::Skipped {
-            let w = format!(
-                "incomplete comparison: `{}` was not measured (skipped): {}",
-                r.header.variant.name,
-                r.failure.as_deref().unwrap_or_default()
-            );
+            let w = Warning::NotMeasured {
+                variant: r.header.variant.name.clone(),
+                why: r.failure.clone().unwrap_or_default(),
+            };
             // Each shard records the variant it could not run.
             if !warnings.contains(&w) {
                 warnings.push(w);
             }
         }
         if is_incomplete(r) {
-            warnings.push(format!(
-                "{id}: {}",
-                r.failure.as_deref().unwrap_or_default()
-            ));
+            warnings.push(Warning::Rebuilt {
+                run: run(),
+                failure: r.failure.clone().unwrap_or_default(),
+            });
         }
         if let Some(f) = first {
-            if !r.header.scenario_hash.is_empty()
-                && !f.header.scenario_hash.is_empty()
-                && r.header.scenario_hash != f.header.scenario_hash
-            {
-                warnings.push(format!(
-                    "{id}: measured from another version of the scenario (hash {} vs {})",
-                    short(&r.header.scenario_hash),
-                    short(&f.header.scenario_hash)
-                ));
-            } else if r.header.scenario != f.header.scenario {
-                warnings.push(format!(
-                    "{id}: from scenario {:?}, not {:?}",
-                    r.header.scenario, f.header.scenario
-                ));
-            }
-            if r.header.quick != f.header.quick {
-                warnings.push(format!(
-                    "{id}: quick={} where the first run has quick={}",
-                    r.header.quick, f.header.quick
-                ));
-            }
+            warnings.extend(against_first(r, f, run).into_iter().flatten());
             // A rebuilt record without its start event has no environment: nothing to compare.
             let shard_first = ordered
                 .iter()
@@ -61,36 +88,55 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<String> {
             if r.header.environment != shard_first.header.environment
                 && r.header.environment != Environment::default()
             {
-                warnings.push(format!(
-                    "{id}: measured in another environment than the first run{} ({})",
-                    match r.header.shard {
-                        Some(s) => format!(" of shard {s}"),
-                        None => String::new(),
-                    },
-                    env_diff(&shard_first.header.environment, &r.header.environment)
-                ));
+                warnings.push(Warning::OtherEnvironment {
+                    run: run(),
+                    shard: r.header.shard,
+                    fields: env_diff(&shard_first.header.environment, &r.header.environment),
+                });
             }
         }
     }
     warnings
 }
 
-fn short(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
+/// Where a run's scenario or `--quick` differs from the first run's.
+fn against_first(r: &RunRecord, f: &RunRecord, run: impl Fn() -> RunId) -> [Option<Warning>; 2] {
+    let (h, fh) = (&r.header, &f.header);
+    let scenario = if !h.scenario_hash.is_empty()
+        && !fh.scenario_hash.is_empty()
+        && h.scenario_hash != fh.scenario_hash
+    {
+        Some(Warning::OtherScenarioVersion {
+            run: run(),
+            hash: h.scenario_hash.clone(),
+            first: fh.scenario_hash.clone(),
+        })
+    } else {
+        (h.scenario != fh.scenario).then(|| Warning::OtherScenario {
+            run: run(),
+            scenario: h.scenario.clone(),
+            first: fh.scenario.clone(),
+        })
+    };
+    let quick = (h.quick != fh.quick).then(|| Warning::OtherQuick {
+        run: run(),
+        quick: h.quick,
+        first: fh.quick,
+    });
+    [scenario, quick]
 }
 
 /// The names of the environment fields that differ.
-fn env_diff(a: &Environment, b: &Environment) -> String {
+fn env_diff(a: &Environment, b: &Environment) -> Vec<String> {
     let (a, b) = (
         serde_json::to_value(a).unwrap_or_default(),
         serde_json::to_value(b).unwrap_or_default(),
     );
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return String::new();
+        return Vec::new();
     };
     a.iter()
         .filter(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|(k, _)| k.clone())
+        .collect()
 }

@@ -137,7 +137,7 @@ impl PriceFigure<'_> {
                 let a: Vec<f64> = v
                     .run_figures
                     .iter()
-                    .filter(|r| r.status == "ok")
+                    .filter(|r| r.status.is_ok())
                     .filter_map(|r| r.figures.rss_after_drain_bytes.map(mib))
                     .collect();
                 let y_range = (a.len() > 1).then(|| {
