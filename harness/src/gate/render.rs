@@ -494,3 +494,82 @@ fn md_details(r: &GateReport) -> String {
         markdown::render(&runs_table(r))
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::gate::Limits;
+
+    const MIB: u64 = 1 << 20;
+
+    fn variant(name: &str, base: &[u64], cand: &[u64]) -> VariantGate {
+        let t = Thresholds::default();
+        VariantGate {
+            name: name.into(),
+            runs: cand.len(),
+            runs_counted: cand.len(),
+            candidate_after_drain: cand.to_vec(),
+            baseline_after_drain: base.to_vec(),
+            error: None,
+            skipped: None,
+            comparison: super::super::verdict(base, cand, &t),
+            no_comparison: None,
+            thresholds: t,
+            budgets: Vec::new(),
+        }
+    }
+
+    fn report() -> GateReport {
+        let mut worse = variant("glibc", &[200 * MIB; 3], &[300 * MIB; 3]);
+        let limits = Limits {
+            max_after_drain_bytes: Some(256 * MIB),
+            ..Limits::default()
+        };
+        worse.budgets = super::super::verdict::check_budgets(&limits, &[300 * MIB; 3], &[]);
+        let mut gone = variant("jemalloc", &[10 * MIB], &[]);
+        gone.error = Some("no ok run to measure (#1 oom)".into());
+        let mut new = variant("mimalloc", &[], &[MIB + MIB / 2]);
+        new.no_comparison = Some(NoComparison::NotInBaseline);
+        GateReport {
+            scenario: "hot-range".into(),
+            quick: true,
+            run_dir: "reports/x".into(),
+            scenario_file: "scenarios/hot-range.toml".into(),
+            baseline: BaselineUse::NotGiven,
+            thresholds: Thresholds::default(),
+            variants: vec![worse, gone, new],
+            notes: Vec::new(),
+        }
+    }
+
+    /// The two tables as the terminal shows them, pinned to the byte.
+    #[test]
+    fn the_terminal_tables() {
+        let text = text(&report());
+        let tables = &text[text.find("variant").unwrap()..text.find("\nverdict").unwrap()];
+        assert_eq!(
+            tables,
+            "\
+variant          baseline        candidate               change           limit  verdict
+glibc     200.0 MiB (n=3)  300.0 MiB (n=3)  +100.0 MiB (+50.0%)  20.0 MiB (10%)  REGRESSION
+jemalloc   10.0 MiB (n=1)        no ok run                    -               -  ERROR
+mimalloc                -    1.5 MiB (n=1)                    -               -  not in the baseline
+
+budgets ([gate.variants] of the scenario)
+variant  budget               limit   measured  verdict
+glibc    max_after_drain  256.0 MiB  300.0 MiB  REGRESSION
+"
+        );
+    }
+
+    /// gate.md keeps the terminal's `-` for a missing figure and escapes nothing it need not.
+    #[test]
+    fn the_markdown_tables() {
+        let md = markdown(&report(), &[], None);
+        assert!(md.contains(
+            "| variant | baseline | candidate | change | limit | verdict |\n|---|--:|--:|--:|--:|---|\n"
+        ));
+        assert!(md.contains("| mimalloc | - | 1.5 MiB (n=1) | - | - | not in the baseline |\n"));
+        assert!(md.contains("| jemalloc | 10.0 | - |\n"));
+    }
+}
