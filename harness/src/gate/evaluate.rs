@@ -1,6 +1,6 @@
 //! The gate's result: every variant's comparison with its baseline and its budget checks,
-//! and the overall status with its exit code. Pure: measured figures in, [`GateReport`] out;
-//! [`super::render`] presents it.
+//! and the overall status with its exit code. Pure data: measured figures in, [`GateReport`]
+//! out; it knows nothing of how the verdict is shown (the words are made in `gate::render`).
 
 use serde::Serialize;
 
@@ -57,15 +57,6 @@ impl Status {
         }
     }
 
-    pub fn word(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Regression => "REGRESSION",
-            Status::Error => "ERROR",
-            Status::Inconclusive => "INCONCLUSIVE",
-        }
-    }
-
     fn of(d: Decision) -> Status {
         match d {
             Decision::Pass => Status::Pass,
@@ -111,6 +102,16 @@ pub enum BaselineUse {
     },
 }
 
+/// Why a variant that ran has no comparison with a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoComparison {
+    /// No baseline for this scenario and host: budgets only.
+    NoBaseline,
+    /// The baseline has no runs of this variant.
+    NotInBaseline,
+}
+
 /// One variant's checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantGate {
@@ -128,7 +129,7 @@ pub struct VariantGate {
     pub skipped: Option<String>,
     pub comparison: Option<Verdict>,
     /// Why there is no comparison: no baseline, or the baseline lacks this variant.
-    pub no_comparison: Option<String>,
+    pub no_comparison: Option<NoComparison>,
     /// The thresholds the comparison used (the section's, or the variant's own).
     pub thresholds: Thresholds,
     pub budgets: Vec<BudgetCheck>,
@@ -232,8 +233,8 @@ pub fn evaluate(
             continue;
         }
         match (baseline, base) {
-            (None, _) => g.no_comparison = Some("no baseline".into()),
-            (Some(_), None) => g.no_comparison = Some("not in the baseline".into()),
+            (None, _) => g.no_comparison = Some(NoComparison::NoBaseline),
+            (Some(_), None) => g.no_comparison = Some(NoComparison::NotInBaseline),
             (Some(_), Some(_)) => g.comparison = verdict::verdict(&base_a, &a, &g.thresholds),
         }
         if let Some(limits) = config.limits_for(&v.name) {

@@ -1,36 +1,27 @@
 //! The verdict for people: an aligned table on the terminal, and the same as Markdown for a
 //! pull-request comment. Both read a [`GateReport`] and nothing else.
 
-use super::evaluate::{BaselineUse, GateReport, Status, VariantGate};
+use super::evaluate::{BaselineUse, GateReport, NoComparison, Status, VariantGate};
 use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason, Verdict};
+use crate::figures::cycles;
 use crate::scenario::gate::Thresholds;
+use crate::table::{self, markdown, mib_unit, text, Cell, Column, Table, Value};
 
-const MIB: f64 = 1024.0 * 1024.0;
-
-fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / MIB)
-}
-
-fn signed_mib(b: i64) -> String {
-    format!(
-        "{}{:.1} MiB",
-        if b >= 0 { "+" } else { "-" },
-        b.unsigned_abs() as f64 / MIB
-    )
-}
-
-fn pct(x: f64) -> String {
-    format!("{}{:.1}%", if x >= 0.0 { "+" } else { "" }, x * 100.0)
+/// A cell with no figure. gate.md has always written the terminal's `-` here, where report.md
+/// writes `–`: kept, so a PR comment reads as it did.
+fn none() -> Cell {
+    Cell::text(text::MISSING)
 }
 
 fn side(median: u64, n: usize) -> String {
-    format!("{} (n={n})", mib(median))
+    format!("{} (n={n})", mib_unit(median))
 }
 
 fn change(v: &Verdict) -> String {
+    let moved = table::signed_mib_unit(v.change_bytes);
     match v.change_rel {
-        Some(r) => format!("{} ({})", signed_mib(v.change_bytes), pct(r)),
-        None => signed_mib(v.change_bytes),
+        Some(r) => format!("{moved} ({})", table::signed_percent(r)),
+        None => moved,
     }
 }
 
@@ -49,7 +40,7 @@ fn binding(v: &Verdict, t: &Thresholds) -> String {
 
 /// The limit a change must exceed to be called, and which part of it binds.
 fn limit(v: &Verdict, t: &Thresholds) -> String {
-    format!("{} ({})", mib(v.call_threshold_bytes()), binding(v, t))
+    format!("{} ({})", mib_unit(v.call_threshold_bytes()), binding(v, t))
 }
 
 fn decision_word(v: &Verdict) -> &'static str {
@@ -69,89 +60,120 @@ fn budget_word(d: Decision) -> &'static str {
     }
 }
 
-fn figure(f: Figure) -> String {
-    match f {
-        Figure::Retention(r) => format!("{r:.2}"),
-        Figure::Bytes(b) => mib(b),
-        Figure::Verdict(v) => v.as_str().to_string(),
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "PASS",
+        Status::Regression => "REGRESSION",
+        Status::Error => "ERROR",
+        Status::Inconclusive => "INCONCLUSIVE",
     }
 }
 
-const COMPARISON_HEADER: [&str; 6] = [
-    "variant",
-    "baseline",
-    "candidate",
-    "change",
-    "limit",
-    "verdict",
-];
-const BUDGET_HEADER: [&str; 5] = ["variant", "budget", "limit", "measured", "verdict"];
-
-fn comparison_rows(r: &GateReport) -> Vec<[String; 6]> {
-    r.variants
-        .iter()
-        .map(|g| {
-            let base = super::verdict::median_u64(&g.baseline_after_drain)
-                .map(|m| side(m, g.baseline_after_drain.len()))
-                .unwrap_or_else(|| "-".into());
-            if g.error.is_some() {
-                return [
-                    g.name.clone(),
-                    base,
-                    "no ok run".into(),
-                    "-".into(),
-                    "-".into(),
-                    "ERROR".into(),
-                ];
-            }
-            if g.skipped.is_some() {
-                return [
-                    g.name.clone(),
-                    base,
-                    "skipped".into(),
-                    "-".into(),
-                    "-".into(),
-                    "INCONCLUSIVE".into(),
-                ];
-            }
-            match &g.comparison {
-                Some(v) => [
-                    g.name.clone(),
-                    side(v.baseline.median, v.baseline.n),
-                    side(v.candidate.median, v.candidate.n),
-                    change(v),
-                    limit(v, &g.thresholds),
-                    decision_word(v).into(),
-                ],
-                None => [
-                    g.name.clone(),
-                    base,
-                    super::verdict::median_u64(&g.candidate_after_drain)
-                        .map(|m| side(m, g.candidate_after_drain.len()))
-                        .unwrap_or_else(|| "-".into()),
-                    "-".into(),
-                    "-".into(),
-                    g.no_comparison.clone().unwrap_or_default(),
-                ],
-            }
-        })
-        .collect()
+fn no_comparison_word(n: NoComparison) -> &'static str {
+    match n {
+        NoComparison::NoBaseline => "no baseline",
+        NoComparison::NotInBaseline => "not in the baseline",
+    }
 }
 
-fn budget_rows(r: &GateReport) -> Vec<[String; 5]> {
-    let mut rows = Vec::new();
+/// A budget's limit or measured figure, as a cell and in a sentence alike.
+fn figure_value(f: Figure) -> Value {
+    match f {
+        Figure::Retention(r) => Value::Fixed(r, 2),
+        Figure::Bytes(b) => Value::Text(mib_unit(b)),
+        Figure::Verdict(v) => Value::Text(v.as_str().into()),
+    }
+}
+
+fn figure(f: Figure) -> String {
+    figure_value(f).written().unwrap_or_default()
+}
+
+/// After-drain RSS, baseline against candidate, one row per variant.
+fn comparison_table(r: &GateReport) -> Table {
+    let mut t = Table::new([
+        Column::left("variant"),
+        Column::right("baseline"),
+        Column::right("candidate"),
+        Column::right("change"),
+        Column::right("limit"),
+        Column::left("verdict"),
+    ]);
+    for g in &r.variants {
+        t.row(comparison_row(g));
+    }
+    t
+}
+
+/// The median of a side's runs with their number, or no figure.
+fn median_cell(runs: &[u64]) -> Cell {
+    super::verdict::median_u64(runs).map_or_else(none, |m| Cell::text(side(m, runs.len())))
+}
+
+fn comparison_row(g: &VariantGate) -> Vec<Cell> {
+    let name = Cell::text(&g.name);
+    let base = median_cell(&g.baseline_after_drain);
+    if g.error.is_some() {
+        return vec![
+            name,
+            base,
+            "no ok run".into(),
+            none(),
+            none(),
+            "ERROR".into(),
+        ];
+    }
+    if g.skipped.is_some() {
+        return vec![
+            name,
+            base,
+            "skipped".into(),
+            none(),
+            none(),
+            "INCONCLUSIVE".into(),
+        ];
+    }
+    match &g.comparison {
+        Some(v) => vec![
+            name,
+            Cell::text(side(v.baseline.median, v.baseline.n)),
+            Cell::text(side(v.candidate.median, v.candidate.n)),
+            Cell::text(change(v)),
+            Cell::text(limit(v, &g.thresholds)),
+            decision_word(v).into(),
+        ],
+        None => vec![
+            name,
+            base,
+            median_cell(&g.candidate_after_drain),
+            none(),
+            none(),
+            g.no_comparison.map_or("", no_comparison_word).into(),
+        ],
+    }
+}
+
+/// Every budget of every variant, or `None` when the scenario sets none.
+fn budget_table(r: &GateReport) -> Option<Table> {
+    let mut t = Table::new([
+        Column::left("variant"),
+        Column::left("budget"),
+        Column::right("limit"),
+        Column::right("measured"),
+        Column::left("verdict"),
+    ]);
     for g in &r.variants {
         for b in &g.budgets {
-            rows.push([
-                g.name.clone(),
+            t.row(vec![
+                Cell::text(&g.name),
                 b.kind.key().into(),
-                figure(b.limit),
-                b.measured.map(figure).unwrap_or_else(|| "-".into()),
+                Cell::new(figure_value(b.limit)),
+                b.measured.map_or_else(none, |m| Cell::new(figure_value(m))),
                 budget_word(b.decision).into(),
             ]);
         }
     }
-    rows
+    (!t.rows.is_empty()).then_some(t)
 }
 
 fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
@@ -171,7 +193,7 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
         (Decision::Regression, BudgetKind::CycleVerdict) => format!(
             "the cycles say {m} ({}), the budget asks {l}: {}",
             b.note.as_deref().unwrap_or_default(),
-            if m == "growth" {
+            if matches!(b.measured, Some(Figure::Verdict(cycles::Verdict::Growth))) {
                 "memory grows from cycle to cycle"
             } else {
                 "memory no longer grows from cycle to cycle: the scenario no longer reproduces its ratchet"
@@ -189,25 +211,25 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
 fn comparison_finding(g: &VariantGate, v: &Verdict, t: &Thresholds) -> Option<String> {
     let moved = format!(
         "{} → {}, {}",
-        mib(v.baseline.median),
-        mib(v.candidate.median),
+        mib_unit(v.baseline.median),
+        mib_unit(v.candidate.median),
         change(v)
     );
     let line = match v.reason {
         Reason::NoWorse | Reason::WithinLimit => return None,
         Reason::BeyondLimit => format!(
             "after-drain RSS worse than the baseline ({moved}), beyond the limit of {} ({})",
-            mib(v.call_threshold_bytes()),
+            mib_unit(v.call_threshold_bytes()),
             binding(v, t)
         ),
         Reason::SpreadTooWide => format!(
             "the runs scatter too much to tell ({moved}): the noise band {} is wider than the tolerance {}; run more runs per variant (--runs) or widen rel_tolerance",
-            mib(v.noise_bytes.unwrap_or(0)),
-            mib(v.tolerance_bytes)
+            mib_unit(v.noise_bytes.unwrap_or(0)),
+            mib_unit(v.tolerance_bytes)
         ),
         Reason::SingleRunNearLimit => format!(
             "change between one and two limits ({moved}; limit {}) with a single run on one side, whose spread is not measured; run 3 or more runs per variant",
-            mib(v.limit_bytes)
+            mib_unit(v.limit_bytes)
         ),
     };
     Some(format!("{}: {line}", g.name))
@@ -265,9 +287,9 @@ pub fn notes(r: &GateReport) -> Vec<String> {
             out.push(format!(
                 "{}: the runs scatter more than the tolerance (noise band {} > {}): only a change above {} could have been called; more runs per variant narrow it",
                 g.name,
-                mib(v.noise_bytes.unwrap_or(0)),
-                mib(v.tolerance_bytes),
-                mib(v.call_threshold_bytes())
+                mib_unit(v.noise_bytes.unwrap_or(0)),
+                mib_unit(v.tolerance_bytes),
+                mib_unit(v.call_threshold_bytes())
             ));
         }
         if g.thresholds != r.thresholds {
@@ -307,14 +329,14 @@ fn thresholds_line(t: &Thresholds) -> String {
     format!(
         "rel_tolerance {:.0}%, abs_floor {}, noise_k {}",
         t.rel_tolerance * 100.0,
-        mib(t.abs_floor_bytes),
+        mib_unit(t.abs_floor_bytes),
         t.noise_k
     )
 }
 
 fn verdict_line(r: &GateReport) -> String {
     let s = r.status();
-    let mut line = format!("{} (exit {})", s.word(), s.exit_code());
+    let mut line = format!("{} (exit {})", status_word(s), s.exit_code());
     if !r.mismatch().is_empty() {
         line.push_str(&format!(
             ", compared across different keys under --allow-env-mismatch: {}",
@@ -322,32 +344,6 @@ fn verdict_line(r: &GateReport) -> String {
         ));
     }
     line
-}
-
-fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]], left: usize) -> String {
-    let all: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect())
-        .chain(rows.iter().map(|r| r.to_vec()))
-        .collect();
-    let widths: Vec<usize> = (0..N)
-        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in &all {
-        let cells: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(c, v)| {
-                if c < left || c + 1 == N {
-                    format!("{v:<w$}", w = widths[c])
-                } else {
-                    format!("{v:>w$}", w = widths[c])
-                }
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// The verdict as aligned text for the terminal.
@@ -368,19 +364,16 @@ pub fn text(r: &GateReport) -> String {
         ));
     }
     out.push_str("\nafter-drain RSS (median of ok runs)\n");
-    out.push_str(&aligned(COMPARISON_HEADER, &comparison_rows(r), 1));
-    let budgets = budget_rows(r);
-    if !budgets.is_empty() {
+    out.push_str(&text::render(&comparison_table(r)));
+    if let Some(budgets) = budget_table(r) {
         out.push_str("\nbudgets ([gate.variants] of the scenario)\n");
-        out.push_str(&aligned(BUDGET_HEADER, &budgets, 2));
+        out.push_str(&text::render(&budgets));
     }
     for n in notes(r) {
         out.push_str(&format!("note: {n}\n"));
     }
     out.push_str(&format!("\nverdict: {}\n", verdict_line(r)));
-    for f in findings(r) {
-        out.push_str(&format!("- {f}\n"));
-    }
+    out.push_str(&bullets(&findings(r), ""));
     out
 }
 
@@ -391,80 +384,95 @@ pub struct Link {
     pub href: String,
 }
 
-fn md_row<const N: usize>(cells: &[String; N]) -> String {
-    let escaped: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
-    format!("| {} |\n", escaped.join(" | "))
+/// Every run's after-drain RSS, both sides, in MiB: what the medians above were taken of.
+fn runs_table(r: &GateReport) -> Table {
+    let mut t = Table::new([
+        Column::left("variant"),
+        Column::left("baseline runs, MiB"),
+        Column::left("candidate runs, MiB"),
+    ]);
+    for g in &r.variants {
+        t.row(vec![
+            Cell::text(&g.name),
+            mib_list(&g.baseline_after_drain),
+            mib_list(&g.candidate_after_drain),
+        ]);
+    }
+    t
 }
 
-fn mib_list(v: &[u64]) -> String {
+fn mib_list(v: &[u64]) -> Cell {
     if v.is_empty() {
-        return "-".into();
+        return none();
     }
-    v.iter()
-        .map(|b| format!("{:.1}", *b as f64 / MIB))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let sizes: Vec<String> = v.iter().map(|&b| table::mib(b)).collect();
+    Cell::text(sizes.join(", "))
 }
 
 /// The verdict as Markdown for a pull-request comment: the same tables, the reasons, links to
 /// the plots, and (when `image` is a URL a browser can load) the timeline inline.
 pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
-    let s = r.status();
-    let icon = match s {
+    let mut out = md_heading(r);
+    let findings = bullets(&findings(r), "");
+    if !findings.is_empty() {
+        out.push_str(&findings);
+        out.push('\n');
+    }
+    out.push_str("**After-drain RSS** (median of ok runs)\n\n");
+    out.push_str(&markdown::render(&comparison_table(r)));
+    if let Some(budgets) = budget_table(r) {
+        out.push_str(&format!(
+            "\n**Budgets** (`[gate.variants]` of `{}`)\n\n",
+            r.scenario_file
+        ));
+        out.push_str(&markdown::render(&budgets));
+    }
+    let notes = bullets(&notes(r), "note: ");
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
+    out.push_str(&md_plots(links, image));
+    out.push_str(&md_details(r));
+    out
+}
+
+/// The verdict line with its icon, what was gated against what, and a key mismatch.
+fn md_heading(r: &GateReport) -> String {
+    let icon = match r.status() {
         Status::Pass => "✅",
         Status::Regression => "❌",
         Status::Inconclusive => "⚠️",
         Status::Error => "🛑",
     };
-    let mut out = format!("### {icon} allocstorm gate: {}\n\n", verdict_line(r));
-    out.push_str(&format!(
-        "Scenario `{}`{} · runs: `{}` · baseline: {}\n\n",
+    let baseline = match &r.baseline {
+        BaselineUse::Used { .. } => format!("`{}`", baseline_line(r)),
+        _ => baseline_line(r),
+    };
+    let mut out = format!(
+        "### {icon} allocstorm gate: {}\n\nScenario `{}`{} · runs: `{}` · baseline: {baseline}\n\n",
+        verdict_line(r),
         r.scenario,
         if r.quick { " (quick)" } else { "" },
         r.run_dir,
-        match &r.baseline {
-            BaselineUse::Used { .. } => format!("`{}`", baseline_line(r)),
-            _ => baseline_line(r),
-        }
-    ));
+    );
     if !r.mismatch().is_empty() {
         out.push_str(&format!(
             "> **Warning:** the baseline was measured under another key ({}); compared anyway under `--allow-env-mismatch`.\n\n",
             r.mismatch().join("; ")
         ));
     }
-    let findings = findings(r);
-    if !findings.is_empty() {
-        for f in &findings {
-            out.push_str(&format!("- {f}\n"));
-        }
-        out.push('\n');
-    }
-    out.push_str("**After-drain RSS** (median of ok runs)\n\n");
-    out.push_str(&md_row(&COMPARISON_HEADER.map(String::from)));
-    out.push_str("|---|--:|--:|--:|--:|---|\n");
-    for row in comparison_rows(r) {
-        out.push_str(&md_row(&row));
-    }
-    let budgets = budget_rows(r);
-    if !budgets.is_empty() {
-        out.push_str(&format!(
-            "\n**Budgets** (`[gate.variants]` of `{}`)\n\n",
-            r.scenario_file
-        ));
-        out.push_str(&md_row(&BUDGET_HEADER.map(String::from)));
-        out.push_str("|---|---|--:|--:|---|\n");
-        for row in budgets {
-            out.push_str(&md_row(&row));
-        }
-    }
-    let notes = notes(r);
-    if !notes.is_empty() {
-        out.push('\n');
-        for n in &notes {
-            out.push_str(&format!("- note: {n}\n"));
-        }
-    }
+    out
+}
+
+/// A list, one `- ` line per item, each after `prefix`.
+fn bullets(items: &[String], prefix: &str) -> String {
+    items.iter().map(|i| format!("- {prefix}{i}\n")).collect()
+}
+
+/// The timeline inline (when a browser can load it) and links to the plots and the report.
+fn md_plots(links: &[Link], image: Option<&str>) -> String {
+    let mut out = String::new();
     if let Some(src) = image {
         out.push_str(&format!("\n![RSS over time, phases shaded]({src})\n"));
     }
@@ -475,19 +483,93 @@ pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
             .collect();
         out.push_str(&format!("\nPlots and report: {}\n", l.join(" · ")));
     }
-    out.push_str("\n<details><summary>Runs and thresholds</summary>\n\n");
-    out.push_str(&format!(
-        "{}. A regression must exceed all three: the tolerance (`rel_tolerance` × the baseline median), the floor, and `noise_k` × the standard error of the difference of the medians, from the runs' spread (with a single run on a side, twice that). A change above the tolerance that the spread explains is inconclusive.\n\n",
-        thresholds_line(&r.thresholds)
-    ));
-    out.push_str("| variant | baseline runs, MiB | candidate runs, MiB |\n|---|---|---|\n");
-    for g in &r.variants {
-        out.push_str(&md_row(&[
-            g.name.clone(),
-            mib_list(&g.baseline_after_drain),
-            mib_list(&g.candidate_after_drain),
-        ]));
-    }
-    out.push_str("\n</details>\n");
     out
+}
+
+/// The folded part: the thresholds, how they combine, and every run's figure.
+fn md_details(r: &GateReport) -> String {
+    format!(
+        "\n<details><summary>Runs and thresholds</summary>\n\n{}. A regression must exceed all three: the tolerance (`rel_tolerance` × the baseline median), the floor, and `noise_k` × the standard error of the difference of the medians, from the runs' spread (with a single run on a side, twice that). A change above the tolerance that the spread explains is inconclusive.\n\n{}\n</details>\n",
+        thresholds_line(&r.thresholds),
+        markdown::render(&runs_table(r))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::gate::Limits;
+
+    const MIB: u64 = 1 << 20;
+
+    fn variant(name: &str, base: &[u64], cand: &[u64]) -> VariantGate {
+        let t = Thresholds::default();
+        VariantGate {
+            name: name.into(),
+            runs: cand.len(),
+            runs_counted: cand.len(),
+            candidate_after_drain: cand.to_vec(),
+            baseline_after_drain: base.to_vec(),
+            error: None,
+            skipped: None,
+            comparison: super::super::verdict(base, cand, &t),
+            no_comparison: None,
+            thresholds: t,
+            budgets: Vec::new(),
+        }
+    }
+
+    fn report() -> GateReport {
+        let mut worse = variant("glibc", &[200 * MIB; 3], &[300 * MIB; 3]);
+        let limits = Limits {
+            max_after_drain_bytes: Some(256 * MIB),
+            ..Limits::default()
+        };
+        worse.budgets = super::super::verdict::check_budgets(&limits, &[300 * MIB; 3], &[]);
+        let mut gone = variant("jemalloc", &[10 * MIB], &[]);
+        gone.error = Some("no ok run to measure (#1 oom)".into());
+        let mut new = variant("mimalloc", &[], &[MIB + MIB / 2]);
+        new.no_comparison = Some(NoComparison::NotInBaseline);
+        GateReport {
+            scenario: "hot-range".into(),
+            quick: true,
+            run_dir: "reports/x".into(),
+            scenario_file: "scenarios/hot-range.toml".into(),
+            baseline: BaselineUse::NotGiven,
+            thresholds: Thresholds::default(),
+            variants: vec![worse, gone, new],
+            notes: Vec::new(),
+        }
+    }
+
+    /// The two tables as the terminal shows them, pinned to the byte.
+    #[test]
+    fn the_terminal_tables() {
+        let text = text(&report());
+        let tables = &text[text.find("variant").unwrap()..text.find("\nverdict").unwrap()];
+        assert_eq!(
+            tables,
+            "\
+variant          baseline        candidate               change           limit  verdict
+glibc     200.0 MiB (n=3)  300.0 MiB (n=3)  +100.0 MiB (+50.0%)  20.0 MiB (10%)  REGRESSION
+jemalloc   10.0 MiB (n=1)        no ok run                    -               -  ERROR
+mimalloc                -    1.5 MiB (n=1)                    -               -  not in the baseline
+
+budgets ([gate.variants] of the scenario)
+variant  budget               limit   measured  verdict
+glibc    max_after_drain  256.0 MiB  300.0 MiB  REGRESSION
+"
+        );
+    }
+
+    /// gate.md keeps the terminal's `-` for a missing figure and escapes nothing it need not.
+    #[test]
+    fn the_markdown_tables() {
+        let md = markdown(&report(), &[], None);
+        assert!(md.contains(
+            "| variant | baseline | candidate | change | limit | verdict |\n|---|--:|--:|--:|--:|---|\n"
+        ));
+        assert!(md.contains("| mimalloc | - | 1.5 MiB (n=1) | - | - | not in the baseline |\n"));
+        assert!(md.contains("| jemalloc | 10.0 | - |\n"));
+    }
 }

@@ -1,5 +1,5 @@
-//! The human side of `allocstorm load`: a short table at the end, a line per second while it
-//! runs. Reads a [`LoadSummary`] / [`SecondReport`] and nothing else.
+//! The human side of `allocstorm load`: a short summary at the end with its latency table
+//! (through [`crate::table::text`]), a line per second while it runs. Reads a [`LoadSummary`] / [`SecondReport`] and nothing else.
 
 use std::fmt::Write;
 
@@ -7,6 +7,7 @@ use allocstorm_core::units::format_size;
 
 use super::counts::Percentiles;
 use super::merge::{LoadSummary, SecondReport};
+use crate::table::{text, Cell, Column, Table};
 
 fn rate(r: Option<f64>) -> String {
     match r {
@@ -26,16 +27,42 @@ fn kinds(map: &std::collections::BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
-fn latency_row(out: &mut String, name: &str, p: &Percentiles) {
-    if p.count == 0 {
-        let _ = writeln!(out, "  {name:<12} {:>9}", "-");
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "  {name:<12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  ({} requests)",
-        p.p50, p.p90, p.p99, p.p999, p.max, p.count
-    );
+/// Latency percentiles in ms, of the successful requests (from when they were due and from
+/// their first send) and of the failed ones.
+fn latency_table(s: &LoadSummary) -> Table {
+    let mut t = Table::new([
+        Column::left("latency ms"),
+        Column::right("p50"),
+        Column::right("p90"),
+        Column::right("p99"),
+        Column::right("p99.9"),
+        Column::right("max"),
+        Column::left(""),
+    ]);
+    t.row(latency_row("from due", &s.latency_ms));
+    t.row(latency_row("from send", &s.latency_uncorrected_ms));
+    t.row(latency_row("failed", &s.error_latency_ms));
+    t
+}
+
+/// One row; no figures when no request of its kind was measured.
+fn latency_row(name: &str, p: &Percentiles) -> Vec<Cell> {
+    let measured = p.count > 0;
+    let ms = |x: f64| Cell::fixed(measured.then_some(x), 2);
+    let count = if measured {
+        format!("({} requests)", p.count)
+    } else {
+        String::new()
+    };
+    vec![
+        name.into(),
+        ms(p.p50),
+        ms(p.p90),
+        ms(p.p99),
+        ms(p.p999),
+        ms(p.max),
+        Cell::text(count),
+    ]
 }
 
 /// The end-of-run table.
@@ -82,14 +109,7 @@ pub fn table(s: &LoadSummary) -> String {
         format_size(s.bytes_per_s as u64),
         format_size(c.bytes)
     );
-    let _ = writeln!(
-        out,
-        "latency ms   {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "p50", "p90", "p99", "p99.9", "max"
-    );
-    latency_row(&mut out, "from due", &s.latency_ms);
-    latency_row(&mut out, "from send", &s.latency_uncorrected_ms);
-    latency_row(&mut out, "failed", &s.error_latency_ms);
+    out.push_str(&text::render(&latency_table(s)));
     let _ = writeln!(
         out,
         "client cpu   {:.2} s over {:.1} s",
@@ -163,6 +183,88 @@ mod tests {
                 latency_uncorrected_ms: Percentiles::default(),
             })
             .collect()
+    }
+
+    fn percentiles(count: u64, p50: f64) -> Percentiles {
+        Percentiles {
+            count,
+            p50,
+            p90: p50 * 2.0,
+            p99: p50 * 10.0,
+            p999: p50 * 40.5,
+            max: 1234.5,
+        }
+    }
+
+    fn summary() -> LoadSummary {
+        let mut counts = Counts {
+            requests: 1200,
+            attempts: 1260,
+            retries: 60,
+            ok: 1150,
+            errors: 50,
+            timeouts: 40,
+            abandoned: 2,
+            no_free_connection: 3,
+            connects: 17,
+            bytes: 3 << 30,
+            ..Counts::default()
+        };
+        counts.errors_by_kind.insert("timeout".into(), 40);
+        counts.errors_by_kind.insert("reset".into(), 10);
+        LoadSummary {
+            target: "127.0.0.1:8080".into(),
+            range: "0-1048575".into(),
+            range_bytes: 1 << 20,
+            processes: 1,
+            connections: 16,
+            offered_rate: Some(200.0),
+            timeout_s: 3.0,
+            max_retries: 2,
+            backoff_s: 0.1,
+            counts,
+            unsent: 4,
+            duration_s: 6.0,
+            elapsed_s: 6.43,
+            throughput_rps: 191.66,
+            bytes_per_s: 191.66 * (1 << 20) as f64,
+            latency_ms: percentiles(1150, 3.217),
+            latency_uncorrected_ms: percentiles(1150, 2.5),
+            error_latency_ms: percentiles(0, 0.0),
+            latency_histogram_us: Vec::new(),
+            client_cpu_s: 1.234,
+            workers: Vec::new(),
+            per_second: seconds(&[
+                Some(200),
+                Some(200),
+                Some(400),
+                Some(400),
+                Some(400),
+                Some(200),
+            ]),
+        }
+    }
+
+    /// The end-of-run table as `allocstorm load` prints it, pinned to the byte.
+    #[test]
+    fn the_end_of_run_table() {
+        assert_eq!(
+            table(&summary()),
+            "\
+target       127.0.0.1:8080  range 0-1048575 (1.0 MiB)
+load         1 process, 16 connections, open loop at 200/s for 6.0 s; timeout 3 s, 2 retries
+offered      0-1s 200, 2-4s 400, 5s 200 (requests due per second)
+requests     1200 started: 1150 ok, 50 errors, 2 abandoned; 4 unsent, 3 with no free connection
+attempts     1260 (60 retries, 40 timeouts), 17 connections opened
+errors       reset 10, timeout 40
+throughput   191.7 req/s, 191.7 MiB/s (3.0 GiB in all)
+latency ms   p50   p90    p99   p99.9      max
+from due    3.22  6.43  32.17  130.29  1234.50  (1150 requests)
+from send   2.50  5.00  25.00  101.25  1234.50  (1150 requests)
+failed         -     -      -       -        -
+client cpu   1.23 s over 6.4 s
+"
+        );
     }
 
     #[test]

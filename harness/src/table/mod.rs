@@ -72,6 +72,30 @@ pub fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// MiB with one decimal and its unit, for a size in a sentence or in a cell that holds more
+/// than the size: `255.4 MiB`.
+pub fn mib_unit(bytes: u64) -> String {
+    format!("{} MiB", mib(bytes))
+}
+
+/// A change in bytes, in MiB with its sign and unit: `+5.5 MiB`, `-141.8 MiB`. A fall too
+/// small to show keeps its sign (`-0.0 MiB`), so the reader still sees which way it went.
+pub fn signed_mib_unit(delta: i64) -> String {
+    let sign = if delta >= 0 { '+' } else { '-' };
+    format!("{sign}{}", mib_unit(delta.unsigned_abs()))
+}
+
+/// A fraction as a percentage with one decimal: `0.053` → `5.3%`.
+pub fn percent(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A relative change as a percentage with its sign: `+2.2%`, `-48.8%`.
+pub fn signed_percent(x: f64) -> String {
+    let plus = if x >= 0.0 { "+" } else { "" };
+    format!("{plus}{}", percent(x))
+}
+
 /// A ratio or a cost figure with the digits it deserves: `0.63`, `13.9`, `257`, `0.002`.
 pub fn ratio(x: f64) -> String {
     let a = x.abs();
@@ -94,7 +118,7 @@ impl Value {
             Value::Mib(b) => mib(*b),
             Value::Fixed(x, d) => format!("{x:.d$}"),
             Value::Ratio(x) => ratio(*x),
-            Value::Percent(x) => format!("{:.1}%", x * 100.0),
+            Value::Percent(x) => percent(*x),
             Value::Count(n) => n.to_string(),
             Value::Missing => return None,
         })
@@ -213,6 +237,19 @@ mod tests {
         assert_eq!(ratio(257.01), "257");
         assert_eq!(ratio(0.00121), "0.001");
         assert_eq!(ratio(0.0), "0.00");
+    }
+
+    #[test]
+    fn sizes_and_changes_with_their_unit() {
+        assert_eq!(mib_unit(255 << 20), "255.0 MiB");
+        assert_eq!(mib_unit(0), "0.0 MiB");
+        assert_eq!(signed_mib_unit(5 << 20), "+5.0 MiB");
+        assert_eq!(signed_mib_unit(0), "+0.0 MiB");
+        assert_eq!(signed_mib_unit(-(141 << 20) - (800 << 10)), "-141.8 MiB");
+        assert_eq!(signed_mib_unit(-1), "-0.0 MiB");
+        assert_eq!(signed_percent(0.022), "+2.2%");
+        assert_eq!(signed_percent(-0.488), "-48.8%");
+        assert_eq!(signed_percent(0.0), "+0.0%");
     }
 
     #[test]
