@@ -309,7 +309,7 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         ));
     }
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::server::process::exe_dir() {
+    let bin_dir = match crate::child::exe_dir() {
         Ok(d) => d,
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };
@@ -382,7 +382,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         Err(code) => return code,
     };
     let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::server::process::exe_dir() {
+    let bin_dir = match crate::child::exe_dir() {
         Ok(d) => d,
         Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
     };

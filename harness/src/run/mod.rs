@@ -435,9 +435,9 @@ async fn end_server(
         Ended::Done => (None, server.stop(Duration::from_secs(5)).await),
         Ended::OverLimit(_) => {
             // A limit is a wall, not a request: the whole group, at once.
-            server::process::kill_group(server.group);
+            crate::child::kill_group(server.group);
             let exit = match server.exit_within(Duration::from_secs(5)).await {
-                Some(st) => server::process::describe_exit(st),
+                Some(st) => crate::child::describe_exit(st),
                 None => server.stop(Duration::from_secs(1)).await,
             };
             (None, format!("{exit} (memory limit, by the harness)"))
@@ -447,7 +447,7 @@ async fn end_server(
             // still exiting, before it can be reaped: give the exit a moment to complete.
             let st = server.exit_within(Duration::from_millis(500)).await;
             let said = match st {
-                Some(st) => server::process::describe_exit(st),
+                Some(st) => crate::child::describe_exit(st),
                 None => server.stop(Duration::from_secs(2)).await,
             };
             (st, said)
