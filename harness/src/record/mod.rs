@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod dir;
+pub mod shard;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
 
 use crate::cgroup::{CgroupNote, CgroupSample};
@@ -98,7 +99,7 @@ pub struct RunHeader {
     /// The shard of the comparison this run belongs to (`compare --shard I/N`); absent
     /// unsharded, and in records of versions without shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<shard::Shard>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.
