@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::gate::measured::{diff_keys, diff_settings, measure};
+use crate::record::dir::ReportDir;
 pub use crate::record::shard::{Shard, MAX_SHARDS};
 use crate::record::{load_runs, RecordsError, RunRecord};
 
@@ -153,7 +154,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
 /// directory of the merged comparison that `report` and `gate` read like any other.
 /// A run's own scratch directory (`<variant>-<n>.target/`) is left behind.
 pub fn copy_runs(dirs: &[PathBuf], out: &Path) -> Result<(), MergeError> {
-    let runs_out = out.join("runs");
+    let runs_out = ReportDir::new(out).runs();
     let write = |path: &Path| {
         let path = path.display().to_string();
         move |source| MergeError::Write { path, source }
@@ -165,21 +166,15 @@ pub fn copy_runs(dirs: &[PathBuf], out: &Path) -> Result<(), MergeError> {
     }
     std::fs::create_dir_all(&runs_out).map_err(write(&runs_out))?;
     for d in dirs {
-        let runs = d.join("runs");
-        let read = |source| {
+        let from = ReportDir::new(d);
+        let files = from.files().map_err(|source| {
             MergeError::Records(RecordsError::Read {
-                path: runs.display().to_string(),
+                path: from.runs().display().to_string(),
                 source,
             })
-        };
-        for entry in std::fs::read_dir(&runs).map_err(read)? {
-            let entry = entry.map_err(read)?;
-            let path = entry.path();
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') || !path.is_file() {
-                continue;
-            }
-            let to = runs_out.join(&name);
+        })?;
+        for path in files {
+            let to = runs_out.join(path.file_name().unwrap_or_default());
             std::fs::copy(&path, &to).map_err(write(&to))?;
         }
     }

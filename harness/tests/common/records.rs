@@ -133,16 +133,10 @@ pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader
 
 /// Writes each record as `dir/runs/<variant>-<run index>.json`, as a run does.
 pub fn write_records(dir: &Path, records: &[RunRecord]) {
-    let runs = dir.join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
+    let dir = allocstorm::record::dir::ReportDir::new(dir);
+    std::fs::create_dir_all(dir.runs()).unwrap();
     for r in records {
-        write_json_atomic(
-            &runs.join(format!(
-                "{}-{}.json",
-                r.header.variant.name, r.header.run_index
-            )),
-            r,
-        )
-        .unwrap();
+        let path = dir.record(&r.header.variant.name, r.header.run_index);
+        write_json_atomic(&path, r).unwrap();
     }
 }
