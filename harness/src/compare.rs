@@ -194,21 +194,8 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::fixtures::variant as v;
     use crate::shard::Shard;
-
-    fn v(name: &str) -> Variant {
-        Variant {
-            name: name.into(),
-            binary: "target-server-glibc".into(),
-            description: String::new(),
-            env: Default::default(),
-            args: vec![],
-            preload: None,
-            package: None,
-            apply: None,
-            sweep: None,
-        }
-    }
 
     #[test]
     fn runs_are_interleaved() {

@@ -281,38 +281,12 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             .find(|r| r.header.variant.name == file_variant);
         let mut h = match sibling.or(complete.first()) {
             Some(r) => r.header.clone(),
-            None => RunHeader {
-                scenario: String::new(),
-                scenario_path: String::new(),
-                scenario_hash: String::new(),
-                scenario_description: String::new(),
-                variant: Variant {
-                    name: file_variant.clone(),
-                    binary: String::new(),
-                    description: String::new(),
-                    env: BTreeMap::new(),
-                    args: Vec::new(),
-                    preload: None,
-                    package: None,
-                    apply: None,
-                    sweep: None,
-                },
-                run_index: file_index,
-                seed: 0,
-                quick: false,
-                started_at: String::new(),
-                server_command: Vec::new(),
-                phases_planned: planned_from(&events.phases),
-                sample_interval_s: median_gap(&events.samples),
-                environment: Default::default(),
-                memory_limit_bytes: None,
-                report: Default::default(),
-                target: None,
-                stats_polled_in: None,
-                server_cgroup: None,
-                cost_spec: None,
-                shard: None,
-            },
+            None => RunHeader::unknown(
+                Variant::named(&file_variant),
+                file_index,
+                planned_from(&events.phases),
+                median_gap(&events.samples),
+            ),
         };
         if sibling.is_none() {
             h.variant.name = file_variant.clone();

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod dir;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod shard;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
 
@@ -161,6 +163,40 @@ impl RunRecord {
                 .cost
                 .as_ref()
                 .is_some_and(|c| c.failure.as_deref() == Some(crate::cost::INTERRUPTED))
+    }
+}
+
+impl RunHeader {
+    /// The header of a run known only by its variant's name, its number, its phases as they
+    /// ran and its sampling: what a cut event stream without its `start` line still tells.
+    pub fn unknown(
+        variant: Variant,
+        run_index: u32,
+        phases_planned: PhaseSpec,
+        sample_interval_s: f64,
+    ) -> RunHeader {
+        RunHeader {
+            scenario: String::new(),
+            scenario_path: String::new(),
+            scenario_hash: String::new(),
+            scenario_description: String::new(),
+            variant,
+            run_index,
+            seed: 0,
+            quick: false,
+            started_at: String::new(),
+            server_command: Vec::new(),
+            phases_planned,
+            sample_interval_s,
+            environment: Default::default(),
+            memory_limit_bytes: None,
+            report: Default::default(),
+            target: None,
+            stats_polled_in: None,
+            server_cgroup: None,
+            cost_spec: None,
+            shard: None,
+        }
     }
 }
 

@@ -39,6 +39,22 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// A variant known by its name alone (no binary, settings or preload): what a record
+    /// rebuilt from a cut stream, or a test, knows of it.
+    pub fn named(name: &str) -> Variant {
+        Variant {
+            name: name.into(),
+            binary: String::new(),
+            description: String::new(),
+            env: BTreeMap::new(),
+            args: Vec::new(),
+            preload: None,
+            package: None,
+            apply: None,
+            sweep: None,
+        }
+    }
+
     /// The `variants.toml` name this run belongs to (itself unless it is a sweep point).
     pub fn base_name(&self) -> &str {
         self.sweep.as_ref().map_or(&self.name, |p| &p.base)
