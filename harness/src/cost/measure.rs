@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::{CostPhase, CostRecord};
 use crate::load::{self, LoadPlan, Target};
 use crate::progress::Progress;
-use crate::run::RunSettings;
+use crate::run::settings::RunSettings;
 use crate::sample::ProcReader;
 use crate::scenario::{CostSpec, Scenario, ServerSpec, Variant};
 use crate::server::{self, Launch};
