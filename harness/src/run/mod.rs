@@ -22,7 +22,7 @@ mod tests;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cgroup::{self, CgroupNote, ServerCgroup};
@@ -88,13 +88,15 @@ impl RunRequest<'_> {
     }
 
     /// The server's stderr of this run.
-    fn server_log(&self) -> std::path::PathBuf {
-        (self.settings.dir).server_log(&self.variant.name, self.run_index)
+    fn server_log(&self) -> PathBuf {
+        self.settings
+            .dir
+            .server_log(&self.variant.name, self.run_index)
     }
 
     /// This run's record.
-    fn record_path(&self) -> std::path::PathBuf {
-        (self.settings.dir).record(&self.variant.name, self.run_index)
+    fn record_path(&self) -> PathBuf {
+        self.settings.dir.record(&self.variant.name, self.run_index)
     }
 }
 
@@ -323,7 +325,10 @@ fn cost_request<'a>(
         variant: req.variant,
         server: req.server,
         exe,
-        log: (req.settings.dir).cost_server_log(&req.variant.name, req.run_index),
+        log: req
+            .settings
+            .dir
+            .cost_server_log(&req.variant.name, req.run_index),
         latency_rate: req.latency_rate.clone(),
         label: req.label(),
     }
@@ -347,7 +352,10 @@ fn launch<'a>(req: &RunRequest<'a>, exe: &Path) -> Result<Result<Launch<'a>, Str
             })
         }
         Some(spec) => {
-            let dir = (req.settings.dir).target_dir(&req.variant.name, req.run_index);
+            let dir = req
+                .settings
+                .dir
+                .target_dir(&req.variant.name, req.run_index);
             target::prepare(spec, &dir, req.scenario.seed)
                 .map(|prepared| Launch::Target {
                     spec,
