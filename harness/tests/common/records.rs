@@ -65,15 +65,10 @@ pub fn variant(name: &str) -> Variant {
         _ => ("target-server-glibc", BTreeMap::new(), vec![]),
     };
     Variant {
-        name: name.into(),
         binary: binary.into(),
-        description: String::new(),
         env,
         args,
-        preload: None,
-        package: None,
-        apply: None,
-        sweep: None,
+        ..Variant::named(name)
     }
 }
 
@@ -102,32 +97,21 @@ pub fn phase_plan(
 /// its path alone.
 pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader {
     let v = variant(variant_name);
+    let phases = phase_plan(
+        Duration::from_secs(2),
+        Duration::from_secs(3),
+        Duration::from_secs(20),
+        Duration::from_secs(15),
+    );
     RunHeader {
         scenario: "hot-range".into(),
         scenario_path: "scenarios/hot-range.toml".into(),
         scenario_hash: "ab".repeat(32),
-        scenario_description: String::new(),
         server_command: vec![format!("/work/target/release/{}", v.binary)],
-        variant: v,
-        run_index,
         seed: 1,
-        quick: false,
         started_at: started_at.into(),
-        phases_planned: phase_plan(
-            Duration::from_secs(2),
-            Duration::from_secs(3),
-            Duration::from_secs(20),
-            Duration::from_secs(15),
-        ),
-        sample_interval_s: 0.1,
         environment: environment(),
-        memory_limit_bytes: None,
-        report: Default::default(),
-        target: None,
-        stats_polled_in: None,
-        server_cgroup: None,
-        cost_spec: None,
-        shard: None,
+        ..RunHeader::unknown(v, run_index, phases, 0.1)
     }
 }
 
