@@ -9,8 +9,9 @@ use clap::{Parser, Subcommand};
 
 use crate::load;
 use crate::provenance::Environment;
+use crate::record::dir::ReportDir;
 use crate::record::RunStatus;
-use crate::run::{run_variant, RunRequest};
+use crate::run::{run_variant, RunRequest, RunSettings};
 use crate::scenario::{Scenario, Variant};
 use allocstorm_core::Exit;
 
@@ -286,6 +287,39 @@ pub fn default_out_dir(scenario: &str) -> PathBuf {
     ))
 }
 
+/// The options `run` and `compare` share, as given; [`SettingsArgs::settings`] completes them
+/// from the scenario and the machine into the one [`RunSettings`] of the invocation.
+struct SettingsArgs {
+    out: Option<PathBuf>,
+    quick: bool,
+    sample_interval: Option<Duration>,
+    memory_limit: Option<u64>,
+    quiet: bool,
+    shard: Option<crate::shard::Shard>,
+}
+
+impl SettingsArgs {
+    /// `Err` is the exit code, after the one line that says what was wrong.
+    fn settings(self, scenario: &Scenario) -> Result<RunSettings, ExitCode> {
+        let out = self.out.unwrap_or_else(|| default_out_dir(&scenario.name));
+        let bin_dir = crate::child::exe_dir()
+            .map_err(|e| fail(format!("cannot find the allocstorm executable: {e}")))?;
+        let environment = Environment::collect();
+        let remote = crate::run::coordinator(scenario, !self.quiet).map_err(fail)?;
+        Ok(RunSettings {
+            dir: ReportDir::new(out),
+            quick: self.quick,
+            sample_interval: self.sample_interval.unwrap_or(scenario.sampling.interval),
+            memory_limit: self.memory_limit.or(scenario.memory_limit),
+            bin_dir,
+            environment,
+            show_progress: !self.quiet,
+            shard: self.shard,
+            remote,
+        })
+    }
+}
+
 async fn run_cmd(args: RunArgs) -> ExitCode {
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
@@ -308,36 +342,30 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
             variant.name
         ));
     }
-    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::server::process::exe_dir() {
-        Ok(d) => d,
-        Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
+    let options = SettingsArgs {
+        out: args.out,
+        quick: args.quick,
+        sample_interval: args.sample_interval,
+        memory_limit: args.memory_limit,
+        quiet: args.quiet,
+        shard: None,
     };
-    let environment = Environment::collect();
-    let remote = match crate::run::coordinator(&scenario, !args.quiet) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
+    let settings = match options.settings(&scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let req = RunRequest {
+        settings: &settings,
         scenario: &scenario,
         variant,
         server: &case.server,
-        memory_limit: args.memory_limit.or(scenario.memory_limit),
-        out_dir: &out,
         run_index: args.run_index,
-        shard: None,
-        quick: args.quick,
-        sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
-        bin_dir: &bin_dir,
-        environment: &environment,
-        show_progress: !args.quiet,
         latency_rate: None,
-        remote: remote.as_ref(),
     };
     match run_variant(req, crate::run::ctrl_c()).await {
         Ok(rec) if rec.interrupted() => Exit::Interrupted.into(),
         Ok(rec) => {
-            let (_, json) = crate::run::run_files(&out, &variant.name, args.run_index);
+            let json = settings.dir.record(&variant.name, args.run_index);
             eprintln!("record: {}", json.display());
             match rec.status {
                 RunStatus::Ok => ExitCode::from(Exit::Ok),
@@ -381,34 +409,30 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let out = args.out.unwrap_or_else(|| default_out_dir(&scenario.name));
-    let bin_dir = match crate::server::process::exe_dir() {
-        Ok(d) => d,
-        Err(e) => return fail(format!("cannot find the allocstorm executable: {e}")),
+    let options = SettingsArgs {
+        out: args.out,
+        quick: args.quick,
+        sample_interval: args.sample_interval,
+        memory_limit: args.memory_limit,
+        quiet: args.quiet,
+        shard: args.shard,
     };
-    let remote = match crate::run::coordinator(&scenario, !args.quiet) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
+    let settings = match options.settings(&scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let req = crate::compare::CompareRequest {
+        settings: &settings,
         scenario: &scenario,
         variants: variants.iter().collect(),
         runs: args.runs,
-        shard: args.shard,
-        quick: args.quick,
-        out_dir: &out,
-        bin_dir: &bin_dir,
-        sample_interval: args.sample_interval.unwrap_or(scenario.sampling.interval),
-        memory_limit: args.memory_limit.or(scenario.memory_limit),
-        show_progress: !args.quiet,
-        remote: remote.as_ref(),
     };
     let outcome = match crate::compare::compare(req).await {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
     // Whatever happened to single runs, what was measured is reported.
-    let report = report_cmd(&out);
+    let report = report_cmd(settings.dir.path());
     if outcome.interrupted {
         return Exit::Interrupted.into();
     }

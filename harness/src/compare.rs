@@ -6,14 +6,10 @@
 //! With `--shard I/N` the comparison is one shard of a larger one ([`crate::shard`]): the same
 //! interleaved comparison, with run numbers no other shard uses.
 
-use std::path::{Path, PathBuf};
-
 use crate::cost::measure::LatencyRate;
-use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
-use crate::run::{run_variant, write_skipped, RunError, RunRequest};
+use crate::run::{run_variant, write_skipped, RunError, RunRequest, RunSettings};
 use crate::scenario::{Case, Scenario, Variant};
-use crate::shard::Shard;
 
 /// How the comparison ended.
 pub struct CompareOutcome {
@@ -105,77 +101,54 @@ pub fn expand<'a>(scenario: &'a Scenario, variants: &[&Variant]) -> Vec<(Variant
         .collect()
 }
 
+/// Every selected variant, `runs` times each, under the invocation's settings.
 pub struct CompareRequest<'a> {
+    pub settings: &'a RunSettings,
     pub scenario: &'a Scenario,
     pub variants: Vec<&'a Variant>,
     pub runs: u32,
-    /// This comparison is shard I of N: its runs are numbered apart from the other shards'.
-    pub shard: Option<Shard>,
-    pub quick: bool,
-    pub out_dir: &'a Path,
-    pub bin_dir: &'a Path,
-    pub sample_interval: std::time::Duration,
-    pub memory_limit: Option<u64>,
-    pub show_progress: bool,
-    /// With `[remote]`: the coordinator every run's loads go through.
-    pub remote: Option<&'a crate::load::remote::Coordinator>,
 }
 
 /// Checks everything that can be checked before a server starts: the binaries of the variants
 /// that can run here, and the output directory.
 pub fn preflight(req: &CompareRequest) -> Result<(), RunError> {
+    let bin_dir = &req.settings.bin_dir;
     for v in req.variants.iter().filter(|v| v.unavailable().is_none()) {
-        if req.scenario.target.is_none() && !req.bin_dir.join(&v.binary).is_file() {
+        if req.scenario.target.is_none() && !bin_dir.join(&v.binary).is_file() {
             return Err(RunError::MissingBinary {
                 binary: v.binary.clone(),
-                dir: req.bin_dir.display().to_string(),
+                dir: bin_dir.display().to_string(),
             });
         }
     }
-    let runs = req.out_dir.join("runs");
-    std::fs::create_dir_all(&runs)
-        .and_then(|_| {
-            let probe: PathBuf = runs.join(".write-test");
-            std::fs::write(&probe, b"")?;
-            std::fs::remove_file(&probe)
-        })
-        .map_err(|e| RunError::Output {
-            path: req.out_dir.display().to_string(),
-            source: e,
-        })
+    let dir = &req.settings.dir;
+    dir.check_writable()
+        .map_err(|e| RunError::output(dir.path(), e))
 }
 
 pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunError> {
     preflight(&req)?;
-    let environment = Environment::collect();
+    let settings = req.settings;
     let expanded = expand(req.scenario, &req.variants);
     let items: Vec<(&Variant, &Case)> = expanded.iter().map(|(v, c)| (v, *c)).collect();
     let request = |variant, case: &'a Case, n, latency_rate| RunRequest {
+        settings,
         scenario: req.scenario,
         variant,
         server: &case.server,
-        memory_limit: req.memory_limit,
-        out_dir: req.out_dir,
         run_index: n,
-        shard: req.shard,
-        quick: req.quick,
-        sample_interval: req.sample_interval,
-        bin_dir: req.bin_dir,
-        environment: &environment,
-        show_progress: req.show_progress,
         latency_rate,
-        remote: req.remote,
     };
     // A variant that cannot run here is recorded once as `skipped`, with why and the fix, and
     // every other variant runs: one missing library must not cost the whole comparison.
     let (runnable, unavailable): (Vec<_>, Vec<_>) = items
         .into_iter()
         .partition(|(v, _)| v.unavailable().is_none());
-    let numbers = crate::shard::run_numbers(req.shard, req.runs);
+    let numbers = crate::shard::run_numbers(settings.shard, req.runs);
     let mut records = Vec::new();
     for (variant, case) in unavailable {
         let reason = variant.unavailable().unwrap_or_default();
-        if req.show_progress {
+        if settings.show_progress {
             eprintln!("── skipped {}: {reason}", variant.name);
         }
         records.push(write_skipped(
@@ -190,7 +163,7 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
     // reference's, which runs first in every round) and the same for every later run.
     let mut latency_rate = None;
     for (i, (n, (variant, case))) in order.into_iter().enumerate() {
-        if req.show_progress {
+        if settings.show_progress {
             eprintln!("── run {}/{total}: {} #{n}", i + 1, variant.name);
         }
         let run = request(variant, case, n, latency_rate.clone());
@@ -221,20 +194,8 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(name: &str) -> Variant {
-        Variant {
-            name: name.into(),
-            binary: "target-server-glibc".into(),
-            description: String::new(),
-            env: Default::default(),
-            args: vec![],
-            preload: None,
-            package: None,
-            apply: None,
-            sweep: None,
-        }
-    }
+    use crate::record::fixtures::variant as v;
+    use crate::shard::Shard;
 
     #[test]
     fn runs_are_interleaved() {

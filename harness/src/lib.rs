@@ -7,7 +7,9 @@
 //!
 //! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
 //! - [`server`]: the server a run measures, either kind (the toy server or a `[target]` of the
-//!   user's own under its guard): start, readiness, stop, and children that die with the harness.
+//!   user's own under its guard): start, readiness, stop.
+//! - [`child`]: the processes the harness starts: they die with it, in a group of their own,
+//!   in a cgroup from their first page; and how a process ended.
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
 //!   and its own OOM-kill count.
 //! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
@@ -22,6 +24,7 @@
 //! - [`netlab`]: `[network]`'s lab of namespaces and a shaped link, made before the runtime.
 
 pub mod cgroup;
+pub mod child;
 pub mod cli;
 pub mod clock;
 pub mod compare;

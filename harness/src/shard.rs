@@ -10,50 +10,12 @@
 //! one machine; only the medians pool the shards' runs.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::gate::measured::{diff_keys, diff_settings, measure};
+use crate::record::dir::ReportDir;
+pub use crate::record::shard::{Shard, MAX_SHARDS};
 use crate::record::{load_runs, RecordsError, RunRecord};
-
-/// Shard `index` of `count` (1-based), as `--shard 2/3` gives it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub index: u32,
-    pub count: u32,
-}
-
-/// The most shards of one comparison: far more machines than a CI matrix gives a job.
-pub const MAX_SHARDS: u32 = 256;
-
-impl Shard {
-    /// `I/N` with 1 ≤ I ≤ N ≤ [`MAX_SHARDS`].
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        let bad = || format!("expected I/N with 1 <= I <= N <= {MAX_SHARDS} (e.g. 2/3), got {s:?}");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let index: u32 = i.trim().parse().map_err(|_| bad())?;
-        let count: u32 = n.trim().parse().map_err(|_| bad())?;
-        if index == 0 || count == 0 || index > count || count > MAX_SHARDS {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// The run numbers of this shard when each shard runs every variant `runs` times:
-    /// `(I-1)·runs+1 ..= I·runs`, so that no two shards write the same `runs/<variant>-<n>`.
-    pub fn run_numbers(self, runs: u32) -> std::ops::RangeInclusive<u32> {
-        let first = (self.index - 1) * runs + 1;
-        first..=first + runs - 1
-    }
-}
-
-impl fmt::Display for Shard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.index, self.count)
-    }
-}
 
 /// The run numbers of a comparison of `runs` runs per variant: `1..=runs` unsharded.
 pub fn run_numbers(shard: Option<Shard>, runs: u32) -> std::ops::RangeInclusive<u32> {
@@ -192,7 +154,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
 /// directory of the merged comparison that `report` and `gate` read like any other.
 /// A run's own scratch directory (`<variant>-<n>.target/`) is left behind.
 pub fn copy_runs(dirs: &[PathBuf], out: &Path) -> Result<(), MergeError> {
-    let runs_out = out.join("runs");
+    let runs_out = ReportDir::new(out).runs();
     let write = |path: &Path| {
         let path = path.display().to_string();
         move |source| MergeError::Write { path, source }
@@ -204,21 +166,15 @@ pub fn copy_runs(dirs: &[PathBuf], out: &Path) -> Result<(), MergeError> {
     }
     std::fs::create_dir_all(&runs_out).map_err(write(&runs_out))?;
     for d in dirs {
-        let runs = d.join("runs");
-        let read = |source| {
+        let from = ReportDir::new(d);
+        let files = from.files().map_err(|source| {
             MergeError::Records(RecordsError::Read {
-                path: runs.display().to_string(),
+                path: from.runs().display().to_string(),
                 source,
             })
-        };
-        for entry in std::fs::read_dir(&runs).map_err(read)? {
-            let entry = entry.map_err(read)?;
-            let path = entry.path();
-            let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') || !path.is_file() {
-                continue;
-            }
-            let to = runs_out.join(&name);
+        })?;
+        for path in files {
+            let to = runs_out.join(path.file_name().unwrap_or_default());
             std::fs::copy(&path, &to).map_err(write(&to))?;
         }
     }
@@ -230,21 +186,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_parse_and_number_their_runs_apart() {
-        let s = Shard::parse("2/3").unwrap();
-        assert_eq!(s, Shard { index: 2, count: 3 });
-        assert_eq!(s.to_string(), "2/3");
-        assert_eq!(s.run_numbers(4), 5..=8);
-        assert_eq!(Shard::parse("1/1").unwrap().run_numbers(3), 1..=3);
+    fn an_unsharded_comparison_numbers_its_runs_from_one() {
         assert_eq!(run_numbers(None, 3), 1..=3);
-        // Every shard's numbers, side by side, are 1..=N·R without a gap or an overlap.
-        let all: Vec<u32> = (1..=3)
-            .flat_map(|i| Shard { index: i, count: 3 }.run_numbers(2))
-            .collect();
-        assert_eq!(all, (1..=6).collect::<Vec<_>>());
-        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "2/", "1/257"] {
-            let e = Shard::parse(bad).unwrap_err();
-            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
-        }
+        let s = Shard::parse("2/3").unwrap();
+        assert_eq!(run_numbers(Some(s), 4), 5..=8);
     }
 }

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 pub use read::{stat_value, CgroupReader, CgroupSample, Version};
 
-use crate::server::process::SERVER_CGROUP_ENV;
+/// `ALLOCSTORM_SERVER_CGROUP=DIR`: the cgroup (v1 or v2) under which the harness makes each
+/// run's own cgroup for the server, instead of `allocstorm/` of the machine's memory hierarchy:
+/// a cgroup of the caller's with a memory limit, as a container has.
+pub const SERVER_CGROUP_ENV: &str = "ALLOCSTORM_SERVER_CGROUP";
 
 /// The directory under a hierarchy's root that holds the runs' cgroups.
 pub const PARENT: &str = "allocstorm";

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::{CostPhase, CostRecord};
 use crate::load::{self, LoadPlan, Target};
 use crate::progress::Progress;
+use crate::run::settings::RunSettings;
 use crate::sample::ProcReader;
 use crate::scenario::{CostSpec, Scenario, ServerSpec, Variant};
 use crate::server::{self, Launch};
@@ -34,12 +35,13 @@ impl LatencyRate {
 }
 
 pub struct CostRequest<'a> {
+    /// The invocation's settings: where the server binaries are, whether to show progress.
+    pub settings: &'a RunSettings,
     pub spec: &'a CostSpec,
     pub scenario: &'a Scenario,
     pub variant: &'a Variant,
     /// The memory run's server settings; the congestion model is lifted from them here.
     pub server: &'a ServerSpec,
-    pub bin_dir: &'a Path,
     /// The allocstorm executable, which runs the load workers.
     pub exe: &'a Path,
     /// The capacity server's stderr.
@@ -48,7 +50,6 @@ pub struct CostRequest<'a> {
     pub latency_rate: Option<LatencyRate>,
     /// `glibc #1`: whose capacity this is, if it sets the rate.
     pub label: String,
-    pub show_progress: bool,
 }
 
 /// The settings that model a congested network rather than the server's work: the egress
@@ -72,7 +73,7 @@ pub fn uncapped(server: &ServerSpec) -> ServerSpec {
 pub async fn measure(req: CostRequest<'_>) -> CostRecord {
     let mut args = uncapped(req.server).command_line(req.scenario.seed);
     args.extend(req.variant.args.iter().cloned());
-    let bin = req.bin_dir.join(&req.variant.binary);
+    let bin = req.settings.bin_dir.join(&req.variant.binary);
     let launch = Launch::Toy {
         bin: bin.clone(),
         args,
@@ -89,7 +90,7 @@ pub async fn measure(req: CostRequest<'_>) -> CostRecord {
         failure: None,
         figures: Default::default(),
     };
-    let mut progress = Progress::new(format!("{} cost", req.label), req.show_progress);
+    let mut progress = Progress::new(format!("{} cost", req.label), req.settings.show_progress);
     if let Err(e) = phases(&req, launch, &mut rec, &mut progress).await {
         rec.failure = Some(e);
     }

@@ -1,7 +1,7 @@
 //! What the load client counts: requests and attempts (a request may take several attempts,
 //! retries; both are counted, apart, because a retry storm is exactly the gap between them),
 //! error kinds, latency percentiles, and the histogram helpers. A leaf: the recorder
-//! ([`super::stats`]), the wire format ([`super::wire`]) and the merge all build on it.
+//! (`stats`), the wire format (`wire`) and the merge all build on it, never the other way.
 
 use std::collections::BTreeMap;
 

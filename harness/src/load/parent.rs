@@ -21,7 +21,7 @@ use super::merge::{LoadSummary, Merger, SecondReport};
 use super::plan::LoadPlan;
 use super::wire::{self, FromWorker, ToWorker, WorkerPlan};
 use super::LoadError;
-use crate::server::process as child;
+use crate::child;
 
 /// Time for every worker to start and resolve the target.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);

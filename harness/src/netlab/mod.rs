@@ -165,7 +165,7 @@ impl Lab {
             unsafe {
                 cmd.pre_exec(move || {
                     netns::setns(fd)?;
-                    crate::server::process::sigkill_on_parent_death(parent)
+                    crate::child::sigkill_on_parent_death(parent)
                 });
             }
             let child = cmd.spawn().map_err(io(format!(
@@ -247,7 +247,7 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for w in &mut self.workers {
-            crate::server::process::kill_group(w.id());
+            crate::child::kill_group(w.id());
             let _ = w.kill();
             let _ = w.wait();
         }

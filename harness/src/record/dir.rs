@@ -1,4 +1,5 @@
-//! The run records of a report directory: `runs/<variant>-<n>.json`, or, for a run whose
+//! A report directory: the layout of its `runs/` folder ([`ReportDir`], the one place that
+//! names its files) and its run records: `runs/<variant>-<n>.json`, or, for a run whose
 //! harness was killed before it could write that, a record rebuilt from the event stream
 //! `runs/<variant>-<n>.jsonl` that was flushed line by line while the run went. A killed run is
 //! an outcome to report, not a reason to lose the other results.
@@ -11,6 +12,107 @@ use crate::figures::PhaseMark;
 use crate::scenario::{PhaseSpec, Variant};
 
 use super::{Event, RecordBuilder, RunHeader, RunRecord, RunStatus, SCHEMA_VERSION};
+
+/// A report directory and the layout of its `runs/` folder: every file a run leaves there is
+/// named here, `runs/<variant>-<n>` and a suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportDir {
+    root: PathBuf,
+}
+
+/// The suffixes of a run's files in `runs/`.
+const RECORD: &str = ".json";
+const EVENTS: &str = ".jsonl";
+
+impl ReportDir {
+    pub fn new(root: impl Into<PathBuf>) -> ReportDir {
+        ReportDir { root: root.into() }
+    }
+
+    /// The directory itself (the report's files are written here).
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// `runs/`: every file of every run.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// `runs/<variant>-<n><suffix>`. The suffix is appended, never swapped for an extension:
+    /// a sweep label may hold a `.` (`glibc@rate=0.5`).
+    fn run_file(&self, variant: &str, n: u32, suffix: &str) -> PathBuf {
+        self.runs().join(format!("{variant}-{n}{suffix}"))
+    }
+
+    /// The run's record, written when it ends.
+    pub fn record(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, RECORD)
+    }
+
+    /// The run's event stream, flushed line by line while it goes.
+    pub fn events(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, EVENTS)
+    }
+
+    /// The server's stderr.
+    pub fn server_log(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, ".server.log")
+    }
+
+    /// The stderr of the cost measurement's own server.
+    pub fn cost_server_log(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, ".cost-server.log")
+    }
+
+    /// An external target's run directory (its rendered templates and scratch files).
+    pub fn target_dir(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, ".target")
+    }
+
+    /// Makes `runs/` and proves it writable (a file written and removed), before any server
+    /// starts: a read-only directory must not cost a run.
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        let runs = self.runs();
+        std::fs::create_dir_all(&runs)?;
+        let probe = runs.join(".write-test");
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
+    }
+
+    /// The record and event-stream files of `runs/` by stem (`<variant>-<n>`): (json, jsonl).
+    /// Logs and a killed harness's half-written `x.json.tmp` are not records.
+    fn run_files(&self) -> std::io::Result<BTreeMap<String, RunFiles>> {
+        let mut files: BTreeMap<String, RunFiles> = BTreeMap::new();
+        for path in self.files()? {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if let Some(stem) = name.strip_suffix(EVENTS) {
+                files.entry(stem.to_string()).or_default().1 = Some(path.clone());
+            } else if let Some(stem) = name.strip_suffix(RECORD) {
+                files.entry(stem.to_string()).or_default().0 = Some(path.clone());
+            }
+        }
+        Ok(files)
+    }
+
+    /// The regular files of `runs/` (records, event streams, logs); hidden ones (the write
+    /// test) are left out.
+    pub fn files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.runs())? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') || !path.is_file() {
+                continue;
+            }
+            out.push(path);
+        }
+        Ok(out)
+    }
+}
+
+/// A run's record and event stream, where present.
+type RunFiles = (Option<PathBuf>, Option<PathBuf>);
 
 /// How the failure of a run rebuilt from a cut stream begins: the report flags such runs.
 pub const INCOMPLETE_PREFIX: &str = "incomplete:";
@@ -54,41 +156,21 @@ pub fn run_order(a: &RunRecord, b: &RunRecord) -> std::cmp::Ordering {
 /// Reads every `DIR/runs/*.json`; a run with only a `.jsonl` is rebuilt from its events and
 /// marked incomplete (see [`rebuild`]). Records come back in run order (by start time).
 pub fn load_runs(dir: &Path) -> Result<Vec<RunRecord>, RecordsError> {
-    let runs_dir = dir.join("runs");
-    let no_runs = || RecordsError::NoRuns {
-        dir: dir.display().to_string(),
-    };
-    let entries = match std::fs::read_dir(&runs_dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_runs()),
+    let report = ReportDir::new(dir);
+    let files = match report.run_files() {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
         Err(source) => {
             return Err(RecordsError::Read {
-                path: runs_dir.display().to_string(),
+                path: report.runs().display().to_string(),
                 source,
             })
         }
     };
-    // stem -> (json, jsonl)
-    let mut files: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| RecordsError::Read {
-            path: runs_dir.display().to_string(),
-            source,
-        })?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Half-written files of a killed harness (`x.json.tmp`) and server logs are not records.
-        if name.starts_with('.') || !path.is_file() {
-            continue;
-        }
-        if let Some(stem) = name.strip_suffix(".jsonl") {
-            files.entry(stem.to_string()).or_default().1 = Some(path);
-        } else if let Some(stem) = name.strip_suffix(".json") {
-            files.entry(stem.to_string()).or_default().0 = Some(path);
-        }
-    }
     if files.is_empty() {
-        return Err(no_runs());
+        return Err(RecordsError::NoRuns {
+            dir: dir.display().to_string(),
+        });
     }
 
     let mut records = Vec::new();
@@ -199,38 +281,12 @@ pub fn rebuild(path: &Path, stem: &str, complete: &[RunRecord]) -> Result<RunRec
             .find(|r| r.header.variant.name == file_variant);
         let mut h = match sibling.or(complete.first()) {
             Some(r) => r.header.clone(),
-            None => RunHeader {
-                scenario: String::new(),
-                scenario_path: String::new(),
-                scenario_hash: String::new(),
-                scenario_description: String::new(),
-                variant: Variant {
-                    name: file_variant.clone(),
-                    binary: String::new(),
-                    description: String::new(),
-                    env: BTreeMap::new(),
-                    args: Vec::new(),
-                    preload: None,
-                    package: None,
-                    apply: None,
-                    sweep: None,
-                },
-                run_index: file_index,
-                seed: 0,
-                quick: false,
-                started_at: String::new(),
-                server_command: Vec::new(),
-                phases_planned: planned_from(&events.phases),
-                sample_interval_s: median_gap(&events.samples),
-                environment: Default::default(),
-                memory_limit_bytes: None,
-                report: Default::default(),
-                target: None,
-                stats_polled_in: None,
-                server_cgroup: None,
-                cost_spec: None,
-                shard: None,
-            },
+            None => RunHeader::unknown(
+                Variant::named(&file_variant),
+                file_index,
+                planned_from(&events.phases),
+                median_gap(&events.samples),
+            ),
         };
         if sibling.is_none() {
             h.variant.name = file_variant.clone();
@@ -290,6 +346,23 @@ fn planned_from(marks: &[PhaseMark]) -> PhaseSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_s_files_are_named_once_and_a_dot_in_a_sweep_label_is_kept() {
+        let d = ReportDir::new("/r");
+        assert_eq!(d.runs(), Path::new("/r/runs"));
+        assert_eq!(d.record("glibc", 2), Path::new("/r/runs/glibc-2.json"));
+        assert_eq!(d.events("glibc", 2), Path::new("/r/runs/glibc-2.jsonl"));
+        assert_eq!(
+            d.server_log("glibc", 2),
+            Path::new("/r/runs/glibc-2.server.log")
+        );
+        // `with_extension` would have made this `glibc@rate=0.json`, for every run of the point.
+        assert_eq!(
+            d.record("glibc@rate=0.5", 1),
+            Path::new("/r/runs/glibc@rate=0.5-1.json")
+        );
+    }
 
     #[test]
     fn stems() {

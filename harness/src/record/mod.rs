@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod dir;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod shard;
 mod status;
 pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
 pub use status::RunStatus;
@@ -84,7 +87,7 @@ pub struct RunHeader {
     /// The shard of the comparison this run belongs to (`compare --shard I/N`); absent
     /// unsharded, and in records of versions without shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<shard::Shard>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.
@@ -146,6 +149,40 @@ impl RunRecord {
                 .cost
                 .as_ref()
                 .is_some_and(|c| c.failure.as_deref() == Some(crate::cost::INTERRUPTED))
+    }
+}
+
+impl RunHeader {
+    /// The header of a run known only by its variant's name, its number, its phases as they
+    /// ran and its sampling: what a cut event stream without its `start` line still tells.
+    pub fn unknown(
+        variant: Variant,
+        run_index: u32,
+        phases_planned: PhaseSpec,
+        sample_interval_s: f64,
+    ) -> RunHeader {
+        RunHeader {
+            scenario: String::new(),
+            scenario_path: String::new(),
+            scenario_hash: String::new(),
+            scenario_description: String::new(),
+            variant,
+            run_index,
+            seed: 0,
+            quick: false,
+            started_at: String::new(),
+            server_command: Vec::new(),
+            phases_planned,
+            sample_interval_s,
+            environment: Default::default(),
+            memory_limit_bytes: None,
+            report: Default::default(),
+            target: None,
+            stats_polled_in: None,
+            server_cgroup: None,
+            cost_spec: None,
+            shard: None,
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! phases), the [`sampler`] (memory from a [`memory::MemorySource`]: `/proc`) and the [`stats`]
 //! poller. Whichever ends first, or the shutdown future (Ctrl-C), decides how the run ended;
 //! [`outcome::classify`] turns that and the server's exit into the record's status. Every
-//! reading is streamed as an event to `runs/<variant>-<n>.jsonl` and the record is built from
+//! reading is streamed as an event to the run's event stream
+//! ([`ReportDir::events`](crate::record::dir::ReportDir::events)) and the record is built from
 //! those events ([`RecordBuilder`](crate::record::RecordBuilder)), as `report` rebuilds a
 //! killed run's.
 
@@ -14,6 +15,7 @@ pub mod live;
 pub mod memory;
 pub mod outcome;
 pub mod sampler;
+pub mod settings;
 pub mod stats;
 #[cfg(test)]
 mod tests;
@@ -29,7 +31,6 @@ use crate::cost::CostRecord;
 use crate::load::remote::{self, Coordinator};
 use crate::probe;
 use crate::progress::Progress;
-use crate::provenance::Environment;
 use crate::record::{write_json_atomic, Event, EventLog, RunHeader, RunRecord, RunStatus};
 use crate::sample::ProcReader;
 use crate::scenario::{SampleScope, Scenario, ServerSpec, Variant};
@@ -37,6 +38,7 @@ use crate::server::{self, target, Launch, Running};
 use live::{Live, LiveRef};
 use outcome::Ended;
 use sampler::SamplerEnd;
+pub use settings::RunSettings;
 
 /// Resolves at Ctrl-C (SIGINT): the shutdown of a run started from the command line.
 pub async fn ctrl_c() {
@@ -55,30 +57,47 @@ pub enum RunError {
     MissingBinary { binary: String, dir: String },
 }
 
+impl RunError {
+    /// `path` could not be written.
+    pub fn output(path: &Path, source: std::io::Error) -> RunError {
+        RunError::Output {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// One run: which variant, on which server settings, under the invocation's settings.
 pub struct RunRequest<'a> {
+    pub settings: &'a RunSettings,
     pub scenario: &'a Scenario,
     /// The variant as run: for a sweep point, the derived `glibc@threads=8`.
     pub variant: &'a Variant,
     /// The server configuration: the scenario's `[server]`, or one point of its sweep.
     pub server: &'a ServerSpec,
-    /// SIGKILL the server when its VmRSS crosses this; the run is then `oom`.
-    pub memory_limit: Option<u64>,
-    /// The report directory; the run writes into `out_dir/runs/`.
-    pub out_dir: &'a Path,
     pub run_index: u32,
-    /// The shard of the comparison the run belongs to (`compare --shard I/N`), recorded.
-    pub shard: Option<crate::shard::Shard>,
-    pub quick: bool,
-    pub sample_interval: Duration,
-    /// Where the server binaries are (next to the `allocstorm` executable).
-    pub bin_dir: &'a Path,
-    pub environment: &'a Environment,
-    pub show_progress: bool,
     /// With `[cost]`: the rate of the latency phase, when the comparison has set it (the
     /// reference's capacity); `None` takes this run's own.
     pub latency_rate: Option<LatencyRate>,
-    /// With `[remote]`: the coordinator every load of the run goes through.
-    pub remote: Option<&'a Coordinator>,
+}
+
+impl RunRequest<'_> {
+    /// `glibc #2`: the run in a progress line.
+    fn label(&self) -> String {
+        format!("{} #{}", self.variant.name, self.run_index)
+    }
+
+    /// The server's stderr of this run.
+    fn server_log(&self) -> PathBuf {
+        self.settings
+            .dir
+            .server_log(&self.variant.name, self.run_index)
+    }
+
+    /// This run's record.
+    fn record_path(&self) -> PathBuf {
+        self.settings.dir.record(&self.variant.name, self.run_index)
+    }
 }
 
 /// With `[remote]`: the coordinator of every run of this invocation, its token from
@@ -101,9 +120,9 @@ pub fn coordinator(scenario: &Scenario, verbose: bool) -> Result<Option<Coordina
 }
 
 /// The toy server's arguments: the scenario's `[server]` (or sweep point), then the variant's.
-fn toy_server_args(req: &RunRequest<'_>) -> Vec<String> {
-    let mut args = req.scenario.server_args_for(req.server);
-    args.extend(req.variant.args.iter().cloned());
+fn toy_server_args(scenario: &Scenario, server: &ServerSpec, variant: &Variant) -> Vec<String> {
+    let mut args = scenario.server_args_for(server);
+    args.extend(variant.args.iter().cloned());
     args
 }
 
@@ -122,22 +141,22 @@ fn run_header(
         variant: req.variant.clone(),
         run_index: req.run_index,
         seed: req.scenario.seed,
-        quick: req.quick,
+        quick: req.settings.quick,
         started_at,
         server_command,
-        phases_planned: req.scenario.phases(req.quick).clone(),
-        sample_interval_s: req.sample_interval.as_secs_f64(),
-        environment: req.environment.clone(),
-        memory_limit_bytes: req.memory_limit,
+        phases_planned: req.scenario.phases(req.settings.quick).clone(),
+        sample_interval_s: req.settings.sample_interval.as_secs_f64(),
+        environment: req.settings.environment.clone(),
+        memory_limit_bytes: req.settings.memory_limit,
         report: req.scenario.report.clone(),
         target: req.scenario.target.clone(),
-        stats_polled_in: Some(match stats_path(req) {
+        stats_polled_in: Some(match stats_path(req.scenario) {
             Some(_) => req.scenario.sampling.stats_in.clone(),
             None => Vec::new(),
         }),
         server_cgroup,
         cost_spec: req.scenario.cost.clone(),
-        shard: req.shard,
+        shard: req.settings.shard,
     }
 }
 
@@ -145,16 +164,14 @@ fn run_header(
 /// `reason` as its failure, nothing measured; written as `runs/<variant>-<n>.json` so that the
 /// report and the gate name it instead of forgetting it.
 pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, RunError> {
-    let runs_dir = req.out_dir.join("runs");
-    std::fs::create_dir_all(&runs_dir).map_err(|e| RunError::Output {
-        path: runs_dir.display().to_string(),
-        source: e,
-    })?;
+    let runs = req.settings.dir.runs();
+    std::fs::create_dir_all(&runs).map_err(|e| RunError::output(&runs, e))?;
     let command = match &req.scenario.target {
         Some(t) => t.command.clone(),
         None => {
-            let mut c = vec![req.bin_dir.join(&req.variant.binary).display().to_string()];
-            c.extend(toy_server_args(req));
+            let bin = req.settings.bin_dir.join(&req.variant.binary);
+            let mut c = vec![bin.display().to_string()];
+            c.extend(toy_server_args(req.scenario, req.server, req.variant));
             c
         }
     };
@@ -162,30 +179,9 @@ pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, 
     let mut record = RunRecord::from_header(run_header(req, command, String::new(), None));
     record.status = RunStatus::Skipped;
     record.failure = Some(reason);
-    let (_, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
-    write_json_atomic(&json, &record).map_err(|e| RunError::Output {
-        path: json.display().to_string(),
-        source: e,
-    })?;
+    let json = req.record_path();
+    write_json_atomic(&json, &record).map_err(|e| RunError::output(&json, e))?;
     Ok(record)
-}
-
-/// Paths of a run's files.
-pub fn run_files(out_dir: &Path, variant: &str, n: u32) -> (PathBuf, PathBuf) {
-    let base = out_dir.join("runs").join(format!("{variant}-{n}"));
-    (base.with_extension("jsonl"), base.with_extension("json"))
-}
-
-/// The run directory of an external target.
-fn target_dir(out_dir: &Path, variant: &str, n: u32) -> PathBuf {
-    out_dir.join("runs").join(format!("{variant}-{n}.target"))
-}
-
-/// The server's stderr of a run.
-fn server_log_path(out_dir: &Path, variant: &str, n: u32) -> PathBuf {
-    out_dir
-        .join("runs")
-        .join(format!("{variant}-{n}.server.log"))
 }
 
 /// Runs one variant once. A server that dies or misbehaves gives a record with status
@@ -195,19 +191,19 @@ pub async fn run_variant(
     req: RunRequest<'_>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunRecord, RunError> {
-    let output = |path: &Path, source| RunError::Output {
-        path: path.display().to_string(),
-        source,
-    };
     // Polled again by the cost measurement if the memory run ends before it resolves.
     let mut shutdown = std::pin::pin!(shutdown);
-    let runs_dir = req.out_dir.join("runs");
-    std::fs::create_dir_all(&runs_dir).map_err(|e| output(&runs_dir, e))?;
-    let exe =
-        std::env::current_exe().map_err(|e| output(Path::new("the allocstorm executable"), e))?;
+    let dir = &req.settings.dir;
+    let runs = dir.runs();
+    std::fs::create_dir_all(&runs).map_err(|e| RunError::output(&runs, e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| RunError::output(Path::new("the allocstorm executable"), e))?;
     let launch = launch(&req, &exe)?;
-    let (jsonl, json) = run_files(req.out_dir, &req.variant.name, req.run_index);
-    let log = EventLog::create(&jsonl).map_err(|e| output(&jsonl, e))?;
+    let (jsonl, json) = (
+        dir.events(&req.variant.name, req.run_index),
+        req.record_path(),
+    );
+    let log = EventLog::create(&jsonl).map_err(|e| RunError::output(&jsonl, e))?;
 
     let started_at = crate::clock::utc_rfc3339(std::time::SystemTime::now());
     let command = match &launch {
@@ -229,12 +225,12 @@ pub async fn run_variant(
         .map(ServerCgroup::note)
         .or_else(|| no_cgroup.as_ref().map(cgroup::NoCgroup::note));
     let header = run_header(&req, command, started_at, note);
-    let label = format!("{} #{}", req.variant.name, req.run_index);
-    let live = Live::new(Some(log), Progress::new(label, req.show_progress));
+    let progress = Progress::new(req.label(), req.settings.show_progress);
+    let live = Live::new(Some(log), progress);
     live.borrow_mut()
         .emit(Event::Start(Box::new(header.clone())));
 
-    let server_log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
+    let server_log = req.server_log();
     let started = match (launch, &no_cgroup) {
         // A cgroup the caller named and that cannot be used: the run they asked for cannot be.
         (_, Some(no)) if no.asked => Err(no.reason.clone()),
@@ -265,14 +261,14 @@ pub async fn run_variant(
             .with_cgroup(server_cgroup.as_ref().map(ServerCgroup::reader));
         let sampler = sampler::sample_loop(
             &mut memory,
-            req.sample_interval,
+            req.settings.sample_interval,
             req.scenario.sampling.smaps_interval,
-            req.memory_limit,
+            req.settings.memory_limit,
             live.clone(),
         );
         let fetch = || async {
             let addr = live.borrow().addr?;
-            probe::stats_at(addr, stats_path(&req)?).await.ok()
+            probe::stats_at(addr, stats_path(req.scenario)?).await.ok()
         };
         let poller = stats::stats_loop(
             fetch,
@@ -311,7 +307,7 @@ pub async fn run_variant(
         };
         live.borrow_mut().emit(Event::Cost(Box::new(cost.clone())));
         record.cost = Some(cost);
-        write_json_atomic(&json, &record).map_err(|e| output(&json, e))?;
+        write_json_atomic(&json, &record).map_err(|e| RunError::output(&json, e))?;
     }
     Ok(record)
 }
@@ -322,21 +318,19 @@ fn cost_request<'a>(
     spec: &'a crate::scenario::CostSpec,
     exe: &'a Path,
 ) -> CostRequest<'a> {
-    let log = req.out_dir.join("runs").join(format!(
-        "{}-{}.cost-server.log",
-        req.variant.name, req.run_index
-    ));
     CostRequest {
+        settings: req.settings,
         spec,
         scenario: req.scenario,
         variant: req.variant,
         server: req.server,
-        bin_dir: req.bin_dir,
         exe,
-        log,
+        log: req
+            .settings
+            .dir
+            .cost_server_log(&req.variant.name, req.run_index),
         latency_rate: req.latency_rate.clone(),
-        label: format!("{} #{}", req.variant.name, req.run_index),
-        show_progress: req.show_progress,
+        label: req.label(),
     }
 }
 
@@ -344,20 +338,24 @@ fn cost_request<'a>(
 fn launch<'a>(req: &RunRequest<'a>, exe: &Path) -> Result<Result<Launch<'a>, String>, RunError> {
     Ok(match &req.scenario.target {
         None => {
-            let bin = req.bin_dir.join(&req.variant.binary);
+            let bin_dir = &req.settings.bin_dir;
+            let bin = bin_dir.join(&req.variant.binary);
             if !bin.is_file() {
                 return Err(RunError::MissingBinary {
                     binary: req.variant.binary.clone(),
-                    dir: req.bin_dir.display().to_string(),
+                    dir: bin_dir.display().to_string(),
                 });
             }
             Ok(Launch::Toy {
                 bin,
-                args: toy_server_args(req),
+                args: toy_server_args(req.scenario, req.server, req.variant),
             })
         }
         Some(spec) => {
-            let dir = target_dir(req.out_dir, &req.variant.name, req.run_index);
+            let dir = req
+                .settings
+                .dir
+                .target_dir(&req.variant.name, req.run_index);
             target::prepare(spec, &dir, req.scenario.seed)
                 .map(|prepared| Launch::Target {
                     spec,
@@ -381,16 +379,17 @@ async fn ready_and_drive(
     let pid = server.pid;
     announce(req, pid, addr, live).await?;
     live.borrow_mut().end();
+    let remote = req.settings.remote.as_ref();
     let phases = driver::Phases {
-        phases: req.scenario.phases(req.quick),
+        phases: req.scenario.phases(req.settings.quick),
         load: &req.scenario.load,
         release_path: "/admin/release",
-        stats_path: stats_path(req),
-        remote_target: req.remote.is_some(),
+        stats_path: stats_path(req.scenario),
+        remote_target: remote.is_some(),
     };
     let workers = driver::Workers {
         exe: exe.to_path_buf(),
-        remote: req.remote,
+        remote,
     };
     driver::drive(&phases, addr, &workers, live).await
 }
@@ -410,7 +409,7 @@ async fn announce(
             addr: addr.to_string(),
         });
     }
-    if let Some(path) = stats_path(req) {
+    if let Some(path) = stats_path(req.scenario) {
         let s = probe::stats_at(addr, path)
             .await
             .map_err(|e| e.to_string())?;
@@ -418,7 +417,9 @@ async fn announce(
             .emit(Event::Settings(crate::record::settings_of(&s)));
     }
     if let Some(lib) = &req.variant.preload {
-        let mapped = check_preload(pid, lib, req)?;
+        // A process tree: every process of it must have the allocator, not only the first.
+        let tree = req.scenario.target.as_ref().map(|t| t.sample) == Some(SampleScope::Tree);
+        let mapped = check_preload(pid, lib, tree, &req.server_log())?;
         live.borrow_mut().emit(Event::Preload { mapped });
     }
     Ok(())
@@ -435,9 +436,9 @@ async fn end_server(
         Ended::Done => (None, server.stop(Duration::from_secs(5)).await),
         Ended::OverLimit(_) => {
             // A limit is a wall, not a request: the whole group, at once.
-            server::process::kill_group(server.group);
+            crate::child::kill_group(server.group);
             let exit = match server.exit_within(Duration::from_secs(5)).await {
-                Some(st) => server::process::describe_exit(st),
+                Some(st) => crate::child::describe_exit(st),
                 None => server.stop(Duration::from_secs(1)).await,
             };
             (None, format!("{exit} (memory limit, by the harness)"))
@@ -447,7 +448,7 @@ async fn end_server(
             // still exiting, before it can be reaped: give the exit a moment to complete.
             let st = server.exit_within(Duration::from_millis(500)).await;
             let said = match st {
-                Some(st) => server::process::describe_exit(st),
+                Some(st) => crate::child::describe_exit(st),
                 None => server.stop(Duration::from_secs(2)).await,
             };
             (st, said)
@@ -506,10 +507,7 @@ fn finish(
             source: std::io::Error::other("write failed"),
         });
     }
-    write_json_atomic(json, &record).map_err(|e| RunError::Output {
-        path: json.display().to_string(),
-        source: e,
-    })?;
+    write_json_atomic(json, &record).map_err(|e| RunError::output(json, e))?;
     Ok(record)
 }
 
@@ -519,8 +517,8 @@ fn fmt_opt_size(v: Option<u64>) -> String {
 }
 
 /// Where the server's JSON stats are: the toy server's `/stats`, or the target's, if any.
-fn stats_path<'a>(req: &'a RunRequest<'_>) -> Option<&'a str> {
-    match &req.scenario.target {
+fn stats_path(scenario: &Scenario) -> Option<&str> {
+    match &scenario.target {
         None => Some("/stats"),
         Some(t) => t.stats.as_deref(),
     }
@@ -529,9 +527,8 @@ fn stats_path<'a>(req: &'a RunRequest<'_>) -> Option<&'a str> {
 /// Where the variant's preload is mapped in the server, or why the run fails: the dynamic
 /// loader ignores an `LD_PRELOAD` it cannot load (not a shared library, wrong architecture, a
 /// setuid binary) with a line on stderr and nothing else, and the run would measure glibc.
-fn check_preload(pid: u32, lib: &str, req: &RunRequest<'_>) -> Result<String, String> {
-    // A process tree: every process of it must have the allocator, not only the first.
-    let tree = req.scenario.target.as_ref().map(|t| t.sample) == Some(SampleScope::Tree);
+/// `tree`: the target is sampled as a process tree; `server_log`: the server's stderr.
+fn check_preload(pid: u32, lib: &str, tree: bool, server_log: &Path) -> Result<String, String> {
     if tree {
         for (p, _, name) in crate::sample::process_tree(pid).iter().skip(1) {
             if let Ok(None) = ProcReader::new(*p).mapped_library(Path::new(lib)) {
@@ -545,8 +542,7 @@ fn check_preload(pid: u32, lib: &str, req: &RunRequest<'_>) -> Result<String, St
         Ok(Some(mapped)) => Ok(mapped),
         Ok(None) => {
             // What the loader said about it, from the server's stderr, if it said anything.
-            let log = server_log_path(req.out_dir, &req.variant.name, req.run_index);
-            let said = std::fs::read_to_string(&log)
+            let said = std::fs::read_to_string(server_log)
                 .unwrap_or_default()
                 .lines()
                 .find(|l| l.contains("LD_PRELOAD"))

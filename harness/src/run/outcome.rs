@@ -6,8 +6,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use crate::cgroup::CgroupReader;
+use crate::child::describe_exit;
 use crate::record::RunStatus;
-use crate::server::process::describe_exit;
 
 /// Whichever of the run's tasks ended it.
 #[derive(Debug, Clone, PartialEq)]

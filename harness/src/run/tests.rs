@@ -153,15 +153,12 @@ impl LoadRunner for FakeLoad {
 
 fn phases(before: u64, during: u64, drain: u64) -> PhaseSpec {
     PhaseSpec {
-        warmup: Duration::ZERO,
         warmup_rate: 20.0,
         before: Duration::from_secs(before),
         during: Duration::from_secs(during),
         drain: Duration::from_secs(drain),
-        nudge: Duration::ZERO,
         nudge_rate: 5.0,
-        release: Duration::ZERO,
-        cycles: 1,
+        ..crate::record::fixtures::no_phases()
     }
 }
 

@@ -28,8 +28,8 @@ pub const DEFAULT_NOISE_K: f64 = 3.0;
 
 /// When a change of the median after-drain RSS counts as a regression: only when it is larger
 /// than all three of `rel_tolerance` × the baseline median, `abs_floor`, and `noise_k` × the
-/// standard error the runs' spread gives the difference of the medians (see
-/// [`crate::gate::verdict`]).
+/// standard error the runs' spread gives the difference of the medians (the gate's verdict
+/// applies them; this module only reads them).
 ///
 /// - 10 %: allocator behaviour under the same load changes retention by tens of percent when
 ///   it changes at all (incident 000: 80 % vs 1 %); a tighter band would catch run-to-run

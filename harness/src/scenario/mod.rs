@@ -13,7 +13,7 @@
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
-//! - [`network`]: `[network]`, the lab of namespaces and a shaped link ([`crate::netlab`]).
+//! - [`network`]: `[network]`, the lab of namespaces and a shaped link (made by `netlab`).
 //!
 //! [`ServerConfig`]: allocstorm_core::server::ServerConfig
 

@@ -1,4 +1,4 @@
-//! `[network]`: the run over real links instead of loopback ([`crate::netlab`]). The server
+//! `[network]`: the run over real links instead of loopback (the lab `netlab` makes). The server
 //! sits in a network namespace of its own behind a `tbf`-shaped link, and the load comes from
 //! `client_hosts` other namespaces, `processes_per_host` worker processes each, as remote
 //! workers (`[remote]`).

@@ -1,7 +1,7 @@
-//! Every check of the filesystem and of `PATH` a scenario needs, apart from its parsing: the
-//! hot file it names, the target's program and templates, the variants' preload libraries (no
-//! directory when the scenario loads; present when a run starts, [`preload_missing`], so that
-//! one missing library skips one variant).
+//! Every check of the filesystem and of `PATH` a scenario needs when it loads, apart from its
+//! parsing: the hot file it names, the target's program and templates, the variants' preload
+//! libraries (no directory). Whether a preload is installed is asked when a run starts
+//! (`Variant::unavailable`), so that one missing library skips one variant.
 
 use std::path::{Path, PathBuf};
 
@@ -37,19 +37,6 @@ pub(super) fn preloads(ctx: &Ctx, all: &[Variant]) -> Result<(), ScenarioError> 
         }
     }
     Ok(())
-}
-
-/// Why `v` cannot run here, with the fix: its preload library is not installed.
-pub(super) fn preload_missing(v: &Variant) -> Option<String> {
-    let lib = v.preload.as_deref()?;
-    if Path::new(lib).is_file() {
-        return None;
-    }
-    let fix = match &v.package {
-        Some(p) => format!("`make deps`, or `apt-get install {p}`"),
-        None => "install it, or point the variant's `preload` at where it is".to_string(),
-    };
-    Some(format!("its preload {lib} is not installed: {fix}"))
 }
 
 /// `[server] file` exists.

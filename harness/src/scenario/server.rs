@@ -67,7 +67,7 @@ fn as_flag_value(v: &toml::Value) -> Option<String> {
 }
 
 /// Checks a `[server]` table into a [`ServerSpec`]. `file` is resolved against the scenario's
-/// directory (whether it exists is [`super::preflight`]'s).
+/// directory (whether it exists is checked by the scenario's preflight, which builds on this).
 pub(super) fn server_spec(
     ctx: &Ctx,
     table: &toml::Table,

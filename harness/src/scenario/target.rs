@@ -59,8 +59,8 @@ pub const DIR: &str = "{dir}";
 /// The hot file the harness creates in it.
 pub const FILE: &str = "{file}";
 
-/// Checks `[target]` field by field (the program and the templates on disk are
-/// [`super::preflight::target`]'s).
+/// Checks `[target]` field by field (the program and the templates on disk are checked
+/// by the scenario's preflight, which builds on this).
 pub(super) fn target_spec(
     ctx: &Ctx,
     r: &RawTarget,

@@ -39,17 +39,40 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// A variant known by its name alone (no binary, settings or preload): what a record
+    /// rebuilt from a cut stream, or a test, knows of it.
+    pub fn named(name: &str) -> Variant {
+        Variant {
+            name: name.into(),
+            binary: String::new(),
+            description: String::new(),
+            env: BTreeMap::new(),
+            args: Vec::new(),
+            preload: None,
+            package: None,
+            apply: None,
+            sweep: None,
+        }
+    }
+
     /// The `variants.toml` name this run belongs to (itself unless it is a sweep point).
     pub fn base_name(&self) -> &str {
         self.sweep.as_ref().map_or(&self.name, |p| &p.base)
     }
 
     /// Why this variant cannot run on this machine, with what fixes it; `None` when it can.
-    /// Its preload library must exist ([`super::preflight::preload_missing`]): checked before
-    /// a run, never while loading a scenario, so that one missing library skips one variant
-    /// instead of stopping the comparison.
+    /// Its preload library must exist: checked before a run, never while loading a scenario, so
+    /// that one missing library skips one variant instead of stopping the comparison.
     pub fn unavailable(&self) -> Option<String> {
-        super::preflight::preload_missing(self)
+        let lib = self.preload.as_deref()?;
+        if Path::new(lib).is_file() {
+            return None;
+        }
+        let fix = match &self.package {
+            Some(p) => format!("`make deps`, or `apt-get install {p}`"),
+            None => "install it, or point the variant's `preload` at where it is".to_string(),
+        };
+        Some(format!("its preload {lib} is not installed: {fix}"))
     }
 
     /// The one line that applies this variant: its `apply`, or what its `preload`, `env` and
@@ -94,7 +117,7 @@ pub const SERVER_BINARIES: [&str; 3] = [
 ];
 
 /// Reads `variants.toml`: `[[variant]]` tables, names unique, binaries known. (That a preload
-/// is no directory is [`super::preflight::preloads`]'s.)
+/// is no directory is checked by the scenario's preflight, which builds on this.)
 pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioError> {
     let raw: RawVariants = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     let ctx = Ctx { file };
@@ -155,7 +178,7 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
 pub const PRELOAD_BINARY: &str = "target-server-glibc";
 
 /// A variant's `preload`: an absolute path, on the glibc build only. What is at that path is
-/// [`super::preflight`]'s: no directory when the scenario loads, the file before a run
+/// checked elsewhere: no directory (the scenario's preflight) when the scenario loads, the file before a run
 /// ([`Variant::unavailable`]: a library missing here skips that variant and stops nothing else).
 pub(super) fn check_preload(
     ctx: &Ctx,

@@ -81,9 +81,9 @@ pub fn main(args: GuardArgs) -> ExitCode {
     let parent = std::process::id() as libc::pid_t;
     // The guard gone (SIGKILLed with its group, say) takes the target with it.
     // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe { cmd.pre_exec(move || super::process::sigkill_on_parent_death(parent)) };
+    unsafe { cmd.pre_exec(move || crate::child::sigkill_on_parent_death(parent)) };
     if let Some(dir) = &args.cgroup {
-        match super::process::join_cgroup(dir) {
+        match crate::child::join_cgroup(dir) {
             // SAFETY: the closure makes only async-signal-safe calls (open, write, close).
             Ok(join) => unsafe {
                 cmd.pre_exec(join);

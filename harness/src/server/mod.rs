@@ -3,12 +3,10 @@
 //! [`Running`] server: the process to wait for and signal, its group, the pid to sample, and
 //! [`Running::ready`], one readiness wait for both kinds.
 //!
-//! - [`process`]: children that die with the harness, group kills, how a process ended.
 //! - [`target`]: a target's run directory, port, command line and start under the guard.
 //! - [`guard`]: `allocstorm target-guard`, the process that ends a target's group.
 
 pub mod guard;
-pub mod process;
 mod ready;
 pub mod target;
 
@@ -102,9 +100,9 @@ pub async fn start<'a>(
             if let Some(lib) = &variant.preload {
                 cmd.env("LD_PRELOAD", lib);
             }
-            process::die_with_parent(&mut cmd);
+            crate::child::die_with_parent(&mut cmd);
             if let Some(dir) = cgroup {
-                process::start_in_cgroup(&mut cmd, dir)?;
+                crate::child::start_in_cgroup(&mut cmd, dir)?;
             }
             let inside = cgroup
                 .map(|d| format!(" in the cgroup {}", d.display()))
@@ -249,12 +247,12 @@ impl Running<'_> {
 
     /// SIGTERM, then SIGKILL after `grace`: how it ended, in words.
     pub async fn stop(&mut self, grace: Duration) -> String {
-        process::stop(&mut self.child, grace).await
+        crate::child::stop(&mut self.child, grace).await
     }
 
     /// SIGKILL to its whole group at once, and wait for it.
     pub async fn kill(&mut self) {
-        process::kill_group(self.group);
+        crate::child::kill_group(self.group);
         let _ = self.child.wait().await;
     }
 }

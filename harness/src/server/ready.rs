@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
 
-use super::process::describe_exit;
+use crate::child::describe_exit;
 
 /// Asks `ready` every 20 ms until it says yes, `child` exits, or `timeout` passes. `who` names
 /// the server in the error (`server`, `target`); `late` says what did not happen in time.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use super::process::describe_exit;
+use crate::child::describe_exit;
 use crate::scenario::target::{DIR, FILE, PORT};
 use crate::scenario::{Readiness, TargetSpec, Variant};
 

@@ -66,7 +66,7 @@ impl TestCgroup {
 
     /// Makes `cmd`'s child join this cgroup before it execs.
     pub fn run_inside(&self, cmd: &mut Command) {
-        let join = allocstorm::server::process::join_cgroup(&self.0).unwrap();
+        let join = allocstorm::child::join_cgroup(&self.0).unwrap();
         // SAFETY: the closure makes only async-signal-safe calls (open, write, close).
         unsafe { cmd.pre_exec(join) };
     }

@@ -1,12 +1,14 @@
 //! What the harness's integration tests share: the binary and how to run it, the scenario the
-//! end-to-end tests run ([`scenario`]), synthetic run records ([`records`]) and memory cgroups
-//! of a test's own ([`cgroup`]).
+//! end-to-end tests run ([`scenario`]), synthetic run records ([`records`]), memory cgroups
+//! of a test's own ([`cgroup`]) and the misbehaving HTTP servers `load` is tested against
+//! ([`load_server`]).
 //!
 //! Each test file is a crate of its own that uses part of this module: what one leaves unused
 //! is not dead.
 #![allow(dead_code)]
 
 pub mod cgroup;
+pub mod load_server;
 pub mod records;
 pub mod scenario;
 

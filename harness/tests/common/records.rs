@@ -65,15 +65,10 @@ pub fn variant(name: &str) -> Variant {
         _ => ("target-server-glibc", BTreeMap::new(), vec![]),
     };
     Variant {
-        name: name.into(),
         binary: binary.into(),
-        description: String::new(),
         env,
         args,
-        preload: None,
-        package: None,
-        apply: None,
-        sweep: None,
+        ..Variant::named(name)
     }
 }
 
@@ -102,47 +97,30 @@ pub fn phase_plan(
 /// its path alone.
 pub fn header(variant_name: &str, run_index: u32, started_at: &str) -> RunHeader {
     let v = variant(variant_name);
+    let phases = phase_plan(
+        Duration::from_secs(2),
+        Duration::from_secs(3),
+        Duration::from_secs(20),
+        Duration::from_secs(15),
+    );
     RunHeader {
         scenario: "hot-range".into(),
         scenario_path: "scenarios/hot-range.toml".into(),
         scenario_hash: "ab".repeat(32),
-        scenario_description: String::new(),
         server_command: vec![format!("/work/target/release/{}", v.binary)],
-        variant: v,
-        run_index,
         seed: 1,
-        quick: false,
         started_at: started_at.into(),
-        phases_planned: phase_plan(
-            Duration::from_secs(2),
-            Duration::from_secs(3),
-            Duration::from_secs(20),
-            Duration::from_secs(15),
-        ),
-        sample_interval_s: 0.1,
         environment: environment(),
-        memory_limit_bytes: None,
-        report: Default::default(),
-        target: None,
-        stats_polled_in: None,
-        server_cgroup: None,
-        cost_spec: None,
-        shard: None,
+        ..RunHeader::unknown(v, run_index, phases, 0.1)
     }
 }
 
 /// Writes each record as `dir/runs/<variant>-<run index>.json`, as a run does.
 pub fn write_records(dir: &Path, records: &[RunRecord]) {
-    let runs = dir.join("runs");
-    std::fs::create_dir_all(&runs).unwrap();
+    let dir = allocstorm::record::dir::ReportDir::new(dir);
+    std::fs::create_dir_all(dir.runs()).unwrap();
     for r in records {
-        write_json_atomic(
-            &runs.join(format!(
-                "{}-{}.json",
-                r.header.variant.name, r.header.run_index
-            )),
-            r,
-        )
-        .unwrap();
+        let path = dir.record(&r.header.variant.name, r.header.run_index);
+        write_json_atomic(&path, r).unwrap();
     }
 }

@@ -3,11 +3,16 @@
 //! - [`range_value`] and [`query_spec`]: proptest generators of `Range` header values and
 //!   `?range=` specs, mostly near-valid (`bytes=` with random digits, dashes, commas, spaces,
 //!   numbers past `u64`, signs, non-ASCII digits, other units, several ranges);
-//! - [`cases`]: how many cases to run (`FUZZ_CASES`, or the test's CI default).
+//! - [`cases`]: how many cases to run (`FUZZ_CASES`, or the test's CI default);
+//! - [`mangle`]: the request fuzz's ways to break a request;
+//! - [`response`]: reading a raw HTTP/1.1 response strictly.
 //!
 //! The server they run is `common::Server::start_watched`: its stderr goes to a file, so a
 //! panic in a connection task still fails the test.
 #![allow(dead_code)]
+
+pub mod mangle;
+pub mod response;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;

@@ -212,52 +212,7 @@ pub(super) fn variant_cost(runs: &[&RunRecord], reference: &[&RunRecord]) -> Opt
 mod tests {
     use super::*;
     use crate::cost::CostRecord;
-    use crate::record::RunHeader;
-
-    fn header(variant: &str, run_index: u32) -> RunHeader {
-        RunHeader {
-            scenario: "s".into(),
-            scenario_path: String::new(),
-            scenario_hash: String::new(),
-            scenario_description: String::new(),
-            variant: crate::scenario::Variant {
-                name: variant.into(),
-                binary: "target-server-glibc".into(),
-                description: String::new(),
-                env: Default::default(),
-                args: vec![],
-                preload: None,
-                package: None,
-                apply: None,
-                sweep: None,
-            },
-            run_index,
-            seed: 1,
-            quick: false,
-            started_at: String::new(),
-            server_command: vec![],
-            phases_planned: crate::scenario::PhaseSpec {
-                warmup: Default::default(),
-                warmup_rate: 0.0,
-                before: Default::default(),
-                during: Default::default(),
-                drain: Default::default(),
-                nudge: Default::default(),
-                nudge_rate: 0.0,
-                release: Default::default(),
-                cycles: 1,
-            },
-            sample_interval_s: 0.1,
-            environment: Default::default(),
-            memory_limit_bytes: None,
-            report: Default::default(),
-            target: None,
-            stats_polled_in: None,
-            server_cgroup: None,
-            cost_spec: None,
-            shard: None,
-        }
-    }
+    use crate::record::fixtures::header;
 
     fn run(variant: &str, index: u32, capacity: Option<f64>, p99: Option<f64>) -> RunRecord {
         let mut r = RunRecord::from_header(header(variant, index));

@@ -1,7 +1,8 @@
-//! Processes: children that die with the harness, process groups, and how a process ended.
+//! Child processes: children that die with the harness, process groups, joining a cgroup before
+//! exec, and how a process ended.
 //!
-//! Every process allocstorm starts (servers, load workers) gets a parent-death signal and its own
-//! process group, and is killed when its handle drops. The parent-death signal fires when the
+//! Every process allocstorm starts (servers, load workers, the lab's helpers) gets a
+//! parent-death signal and its own process group, and is killed when its handle drops. The parent-death signal fires when the
 //! *thread* that forked the child exits, so children are only spawned from the main thread
 //! (the harness runs a current-thread runtime there).
 
@@ -30,11 +31,6 @@ pub fn sigkill_on_parent_death(parent: libc::pid_t) -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// `ALLOCSTORM_SERVER_CGROUP=DIR`: the cgroup (v1 or v2) under which the harness makes each
-/// run's own cgroup for the server, instead of `allocstorm/` of the machine's memory hierarchy
-/// (see [`crate::cgroup`]): a cgroup of the caller's with a memory limit, as a container has.
-pub const SERVER_CGROUP_ENV: &str = "ALLOCSTORM_SERVER_CGROUP";
 
 /// A `pre_exec` closure that moves the child into the cgroup `dir` (by writing `0`, "the
 /// writer", to its `cgroup.procs`) between fork and exec: everything it allocates is charged
