@@ -156,9 +156,12 @@ async fn a_stalled_server_times_out_at_the_deadline_and_each_attempt_is_retried(
     assert_eq!(s.retries, 8);
     assert_eq!((s.ok, s.errors, s.abandoned), (0, 4, 0));
     assert_eq!(s.errors_by_kind["timeout"], 4);
-    // Each attempt hit its deadline, not much later: 3 × 100 ms plus 15-30 ms of backoff.
+    // Each attempt ran to its deadline and no further: never before 3 × 100 ms plus 15-30 ms
+    // of backoff, and well before the next request is due (500 ms later) — an attempt the
+    // deadline did not abort would stall to the load's stop. How late a timer fires on a busy
+    // machine is not this test's business (450 ms seen with the load average at 9).
     assert!(s.error_latency_ms.p50 >= 315.0, "{:?}", s.error_latency_ms);
-    assert!(s.error_latency_ms.max < 400.0, "{:?}", s.error_latency_ms);
+    assert!(s.error_latency_ms.max < 1000.0, "{:?}", s.error_latency_ms);
     // A timed-out attempt drops its connection: every attempt opened a new one.
     assert_eq!(s.connects, 12);
     assert_eq!(server.accepted.load(Ordering::SeqCst), 12);
