@@ -49,22 +49,19 @@ pub fn from_measured(
     if !m.inconsistencies.is_empty() {
         return Err(GateError::MixedRuns {
             dir: source.run_dir.clone(),
-            detail: m.inconsistencies.join("; "),
+            runs: m.inconsistencies.clone(),
         });
     }
-    let empty: Vec<String> = m
+    let empty: Vec<VariantRuns> = m
         .variants
         .iter()
         .filter(|v| v.after_drain().is_empty())
-        .map(|v| {
-            let statuses: Vec<&str> = v.runs.iter().map(|r| r.status.as_str()).collect();
-            format!("{} ({})", v.name, statuses.join(", "))
-        })
+        .cloned()
         .collect();
     if !empty.is_empty() {
         return Err(GateError::NoOkRuns {
             dir: source.run_dir.clone(),
-            variants: empty.join(", "),
+            variants: empty,
         });
     }
     Ok(Baseline {
