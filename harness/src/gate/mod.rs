@@ -119,8 +119,11 @@ pub enum GateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a valid allocstorm baseline: {message}")]
-    BadBaseline { path: String, message: String },
+    #[error("{path}: not a valid allocstorm baseline: {why}")]
+    BadBaseline {
+        path: String,
+        why: baseline::NotABaseline,
+    },
     #[error("{path}: a baseline of scenario {found:?}, but {dir} ran {expected:?}")]
     BaselineScenario {
         path: String,
