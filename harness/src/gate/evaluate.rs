@@ -1,6 +1,7 @@
 //! The gate's result: every variant's comparison with its baseline and its budget checks,
 //! and the overall status with its exit code. Pure data: measured figures in, [`GateReport`]
-//! out; it knows nothing of how the verdict is shown (the words are made in `gate::render`).
+//! out; it knows nothing of how the verdict is shown (the words are made in `gate::render` and
+//! `gate::words`).
 
 use serde::Serialize;
 

@@ -422,7 +422,10 @@ fn mib_list(v: &[u64]) -> Cell {
     if v.is_empty() {
         return none();
     }
-    let sizes: Vec<String> = v.iter().map(|&b| table::mib(b)).collect();
+    let sizes: Vec<String> = v
+        .iter()
+        .filter_map(|&b| GATED.value(Reading::Bytes(b)).written())
+        .collect();
     Cell::text(sizes.join(", "))
 }
 
@@ -590,7 +593,16 @@ mod tests {
         };
         worse.budgets = super::super::verdict::check_budgets(&limits, &[300 * MIB; 3], &[]);
         let mut gone = variant("jemalloc", &[10 * MIB], &[]);
-        gone.error = Some(super::super::evaluate::NoOkRun { runs: Vec::new() });
+        gone.error = Some(super::super::evaluate::NoOkRun {
+            runs: vec![super::super::measured::RunFigure {
+                run_index: 1,
+                status: crate::record::RunStatus::Oom,
+                failure: None,
+                rss_after_drain_bytes: None,
+                retention: None,
+                cycle_verdict: None,
+            }],
+        });
         let mut new = variant("mimalloc", &[], &[MIB + MIB / 2]);
         new.no_comparison = Some(NoComparison::NotInBaseline);
         GateReport {
