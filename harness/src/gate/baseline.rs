@@ -49,22 +49,19 @@ pub fn from_measured(
     if !m.inconsistencies.is_empty() {
         return Err(GateError::MixedRuns {
             dir: source.run_dir.clone(),
-            detail: m.inconsistencies.join("; "),
+            runs: m.inconsistencies.clone(),
         });
     }
-    let empty: Vec<String> = m
+    let empty: Vec<VariantRuns> = m
         .variants
         .iter()
         .filter(|v| v.after_drain().is_empty())
-        .map(|v| {
-            let statuses: Vec<&str> = v.runs.iter().map(|r| r.status.as_str()).collect();
-            format!("{} ({})", v.name, statuses.join(", "))
-        })
+        .cloned()
         .collect();
     if !empty.is_empty() {
         return Err(GateError::NoOkRuns {
             dir: source.run_dir.clone(),
-            variants: empty.join(", "),
+            variants: empty,
         });
     }
     Ok(Baseline {
@@ -92,6 +89,26 @@ pub fn is_dir_like(path: &Path) -> bool {
     path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')
 }
 
+/// Why a file is not a baseline this allocstorm reads.
+#[derive(Debug, thiserror::Error)]
+pub enum NotABaseline {
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("no schema_version: not an allocstorm baseline")]
+    NoSchema,
+    #[error("baseline schema {0}, this allocstorm reads schema {BASELINE_SCHEMA_VERSION}: make it again with --update-baseline")]
+    Schema(u32),
+    /// JSON of this schema, but not of its layout.
+    #[error("{0}")]
+    Layout(serde_json::Error),
+    #[error("no variants")]
+    NoVariants,
+    #[error("variant {0:?} appears twice")]
+    Twice(String),
+    #[error("variant {0:?} has no ok run with rss_after_drain_bytes")]
+    NoOkRun(String),
+}
+
 /// Reads and checks a baseline file. Every error is one line naming the file.
 pub fn read(path: &Path) -> Result<Baseline, GateError> {
     let p = || path.display().to_string();
@@ -101,30 +118,27 @@ pub fn read(path: &Path) -> Result<Baseline, GateError> {
     struct Version {
         schema_version: Option<u32>,
     }
-    let bad = |message: String| GateError::BadBaseline { path: p(), message };
+    let bad = |why| GateError::BadBaseline { path: p(), why };
     match serde_json::from_str::<Version>(&text) {
-        Err(e) => return Err(bad(format!("not JSON: {e}"))),
-        Ok(Version { schema_version: None }) => return Err(bad("no schema_version: not an allocstorm baseline".into())),
-        Ok(Version { schema_version: Some(v) }) if v != BASELINE_SCHEMA_VERSION => {
-            return Err(bad(format!(
-                "baseline schema {v}, this allocstorm reads schema {BASELINE_SCHEMA_VERSION}: make it again with --update-baseline"
-            )))
-        }
+        Err(e) => return Err(bad(NotABaseline::NotJson(e))),
+        Ok(Version {
+            schema_version: None,
+        }) => return Err(bad(NotABaseline::NoSchema)),
+        Ok(Version {
+            schema_version: Some(v),
+        }) if v != BASELINE_SCHEMA_VERSION => return Err(bad(NotABaseline::Schema(v))),
         Ok(_) => {}
     }
-    let b: Baseline = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let b: Baseline = serde_json::from_str(&text).map_err(|e| bad(NotABaseline::Layout(e)))?;
     if b.variants.is_empty() {
-        return Err(bad("no variants".into()));
+        return Err(bad(NotABaseline::NoVariants));
     }
     for (i, v) in b.variants.iter().enumerate() {
         if b.variants[..i].iter().any(|w| w.name == v.name) {
-            return Err(bad(format!("variant {:?} appears twice", v.name)));
+            return Err(bad(NotABaseline::Twice(v.name.clone())));
         }
         if v.after_drain().is_empty() {
-            return Err(bad(format!(
-                "variant {:?} has no ok run with rss_after_drain_bytes",
-                v.name
-            )));
+            return Err(bad(NotABaseline::NoOkRun(v.name.clone())));
         }
     }
     Ok(b)

@@ -1,11 +1,12 @@
 //! The gate's result: every variant's comparison with its baseline and its budget checks,
 //! and the overall status with its exit code. Pure data: measured figures in, [`GateReport`]
-//! out; it knows nothing of how the verdict is shown (the words are made in `gate::render`).
+//! out; it knows nothing of how the verdict is shown (the words are made in `gate::render` and
+//! `gate::words`).
 
 use serde::Serialize;
 
 use super::baseline::Baseline;
-use super::measured::{Measured, VariantRuns};
+use super::measured::{Inconsistency, KeyDiff, Measured, RunFigure, VariantRuns};
 use crate::record::RunStatus;
 use crate::scenario::gate::{GateConfig, Thresholds};
 use allocstorm_core::Exit;
@@ -98,8 +99,39 @@ pub enum BaselineUse {
         created_at: String,
         git_revision: Option<String>,
         /// Key fields that differ, compared anyway under `--allow-env-mismatch`.
-        mismatch: Vec<String>,
+        mismatch: Vec<KeyDiff>,
     },
+}
+
+/// Something a reader should know that changes no verdict (worded in `gate::words`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// What merging the shards said: `shard::load` words its own notes.
+    Shards { said: String },
+    /// The directory's runs differ in their key, gated anyway under `--allow-env-mismatch`.
+    MixedRuns { runs: Vec<Inconsistency> },
+    /// The scenario file changed since the runs were measured: its current `[gate]` applies.
+    ScenarioChanged { file: String },
+    /// `--baseline DIR` holds none for this scenario and host: how to make one.
+    NoBaselineIn { dir: String, run_dir: String },
+    /// A variant of the baseline that this directory did not run.
+    NotRun { variant: String },
+    /// A variant with a budget that this directory did not run.
+    BudgetNotRun { variant: String },
+}
+
+/// Why a variant could not be judged: none of its runs counts. Its runs, with their status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoOkRun {
+    pub runs: Vec<RunFigure>,
+}
+
+/// A variant not run at all on this machine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    /// The reason its `skipped` record gives, if any.
+    pub reason: Option<String>,
 }
 
 /// Why a variant that ran has no comparison with a baseline.
@@ -123,10 +155,10 @@ pub struct VariantGate {
     pub candidate_after_drain: Vec<u64>,
     pub baseline_after_drain: Vec<u64>,
     /// Why the variant could not be judged (no ok run).
-    pub error: Option<String>,
+    pub error: Option<NoOkRun>,
     /// Why the variant was not run at all on this machine (its `skipped` record's reason):
     /// nothing to judge, so the gate is inconclusive, not failed.
-    pub skipped: Option<String>,
+    pub skipped: Option<Skipped>,
     pub comparison: Option<Verdict>,
     /// Why there is no comparison: no baseline, or the baseline lacks this variant.
     pub no_comparison: Option<NoComparison>,
@@ -163,7 +195,7 @@ pub struct GateReport {
     pub thresholds: Thresholds,
     pub variants: Vec<VariantGate>,
     /// Things a reader should know that change no verdict.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 impl GateReport {
@@ -175,25 +207,12 @@ impl GateReport {
     }
 
     /// Compared across different keys (`--allow-env-mismatch`): the differing fields.
-    pub fn mismatch(&self) -> &[String] {
+    pub fn mismatch(&self) -> &[KeyDiff] {
         match &self.baseline {
             BaselineUse::Used { mismatch, .. } => mismatch,
             _ => &[],
         }
     }
-}
-
-fn no_ok_run(v: &VariantRuns) -> String {
-    let statuses: Vec<String> = v
-        .runs
-        .iter()
-        .map(|r| match (&r.failure, r.status) {
-            (_, RunStatus::Ok) => format!("#{} ok but no after-drain figure", r.run_index),
-            (Some(f), s) => format!("#{} {s}: {f}", r.run_index),
-            (None, s) => format!("#{} {s}", r.run_index),
-        })
-        .collect();
-    format!("no ok run to measure ({})", statuses.join("; "))
 }
 
 /// Judges every variant the directory ran: against the baseline's runs of the same variant,
@@ -202,7 +221,7 @@ pub fn evaluate(
     candidate: &Measured,
     baseline: Option<&Baseline>,
     config: &GateConfig,
-) -> (Vec<VariantGate>, Vec<String>) {
+) -> (Vec<VariantGate>, Vec<Note>) {
     let mut notes = Vec::new();
     let mut out = Vec::new();
     for v in &candidate.variants {
@@ -225,9 +244,15 @@ pub fn evaluate(
         if a.is_empty() {
             match v.runs.iter().find(|r| r.status == RunStatus::Skipped) {
                 Some(r) if v.runs.iter().all(|r| r.status == RunStatus::Skipped) => {
-                    g.skipped = Some(r.failure.clone().unwrap_or_else(|| "skipped".into()));
+                    g.skipped = Some(Skipped {
+                        reason: r.failure.clone(),
+                    });
                 }
-                _ => g.error = Some(no_ok_run(v)),
+                _ => {
+                    g.error = Some(NoOkRun {
+                        runs: v.runs.clone(),
+                    })
+                }
             }
             out.push(g);
             continue;
@@ -247,18 +272,17 @@ pub fn evaluate(
     if let Some(b) = baseline {
         for bv in &b.variants {
             if candidate.variant(&bv.name).is_none() {
-                notes.push(format!(
-                    "{}: in the baseline but not run in this directory",
-                    bv.name
-                ));
+                notes.push(Note::NotRun {
+                    variant: bv.name.clone(),
+                });
             }
         }
     }
     for name in config.variants.keys() {
         if config.limits_for(name).is_some() && candidate.variant(name).is_none() {
-            notes.push(format!(
-                "{name}: has a budget in [gate.variants] but was not run: not checked"
-            ));
+            notes.push(Note::BudgetNotRun {
+                variant: name.clone(),
+            });
         }
     }
     (out, notes)

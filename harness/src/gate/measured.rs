@@ -202,8 +202,18 @@ pub struct Measured {
     pub key: Key,
     /// In the order the variants first ran.
     pub variants: Vec<VariantRuns>,
-    /// Where the runs of the directory disagree among themselves on the key (one line each).
-    pub inconsistencies: Vec<String>,
+    /// Where the runs of the directory disagree among themselves on the key.
+    pub inconsistencies: Vec<Inconsistency>,
+}
+
+/// A run that disagrees with the directory's other runs (worded in `gate::words`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Inconsistency {
+    /// A field of its key differs from the first ok run's.
+    Key { run: String, diff: KeyDiff },
+    /// Its variant's settings differ from those of the variant's other runs.
+    Settings { run: String },
 }
 
 impl Measured {
@@ -252,10 +262,10 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         // Runs that did not finish carry no figures worth a key (a rebuilt record may lack one).
         if r.status == RunStatus::Ok {
             for d in diff_keys(&key, &Key::of(r)) {
-                inconsistencies.push(format!(
-                    "run {id}: {}",
-                    d.describe("the first ok run", "this run")
-                ));
+                inconsistencies.push(Inconsistency::Key {
+                    run: id.clone(),
+                    diff: d,
+                });
             }
         }
         let fig = RunFigure {
@@ -269,9 +279,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
         match variants.iter_mut().find(|v| v.name == variant.name) {
             Some(v) => {
                 if v.settings != settings && r.status == RunStatus::Ok {
-                    inconsistencies.push(format!(
-                        "run {id}: variant settings differ from its other runs"
-                    ));
+                    inconsistencies.push(Inconsistency::Settings { run: id });
                 }
                 v.runs.push(fig);
             }
@@ -297,7 +305,7 @@ pub fn measure(records: &[RunRecord]) -> Measured {
 }
 
 /// One field that differs between two keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyDiff {
     /// `kernel`, `allocator_crates.mimalloc`, `variants.glibc.env`.
     pub field: String,

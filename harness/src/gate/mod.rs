@@ -10,6 +10,7 @@
 //! - [`baseline`]: baseline files: read, checked, written atomically.
 //! - [`evaluate`]: every variant's checks and the overall status.
 //! - [`render`]: the table on the terminal and the Markdown for a PR.
+//! - [`words`]: the sentences of the notes and reasons, made of their figures.
 
 pub mod baseline;
 
@@ -17,6 +18,7 @@ pub mod evaluate;
 pub mod measured;
 pub mod render;
 pub mod verdict;
+pub mod words;
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -26,7 +28,8 @@ use crate::record::RecordsError;
 use crate::record::{RunRecord, RunStatus};
 use crate::scenario::{Scenario, ScenarioError};
 
-pub use evaluate::{GateReport, Status};
+pub use evaluate::{GateReport, Note, Status};
+use measured::{Inconsistency, KeyDiff, VariantRuns};
 pub use verdict::{verdict, Decision, Verdict};
 
 /// `gate --help` after the flags: the exit codes of [`Status::ALL`], and the `[gate]` keys.
@@ -116,8 +119,11 @@ pub enum GateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a valid allocstorm baseline: {message}")]
-    BadBaseline { path: String, message: String },
+    #[error("{path}: not a valid allocstorm baseline: {why}")]
+    BadBaseline {
+        path: String,
+        why: baseline::NotABaseline,
+    },
     #[error("{path}: a baseline of scenario {found:?}, but {dir} ran {expected:?}")]
     BaselineScenario {
         path: String,
@@ -125,18 +131,25 @@ pub enum GateError {
         found: String,
         expected: String,
     },
-    #[error("{path}: measured under another key than {dir}: {detail}; make a baseline for this host with --update-baseline, or compare anyway with --allow-env-mismatch")]
+    #[error("{path}: measured under another key than {dir}: {}; make a baseline for this host with --update-baseline, or compare anyway with --allow-env-mismatch", words::against_baseline(.diffs, ", "))]
     KeyMismatch {
         path: String,
         dir: String,
-        detail: String,
+        diffs: Vec<KeyDiff>,
     },
-    #[error("{dir}: runs measured under different keys: {detail}")]
-    MixedRuns { dir: String, detail: String },
+    #[error("{dir}: runs measured under different keys: {}", words::joined(.runs, "; "))]
+    MixedRuns {
+        dir: String,
+        runs: Vec<Inconsistency>,
+    },
     #[error(
-        "{dir}: no ok run with an after-drain figure for {variants}: nothing to make a baseline of"
+        "{dir}: no ok run with an after-drain figure for {}: nothing to make a baseline of",
+        words::without_ok_run(.variants)
     )]
-    NoOkRuns { dir: String, variants: String },
+    NoOkRuns {
+        dir: String,
+        variants: Vec<VariantRuns>,
+    },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: String,
@@ -173,15 +186,17 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         return update_baseline(&dir, &records, &measured, target, out);
     }
 
-    let mut notes = merged.notes;
+    let mut notes: Vec<Note> = merged
+        .notes
+        .into_iter()
+        .map(|said| Note::Shards { said })
+        .collect();
     if !measured.inconsistencies.is_empty() {
-        let detail = measured.inconsistencies.join("; ");
+        let runs = measured.inconsistencies.clone();
         if !args.allow_env_mismatch {
-            return Err(GateError::MixedRuns { dir, detail });
+            return Err(GateError::MixedRuns { dir, runs });
         }
-        notes.push(format!(
-            "runs of this directory differ in their key: {detail}"
-        ));
+        notes.push(Note::MixedRuns { runs });
     }
 
     let (scenario, scenario_file) = load_scenario(args, &records)?;
@@ -194,9 +209,9 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         });
     }
     if !measured.key.scenario_hash.is_empty() && scenario.hash != measured.key.scenario_hash {
-        notes.push(format!(
-            "{scenario_file} changed since the runs were measured (its settings, not only [gate]): its current [gate] applies"
-        ));
+        notes.push(Note::ScenarioChanged {
+            file: scenario_file.clone(),
+        });
     }
     let config = crate::scenario::gate::parse(scenario.gate.as_ref(), None).map_err(|source| {
         GateError::Config {
@@ -211,11 +226,10 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
             let path = baseline::resolve(given, &measured.key);
             if baseline::is_dir_like(given) && !path.exists() {
                 let looked_for = path.display().to_string();
-                notes.push(format!(
-                    "no baseline for this scenario and host in {}: make one with `allocstorm gate --run {dir} --update-baseline {}`",
-                    given.display(),
-                    given.display()
-                ));
+                notes.push(Note::NoBaselineIn {
+                    dir: given.display().to_string(),
+                    run_dir: dir.clone(),
+                });
                 (None, evaluate::BaselineUse::NotFound { looked_for })
             } else {
                 let b = baseline::read(&path)?;
@@ -228,16 +242,15 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
                         expected: measured.key.scenario.clone(),
                     });
                 }
-                let diffs: Vec<String> = measured::diff_keys(&b.key, &measured.key)
+                let diffs: Vec<KeyDiff> = measured::diff_keys(&b.key, &measured.key)
                     .into_iter()
                     .chain(measured::diff_settings(&b.variants, &measured.variants))
-                    .map(|d| d.describe("the baseline", "this run"))
                     .collect();
                 if !diffs.is_empty() && !args.allow_env_mismatch {
                     return Err(GateError::KeyMismatch {
                         path: p,
                         dir,
-                        detail: diffs.join(", "),
+                        diffs,
                     });
                 }
                 let used = evaluate::BaselineUse::Used {
@@ -338,35 +351,7 @@ fn update_baseline(
     let b = baseline::from_measured(m, source, created_at)?;
     baseline::write(&path, &b)?;
 
-    let mut text = format!(
-        "baseline: wrote {} from {} ({}{}, key {})\n",
-        path.display(),
-        dir,
-        m.key.scenario,
-        if m.key.quick { ", quick" } else { "" },
-        m.key.host_key()
-    );
-    let mut single = Vec::new();
-    for v in &b.variants {
-        let a = v.after_drain();
-        if a.len() < 2 {
-            single.push(v.name.as_str());
-        }
-        text.push_str(&format!(
-            "  {:<16} {} ok run{}, median after-drain RSS {:.1} MiB\n",
-            v.name,
-            a.len(),
-            if a.len() == 1 { "" } else { "s" },
-            verdict::median_u64(&a).unwrap_or(0) as f64 / (1024.0 * 1024.0)
-        ));
-    }
-    if !single.is_empty() {
-        text.push_str(&format!(
-            "note: {} ha{} a single run: the gate cannot measure noise from it; a baseline of 3 or more runs per variant (allocstorm compare --runs 3) lets it\n",
-            single.join(", "),
-            if single.len() == 1 { "s" } else { "ve" }
-        ));
-    }
+    let text = render::baseline_written(&path.display().to_string(), dir, &b);
     out.write_all(text.as_bytes())
         .map_err(|source| GateError::Write {
             path: "stdout".into(),

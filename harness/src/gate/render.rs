@@ -1,9 +1,12 @@
 //! The verdict for people: an aligned table on the terminal, and the same as Markdown for a
 //! pull-request comment. Both read a [`GateReport`] and nothing else.
 
+use super::baseline::Baseline;
 use super::evaluate::{BaselineUse, GateReport, NoComparison, Status, VariantGate};
 use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason, Verdict};
+use super::words::{against_baseline, budget_figure, GATED};
 use crate::figures::cycles;
+use crate::report::catalogue::{self, Reading};
 use crate::scenario::gate::Thresholds;
 use crate::table::{self, markdown, mib_unit, text, Cell, Column, Table, Value};
 
@@ -76,10 +79,11 @@ fn no_comparison_word(n: NoComparison) -> &'static str {
     }
 }
 
-/// A budget's limit or measured figure, as a cell and in a sentence alike.
+/// A budget's limit or measured figure, as a cell and in a sentence alike: a retention as the
+/// catalogue writes it, a size with its unit.
 fn figure_value(f: Figure) -> Value {
     match f {
-        Figure::Retention(r) => Value::Fixed(r, 2),
+        Figure::Retention(r) => catalogue::RETENTION.value(Reading::Number(r)),
         Figure::Bytes(b) => Value::Text(mib_unit(b)),
         Figure::Verdict(v) => Value::Text(v.as_str().into()),
     }
@@ -89,7 +93,7 @@ fn figure(f: Figure) -> String {
     figure_value(f).written().unwrap_or_default()
 }
 
-/// After-drain RSS, baseline against candidate, one row per variant.
+/// The gated figure (after-drain RSS), baseline against candidate, one row per variant.
 fn comparison_table(r: &GateReport) -> Table {
     let mut t = Table::new([
         Column::left("variant"),
@@ -176,33 +180,37 @@ fn budget_table(r: &GateReport) -> Option<Table> {
     (!t.rows.is_empty()).then_some(t)
 }
 
+/// A figure's median beyond its budget: `median retention 0.82 is below min_retention 0.99: …`.
+fn beyond_budget(k: BudgetKind, m: &str, l: &str) -> String {
+    let (side, why) = match k {
+        BudgetKind::MaxRetention => ("above", ": memory sticks after the load"),
+        BudgetKind::MinRetention => ("below", ": the scenario no longer reproduces its incident"),
+        BudgetKind::MaxAfterDrain | BudgetKind::CycleVerdict => ("above", ""),
+    };
+    let name = budget_figure(k).map_or("", catalogue::Figure::in_words);
+    format!("median {name} {m} is {side} {} {l}{why}", k.key())
+}
+
 fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
     let m = b.measured.map(figure).unwrap_or_default();
     let l = figure(b.limit);
+    let note = b.note.map(|n| n.to_string());
     let line = match (b.decision, b.kind) {
         (Decision::Pass, _) => return None,
-        (Decision::Regression, BudgetKind::MaxRetention) => {
-            format!("median retention {m} is above max_retention {l}: memory sticks after the load")
-        }
-        (Decision::Regression, BudgetKind::MinRetention) => {
-            format!("median retention {m} is below min_retention {l}: the scenario no longer reproduces its incident")
-        }
-        (Decision::Regression, BudgetKind::MaxAfterDrain) => {
-            format!("median after-drain RSS {m} is above max_after_drain {l}")
-        }
         (Decision::Regression, BudgetKind::CycleVerdict) => format!(
             "the cycles say {m} ({}), the budget asks {l}: {}",
-            b.note.as_deref().unwrap_or_default(),
+            note.unwrap_or_default(),
             if matches!(b.measured, Some(Figure::Verdict(cycles::Verdict::Growth))) {
                 "memory grows from cycle to cycle"
             } else {
                 "memory no longer grows from cycle to cycle: the scenario no longer reproduces its ratchet"
             }
         ),
+        (Decision::Regression, k) => beyond_budget(k, &m, &l),
         (Decision::Inconclusive, k) => format!(
             "{} cannot be checked: {}",
             k.key(),
-            b.note.as_deref().unwrap_or("not measured")
+            note.as_deref().unwrap_or("not measured")
         ),
     };
     Some(format!("{}: {line}", g.name))
@@ -218,7 +226,8 @@ fn comparison_finding(g: &VariantGate, v: &Verdict, t: &Thresholds) -> Option<St
     let line = match v.reason {
         Reason::NoWorse | Reason::WithinLimit => return None,
         Reason::BeyondLimit => format!(
-            "after-drain RSS worse than the baseline ({moved}), beyond the limit of {} ({})",
+            "{} worse than the baseline ({moved}), beyond the limit of {} ({})",
+            GATED.in_words(),
             mib_unit(v.call_threshold_bytes()),
             binding(v, t)
         ),
@@ -300,7 +309,7 @@ pub fn notes(r: &GateReport) -> Vec<String> {
             ));
         }
     }
-    out.extend(r.notes.iter().cloned());
+    out.extend(r.notes.iter().map(ToString::to_string));
     out
 }
 
@@ -340,7 +349,7 @@ fn verdict_line(r: &GateReport) -> String {
     if !r.mismatch().is_empty() {
         line.push_str(&format!(
             ", compared across different keys under --allow-env-mismatch: {}",
-            r.mismatch().join("; ")
+            against_baseline(r.mismatch(), "; ")
         ));
     }
     line
@@ -360,10 +369,10 @@ pub fn text(r: &GateReport) -> String {
     if !r.mismatch().is_empty() {
         out.push_str(&format!(
             "warning: the baseline was measured under another key: {}\n",
-            r.mismatch().join("; ")
+            against_baseline(r.mismatch(), "; ")
         ));
     }
-    out.push_str("\nafter-drain RSS (median of ok runs)\n");
+    out.push_str(&format!("\n{} (median of ok runs)\n", GATED.in_words()));
     out.push_str(&text::render(&comparison_table(r)));
     if let Some(budgets) = budget_table(r) {
         out.push_str("\nbudgets ([gate.variants] of the scenario)\n");
@@ -384,12 +393,12 @@ pub struct Link {
     pub href: String,
 }
 
-/// Every run's after-drain RSS, both sides, in MiB: what the medians above were taken of.
+/// Every run's gated figure, both sides, in its unit: what the medians above were taken of.
 fn runs_table(r: &GateReport) -> Table {
     let mut t = Table::new([
         Column::left("variant"),
-        Column::left("baseline runs, MiB"),
-        Column::left("candidate runs, MiB"),
+        Column::left(runs_title("baseline")),
+        Column::left(runs_title("candidate")),
     ]);
     for g in &r.variants {
         t.row(vec![
@@ -401,11 +410,22 @@ fn runs_table(r: &GateReport) -> Table {
     t
 }
 
+/// `baseline runs, MiB`: a side's runs, in the gated figure's unit.
+fn runs_title(side: &str) -> String {
+    match GATED.unit.symbol() {
+        Some(unit) => format!("{side} runs, {unit}"),
+        None => format!("{side} runs"),
+    }
+}
+
 fn mib_list(v: &[u64]) -> Cell {
     if v.is_empty() {
         return none();
     }
-    let sizes: Vec<String> = v.iter().map(|&b| table::mib(b)).collect();
+    let sizes: Vec<String> = v
+        .iter()
+        .filter_map(|&b| GATED.value(Reading::Bytes(b)).written())
+        .collect();
     Cell::text(sizes.join(", "))
 }
 
@@ -418,7 +438,10 @@ pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
         out.push_str(&findings);
         out.push('\n');
     }
-    out.push_str("**After-drain RSS** (median of ok runs)\n\n");
+    out.push_str(&format!(
+        "**{}** (median of ok runs)\n\n",
+        capitalized(GATED.in_words())
+    ));
     out.push_str(&markdown::render(&comparison_table(r)));
     if let Some(budgets) = budget_table(r) {
         out.push_str(&format!(
@@ -459,10 +482,19 @@ fn md_heading(r: &GateReport) -> String {
     if !r.mismatch().is_empty() {
         out.push_str(&format!(
             "> **Warning:** the baseline was measured under another key ({}); compared anyway under `--allow-env-mismatch`.\n\n",
-            r.mismatch().join("; ")
+            against_baseline(r.mismatch(), "; ")
         ));
     }
     out
+}
+
+/// `After-drain RSS` of `after-drain RSS`: a name that opens a heading.
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A list, one `- ` line per item, each after `prefix`.
@@ -493,6 +525,40 @@ fn md_details(r: &GateReport) -> String {
         thresholds_line(&r.thresholds),
         markdown::render(&runs_table(r))
     )
+}
+
+/// What `--update-baseline` wrote, on the terminal: the file, and each variant's runs and
+/// median of the gated figure; a note when a variant has a single run.
+pub fn baseline_written(path: &str, dir: &str, b: &Baseline) -> String {
+    let mut text = format!(
+        "baseline: wrote {path} from {dir} ({}{}, key {})\n",
+        b.key.scenario,
+        if b.key.quick { ", quick" } else { "" },
+        b.key.host_key()
+    );
+    let mut single = Vec::new();
+    for v in &b.variants {
+        let a = v.after_drain();
+        if a.len() < 2 {
+            single.push(v.name.as_str());
+        }
+        text.push_str(&format!(
+            "  {:<16} {} ok run{}, median {} {}\n",
+            v.name,
+            a.len(),
+            if a.len() == 1 { "" } else { "s" },
+            GATED.in_words(),
+            mib_unit(super::verdict::median_u64(&a).unwrap_or(0))
+        ));
+    }
+    if !single.is_empty() {
+        text.push_str(&format!(
+            "note: {} ha{} a single run: the gate cannot measure noise from it; a baseline of 3 or more runs per variant (allocstorm compare --runs 3) lets it\n",
+            single.join(", "),
+            if single.len() == 1 { "s" } else { "ve" }
+        ));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -527,7 +593,8 @@ mod tests {
         };
         worse.budgets = super::super::verdict::check_budgets(&limits, &[300 * MIB; 3], &[]);
         let mut gone = variant("jemalloc", &[10 * MIB], &[]);
-        gone.error = Some("no ok run to measure (#1 oom)".into());
+        // The table says "no ok run"; the runs the error lists are worded in `words`.
+        gone.error = Some(super::super::evaluate::NoOkRun { runs: Vec::new() });
         let mut new = variant("mimalloc", &[], &[MIB + MIB / 2]);
         new.no_comparison = Some(NoComparison::NotInBaseline);
         GateReport {

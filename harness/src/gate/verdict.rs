@@ -265,8 +265,24 @@ pub struct BudgetCheck {
     /// The median over the ok runs; `None`: not measured.
     pub measured: Option<Figure>,
     pub decision: Decision,
-    /// Why, when it is not plain: "no growth of 4 MiB or more: nothing retained".
-    pub note: Option<String>,
+    /// Why, when it is not plain: retention not measured, the runs' cycle verdicts.
+    pub note: Option<BudgetNote>,
+}
+
+/// Why a budget check is not plain, with its figures (worded in `gate::words`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BudgetNote {
+    /// No retention (the load grew RssAnon too little): nothing was retained.
+    NothingToRetain,
+    /// No retention: the load did not exercise the allocator the budget asks to retain.
+    NotExercised,
+    /// No run has an after-drain figure.
+    NoAfterDrain,
+    /// No run has a cycle verdict: the scenario has no cycles.
+    NoCycles,
+    /// How the runs' cycle verdicts split.
+    Cycles { growth: usize, plateau: usize },
 }
 
 /// Checks the `cycle_verdict` budget against the runs' verdicts: the verdict of more than half
@@ -294,12 +310,9 @@ pub fn check_cycle_verdict(
             None => Decision::Inconclusive,
         },
         note: Some(if verdicts.is_empty() {
-            "no run has a cycle verdict: the scenario needs [phases] cycles of 2 or more".into()
+            BudgetNote::NoCycles
         } else {
-            format!(
-                "{growth} of {} runs growth, {plateau} plateau",
-                verdicts.len()
-            )
+            BudgetNote::Cycles { growth, plateau }
         }),
     })
 }
@@ -309,7 +322,6 @@ pub fn check_cycle_verdict(
 pub fn check_budgets(limits: &Limits, after_drain: &[u64], retention: &[f64]) -> Vec<BudgetCheck> {
     let mut out = Vec::new();
     let r = median_f64(retention);
-    let no_growth = "retention not measured: the load grew RssAnon by less than 4 MiB";
     if let Some(max) = limits.max_retention {
         out.push(BudgetCheck {
             kind: BudgetKind::MaxRetention,
@@ -319,9 +331,7 @@ pub fn check_budgets(limits: &Limits, after_drain: &[u64], retention: &[f64]) ->
                 Some(x) if x > max => Decision::Regression,
                 _ => Decision::Pass,
             },
-            note: r
-                .is_none()
-                .then(|| format!("{no_growth}: nothing to retain")),
+            note: r.is_none().then_some(BudgetNote::NothingToRetain),
         });
     }
     if let Some(min) = limits.min_retention {
@@ -334,9 +344,7 @@ pub fn check_budgets(limits: &Limits, after_drain: &[u64], retention: &[f64]) ->
                 Some(_) => Decision::Pass,
                 None => Decision::Inconclusive,
             },
-            note: r
-                .is_none()
-                .then(|| format!("{no_growth}: the load did not exercise the allocator")),
+            note: r.is_none().then_some(BudgetNote::NotExercised),
         });
     }
     if let Some(max) = limits.max_after_drain_bytes {
@@ -350,9 +358,7 @@ pub fn check_budgets(limits: &Limits, after_drain: &[u64], retention: &[f64]) ->
                 Some(_) => Decision::Pass,
                 None => Decision::Inconclusive,
             },
-            note: a
-                .is_none()
-                .then(|| "after-drain RSS not measured".to_string()),
+            note: a.is_none().then_some(BudgetNote::NoAfterDrain),
         });
     }
     out
@@ -623,7 +629,13 @@ mod tests {
         assert_eq!(check(&[Plateau, Growth, Plateau]).decision, Decision::Pass);
         let bad = check(&[Growth, Growth, Plateau]);
         assert_eq!(bad.decision, Decision::Regression);
-        assert_eq!(bad.note.as_deref(), Some("2 of 3 runs growth, 1 plateau"));
+        assert_eq!(
+            bad.note,
+            Some(BudgetNote::Cycles {
+                growth: 2,
+                plateau: 1
+            })
+        );
         assert_eq!(check(&[Growth, Plateau]).decision, Decision::Inconclusive);
         assert_eq!(check(&[]).decision, Decision::Inconclusive);
         assert!(check_cycle_verdict(&Limits::default(), &[Growth]).is_none());
@@ -665,6 +677,7 @@ mod tests {
         let c = check_budgets(&limits, &mib(&[10.0]), &[]);
         assert_eq!(c[0].decision, Decision::Pass);
         assert_eq!(c[1].decision, Decision::Inconclusive);
-        assert!(c[1].note.as_deref().unwrap().contains("4 MiB"));
+        assert_eq!(c[0].note, Some(BudgetNote::NothingToRetain));
+        assert_eq!(c[1].note, Some(BudgetNote::NotExercised));
     }
 }

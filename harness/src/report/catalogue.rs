@@ -104,6 +104,8 @@ pub struct Figure {
     pub title: &'static str,
     /// Its name on the terminal, where it differs: `VSZ A`, `CV(A)`.
     pub short: Option<&'static str>,
+    /// Its name in a sentence, where the title is a letter: `after-drain RSS`.
+    pub long: Option<&'static str>,
     pub unit: Unit,
     /// Decimals of a number (a size is always MiB with one, a ratio has the digits it deserves).
     pub precision: usize,
@@ -130,6 +132,7 @@ const fn set(
         key,
         title,
         short: None,
+        long: None,
         unit,
         precision,
         better: Better::Lower,
@@ -150,6 +153,7 @@ const fn cost(
         key,
         title,
         short: None,
+        long: None,
         unit: Unit::Plain,
         precision: 0,
         better,
@@ -177,6 +181,7 @@ pub static P: Figure = Figure {
 pub static A: Figure = Figure {
     views: ALL,
     headline: true,
+    long: Some("after-drain RSS"),
     ..set("rss_after_drain_bytes", "A", Unit::Mib, 1, |f| {
         Reading::bytes(f.rss_after_drain_bytes)
     })
@@ -229,6 +234,7 @@ pub static CV_OF_A: Figure = Figure {
     key: "rss_after_drain_cv",
     title: "CV of A",
     short: Some("CV(A)"),
+    long: None,
     unit: Unit::Percent,
     precision: 1,
     better: Better::Lower,
@@ -391,6 +397,11 @@ impl Figure {
         }
     }
 
+    /// Its name in a sentence: `after-drain RSS`, `retention`.
+    pub fn in_words(&self) -> &'static str {
+        self.long.unwrap_or(self.title)
+    }
+
     /// Its column title on the terminal: `B MiB`, `t90 s`, `CV(A)`.
     pub fn text_title(&self) -> String {
         let name = self.short.unwrap_or(self.title);
@@ -474,6 +485,8 @@ mod tests {
         assert_eq!(CV_OF_A.text_title(), "CV(A)");
         assert_eq!(T90.text_title(), "t90 s");
         assert_eq!(P99.markdown_title(), "p99 (ms)");
+        assert_eq!(A.in_words(), "after-drain RSS");
+        assert_eq!(RETENTION.in_words(), "retention");
     }
 
     #[test]

@@ -84,6 +84,7 @@ mod tests {
         key: "rss_after_release_bytes",
         title: "after release",
         short: Some("rel"),
+        long: None,
         unit: Unit::Mib,
         precision: 1,
         better: Better::Lower,

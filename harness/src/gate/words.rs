@@ -1,0 +1,197 @@
+//! The words of the gate's notes, budget notes, inconsistencies and errors: the one place a
+//! sentence is made of their figures, for the terminal and gate.md alike.
+//!
+//! As in `report::words`, they are `Display` impls: the gate's data types name no page. The
+//! figures the gate is about are named as the catalogue names them ([`GATED`],
+//! [`budget_figure`]); this module and `render` read the catalogue, the verdict does not
+//! (`report` reaches `gate::measured` through `shard`: an import there would close a circle).
+
+use std::fmt::{self, Display, Formatter};
+
+use super::evaluate::{NoOkRun, Note, Skipped};
+use super::measured::{Inconsistency, KeyDiff, VariantRuns};
+use super::verdict::{BudgetKind, BudgetNote};
+use crate::figures::MIN_GROWTH_FOR_RETENTION;
+use crate::record::RunStatus;
+use crate::report::catalogue::{self, Figure};
+pub use crate::report::words::joined;
+
+/// The figure the gate compares with its baseline: after-drain RSS (A). The verdict takes a
+/// higher candidate for worse, which holds while it is a figure where lower is better.
+pub static GATED: &Figure = &catalogue::A;
+
+/// The figure a budget bounds; `None` for the cycle verdict, which is a verdict, not a figure.
+pub fn budget_figure(k: BudgetKind) -> Option<&'static Figure> {
+    match k {
+        BudgetKind::MaxRetention | BudgetKind::MinRetention => Some(&catalogue::RETENTION),
+        BudgetKind::MaxAfterDrain => Some(GATED),
+        BudgetKind::CycleVerdict => None,
+    }
+}
+
+/// How the baseline's key differs from this directory's, with `sep` between.
+pub fn against_baseline(diffs: &[KeyDiff], sep: &str) -> String {
+    diffs
+        .iter()
+        .map(|d| d.describe("the baseline", "this run"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// Each variant without an ok run, with its runs' statuses: `glibc (oom, failed)`.
+pub fn without_ok_run(variants: &[VariantRuns]) -> String {
+    variants
+        .iter()
+        .map(|v| {
+            let statuses: Vec<&str> = v.runs.iter().map(|r| r.status.as_str()).collect();
+            format!("{} ({})", v.name, statuses.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Display for Note {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::Shards { said } => f.write_str(said),
+            Note::MixedRuns { runs } => write!(
+                f,
+                "runs of this directory differ in their key: {}",
+                joined(runs, "; ")
+            ),
+            Note::ScenarioChanged { file } => write!(
+                f,
+                "{file} changed since the runs were measured (its settings, not only [gate]): its current [gate] applies"
+            ),
+            Note::NoBaselineIn { dir, run_dir } => write!(
+                f,
+                "no baseline for this scenario and host in {dir}: make one with `allocstorm gate --run {run_dir} --update-baseline {dir}`"
+            ),
+            Note::NotRun { variant } => {
+                write!(f, "{variant}: in the baseline but not run in this directory")
+            }
+            Note::BudgetNotRun { variant } => write!(
+                f,
+                "{variant}: has a budget in [gate.variants] but was not run: not checked"
+            ),
+        }
+    }
+}
+
+impl Display for Inconsistency {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Inconsistency::Key { run, diff } => write!(
+                f,
+                "run {run}: {}",
+                diff.describe("the first ok run", "this run")
+            ),
+            Inconsistency::Settings { run } => {
+                write!(f, "run {run}: variant settings differ from its other runs")
+            }
+        }
+    }
+}
+
+impl Display for NoOkRun {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let runs: Vec<String> = self
+            .runs
+            .iter()
+            .map(|r| match (&r.failure, r.status) {
+                (_, RunStatus::Ok) => format!("#{} ok but no after-drain figure", r.run_index),
+                (Some(why), s) => format!("#{} {s}: {why}", r.run_index),
+                (None, s) => format!("#{} {s}", r.run_index),
+            })
+            .collect();
+        write!(f, "no ok run to measure ({})", runs.join("; "))
+    }
+}
+
+impl Display for Skipped {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason.as_deref().unwrap_or("skipped"))
+    }
+}
+
+impl Display for BudgetNote {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let no_growth = || {
+            format!(
+                "{} not measured: the load grew RssAnon by less than {} MiB",
+                catalogue::RETENTION.in_words(),
+                MIN_GROWTH_FOR_RETENTION >> 20
+            )
+        };
+        match self {
+            BudgetNote::NothingToRetain => write!(f, "{}: nothing to retain", no_growth()),
+            BudgetNote::NotExercised => write!(
+                f,
+                "{}: the load did not exercise the allocator",
+                no_growth()
+            ),
+            BudgetNote::NoAfterDrain => write!(f, "{} not measured", GATED.in_words()),
+            BudgetNote::NoCycles => f.write_str(
+                "no run has a cycle verdict: the scenario needs [phases] cycles of 2 or more",
+            ),
+            BudgetNote::Cycles { growth, plateau } => write!(
+                f,
+                "{growth} of {} runs growth, {plateau} plateau",
+                growth + plateau
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::catalogue::Better;
+
+    /// The verdict calls a higher candidate worse: right only for a lower-is-better figure.
+    #[test]
+    fn the_gated_figure_is_lower_is_better() {
+        assert_eq!(GATED.better, Better::Lower);
+    }
+
+    #[test]
+    fn budget_notes_say_what_was_not_measured() {
+        assert_eq!(
+            BudgetNote::NothingToRetain.to_string(),
+            "retention not measured: the load grew RssAnon by less than 4 MiB: nothing to retain"
+        );
+        assert_eq!(
+            BudgetNote::NoAfterDrain.to_string(),
+            "after-drain RSS not measured"
+        );
+        let split = BudgetNote::Cycles {
+            growth: 2,
+            plateau: 1,
+        };
+        assert_eq!(split.to_string(), "2 of 3 runs growth, 1 plateau");
+    }
+
+    #[test]
+    fn a_variant_without_an_ok_run_lists_its_runs() {
+        use super::super::measured::RunFigure;
+        let run = |run_index, status, failure: Option<&str>| RunFigure {
+            run_index,
+            status,
+            failure: failure.map(Into::into),
+            rss_after_drain_bytes: None,
+            retention: None,
+            cycle_verdict: None,
+        };
+        let e = NoOkRun {
+            runs: vec![
+                run(1, RunStatus::Oom, Some("killed")),
+                run(2, RunStatus::Ok, None),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "no ok run to measure (#1 oom: killed; #2 ok but no after-drain figure)"
+        );
+        assert_eq!(Skipped { reason: None }.to_string(), "skipped");
+    }
+}
