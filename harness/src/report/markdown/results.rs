@@ -76,21 +76,14 @@ pub fn table_header() -> String {
 mod tests {
     use super::*;
     use crate::figures::Figures;
-    use crate::report::catalogue::{Better, Read, Reading, Unit};
     use crate::table::text;
 
     /// A figure no table shows yet: what adding a column costs is this entry.
-    static AFTER_RELEASE: Figure = Figure {
-        key: "rss_after_release_bytes",
-        title: "after release",
-        short: Some("rel"),
-        unit: Unit::Mib,
-        precision: 1,
-        better: Better::Lower,
-        read: Read::Set(|f| Reading::bytes(f.rss_after_release_bytes)),
-        views: &[View::Results, View::Terminal],
-        headline: false,
-    };
+    static AFTER_RELEASE: Figure = Figure::mib("rss_after_release_bytes", "after release", |f| {
+        f.rss_after_release_bytes
+    })
+    .on_terminal("rel")
+    .shown_in(&[View::Results, View::Terminal]);
 
     fn summary() -> Summary {
         let f = Figures {
