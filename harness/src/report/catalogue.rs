@@ -125,8 +125,8 @@ const ALL: &[View] = &[View::Results, View::Runs, View::Terminal];
 const SUMMARY: &[View] = &[View::Results, View::Terminal];
 
 /// Declares each figure as a `pub static` and [`CATALOGUE`], the list of them in this order.
-/// An entry is `NAME = constructor(key, title, …)` followed by what differs from the
-/// constructor's defaults (lower is better, shown in no table, not a headline).
+/// An entry is `NAME = Figure::new(key, title, how it is read)` followed by what differs from
+/// [`Figure::new`]'s defaults.
 macro_rules! figures {
     ($($(#[doc = $doc:literal])* $name:ident = $figure:expr;)*) => {
         $($(#[doc = $doc])* pub static $name: Figure = $figure;)*
@@ -137,63 +137,67 @@ macro_rules! figures {
 
 figures! {
     /// Memory before the load: median RssAnon over the last second of `before`.
-    B = Figure::mib("rss_before_bytes", "B", |f| f.rss_before_bytes).shown_in(ALL);
+    B = Figure::new("rss_before_bytes", "B", Read::Bytes(|f| f.rss_before_bytes)).shown_in(ALL);
     /// The highest RssAnon during the load.
-    P = Figure::mib("rss_peak_bytes", "P", |f| f.rss_peak_bytes).shown_in(ALL);
+    P = Figure::new("rss_peak_bytes", "P", Read::Bytes(|f| f.rss_peak_bytes)).shown_in(ALL);
     /// After the drain: median RssAnon over the last second of `drain`, the gate figure.
-    A = Figure::mib("rss_after_drain_bytes", "A", |f| f.rss_after_drain_bytes)
+    A = Figure::new("rss_after_drain_bytes", "A", Read::Bytes(|f| f.rss_after_drain_bytes))
         .shown_in(ALL).headline();
     /// (A − B) / (P − B).
-    RETENTION = Figure::number("retention", "retention", Unit::Plain, 2, |f| f.retention)
-        .shown_in(ALL);
+    RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
+        .decimals(2).shown_in(ALL);
     /// Seconds from the load stop until RssAnon is back within 10% of the growth.
-    T90 = Figure::new("t90_s", "t90", Unit::Seconds, 1, Read::Set(t90)).shown_in(ALL);
-    VSZ_AFTER_DRAIN = Figure::mib("vsz_after_drain_bytes", "VSZ after drain",
-        |f| f.vsz_after_drain_bytes).on_terminal("VSZ A").shown_in(SUMMARY);
+    T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL);
+    VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
+        Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY);
     /// Ok responses per second during the load.
-    THROUGHPUT = Figure::number("throughput_rps", "req/s", Unit::Plain, 0,
-        |f| f.throughput_rps).higher_is_better().shown_in(ALL);
-    P50 = Figure::number("latency_ms.p50", "p50", Unit::Millis, 1,
-        |f| f.latency_ms.p50).shown_in(&[View::Results]);
-    P99 = Figure::number("latency_ms.p99", "p99", Unit::Millis, 1,
-        |f| f.latency_ms.p99).shown_in(ALL);
+    THROUGHPUT = Figure::new("throughput_rps", "req/s", Read::Number(|f| f.throughput_rps))
+        .higher_is_better().shown_in(ALL);
+    P50 = Figure::new("latency_ms.p50", "p50", Read::Number(|f| f.latency_ms.p50))
+        .in_unit(Unit::Millis, 1).shown_in(&[View::Results]);
+    P99 = Figure::new("latency_ms.p99", "p99", Read::Number(|f| f.latency_ms.p99))
+        .in_unit(Unit::Millis, 1).shown_in(ALL);
     /// The run-to-run coefficient of variation of A: the noise a regression must exceed.
-    CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A", Unit::Percent, 1,
+    CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A",
         Read::Variant(|v| Reading::number(v.rss_after_drain_cv)))
-        .on_terminal("CV(A)").shown_in(SUMMARY);
+        .in_unit(Unit::Percent, 1).on_terminal("CV(A)").shown_in(SUMMARY);
 
-    VSZ_BEFORE = Figure::mib("vsz_before_bytes", "VSZ B", |f| f.vsz_before_bytes);
-    VSZ_PEAK = Figure::mib("vsz_peak_bytes", "VSZ P", |f| f.vsz_peak_bytes);
+    VSZ_BEFORE = Figure::new("vsz_before_bytes", "VSZ B", Read::Bytes(|f| f.vsz_before_bytes));
+    VSZ_PEAK = Figure::new("vsz_peak_bytes", "VSZ P", Read::Bytes(|f| f.vsz_peak_bytes));
     /// RssAnon once a trickle of traffic followed the quiet drain.
-    AFTER_NUDGE = Figure::mib("rss_after_nudge_bytes", "after the nudge",
-        |f| f.rss_after_nudge_bytes);
+    AFTER_NUDGE = Figure::new("rss_after_nudge_bytes", "after the nudge",
+        Read::Bytes(|f| f.rss_after_nudge_bytes));
     /// What a memory limit cannot take back: RssAnon less the `MADV_FREE` pages.
-    LESS_LAZY_FREE = Figure::mib("rss_anon_less_lazy_free_after_drain_bytes", "RssAnon − LazyFree",
-        |f| f.rss_anon_less_lazy_free_after_drain_bytes);
-    CGROUP_USAGE = Figure::mib("cgroup_usage_after_drain_bytes", "cgroup usage",
-        |f| f.cgroup_usage_after_drain_bytes);
+    LESS_LAZY_FREE = Figure::new("rss_anon_less_lazy_free_after_drain_bytes", "RssAnon − LazyFree",
+        Read::Bytes(|f| f.rss_anon_less_lazy_free_after_drain_bytes));
+    CGROUP_USAGE = Figure::new("cgroup_usage_after_drain_bytes", "cgroup usage",
+        Read::Bytes(|f| f.cgroup_usage_after_drain_bytes));
     /// Usage less inactive file pages: what kubelet and `docker stats` report.
-    WORKING_SET = Figure::mib("cgroup_working_set_after_drain_bytes", "cgroup working set",
-        |f| f.cgroup_working_set_after_drain_bytes);
-    ARENA_HEAPS_BEFORE = Figure::count("arena_heaps_before", "arena heaps B",
-        |f| f.arena_heaps_before);
-    ARENA_HEAPS_PEAK = Figure::count("arena_heaps_peak", "arena heaps P", |f| f.arena_heaps_peak);
-    ARENA_HEAPS_AFTER_DRAIN = Figure::count("arena_heaps_after_drain", "arena heaps A",
-        |f| f.arena_heaps_after_drain);
-    SERVER_CPU_DURING = Figure::number("server_cpu_during_s", "server CPU (s) during load",
-        Unit::Plain, 2, |f| f.server_cpu_during_s);
-    SERVER_CPU_PER_1000 = Figure::number("server_cpu_s_per_1000_responses",
-        "server CPU s / 1000 responses", Unit::Plain, 3, |f| f.server_cpu_s_per_1000_responses);
+    WORKING_SET = Figure::new("cgroup_working_set_after_drain_bytes", "cgroup working set",
+        Read::Bytes(|f| f.cgroup_working_set_after_drain_bytes));
+    ARENA_HEAPS_BEFORE = Figure::new("arena_heaps_before", "arena heaps B",
+        Read::Count(|f| f.arena_heaps_before));
+    ARENA_HEAPS_PEAK = Figure::new("arena_heaps_peak", "arena heaps P",
+        Read::Count(|f| f.arena_heaps_peak));
+    ARENA_HEAPS_AFTER_DRAIN = Figure::new("arena_heaps_after_drain", "arena heaps A",
+        Read::Count(|f| f.arena_heaps_after_drain));
+    SERVER_CPU_DURING = Figure::new("server_cpu_during_s", "server CPU (s) during load",
+        Read::Number(|f| f.server_cpu_during_s)).decimals(2);
+    SERVER_CPU_PER_1000 = Figure::new("server_cpu_s_per_1000_responses",
+        "server CPU s / 1000 responses", Read::Number(|f| f.server_cpu_s_per_1000_responses))
+        .decimals(3);
 
     /// Ok responses per second of the capacity server driven closed loop.
-    CAPACITY = Figure::cost("cost.capacity_rps", "capacity (ok/s)", |c| c.capacity_rps.as_ref())
-        .higher_is_better();
-    COST_P50 = Figure::cost("cost.latency_p50_ms", "p50 (ms)", |c| c.latency_p50_ms.as_ref());
-    COST_P99 = Figure::cost("cost.latency_p99_ms", "p99 (ms)", |c| c.latency_p99_ms.as_ref());
-    COST_CPU_PER_1000 = Figure::cost("cost.server_cpu_s_per_1000",
-        "server CPU s / 1,000 responses (kernel)", |c| c.server_cpu_s_per_1000.as_ref());
-    FAULTS = Figure::cost("cost.minflt_per_response", "minor faults / response",
-        |c| c.minflt_per_response.as_ref());
+    CAPACITY = Figure::new("cost.capacity_rps", "capacity (ok/s)",
+        Read::Cost(|c| c.capacity_rps.as_ref())).higher_is_better();
+    COST_P50 = Figure::new("cost.latency_p50_ms", "p50 (ms)",
+        Read::Cost(|c| c.latency_p50_ms.as_ref()));
+    COST_P99 = Figure::new("cost.latency_p99_ms", "p99 (ms)",
+        Read::Cost(|c| c.latency_p99_ms.as_ref()));
+    COST_CPU_PER_1000 = Figure::new("cost.server_cpu_s_per_1000",
+        "server CPU s / 1,000 responses (kernel)", Read::Cost(|c| c.server_cpu_s_per_1000.as_ref()));
+    FAULTS = Figure::new("cost.minflt_per_response", "minor faults / response",
+        Read::Cost(|c| c.minflt_per_response.as_ref()));
 }
 
 /// The figures `view` shows, in catalogue order.
@@ -213,15 +217,14 @@ fn t90(f: &FigureSet) -> Reading {
 }
 
 impl Figure {
-    /// A figure that is lower-is-better, shown in no table and no headline: the defaults an
-    /// entry of the catalogue changes with the methods below.
-    pub const fn new(
-        key: &'static str,
-        title: &'static str,
-        unit: Unit,
-        precision: usize,
-        read: Read,
-    ) -> Figure {
+    /// A figure read by `read`: a size in MiB with one decimal, any other a plain number with
+    /// none; lower is better; shown in no table, no headline. An entry of the catalogue
+    /// changes these defaults with the methods below.
+    pub const fn new(key: &'static str, title: &'static str, read: Read) -> Figure {
+        let (unit, precision) = match read {
+            Read::Bytes(_) => (Unit::Mib, 1),
+            _ => (Unit::Plain, 0),
+        };
         Figure {
             key,
             title,
@@ -235,42 +238,18 @@ impl Figure {
         }
     }
 
-    /// A size of a run or of the medians, in MiB.
-    pub const fn mib(
-        key: &'static str,
-        title: &'static str,
-        read: fn(&FigureSet) -> Option<u64>,
-    ) -> Figure {
-        Figure::new(key, title, Unit::Mib, 1, Read::Bytes(read))
+    /// Written in `unit` with `precision` decimals.
+    pub const fn in_unit(self, unit: Unit, precision: usize) -> Figure {
+        Figure {
+            unit,
+            precision,
+            ..self
+        }
     }
 
-    /// A number of a run or of the medians.
-    pub const fn number(
-        key: &'static str,
-        title: &'static str,
-        unit: Unit,
-        precision: usize,
-        read: fn(&FigureSet) -> Option<f64>,
-    ) -> Figure {
-        Figure::new(key, title, unit, precision, Read::Number(read))
-    }
-
-    /// A count of a run or of the medians.
-    pub const fn count(
-        key: &'static str,
-        title: &'static str,
-        read: fn(&FigureSet) -> Option<u64>,
-    ) -> Figure {
-        Figure::new(key, title, Unit::Plain, 0, Read::Count(read))
-    }
-
-    /// A cost figure (`[cost]`) and its ratio to the reference's.
-    pub const fn cost(
-        key: &'static str,
-        title: &'static str,
-        read: fn(&CostSpreads) -> Option<&Spread>,
-    ) -> Figure {
-        Figure::new(key, title, Unit::Plain, 0, Read::Cost(read))
+    /// A plain number with `precision` decimals.
+    pub const fn decimals(self, precision: usize) -> Figure {
+        self.in_unit(Unit::Plain, precision)
     }
 
     /// Shown in these tables.

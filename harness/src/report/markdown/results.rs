@@ -76,12 +76,15 @@ pub fn table_header() -> String {
 mod tests {
     use super::*;
     use crate::figures::Figures;
+    use crate::report::catalogue::Read;
     use crate::table::text;
 
     /// A figure no table shows yet: what adding a column costs is this entry.
-    static AFTER_RELEASE: Figure = Figure::mib("rss_after_release_bytes", "after release", |f| {
-        f.rss_after_release_bytes
-    })
+    static AFTER_RELEASE: Figure = Figure::new(
+        "rss_after_release_bytes",
+        "after release",
+        Read::Bytes(|f| f.rss_after_release_bytes),
+    )
     .on_terminal("rel")
     .shown_in(&[View::Results, View::Terminal]);
 
