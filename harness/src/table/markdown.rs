@@ -70,7 +70,7 @@ mod tests {
         ]);
         t.row(vec![Cell::text("x"), Cell::mib(None).strong()]);
         t.row(vec![
-            Cell::markup("`y`"),
+            Cell::text("`y`"),
             Cell::fixed(Some(0.5), 2).italic_if(true),
         ]);
         assert_eq!(

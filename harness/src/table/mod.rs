@@ -30,8 +30,6 @@ pub enum Emphasis {
 pub enum Value {
     /// Text as it is (Markdown: pipes and line breaks are escaped so the row holds).
     Text(String),
-    /// Markdown already made by the view (a link, code): written as it is by both renderers.
-    Markup(String),
     /// Bytes, written in MiB with one decimal: `255.4`.
     Mib(u64),
     /// A number with a fixed number of decimals.
@@ -114,7 +112,7 @@ impl Value {
     /// The value as written, or `None` when it is missing (each renderer has its own mark).
     pub fn written(&self) -> Option<String> {
         Some(match self {
-            Value::Text(s) | Value::Markup(s) => s.clone(),
+            Value::Text(s) => s.clone(),
             Value::Mib(b) => mib(*b),
             Value::Fixed(x, d) => format!("{x:.d$}"),
             Value::Ratio(x) => ratio(*x),
@@ -135,9 +133,6 @@ impl Cell {
     pub fn text(s: impl Into<String>) -> Cell {
         Cell::new(Value::Text(s.into()))
     }
-    pub fn markup(s: impl Into<String>) -> Cell {
-        Cell::new(Value::Markup(s.into()))
-    }
     pub fn missing() -> Cell {
         Cell::new(Value::Missing)
     }
@@ -148,14 +143,6 @@ impl Cell {
     /// A number with `decimals` decimals, or missing.
     pub fn fixed(v: Option<f64>, decimals: usize) -> Cell {
         Cell::new(v.map_or(Value::Missing, |x| Value::Fixed(x, decimals)))
-    }
-    /// A ratio with the digits it deserves, or missing.
-    pub fn ratio(v: Option<f64>) -> Cell {
-        Cell::new(v.map_or(Value::Missing, Value::Ratio))
-    }
-    /// A fraction as a percentage, or missing.
-    pub fn percent(v: Option<f64>) -> Cell {
-        Cell::new(v.map_or(Value::Missing, Value::Percent))
     }
     /// A count, or missing.
     pub fn count(v: Option<u64>) -> Cell {

@@ -106,7 +106,7 @@ fn table(s: &Summary, pools: bool) -> Table {
     if t.rows.is_empty() {
         let mut none = vec![
             Cell::missing(),
-            Cell::markup("no `/stats` readings in the records"),
+            Cell::text("no `/stats` readings in the records"),
         ];
         none.resize(t.columns.len(), Cell::text(""));
         t.row(none);
