@@ -6,7 +6,7 @@
 
 use super::summary::{CostSpreads, FigureSet, RunFigures, Spread, VariantSummary};
 use crate::figures::Recovery;
-use crate::table::{Cell, Column, Value};
+use crate::table::{in_mib, Cell, Column, Value};
 
 /// Which way a figure is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +354,17 @@ impl Figure {
             _ => self.of_set(&v.medians).unwrap_or(Reading::Missing),
         };
         Cell::new(self.value(r)).strong_if(self.headline)
+    }
+
+    /// Its reading of a run's figures or of the medians as a plot places it: a size in MiB, a
+    /// number or a count as it is; `None` when there is nothing to place.
+    pub fn plotted(&self, f: &FigureSet) -> Option<f64> {
+        match self.of_set(f)? {
+            Reading::Bytes(b) => Some(in_mib(b)),
+            Reading::Number(x) => Some(x),
+            Reading::Count(n) => Some(n as f64),
+            Reading::Never | Reading::Missing => None,
+        }
     }
 
     /// Its cell for one run.

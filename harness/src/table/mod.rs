@@ -65,9 +65,14 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+/// Bytes in MiB, as a plot places them.
+pub fn in_mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 /// MiB with one decimal, the way every output writes a size: `255.4`.
 pub fn mib(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+    format!("{:.1}", in_mib(bytes))
 }
 
 /// MiB with one decimal and its unit, for a size in a sentence or in a cell that holds more

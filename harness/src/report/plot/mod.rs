@@ -19,10 +19,14 @@ pub mod timeline;
 
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use super::catalogue::{self, A};
+use super::summary::{FigureSet, VariantSummary};
 use super::{Output, ReportError};
 
 /// Large enough to read when pasted into a review at full width.
@@ -32,6 +36,13 @@ pub const HEIGHT: u32 = 900;
 pub const FONT: &str = "sans-serif";
 /// Width of the legend column at the right of the timeline and the bars.
 pub const LEGEND_WIDTH: u32 = 360;
+/// The grid lines of every chart.
+pub const GRID: RGBColor = RGBColor(200, 200, 200);
+/// The y axis of the plots of after-drain RssAnon against a cost.
+pub const A_AXIS: &str = "RssAnon after drain (MiB)";
+
+/// A chart with numbers on both axes: every chart here.
+pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Registers the embedded fonts once per process.
 fn ensure_fonts() -> Result<(), String> {
@@ -120,8 +131,56 @@ pub fn variant_color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-pub fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
+/// The chart's mesh as every plot draws it: no light lines, a faint grid, tick labels of
+/// `label` px and axis titles of `desc` px, y ticks written by [`axis_label`].
+pub fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+    label: u32,
+    desc: u32,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.label_style(text_style(label))
+        .axis_desc_style(text_style(desc))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID.mix(0.6))
+        .y_label_formatter(&|v| axis_label(*v));
+    mesh
+}
+
+/// One panel of a figure against another: its title, its axis and the figure it plots.
+pub struct Panel {
+    pub title: &'static str,
+    pub axis: &'static str,
+    pub figure: &'static catalogue::Figure,
+}
+
+impl Panel {
+    /// The panel's figure of a run or of the medians, when it is a number a plot can place.
+    pub fn of(&self, f: &FigureSet) -> Option<f64> {
+        self.figure
+            .plotted(f)
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    }
+}
+
+/// The figures of a variant's ok runs.
+pub fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
+    v.run_figures
+        .iter()
+        .filter(|r| r.status.is_ok())
+        .map(|r| &r.figures)
+}
+
+/// The lowest and highest A (MiB) over a variant's ok runs, when it has two or more: the
+/// noise of the gate figure, drawn as a whisker.
+pub fn a_range(v: &VariantSummary) -> Option<(f64, f64)> {
+    let a: Vec<f64> = ok_runs(v).filter_map(|f| A.plotted(f)).collect();
+    (a.len() > 1).then(|| {
+        (
+            a.iter().copied().fold(f64::INFINITY, f64::min),
+            a.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    })
 }
 
 /// A number of MiB as a label: whole MiB from 10 up, one decimal below.
