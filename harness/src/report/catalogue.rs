@@ -6,7 +6,7 @@
 
 use super::summary::{CostSpreads, FigureSet, RunFigures, Spread, VariantSummary};
 use crate::figures::Recovery;
-use crate::table::{in_mib, Cell, Column, Value};
+use crate::table::{in_mib, Cell, Column, Table, Value};
 
 /// Which way a figure is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +206,27 @@ pub fn in_view<'a>(figures: &'a [&'a Figure], view: View) -> impl Iterator<Item 
         .iter()
         .copied()
         .filter(move |f| f.views.contains(&view))
+}
+
+/// One row per variant: the `lead` columns and the cells `cells` makes of it, then the cells of
+/// `figures`, their columns titled for `view`.
+pub fn variants_table<const N: usize>(
+    variants: &[VariantSummary],
+    lead: [Column; N],
+    cells: impl Fn(&VariantSummary) -> [Cell; N],
+    figures: &[&Figure],
+    view: View,
+) -> Table {
+    let mut t = Table::new(
+        lead.into_iter()
+            .chain(figures.iter().map(|f| f.column(view))),
+    );
+    for v in variants {
+        let mut row = cells(v).to_vec();
+        row.extend(figures.iter().map(|f| f.of_variant(v)));
+        t.row(row);
+    }
+    t
 }
 
 fn t90(f: &FigureSet) -> Reading {

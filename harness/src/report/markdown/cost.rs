@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use super::min_max;
 use crate::report::catalogue::{
-    Figure, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50, P99, SERVER_CPU_DURING,
-    SERVER_CPU_PER_1000, THROUGHPUT,
+    variants_table, Figure, View, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50,
+    P99, SERVER_CPU_DURING, SERVER_CPU_PER_1000, THROUGHPUT,
 };
 use crate::report::summary::{
     CostInfo, Spread, Summary, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO,
@@ -34,15 +34,14 @@ fn memory_run_table(s: &Summary, out: &mut String) {
         &SERVER_CPU_DURING,
         &SERVER_CPU_PER_1000,
     ];
-    let mut t = Table::new(
-        std::iter::once(Column::left("variant"))
-            .chain(figures.iter().map(|f| Column::right(f.markdown_title()))),
+    let name = |v: &VariantSummary| [Cell::text(&v.name)];
+    let t = variants_table(
+        &s.variants,
+        [Column::left("variant")],
+        name,
+        &figures,
+        View::Results,
     );
-    for v in &s.variants {
-        let mut row = vec![Cell::text(&v.name)];
-        row.extend(figures.iter().map(|f| f.of(&v.medians)));
-        t.row(row);
-    }
     out.push_str(&markdown::render(&t));
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
