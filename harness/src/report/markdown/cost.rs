@@ -345,39 +345,19 @@ fn secs(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::recommend::tests::priced;
-    use crate::report::summary::{recommend, CostSpreads, RunNote, VariantSummary};
+    use crate::report::summary::recommend::tests::{priced, priced_summary};
+    use crate::report::summary::{CostSpreads, RunNote, VariantSummary};
     use crate::scenario::MemoryBudget;
 
+    /// Priced variants with no budget; a fixed rate and capacity flags to say how it was measured.
     fn summary(variants: Vec<VariantSummary>) -> Summary {
-        let budget = MemoryBudget::default();
-        let recommendation = recommend(&variants, &budget);
-        Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: Some(CostInfo {
-                reference: "glibc".into(),
-                budget,
-                latency_rate: Some(329.7),
-                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
-                latency_rates: vec![],
-                processes: 2,
-                connections: 16,
-                warmup_s: 1.0,
-                capacity_s: 5.0,
-                latency_s: 5.0,
-                latency_at: 0.5,
-                nproc: Some(2),
-                server_args: ["--listen", "127.0.0.1:0", "--seed", "42", "--workers", "4"]
-                    .map(String::from)
-                    .to_vec(),
-                recommendation,
-            }),
-            warnings: vec![],
-        }
+        let mut s = priced_summary(variants, MemoryBudget::default());
+        let c = s.cost.as_mut().unwrap();
+        c.latency_rate = Some(329.7);
+        c.server_args = ["--listen", "127.0.0.1:0", "--seed", "42", "--workers", "4"]
+            .map(String::from)
+            .to_vec();
+        s
     }
 
     fn render(s: &Summary) -> String {

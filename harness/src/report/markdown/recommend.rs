@@ -347,37 +347,9 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::recommend::tests::priced;
-    use crate::report::summary::{recommend, RunNote, VariantSummary};
+    use crate::report::summary::recommend::tests::{priced, priced_summary as summary};
+    use crate::report::summary::RunNote;
     use crate::scenario::MemoryBudget;
-
-    fn summary(variants: Vec<VariantSummary>, budget: MemoryBudget) -> Summary {
-        let recommendation = recommend(&variants, &budget);
-        Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: Some(CostInfo {
-                reference: "glibc".into(),
-                budget,
-                latency_rate: Some(330.0),
-                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
-                latency_rates: vec![],
-                processes: 2,
-                connections: 16,
-                warmup_s: 1.0,
-                capacity_s: 5.0,
-                latency_s: 5.0,
-                latency_at: 0.5,
-                nproc: Some(2),
-                server_args: vec![],
-                recommendation,
-            }),
-            warnings: vec![],
-        }
-    }
 
     fn retention(r: f64) -> MemoryBudget {
         MemoryBudget {

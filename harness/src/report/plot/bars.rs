@@ -39,7 +39,6 @@ impl Figure for BarsFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let s = self.input.summary;
         let n = s.variants.len().max(1);

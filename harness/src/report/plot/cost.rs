@@ -220,7 +220,6 @@ impl Figure for CostFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let title = format!(
             "The cost of each variant — {} (medians; faint dots: single runs)",
             self.input.summary.scenario.name

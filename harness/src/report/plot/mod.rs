@@ -57,7 +57,7 @@ fn ensure_fonts() -> Result<(), String> {
         .clone()
 }
 
-/// A plot, drawn the same way on any backend.
+/// A plot, drawn the same way on any backend (on white: [`png_svg`] fills it first).
 pub trait Figure {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32) {
@@ -79,17 +79,24 @@ pub fn png_svg(fig: &impl Figure, stem: &str) -> Result<Vec<Output>, ReportError
     ensure_fonts().map_err(|e| plot_err(&png, e))?;
     let png_bytes = png_bytes(fig).map_err(|e| plot_err(&png, format!("{e:#}")))?;
     let mut svg_text = String::new();
-    (|| -> anyhow::Result<()> {
-        let root = SVGBackend::with_string(&mut svg_text, fig.size()).into_drawing_area();
-        fig.draw(&root)?;
-        root.present()?;
-        Ok(())
-    })()
-    .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
+    draw_on(fig, SVGBackend::with_string(&mut svg_text, fig.size()))
+        .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
     Ok(vec![
         Output::new(png, png_bytes),
         Output::new(svg, svg_text),
     ])
+}
+
+/// `fig` drawn on white on `backend`.
+fn draw_on<DB: DrawingBackend>(fig: &impl Figure, backend: DB) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    fig.draw(&root)?;
+    root.present()?;
+    Ok(())
 }
 
 /// `fig` drawn on an RGB buffer and encoded as PNG with the encoder and settings plotters
@@ -98,11 +105,7 @@ fn png_bytes(fig: &impl Figure) -> anyhow::Result<Vec<u8>> {
     use image::ImageEncoder as _;
     let (w, h) = fig.size();
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        fig.draw(&root)?;
-        root.present()?;
-    }
+    draw_on(fig, BitMapBackend::with_buffer(&mut rgb, (w, h)))?;
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png).write_image(
         &rgb,

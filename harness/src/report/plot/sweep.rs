@@ -237,7 +237,6 @@ impl Figure for SweepFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let title = format!(
             "VSZ, RSS and glibc arena heaps against {} — {}",

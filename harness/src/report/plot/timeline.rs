@@ -236,7 +236,6 @@ impl Figure for TimelineFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let (rss_area, series_area) = plot_area.split_vertically(HEIGHT);
         let series_areas = if self.series.is_empty() {

@@ -430,6 +430,38 @@ pub(crate) mod tests {
         v
     }
 
+    /// A summary of priced variants against `glibc`, with their recommendation under `budget`.
+    pub(crate) fn priced_summary(
+        variants: Vec<VariantSummary>,
+        budget: MemoryBudget,
+    ) -> crate::report::summary::Summary {
+        let recommendation = recommend(&variants, &budget);
+        crate::report::summary::Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            shards: vec![],
+            variants,
+            cost: Some(crate::report::summary::CostInfo {
+                reference: "glibc".into(),
+                budget,
+                latency_rate: Some(330.0),
+                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
+                latency_rates: vec![],
+                processes: 2,
+                connections: 16,
+                warmup_s: 1.0,
+                capacity_s: 5.0,
+                latency_s: 5.0,
+                latency_at: 0.5,
+                nproc: Some(2),
+                server_args: vec![],
+                recommendation,
+            }),
+            warnings: vec![],
+        }
+    }
+
     fn budget(retention: f64) -> MemoryBudget {
         MemoryBudget {
             max_retention: Some(retention),

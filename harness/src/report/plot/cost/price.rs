@@ -353,7 +353,6 @@ impl Figure for PriceFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let title = format!(
             "The price of each fix — {}: after-drain RssAnon against each cost",
             self.input.summary.scenario.name
