@@ -103,6 +103,7 @@ pub enum View {
 }
 
 /// One figure.
+#[derive(Clone, Copy)]
 pub struct Figure {
     /// Its key in `summary.json`, as a path within a variant (`latency_ms.p99`).
     pub key: &'static str,
@@ -301,17 +302,16 @@ impl Figure {
         }
     }
 
-    /// Its column title in `report.md`: `B (MiB)`, `t90 (s)`, `retention`.
-    pub fn markdown_title(&self) -> String {
-        self.markdown_title_as(self.title)
+    /// Under the name a table gives it (`RSS A` in the sweep, where VSZ has an A too).
+    pub const fn titled(self, title: &'static str) -> Figure {
+        Figure { title, ..self }
     }
 
-    /// Its column title in `report.md` under the name a table gives it (`RSS A` in the sweep,
-    /// where VSZ has an A too): `RSS A (MiB)`.
-    pub fn markdown_title_as(&self, name: &str) -> String {
+    /// Its column title in `report.md`: `B (MiB)`, `t90 (s)`, `retention`.
+    pub fn markdown_title(&self) -> String {
         match self.unit.symbol() {
-            Some(u) => format!("{name} ({u})"),
-            None => name.to_string(),
+            Some(u) => format!("{} ({u})", self.title),
+            None => self.title.to_string(),
         }
     }
 
@@ -386,6 +386,11 @@ impl Figure {
             Reading::Count(n) => Some(n as f64),
             Reading::Never | Reading::Missing => None,
         }
+    }
+
+    /// Whether a run's figures or the medians have it.
+    pub fn has(&self, f: &FigureSet) -> bool {
+        self.of_set(f).is_some_and(|r| r != Reading::Missing)
     }
 
     /// Its cell for one run.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::figures::cycles::Cycle;
-use crate::report::catalogue::{A, AFTER_NUDGE};
+use crate::report::catalogue::{View, A, AFTER_NUDGE};
 use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, mib, Cell, Column, Table};
 
@@ -36,11 +36,7 @@ pub(super) fn observer_line(s: &Summary, out: &mut String) {
 
 /// A after an idle drain next to the figure after the nudge, for scenarios with a nudge.
 pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
-    if !s
-        .variants
-        .iter()
-        .any(|v| v.medians.rss_after_nudge_bytes.is_some())
-    {
+    if !s.variants.iter().any(|v| AFTER_NUDGE.has(&v.medians)) {
         return;
     }
     out.push_str("### Idle, then a trickle of traffic\n\n");
@@ -79,8 +75,8 @@ pub(super) fn leak_or_retention(s: &Summary, out: &mut String) {
 fn nudge_table(s: &Summary) -> Table {
     let mut t = Table::new([
         Column::left("variant"),
-        Column::right(A.markdown_title_as("A, idle")),
-        Column::right(AFTER_NUDGE.markdown_title()),
+        A.titled("A, idle").column(View::Results),
+        AFTER_NUDGE.column(View::Results),
         Column::right("given back on activity (MiB)"),
     ]);
     for v in &s.variants {
@@ -89,20 +85,19 @@ fn nudge_table(s: &Summary) -> Table {
             Cell::text(&v.name),
             A.of(m),
             AFTER_NUDGE.of(m),
-            given_back(m.rss_after_drain_bytes, m.rss_after_nudge_bytes),
+            given_back(A.plotted(m), AFTER_NUDGE.plotted(m)),
         ]);
     }
     t
 }
 
-/// A less the figure after the nudge in MiB, rounded to 0.1 without a `-0.0` for a few pages
+/// A less the figure after the nudge (MiB), rounded to 0.1 without a `-0.0` for a few pages
 /// more.
-fn given_back(a: Option<u64>, nudged: Option<u64>) -> Cell {
-    let (Some(a), Some(n)) = (a, nudged) else {
-        return Cell::missing();
-    };
-    let mib = (a as f64 - n as f64) / f64::from(1 << 20);
-    Cell::fixed(Some((mib * 10.0).round() / 10.0 + 0.0), 1)
+fn given_back(a: Option<f64>, nudged: Option<f64>) -> Cell {
+    let given = a
+        .zip(nudged)
+        .map(|(a, n)| ((a - n) * 10.0).round() / 10.0 + 0.0);
+    Cell::fixed(given, 1)
 }
 
 /// Each variant's verdict and its peaks and after-drain figures cycle by cycle.
