@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::min_max;
+use super::{clients, min_max, secs, shown_flags};
 use crate::report::catalogue::{
     variants_table, Figure, View, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50,
     P99, SERVER_CPU_DURING, SERVER_CPU_PER_1000, THROUGHPUT,
@@ -244,12 +244,9 @@ fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
     }
     let _ = write!(
         p,
-        ", after a {}s warmup at the scenario's warmup rate, was driven closed loop by {} client process{} over {} connection{} for {}s, with the memory run's request and deadline and no retries: its **capacity** is the ok responses per second. Then, with the same processes and connections, open loop at a fixed rate for {}s",
+        ", after a {}s warmup at the scenario's warmup rate, was driven closed loop by {} for {}s, with the memory run's request and deadline and no retries: its **capacity** is the ok responses per second. Then, with the same processes and connections, open loop at a fixed rate for {}s",
         secs(c.warmup_s),
-        c.processes,
-        if c.processes == 1 { "" } else { "es" },
-        c.connections,
-        if c.connections == 1 { "" } else { "s" },
+        clients(c.processes as usize, c.connections as usize),
         secs(c.capacity_s),
         secs(c.latency_s),
     );
@@ -319,27 +316,6 @@ fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
     }
     out.push_str(&p);
     out.push_str("\n\n");
-}
-
-/// The capacity server's flags worth showing: without the listen address and the seed (the
-/// scenario paragraph has it).
-fn shown_flags(args: &[String]) -> Vec<&str> {
-    let mut flags = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--listen" || a == "--seed" {
-            it.next();
-        } else {
-            flags.push(a.as_str());
-        }
-    }
-    flags
-}
-
-/// Seconds as a person writes them: `1.5`, `5`.
-fn secs(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
 #[cfg(test)]
