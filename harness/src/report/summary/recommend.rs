@@ -203,18 +203,9 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
     // the summary's order among equals.
     let key = |s: &Option<Spread>| s.as_ref().map(|s| s.median);
     within.sort_by(|a, b| {
-        let cap = match (key(&a.capacity_ratio), key(&b.capacity_ratio)) {
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        };
-        cap.then_with(|| match (key(&a.p99_ratio), key(&b.p99_ratio)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        })
+        let highest = |x: &f64, y: &f64| y.total_cmp(x);
+        present_first(key(&a.capacity_ratio), key(&b.capacity_ratio), highest)
+            .then_with(|| present_first(key(&a.p99_ratio), key(&b.p99_ratio), f64::total_cmp))
     });
     let spreads: Vec<(String, Option<Spread>)> = within
         .iter()
@@ -243,6 +234,18 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
             .map(|p| p.name.clone()),
         within_budget: within,
         over_budget: over,
+    }
+}
+
+/// Two figures in the order `order` gives them; a figure before a missing one.
+fn present_first(
+    a: Option<f64>,
+    b: Option<f64>,
+    order: fn(&f64, &f64) -> std::cmp::Ordering,
+) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => order(&x, &y),
+        _ => a.is_none().cmp(&b.is_none()),
     }
 }
 
