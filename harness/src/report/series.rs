@@ -108,48 +108,8 @@ mod tests {
     }
 
     fn with_stats(values: &[(f64, serde_json::Value)]) -> RunRecord {
-        let header = crate::record::RunHeader {
-            scenario: "s".into(),
-            scenario_path: String::new(),
-            scenario_hash: String::new(),
-            scenario_description: String::new(),
-            variant: crate::scenario::Variant {
-                name: "glibc".into(),
-                binary: "target-server-glibc".into(),
-                description: String::new(),
-                env: Default::default(),
-                args: vec![],
-                preload: None,
-                package: None,
-                apply: None,
-                sweep: None,
-            },
-            run_index: 0,
-            seed: 1,
-            quick: false,
-            started_at: String::new(),
-            server_command: vec![],
-            phases_planned: crate::scenario::PhaseSpec {
-                warmup: Default::default(),
-                warmup_rate: 0.0,
-                before: Default::default(),
-                during: Default::default(),
-                drain: Default::default(),
-                nudge: Default::default(),
-                nudge_rate: 0.0,
-                release: Default::default(),
-                cycles: 1,
-            },
-            sample_interval_s: 0.05,
-            environment: Default::default(),
-            memory_limit_bytes: None,
-            report: Default::default(),
-            target: None,
-            stats_polled_in: None,
-            server_cgroup: None,
-            cost_spec: None,
-            shard: None,
-        };
+        let mut header = crate::report::summary::test_header("glibc", 0);
+        header.sample_interval_s = 0.05;
         let mut r = RunRecord::from_header(header);
         r.stats = values
             .iter()

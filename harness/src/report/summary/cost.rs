@@ -209,12 +209,13 @@ pub(super) fn variant_cost(runs: &[&RunRecord], reference: &[&RunRecord]) -> Opt
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cost::CostRecord;
     use crate::record::RunHeader;
 
-    fn header(variant: &str, run_index: u32) -> RunHeader {
+    /// A run's header with nothing in it but its variant and index: the report's tests' runs.
+    pub(crate) fn header(variant: &str, run_index: u32) -> RunHeader {
         RunHeader {
             scenario: "s".into(),
             scenario_path: String::new(),
