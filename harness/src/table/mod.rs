@@ -153,11 +153,6 @@ impl Cell {
     pub fn count(v: Option<u64>) -> Cell {
         Cell::new(v.map_or(Value::Missing, Value::Count))
     }
-    /// Written in bold in Markdown.
-    pub fn strong(mut self) -> Cell {
-        self.emphasis = Emphasis::Strong;
-        self
-    }
     /// Written in italics in Markdown when `yes`.
     pub fn italic_if(mut self, yes: bool) -> Cell {
         if yes {
@@ -165,13 +160,12 @@ impl Cell {
         }
         self
     }
-    /// Bold when `yes`.
-    pub fn strong_if(self, yes: bool) -> Cell {
+    /// Written in bold in Markdown when `yes`.
+    pub fn strong_if(mut self, yes: bool) -> Cell {
         if yes {
-            self.strong()
-        } else {
-            self
+            self.emphasis = Emphasis::Strong;
         }
+        self
     }
 }
 

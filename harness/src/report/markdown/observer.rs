@@ -113,7 +113,9 @@ fn cycles_table(s: &Summary) -> Table {
         let verdict = v.medians.cycle_verdict.as_ref();
         t.row(vec![
             Cell::text(&v.name),
-            verdict.map_or_else(Cell::missing, |c| Cell::text(c.verdict.as_str()).strong()),
+            verdict.map_or_else(Cell::missing, |c| {
+                Cell::text(c.verdict.as_str()).strong_if(true)
+            }),
             per_cycle(v, |c| c.peak_bytes),
             per_cycle(v, |c| c.after_drain_bytes),
             Cell::text(verdict.map(|c| c.decided_by.clone()).unwrap_or_default()),

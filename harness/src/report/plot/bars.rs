@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     a_range, draw_legend, mesh, mib_label, png_svg, text_style, Figure, LegendEntry, Swatch,
-    LEGEND_WIDTH, WIDTH,
+    LEGEND_WIDTH, RED, WIDTH,
 };
 use crate::record::RunStatus;
 use crate::report::catalogue::{self, A, B, P};
@@ -26,7 +26,7 @@ impl Exporter for SummaryBars {
 const METRICS: [(&catalogue::Figure, &str, RGBColor); 3] = [
     (&B, "before", RGBColor(170, 170, 170)),
     (&P, "peak", RGBColor(244, 165, 130)),
-    (&A, "after drain", RGBColor(178, 24, 43)),
+    (&A, "after drain", RED),
 ];
 const BAR_WIDTH: f64 = 0.24;
 
@@ -108,7 +108,7 @@ impl Figure for BarsFigure<'_> {
                     },
                     (c, y_max * 0.04),
                     text_style(20)
-                        .color(&RGBColor(178, 24, 43))
+                        .color(&RED)
                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                 )))?;
                 continue;

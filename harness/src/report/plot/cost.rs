@@ -10,7 +10,9 @@ mod price;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axis_label, mesh, ok_runs, png_svg, text_style, variant_color, Figure, Panel, A_AXIS};
+use super::{
+    axis_label, mesh, ok_runs, png_svg, text_style, variant_color, Figure, Panel, A_AXIS, RED,
+};
 use crate::report::catalogue::{A, P99, SERVER_CPU_PER_1000, THROUGHPUT};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
@@ -129,7 +131,7 @@ impl CostFigure<'_> {
             );
             chart.draw_series(std::iter::once(
                 EmptyElement::at((0.0, y_max))
-                    + Text::new(note, (10, 8), text_style(16).color(&RGBColor(178, 24, 43))),
+                    + Text::new(note, (10, 8), text_style(16).color(&RED)),
             ))?;
         }
         Ok(())

@@ -38,6 +38,8 @@ pub const FONT: &str = "sans-serif";
 pub const LEGEND_WIDTH: u32 = 360;
 /// The grid lines of every chart.
 pub const GRID: RGBColor = RGBColor(200, 200, 200);
+/// What the eye should go to: A, the memory limit and budget, what could not be plotted.
+pub const RED: RGBColor = RGBColor(178, 24, 43);
 /// The y axis of the plots of after-drain RssAnon against a cost.
 pub const A_AXIS: &str = "RssAnon after drain (MiB)";
 

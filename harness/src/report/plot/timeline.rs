@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 use super::{
     axis_label, draw_legend, mesh, mib_label, png_svg, text_style, variant_color, Chart, Figure,
-    LegendEntry, Swatch, HEIGHT, LEGEND_WIDTH, WIDTH,
+    LegendEntry, Swatch, HEIGHT, LEGEND_WIDTH, RED, WIDTH,
 };
 use crate::record::{RunRecord, RunStatus};
 use crate::report::catalogue::A;
@@ -45,7 +45,6 @@ const BANDS: [(&str, RGBColor); 5] = [
 
 /// Height of each declared series' panel, added under the RSS panel.
 const SERIES_PANEL_HEIGHT: u32 = 300;
-const LIMIT_COLOR: RGBColor = RGBColor(178, 24, 43);
 
 struct RunLine {
     variant: usize,
@@ -299,14 +298,14 @@ impl Figure for TimelineFigure<'_> {
                 [(x.start, limit), (x.end, limit)],
                 14,
                 8,
-                LIMIT_COLOR.stroke_width(2),
+                RED.stroke_width(2),
             ))?;
             chart.draw_series(std::iter::once(
                 EmptyElement::at((x.start, limit))
                     + Text::new(
                         format!("memory limit {} MiB (VmRSS)", mib_label(limit)),
                         (8, -26),
-                        text_style(18).color(&LIMIT_COLOR),
+                        text_style(18).color(&RED),
                     ),
             ))?;
         }

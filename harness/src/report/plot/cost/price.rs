@@ -216,7 +216,7 @@ impl PriceFigure<'_> {
                 [(x0, b), (x1, b)],
                 8,
                 5,
-                RGBColor(178, 24, 43).mix(0.7).stroke_width(2),
+                RED.mix(0.7).stroke_width(2),
             ))?;
         }
 
@@ -271,7 +271,7 @@ impl PriceFigure<'_> {
             area.draw(&Text::new(
                 note,
                 (px0 - ox + 10, py0 - oy + 24),
-                text_style(16).color(&RGBColor(178, 24, 43)),
+                text_style(16).color(&RED),
             ))?;
         }
         Ok(())
