@@ -43,8 +43,6 @@ use crate::provenance::Environment;
 use crate::record::RunRecord;
 
 pub use container::{container_view, ContainerView};
-#[cfg(test)]
-pub(crate) use cost::tests::header as test_header;
 pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
@@ -126,3 +124,6 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
         warnings: warnings::warnings(&ordered),
     }
 }
+
+#[cfg(test)]
+pub(crate) use cost::tests::header as test_header;
