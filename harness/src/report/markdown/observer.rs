@@ -134,3 +134,46 @@ fn per_cycle(v: &VariantSummary, f: fn(&Cycle) -> Option<u64>) -> Cell {
         .collect();
     Cell::text(list.join(" → "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::figures::Figures;
+
+    const M: u64 = 1 << 20;
+
+    fn variant(name: &str, after_drain: u64, after_nudge: u64) -> VariantSummary {
+        let f = Figures {
+            rss_after_drain_bytes: Some(after_drain),
+            rss_after_nudge_bytes: Some(after_nudge),
+            ..Default::default()
+        };
+        VariantSummary::for_test(name, 1, Some(f))
+    }
+
+    /// What was given back is A less the figure after the nudge, to 0.1 MiB; a few pages more
+    /// after the nudge is `0.0`, not `-0.0`.
+    #[test]
+    fn the_nudge_table_says_what_was_given_back() {
+        let s = Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            shards: vec![],
+            variants: vec![
+                variant("mimalloc", 69 * M, 19 * M),
+                variant("glibc", 30 * M, 30 * M + 8192),
+            ],
+            cost: None,
+            warnings: vec![],
+        };
+        let mut out = String::new();
+        idle_then_nudged(&s, &mut out);
+        assert!(
+            out.contains("| variant | A, idle (MiB) | after the nudge (MiB) | given back on activity (MiB) |"),
+            "{out}"
+        );
+        assert!(out.contains("| mimalloc | 69.0 | 19.0 | 50.0 |"), "{out}");
+        assert!(out.contains("| glibc | 30.0 | 30.0 | 0.0 |"), "{out}");
+    }
+}

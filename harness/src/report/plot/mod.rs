@@ -219,11 +219,8 @@ pub fn bold_style(size: u32) -> TextStyle<'static> {
 
 /// How a legend entry shows its series.
 pub enum Swatch {
-    Line {
-        color: RGBColor,
-        width: u32,
-        alpha: f64,
-    },
+    /// A variant's line.
+    Line(RGBColor),
     Block(RGBColor),
 }
 
@@ -232,6 +229,17 @@ pub struct LegendEntry {
     pub label: String,
     /// A second, smaller line under the label.
     pub detail: Option<String>,
+}
+
+impl LegendEntry {
+    /// The `i`th variant's line, in its colour.
+    pub fn variant(i: usize, label: String, detail: String) -> LegendEntry {
+        LegendEntry {
+            swatch: Swatch::Line(variant_color(i)),
+            label,
+            detail: Some(detail),
+        }
+    }
 }
 
 /// A legend in its own column, so it never hides data.
@@ -250,14 +258,10 @@ where
     y += 42;
     for e in entries {
         match e.swatch {
-            Swatch::Line {
-                color,
-                width,
-                alpha,
-            } => {
+            Swatch::Line(color) => {
                 area.draw(&PathElement::new(
                     vec![(x, y + 11), (x + 40, y + 11)],
-                    color.mix(alpha).stroke_width(width),
+                    color.mix(1.0).stroke_width(4),
                 ))?;
             }
             Swatch::Block(color) => {

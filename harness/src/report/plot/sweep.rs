@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     axis_label, draw_legend, mesh, png_svg, text_style, variant_color, Figure, LegendEntry, Panel,
-    Swatch, GRID, LEGEND_WIDTH, WIDTH,
+    GRID, LEGEND_WIDTH, WIDTH,
 };
 use crate::report::catalogue::{ARENA_HEAPS_PEAK, P, VSZ_PEAK};
 use crate::report::summary::VariantSummary;
@@ -263,15 +263,8 @@ impl Figure for SweepFigure<'_> {
                             .unwrap_or_else(|| "–".into())
                     })
                     .collect();
-                LegendEntry {
-                    swatch: Swatch::Line {
-                        color: variant_color(i),
-                        width: 4,
-                        alpha: 1.0,
-                    },
-                    label: l.base.to_string(),
-                    detail: Some(format!("arena heaps {}", arenas.join(" → "))),
-                }
+                let detail = format!("arena heaps {}", arenas.join(" → "));
+                LegendEntry::variant(i, l.base.to_string(), detail)
             })
             .collect();
         let mut notes = vec![

@@ -12,7 +12,7 @@ use plotters::prelude::*;
 
 use super::{
     axis_label, draw_legend, mesh, mib_label, png_svg, text_style, variant_color, Chart, Figure,
-    LegendEntry, Swatch, HEIGHT, LEGEND_WIDTH, RED, WIDTH,
+    LegendEntry, HEIGHT, LEGEND_WIDTH, RED, WIDTH,
 };
 use crate::record::{RunRecord, RunStatus};
 use crate::report::catalogue::A;
@@ -359,15 +359,7 @@ impl Figure for TimelineFigure<'_> {
                     }
                     _ => format!("{} · {}/{} runs ok", v.status, v.runs_ok, v.runs),
                 };
-                LegendEntry {
-                    swatch: Swatch::Line {
-                        color: variant_color(i),
-                        width: 4,
-                        alpha: 1.0,
-                    },
-                    label: v.name.clone(),
-                    detail: Some(detail),
-                }
+                LegendEntry::variant(i, v.name.clone(), detail)
             })
             .collect();
         let mut notes = vec![
