@@ -177,12 +177,7 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
     let reference = &c.reference;
     out.push_str("## The price of each fix\n\n");
     how_measured(s, c, out);
-    let ref_faults = s
-        .variants
-        .iter()
-        .find(|v| &v.name == reference)
-        .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
-        .map(|x| x.median);
+    let ref_faults = s.reference_faults();
     let faults_ratio = ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO);
     let x = format!("× {reference}");
     let (t, notes) = price_grid(s, reference, faults_ratio);

@@ -67,7 +67,8 @@ pub(super) fn recommendation(s: &Summary, out: &mut String) {
             })
             .collect();
         if let Some(x) = &p.minflt_per_response {
-            let theirs = reference_faults(s, reference)
+            let theirs = s
+                .reference_faults()
                 .map(|f| format!(" ({reference}: {})", figure(f)))
                 .unwrap_or_default();
             costs.push(format!(
@@ -153,19 +154,6 @@ pub(super) fn rate_text(c: &CostInfo) -> String {
     c.latency_rate
         .map(|r| format!(" at {r:.0} requests/s"))
         .unwrap_or_default()
-}
-
-/// The reference's median minor faults per response.
-fn reference_faults(s: &Summary, reference: &str) -> Option<f64> {
-    let v = s.variants.iter().find(|v| v.name == reference)?;
-    Some(
-        v.cost
-            .as_ref()?
-            .figures
-            .minflt_per_response
-            .as_ref()?
-            .median,
-    )
 }
 
 /// The price's ratios to the reference, each with what it is (`p99` as the caller names it).

@@ -66,14 +66,7 @@ impl PriceFigure<'_> {
             .latency_rate
             .map(|x| format!(" at {x:.0}/s"))
             .unwrap_or_default();
-        let ref_faults = self
-            .input
-            .summary
-            .variants
-            .iter()
-            .find(|v| &v.name == r)
-            .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
-            .map(|x| x.median);
+        let ref_faults = self.input.summary.reference_faults();
         let faults = if ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO) {
             Panel::ratio(&FAULTS, FAULTS_TITLE.into(), "faults per response", r)
         } else {
