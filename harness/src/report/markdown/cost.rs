@@ -14,6 +14,7 @@ use crate::report::catalogue::{
 use crate::report::summary::{
     CostInfo, Spread, Summary, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO,
 };
+use crate::report::words::joined;
 use crate::table::{markdown, ratio as figure, Cell, Column, Table, Value};
 
 /// The cost section and its plot.
@@ -104,15 +105,6 @@ fn price_grid(s: &Summary, reference: &str, faults_ratio: bool) -> (Table, Footn
     (t, notes)
 }
 
-/// `run 2: the client used 1.9 of 2 cores; run 3: …`.
-fn run_notes<W: std::fmt::Display>(notes: &[crate::report::summary::RunNote<W>]) -> String {
-    notes
-        .iter()
-        .map(|n| format!("run {}: {}", n.run_index, n.why))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// One variant's costs and their ratios; its footnotes go to `notes`.
 fn price_row(
     v: &VariantSummary,
@@ -129,12 +121,12 @@ fn price_row(
             "`{}` in {} of {measured} runs ({})",
             v.name,
             vc.client_bound_runs,
-            run_notes(&vc.client_bound)
+            joined(&vc.client_bound, "; ")
         ));
     }
     let overloaded = f.latency_p99_ms.is_some() && !vc.rate_above_capacity.is_empty();
     if overloaded {
-        let why = run_notes(&vc.rate_above_capacity);
+        let why = joined(&vc.rate_above_capacity, "; ");
         notes.overloaded.push(format!("`{}` ({why})", v.name));
     }
     for n in &vc.failures {
