@@ -5,6 +5,9 @@
 //! libraries, so the text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate)
 //! through plotters' pure-Rust `ab_glyph` renderer, never font-kit/fontconfig.
 //!
+//! A plot reads a figure of the summary through its [`crate::report::catalogue`] entry
+//! ([`catalogue::Figure::plotted`]: a size in MiB), as the tables do.
+//!
 //! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded, and
 //!   under it a panel per series the scenario declares.
 //! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
