@@ -138,37 +138,26 @@ fn per_cycle(v: &VariantSummary, f: fn(&Cycle) -> Option<u64>) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::figures::Figures;
+    use crate::report::summary::recommend::tests::{priced, priced_summary};
+    use crate::scenario::MemoryBudget;
 
-    const M: u64 = 1 << 20;
-
-    fn variant(name: &str, after_drain: u64, after_nudge: u64) -> VariantSummary {
-        let f = Figures {
-            rss_after_drain_bytes: Some(after_drain),
-            rss_after_nudge_bytes: Some(after_nudge),
-            ..Default::default()
-        };
-        VariantSummary::for_test(name, 1, Some(f))
+    /// A variant whose A is 5 MiB plus `retention` × 100 MiB, with this figure after the nudge.
+    fn nudged(name: &str, retention: f64, after_nudge: u64) -> VariantSummary {
+        let mut v = priced(name, &[retention], &[1.0], &[1.0]);
+        v.medians.figures.rss_after_nudge_bytes = Some(after_nudge);
+        v
     }
 
     /// What was given back is A less the figure after the nudge, to 0.1 MiB; a few pages more
     /// after the nudge is `0.0`, not `-0.0`.
     #[test]
     fn the_nudge_table_says_what_was_given_back() {
-        let s = Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants: vec![
-                variant("mimalloc", 69 * M, 19 * M),
-                variant("glibc", 30 * M, 30 * M + 8192),
-            ],
-            cost: None,
-            warnings: vec![],
-        };
+        let variants = vec![
+            nudged("mimalloc", 0.64, 19 << 20),
+            nudged("glibc", 0.25, (30 << 20) + 8192),
+        ];
         let mut out = String::new();
-        idle_then_nudged(&s, &mut out);
+        idle_then_nudged(&priced_summary(variants, MemoryBudget::default()), &mut out);
         assert!(
             out.contains("| variant | A, idle (MiB) | after the nudge (MiB) | given back on activity (MiB) |"),
             "{out}"
