@@ -6,7 +6,7 @@
 
 use super::summary::{CostSpreads, FigureSet, RunFigures, Spread, VariantSummary};
 use crate::figures::Recovery;
-use crate::table::{Cell, Column, Value};
+use crate::table::{in_mib, Cell, Column, Table, Value};
 
 /// Which way a figure is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,13 @@ impl Reading {
 /// Where a figure is read from.
 #[derive(Clone, Copy)]
 pub enum Read {
-    /// One run's figures, or a variant's medians over its ok runs.
+    /// Bytes of one run's figures, or of a variant's medians over its ok runs.
+    Bytes(fn(&FigureSet) -> Option<u64>),
+    /// A number of one run's figures or of the medians.
+    Number(fn(&FigureSet) -> Option<f64>),
+    /// A count of one run's figures or of the medians.
+    Count(fn(&FigureSet) -> Option<u64>),
+    /// One run's figure or the medians' that is more than a number (t90 can be `never`).
     Set(fn(&FigureSet) -> Reading),
     /// The variant as a whole (the run-to-run spread): not a run's figure.
     Variant(fn(&VariantSummary) -> Reading),
@@ -97,6 +103,7 @@ pub enum View {
 }
 
 /// One figure.
+#[derive(Clone, Copy)]
 pub struct Figure {
     /// Its key in `summary.json`, as a path within a variant (`latency_ms.p99`).
     pub key: &'static str,
@@ -120,251 +127,81 @@ pub struct Figure {
 const ALL: &[View] = &[View::Results, View::Runs, View::Terminal];
 const SUMMARY: &[View] = &[View::Results, View::Terminal];
 
-/// A figure of one run or of the medians, shown in no table of its own.
-const fn set(
-    key: &'static str,
-    title: &'static str,
-    unit: Unit,
-    precision: usize,
-    read: fn(&FigureSet) -> Reading,
-) -> Figure {
-    Figure {
-        key,
-        title,
-        short: None,
-        long: None,
-        unit,
-        precision,
-        better: Better::Lower,
-        read: Read::Set(read),
-        views: &[],
-        headline: false,
-    }
+/// Declares each figure as a `pub static` and [`CATALOGUE`], the list of them in this order.
+/// An entry is `NAME = Figure::new(key, title, how it is read)` followed by what differs from
+/// [`Figure::new`]'s defaults.
+macro_rules! figures {
+    ($($(#[doc = $doc:literal])* $name:ident = $figure:expr;)*) => {
+        $($(#[doc = $doc])* pub static $name: Figure = $figure;)*
+        /// Every figure, in the order of the columns of the tables that show them.
+        pub static CATALOGUE: &[&Figure] = &[$(&$name),*];
+    };
 }
 
-/// A cost figure (`[cost]`) and its ratio to the reference's.
-const fn cost(
-    key: &'static str,
-    title: &'static str,
-    better: Better,
-    read: fn(&CostSpreads) -> Option<&Spread>,
-) -> Figure {
-    Figure {
-        key,
-        title,
-        short: None,
-        long: None,
-        unit: Unit::Plain,
-        precision: 0,
-        better,
-        read: Read::Cost(read),
-        views: &[],
-        headline: false,
-    }
+figures! {
+    /// Memory before the load: median RssAnon over the last second of `before`.
+    B = Figure::new("rss_before_bytes", "B", Read::Bytes(|f| f.rss_before_bytes)).shown_in(ALL);
+    /// The highest RssAnon during the load.
+    P = Figure::new("rss_peak_bytes", "P", Read::Bytes(|f| f.rss_peak_bytes)).shown_in(ALL);
+    /// After the drain: median RssAnon over the last second of `drain`, the gate figure.
+    A = Figure::new("rss_after_drain_bytes", "A", Read::Bytes(|f| f.rss_after_drain_bytes))
+        .shown_in(ALL).headline().in_words_as("after-drain RSS");
+    /// (A − B) / (P − B).
+    RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
+        .decimals(2).shown_in(ALL);
+    /// Seconds from the load stop until RssAnon is back within 10% of the growth.
+    T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL);
+    VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
+        Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY);
+    /// Ok responses per second during the load.
+    THROUGHPUT = Figure::new("throughput_rps", "req/s", Read::Number(|f| f.throughput_rps))
+        .higher_is_better().shown_in(ALL);
+    P50 = Figure::new("latency_ms.p50", "p50", Read::Number(|f| f.latency_ms.p50))
+        .in_unit(Unit::Millis, 1).shown_in(&[View::Results]);
+    P99 = Figure::new("latency_ms.p99", "p99", Read::Number(|f| f.latency_ms.p99))
+        .in_unit(Unit::Millis, 1).shown_in(ALL);
+    /// The run-to-run coefficient of variation of A: the noise a regression must exceed.
+    CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A",
+        Read::Variant(|v| Reading::number(v.rss_after_drain_cv)))
+        .in_unit(Unit::Percent, 1).on_terminal("CV(A)").shown_in(SUMMARY);
+
+    VSZ_BEFORE = Figure::new("vsz_before_bytes", "VSZ B", Read::Bytes(|f| f.vsz_before_bytes));
+    VSZ_PEAK = Figure::new("vsz_peak_bytes", "VSZ P", Read::Bytes(|f| f.vsz_peak_bytes));
+    /// RssAnon once a trickle of traffic followed the quiet drain.
+    AFTER_NUDGE = Figure::new("rss_after_nudge_bytes", "after the nudge",
+        Read::Bytes(|f| f.rss_after_nudge_bytes));
+    /// What a memory limit cannot take back: RssAnon less the `MADV_FREE` pages.
+    LESS_LAZY_FREE = Figure::new("rss_anon_less_lazy_free_after_drain_bytes", "RssAnon − LazyFree",
+        Read::Bytes(|f| f.rss_anon_less_lazy_free_after_drain_bytes));
+    CGROUP_USAGE = Figure::new("cgroup_usage_after_drain_bytes", "cgroup usage",
+        Read::Bytes(|f| f.cgroup_usage_after_drain_bytes));
+    /// Usage less inactive file pages: what kubelet and `docker stats` report.
+    WORKING_SET = Figure::new("cgroup_working_set_after_drain_bytes", "cgroup working set",
+        Read::Bytes(|f| f.cgroup_working_set_after_drain_bytes));
+    ARENA_HEAPS_BEFORE = Figure::new("arena_heaps_before", "arena heaps B",
+        Read::Count(|f| f.arena_heaps_before));
+    ARENA_HEAPS_PEAK = Figure::new("arena_heaps_peak", "arena heaps P",
+        Read::Count(|f| f.arena_heaps_peak));
+    ARENA_HEAPS_AFTER_DRAIN = Figure::new("arena_heaps_after_drain", "arena heaps A",
+        Read::Count(|f| f.arena_heaps_after_drain));
+    SERVER_CPU_DURING = Figure::new("server_cpu_during_s", "server CPU (s) during load",
+        Read::Number(|f| f.server_cpu_during_s)).decimals(2);
+    SERVER_CPU_PER_1000 = Figure::new("server_cpu_s_per_1000_responses",
+        "server CPU s / 1000 responses", Read::Number(|f| f.server_cpu_s_per_1000_responses))
+        .decimals(3);
+
+    /// Ok responses per second of the capacity server driven closed loop.
+    CAPACITY = Figure::new("cost.capacity_rps", "capacity (ok/s)",
+        Read::Cost(|c| c.capacity_rps.as_ref())).higher_is_better();
+    COST_P50 = Figure::new("cost.latency_p50_ms", "p50 (ms)",
+        Read::Cost(|c| c.latency_p50_ms.as_ref()));
+    COST_P99 = Figure::new("cost.latency_p99_ms", "p99 (ms)",
+        Read::Cost(|c| c.latency_p99_ms.as_ref()));
+    COST_CPU_PER_1000 = Figure::new("cost.server_cpu_s_per_1000",
+        "server CPU s / 1,000 responses (kernel)", Read::Cost(|c| c.server_cpu_s_per_1000.as_ref()));
+    FAULTS = Figure::new("cost.minflt_per_response", "minor faults / response",
+        Read::Cost(|c| c.minflt_per_response.as_ref()));
 }
-
-/// Memory before the load: median RssAnon over the last second of `before`.
-pub static B: Figure = Figure {
-    views: ALL,
-    ..set("rss_before_bytes", "B", Unit::Mib, 1, |f| {
-        Reading::bytes(f.rss_before_bytes)
-    })
-};
-/// The highest RssAnon during the load.
-pub static P: Figure = Figure {
-    views: ALL,
-    ..set("rss_peak_bytes", "P", Unit::Mib, 1, |f| {
-        Reading::bytes(f.rss_peak_bytes)
-    })
-};
-/// After the drain: median RssAnon over the last second of `drain`, the gate figure.
-pub static A: Figure = Figure {
-    views: ALL,
-    headline: true,
-    long: Some("after-drain RSS"),
-    ..set("rss_after_drain_bytes", "A", Unit::Mib, 1, |f| {
-        Reading::bytes(f.rss_after_drain_bytes)
-    })
-};
-/// (A − B) / (P − B).
-pub static RETENTION: Figure = Figure {
-    views: ALL,
-    ..set("retention", "retention", Unit::Plain, 2, |f| {
-        Reading::number(f.retention)
-    })
-};
-/// Seconds from the load stop until RssAnon is back within 10% of the growth.
-pub static T90: Figure = Figure {
-    views: ALL,
-    ..set("t90_s", "t90", Unit::Seconds, 1, t90)
-};
-pub static VSZ_AFTER_DRAIN: Figure = Figure {
-    short: Some("VSZ A"),
-    views: SUMMARY,
-    ..set(
-        "vsz_after_drain_bytes",
-        "VSZ after drain",
-        Unit::Mib,
-        1,
-        |f| Reading::bytes(f.vsz_after_drain_bytes),
-    )
-};
-/// Ok responses per second during the load.
-pub static THROUGHPUT: Figure = Figure {
-    views: ALL,
-    better: Better::Higher,
-    ..set("throughput_rps", "req/s", Unit::Plain, 0, |f| {
-        Reading::number(f.throughput_rps)
-    })
-};
-pub static P50: Figure = Figure {
-    views: &[View::Results],
-    ..set("latency_ms.p50", "p50", Unit::Millis, 1, |f| {
-        Reading::number(f.latency_ms.p50)
-    })
-};
-pub static P99: Figure = Figure {
-    views: ALL,
-    ..set("latency_ms.p99", "p99", Unit::Millis, 1, |f| {
-        Reading::number(f.latency_ms.p99)
-    })
-};
-/// The run-to-run coefficient of variation of A: the noise a regression must exceed.
-pub static CV_OF_A: Figure = Figure {
-    key: "rss_after_drain_cv",
-    title: "CV of A",
-    short: Some("CV(A)"),
-    long: None,
-    unit: Unit::Percent,
-    precision: 1,
-    better: Better::Lower,
-    read: Read::Variant(|v| Reading::number(v.rss_after_drain_cv)),
-    views: SUMMARY,
-    headline: false,
-};
-
-pub static VSZ_BEFORE: Figure = set("vsz_before_bytes", "VSZ B", Unit::Mib, 1, |f| {
-    Reading::bytes(f.vsz_before_bytes)
-});
-pub static VSZ_PEAK: Figure = set("vsz_peak_bytes", "VSZ P", Unit::Mib, 1, |f| {
-    Reading::bytes(f.vsz_peak_bytes)
-});
-/// RssAnon once a trickle of traffic followed the quiet drain.
-pub static AFTER_NUDGE: Figure = set(
-    "rss_after_nudge_bytes",
-    "after the nudge",
-    Unit::Mib,
-    1,
-    |f| Reading::bytes(f.rss_after_nudge_bytes),
-);
-/// What a memory limit cannot take back: RssAnon less the `MADV_FREE` pages.
-pub static LESS_LAZY_FREE: Figure = set(
-    "rss_anon_less_lazy_free_after_drain_bytes",
-    "RssAnon − LazyFree",
-    Unit::Mib,
-    1,
-    |f| Reading::bytes(f.rss_anon_less_lazy_free_after_drain_bytes),
-);
-pub static CGROUP_USAGE: Figure = set(
-    "cgroup_usage_after_drain_bytes",
-    "cgroup usage",
-    Unit::Mib,
-    1,
-    |f| Reading::bytes(f.cgroup_usage_after_drain_bytes),
-);
-/// Usage less inactive file pages: what kubelet and `docker stats` report.
-pub static WORKING_SET: Figure = set(
-    "cgroup_working_set_after_drain_bytes",
-    "cgroup working set",
-    Unit::Mib,
-    1,
-    |f| Reading::bytes(f.cgroup_working_set_after_drain_bytes),
-);
-pub static ARENA_HEAPS_BEFORE: Figure =
-    set("arena_heaps_before", "arena heaps B", Unit::Plain, 0, |f| {
-        Reading::count(f.arena_heaps_before)
-    });
-pub static ARENA_HEAPS_PEAK: Figure =
-    set("arena_heaps_peak", "arena heaps P", Unit::Plain, 0, |f| {
-        Reading::count(f.arena_heaps_peak)
-    });
-pub static ARENA_HEAPS_AFTER_DRAIN: Figure = set(
-    "arena_heaps_after_drain",
-    "arena heaps A",
-    Unit::Plain,
-    0,
-    |f| Reading::count(f.arena_heaps_after_drain),
-);
-pub static SERVER_CPU_DURING: Figure = set(
-    "server_cpu_during_s",
-    "server CPU (s) during load",
-    Unit::Plain,
-    2,
-    |f| Reading::number(f.server_cpu_during_s),
-);
-pub static SERVER_CPU_PER_1000: Figure = set(
-    "server_cpu_s_per_1000_responses",
-    "server CPU s / 1000 responses",
-    Unit::Plain,
-    3,
-    |f| Reading::number(f.server_cpu_s_per_1000_responses),
-);
-
-/// Ok responses per second of the capacity server driven closed loop.
-pub static CAPACITY: Figure = cost(
-    "cost.capacity_rps",
-    "capacity (ok/s)",
-    Better::Higher,
-    |c| c.capacity_rps.as_ref(),
-);
-pub static COST_P50: Figure = cost("cost.latency_p50_ms", "p50 (ms)", Better::Lower, |c| {
-    c.latency_p50_ms.as_ref()
-});
-pub static COST_P99: Figure = cost("cost.latency_p99_ms", "p99 (ms)", Better::Lower, |c| {
-    c.latency_p99_ms.as_ref()
-});
-pub static COST_CPU_PER_1000: Figure = cost(
-    "cost.server_cpu_s_per_1000",
-    "server CPU s / 1,000 responses (kernel)",
-    Better::Lower,
-    |c| c.server_cpu_s_per_1000.as_ref(),
-);
-pub static FAULTS: Figure = cost(
-    "cost.minflt_per_response",
-    "minor faults / response",
-    Better::Lower,
-    |c| c.minflt_per_response.as_ref(),
-);
-
-/// Every figure, in the order of the columns of the tables that show them.
-pub static CATALOGUE: &[&Figure] = &[
-    &B,
-    &P,
-    &A,
-    &RETENTION,
-    &T90,
-    &VSZ_AFTER_DRAIN,
-    &THROUGHPUT,
-    &P50,
-    &P99,
-    &CV_OF_A,
-    &VSZ_BEFORE,
-    &VSZ_PEAK,
-    &AFTER_NUDGE,
-    &LESS_LAZY_FREE,
-    &CGROUP_USAGE,
-    &WORKING_SET,
-    &ARENA_HEAPS_BEFORE,
-    &ARENA_HEAPS_PEAK,
-    &ARENA_HEAPS_AFTER_DRAIN,
-    &SERVER_CPU_DURING,
-    &SERVER_CPU_PER_1000,
-    &CAPACITY,
-    &COST_P50,
-    &COST_P99,
-    &COST_CPU_PER_1000,
-    &FAULTS,
-];
 
 /// The figures `view` shows, in catalogue order.
 pub fn in_view<'a>(figures: &'a [&'a Figure], view: View) -> impl Iterator<Item = &'a Figure> {
@@ -372,6 +209,27 @@ pub fn in_view<'a>(figures: &'a [&'a Figure], view: View) -> impl Iterator<Item 
         .iter()
         .copied()
         .filter(move |f| f.views.contains(&view))
+}
+
+/// One row per variant: the `lead` columns and the cells `cells` makes of it, then the cells of
+/// `figures`, their columns titled for `view`.
+pub fn variants_table<const N: usize>(
+    variants: &[VariantSummary],
+    lead: [Column; N],
+    cells: impl Fn(&VariantSummary) -> [Cell; N],
+    figures: &[&Figure],
+    view: View,
+) -> Table {
+    let mut t = Table::new(
+        lead.into_iter()
+            .chain(figures.iter().map(|f| f.column(view))),
+    );
+    for v in variants {
+        let mut row = cells(v).to_vec();
+        row.extend(figures.iter().map(|f| f.of_variant(v)));
+        t.row(row);
+    }
+    t
 }
 
 fn t90(f: &FigureSet) -> Reading {
@@ -383,17 +241,88 @@ fn t90(f: &FigureSet) -> Reading {
 }
 
 impl Figure {
-    /// Its column title in `report.md`: `B (MiB)`, `t90 (s)`, `retention`.
-    pub fn markdown_title(&self) -> String {
-        self.markdown_title_as(self.title)
+    /// A figure read by `read`: a size in MiB with one decimal, any other a plain number with
+    /// none; lower is better; shown in no table, no headline. An entry of the catalogue
+    /// changes these defaults with the methods below.
+    pub const fn new(key: &'static str, title: &'static str, read: Read) -> Figure {
+        let (unit, precision) = match read {
+            Read::Bytes(_) => (Unit::Mib, 1),
+            _ => (Unit::Plain, 0),
+        };
+        Figure {
+            key,
+            title,
+            short: None,
+            long: None,
+            unit,
+            precision,
+            better: Better::Lower,
+            read,
+            views: &[],
+            headline: false,
+        }
     }
 
-    /// Its column title in `report.md` under the name a table gives it (`RSS A` in the sweep,
-    /// where VSZ has an A too): `RSS A (MiB)`.
-    pub fn markdown_title_as(&self, name: &str) -> String {
+    /// Written in `unit` with `precision` decimals.
+    pub const fn in_unit(self, unit: Unit, precision: usize) -> Figure {
+        Figure {
+            unit,
+            precision,
+            ..self
+        }
+    }
+
+    /// A plain number with `precision` decimals.
+    pub const fn decimals(self, precision: usize) -> Figure {
+        self.in_unit(Unit::Plain, precision)
+    }
+
+    /// Shown in these tables.
+    pub const fn shown_in(self, views: &'static [View]) -> Figure {
+        Figure { views, ..self }
+    }
+
+    /// Named `short` on the terminal.
+    pub const fn on_terminal(self, short: &'static str) -> Figure {
+        Figure {
+            short: Some(short),
+            ..self
+        }
+    }
+
+    pub const fn higher_is_better(self) -> Figure {
+        Figure {
+            better: Better::Higher,
+            ..self
+        }
+    }
+
+    /// Named `long` in a sentence.
+    pub const fn in_words_as(self, long: &'static str) -> Figure {
+        Figure {
+            long: Some(long),
+            ..self
+        }
+    }
+
+    /// The figure its tables are about.
+    pub const fn headline(self) -> Figure {
+        Figure {
+            headline: true,
+            ..self
+        }
+    }
+
+    /// Under the name a table gives it (`RSS A` in the sweep, where VSZ has an A too).
+    pub const fn titled(self, title: &'static str) -> Figure {
+        Figure { title, ..self }
+    }
+
+    /// Its column title in `report.md`: `B (MiB)`, `t90 (s)`, `retention`.
+    pub fn markdown_title(&self) -> String {
         match self.unit.symbol() {
-            Some(u) => format!("{name} ({u})"),
-            None => name.to_string(),
+            Some(u) => format!("{} ({u})", self.title),
+            None => self.title.to_string(),
         }
     }
 
@@ -434,17 +363,24 @@ impl Figure {
     /// Its cell for a run's figures or a set of medians; missing for a figure that is not one
     /// of a run's.
     pub fn of(&self, f: &FigureSet) -> Cell {
-        let r = match self.read {
+        Cell::new(self.value(self.of_set(f).unwrap_or(Reading::Missing)))
+    }
+
+    /// Its reading of a run's figures or of a set of medians; `None` for a figure that is not
+    /// one of a run's.
+    fn of_set(&self, f: &FigureSet) -> Option<Reading> {
+        Some(match self.read {
+            Read::Bytes(read) => Reading::bytes(read(f)),
+            Read::Number(read) => Reading::number(read(f)),
+            Read::Count(read) => Reading::count(read(f)),
             Read::Set(read) => read(f),
-            Read::Variant(_) | Read::Cost(_) => Reading::Missing,
-        };
-        Cell::new(self.value(r))
+            Read::Variant(_) | Read::Cost(_) => return None,
+        })
     }
 
     /// Its cell for a variant: the medians over its ok runs, its spread, or its median cost.
     pub fn of_variant(&self, v: &VariantSummary) -> Cell {
         let r = match self.read {
-            Read::Set(read) => read(&v.medians),
             Read::Variant(read) => read(v),
             Read::Cost(read) => Reading::number(
                 v.cost
@@ -452,8 +388,25 @@ impl Figure {
                     .and_then(|c| read(&c.figures))
                     .map(|s| s.median),
             ),
+            _ => self.of_set(&v.medians).unwrap_or(Reading::Missing),
         };
         Cell::new(self.value(r)).strong_if(self.headline)
+    }
+
+    /// Its reading of a run's figures or of the medians as a plot places it: a size in MiB, a
+    /// number or a count as it is; `None` when there is nothing to place.
+    pub fn plotted(&self, f: &FigureSet) -> Option<f64> {
+        match self.of_set(f)? {
+            Reading::Bytes(b) => Some(in_mib(b)),
+            Reading::Number(x) => Some(x),
+            Reading::Count(n) => Some(n as f64),
+            Reading::Never | Reading::Missing => None,
+        }
+    }
+
+    /// Whether a run's figures or the medians have it.
+    pub fn has(&self, f: &FigureSet) -> bool {
+        self.of_set(f).is_some_and(|r| r != Reading::Missing)
     }
 
     /// Its cell for one run.
@@ -465,7 +418,7 @@ impl Figure {
     pub fn spread<'a>(&self, c: &'a CostSpreads) -> Option<&'a Spread> {
         match self.read {
             Read::Cost(read) => read(c),
-            Read::Set(_) | Read::Variant(_) => None,
+            _ => None,
         }
     }
 }
@@ -519,7 +472,7 @@ mod tests {
         for f in CATALOGUE {
             let (root, key) = match f.read {
                 Read::Cost(_) => (&cost, f.key.strip_prefix("cost.").unwrap()),
-                Read::Set(_) | Read::Variant(_) => (&v, f.key),
+                _ => (&v, f.key),
             };
             let found = key
                 .split('.')
@@ -532,7 +485,7 @@ mod tests {
     #[test]
     fn the_runs_view_shows_figures_of_a_run() {
         for f in in_view(CATALOGUE, View::Runs) {
-            assert!(matches!(f.read, Read::Set(_)), "{}", f.key);
+            assert!(f.of_set(&FigureSet::default()).is_some(), "{}", f.key);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The table printed on the terminal after `compare` or `report`: one line per variant with
 //! the figures a person checks first. Aligned plain text; the full report is `report.md`.
 
-use super::catalogue::{in_view, Figure, View, CATALOGUE};
+use super::catalogue::{in_view, variants_table, Figure, View, CATALOGUE};
 use super::summary::{Summary, VariantSummary};
 use crate::table::{self, Cell, Column, Table};
 
@@ -16,21 +16,13 @@ pub fn text_table(s: &Summary) -> String {
 /// One line per variant: its status, its runs and the figures of the terminal's view.
 pub(crate) fn figures_table(s: &Summary, catalogue: &[&Figure]) -> Table {
     let figures: Vec<&Figure> = in_view(catalogue, View::Terminal).collect();
-    let mut t = Table::new(
-        [
-            Column::left("variant"),
-            Column::left("status"),
-            Column::right("runs"),
-        ]
-        .into_iter()
-        .chain(figures.iter().map(|f| f.column(View::Terminal))),
-    );
-    for v in &s.variants {
-        let mut row = vec![Cell::text(&v.name), Cell::text(v.status.as_str()), runs(v)];
-        row.extend(figures.iter().map(|f| f.of_variant(v)));
-        t.row(row);
-    }
-    t
+    let lead = [
+        Column::left("variant"),
+        Column::left("status"),
+        Column::right("runs"),
+    ];
+    let cells = |v: &VariantSummary| [Cell::text(&v.name), Cell::text(v.status.as_str()), runs(v)];
+    variants_table(&s.variants, lead, cells, &figures, View::Terminal)
 }
 
 /// `3`, or `2/3` when not every run was ok.

@@ -66,11 +66,11 @@ mod tests {
         let mut t = Table::new([Column::left("variant"), Column::right("A (MiB)")]);
         t.row(vec![
             Cell::text("a | b\nc"),
-            Cell::mib(Some(3 << 20)).strong(),
+            Cell::mib(Some(3 << 20)).strong_if(true),
         ]);
-        t.row(vec![Cell::text("x"), Cell::mib(None).strong()]);
+        t.row(vec![Cell::text("x"), Cell::mib(None).strong_if(true)]);
         t.row(vec![
-            Cell::markup("`y`"),
+            Cell::text("`y`"),
             Cell::fixed(Some(0.5), 2).italic_if(true),
         ]);
         assert_eq!(

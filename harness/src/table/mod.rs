@@ -30,8 +30,6 @@ pub enum Emphasis {
 pub enum Value {
     /// Text as it is (Markdown: pipes and line breaks are escaped so the row holds).
     Text(String),
-    /// Markdown already made by the view (a link, code): written as it is by both renderers.
-    Markup(String),
     /// Bytes, written in MiB with one decimal: `255.4`.
     Mib(u64),
     /// A number with a fixed number of decimals.
@@ -67,9 +65,14 @@ pub struct Table {
     pub rows: Vec<Vec<Cell>>,
 }
 
+/// Bytes in MiB, as a plot places them.
+pub fn in_mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 /// MiB with one decimal, the way every output writes a size: `255.4`.
 pub fn mib(bytes: u64) -> String {
-    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+    format!("{:.1}", in_mib(bytes))
 }
 
 /// MiB with one decimal and its unit, for a size in a sentence or in a cell that holds more
@@ -114,7 +117,7 @@ impl Value {
     /// The value as written, or `None` when it is missing (each renderer has its own mark).
     pub fn written(&self) -> Option<String> {
         Some(match self {
-            Value::Text(s) | Value::Markup(s) => s.clone(),
+            Value::Text(s) => s.clone(),
             Value::Mib(b) => mib(*b),
             Value::Fixed(x, d) => format!("{x:.d$}"),
             Value::Ratio(x) => ratio(*x),
@@ -135,9 +138,6 @@ impl Cell {
     pub fn text(s: impl Into<String>) -> Cell {
         Cell::new(Value::Text(s.into()))
     }
-    pub fn markup(s: impl Into<String>) -> Cell {
-        Cell::new(Value::Markup(s.into()))
-    }
     pub fn missing() -> Cell {
         Cell::new(Value::Missing)
     }
@@ -149,22 +149,9 @@ impl Cell {
     pub fn fixed(v: Option<f64>, decimals: usize) -> Cell {
         Cell::new(v.map_or(Value::Missing, |x| Value::Fixed(x, decimals)))
     }
-    /// A ratio with the digits it deserves, or missing.
-    pub fn ratio(v: Option<f64>) -> Cell {
-        Cell::new(v.map_or(Value::Missing, Value::Ratio))
-    }
-    /// A fraction as a percentage, or missing.
-    pub fn percent(v: Option<f64>) -> Cell {
-        Cell::new(v.map_or(Value::Missing, Value::Percent))
-    }
     /// A count, or missing.
     pub fn count(v: Option<u64>) -> Cell {
         Cell::new(v.map_or(Value::Missing, Value::Count))
-    }
-    /// Written in bold in Markdown.
-    pub fn strong(mut self) -> Cell {
-        self.emphasis = Emphasis::Strong;
-        self
     }
     /// Written in italics in Markdown when `yes`.
     pub fn italic_if(mut self, yes: bool) -> Cell {
@@ -173,13 +160,12 @@ impl Cell {
         }
         self
     }
-    /// Bold when `yes`.
-    pub fn strong_if(self, yes: bool) -> Cell {
+    /// Written in bold in Markdown when `yes`.
+    pub fn strong_if(mut self, yes: bool) -> Cell {
         if yes {
-            self.strong()
-        } else {
-            self
+            self.emphasis = Emphasis::Strong;
         }
+        self
     }
 }
 

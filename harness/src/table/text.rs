@@ -51,7 +51,7 @@ mod tests {
         let mut t = Table::new([Column::left("variant"), Column::right("A MiB")]);
         t.row(vec![
             Cell::text("glibc-mmap64k"),
-            Cell::mib(Some(3 << 20)).strong(),
+            Cell::mib(Some(3 << 20)).strong_if(true),
         ]);
         t.row(vec![Cell::text("x"), Cell::mib(None)]);
         assert_eq!(

@@ -1,16 +1,14 @@
 //! `## Memory as a container sees it`: after the drain, A next to RssAnon − LazyFree and the
 //! server's memory cgroup (usage, working set), and the cgroup the runs had, or why none.
 
-use crate::report::catalogue::{Figure, A, CGROUP_USAGE, LESS_LAZY_FREE, WORKING_SET};
+use crate::report::catalogue::{Figure, View, A, CGROUP_USAGE, LESS_LAZY_FREE, WORKING_SET};
 use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, Cell, Column, Table};
 
 /// Whether a variant has anything for this section (records of versions before it have not).
 fn has_view(v: &VariantSummary) -> bool {
-    let f = &v.figures_shown().0.figures;
-    v.container.is_some()
-        || f.rss_anon_less_lazy_free_after_drain_bytes.is_some()
-        || f.cgroup_working_set_after_drain_bytes.is_some()
+    let f = v.figures_shown().0;
+    v.container.is_some() || [LESS_LAZY_FREE, WORKING_SET].iter().any(|x| x.has(f))
 }
 
 /// What the variant's servers ran in: `v1`, `v2`, or no cgroup and why.
@@ -30,17 +28,15 @@ fn cgroup_cell(v: &VariantSummary) -> Cell {
 }
 
 /// After the drain: A, then what a container's limit sees.
-const FIGURES: [(&Figure, Option<&str>); 4] = [
-    (&A, Some("A: RssAnon")),
-    (&LESS_LAZY_FREE, None),
-    (&CGROUP_USAGE, None),
-    (&WORKING_SET, None),
+const FIGURES: [Figure; 4] = [
+    A.titled("A: RssAnon"),
+    LESS_LAZY_FREE,
+    CGROUP_USAGE,
+    WORKING_SET,
 ];
 
 fn table(s: &Summary) -> Table {
-    let columns = FIGURES
-        .iter()
-        .map(|(f, name)| Column::right(f.markdown_title_as(name.unwrap_or(f.title))));
+    let columns = FIGURES.iter().map(|f| f.column(View::Results));
     let mut t = Table::new(
         std::iter::once(Column::left("variant"))
             .chain(columns)
@@ -50,7 +46,7 @@ fn table(s: &Summary) -> Table {
         // Without an ok run: its run as far as it went, in italics.
         let (f, measured) = v.figures_shown();
         let mut row = vec![Cell::text(&v.name)];
-        row.extend(FIGURES.iter().map(|(fig, _)| fig.of(f).italic_if(measured)));
+        row.extend(FIGURES.iter().map(|fig| fig.of(f).italic_if(measured)));
         row.push(cgroup_cell(v));
         t.row(row);
     }

@@ -6,14 +6,15 @@
 
 use std::fmt::Write as _;
 
-use super::min_max;
+use super::{clients, min_max, secs, shown_flags};
 use crate::report::catalogue::{
-    Figure, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50, P99, SERVER_CPU_DURING,
-    SERVER_CPU_PER_1000, THROUGHPUT,
+    variants_table, Figure, View, CAPACITY, COST_CPU_PER_1000, COST_P50, COST_P99, FAULTS, P50,
+    P99, SERVER_CPU_DURING, SERVER_CPU_PER_1000, THROUGHPUT,
 };
 use crate::report::summary::{
     CostInfo, Spread, Summary, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO,
 };
+use crate::report::words::joined;
 use crate::table::{markdown, ratio as figure, Cell, Column, Table, Value};
 
 /// The cost section and its plot.
@@ -34,15 +35,14 @@ fn memory_run_table(s: &Summary, out: &mut String) {
         &SERVER_CPU_DURING,
         &SERVER_CPU_PER_1000,
     ];
-    let mut t = Table::new(
-        std::iter::once(Column::left("variant"))
-            .chain(figures.iter().map(|f| Column::right(f.markdown_title()))),
+    let name = |v: &VariantSummary| [Cell::text(&v.name)];
+    let t = variants_table(
+        &s.variants,
+        [Column::left("variant")],
+        name,
+        &figures,
+        View::Results,
     );
-    for v in &s.variants {
-        let mut row = vec![Cell::text(&v.name)];
-        row.extend(figures.iter().map(|f| f.of(&v.medians)));
-        t.row(row);
-    }
     out.push_str(&markdown::render(&t));
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
@@ -105,15 +105,6 @@ fn price_grid(s: &Summary, reference: &str, faults_ratio: bool) -> (Table, Footn
     (t, notes)
 }
 
-/// `run 2: the client used 1.9 of 2 cores; run 3: …`.
-fn run_notes<W: std::fmt::Display>(notes: &[crate::report::summary::RunNote<W>]) -> String {
-    notes
-        .iter()
-        .map(|n| format!("run {}: {}", n.run_index, n.why))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// One variant's costs and their ratios; its footnotes go to `notes`.
 fn price_row(
     v: &VariantSummary,
@@ -130,12 +121,12 @@ fn price_row(
             "`{}` in {} of {measured} runs ({})",
             v.name,
             vc.client_bound_runs,
-            run_notes(&vc.client_bound)
+            joined(&vc.client_bound, "; ")
         ));
     }
     let overloaded = f.latency_p99_ms.is_some() && !vc.rate_above_capacity.is_empty();
     if overloaded {
-        let why = run_notes(&vc.rate_above_capacity);
+        let why = joined(&vc.rate_above_capacity, "; ");
         notes.overloaded.push(format!("`{}` ({why})", v.name));
     }
     for n in &vc.failures {
@@ -178,12 +169,7 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
     let reference = &c.reference;
     out.push_str("## The price of each fix\n\n");
     how_measured(s, c, out);
-    let ref_faults = s
-        .variants
-        .iter()
-        .find(|v| &v.name == reference)
-        .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
-        .map(|x| x.median);
+    let ref_faults = s.reference_faults();
     let faults_ratio = ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO);
     let x = format!("× {reference}");
     let (t, notes) = price_grid(s, reference, faults_ratio);
@@ -245,12 +231,9 @@ fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
     }
     let _ = write!(
         p,
-        ", after a {}s warmup at the scenario's warmup rate, was driven closed loop by {} client process{} over {} connection{} for {}s, with the memory run's request and deadline and no retries: its **capacity** is the ok responses per second. Then, with the same processes and connections, open loop at a fixed rate for {}s",
+        ", after a {}s warmup at the scenario's warmup rate, was driven closed loop by {} for {}s, with the memory run's request and deadline and no retries: its **capacity** is the ok responses per second. Then, with the same processes and connections, open loop at a fixed rate for {}s",
         secs(c.warmup_s),
-        c.processes,
-        if c.processes == 1 { "" } else { "es" },
-        c.connections,
-        if c.connections == 1 { "" } else { "s" },
+        clients(c.processes as usize, c.connections as usize),
         secs(c.capacity_s),
         secs(c.latency_s),
     );
@@ -322,63 +305,22 @@ fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
     out.push_str("\n\n");
 }
 
-/// The capacity server's flags worth showing: without the listen address and the seed (the
-/// scenario paragraph has it).
-fn shown_flags(args: &[String]) -> Vec<&str> {
-    let mut flags = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--listen" || a == "--seed" {
-            it.next();
-        } else {
-            flags.push(a.as_str());
-        }
-    }
-    flags
-}
-
-/// Seconds as a person writes them: `1.5`, `5`.
-fn secs(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::recommend::tests::priced;
-    use crate::report::summary::{recommend, CostSpreads, RunNote, VariantSummary};
+    use crate::report::summary::recommend::tests::{priced, priced_summary};
+    use crate::report::summary::{CostSpreads, RunNote, VariantSummary};
     use crate::scenario::MemoryBudget;
 
+    /// Priced variants with no budget; a fixed rate and capacity flags to say how it was measured.
     fn summary(variants: Vec<VariantSummary>) -> Summary {
-        let budget = MemoryBudget::default();
-        let recommendation = recommend(&variants, &budget);
-        Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: Some(CostInfo {
-                reference: "glibc".into(),
-                budget,
-                latency_rate: Some(329.7),
-                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
-                latency_rates: vec![],
-                processes: 2,
-                connections: 16,
-                warmup_s: 1.0,
-                capacity_s: 5.0,
-                latency_s: 5.0,
-                latency_at: 0.5,
-                nproc: Some(2),
-                server_args: ["--listen", "127.0.0.1:0", "--seed", "42", "--workers", "4"]
-                    .map(String::from)
-                    .to_vec(),
-                recommendation,
-            }),
-            warnings: vec![],
-        }
+        let mut s = priced_summary(variants, MemoryBudget::default());
+        let c = s.cost.as_mut().unwrap();
+        c.latency_rate = Some(329.7);
+        c.server_args = ["--listen", "127.0.0.1:0", "--seed", "42", "--workers", "4"]
+            .map(String::from)
+            .to_vec();
+        s
     }
 
     fn render(s: &Summary) -> String {

@@ -41,13 +41,9 @@ pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
         .variants
         .iter()
         .all(|v| breakdown_rows(v).iter().all(|r| r.1.is_none()));
+    out.push_str("## What the allocator held vs what the app held\n\n");
     if no_readings && s.scenario.target.is_some() {
         // A server of the user's own says nothing of its allocator unless it has `stats`.
-        out.push_str(
-            "## What the allocator held vs what the app held
-
-",
-        );
         out.push_str(
             "The target has no stats endpoint (`[target] stats`): only what the kernel charges it \
              is known. The mappings below tell the allocator's heap from other memory.\n\n",
@@ -60,7 +56,6 @@ pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
         .iter()
         .flat_map(|v| breakdown_rows(v).into_iter().filter_map(|r| r.1))
         .any(|h| h.app_pool_bytes.is_some_and(|p| p > 0));
-    out.push_str("## What the allocator held vs what the app held\n\n");
     out.push_str(&markdown::render(&table(s, pools)));
     out.push_str(
         "\nFrom the server's `/stats` in each variant's median run (without an ok run: its failed or oom run, until \
@@ -106,7 +101,7 @@ fn table(s: &Summary, pools: bool) -> Table {
     if t.rows.is_empty() {
         let mut none = vec![
             Cell::missing(),
-            Cell::markup("no `/stats` readings in the records"),
+            Cell::text("no `/stats` readings in the records"),
         ];
         none.resize(t.columns.len(), Cell::text(""));
         t.row(none);

@@ -88,3 +88,33 @@ fn shown(v: &serde_json::Value) -> String {
 fn min_max(s: &Spread) -> String {
     format!("{}–{}", ratio(s.min), ratio(s.max))
 }
+
+/// Seconds as a person writes them: `1.5`, `3`.
+fn secs(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// The server's flags worth showing: without the listen address (always loopback:0) and the
+/// seed (the scenario paragraph has it).
+fn shown_flags(args: &[String]) -> Vec<&str> {
+    let mut flags = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--listen" || a == "--seed" {
+            it.next();
+        } else {
+            flags.push(a.as_str());
+        }
+    }
+    flags
+}
+
+/// `2 client processes over 16 connections`.
+fn clients(processes: usize, connections: usize) -> String {
+    format!(
+        "{processes} client process{} over {connections} connection{}",
+        if processes == 1 { "" } else { "es" },
+        if connections == 1 { "" } else { "s" }
+    )
+}

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::figures::cycles::Cycle;
-use crate::report::catalogue::{A, AFTER_NUDGE};
+use crate::report::catalogue::{View, A, AFTER_NUDGE};
 use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, mib, Cell, Column, Table};
 
@@ -36,11 +36,7 @@ pub(super) fn observer_line(s: &Summary, out: &mut String) {
 
 /// A after an idle drain next to the figure after the nudge, for scenarios with a nudge.
 pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
-    if !s
-        .variants
-        .iter()
-        .any(|v| v.medians.rss_after_nudge_bytes.is_some())
-    {
+    if !s.variants.iter().any(|v| AFTER_NUDGE.has(&v.medians)) {
         return;
     }
     out.push_str("### Idle, then a trickle of traffic\n\n");
@@ -79,8 +75,8 @@ pub(super) fn leak_or_retention(s: &Summary, out: &mut String) {
 fn nudge_table(s: &Summary) -> Table {
     let mut t = Table::new([
         Column::left("variant"),
-        Column::right(A.markdown_title_as("A, idle")),
-        Column::right(AFTER_NUDGE.markdown_title()),
+        A.titled("A, idle").column(View::Results),
+        AFTER_NUDGE.column(View::Results),
         Column::right("given back on activity (MiB)"),
     ]);
     for v in &s.variants {
@@ -89,20 +85,19 @@ fn nudge_table(s: &Summary) -> Table {
             Cell::text(&v.name),
             A.of(m),
             AFTER_NUDGE.of(m),
-            given_back(m.rss_after_drain_bytes, m.rss_after_nudge_bytes),
+            given_back(A.plotted(m), AFTER_NUDGE.plotted(m)),
         ]);
     }
     t
 }
 
-/// A less the figure after the nudge in MiB, rounded to 0.1 without a `-0.0` for a few pages
+/// A less the figure after the nudge (MiB), rounded to 0.1 without a `-0.0` for a few pages
 /// more.
-fn given_back(a: Option<u64>, nudged: Option<u64>) -> Cell {
-    let (Some(a), Some(n)) = (a, nudged) else {
-        return Cell::missing();
-    };
-    let mib = (a as f64 - n as f64) / f64::from(1 << 20);
-    Cell::fixed(Some((mib * 10.0).round() / 10.0 + 0.0), 1)
+fn given_back(a: Option<f64>, nudged: Option<f64>) -> Cell {
+    let given = a
+        .zip(nudged)
+        .map(|(a, n)| ((a - n) * 10.0).round() / 10.0 + 0.0);
+    Cell::fixed(given, 1)
 }
 
 /// Each variant's verdict and its peaks and after-drain figures cycle by cycle.
@@ -118,7 +113,9 @@ fn cycles_table(s: &Summary) -> Table {
         let verdict = v.medians.cycle_verdict.as_ref();
         t.row(vec![
             Cell::text(&v.name),
-            verdict.map_or_else(Cell::missing, |c| Cell::text(c.verdict.as_str()).strong()),
+            verdict.map_or_else(Cell::missing, |c| {
+                Cell::text(c.verdict.as_str()).strong_if(true)
+            }),
             per_cycle(v, |c| c.peak_bytes),
             per_cycle(v, |c| c.after_drain_bytes),
             Cell::text(verdict.map(|c| c.decided_by.clone()).unwrap_or_default()),
@@ -136,4 +133,36 @@ fn per_cycle(v: &VariantSummary, f: fn(&Cycle) -> Option<u64>) -> Cell {
         .map(|c| f(c).map_or_else(|| markdown::MISSING.to_string(), mib))
         .collect();
     Cell::text(list.join(" → "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::summary::recommend::tests::{priced, priced_summary};
+    use crate::scenario::MemoryBudget;
+
+    /// A variant whose A is 5 MiB plus `retention` × 100 MiB, with this figure after the nudge.
+    fn nudged(name: &str, retention: f64, after_nudge: u64) -> VariantSummary {
+        let mut v = priced(name, &[retention], &[1.0], &[1.0]);
+        v.medians.figures.rss_after_nudge_bytes = Some(after_nudge);
+        v
+    }
+
+    /// What was given back is A less the figure after the nudge, to 0.1 MiB; a few pages more
+    /// after the nudge is `0.0`, not `-0.0`.
+    #[test]
+    fn the_nudge_table_says_what_was_given_back() {
+        let variants = vec![
+            nudged("mimalloc", 0.64, 19 << 20),
+            nudged("glibc", 0.25, (30 << 20) + 8192),
+        ];
+        let mut out = String::new();
+        idle_then_nudged(&priced_summary(variants, MemoryBudget::default()), &mut out);
+        assert!(
+            out.contains("| variant | A, idle (MiB) | after the nudge (MiB) | given back on activity (MiB) |"),
+            "{out}"
+        );
+        assert!(out.contains("| mimalloc | 69.0 | 19.0 | 50.0 |"), "{out}");
+        assert!(out.contains("| glibc | 30.0 | 30.0 | 0.0 |"), "{out}");
+    }
 }

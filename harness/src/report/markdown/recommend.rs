@@ -55,30 +55,20 @@ pub(super) fn recommendation(s: &Summary, out: &mut String) {
             let _ = write!(out, ", applied with `{line}`");
         }
         out.push_str(". ");
-        let mut costs = Vec::new();
-        if let Some(x) = &p.capacity_ratio {
-            costs.push(format!(
-                "{}× {reference}'s capacity ({})",
-                figure(x.median),
-                rounds(x)
-            ));
-        }
-        if let Some(x) = &p.p99_ratio {
-            costs.push(format!(
-                "{}× {reference}'s p99 latency{rate} ({})",
-                figure(x.median),
-                rounds(x)
-            ));
-        }
-        if let Some(x) = &p.server_cpu_ratio {
-            costs.push(format!(
-                "{}× {reference}'s server CPU per 1,000 responses ({})",
-                figure(x.median),
-                rounds(x)
-            ));
-        }
+        let mut costs: Vec<String> = ratios(p, &format!("p99 latency{rate}"))
+            .into_iter()
+            .filter_map(|(what, x)| {
+                let x = x.as_ref()?;
+                Some(format!(
+                    "{}× {reference}'s {what} ({})",
+                    figure(x.median),
+                    rounds(x)
+                ))
+            })
+            .collect();
         if let Some(x) = &p.minflt_per_response {
-            let theirs = reference_faults(s, reference)
+            let theirs = s
+                .reference_faults()
                 .map(|f| format!(" ({reference}: {})", figure(f)))
                 .unwrap_or_default();
             costs.push(format!(
@@ -166,17 +156,13 @@ pub(super) fn rate_text(c: &CostInfo) -> String {
         .unwrap_or_default()
 }
 
-/// The reference's median minor faults per response.
-fn reference_faults(s: &Summary, reference: &str) -> Option<f64> {
-    let v = s.variants.iter().find(|v| v.name == reference)?;
-    Some(
-        v.cost
-            .as_ref()?
-            .figures
-            .minflt_per_response
-            .as_ref()?
-            .median,
-    )
+/// The price's ratios to the reference, each with what it is (`p99` as the caller names it).
+fn ratios<'a>(p: &'a Priced, p99: &'a str) -> [(&'a str, &'a Option<Spread>); 3] {
+    [
+        ("capacity", &p.capacity_ratio),
+        (p99, &p.p99_ratio),
+        ("server CPU per 1,000 responses", &p.server_cpu_ratio),
+    ]
 }
 
 /// `0.60–0.66 over 3 rounds`, or `one round: no spread`.
@@ -306,16 +292,10 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
             format!("{}× ({})", figure(x.median), min_max(x))
         }
     };
-    let mut parts = Vec::new();
-    if let Some(x) = &p.capacity_ratio {
-        parts.push(format!("capacity {}", ratio(x)));
-    }
-    if let Some(x) = &p.p99_ratio {
-        parts.push(format!("p99{rate} {}", ratio(x)));
-    }
-    if let Some(x) = &p.server_cpu_ratio {
-        parts.push(format!("server CPU per 1,000 responses {}", ratio(x)));
-    }
+    let mut parts: Vec<String> = ratios(p, &format!("p99{rate}"))
+        .into_iter()
+        .filter_map(|(what, x)| Some(format!("{what} {}", ratio(x.as_ref()?))))
+        .collect();
     if let Some(x) = &p.minflt_per_response {
         parts.push(format!("{} minor faults per response", figure(x.median)));
     }
@@ -347,37 +327,9 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::recommend::tests::priced;
-    use crate::report::summary::{recommend, RunNote, VariantSummary};
+    use crate::report::summary::recommend::tests::{priced, priced_summary as summary};
+    use crate::report::summary::RunNote;
     use crate::scenario::MemoryBudget;
-
-    fn summary(variants: Vec<VariantSummary>, budget: MemoryBudget) -> Summary {
-        let recommendation = recommend(&variants, &budget);
-        Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: Some(CostInfo {
-                reference: "glibc".into(),
-                budget,
-                latency_rate: Some(330.0),
-                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
-                latency_rates: vec![],
-                processes: 2,
-                connections: 16,
-                warmup_s: 1.0,
-                capacity_s: 5.0,
-                latency_s: 5.0,
-                latency_at: 0.5,
-                nproc: Some(2),
-                server_args: vec![],
-                recommendation,
-            }),
-            warnings: vec![],
-        }
-    }
 
     fn retention(r: f64) -> MemoryBudget {
         MemoryBudget {

@@ -5,14 +5,14 @@ use std::fmt::Write as _;
 
 use super::status;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
-use crate::report::catalogue::{in_view, Figure, View, CATALOGUE};
+use crate::report::catalogue::{in_view, variants_table, Figure, View, CATALOGUE};
 use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, Cell, Column, Table};
 
 /// The figures table, its legend and the RSS plots.
 pub(super) fn figures_table(s: &Summary, out: &mut String) {
     out.push_str("## Results\n\n");
-    out.push_str(&markdown::render(&table(s, CATALOGUE)));
+    out.push_str(&markdown::render(&table(&s.variants, CATALOGUE)));
     let _ = writeln!(
         out,
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
@@ -32,28 +32,16 @@ pub(super) fn figures_table(s: &Summary, out: &mut String) {
     out.push_str("Vector versions: [rss-timeline.svg](rss-timeline.svg), [rss-summary.svg](rss-summary.svg).\n\n");
 }
 
-/// The columns of the results view: the variant, then its figures in catalogue order.
-fn columns(figures: &[&Figure]) -> Vec<Column> {
-    [
+/// The figures of the results view, one row per variant: medians over its ok runs.
+fn table(variants: &[VariantSummary], catalogue: &[&Figure]) -> Table {
+    let figures: Vec<&Figure> = in_view(catalogue, View::Results).collect();
+    let lead = [
         Column::left("variant"),
         Column::left("status"),
         Column::right("runs"),
-    ]
-    .into_iter()
-    .chain(figures.iter().map(|f| f.column(View::Results)))
-    .collect()
-}
-
-/// The figures of the results view, one row per variant: medians over its ok runs.
-fn table(s: &Summary, catalogue: &[&Figure]) -> Table {
-    let figures: Vec<&Figure> = in_view(catalogue, View::Results).collect();
-    let mut t = Table::new(columns(&figures));
-    for v in &s.variants {
-        let mut row = vec![Cell::text(&v.name), status(&v.status), runs(v)];
-        row.extend(figures.iter().map(|f| f.of_variant(v)));
-        t.row(row);
-    }
-    t
+    ];
+    let cells = |v: &VariantSummary| [Cell::text(&v.name), status(&v.status), runs(v)];
+    variants_table(variants, lead, cells, &figures, View::Results)
 }
 
 /// `3`, or `3 (2 ok)` when not every run was ok.
@@ -67,8 +55,7 @@ fn runs(v: &VariantSummary) -> Cell {
 
 /// The header line of the figures table, without its newline (tests and readers look for it).
 pub fn table_header() -> String {
-    let figures: Vec<&Figure> = in_view(CATALOGUE, View::Results).collect();
-    let header = markdown::render(&Table::new(columns(&figures)));
+    let header = markdown::render(&table(&[], CATALOGUE));
     header.lines().next().unwrap_or_default().to_string()
 }
 
@@ -76,22 +63,17 @@ pub fn table_header() -> String {
 mod tests {
     use super::*;
     use crate::figures::Figures;
-    use crate::report::catalogue::{Better, Read, Reading, Unit};
+    use crate::report::catalogue::Read;
     use crate::table::text;
 
     /// A figure no table shows yet: what adding a column costs is this entry.
-    static AFTER_RELEASE: Figure = Figure {
-        key: "rss_after_release_bytes",
-        title: "after release",
-        short: Some("rel"),
-        long: None,
-        unit: Unit::Mib,
-        precision: 1,
-        better: Better::Lower,
-        read: Read::Set(|f| Reading::bytes(f.rss_after_release_bytes)),
-        views: &[View::Results, View::Terminal],
-        headline: false,
-    };
+    static AFTER_RELEASE: Figure = Figure::new(
+        "rss_after_release_bytes",
+        "after release",
+        Read::Bytes(|f| f.rss_after_release_bytes),
+    )
+    .on_terminal("rel")
+    .shown_in(&[View::Results, View::Terminal]);
 
     fn summary() -> Summary {
         let f = Figures {
@@ -114,7 +96,7 @@ mod tests {
     fn a_catalogue_entry_is_a_column_of_the_results_and_of_the_terminal() {
         let catalogue: Vec<&Figure> = CATALOGUE.iter().copied().chain([&AFTER_RELEASE]).collect();
         let s = summary();
-        let md = markdown::render(&table(&s, &catalogue));
+        let md = markdown::render(&table(&s.variants, &catalogue));
         let lines: Vec<&str> = md.lines().collect();
         assert!(
             lines[0].ends_with("| CV of A | after release (MiB) |"),
@@ -132,7 +114,7 @@ mod tests {
     fn the_header_is_the_tables_and_a_missing_a_is_not_bold() {
         let mut s = summary();
         s.variants = vec![VariantSummary::for_test("oom", 1, None)];
-        let md = markdown::render(&table(&s, CATALOGUE));
+        let md = markdown::render(&table(&s.variants, CATALOGUE));
         assert_eq!(md.lines().next(), Some(table_header().as_str()));
         assert!(
             md.contains("| oom | **failed** | 1 (0 ok) | – | – | – |"),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::shown;
+use super::{clients, secs, shown, shown_flags};
 use crate::report::summary::Summary;
 
 /// What was run, how hard and for how long, in a paragraph.
@@ -47,16 +47,7 @@ pub(super) fn scenario_paragraph(s: &Summary, out: &mut String) {
 /// The server: the toy server's flags, or the scenario's own target.
 fn server_sentence(s: &Summary, p: &mut String) {
     let sc = &s.scenario;
-    // The listen address is always loopback:0 and the seed is above: neither says anything.
-    let mut flags = Vec::new();
-    let mut args = sc.server_args.iter();
-    while let Some(a) = args.next() {
-        if a == "--listen" || a == "--seed" {
-            args.next();
-        } else {
-            flags.push(a.as_str());
-        }
-    }
+    let flags = shown_flags(&sc.server_args);
     if let Some(t) = &sc.target {
         let how = match (t.sample.as_str(), t.max_processes) {
             ("tree", Some(n)) => format!(
@@ -89,12 +80,9 @@ fn load_sentence(s: &Summary, p: &mut String) {
         };
         let _ = write!(
             p,
-            " During the load, {} client process{} over {} connection{} {how} of `Range: bytes={}` ({}) on `{}`, \
+            " During the load, {} {how} of `Range: bytes={}` ({}) on `{}`, \
              with a {}s deadline per attempt and up to {} retr{} (backoff from {}s).",
-            l.processes,
-            if l.processes == 1 { "" } else { "es" },
-            l.connections,
-            if l.connections == 1 { "" } else { "s" },
+            clients(l.processes, l.connections),
             l.range,
             allocstorm_core::units::format_size(l.range_bytes),
             l.path,
@@ -147,10 +135,4 @@ fn sweep_sentence(s: &Summary, p: &mut String) {
             }
         );
     }
-}
-
-/// Seconds as a person writes them: `1.5`, `3`.
-fn secs(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }

@@ -4,23 +4,23 @@ use std::fmt::Write as _;
 
 use super::{shown, status};
 use crate::report::catalogue::{
-    Figure, A, ARENA_HEAPS_AFTER_DRAIN, ARENA_HEAPS_BEFORE, ARENA_HEAPS_PEAK, P, VSZ_AFTER_DRAIN,
-    VSZ_BEFORE, VSZ_PEAK,
+    Figure, View, A, ARENA_HEAPS_AFTER_DRAIN, ARENA_HEAPS_BEFORE, ARENA_HEAPS_PEAK, P,
+    VSZ_AFTER_DRAIN, VSZ_BEFORE, VSZ_PEAK,
 };
 use crate::report::summary::{Summary, SweepAt, SweepInfo};
 use crate::table::{markdown, Cell, Column, Table};
 
 /// The figures of the sweep (VSZ and arena heaps, incident 002) next to RSS, under the names
 /// the sweep gives them where they differ from the catalogue's.
-const FIGURES: [(&Figure, Option<&str>); 8] = [
-    (&VSZ_BEFORE, None),
-    (&VSZ_PEAK, None),
-    (&VSZ_AFTER_DRAIN, Some("VSZ A")),
-    (&P, Some("RSS P")),
-    (&A, Some("RSS A")),
-    (&ARENA_HEAPS_BEFORE, None),
-    (&ARENA_HEAPS_PEAK, None),
-    (&ARENA_HEAPS_AFTER_DRAIN, None),
+const FIGURES: [Figure; 8] = [
+    VSZ_BEFORE,
+    VSZ_PEAK,
+    VSZ_AFTER_DRAIN.titled("VSZ A"),
+    P.titled("RSS P"),
+    A.titled("RSS A"),
+    ARENA_HEAPS_BEFORE,
+    ARENA_HEAPS_PEAK,
+    ARENA_HEAPS_AFTER_DRAIN,
 ];
 
 /// The sweep, base variant × point: the figures it is for (VSZ and arena heaps, incident 002)
@@ -60,9 +60,7 @@ fn table(s: &Summary, sw: &SweepInfo) -> (Table, bool) {
         Some(_) => Column::right(sw.field.as_str()),
         None => Column::left(sw.field.as_str()),
     };
-    let figures = FIGURES
-        .iter()
-        .map(|(f, name)| Column::right(f.markdown_title_as(name.unwrap_or(f.title))));
+    let figures = FIGURES.iter().map(|f| f.column(View::Results));
     let mut t = Table::new(
         [
             Column::left("variant"),
@@ -83,7 +81,7 @@ fn table(s: &Summary, sw: &SweepInfo) -> (Table, bool) {
             Cell::text(point(p)),
             status(&v.status),
         ];
-        row.extend(FIGURES.iter().map(|(f, _)| f.of(m).italic_if(measured)));
+        row.extend(FIGURES.iter().map(|f| f.of(m).italic_if(measured)));
         t.row(row);
     }
     (t, as_measured)

@@ -7,10 +7,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    axis_label, draw_legend, mib, mib_label, png_svg, text_style, Figure, LegendEntry, Swatch,
-    LEGEND_WIDTH, WIDTH,
+    a_range, draw_legend, mesh, mib_label, png_svg, text_style, Figure, LegendEntry, Swatch,
+    LEGEND_WIDTH, RED, WIDTH,
 };
 use crate::record::RunStatus;
+use crate::report::catalogue::{self, A, B, P};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct SummaryBars;
@@ -21,11 +22,11 @@ impl Exporter for SummaryBars {
     }
 }
 
-/// The three figures, each its colour: the eye goes to the dark after-drain bar.
-const METRICS: [(&str, RGBColor); 3] = [
-    ("before (B)", RGBColor(170, 170, 170)),
-    ("peak (P)", RGBColor(244, 165, 130)),
-    ("after drain (A)", RGBColor(178, 24, 43)),
+/// The three figures, each its legend and colour: the eye goes to the dark after-drain bar.
+const METRICS: [(&catalogue::Figure, &str, RGBColor); 3] = [
+    (&B, "before", RGBColor(170, 170, 170)),
+    (&P, "peak", RGBColor(244, 165, 130)),
+    (&A, "after drain", RED),
 ];
 const BAR_WIDTH: f64 = 0.24;
 
@@ -38,43 +39,15 @@ impl Figure for BarsFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let s = self.input.summary;
         let n = s.variants.len().max(1);
         let values: Vec<[Option<f64>; 3]> = s
             .variants
             .iter()
-            .map(|v| {
-                let m = &v.medians;
-                [
-                    m.rss_before_bytes,
-                    m.rss_peak_bytes,
-                    m.rss_after_drain_bytes,
-                ]
-                .map(|b| b.map(mib))
-            })
+            .map(|v| METRICS.map(|(f, ..)| f.plotted(&v.medians)))
             .collect();
-        // min..max of A over the ok runs.
-        let spread: Vec<Option<(f64, f64)>> = s
-            .variants
-            .iter()
-            .map(|v| {
-                let a: Vec<f64> = v
-                    .run_figures
-                    .iter()
-                    .filter(|r| r.status.is_ok())
-                    .filter_map(|r| r.figures.rss_after_drain_bytes)
-                    .map(mib)
-                    .collect();
-                (a.len() > 1).then(|| {
-                    (
-                        a.iter().copied().fold(f64::INFINITY, f64::min),
-                        a.iter().copied().fold(0.0, f64::max),
-                    )
-                })
-            })
-            .collect();
+        let spread: Vec<Option<(f64, f64)>> = s.variants.iter().map(a_range).collect();
         let top = values
             .iter()
             .flat_map(|v| v.iter().flatten())
@@ -115,18 +88,12 @@ impl Figure for BarsFigure<'_> {
             .x_label_area_size(70)
             .y_label_area_size(100)
             .build_cartesian_2d(-0.5..(n as f64 - 0.5), 0.0..y_max)?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 20, 22)
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&label)
             .y_desc("RssAnon (MiB)")
             .x_desc("variant (medians over ok runs)")
-            .label_style(text_style(20))
-            .axis_desc_style(text_style(22))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(200, 200, 200).mix(0.6))
-            .y_label_formatter(&|v| axis_label(*v))
             .draw()?;
 
         let value_style = text_style(16).pos(Pos::new(HPos::Center, VPos::Bottom));
@@ -141,12 +108,12 @@ impl Figure for BarsFigure<'_> {
                     },
                     (c, y_max * 0.04),
                     text_style(20)
-                        .color(&RGBColor(178, 24, 43))
+                        .color(&RED)
                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                 )))?;
                 continue;
             }
-            for (k, (val, (_, color))) in vals.iter().zip(METRICS).enumerate() {
+            for (k, (val, (.., color))) in vals.iter().zip(METRICS).enumerate() {
                 let Some(val) = *val else { continue };
                 let x = c + (k as f64 - 1.0) * (BAR_WIDTH + 0.02);
                 chart.draw_series(std::iter::once(Rectangle::new(
@@ -177,9 +144,9 @@ impl Figure for BarsFigure<'_> {
 
         let entries: Vec<LegendEntry> = METRICS
             .iter()
-            .map(|(name, color)| LegendEntry {
+            .map(|(f, name, color)| LegendEntry {
                 swatch: Swatch::Block(*color),
-                label: name.to_string(),
+                label: format!("{name} ({})", f.title),
                 detail: None,
             })
             .collect();

@@ -10,8 +10,10 @@ mod price;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{axis_label, mib, png_svg, text_style, variant_color, Figure};
-use crate::report::summary::{FigureSet, VariantSummary};
+use super::{
+    axis_label, mesh, ok_runs, png_svg, text_style, variant_color, Figure, Panel, A_AXIS, RED,
+};
+use crate::report::catalogue::{A, P99, SERVER_CPU_PER_1000, THROUGHPUT};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct Cost;
@@ -29,47 +31,25 @@ struct CostFigure<'a> {
     input: &'a ReportInput<'a>,
 }
 
-/// One panel: which load figure goes on x.
-struct Panel {
-    title: &'static str,
-    x_desc: &'static str,
-    x: fn(&FigureSet) -> Option<f64>,
-}
-
+/// A load figure on x of each panel.
 const PANELS: [Panel; 3] = [
     Panel {
         title: "after-drain RSS vs throughput",
-        x_desc: "throughput (ok responses/s)",
-        x: |f| f.throughput_rps,
+        axis: "throughput (ok responses/s)",
+        figure: &THROUGHPUT,
     },
     Panel {
         title: "after-drain RSS vs p99 latency",
-        x_desc: "p99 latency (ms, from the intended send time)",
-        x: |f| f.latency_ms.p99,
+        axis: "p99 latency (ms, from the intended send time)",
+        figure: &P99,
     },
     // When the egress limit caps throughput, the price of a fix shows in the server's CPU.
     Panel {
         title: "after-drain RSS vs server CPU",
-        x_desc: "server CPU s per 1,000 ok responses",
-        x: |f| f.server_cpu_s_per_1000_responses,
+        axis: "server CPU s per 1,000 ok responses",
+        figure: &SERVER_CPU_PER_1000,
     },
 ];
-
-/// The panel's x figure, when it is a number a plot can place.
-fn x_of(p: &Panel, f: &FigureSet) -> Option<f64> {
-    (p.x)(f).filter(|x| x.is_finite() && *x >= 0.0)
-}
-
-fn a_mib(f: &FigureSet) -> Option<f64> {
-    f.rss_after_drain_bytes.map(mib)
-}
-
-fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
-    v.run_figures
-        .iter()
-        .filter(|r| r.status.is_ok())
-        .map(|r| &r.figures)
-}
 
 /// A pixel rectangle: left, top, right, bottom.
 pub(super) type Rect = (i32, i32, i32, i32);
@@ -91,12 +71,12 @@ impl CostFigure<'_> {
         let points: Vec<(usize, f64, f64)> = vs
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| Some((i, x_of(p, &v.medians)?, a_mib(&v.medians)?)))
+            .filter_map(|(i, v)| Some((i, p.of(&v.medians)?, A.plotted(&v.medians)?)))
             .collect();
         let runs: Vec<(usize, f64, f64)> = vs
             .iter()
             .enumerate()
-            .flat_map(|(i, v)| ok_runs(v).filter_map(move |f| Some((i, x_of(p, f)?, a_mib(f)?))))
+            .flat_map(|(i, v)| ok_runs(v).filter_map(move |f| Some((i, p.of(f)?, A.plotted(f)?))))
             .collect();
         let x_top = runs.iter().chain(&points).map(|p| p.1).fold(0.0, f64::max);
         let y_top = runs.iter().chain(&points).map(|p| p.2).fold(1.0, f64::max);
@@ -110,16 +90,10 @@ impl CostFigure<'_> {
             .x_label_area_size(70)
             .y_label_area_size(100)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc(p.x_desc)
-            .y_desc("RssAnon after drain (MiB)")
+        mesh(&mut chart, 18, 20)
+            .x_desc(p.axis)
+            .y_desc(A_AXIS)
             .x_label_formatter(&|v| axis_label(*v))
-            .label_style(text_style(18))
-            .axis_desc_style(text_style(20))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(200, 200, 200).mix(0.6))
-            .y_label_formatter(&|v| axis_label(*v))
             .draw()?;
 
         chart.draw_series(
@@ -147,7 +121,7 @@ impl CostFigure<'_> {
         // Said in the headroom at the top of the panel, above every point.
         let missing: Vec<&str> = vs
             .iter()
-            .filter(|v| x_of(p, &v.medians).is_none() || a_mib(&v.medians).is_none())
+            .filter(|v| p.of(&v.medians).is_none() || A.plotted(&v.medians).is_none())
             .map(|v| v.name.as_str())
             .collect();
         if !missing.is_empty() {
@@ -157,7 +131,7 @@ impl CostFigure<'_> {
             );
             chart.draw_series(std::iter::once(
                 EmptyElement::at((0.0, y_max))
-                    + Text::new(note, (10, 8), text_style(16).color(&RGBColor(178, 24, 43))),
+                    + Text::new(note, (10, 8), text_style(16).color(&RED)),
             ))?;
         }
         Ok(())
@@ -248,7 +222,6 @@ impl Figure for CostFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let title = format!(
             "The cost of each variant — {} (medians; faint dots: single runs)",
             self.input.summary.scenario.name

@@ -5,6 +5,9 @@
 //! libraries, so the text is drawn with DejaVu Sans embedded in the binary (the `dejavu` crate)
 //! through plotters' pure-Rust `ab_glyph` renderer, never font-kit/fontconfig.
 //!
+//! A plot reads a figure of the summary through its [`crate::report::catalogue`] entry
+//! ([`catalogue::Figure::plotted`]: a size in MiB), as the tables do.
+//!
 //! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded, and
 //!   under it a panel per series the scenario declares.
 //! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
@@ -19,10 +22,14 @@ pub mod timeline;
 
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use super::catalogue::{self, A};
+use super::summary::{FigureSet, VariantSummary};
 use super::{Output, ReportError};
 
 /// Large enough to read when pasted into a review at full width.
@@ -32,6 +39,15 @@ pub const HEIGHT: u32 = 900;
 pub const FONT: &str = "sans-serif";
 /// Width of the legend column at the right of the timeline and the bars.
 pub const LEGEND_WIDTH: u32 = 360;
+/// The grid lines of every chart.
+pub const GRID: RGBColor = RGBColor(200, 200, 200);
+/// What the eye should go to: A, the memory limit and budget, what could not be plotted.
+pub const RED: RGBColor = RGBColor(178, 24, 43);
+/// The y axis of the plots of after-drain RssAnon against a cost.
+pub const A_AXIS: &str = "RssAnon after drain (MiB)";
+
+/// A chart with numbers on both axes: every chart here.
+pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Registers the embedded fonts once per process.
 fn ensure_fonts() -> Result<(), String> {
@@ -46,7 +62,7 @@ fn ensure_fonts() -> Result<(), String> {
         .clone()
 }
 
-/// A plot, drawn the same way on any backend.
+/// A plot, drawn the same way on any backend (on white: [`png_svg`] fills it first).
 pub trait Figure {
     /// Width and height in pixels.
     fn size(&self) -> (u32, u32) {
@@ -68,17 +84,24 @@ pub fn png_svg(fig: &impl Figure, stem: &str) -> Result<Vec<Output>, ReportError
     ensure_fonts().map_err(|e| plot_err(&png, e))?;
     let png_bytes = png_bytes(fig).map_err(|e| plot_err(&png, format!("{e:#}")))?;
     let mut svg_text = String::new();
-    (|| -> anyhow::Result<()> {
-        let root = SVGBackend::with_string(&mut svg_text, fig.size()).into_drawing_area();
-        fig.draw(&root)?;
-        root.present()?;
-        Ok(())
-    })()
-    .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
+    draw_on(fig, SVGBackend::with_string(&mut svg_text, fig.size()))
+        .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
     Ok(vec![
         Output::new(png, png_bytes),
         Output::new(svg, svg_text),
     ])
+}
+
+/// `fig` drawn on white on `backend`.
+fn draw_on<DB: DrawingBackend>(fig: &impl Figure, backend: DB) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    fig.draw(&root)?;
+    root.present()?;
+    Ok(())
 }
 
 /// `fig` drawn on an RGB buffer and encoded as PNG with the encoder and settings plotters
@@ -87,11 +110,7 @@ fn png_bytes(fig: &impl Figure) -> anyhow::Result<Vec<u8>> {
     use image::ImageEncoder as _;
     let (w, h) = fig.size();
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
-        fig.draw(&root)?;
-        root.present()?;
-    }
+    draw_on(fig, BitMapBackend::with_buffer(&mut rgb, (w, h)))?;
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png).write_image(
         &rgb,
@@ -120,8 +139,56 @@ pub fn variant_color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-pub fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
+/// The chart's mesh as every plot draws it: no light lines, a faint grid, tick labels of
+/// `label` px and axis titles of `desc` px, y ticks written by [`axis_label`].
+pub fn mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+    label: u32,
+    desc: u32,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.label_style(text_style(label))
+        .axis_desc_style(text_style(desc))
+        .light_line_style(WHITE.mix(0.0))
+        .bold_line_style(GRID.mix(0.6))
+        .y_label_formatter(&|v| axis_label(*v));
+    mesh
+}
+
+/// One panel of a figure against another: its title, its axis and the figure it plots.
+pub struct Panel {
+    pub title: &'static str,
+    pub axis: &'static str,
+    pub figure: &'static catalogue::Figure,
+}
+
+impl Panel {
+    /// The panel's figure of a run or of the medians, when it is a number a plot can place.
+    pub fn of(&self, f: &FigureSet) -> Option<f64> {
+        self.figure
+            .plotted(f)
+            .filter(|x| x.is_finite() && *x >= 0.0)
+    }
+}
+
+/// The figures of a variant's ok runs.
+pub fn ok_runs(v: &VariantSummary) -> impl Iterator<Item = &FigureSet> {
+    v.run_figures
+        .iter()
+        .filter(|r| r.status.is_ok())
+        .map(|r| &r.figures)
+}
+
+/// The lowest and highest A (MiB) over a variant's ok runs, when it has two or more: the
+/// noise of the gate figure, drawn as a whisker.
+pub fn a_range(v: &VariantSummary) -> Option<(f64, f64)> {
+    let a: Vec<f64> = ok_runs(v).filter_map(|f| A.plotted(f)).collect();
+    (a.len() > 1).then(|| {
+        (
+            a.iter().copied().fold(f64::INFINITY, f64::min),
+            a.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        )
+    })
 }
 
 /// A number of MiB as a label: whole MiB from 10 up, one decimal below.
@@ -155,11 +222,8 @@ pub fn bold_style(size: u32) -> TextStyle<'static> {
 
 /// How a legend entry shows its series.
 pub enum Swatch {
-    Line {
-        color: RGBColor,
-        width: u32,
-        alpha: f64,
-    },
+    /// A variant's line.
+    Line(RGBColor),
     Block(RGBColor),
 }
 
@@ -168,6 +232,17 @@ pub struct LegendEntry {
     pub label: String,
     /// A second, smaller line under the label.
     pub detail: Option<String>,
+}
+
+impl LegendEntry {
+    /// The `i`th variant's line, in its colour.
+    pub fn variant(i: usize, label: String, detail: String) -> LegendEntry {
+        LegendEntry {
+            swatch: Swatch::Line(variant_color(i)),
+            label,
+            detail: Some(detail),
+        }
+    }
 }
 
 /// A legend in its own column, so it never hides data.
@@ -186,14 +261,10 @@ where
     y += 42;
     for e in entries {
         match e.swatch {
-            Swatch::Line {
-                color,
-                width,
-                alpha,
-            } => {
+            Swatch::Line(color) => {
                 area.draw(&PathElement::new(
                     vec![(x, y + 11), (x + 40, y + 11)],
-                    color.mix(alpha).stroke_width(width),
+                    color.mix(1.0).stroke_width(4),
                 ))?;
             }
             Swatch::Block(color) => {

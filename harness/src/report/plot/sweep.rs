@@ -10,10 +10,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    axis_label, draw_legend, mib, png_svg, text_style, variant_color, Figure, LegendEntry, Swatch,
-    LEGEND_WIDTH, WIDTH,
+    axis_label, draw_legend, mesh, png_svg, text_style, variant_color, Figure, LegendEntry, Panel,
+    GRID, LEGEND_WIDTH, WIDTH,
 };
-use crate::report::summary::{FigureSet, VariantSummary};
+use crate::report::catalogue::{ARENA_HEAPS_PEAK, P, VSZ_PEAK};
+use crate::report::summary::VariantSummary;
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
 pub struct Sweep;
@@ -28,28 +29,22 @@ impl Exporter for Sweep {
     }
 }
 
-/// One panel: a figure of the variant against the swept value.
-struct Panel {
-    title: &'static str,
-    y_desc: &'static str,
-    y: fn(&FigureSet) -> Option<f64>,
-}
-
+/// A figure of the variant on y of each panel, against the swept value.
 const PANELS: [Panel; 3] = [
     Panel {
         title: "VSZ at its peak",
-        y_desc: "highest VmSize during the load (MiB)",
-        y: |f| f.vsz_peak_bytes.map(mib),
+        axis: "highest VmSize during the load (MiB)",
+        figure: &VSZ_PEAK,
     },
     Panel {
         title: "RSS at its peak",
-        y_desc: "highest RssAnon during the load (MiB)",
-        y: |f| f.rss_peak_bytes.map(mib),
+        axis: "highest RssAnon during the load (MiB)",
+        figure: &P,
     },
     Panel {
         title: "glibc arena heaps at their peak",
-        y_desc: "arena heaps (64 MiB of VSZ each)",
-        y: |f| f.arena_heaps_peak.map(|n| n as f64),
+        axis: "arena heaps (64 MiB of VSZ each)",
+        figure: &ARENA_HEAPS_PEAK,
     },
 ];
 
@@ -136,12 +131,12 @@ impl<'a> SweepFigure<'a> {
     /// point), the median over its runs as measured until they ended, drawn hollow.
     fn y_of(p: &Panel, v: &VariantSummary) -> Option<(f64, bool)> {
         if v.runs_ok > 0 {
-            return (p.y)(&v.medians).map(|y| (y, true));
+            return p.of(&v.medians).map(|y| (y, true));
         }
         let mut ys: Vec<f64> = v
             .run_figures
             .iter()
-            .filter_map(|r| (p.y)(&r.figures))
+            .filter_map(|r| p.of(&r.figures))
             .collect();
         ys.sort_by(f64::total_cmp);
         ys.get(ys.len().saturating_sub(1) / 2).map(|&y| (y, false))
@@ -193,19 +188,13 @@ impl<'a> SweepFigure<'a> {
         } else {
             self.field.clone()
         };
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 18, 20)
             .disable_x_mesh()
             .x_labels(0)
             .x_desc(x_desc)
-            .y_desc(p.y_desc)
-            .label_style(text_style(18))
-            .axis_desc_style(text_style(20))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(200, 200, 200).mix(0.6))
-            .y_label_formatter(&|v| axis_label(*v))
+            .y_desc(p.axis)
             .draw()?;
-        let grid = RGBColor(200, 200, 200).mix(0.6);
+        let grid = GRID.mix(0.6);
         chart.draw_series(
             xs.iter()
                 .map(|&x| PathElement::new(vec![(x, 0.0), (x, y_max)], grid)),
@@ -248,7 +237,6 @@ impl Figure for SweepFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let title = format!(
             "VSZ, RSS and glibc arena heaps against {} — {}",
@@ -275,15 +263,8 @@ impl Figure for SweepFigure<'_> {
                             .unwrap_or_else(|| "–".into())
                     })
                     .collect();
-                LegendEntry {
-                    swatch: Swatch::Line {
-                        color: variant_color(i),
-                        width: 4,
-                        alpha: 1.0,
-                    },
-                    label: l.base.to_string(),
-                    detail: Some(format!("arena heaps {}", arenas.join(" → "))),
-                }
+                let detail = format!("arena heaps {}", arenas.join(" → "));
+                LegendEntry::variant(i, l.base.to_string(), detail)
             })
             .collect();
         let mut notes = vec![

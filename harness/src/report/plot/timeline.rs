@@ -7,19 +7,20 @@
 
 use std::ops::Range;
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    axis_label, draw_legend, mib, mib_label, png_svg, text_style, variant_color, Figure,
-    LegendEntry, Swatch, HEIGHT, LEGEND_WIDTH, WIDTH,
+    axis_label, draw_legend, mesh, mib_label, png_svg, text_style, variant_color, Chart, Figure,
+    LegendEntry, HEIGHT, LEGEND_WIDTH, RED, WIDTH,
 };
 use crate::record::{RunRecord, RunStatus};
+use crate::report::catalogue::A;
 use crate::report::series;
 use crate::report::summary::{load_start, phase};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 use crate::scenario::{SeriesKind, SeriesSpec};
+use crate::table::in_mib;
 
 pub struct Timeline;
 
@@ -44,7 +45,6 @@ const BANDS: [(&str, RGBColor); 5] = [
 
 /// Height of each declared series' panel, added under the RSS panel.
 const SERIES_PANEL_HEIGHT: u32 = 300;
-const LIMIT_COLOR: RGBColor = RGBColor(178, 24, 43);
 
 struct RunLine {
     variant: usize,
@@ -75,8 +75,6 @@ struct Panel<'p> {
     /// (a series' last `/stats` reading may be a second before it).
     kill_marks: bool,
 }
-
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 struct TimelineFigure<'a> {
     input: &'a ReportInput<'a>,
@@ -175,14 +173,9 @@ impl TimelineFigure<'_> {
                 b.tint.filled(),
             )))?;
         }
-        let mut mesh = chart.configure_mesh();
+        let mut mesh = mesh(&mut chart, 18, 22);
         mesh.y_desc(p.y_desc.as_str())
-            .label_style(text_style(18))
-            .axis_desc_style(text_style(22))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(RGBColor(200, 200, 200).mix(0.6))
-            .x_label_formatter(&|v| axis_label(*v))
-            .y_label_formatter(&|v| axis_label(*v));
+            .x_label_formatter(&|v| axis_label(*v));
         if p.x_desc {
             mesh.x_desc("seconds since the load started (s)");
         }
@@ -242,7 +235,6 @@ impl Figure for TimelineFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let (rss_area, series_area) = plot_area.split_vertically(HEIGHT);
         let series_areas = if self.series.is_empty() {
@@ -251,7 +243,12 @@ impl Figure for TimelineFigure<'_> {
             series_area.split_evenly((self.series.len(), 1))
         };
         let s = self.input.summary;
-        let mut lines = self.lines(|r| r.samples.iter().map(|s| (s.t, mib(s.rss_anon))).collect());
+        let mut lines = self.lines(|r| {
+            r.samples
+                .iter()
+                .map(|s| (s.t, in_mib(s.rss_anon)))
+                .collect()
+        });
 
         // From the start of `before`: startup and warmup are not measured figures.
         let x_min = self
@@ -282,7 +279,7 @@ impl Figure for TimelineFigure<'_> {
             .ceil();
         let x = x_min..x_max;
         let bands = self.bands(&x);
-        let limit = s.scenario.memory_limit_bytes.map(mib);
+        let limit = s.scenario.memory_limit_bytes.map(in_mib);
 
         let rss = Panel {
             caption: format!("RssAnon over time — {}", s.scenario.name),
@@ -301,14 +298,14 @@ impl Figure for TimelineFigure<'_> {
                 [(x.start, limit), (x.end, limit)],
                 14,
                 8,
-                LIMIT_COLOR.stroke_width(2),
+                RED.stroke_width(2),
             ))?;
             chart.draw_series(std::iter::once(
                 EmptyElement::at((x.start, limit))
                     + Text::new(
                         format!("memory limit {} MiB (VmRSS)", mib_label(limit)),
                         (8, -26),
-                        text_style(18).color(&LIMIT_COLOR),
+                        text_style(18).color(&RED),
                     ),
             ))?;
         }
@@ -346,7 +343,7 @@ impl Figure for TimelineFigure<'_> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let detail = match v.medians.rss_after_drain_bytes {
+                let detail = match A.plotted(&v.medians) {
                     Some(a) if v.runs_ok > 0 => {
                         let r = v
                             .medians
@@ -355,22 +352,14 @@ impl Figure for TimelineFigure<'_> {
                             .unwrap_or_default();
                         format!(
                             "A {} MiB{r} · {}/{} runs ok",
-                            mib_label(mib(a)),
+                            mib_label(a),
                             v.runs_ok,
                             v.runs
                         )
                     }
                     _ => format!("{} · {}/{} runs ok", v.status, v.runs_ok, v.runs),
                 };
-                LegendEntry {
-                    swatch: Swatch::Line {
-                        color: variant_color(i),
-                        width: 4,
-                        alpha: 1.0,
-                    },
-                    label: v.name.clone(),
-                    detail: Some(detail),
-                }
+                LegendEntry::variant(i, v.name.clone(), detail)
             })
             .collect();
         let mut notes = vec![

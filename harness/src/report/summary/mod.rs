@@ -86,6 +86,23 @@ pub struct Summary {
     pub warnings: Vec<Warning>,
 }
 
+impl Summary {
+    /// The reference variant's median minor page faults per response (`[cost]`): whether a
+    /// ratio to it says anything ([`FAULTS_FOR_A_RATIO`]).
+    pub fn reference_faults(&self) -> Option<f64> {
+        let reference = &self.cost.as_ref()?.reference;
+        let v = self.variants.iter().find(|v| &v.name == reference)?;
+        Some(
+            v.cost
+                .as_ref()?
+                .figures
+                .minflt_per_response
+                .as_ref()?
+                .median,
+        )
+    }
+}
+
 /// The summary of a report directory's records (docs/measurements.md, "Outputs").
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);

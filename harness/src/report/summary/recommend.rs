@@ -203,18 +203,9 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
     // the summary's order among equals.
     let key = |s: &Option<Spread>| s.as_ref().map(|s| s.median);
     within.sort_by(|a, b| {
-        let cap = match (key(&a.capacity_ratio), key(&b.capacity_ratio)) {
-            (Some(x), Some(y)) => y.total_cmp(&x),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        };
-        cap.then_with(|| match (key(&a.p99_ratio), key(&b.p99_ratio)) {
-            (Some(x), Some(y)) => x.total_cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        })
+        let highest = |x: &f64, y: &f64| y.total_cmp(x);
+        present_first(key(&a.capacity_ratio), key(&b.capacity_ratio), highest)
+            .then_with(|| present_first(key(&a.p99_ratio), key(&b.p99_ratio), f64::total_cmp))
     });
     let spreads: Vec<(String, Option<Spread>)> = within
         .iter()
@@ -243,6 +234,18 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
             .map(|p| p.name.clone()),
         within_budget: within,
         over_budget: over,
+    }
+}
+
+/// Two figures in the order `order` gives them; a figure before a missing one.
+fn present_first(
+    a: Option<f64>,
+    b: Option<f64>,
+    order: fn(&f64, &f64) -> std::cmp::Ordering,
+) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => order(&x, &y),
+        _ => a.is_none().cmp(&b.is_none()),
     }
 }
 
@@ -428,6 +431,38 @@ pub(crate) mod tests {
             failures: vec![],
         });
         v
+    }
+
+    /// A summary of priced variants against `glibc`, with their recommendation under `budget`.
+    pub(crate) fn priced_summary(
+        variants: Vec<VariantSummary>,
+        budget: MemoryBudget,
+    ) -> crate::report::summary::Summary {
+        let recommendation = recommend(&variants, &budget);
+        crate::report::summary::Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            shards: vec![],
+            variants,
+            cost: Some(crate::report::summary::CostInfo {
+                reference: "glibc".into(),
+                budget,
+                latency_rate: Some(330.0),
+                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
+                latency_rates: vec![],
+                processes: 2,
+                connections: 16,
+                warmup_s: 1.0,
+                capacity_s: 5.0,
+                latency_s: 5.0,
+                latency_at: 0.5,
+                nproc: Some(2),
+                server_args: vec![],
+                recommendation,
+            }),
+            warnings: vec![],
+        }
     }
 
     fn budget(retention: f64) -> MemoryBudget {

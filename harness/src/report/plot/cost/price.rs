@@ -11,11 +11,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{place_labels, Label, Rect};
-use crate::report::catalogue::{self, CAPACITY, COST_CPU_PER_1000, COST_P99, FAULTS};
-use crate::report::plot::{axis_label, mib, text_style, variant_color, Figure, WIDTH};
+use crate::report::catalogue::{self, A, CAPACITY, COST_CPU_PER_1000, COST_P99, FAULTS};
+use crate::report::plot::{a_range, mesh, text_style, variant_color, Figure, A_AXIS, GRID, WIDTH};
 use crate::report::summary::{CostInfo, Spread, VariantCost, VariantSummary, FAULTS_FOR_A_RATIO};
 use crate::report::ReportInput;
-use crate::table::ratio as figure;
+use crate::table::{in_mib, ratio as figure};
 
 pub(crate) struct PriceFigure<'a> {
     pub input: &'a ReportInput<'a>,
@@ -56,7 +56,6 @@ impl Panel {
 }
 
 const FAULTS_TITLE: &str = "minor page faults per response";
-const GRID: RGBColor = RGBColor(200, 200, 200);
 const GREY: RGBColor = RGBColor(90, 90, 90);
 
 impl PriceFigure<'_> {
@@ -67,14 +66,7 @@ impl PriceFigure<'_> {
             .latency_rate
             .map(|x| format!(" at {x:.0}/s"))
             .unwrap_or_default();
-        let ref_faults = self
-            .input
-            .summary
-            .variants
-            .iter()
-            .find(|v| &v.name == r)
-            .and_then(|v| FAULTS.spread(&v.cost.as_ref()?.figures))
-            .map(|x| x.median);
+        let ref_faults = self.input.summary.reference_faults();
         let faults = if ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO) {
             Panel::ratio(&FAULTS, FAULTS_TITLE.into(), "faults per response", r)
         } else {
@@ -133,24 +125,11 @@ impl PriceFigure<'_> {
             .enumerate()
             .filter_map(|(i, v)| {
                 let x = p.pick(v.cost.as_ref()?)?.clone();
-                let y = mib(v.medians.rss_after_drain_bytes?);
-                let a: Vec<f64> = v
-                    .run_figures
-                    .iter()
-                    .filter(|r| r.status.is_ok())
-                    .filter_map(|r| r.figures.rss_after_drain_bytes.map(mib))
-                    .collect();
-                let y_range = (a.len() > 1).then(|| {
-                    (
-                        a.iter().copied().fold(f64::INFINITY, f64::min),
-                        a.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    )
-                });
                 Some(Point {
                     i,
                     x,
-                    y,
-                    y_range,
+                    y: A.plotted(&v.medians)?,
+                    y_range: a_range(v),
                     within: self.within_budget(v),
                 })
             })
@@ -175,7 +154,7 @@ impl PriceFigure<'_> {
         let (x0, x1) = (lo - pad, hi + pad);
         let lx = |v: f64| if v > 0.0 { v.log10().max(x0) } else { x0 };
 
-        let budget = self.cost.budget.max_after_drain_bytes.map(mib);
+        let budget = self.cost.budget.max_after_drain_bytes.map(in_mib);
         let y_top = points
             .iter()
             .map(|p| p.y_range.map_or(p.y, |r| r.1))
@@ -190,17 +169,11 @@ impl PriceFigure<'_> {
             .x_label_area_size(74)
             .y_label_area_size(90)
             .build_cartesian_2d(x0..x1, 0.0..y_max)?;
-        chart
-            .configure_mesh()
+        mesh(&mut chart, 18, 19)
             .disable_x_mesh()
             .x_labels(0)
             .x_desc(p.x_desc.as_str())
-            .y_desc("RssAnon after drain (MiB)")
-            .label_style(text_style(18))
-            .axis_desc_style(text_style(19))
-            .light_line_style(WHITE.mix(0.0))
-            .bold_line_style(GRID.mix(0.6))
-            .y_label_formatter(&|v| axis_label(*v))
+            .y_desc(A_AXIS)
             .draw()?;
 
         // The x ticks, drawn here: a log axis with labels a person reads (0.5, 1, 2).
@@ -236,7 +209,7 @@ impl PriceFigure<'_> {
                 [(x0, b), (x1, b)],
                 8,
                 5,
-                RGBColor(178, 24, 43).mix(0.7).stroke_width(2),
+                RED.mix(0.7).stroke_width(2),
             ))?;
         }
 
@@ -248,36 +221,12 @@ impl PriceFigure<'_> {
             let style = color.mix(0.8).stroke_width(2);
             let (a, b) = (px(lx(pt.x.min), pt.y), px(lx(pt.x.max), pt.y));
             if b.0 - a.0 > 2 {
-                for seg in [
-                    vec![a, b],
-                    vec![(a.0, a.1 - 6), (a.0, a.1 + 6)],
-                    vec![(b.0, b.1 - 6), (b.0, b.1 + 6)],
-                ] {
-                    area.draw(&PathElement::new(
-                        seg.into_iter()
-                            .map(|(x, y)| (x - ox, y - oy))
-                            .collect::<Vec<_>>(),
-                        style,
-                    ))?;
-                }
-                bars.push((a.0, a.1 - 6, b.0, b.1 + 6));
+                bars.push(bar(area, (a, b), true, style)?);
             }
             if let Some((y_lo, y_hi)) = pt.y_range {
                 let (t, u) = (px(lx(pt.x.median), y_hi), px(lx(pt.x.median), y_lo));
                 if u.1 - t.1 > 2 {
-                    for seg in [
-                        vec![t, u],
-                        vec![(t.0 - 6, t.1), (t.0 + 6, t.1)],
-                        vec![(u.0 - 6, u.1), (u.0 + 6, u.1)],
-                    ] {
-                        area.draw(&PathElement::new(
-                            seg.into_iter()
-                                .map(|(x, y)| (x - ox, y - oy))
-                                .collect::<Vec<_>>(),
-                            style,
-                        ))?;
-                    }
-                    bars.push((t.0 - 6, t.1, t.0 + 6, u.1));
+                    bars.push(bar(area, (t, u), false, style)?);
                 }
             }
         }
@@ -315,11 +264,42 @@ impl PriceFigure<'_> {
             area.draw(&Text::new(
                 note,
                 (px0 - ox + 10, py0 - oy + 24),
-                text_style(16).color(&RGBColor(178, 24, 43)),
+                text_style(16).color(&RED),
             ))?;
         }
         Ok(())
     }
+}
+
+/// A min–max bar from `a` to `b` (pixels of the drawing: left to right when `across`, else
+/// top to bottom) with a cap at each end; the pixel rectangle it covers, for the labels to
+/// avoid.
+fn bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (a, b): ((i32, i32), (i32, i32)),
+    across: bool,
+    style: ShapeStyle,
+) -> anyhow::Result<Rect>
+where
+    DB::ErrorType: 'static,
+{
+    let cap = |(x, y): (i32, i32)| {
+        if across {
+            vec![(x, y - 6), (x, y + 6)]
+        } else {
+            vec![(x - 6, y), (x + 6, y)]
+        }
+    };
+    let (ox, oy) = area.get_base_pixel();
+    for seg in [vec![a, b], cap(a), cap(b)] {
+        let seg: Vec<_> = seg.into_iter().map(|(x, y)| (x - ox, y - oy)).collect();
+        area.draw(&PathElement::new(seg, style))?;
+    }
+    Ok(if across {
+        (a.0, a.1 - 6, b.0, b.1 + 6)
+    } else {
+        (a.0 - 6, a.1, a.0 + 6, b.1)
+    })
 }
 
 /// Ticks of a log axis over `lo..hi` (log10): the first of powers of ten, 1-2-5 and finer
@@ -366,7 +346,6 @@ impl Figure for PriceFigure<'_> {
     where
         DB::ErrorType: 'static,
     {
-        root.fill(&WHITE)?;
         let title = format!(
             "The price of each fix — {}: after-drain RssAnon against each cost",
             self.input.summary.scenario.name
@@ -383,7 +362,7 @@ impl Figure for PriceFigure<'_> {
                     parts.push(format!("retention ≤ {r:.2}"));
                 }
                 if let Some(a) = a {
-                    parts.push(format!("after drain ≤ {:.0} MiB (dashed red)", mib(a)));
+                    parts.push(format!("after drain ≤ {:.0} MiB (dashed red)", in_mib(a)));
                 }
                 format!("Hollow: over the memory budget ({})", parts.join(", "))
             }
