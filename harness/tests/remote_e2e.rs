@@ -85,9 +85,18 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let scenario = write_scenario(dir.path(), port, 2, "20s", "2s");
-    // Started first: it must be refused, not counted, and not stop the others joining.
+    // Joins first: it must be refused, not counted, and not stop the others joining. The
+    // workers start once it has been refused: started together, the two could fill the
+    // listener while the intruder sleeps between connection attempts, and it would then wait
+    // out its 20 s for a listener that never opens again.
     let mut intruder = start_worker(port, "intruder", "not-the-token", "20s");
     let mut run = start_run(&scenario);
+    let (status, intruder_err) = intruder.wait_within(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(2), "{intruder_err}");
+    assert!(
+        intruder_err.contains("refused this worker: wrong token"),
+        "{intruder_err}"
+    );
     let mut workers = [
         start_worker(port, "w0", TOKEN, "3s"),
         start_worker(port, "w1", TOKEN, "3s"),
@@ -95,12 +104,6 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
 
     let (status, stderr) = run.wait_within(Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "{stderr}");
-    let (status, intruder_err) = intruder.wait_within(Duration::from_secs(5));
-    assert_eq!(status.code(), Some(2), "{intruder_err}");
-    assert!(
-        intruder_err.contains("refused this worker: wrong token"),
-        "{intruder_err}"
-    );
     assert!(
         stderr.contains("refused load worker \"intruder\""),
         "{stderr}"
