@@ -1,0 +1,25 @@
+//! Test helper, run under a preloaded probe: allocates and holds a known number of bytes in
+//! 4 KiB blocks (below every allocator's mmap threshold), optionally forks first so that parent
+//! and child both hold them, prints `ready <pid>` per process, and exits when stdin closes.
+//!
+//! Usage: allocstorm-probe-hold <bytes> [fork]
+
+use std::io::{Read, Write};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let bytes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
+    if args.next().as_deref() == Some("fork") {
+        // SAFETY: single-threaded here apart from the probe thread, which fork does not copy.
+        if unsafe { libc::fork() } < 0 {
+            std::process::exit(2);
+        }
+    }
+    let held: Vec<Vec<u8>> = (0..bytes / 4096).map(|i| vec![i as u8; 4096]).collect();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready {}", std::process::id());
+    let _ = out.flush();
+    drop(out);
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    std::hint::black_box(&held);
+}

@@ -1,0 +1,281 @@
+//! Starting the probe: page, allocator detection, first reading, then one thread that reads and
+//! publishes every interval and never allocates (rule 16: it runs inside someone else's process).
+//!
+//! Everything that may allocate (paths, `dlsym`, jemalloc's ctl init, the thread's creation)
+//! happens in `start`, on the caller's thread. The thread's loop makes only the allocator's
+//! stats calls, `clock_gettime` and `clock_nanosleep`. Any failure ends the loop quietly; a
+//! panic is caught at the thread's entry and never reaches the host.
+
+use std::ffi::c_void;
+use std::fmt;
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::detect::detect;
+use crate::figure::Allocator;
+use crate::page::{self, Header, Page};
+use crate::source::Source;
+
+/// Shortest and longest interval `start` accepts.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// The thread's name in `/proc/<pid>/task/*/comm` (15 bytes at most).
+pub const THREAD_NAME: &std::ffi::CStr = c"allocstormprobe";
+/// Stack of the probe thread: its loop needs little; this keeps VSZ honest.
+const STACK_BYTES: usize = 256 * 1024;
+
+/// A started probe.
+#[derive(Debug)]
+pub struct Probe {
+    pub path: PathBuf,
+    pub allocator: Allocator,
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    Interval(Duration),
+    /// A probe already publishes for this process (started twice, or linked and preloaded).
+    AlreadyRunning,
+    Page {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Thread(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Interval(d) => write!(
+                f,
+                "probe interval {d:?} is outside {MIN_INTERVAL:?}..={MAX_INTERVAL:?}"
+            ),
+            StartError::AlreadyRunning => write!(f, "a probe already publishes for this process"),
+            StartError::Page { path, source } => {
+                write!(f, "cannot create probe page {}: {source}", path.display())
+            }
+            StartError::Thread(e) => write!(f, "cannot start the probe thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// What a forked child needs to start its own probe: set by the first `start`.
+struct Config {
+    dir: PathBuf,
+    interval: Duration,
+}
+
+static CONFIG: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
+/// The pid a probe was started for: a forked child sees its parent's and starts anew.
+static STARTED_PID: AtomicI32 = AtomicI32::new(0);
+/// The page this process image publishes to; a forked child unmaps its parent's.
+static ACTIVE_PAGE: AtomicPtr<Page> = AtomicPtr::new(std::ptr::null_mut());
+static ATFORK: Once = Once::new();
+
+/// Starts publishing `<dir>/probe-<pid>.page` every `interval`. Once per process; a forked
+/// child starts its own page and thread (see `in_forked_child`).
+pub fn start(dir: &Path, interval: Duration) -> Result<Probe, StartError> {
+    if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
+        return Err(StartError::Interval(interval));
+    }
+    // SAFETY: getpid cannot fail.
+    let pid = unsafe { libc::getpid() };
+    if STARTED_PID.swap(pid, Ordering::AcqRel) == pid {
+        return Err(StartError::AlreadyRunning);
+    }
+    remember(dir, interval);
+    let started = start_for(dir, interval, pid as u32);
+    if started.is_err() {
+        STARTED_PID.store(0, Ordering::Release);
+    }
+    started
+}
+
+fn remember(dir: &Path, interval: Duration) {
+    let config = Box::into_raw(Box::new(Config {
+        dir: dir.to_path_buf(),
+        interval,
+    }));
+    let null = std::ptr::null_mut();
+    if CONFIG
+        .compare_exchange(null, config, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // SAFETY: ours, never shared.
+        drop(unsafe { Box::from_raw(config) });
+    }
+    ATFORK.call_once(|| {
+        // SAFETY: registers a plain extern "C" handler; failure only loses fork support.
+        unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
+    });
+}
+
+fn start_for(dir: &Path, interval: Duration, pid: u32) -> Result<Probe, StartError> {
+    let detected = detect();
+    let path = page::page_path(dir, pid);
+    let header = Header {
+        pid,
+        allocator: detected.allocator,
+        interval_ns: interval.as_nanos() as u64,
+        malloc_library: &detected.malloc_library,
+    };
+    let page = open_page(&path, &header)?;
+    ACTIVE_PAGE.store(page as *const Page as *mut Page, Ordering::Release);
+    let publisher: &'static Publisher = Box::leak(Box::new(Publisher {
+        page,
+        source: detected.source,
+        interval_ns: header.interval_ns,
+    }));
+    // The first reading, here: whatever allocates on first use does so on the caller's thread.
+    if let Some(now) = monotonic_ns() {
+        page.publish(now, &publisher.source.read());
+    }
+    spawn(publisher).map_err(StartError::Thread)?;
+    Ok(Probe {
+        path,
+        allocator: detected.allocator,
+    })
+}
+
+/// Creates the page. A page already there for our pid is either another probe in this process
+/// (its thread is one of ours: refuse) or left by an earlier image of this pid, before an
+/// `exec` or from a dead process whose pid was reused (replace it).
+fn open_page(path: &Path, header: &Header) -> Result<&'static Page, StartError> {
+    let err = |source| StartError::Page {
+        path: path.to_path_buf(),
+        source,
+    };
+    match page::create(path, header) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if writer_lives_here(path) {
+                return Err(StartError::AlreadyRunning);
+            }
+            std::fs::remove_file(path).map_err(err)?;
+            page::create(path, header).map_err(err)
+        }
+        other => other.map_err(err),
+    }
+}
+
+fn writer_lives_here(path: &Path) -> bool {
+    let tid = match crate::reader::PageReader::open(path) {
+        Ok(reader) => reader.writer_tid(),
+        Err(_) => return false,
+    };
+    // 0: its thread has not started yet, so it was created a moment ago by this image.
+    tid == Some(0) || tid.is_some_and(|t| Path::new(&format!("/proc/self/task/{t}")).exists())
+}
+
+/// The atfork child handler: this image's page is the parent's (unmap it), and no thread of the
+/// parent's survived; start a page and thread for the child's pid. Best effort: a child that
+/// execs at once leaves a page that goes stale; `vfork`/`posix_spawn` children run no handler.
+extern "C" fn in_forked_child() {
+    let _ = catch_unwind(|| {
+        let parent_page = ACTIVE_PAGE.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        if !parent_page.is_null() {
+            // SAFETY: the parent's page mapping, which nothing in this child uses any more.
+            unsafe { libc::munmap(parent_page as *mut c_void, page::PAGE_BYTES) };
+        }
+        let config = CONFIG.load(Ordering::Acquire);
+        if !config.is_null() {
+            // SAFETY: set once by `remember` and never freed.
+            let config = unsafe { &*config };
+            let _ = start(&config.dir, config.interval);
+        }
+    });
+}
+
+/// What the probe thread owns: leaked at start, lives as long as the process.
+struct Publisher {
+    page: &'static Page,
+    source: Source,
+    interval_ns: u64,
+}
+
+fn spawn(publisher: &'static Publisher) -> io::Result<()> {
+    // SAFETY: attr is initialised before use and destroyed after; the argument is 'static.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstacksize(&mut attr, STACK_BYTES);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let mut thread: libc::pthread_t = std::mem::zeroed();
+        let arg = publisher as *const Publisher as *mut c_void;
+        let rc = libc::pthread_create(&mut thread, &attr, thread_main, arg);
+        libc::pthread_attr_destroy(&mut attr);
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+    }
+    Ok(())
+}
+
+extern "C" fn thread_main(arg: *mut c_void) -> *mut c_void {
+    // SAFETY: `spawn` passes a leaked &'static Publisher.
+    let publisher = unsafe { &*(arg as *const Publisher) };
+    let _ = catch_unwind(AssertUnwindSafe(|| publisher.run()));
+    std::ptr::null_mut()
+}
+
+impl Publisher {
+    /// The loop. Allocation-free: returns (and the thread ends) on the first clock failure.
+    fn run(&self) -> Option<()> {
+        // SAFETY: static NUL-terminated name of at most 15 bytes; gettid cannot fail.
+        unsafe {
+            libc::pthread_setname_np(libc::pthread_self(), THREAD_NAME.as_ptr());
+            self.page
+                .thread_tid
+                .store(libc::gettid() as u32, Ordering::Relaxed);
+        }
+        let mut next = monotonic_ns()?;
+        loop {
+            next = next.saturating_add(self.interval_ns);
+            sleep_until(next)?;
+            let figures = self.source.read();
+            let now = monotonic_ns()?;
+            self.page.publish(now, &figures);
+            // Fell behind (a stopped or starved process): skip the missed ticks, no burst.
+            next = next.max(now);
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in ns, the clock readers compare ages with.
+pub fn monotonic_ns() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+fn sleep_until(deadline_ns: u64) -> Option<()> {
+    let ts = libc::timespec {
+        tv_sec: (deadline_ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (deadline_ns % 1_000_000_000) as libc::c_long,
+    };
+    loop {
+        // SAFETY: valid timespec; absolute time, so a signal's EINTR just sleeps again.
+        let rc = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        match rc {
+            0 => return Some(()),
+            libc::EINTR => continue,
+            _ => return None,
+        }
+    }
+}
