@@ -1,0 +1,195 @@
+//! The built `.so` preloaded into a helper that holds a known amount, under each allocator
+//! installed here (`make deps`); one without the library is skipped with the reason printed.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use allocstorm_probe::{page_path, read, Allocator, Figure, Snapshot};
+
+const HELD: u64 = 8 << 20;
+const DEADLINE: Duration = Duration::from_secs(20);
+const LIBS: &str = "/usr/lib/x86_64-linux-gnu";
+
+/// Cargo builds the lib's cdylib beside the test binaries' `deps/` directory.
+fn probe_so() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let so = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("liballocstorm_probe.so");
+    assert!(
+        so.exists(),
+        "{} missing: cargo build -p allocstorm-probe",
+        so.display()
+    );
+    so
+}
+
+/// The helper and whatever it forked; killed and reaped on drop, pass or fail.
+struct Held {
+    child: Child,
+    pids: Vec<u32>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        for pid in &self.pids[1..] {
+            // SAFETY: a pid the helper forked and reported.
+            unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hold(preload: &[&Path], dir: Option<&Path>, fork: bool) -> Held {
+    let preload: Vec<String> = preload.iter().map(|p| p.display().to_string()).collect();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_allocstorm-probe-hold"));
+    cmd.arg(HELD.to_string())
+        .args(fork.then_some("fork"))
+        .env("LD_PRELOAD", preload.join(" "))
+        .env("ALLOCSTORM_PROBE_INTERVAL_MS", "5")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    match dir {
+        Some(dir) => cmd.env("ALLOCSTORM_PROBE_DIR", dir),
+        None => cmd.env_remove("ALLOCSTORM_PROBE_DIR"),
+    };
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut held = Held {
+        pids: vec![child.id()],
+        child,
+    };
+    let ready = |line: String| line.strip_prefix("ready ").unwrap().parse::<u32>().unwrap();
+    let mut pids: Vec<u32> = (0..if fork { 2 } else { 1 })
+        .map(|_| ready(lines.next().unwrap().unwrap()))
+        .collect();
+    pids.sort_by_key(|p| *p != held.pids[0]);
+    held.pids = pids;
+    held
+}
+
+/// Polls the page until a reading taken after the helper said ready.
+fn reading_after_ready(dir: &Path, pid: u32) -> Snapshot {
+    let path = page_path(dir, pid);
+    let ready_at = monotonic_ns();
+    let start = Instant::now();
+    loop {
+        let last = read(&path);
+        match &last {
+            Ok(snap) if snap.time_ns > ready_at => return snap.clone(),
+            _ if start.elapsed() > DEADLINE => panic!("{}: {last:?}", path.display()),
+            _ => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out pointer.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
+        0
+    );
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Runs the helper under `library` (None: glibc) and checks allocator, figures, in use.
+fn check(library: Option<&str>, allocator: Allocator, holds: Figure) {
+    let lib = library.map(|l| Path::new(LIBS).join(l));
+    if let Some(lib) = lib.as_ref().filter(|l| !l.exists()) {
+        eprintln!("skipped: {} is not installed (make deps)", lib.display());
+        return;
+    }
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let preload: Vec<&Path> = lib
+        .iter()
+        .map(|l| l.as_path())
+        .chain([so.as_path()])
+        .collect();
+    let held = hold(&preload, Some(dir.path()), false);
+    let snap = reading_after_ready(dir.path(), held.pids[0]);
+    assert_eq!(
+        snap.allocator, allocator,
+        "malloc in {}",
+        snap.malloc_library
+    );
+    assert_eq!(snap.pid, held.pids[0]);
+    if let Some(l) = library {
+        assert!(snap.malloc_library.ends_with(l), "{}", snap.malloc_library);
+    }
+    for (figure, value) in snap.figures() {
+        let ours = figure.allocator() == allocator;
+        assert_eq!(value.is_some(), ours, "{} = {value:?}", figure.name());
+    }
+    let value = snap.get(holds).unwrap();
+    assert!(value >= HELD, "{} = {value}, held {HELD}", holds.name());
+}
+
+#[test]
+fn under_glibc_the_page_says_glibc_and_in_use_covers_what_is_held() {
+    check(None, Allocator::Glibc, Figure::GlibcInUse);
+}
+
+#[test]
+fn under_jemalloc_the_page_says_jemalloc_with_its_figures() {
+    check(
+        Some("libjemalloc.so.2"),
+        Allocator::Jemalloc,
+        Figure::JemallocAllocated,
+    );
+}
+
+#[test]
+fn under_tcmalloc_the_page_says_tcmalloc_with_its_figures() {
+    check(
+        Some("libtcmalloc_minimal.so.4"),
+        Allocator::Tcmalloc,
+        Figure::TcmallocAllocated,
+    );
+}
+
+#[test]
+fn under_mimalloc_the_page_says_mimalloc_with_committed_and_no_in_use() {
+    check(
+        Some("libmimalloc.so.2"),
+        Allocator::Mimalloc,
+        Figure::MimallocCommitted,
+    );
+}
+
+#[test]
+fn a_forked_child_publishes_its_own_page() {
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let held = hold(&[&so], Some(dir.path()), true);
+    for pid in &held.pids {
+        let snap = reading_after_ready(dir.path(), *pid);
+        assert_eq!(snap.pid, *pid);
+        assert!(snap.get(Figure::GlibcInUse).unwrap() >= HELD);
+    }
+    let parent = read(&page_path(dir.path(), held.pids[0])).unwrap();
+    let child = read(&page_path(dir.path(), held.pids[1])).unwrap();
+    assert_ne!(parent.thread_tid, child.thread_tid);
+}
+
+#[test]
+fn without_the_directory_variable_the_preloaded_probe_does_nothing() {
+    let so = probe_so();
+    let held = hold(&[&so], None, false);
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", held.pids[0])).unwrap();
+    for task in tasks {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap();
+        assert_ne!(comm.trim(), "allocstormprobe");
+    }
+}
