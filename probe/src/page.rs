@@ -97,7 +97,7 @@ pub fn page_path(dir: &Path, pid: u32) -> PathBuf {
     dir.join(format!("probe-{pid}.page"))
 }
 
-/// Creates the file (O_EXCL, 0600), sizes and maps it, and writes the header. The mapping is
+/// Creates the file (O_EXCL, 0600), allocates and maps it, and writes the header. The mapping is
 /// never unmapped while the publisher runs.
 pub fn create(path: &Path, header: &Header) -> io::Result<&'static Page> {
     let file = OpenOptions::new()
@@ -106,7 +106,13 @@ pub fn create(path: &Path, header: &Header) -> io::Result<&'static Page> {
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.set_len(PAGE_BYTES as u64)?;
+    // Allocate the page's block now, not on the first store: on a full tmpfs a store into a
+    // hole of a shared mapping is a SIGBUS in the host; here it is an error from `start`.
+    // SAFETY: a file descriptor we own.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, PAGE_BYTES as libc::off_t) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
     let page = map(file.as_raw_fd(), libc::PROT_READ | libc::PROT_WRITE)? as *mut Page;
     // SAFETY: a fresh, zeroed, page-sized shared mapping that nothing else writes yet; it is
     // never unmapped while the publisher runs.
