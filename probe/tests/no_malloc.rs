@@ -39,37 +39,37 @@ fn mallocs_by(tid: u32) -> u64 {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     count();
     __libc_malloc(size)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     count();
     __libc_calloc(n, size)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     count();
     __libc_realloc(ptr, size)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
+unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
     count();
     __libc_memalign(align, size)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
     count();
     __libc_memalign(align, size)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
+unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> i32 {
     count();
     let p = __libc_memalign(align, size);
     if p.is_null() {
