@@ -40,6 +40,9 @@ pub struct Page {
     pub allocator: u32,
     pub slots: u32,
     pub interval_ns: u64,
+    /// Which process image wrote the page: the first 8 bytes of `AT_RANDOM`, new at each
+    /// `exec`, the same in a fork or in a second copy of the probe within one image.
+    pub image: u64,
     /// Seqlock: odd while a reading is being written.
     pub seq: AtomicU64,
     /// CLOCK_MONOTONIC of the reading, ns.
@@ -89,7 +92,21 @@ pub struct Header<'a> {
     pub pid: u32,
     pub allocator: Allocator,
     pub interval_ns: u64,
+    pub image: u64,
     pub malloc_library: &'a [u8],
+}
+
+/// This process image's identity for `Page::image`: 0 when the kernel gives no `AT_RANDOM`.
+pub fn this_image() -> u64 {
+    // SAFETY: AT_RANDOM points at 16 bytes the kernel placed for this image, or is 0.
+    unsafe {
+        let random = libc::getauxval(libc::AT_RANDOM) as *const u64;
+        if random.is_null() {
+            0
+        } else {
+            random.read_unaligned()
+        }
+    }
 }
 
 /// `<dir>/probe-<pid>.page`: the harness finds pages by this name.
@@ -133,6 +150,7 @@ pub unsafe fn write_header(page: *mut Page, header: &Header) {
     (*page).allocator = header.allocator as u32;
     (*page).slots = SLOTS as u32;
     (*page).interval_ns = header.interval_ns;
+    (*page).image = header.image;
     let n = header.malloc_library.len().min(LIBRARY_BYTES - 1);
     let library = &mut (*page).malloc_library;
     library[..n].copy_from_slice(&header.malloc_library[..n]);

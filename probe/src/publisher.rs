@@ -123,6 +123,7 @@ fn start_for(dir: &Path, interval: Duration, pid: u32) -> Result<Probe, StartErr
         pid,
         allocator: detected.allocator,
         interval_ns: interval.as_nanos() as u64,
+        image: page::this_image(),
         malloc_library: &detected.malloc_library,
     };
     let page = open_page(&path, &header)?;
@@ -143,9 +144,9 @@ fn start_for(dir: &Path, interval: Duration, pid: u32) -> Result<Probe, StartErr
     })
 }
 
-/// Creates the page. A page already there for our pid is either another probe in this process
-/// (its thread is one of ours: refuse) or left by an earlier image of this pid, before an
-/// `exec` or from a dead process whose pid was reused (replace it).
+/// Creates the page. A page already there for our pid was written either by this process
+/// image (a second copy of the probe, linked and preloaded: refuse) or by an earlier one, before
+/// an `exec` or a dead process whose pid was reused (replace it).
 fn open_page(path: &Path, header: &Header) -> Result<&'static Page, StartError> {
     let err = |source| StartError::Page {
         path: path.to_path_buf(),
@@ -153,7 +154,10 @@ fn open_page(path: &Path, header: &Header) -> Result<&'static Page, StartError> 
     };
     match page::create(path, header) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            if writer_lives_here(path) {
+            let writer = crate::reader::PageReader::open(path)
+                .ok()
+                .and_then(|r| r.writer_image());
+            if writer == Some(header.image) {
                 return Err(StartError::AlreadyRunning);
             }
             std::fs::remove_file(path).map_err(err)?;
@@ -161,15 +165,6 @@ fn open_page(path: &Path, header: &Header) -> Result<&'static Page, StartError> 
         }
         other => other.map_err(err),
     }
-}
-
-fn writer_lives_here(path: &Path) -> bool {
-    let tid = match crate::reader::PageReader::open(path) {
-        Ok(reader) => reader.writer_tid(),
-        Err(_) => return false,
-    };
-    // 0: its thread has not started yet, so it was created a moment ago by this image.
-    tid == Some(0) || tid.is_some_and(|t| Path::new(&format!("/proc/self/task/{t}")).exists())
 }
 
 /// The atfork child handler: this image's page is the parent's (unmap it), and no thread of the

@@ -155,11 +155,10 @@ impl PageReader {
         snapshot(self.page(), now, self.max_age)
     }
 
-    /// The publishing thread's tid, if the page has a valid magic.
-    pub(crate) fn writer_tid(&self) -> Option<u32> {
+    /// The process image that wrote the page, if the page has a valid magic.
+    pub(crate) fn writer_image(&self) -> Option<u64> {
         let page = self.page();
-        (page.magic.load(Ordering::Acquire) == MAGIC)
-            .then(|| page.thread_tid.load(Ordering::Relaxed))
+        (page.magic.load(Ordering::Acquire) == MAGIC).then_some(page.image)
     }
 
     fn page(&self) -> &Page {
@@ -267,6 +266,7 @@ mod tests {
             pid: 42,
             allocator: Allocator::Glibc,
             interval_ns: SECOND / 20,
+            image: 7,
             malloc_library: b"/lib/x86_64-linux-gnu/libc.so.6",
         })
     }

@@ -47,11 +47,31 @@ impl Drop for Held {
     }
 }
 
-fn hold(preload: &[&Path], dir: Option<&Path>, fork: bool) -> Held {
+/// How the helper runs: alone, forking once, or exec'd by a shell (same pid, new image).
+#[derive(Clone, Copy, PartialEq)]
+enum Run {
+    Alone,
+    Forking,
+    ExecdByShell,
+}
+
+fn hold(preload: &[&Path], dir: Option<&Path>, run: Run) -> Held {
     let preload: Vec<String> = preload.iter().map(|p| p.display().to_string()).collect();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_allocstorm-probe-hold"));
+    let helper = env!("CARGO_BIN_EXE_allocstorm-probe-hold");
+    let mut cmd = match run {
+        Run::Alone => Command::new(helper),
+        Run::Forking => {
+            let mut c = Command::new(helper);
+            c.arg("--fork");
+            c
+        }
+        Run::ExecdByShell => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(format!("exec '{helper}' \"$0\""));
+            c
+        }
+    };
     cmd.arg(HELD.to_string())
-        .args(fork.then_some("fork"))
         .env("LD_PRELOAD", preload.join(" "))
         .env("ALLOCSTORM_PROBE_INTERVAL_MS", "5")
         .stdin(Stdio::piped())
@@ -67,7 +87,7 @@ fn hold(preload: &[&Path], dir: Option<&Path>, fork: bool) -> Held {
         child,
     };
     let ready = |line: String| line.strip_prefix("ready ").unwrap().parse::<u32>().unwrap();
-    let mut pids: Vec<u32> = (0..if fork { 2 } else { 1 })
+    let mut pids: Vec<u32> = (0..if run == Run::Forking { 2 } else { 1 })
         .map(|_| ready(lines.next().unwrap().unwrap()))
         .collect();
     pids.sort_by_key(|p| *p != held.pids[0]);
@@ -117,7 +137,7 @@ fn check(library: Option<&str>, allocator: Allocator, holds: Figure) {
         .map(|l| l.as_path())
         .chain([so.as_path()])
         .collect();
-    let held = hold(&preload, Some(dir.path()), false);
+    let held = hold(&preload, Some(dir.path()), Run::Alone);
     let snap = reading_after_ready(dir.path(), held.pids[0]);
     assert_eq!(
         snap.allocator, allocator,
@@ -172,7 +192,7 @@ fn under_mimalloc_the_page_says_mimalloc_with_committed_and_no_in_use() {
 fn a_forked_child_publishes_its_own_page() {
     let so = probe_so();
     let dir = tempfile::tempdir().unwrap();
-    let held = hold(&[&so], Some(dir.path()), true);
+    let held = hold(&[&so], Some(dir.path()), Run::Forking);
     for pid in &held.pids {
         let snap = reading_after_ready(dir.path(), *pid);
         assert_eq!(snap.pid, *pid);
@@ -186,10 +206,20 @@ fn a_forked_child_publishes_its_own_page() {
 #[test]
 fn without_the_directory_variable_the_preloaded_probe_does_nothing() {
     let so = probe_so();
-    let held = hold(&[&so], None, false);
+    let held = hold(&[&so], None, Run::Alone);
     let tasks = std::fs::read_dir(format!("/proc/{}/task", held.pids[0])).unwrap();
     for task in tasks {
         let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap();
         assert_ne!(comm.trim(), "allocstormprobe");
     }
+}
+
+#[test]
+fn an_execd_image_replaces_the_page_its_pid_had_before_exec() {
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let held = hold(&[&so], Some(dir.path()), Run::ExecdByShell);
+    let snap = reading_after_ready(dir.path(), held.pids[0]);
+    assert_eq!(snap.pid, held.pids[0]);
+    assert!(snap.get(Figure::GlibcInUse).unwrap() >= HELD);
 }

@@ -2,14 +2,14 @@
 //! 4 KiB blocks (below every allocator's mmap threshold), optionally forks first so that parent
 //! and child both hold them, prints `ready <pid>` per process, and exits when stdin closes.
 //!
-//! Usage: allocstorm-probe-hold <bytes> [fork]
+//! Usage: allocstorm-probe-hold [--fork] <bytes>
 
 use std::io::{Read, Write};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let bytes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-    if args.next().as_deref() == Some("fork") {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bytes: usize = args.last().and_then(|a| a.parse().ok()).unwrap_or(0);
+    if args.iter().any(|a| a == "--fork") {
         // SAFETY: single-threaded here apart from the probe thread, which fork does not copy.
         if unsafe { libc::fork() } < 0 {
             std::process::exit(2);
