@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-use crate::detect::detect;
+use crate::detect::{detect, Detected};
 use crate::figure::Allocator;
 use crate::page::{self, Header, Page};
 use crate::source::Source;
@@ -65,10 +65,13 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// What a forked child needs to start its own probe: set by the first `start`.
+/// What a forked child needs to start its own probe, kept by the first `start`: the child reuses
+/// the detection (same address space) instead of calling `dlsym`, whose loader lock another
+/// parent thread may have held at the fork.
 struct Config {
     dir: PathBuf,
     interval: Duration,
+    detected: Detected,
 }
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
@@ -89,40 +92,40 @@ pub fn start(dir: &Path, interval: Duration) -> Result<Probe, StartError> {
     if STARTED_PID.swap(pid, Ordering::AcqRel) == pid {
         return Err(StartError::AlreadyRunning);
     }
-    remember(dir, interval);
-    let started = start_for(dir, interval, pid as u32);
-    if started.is_err() {
-        STARTED_PID.store(0, Ordering::Release);
-    }
-    started
-}
-
-fn remember(dir: &Path, interval: Duration) {
-    let config = Box::into_raw(Box::new(Config {
+    let config = Config {
         dir: dir.to_path_buf(),
         interval,
-    }));
-    let null = std::ptr::null_mut();
-    if CONFIG
-        .compare_exchange(null, config, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
-        // SAFETY: ours, never shared.
-        drop(unsafe { Box::from_raw(config) });
+        detected: detect(),
+    };
+    match start_for(&config, pid as u32) {
+        Ok(probe) => {
+            remember(config);
+            Ok(probe)
+        }
+        Err(e) => {
+            STARTED_PID.store(0, Ordering::Release);
+            Err(e)
+        }
     }
+}
+
+/// Keeps the config of this image's probe for forked children (leaked: at most one per
+/// image, as `STARTED_PID` lets only one start succeed).
+fn remember(config: Config) {
+    CONFIG.store(Box::into_raw(Box::new(config)), Ordering::Release);
     ATFORK.call_once(|| {
         // SAFETY: registers a plain extern "C" handler; failure only loses fork support.
         unsafe { libc::pthread_atfork(None, None, Some(in_forked_child)) };
     });
 }
 
-fn start_for(dir: &Path, interval: Duration, pid: u32) -> Result<Probe, StartError> {
-    let detected = detect();
-    let path = page::page_path(dir, pid);
+fn start_for(config: &Config, pid: u32) -> Result<Probe, StartError> {
+    let detected = &config.detected;
+    let path = page::page_path(&config.dir, pid);
     let header = Header {
         pid,
         allocator: detected.allocator,
-        interval_ns: interval.as_nanos() as u64,
+        interval_ns: config.interval.as_nanos() as u64,
         image: page::this_image(),
         malloc_library: &detected.malloc_library,
     };
@@ -179,9 +182,14 @@ extern "C" fn in_forked_child() {
         }
         let config = CONFIG.load(Ordering::Acquire);
         if !config.is_null() {
-            // SAFETY: set once by `remember` and never freed.
+            // SAFETY: set by `remember` and never freed.
             let config = unsafe { &*config };
-            let _ = start(&config.dir, config.interval);
+            // SAFETY: getpid cannot fail.
+            let pid = unsafe { libc::getpid() };
+            STARTED_PID.store(pid, Ordering::Release);
+            if start_for(config, pid as u32).is_err() {
+                STARTED_PID.store(0, Ordering::Release);
+            }
         }
     });
 }

@@ -52,8 +52,12 @@ impl Drop for Held {
 enum Run {
     Alone,
     Forking,
+    /// `FORKS` short-lived children first, then alone.
+    ForkStorm,
     ExecdByShell,
 }
+
+const FORKS: usize = 100;
 
 fn hold(preload: &[&Path], dir: Option<&Path>, run: Run) -> Held {
     let preload: Vec<String> = preload.iter().map(|p| p.display().to_string()).collect();
@@ -63,6 +67,11 @@ fn hold(preload: &[&Path], dir: Option<&Path>, run: Run) -> Held {
         Run::Forking => {
             let mut c = Command::new(helper);
             c.arg("--fork");
+            c
+        }
+        Run::ForkStorm => {
+            let mut c = Command::new(helper);
+            c.args(["--forks", &FORKS.to_string()]);
             c
         }
         Run::ExecdByShell => {
@@ -81,14 +90,23 @@ fn hold(preload: &[&Path], dir: Option<&Path>, run: Run) -> Held {
         None => cmd.env_remove("ALLOCSTORM_PROBE_DIR"),
     };
     let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Lines arrive through a channel so that a helper stuck before `ready` fails the test at
+    // the deadline (and is killed by `Held`) instead of hanging it.
+    let (send, lines) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        stdout
+            .lines()
+            .map_while(Result::ok)
+            .try_for_each(|l| send.send(l))
+    });
     let mut held = Held {
         pids: vec![child.id()],
         child,
     };
     let ready = |line: String| line.strip_prefix("ready ").unwrap().parse::<u32>().unwrap();
     let mut pids: Vec<u32> = (0..if run == Run::Forking { 2 } else { 1 })
-        .map(|_| ready(lines.next().unwrap().unwrap()))
+        .map(|_| ready(lines.recv_timeout(DEADLINE).expect("helper not ready")))
         .collect();
     pids.sort_by_key(|p| *p != held.pids[0]);
     held.pids = pids;
@@ -222,4 +240,18 @@ fn an_execd_image_replaces_the_page_its_pid_had_before_exec() {
     let snap = reading_after_ready(dir.path(), held.pids[0]);
     assert_eq!(snap.pid, held.pids[0]);
     assert!(snap.get(Figure::GlibcInUse).unwrap() >= HELD);
+}
+
+#[test]
+fn a_hundred_forks_in_a_row_neither_deadlock_nor_miss_a_page() {
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let held = hold(&[&so], Some(dir.path()), Run::ForkStorm);
+    reading_after_ready(dir.path(), held.pids[0]);
+    let pages = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(
+        pages,
+        FORKS + 1,
+        "one page per child and one for the parent"
+    );
 }

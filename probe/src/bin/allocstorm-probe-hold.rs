@@ -2,13 +2,24 @@
 //! 4 KiB blocks (below every allocator's mmap threshold), optionally forks first so that parent
 //! and child both hold them, prints `ready <pid>` per process, and exits when stdin closes.
 //!
-//! Usage: allocstorm-probe-hold [--fork] <bytes>
+//! With `--forks N` it first forks N short-lived children one after another, each allocating and
+//! exiting at once, and waits for each: a fork that deadlocks in the probe's child handler
+//! never gets to `ready`.
+//!
+//! Usage: allocstorm-probe-hold [--fork] [--forks N] <bytes>
 
 use std::io::{Read, Write};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bytes: usize = args.last().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let storm = args.iter().position(|a| a == "--forks");
+    let storm: usize = storm
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(0);
+    for _ in 0..storm {
+        fork_and_wait();
+    }
     if args.iter().any(|a| a == "--fork") {
         // SAFETY: single-threaded here apart from the probe thread, which fork does not copy.
         if unsafe { libc::fork() } < 0 {
@@ -22,4 +33,20 @@ fn main() {
     drop(out);
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     std::hint::black_box(&held);
+}
+
+fn fork_and_wait() {
+    // SAFETY: the child only allocates and `_exit`s; the parent reaps it.
+    unsafe {
+        match libc::fork() {
+            0 => {
+                std::hint::black_box(vec![0u8; 4096]);
+                libc::_exit(0);
+            }
+            pid if pid > 0 => {
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            _ => std::process::exit(2),
+        }
+    }
 }
