@@ -201,7 +201,24 @@ struct Publisher {
     interval_ns: u64,
 }
 
+/// Starts the probe thread with every signal blocked: a thread started from a constructor
+/// exists before the host blocks its signals for `sigwait`/`signalfd`, and would otherwise
+/// take (and die of, or run the host's handler for) a signal meant for the host's own thread.
 fn spawn(publisher: &'static Publisher) -> io::Result<()> {
+    // SAFETY: attr and both masks are initialised before use; the argument is 'static; the
+    // caller's mask is restored before returning.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut callers: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut callers);
+        let started = create_thread(publisher);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &callers, std::ptr::null_mut());
+        started
+    }
+}
+
+fn create_thread(publisher: &'static Publisher) -> io::Result<()> {
     // SAFETY: attr is initialised before use and destroyed after; the argument is 'static.
     unsafe {
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();

@@ -102,6 +102,30 @@ fn the_probe_thread_allocates_nothing_while_it_publishes() {
 }
 
 #[test]
+fn the_probe_thread_blocks_every_signal_and_leaves_the_callers_mask_alone() {
+    let status = |tid: u32| std::fs::read_to_string(format!("/proc/self/task/{tid}/status"));
+    let blocked = |status: String| {
+        let line = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    // SAFETY: gettid cannot fail.
+    let me = unsafe { libc::gettid() } as u32;
+    let before = blocked(status(me).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let probe = allocstorm_probe::start(dir.path(), Duration::from_millis(5)).unwrap();
+    let snap = wait_for(&probe.path, |s| s.thread_tid != 0);
+    let probe_mask = blocked(status(snap.thread_tid).unwrap());
+    // All but SIGKILL and SIGSTOP, which cannot be blocked (glibc keeps its two internal ones).
+    let unblockable = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
+    assert_eq!(
+        probe_mask | unblockable | (0b11 << 31),
+        u64::MAX,
+        "{probe_mask:#x}"
+    );
+    assert_eq!(blocked(status(me).unwrap()), before);
+}
+
+#[test]
 fn glibc_in_use_grows_by_what_the_test_holds() {
     const HELD: u64 = 16 << 20;
     let dir = tempfile::tempdir().unwrap();

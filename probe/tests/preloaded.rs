@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use allocstorm_probe::{page_path, read, Allocator, Figure, Snapshot};
+use allocstorm_probe::{page_path, read, Allocator, Figure, PageReader, ReadError, Snapshot};
 
 const HELD: u64 = 8 << 20;
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -254,4 +254,26 @@ fn a_hundred_forks_in_a_row_neither_deadlock_nor_miss_a_page() {
         FORKS + 1,
         "one page per child and one for the parent"
     );
+}
+
+#[test]
+fn a_killed_servers_page_reads_as_stale_not_as_its_last_numbers() {
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let mut held = hold(&[&so], Some(dir.path()), Run::Alone);
+    reading_after_ready(dir.path(), held.pids[0]);
+    held.child.kill().unwrap();
+    held.child.wait().unwrap();
+    let path = page_path(dir.path(), held.pids[0]);
+    let reader = PageReader::open(&path)
+        .unwrap()
+        .with_max_age(Duration::from_millis(100));
+    let start = Instant::now();
+    loop {
+        match reader.read() {
+            Err(ReadError::Stale { .. }) => break,
+            Ok(_) if start.elapsed() < DEADLINE => std::thread::sleep(Duration::from_millis(5)),
+            other => panic!("{other:?}"),
+        }
+    }
 }
