@@ -21,5 +21,7 @@ mod source;
 pub use figure::{Allocator, Figure};
 pub use page::{page_path, MAGIC, PAGE_BYTES, VERSION};
 pub use preload::{ENV_DIR, ENV_INTERVAL_MS};
-pub use publisher::{start, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL, THREAD_NAME};
+pub use publisher::{
+    monotonic_ns, start, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL, THREAD_NAME,
+};
 pub use reader::{default_max_age, read, PageReader, ReadError, Snapshot, ATTEMPTS};

@@ -266,7 +266,8 @@ impl Publisher {
     }
 }
 
-/// CLOCK_MONOTONIC in ns, the clock readers compare ages with.
+/// CLOCK_MONOTONIC in ns: the clock of `Snapshot::time_ns`, to place readings among a reader's
+/// own events (the clock is system-wide).
 pub fn monotonic_ns() -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -3,9 +3,12 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use allocstorm_probe::{read, Allocator, Figure, Snapshot};
+use allocstorm_probe::{Allocator, Figure, Snapshot};
+use common::{wait_for, wait_for_reading_after_now};
+
+mod common;
 
 /// Counts allocations per thread (by kernel tid) in a fixed table: counting must not allocate.
 struct PerThreadCounting;
@@ -49,34 +52,6 @@ unsafe impl GlobalAlloc for PerThreadCounting {
 
 #[global_allocator]
 static ALLOCATOR: PerThreadCounting = PerThreadCounting;
-
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out pointer.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
-        0
-    );
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Reads until `done` holds, polling; fails at the deadline with the last reading.
-fn wait_for(path: &std::path::Path, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    let start = Instant::now();
-    loop {
-        let last = read(path);
-        match &last {
-            Ok(snap) if done(snap) => return snap.clone(),
-            _ if start.elapsed() > DEADLINE => panic!("no such reading in {DEADLINE:?}: {last:?}"),
-            _ => std::thread::sleep(Duration::from_millis(2)),
-        }
-    }
-}
 
 #[test]
 fn the_probe_thread_allocates_nothing_while_it_publishes() {
@@ -133,8 +108,7 @@ fn glibc_in_use_grows_by_what_the_test_holds() {
     let before = wait_for(&probe.path, |s| s.readings >= 2);
     // 4 KiB blocks: below the mmap threshold, so they are in `uordblks`, not `hblkhd`.
     let held: Vec<Vec<u8>> = (0..HELD / 4096).map(|_| vec![1u8; 4096]).collect();
-    let held_at = monotonic_ns();
-    let after = wait_for(&probe.path, |s| s.time_ns > held_at);
+    let after = wait_for_reading_after_now(&probe.path);
     let in_use = |s: &Snapshot| s.get(Figure::GlibcInUse).unwrap();
     assert!(
         in_use(&after) >= in_use(&before) + HELD,

@@ -4,9 +4,9 @@
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use allocstorm_probe::read;
+mod common;
 
 extern "C" {
     fn __libc_malloc(size: usize) -> *mut c_void;
@@ -83,14 +83,7 @@ unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: u
 fn the_probe_thread_calls_no_malloc_from_rust_or_c() {
     let dir = tempfile::tempdir().unwrap();
     let probe = allocstorm_probe::start(dir.path(), Duration::from_millis(2)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let snap = loop {
-        match read(&probe.path) {
-            Ok(s) if s.thread_tid != 0 && s.readings >= 100 => break s,
-            last if Instant::now() > deadline => panic!("no 100 readings: {last:?}"),
-            _ => std::thread::sleep(Duration::from_millis(2)),
-        }
-    };
+    let snap = common::wait_for(&probe.path, |s| s.thread_tid != 0 && s.readings >= 100);
     // SAFETY: gettid cannot fail.
     let me = unsafe { libc::gettid() } as u32;
     assert!(

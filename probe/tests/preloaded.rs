@@ -7,9 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use allocstorm_probe::{page_path, read, Allocator, Figure, PageReader, ReadError, Snapshot};
+use common::{wait_for_reading_after_now, DEADLINE};
+
+mod common;
 
 const HELD: u64 = 8 << 20;
-const DEADLINE: Duration = Duration::from_secs(20);
 const LIBS: &str = "/usr/lib/x86_64-linux-gnu";
 
 /// Cargo builds the lib's cdylib beside the test binaries' `deps/` directory.
@@ -113,32 +115,8 @@ fn hold(preload: &[&Path], dir: Option<&Path>, run: Run) -> Held {
     held
 }
 
-/// Polls the page until a reading taken after the helper said ready.
 fn reading_after_ready(dir: &Path, pid: u32) -> Snapshot {
-    let path = page_path(dir, pid);
-    let ready_at = monotonic_ns();
-    let start = Instant::now();
-    loop {
-        let last = read(&path);
-        match &last {
-            Ok(snap) if snap.time_ns > ready_at => return snap.clone(),
-            _ if start.elapsed() > DEADLINE => panic!("{}: {last:?}", path.display()),
-            _ => std::thread::sleep(Duration::from_millis(2)),
-        }
-    }
-}
-
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out pointer.
-    assert_eq!(
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) },
-        0
-    );
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    wait_for_reading_after_now(&page_path(dir, pid))
 }
 
 /// Runs the helper under `library` (None: glibc) and checks allocator, figures, in use.
