@@ -19,7 +19,7 @@ mod reader;
 mod source;
 
 pub use figure::{Allocator, Figure};
-pub use page::{page_path, MAGIC, PAGE_BYTES, VERSION};
+pub use page::{page_path, pages_in, MAGIC, PAGE_BYTES, VERSION};
 pub use preload::{ENV_DIR, ENV_INTERVAL_MS};
 pub use publisher::{
     monotonic_ns, start, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL, THREAD_NAME,

@@ -109,9 +109,29 @@ pub fn this_image() -> u64 {
     }
 }
 
+const PREFIX: &str = "probe-";
+const SUFFIX: &str = ".page";
+
 /// `<dir>/probe-<pid>.page`: the harness finds pages by this name.
 pub fn page_path(dir: &Path, pid: u32) -> PathBuf {
-    dir.join(format!("probe-{pid}.page"))
+    dir.join(format!("{PREFIX}{pid}{SUFFIX}"))
+}
+
+/// Every page in `dir` with its pid, by pid: one per process of a forking server.
+pub fn pages_in(dir: &Path) -> io::Result<Vec<(u32, PathBuf)>> {
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let pid = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?.parse().ok());
+        if let Some(pid) = pid {
+            pages.push((pid, path));
+        }
+    }
+    pages.sort();
+    Ok(pages)
 }
 
 /// Creates the file (O_EXCL, 0600), allocates and maps it, and writes the header. The mapping is
@@ -216,5 +236,29 @@ pub(crate) mod fake {
         // SAFETY: we own the page exclusively.
         unsafe { write_header(&mut *page, header) };
         page
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_in_lists_what_page_path_names_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "probe-12.page",
+            "probe-3.page",
+            "probe-x.page",
+            "other.page",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let pages = pages_in(dir.path()).unwrap();
+        let want = vec![
+            (3, page_path(dir.path(), 3)),
+            (12, page_path(dir.path(), 12)),
+        ];
+        assert_eq!(pages, want);
     }
 }
