@@ -39,10 +39,17 @@ struct Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
+        // Forked children first: until stdin closes their parent does not reap them, so their
+        // pids cannot have been reused.
         for pid in &self.pids[1..] {
-            // SAFETY: a pid the helper forked and reported.
+            // SAFETY: a pid the helper forked and reported, not yet reaped.
             unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+        }
+        drop(self.child.stdin.take());
+        // The helper reaps its forked child when stdin closes; kill it only if it is stuck.
+        let start = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) && start.elapsed() < DEADLINE / 4 {
+            std::thread::sleep(Duration::from_millis(2));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,6 +1,7 @@
 //! Test helper, run under a preloaded probe: allocates and holds a known number of bytes in
 //! 4 KiB blocks (below every allocator's mmap threshold), optionally forks first so that parent
-//! and child both hold them, prints `ready <pid>` per process, and exits when stdin closes.
+//! and child both hold them, prints `ready <pid>` per process, and exits when stdin closes (a
+//! forking parent reaps its child first).
 //!
 //! With `--forks N` it first forks N short-lived children one after another, each allocating and
 //! exiting at once, and waits for each: a fork that deadlocks in the probe's child handler
@@ -20,11 +21,13 @@ fn main() {
     for _ in 0..storm {
         fork_and_wait();
     }
-    if args.iter().any(|a| a == "--fork") {
-        // SAFETY: single-threaded here apart from the probe thread, which fork does not copy.
-        if unsafe { libc::fork() } < 0 {
-            std::process::exit(2);
-        }
+    // SAFETY: single-threaded here apart from the probe thread, which fork does not copy.
+    let forked = args
+        .iter()
+        .any(|a| a == "--fork")
+        .then(|| unsafe { libc::fork() });
+    if forked.is_some_and(|pid| pid < 0) {
+        std::process::exit(2);
     }
     let held: Vec<Vec<u8>> = (0..bytes / 4096).map(|i| vec![i as u8; 4096]).collect();
     let mut out = std::io::stdout().lock();
@@ -33,6 +36,10 @@ fn main() {
     drop(out);
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     std::hint::black_box(&held);
+    if let Some(child) = forked.filter(|pid| *pid > 0) {
+        // SAFETY: our own child: reaped here, not left to init.
+        unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+    }
 }
 
 fn fork_and_wait() {
