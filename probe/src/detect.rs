@@ -1,0 +1,74 @@
+//! Which allocator serves `malloc` here: the library `malloc` resolves to, cross-checked with
+//! the allocator API that lives in that same library.
+//!
+//! An allocator's API being present is not enough: a binary with tikv-jemallocator exports
+//! `_rjem_mallctl` while glibc still serves `malloc`, and glibc's `mallinfo2` resolves whatever
+//! serves `malloc`. So an allocator counts only when its API symbol and `malloc` live in the same
+//! object (`dladdr`'s base address). Runs once, in `start`: `dlsym` may allocate.
+
+use std::ffi::{c_void, CStr};
+
+use crate::figure::Allocator;
+use crate::source::Source;
+
+/// What `detect` found: the allocator, how to read it, where `malloc` lives.
+pub struct Detected {
+    pub allocator: Allocator,
+    pub source: Source,
+    /// Path of the object `malloc` resolves to (empty when `dladdr` cannot say).
+    pub malloc_library: Vec<u8>,
+}
+
+pub fn detect() -> Detected {
+    let malloc = symbol(c"malloc");
+    let home = malloc.and_then(object_of);
+    let malloc_library = malloc.and_then(library_of).unwrap_or_default();
+    let served = |names: &[&CStr]| -> Option<*mut c_void> {
+        let home = home?;
+        names
+            .iter()
+            .filter_map(|n| symbol(n))
+            .find(|s| object_of(*s) == Some(home))
+    };
+    let source = if let Some(f) = served(&[c"mallctl", c"_rjem_mallctl"]) {
+        Source::jemalloc(f)
+    } else if let Some(f) = served(&[c"MallocExtension_GetNumericProperty"]) {
+        Source::tcmalloc(f)
+    } else if let (Some(_), Some(f)) = (served(&[c"mi_version"]), served(&[c"mi_process_info"])) {
+        Source::mimalloc(f)
+    } else if served(&[c"mallinfo2"]).is_some() {
+        Source::Glibc
+    } else {
+        Source::Unknown
+    };
+    Detected {
+        allocator: source.allocator(),
+        source,
+        malloc_library,
+    }
+}
+
+fn symbol(name: &CStr) -> Option<*mut c_void> {
+    // SAFETY: dlsym with a NUL-terminated name; a null result means absent.
+    let s = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!s.is_null()).then_some(s)
+}
+
+fn info(addr: *mut c_void) -> Option<libc::Dl_info> {
+    // SAFETY: Dl_info is plain data; dladdr fills it and returns 0 when it cannot.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        (libc::dladdr(addr, &mut info) != 0).then_some(info)
+    }
+}
+
+/// The base address of the object `addr` lives in: the same object has the same base.
+fn object_of(addr: *mut c_void) -> Option<usize> {
+    info(addr).map(|i| i.dli_fbase as usize)
+}
+
+fn library_of(addr: *mut c_void) -> Option<Vec<u8>> {
+    let name = info(addr)?.dli_fname;
+    // SAFETY: dladdr's file name is a NUL-terminated string owned by the loader.
+    (!name.is_null()).then(|| unsafe { CStr::from_ptr(name) }.to_bytes().to_vec())
+}

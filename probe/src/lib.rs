@@ -1,0 +1,27 @@
+//! allocstorm's probe: a thread inside the server that reads its allocator's own figures every
+//! interval, without allocating, and publishes them in a shared page the harness reads from
+//! outside, as it reads `/proc`.
+//!
+//! - `figure`: which allocator, and the one list of figure slots.
+//! - `page`: the page's `#[repr(C)]` layout and the writer's side of its seqlock.
+//! - `detect`: which allocator serves `malloc` here.
+//! - `source`: reading each allocator's figures.
+//! - `publisher`: `start` — page, first reading, the probe thread, fork handling.
+//! - `preload`: the `LD_PRELOAD` entry, started from the environment.
+//! - `reader`: `read` — the harness's side.
+
+mod detect;
+mod figure;
+mod page;
+mod preload;
+mod publisher;
+mod reader;
+mod source;
+
+pub use figure::{Allocator, Figure};
+pub use page::{page_path, pages_in, MAGIC, PAGE_BYTES, VERSION};
+pub use preload::{ENV_DIR, ENV_INTERVAL_MS};
+pub use publisher::{
+    monotonic_ns, start, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL, THREAD_NAME,
+};
+pub use reader::{default_max_age, read, PageReader, ReadError, Snapshot, ATTEMPTS};
