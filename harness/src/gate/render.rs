@@ -7,6 +7,7 @@ use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason,
 use super::words::{against_baseline, budget_figure, GATED};
 use crate::figures::cycles;
 use crate::report::catalogue::{self, Reading};
+use crate::report::words::capitalized;
 use crate::scenario::gate::Thresholds;
 use crate::table::{self, markdown, mib_unit, text, Cell, Column, Table, Value};
 
@@ -486,15 +487,6 @@ fn md_heading(r: &GateReport) -> String {
         ));
     }
     out
-}
-
-/// `After-drain RSS` of `after-drain RSS`: a name that opens a heading.
-fn capitalized(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// A list, one `- ` line per item, each after `prefix`.

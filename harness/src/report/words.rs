@@ -21,6 +21,15 @@ pub fn joined<T: Display>(items: &[T], sep: &str) -> String {
         .join(sep)
 }
 
+/// The words with a capital first letter: a sentence that begins with a figure's name.
+pub fn capitalized(words: &str) -> String {
+    let mut c = words.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// ` (0.31–0.98 over 2 runs)`, or nothing without the runs' spread.
 fn over_runs(runs: &Option<Spread>, show: impl Fn(f64) -> String) -> String {
     match runs {

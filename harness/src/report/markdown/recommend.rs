@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::min_max;
 use crate::report::summary::{CostInfo, Priced, Spread, Summary};
-use crate::report::words::joined;
+use crate::report::words::{capitalized, joined};
 use crate::table::ratio as figure;
 
 /// The recommendation, when the summary has cost data.
@@ -262,14 +262,6 @@ fn honesty(s: &Summary, p: &Priced, reference: &str, out: &mut String) {
     if !said.is_empty() {
         out.push_str(&said.join(" "));
         out.push_str("\n\n");
-    }
-}
-
-fn capitalized(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }
 
