@@ -12,7 +12,7 @@
 //!   in a cgroup from their first page; and how a process ended.
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
 //!   and its own OOM-kill count.
-//! - [`probe`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
+//! - [`probe`]: the allocator probe's pages in the server, read from outside every sample.
 //! - [`shard`]: a comparison fanned out over machines: `compare --shard I/N`, and several
 //!   shards' directories read as one comparison by `report` and `gate`.
 //! - [`cost`]: the price of each fix: capacity and latency on a second server without the

@@ -20,6 +20,9 @@ static CONSTRUCTOR: extern "C" fn() = from_environment;
 
 extern "C" fn from_environment() {
     let _ = catch_unwind(|| {
+        if linked_into_the_program() {
+            return;
+        }
         if let Some(dir) = env(c"ALLOCSTORM_PROBE_DIR") {
             let interval = env(c"ALLOCSTORM_PROBE_INTERVAL_MS")
                 .and_then(parse_ms)
@@ -27,6 +30,23 @@ extern "C" fn from_environment() {
             let _ = crate::publisher::start(Path::new(OsStr::from_bytes(dir)), interval);
         }
     });
+}
+
+/// Whether this copy of the probe is part of the executable (the crate linked as an rlib, as
+/// in the toy server, which starts the probe itself for its own allocator, and in the harness,
+/// whose processes must never publish a page) rather than a preloaded library. The constructor
+/// acts only in the preloaded library.
+fn linked_into_the_program() -> bool {
+    // SAFETY: getauxval reads the aux vector; dladdr fills `info` and allocates nothing.
+    unsafe {
+        let phdr = libc::getauxval(libc::AT_PHDR) as *const libc::c_void;
+        let base = |addr: *const libc::c_void| {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            (libc::dladdr(addr, &mut info) != 0).then_some(info.dli_fbase)
+        };
+        let here = base(from_environment as *const libc::c_void);
+        here.is_some() && here == base(phdr)
+    }
 }
 
 /// `getenv`, not `std::env`: no allocation and no lock when the variable is absent.
@@ -55,6 +75,13 @@ mod tests {
         assert_eq!(parse_ms(b"20"), Some(Duration::from_millis(20)));
         assert_eq!(parse_ms(b" 5 "), Some(Duration::from_millis(5)));
         assert_eq!(parse_ms(b"20ms"), None);
+    }
+
+    #[test]
+    fn a_test_binary_links_the_probe_into_the_program() {
+        // This test binary is an executable with the crate linked in: the constructor must not
+        // start a probe here, whatever the environment says.
+        assert!(linked_into_the_program());
     }
 
     #[test]

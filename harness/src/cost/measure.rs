@@ -126,7 +126,7 @@ async fn phases(
     rec: &mut CostRecord,
     progress: &mut Progress,
 ) -> Result<(), String> {
-    let mut server = server::start(launch, req.variant, &req.log, None).await?;
+    let mut server = server::start(launch, req.variant, &req.log, None, None).await?;
     rec.server_pid = Some(server.pid);
     let result = async {
         let addr = server.ready().await?;

@@ -23,6 +23,7 @@ use crate::cgroup::{CgroupNote, CgroupSample};
 use crate::cost::CostRecord;
 use crate::figures::{Figures, PhaseMark};
 use crate::load::{LoadSummary, SecondReport};
+use crate::probe::{ProbePage, ProbeTick};
 use crate::provenance::Environment;
 use crate::sample::{MappingBreakdown, Sample, SmapsRollup, TreeSample};
 use crate::scenario::{PhaseSpec, ReportSpec, Variant};
@@ -88,6 +89,10 @@ pub struct RunHeader {
     /// unsharded, and in records of versions without shards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<shard::Shard>,
+    /// How the allocator probe went into the server, or why it did not. Absent in records of
+    /// versions without the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<crate::probe::ProbeNote>,
 }
 
 /// The record of a run: its header, written once, then what was measured and how it ended.
@@ -138,6 +143,12 @@ pub struct RunRecord {
     /// cap, after this run's server exited (`[cost]`, [`crate::cost`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostRecord>,
+    /// Each process's probe page, when first read: which allocator serves `malloc` there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_pages: Vec<ProbePage>,
+    /// The allocator's own figures from the probe pages, at each sample tick where one moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probe_readings: Vec<ProbeTick>,
 }
 
 impl RunRecord {
@@ -182,6 +193,7 @@ impl RunHeader {
             server_cgroup: None,
             cost_spec: None,
             shard: None,
+            probe: None,
         }
     }
 }
@@ -209,6 +221,10 @@ pub enum Event {
     /// The server's memory cgroup.
     Cgroup(CgroupSample),
     Stats(StatsSample),
+    /// A process's probe page, read for the first time.
+    ProbePage(ProbePage),
+    /// Every probe page at a sample tick.
+    Probe(ProbeTick),
     LoadSecond {
         phase: String,
         report: SecondReport,
@@ -247,6 +263,8 @@ pub struct RecordBuilder {
     procs: Vec<TreeSample>,
     cgroup: Vec<CgroupSample>,
     pub stats: Vec<StatsSample>,
+    probe_pages: Vec<ProbePage>,
+    probe: Vec<ProbeTick>,
     pub loads: Vec<PhaseLoad>,
     release: Option<serde_json::Value>,
     cost: Option<CostRecord>,
@@ -276,6 +294,8 @@ impl RecordBuilder {
             Event::Procs(p) => self.procs.push(p.clone()),
             Event::Cgroup(c) => self.cgroup.push(*c),
             Event::Stats(s) => self.stats.push(s.clone()),
+            Event::ProbePage(p) => self.probe_pages.push(p.clone()),
+            Event::Probe(p) => self.probe.push(p.clone()),
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => self.release = Some(outcome.clone()),
             Event::Load(l) => self.loads.push((**l).clone()),
@@ -334,6 +354,8 @@ impl RecordBuilder {
             procs: self.procs,
             cgroup: self.cgroup,
             cost: self.cost,
+            probe_pages: self.probe_pages,
+            probe_readings: self.probe,
         }
     }
 }
@@ -427,6 +449,8 @@ impl RunRecord {
             procs: Vec::new(),
             cgroup: Vec::new(),
             cost: None,
+            probe_pages: Vec::new(),
+            probe_readings: Vec::new(),
         }
     }
 }

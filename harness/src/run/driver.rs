@@ -13,9 +13,9 @@ use tokio::time::Instant;
 use super::live::LiveRef;
 use crate::load::remote::Coordinator;
 use crate::load::{self, LoadPlan, LoadSummary, SecondReport, Target};
-use crate::probe;
 use crate::record::{Event, PhaseLoad};
 use crate::scenario::{LoadSpec, PhaseSpec};
+use crate::server::ask;
 
 /// Runs one phase's load: `on_second` gets each second's report as it is merged.
 pub trait LoadRunner {
@@ -145,7 +145,7 @@ pub async fn drive(
 /// last second) has closed, so that reading them cannot change A: the report's "held vs live
 /// after drain". Before the next phase begins, so it is the last reading of the drain.
 async fn read_stats_after_drain(path: &str, addr: SocketAddr, live: &LiveRef) {
-    super::stats::read_once(async { probe::stats_at(addr, path).await.ok() }, live).await;
+    super::stats::read_once(async { ask::stats_at(addr, path).await.ok() }, live).await;
 }
 
 async fn idle_phase(name: &str, d: Duration, live: &LiveRef) {
@@ -189,7 +189,7 @@ async fn release_phase(
 ) -> Result<(), String> {
     live.borrow_mut().begin("release", d);
     let until = Instant::now() + d;
-    match probe::request(addr, hyper::Method::POST, path, Duration::from_secs(10)).await {
+    match ask::request(addr, hyper::Method::POST, path, Duration::from_secs(10)).await {
         Ok((200, body)) => {
             let outcome: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let t = live.borrow().now();

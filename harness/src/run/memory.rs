@@ -3,6 +3,7 @@
 //! it has one; tests give a fake.
 
 use crate::cgroup::{CgroupReader, CgroupSample};
+use crate::probe::{Found, PageSet};
 use crate::sample::{
     MappingBreakdown, ProcReader, Sample, SampleError, SmapsRollup, TreeReader, TreeSample,
 };
@@ -25,6 +26,11 @@ pub trait MemorySource {
     fn sample(&mut self, t: f64) -> Result<Sample, SampleError>;
     /// `smaps_rollup`, the mapping breakdown and the cgroup; what cannot be read is left out.
     fn detail(&mut self, t: f64) -> Detail;
+    /// The allocator probe's pages, read at the same tick as [`MemorySource::sample`]; nothing
+    /// where the server has no probe.
+    fn probe(&mut self, _t: f64) -> Found {
+        Found::default()
+    }
 }
 
 /// `/proc` of the server: its own figures, or the sum over its process tree.
@@ -35,6 +41,7 @@ pub struct ProcSource {
     /// The tree as of the last sample, for the detail readings.
     last_tree: Option<TreeSample>,
     cgroup: Option<CgroupReader>,
+    probe: Option<PageSet>,
 }
 
 impl ProcSource {
@@ -45,12 +52,19 @@ impl ProcSource {
             tree: TreeReader::new(pid),
             last_tree: None,
             cgroup: None,
+            probe: None,
         }
     }
 
     /// Reads the server's memory cgroup too, with the detail readings.
     pub fn with_cgroup(mut self, cgroup: Option<CgroupReader>) -> ProcSource {
         self.cgroup = cgroup;
+        self
+    }
+
+    /// Reads the run's probe pages too, at every sample.
+    pub fn with_probe(mut self, probe: Option<PageSet>) -> ProcSource {
+        self.probe = probe;
         self
     }
 }
@@ -64,6 +78,10 @@ impl MemorySource for ProcSource {
                 sum
             }),
         }
+    }
+
+    fn probe(&mut self, t: f64) -> Found {
+        self.probe.as_mut().map(|p| p.read(t)).unwrap_or_default()
     }
 
     fn detail(&mut self, t: f64) -> Detail {

@@ -29,11 +29,12 @@ use crate::cgroup::{self, CgroupNote, ServerCgroup};
 use crate::cost::measure::{CostRequest, LatencyRate};
 use crate::cost::CostRecord;
 use crate::load::remote::{self, Coordinator};
-use crate::probe;
+use crate::probe::{ProbeNote, RunProbe};
 use crate::progress::Progress;
 use crate::record::{write_json_atomic, Event, EventLog, RunHeader, RunRecord, RunStatus};
 use crate::sample::ProcReader;
 use crate::scenario::{SampleScope, Scenario, ServerSpec, Variant};
+use crate::server::ask;
 use crate::server::{self, target, Launch, Running};
 use live::{Live, LiveRef};
 use outcome::Ended;
@@ -126,12 +127,35 @@ fn toy_server_args(scenario: &Scenario, server: &ServerSpec, variant: &Variant) 
     args
 }
 
+/// The run's probe, unless the scenario turns it off or a target's library is not built (then
+/// the note says why, and the report shows no allocator figures rather than wrong ones).
+fn run_probe(req: &RunRequest<'_>, exe: &Path) -> (Option<RunProbe>, ProbeNote) {
+    if !req.scenario.sampling.probe {
+        return (None, ProbeNote::off("`[sampling] probe = false`"));
+    }
+    let lib = match &req.scenario.target {
+        Some(_) => match crate::probe::library(exe) {
+            Ok(l) => Some(l),
+            Err(why) => return (None, ProbeNote::off(why)),
+        },
+        None => None,
+    };
+    match RunProbe::new(req.settings.sample_interval, lib) {
+        Ok(p) => {
+            let note = p.note();
+            (Some(p), note)
+        }
+        Err(why) => (None, ProbeNote::off(why)),
+    }
+}
+
 /// What is known of a run before its server starts.
 fn run_header(
     req: &RunRequest<'_>,
     server_command: Vec<String>,
     started_at: String,
     server_cgroup: Option<CgroupNote>,
+    probe: Option<crate::probe::ProbeNote>,
 ) -> RunHeader {
     RunHeader {
         scenario: req.scenario.name.clone(),
@@ -157,6 +181,7 @@ fn run_header(
         server_cgroup,
         cost_spec: req.scenario.cost.clone(),
         shard: req.settings.shard,
+        probe,
     }
 }
 
@@ -176,7 +201,7 @@ pub fn write_skipped(req: &RunRequest<'_>, reason: String) -> Result<RunRecord, 
         }
     };
     // Never started: no start time, so it sorts after every run that did.
-    let mut record = RunRecord::from_header(run_header(req, command, String::new(), None));
+    let mut record = RunRecord::from_header(run_header(req, command, String::new(), None, None));
     record.status = RunStatus::Skipped;
     record.failure = Some(reason);
     let json = req.record_path();
@@ -224,7 +249,9 @@ pub async fn run_variant(
         .as_ref()
         .map(ServerCgroup::note)
         .or_else(|| no_cgroup.as_ref().map(cgroup::NoCgroup::note));
-    let header = run_header(&req, command, started_at, note);
+    // The probe's pages, in a directory of this run's own, removed when this drops.
+    let (probe, probe_note) = run_probe(&req, &exe);
+    let header = run_header(&req, command, started_at, note, Some(probe_note));
     let progress = Progress::new(req.label(), req.settings.show_progress);
     let live = Live::new(Some(log), progress);
     live.borrow_mut()
@@ -236,7 +263,7 @@ pub async fn run_variant(
         (_, Some(no)) if no.asked => Err(no.reason.clone()),
         (Ok(l), _) => {
             let dir = server_cgroup.as_ref().map(ServerCgroup::dir);
-            server::start(l, req.variant, &server_log, dir).await
+            server::start(l, req.variant, &server_log, dir, probe.as_ref()).await
         }
         (Err(e), _) => Err(e),
     };
@@ -258,7 +285,8 @@ pub async fn run_variant(
             .as_ref()
             .map_or(SampleScope::Process, |t| t.sample);
         let mut memory = memory::ProcSource::new(server.pid, scope)
-            .with_cgroup(server_cgroup.as_ref().map(ServerCgroup::reader));
+            .with_cgroup(server_cgroup.as_ref().map(ServerCgroup::reader))
+            .with_probe(probe.as_ref().map(RunProbe::pages));
         let sampler = sampler::sample_loop(
             &mut memory,
             req.settings.sample_interval,
@@ -268,7 +296,7 @@ pub async fn run_variant(
         );
         let fetch = || async {
             let addr = live.borrow().addr?;
-            probe::stats_at(addr, stats_path(req.scenario)?).await.ok()
+            ask::stats_at(addr, stats_path(req.scenario)?).await.ok()
         };
         let poller = stats::stats_loop(
             fetch,
@@ -410,9 +438,7 @@ async fn announce(
         });
     }
     if let Some(path) = stats_path(req.scenario) {
-        let s = probe::stats_at(addr, path)
-            .await
-            .map_err(|e| e.to_string())?;
+        let s = ask::stats_at(addr, path).await.map_err(|e| e.to_string())?;
         live.borrow_mut()
             .emit(Event::Settings(crate::record::settings_of(&s)));
     }
@@ -445,8 +471,16 @@ async fn end_server(
         }
         Ended::Failed(_) => {
             // If the server died, say how. Its /proc entry loses its memory lines while it is
-            // still exiting, before it can be reaped: give the exit a moment to complete.
-            let st = server.exit_within(Duration::from_millis(500)).await;
+            // still exiting, before it can be reaped: give the exit time to complete. A process
+            // the kernel's OOM killer took, in a cgroup at its limit on a busy machine, took
+            // more than 500 ms to be reapable (CI, 2026-12-07): one that is exiting gets 10 s,
+            // one that still has its memory (the load failed, not the server) 500 ms.
+            let exiting = ProcReader::new(server.pid).sample(0.0).is_err();
+            let wait = match exiting {
+                true => Duration::from_secs(10),
+                false => Duration::from_millis(500),
+            };
+            let st = server.exit_within(wait).await;
             let said = match st {
                 Some(st) => crate::child::describe_exit(st),
                 None => server.stop(Duration::from_secs(2)).await,

@@ -38,8 +38,15 @@ pub async fn sample_loop(
         let t = live.borrow().now();
         match source.sample(t) {
             Ok(s) => {
+                let found = source.probe(t);
                 let mut l = live.borrow_mut();
                 l.emit(Event::Sample(s));
+                for page in found.new_pages {
+                    l.emit(Event::ProbePage(page));
+                }
+                if let Some(tick) = found.tick {
+                    l.emit(Event::Probe(tick));
+                }
                 if last_progress.elapsed() >= Duration::from_millis(500) {
                     last_progress = Instant::now();
                     let (name, start, planned) = l.phase.clone();

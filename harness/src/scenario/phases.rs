@@ -50,6 +50,10 @@ pub struct SamplingSpec {
     pub smaps_interval: Duration,
     /// The phases in which the server's stats endpoint is polled ([`STATS_IN_DEFAULT`]).
     pub stats_in: Vec<String>,
+    /// Whether the allocator probe runs in the server (`[sampling] probe`, on by default): the
+    /// allocator's own figures at every sample, with no request. Off only to show that it
+    /// changes nothing.
+    pub probe: bool,
 }
 
 /// The phases of a run after `startup`, in order.
@@ -256,6 +260,7 @@ pub(super) fn sampling_spec(ctx: &Ctx, r: &RawSampling) -> Result<SamplingSpec, 
             units::parse_duration,
         )?,
         stats_in: stats_in(ctx, r.stats_in.as_deref())?,
+        probe: r.probe.unwrap_or(true),
     };
     if sampling.interval < Duration::from_millis(1) || sampling.interval > Duration::from_secs(10) {
         return Err(ctx.err(

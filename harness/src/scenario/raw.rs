@@ -171,4 +171,5 @@ pub(super) struct RawSampling {
     pub(super) stats_interval: Option<String>,
     pub(super) smaps_interval: Option<String>,
     pub(super) stats_in: Option<Vec<String>>,
+    pub(super) probe: Option<bool>,
 }

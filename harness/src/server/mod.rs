@@ -4,8 +4,10 @@
 //! [`Running::ready`], one readiness wait for both kinds.
 //!
 //! - [`target`]: a target's run directory, port, command line and start under the guard.
+//! - [`ask`]: the harness's own requests to the server (`/healthz`, `/stats`, release).
 //! - [`guard`]: `allocstorm target-guard`, the process that ends a target's group.
 
+pub mod ask;
 pub mod guard;
 mod ready;
 pub mod target;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::probe;
+use crate::probe::RunProbe;
 use crate::scenario::{Readiness, TargetSpec, Variant};
 use ready::NoLine;
 
@@ -84,6 +86,7 @@ pub async fn start<'a>(
     variant: &Variant,
     log: &Path,
     cgroup: Option<&Path>,
+    probe: Option<&RunProbe>,
 ) -> Result<Running<'a>, String> {
     match launch {
         Launch::Toy { bin, args } => {
@@ -99,6 +102,10 @@ pub async fn start<'a>(
             // malloc and free are the ones every call resolves to. Checked once it is up.
             if let Some(lib) = &variant.preload {
                 cmd.env("LD_PRELOAD", lib);
+            }
+            // The toy server links the probe: it starts it when told where to publish.
+            if let Some(p) = probe {
+                cmd.envs(p.env());
             }
             crate::child::die_with_parent(&mut cmd);
             if let Some(dir) = cgroup {
@@ -127,7 +134,7 @@ pub async fn start<'a>(
             prepared,
             exe,
         } => {
-            let started = target::spawn(&exe, &prepared, spec, variant, log, cgroup)?;
+            let started = target::spawn(&exe, &prepared, spec, variant, log, cgroup, probe)?;
             let mut guard = started.guard;
             let group = guard.id().unwrap_or(0);
             let pid = match target::target_pid(&mut guard).await {
@@ -185,7 +192,7 @@ impl Running<'_> {
                 let healthy = || async move {
                     let timeout = Duration::from_millis(500);
                     matches!(
-                        probe::request(addr, hyper::Method::GET, "/healthz", timeout).await,
+                        ask::request(addr, hyper::Method::GET, "/healthz", timeout).await,
                         Ok((200, _))
                     )
                 };
@@ -200,7 +207,7 @@ impl Running<'_> {
                     Readiness::Http(path) => {
                         let answers = || async move {
                             let timeout = Duration::from_millis(500);
-                            probe::request(addr, hyper::Method::GET, path, timeout)
+                            ask::request(addr, hyper::Method::GET, path, timeout)
                                 .await
                                 .is_ok()
                         };

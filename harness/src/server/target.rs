@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::child::describe_exit;
+use crate::probe::RunProbe;
 use crate::scenario::target::{DIR, FILE, PORT};
 use crate::scenario::{Readiness, TargetSpec, Variant};
 
@@ -122,6 +123,7 @@ pub fn spawn(
     variant: &Variant,
     log: &Path,
     cgroup: Option<&Path>,
+    probe: Option<&RunProbe>,
 ) -> Result<Started, String> {
     let open = || std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()));
     let stderr = open()?;
@@ -135,8 +137,16 @@ pub fn spawn(
     };
     let mut cmd = Command::new(exe);
     cmd.arg("target-guard");
-    if let Some(lib) = &variant.preload {
+    // The variant's allocator first, so that it still serves `malloc`; the probe after it.
+    let preload = match probe {
+        Some(p) => p.preload_after(variant.preload.as_deref()),
+        None => variant.preload.clone(),
+    };
+    if let Some(lib) = &preload {
         cmd.arg("--preload").arg(lib);
+    }
+    if let Some(p) = probe {
+        cmd.envs(p.env());
     }
     if let Some(dir) = cgroup {
         cmd.arg("--cgroup").arg(dir);

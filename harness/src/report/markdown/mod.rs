@@ -5,7 +5,7 @@
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
-//! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`, `container`,
+//! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it `held_vs_live`), `container`,
 //! `mappings`, `cost`, `runs`, `environment`. Each table is a [`crate::table::Table`] of typed
 //! cells, rendered by [`crate::table::markdown::render`]; the figures of the results and runs
 //! tables come from [`crate::report::catalogue`].
@@ -14,6 +14,7 @@ mod container;
 mod cost;
 mod declared_series;
 mod environment;
+mod explained;
 mod held_vs_live;
 mod mappings;
 mod not_ok;
@@ -62,7 +63,10 @@ pub fn markdown(s: &Summary) -> String {
     not_ok::not_ok_runs(s, &mut out);
     sweep::sweep_table(s, &mut out);
     declared_series::series_table(s, &mut out);
-    held_vs_live::breakdown_table(s, &mut out);
+    explained::explained_table(s, &mut out);
+    if !explained::has_probe(s) {
+        held_vs_live::breakdown_table(s, &mut out);
+    }
     container::container_table(s, &mut out);
     mappings::mappings_table(s, &mut out);
     cost::cost_table(s, &mut out);

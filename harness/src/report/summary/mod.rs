@@ -10,7 +10,8 @@
 //!   run-to-run spread.
 //! - `variant`: one variant's summary, from its runs.
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
-//!   drain; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
+//!   drain, from `/stats`; `explained`: every byte of RssAnon at B, P and A by the allocator's
+//!   own figures, from the probe; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
 //! - `spread`: a median and its min–max; `cost`: the price of each variant (`[cost]`) and its
 //!   ratio to the reference per round; `recommend`: which variants meet the memory budget, by
@@ -21,6 +22,7 @@
 mod container;
 mod cost;
 mod cost_info;
+mod explained;
 mod figures;
 mod held_vs_live;
 mod mappings;
@@ -45,6 +47,7 @@ use crate::record::RunRecord;
 pub use container::{container_view, ContainerView};
 pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
+pub use explained::{ExplainedAt, ExplainedRun};
 pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;

@@ -10,6 +10,7 @@ use crate::record::{RunRecord, RunStatus};
 
 use super::container::{container_view, ContainerView};
 use super::cost::{variant_cost, VariantCost};
+use super::explained::{explained_run, ExplainedRun};
 use super::figures::{run_figure_set, FigureSet, RunFigures};
 use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
 use super::medians::{coefficient_of_variation, medians};
@@ -60,6 +61,10 @@ pub struct VariantSummary {
     /// From the median run; for a variant without an ok run, from its run that shows its
     /// status (an `oom` run until it was killed).
     pub memory_breakdown: MemoryBreakdown,
+    /// Every byte of RssAnon at B, P and A by the allocator's own figures, from the probe (absent
+    /// for records of versions without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explained: Option<ExplainedRun>,
     /// The memory cgroup its servers ran in, or why they had none; absent for records of
     /// versions that made none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +123,7 @@ impl VariantSummary {
             },
             rss_after_drain_cv: None,
             memory_breakdown: MemoryBreakdown::default(),
+            explained: None,
             container: None,
             cost: None,
             run_figures: vec![],
@@ -208,6 +214,10 @@ pub(super) fn summarize_variant(
             .or(worst)
             .map(memory_breakdown)
             .unwrap_or_default(),
+        explained: median_run
+            .map(|i| runs[i])
+            .or(worst)
+            .and_then(explained_run),
         container: container_view(&runs),
         cost: variant_cost(&runs, reference),
         run_figures: runs

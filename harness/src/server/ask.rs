@@ -11,7 +11,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub enum AskError {
     #[error("{path}: timed out after {0:?}", .timeout)]
     Timeout { path: String, timeout: Duration },
     #[error("{path}: {message}")]
@@ -24,8 +24,8 @@ pub async fn request(
     method: Method,
     path: &str,
     timeout: Duration,
-) -> Result<(u16, Bytes), ProbeError> {
-    let fail = |m: String| ProbeError::Failed {
+) -> Result<(u16, Bytes), AskError> {
+    let fail = |m: String| AskError::Failed {
         path: path.to_string(),
         message: m,
     };
@@ -57,7 +57,7 @@ pub async fn request(
                 .await
                 .map_err(|e| fail(e.to_string()))?
                 .to_bytes();
-            Ok::<_, ProbeError>((status, body))
+            Ok::<_, AskError>((status, body))
         };
         // Drive the connection and the exchange together on this task.
         tokio::select! {
@@ -67,27 +67,27 @@ pub async fn request(
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| ProbeError::Timeout {
+        .map_err(|_| AskError::Timeout {
             path: path.to_string(),
             timeout,
         })?
 }
 
 /// Fetches and decodes `/stats`.
-pub async fn stats(addr: SocketAddr) -> Result<serde_json::Value, ProbeError> {
+pub async fn stats(addr: SocketAddr) -> Result<serde_json::Value, AskError> {
     stats_at(addr, "/stats").await
 }
 
 /// Fetches and decodes a JSON stats endpoint at `path`.
-pub async fn stats_at(addr: SocketAddr, path: &str) -> Result<serde_json::Value, ProbeError> {
+pub async fn stats_at(addr: SocketAddr, path: &str) -> Result<serde_json::Value, AskError> {
     let (status, body) = request(addr, Method::GET, path, Duration::from_secs(2)).await?;
     if status != 200 {
-        return Err(ProbeError::Failed {
+        return Err(AskError::Failed {
             path: path.into(),
             message: format!("status {status}"),
         });
     }
-    serde_json::from_slice(&body).map_err(|e| ProbeError::Failed {
+    serde_json::from_slice(&body).map_err(|e| AskError::Failed {
         path: path.into(),
         message: e.to_string(),
     })

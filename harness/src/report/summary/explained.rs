@@ -1,0 +1,164 @@
+//! Every byte of RssAnon explained by the allocator's own figures, from the probe's pages (no
+//! request made): at B's, P's and A's own moments, the samples the headline figures come from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::figures::{median_u64, PhaseMark};
+use crate::probe::explain::{explain, Explained};
+use crate::probe::ProbeTick;
+use crate::record::RunRecord;
+
+use super::phase::{load_start, phase};
+
+/// The parts of RssAnon at one of the headline figures' moments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExplainedAt {
+    /// Seconds since the load started: the window's end (B, A) or the peak's moment (P).
+    pub t_s: f64,
+    /// The headline figure itself (B, P or A), so the parts add up against it.
+    pub rss_anon_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub parts: Explained,
+    /// RssAnon not accounted for as in use: free memory the allocator keeps, pages it gave back
+    /// lazily, and what is not the allocator's (stacks, other heaps).
+    pub rss_anon_not_in_use_bytes: Option<u64>,
+    /// RssAnon / in use: 1.0 holds nothing beyond the app's data.
+    pub fragmentation: Option<f64>,
+    /// How many probe readings the figures are the median of.
+    pub readings: usize,
+}
+
+/// The probe's view of a variant's median run (without an ok run: the run that shows its
+/// status), at B's, P's and A's moments, or why there is none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExplainedRun {
+    /// The allocator each process's page named (one entry per distinct allocator).
+    pub allocators: Vec<String>,
+    /// The object that serves `malloc`, per distinct allocator.
+    pub malloc_libraries: Vec<String>,
+    pub before: Option<ExplainedAt>,
+    pub peak: Option<ExplainedAt>,
+    pub after_drain: Option<ExplainedAt>,
+    /// Why there are no figures: the probe was off, or no page appeared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_none: Option<String>,
+}
+
+/// `None` for a record of a version without the probe: its report stays as it was.
+pub fn explained_run(r: &RunRecord) -> Option<ExplainedRun> {
+    let note = r.header.probe.as_ref()?;
+    if let Some(why) = &note.why_not {
+        return Some(ExplainedRun {
+            why_none: Some(format!("no probe: {why}")),
+            ..ExplainedRun::default()
+        });
+    }
+    if r.probe_readings.is_empty() {
+        return Some(ExplainedRun {
+            why_none: Some(no_page(note.mode.as_str())),
+            ..ExplainedRun::default()
+        });
+    }
+    let t0 = load_start(r).unwrap_or(0.0);
+    let f = &r.figures;
+    let at = |name: &str, rss: Option<u64>| {
+        phase(r, name).and_then(|p| last_second(&r.probe_readings, p, rss, t0))
+    };
+    let mut allocators: Vec<String> = r.probe_pages.iter().map(|p| p.allocator.clone()).collect();
+    allocators.dedup();
+    allocators.sort();
+    allocators.dedup();
+    let mut libraries: Vec<String> = r
+        .probe_pages
+        .iter()
+        .map(|p| p.malloc_library.clone())
+        .collect();
+    libraries.sort();
+    libraries.dedup();
+    Some(ExplainedRun {
+        allocators,
+        malloc_libraries: libraries,
+        before: at("before", f.rss_before_bytes),
+        peak: peak(r, t0),
+        after_drain: at("drain", f.rss_after_drain_bytes),
+        why_none: None,
+    })
+}
+
+fn no_page(mode: &str) -> String {
+    match mode {
+        "preloaded" => {
+            "no probe page appeared: the server did not load the preloaded probe (a static \
+                        binary, Go, or musl cannot; see the server's log)"
+                .into()
+        }
+        _ => "no probe page appeared: the server did not start its probe (see the server's log)"
+            .into(),
+    }
+}
+
+/// The parts over the window of B or A (the phase's last second): each part's median over the
+/// readings in it, as B and A are medians of RssAnon over the same second.
+fn last_second(
+    ticks: &[ProbeTick],
+    p: &PhaseMark,
+    rss: Option<u64>,
+    t0: f64,
+) -> Option<ExplainedAt> {
+    let from = (p.end - 1.0).max(p.start);
+    let parts: Vec<Explained> = ticks
+        .iter()
+        .filter(|t| t.t >= from && t.t <= p.end)
+        .map(|t| explain(&t.pages))
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    let median = |f: fn(&Explained) -> Option<u64>| -> Option<u64> {
+        let v: Option<Vec<u64>> = parts.iter().map(f).collect();
+        median_u64(&v?)
+    };
+    let parts_median = Explained {
+        in_use: median(|e| e.in_use),
+        allocator_in_use: median(|e| e.allocator_in_use),
+        free_held: median(|e| e.free_held),
+        lazily_freed: median(|e| e.lazily_freed),
+        given_back_mapped: median(|e| e.given_back_mapped),
+        metadata: median(|e| e.metadata),
+        free_chunks: median(|e| e.free_chunks),
+        keepcost: median(|e| e.keepcost),
+        committed: median(|e| e.committed),
+    };
+    Some(at(p.end - t0, rss, parts_median, parts.len()))
+}
+
+/// The parts at P's moment: the reading nearest the first sample of `during` at P.
+fn peak(r: &RunRecord, t0: f64) -> Option<ExplainedAt> {
+    let p = r.figures.rss_peak_bytes?;
+    let during = phase(r, "during")?;
+    let moment = r
+        .samples
+        .iter()
+        .find(|s| s.t >= during.start && s.t <= during.end && s.rss_anon == p)?
+        .t;
+    let tick = r
+        .probe_readings
+        .iter()
+        .filter(|t| t.t >= during.start && t.t <= during.end)
+        .min_by(|a, b| (a.t - moment).abs().total_cmp(&(b.t - moment).abs()))?;
+    Some(at(moment - t0, Some(p), explain(&tick.pages), 1))
+}
+
+fn at(t_s: f64, rss: Option<u64>, parts: Explained, readings: usize) -> ExplainedAt {
+    ExplainedAt {
+        t_s,
+        rss_anon_bytes: rss,
+        rss_anon_not_in_use_bytes: rss.zip(parts.in_use).map(|(r, u)| r.saturating_sub(u)),
+        fragmentation: rss
+            .zip(parts.in_use)
+            .filter(|(_, u)| *u > 0)
+            .map(|(r, u)| r as f64 / u as f64),
+        parts,
+        readings,
+    }
+}
