@@ -25,5 +25,5 @@ pub use publisher::{
     monotonic_ns, start, start_for, Host, Linked, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL,
     THREAD_NAME,
 };
-pub use source::{Mallctl, ProcessInfo};
 pub use reader::{default_max_age, read, PageReader, ReadError, Snapshot, ATTEMPTS};
+pub use source::{Mallctl, ProcessInfo};

@@ -5,6 +5,7 @@
 //! ever read: asking jemalloc for stats in the glibc binary would initialise an allocator that
 //! serves nothing.
 
+pub mod counting;
 mod glibc;
 mod jemalloc;
 mod mimalloc;
