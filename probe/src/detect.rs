@@ -63,7 +63,7 @@ fn info(addr: *mut c_void) -> Option<libc::Dl_info> {
 }
 
 /// The base address of the object `addr` lives in: the same object has the same base.
-fn object_of(addr: *mut c_void) -> Option<usize> {
+pub(crate) fn object_of(addr: *mut c_void) -> Option<usize> {
     info(addr).map(|i| i.dli_fbase as usize)
 }
 

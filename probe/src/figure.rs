@@ -34,13 +34,24 @@ impl Allocator {
         Allocator::ALL.into_iter().find(|a| *a as u32 == raw)
     }
 
-    /// The figures this allocator's reader can fill.
+    /// The figures this allocator's reader can fill (not the host-counted ones, which any
+    /// allocator's host may fill: `Figure::allocator` is `None` for them).
     pub fn figures(self) -> impl Iterator<Item = Figure> {
         Figure::ALL
             .iter()
             .copied()
-            .filter(move |f| f.allocator() == self)
+            .filter(move |f| f.allocator() == Some(self))
     }
+}
+
+/// Whose figure it is: an allocator's reader, or (`Counted`) the host's counting allocator.
+macro_rules! owner {
+    (Counted) => {
+        None
+    };
+    ($alloc:ident) => {
+        Some(Allocator::$alloc)
+    };
 }
 
 /// Declares `Figure` once: its slot is its position, its name is what readers key on.
@@ -60,9 +71,10 @@ macro_rules! figures {
                 match self { $(Figure::$variant => $name,)* }
             }
 
-            /// The allocator whose reader fills this slot.
-            pub const fn allocator(self) -> Allocator {
-                match self { $(Figure::$variant => Allocator::$alloc,)* }
+            /// The allocator whose reader fills this slot; `None` for a figure the host counts
+            /// itself (`counted.*`), which is filled whatever the allocator.
+            pub const fn allocator(self) -> Option<Allocator> {
+                match self { $(Figure::$variant => owner!($alloc),)* }
             }
         }
     };
@@ -120,6 +132,12 @@ figures! {
     MimallocCommitted = "mimalloc.committed", Mimalloc;
     /// `mi_process_info` peak commit.
     MimallocCommittedPeak = "mimalloc.committed_peak", Mimalloc;
+
+    /// Bytes the host's counting allocator says are live: the sizes the program asked for and
+    /// has not freed (no allocator overhead), counted the same way whatever the allocator. Only
+    /// what passes through that counter: in a Rust host, Rust's global allocator, not C code
+    /// calling `malloc`. Missing when the host registered no counter (any preloaded probe).
+    CountedInUse = "counted.in_use", Counted;
 }
 
 impl Figure {
@@ -142,7 +160,8 @@ mod tests {
         for (i, f) in Figure::ALL.iter().enumerate() {
             assert_eq!(f.slot(), i);
             assert_eq!(Figure::by_name(f.name()), Some(*f));
-            assert!(f.name().starts_with(f.allocator().name()));
+            let owner = f.allocator().map_or("counted", Allocator::name);
+            assert!(f.name().starts_with(&format!("{owner}.")), "{}", f.name());
         }
     }
 

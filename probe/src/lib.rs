@@ -6,7 +6,7 @@
 //! - `page`: the page's `#[repr(C)]` layout and the writer's side of its seqlock.
 //! - `detect`: which allocator serves `malloc` here.
 //! - `source`: reading each allocator's figures.
-//! - `publisher`: `start` — page, first reading, the probe thread, fork handling.
+//! - `publisher`: `start` (detected) and `start_for` (named by the host) — page, first reading, the probe thread, fork handling.
 //! - `preload`: the `LD_PRELOAD` entry, started from the environment.
 //! - `reader`: `read` — the harness's side.
 
@@ -22,6 +22,8 @@ pub use figure::{Allocator, Figure};
 pub use page::{page_path, pages_in, MAGIC, PAGE_BYTES, VERSION};
 pub use preload::{ENV_DIR, ENV_INTERVAL_MS};
 pub use publisher::{
-    monotonic_ns, start, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL, THREAD_NAME,
+    monotonic_ns, start, start_for, Host, Linked, Probe, StartError, MAX_INTERVAL, MIN_INTERVAL,
+    THREAD_NAME,
 };
 pub use reader::{default_max_age, read, PageReader, ReadError, Snapshot, ATTEMPTS};
+pub use source::{Mallctl, ProcessInfo};

@@ -1,8 +1,13 @@
 //! The `LD_PRELOAD` entry: a constructor that starts the probe when `ALLOCSTORM_PROBE_DIR` is
 //! set, and does nothing at all otherwise. It never prints and never panics into the host: a
 //! probe that cannot start shows as a missing page.
+//!
+//! The constructor is in the rlib too, so it also runs in an executable that links the crate:
+//! there it stands aside. Such a host starts the probe itself (`start_for`, naming its allocator);
+//! started first from here, detection would take glibc's `malloc` for the allocator and the one
+//! start a process gets.
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::{c_void, CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::catch_unwind;
 use std::path::Path;
@@ -20,10 +25,7 @@ static CONSTRUCTOR: extern "C" fn() = from_environment;
 
 extern "C" fn from_environment() {
     let _ = catch_unwind(|| {
-        if linked_into_the_program() {
-            return;
-        }
-        if let Some(dir) = env(c"ALLOCSTORM_PROBE_DIR") {
+        if let (Some(dir), false) = (env(c"ALLOCSTORM_PROBE_DIR"), in_the_executable()) {
             let interval = env(c"ALLOCSTORM_PROBE_INTERVAL_MS")
                 .and_then(parse_ms)
                 .unwrap_or(DEFAULT_INTERVAL);
@@ -32,21 +34,14 @@ extern "C" fn from_environment() {
     });
 }
 
-/// Whether this copy of the probe is part of the executable (the crate linked as an rlib, as
-/// in the toy server, which starts the probe itself for its own allocator, and in the harness,
-/// whose processes must never publish a page) rather than a preloaded library. The constructor
-/// acts only in the preloaded library.
-fn linked_into_the_program() -> bool {
-    // SAFETY: getauxval reads the aux vector; dladdr fills `info` and allocates nothing.
-    unsafe {
-        let phdr = libc::getauxval(libc::AT_PHDR) as *const libc::c_void;
-        let base = |addr: *const libc::c_void| {
-            let mut info: libc::Dl_info = std::mem::zeroed();
-            (libc::dladdr(addr, &mut info) != 0).then_some(info.dli_fbase)
-        };
-        let here = base(from_environment as *const libc::c_void);
-        here.is_some() && here == base(phdr)
-    }
+/// Whether this code is linked into the executable rather than loaded as a library: the same
+/// object as the program's entry point.
+fn in_the_executable() -> bool {
+    // SAFETY: getauxval reads the auxiliary vector; 0 when the kernel gave no AT_ENTRY.
+    let entry = unsafe { libc::getauxval(libc::AT_ENTRY) } as *mut c_void;
+    let here = from_environment as *mut c_void;
+    let exe = crate::detect::object_of(entry);
+    exe.is_some() && exe == crate::detect::object_of(here)
 }
 
 /// `getenv`, not `std::env`: no allocation and no lock when the variable is absent.
@@ -78,10 +73,8 @@ mod tests {
     }
 
     #[test]
-    fn a_test_binary_links_the_probe_into_the_program() {
-        // This test binary is an executable with the crate linked in: the constructor must not
-        // start a probe here, whatever the environment says.
-        assert!(linked_into_the_program());
+    fn in_a_test_binary_the_constructor_knows_it_is_in_the_executable() {
+        assert!(in_the_executable());
     }
 
     #[test]

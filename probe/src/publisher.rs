@@ -11,14 +11,14 @@ use std::fmt;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
 use crate::detect::{detect, Detected};
-use crate::figure::Allocator;
-use crate::page::{self, Header, Page};
-use crate::source::Source;
+use crate::figure::{Allocator, Figure};
+use crate::page::{self, Figures, Header, Page};
+use crate::source::{Mallctl, ProcessInfo, Source};
 
 /// Shortest and longest interval `start` accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
@@ -65,6 +65,32 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// The allocator a host links and names itself, for `start_for`: detection by `malloc` cannot
+/// see an allocator that serves Rust under prefixed names (tikv-jemallocator's `_rjem_*`,
+/// the mimalloc crate's `mi_*`) while glibc still serves `malloc`.
+#[derive(Clone, Copy)]
+pub enum Linked {
+    /// glibc's malloc (Rust's `System`): read with `mallinfo2`.
+    Glibc,
+    /// jemalloc, read through the `mallctl` given (`tikv_jemalloc_sys::mallctl`).
+    Jemalloc(Mallctl),
+    /// mimalloc, read through the `mi_process_info` given (`libmimalloc_sys::mi_process_info`).
+    Mimalloc(ProcessInfo),
+}
+
+/// What a host that links the probe tells it: its allocator, what the page says of it, and its
+/// own counter of live bytes.
+#[derive(Clone, Copy)]
+pub struct Host {
+    pub linked: Linked,
+    /// The page's `malloc_library` becomes `linked: <label>` (e.g. `tikv-jemallocator`): the
+    /// allocator is in the executable, so no library path would be true.
+    pub label: &'static str,
+    /// Bytes live by the host's counting allocator, published as `counted.in_use`; `None`
+    /// leaves that figure missing. Read with one relaxed load per reading: no allocation.
+    pub counted_in_use: Option<&'static AtomicU64>,
+}
+
 /// What a forked child needs to start its own probe, kept by the first `start`: the child reuses
 /// the detection (same address space) instead of calling `dlsym`, whose loader lock another
 /// parent thread may have held at the fork.
@@ -72,6 +98,7 @@ struct Config {
     dir: PathBuf,
     interval: Duration,
     detected: Detected,
+    counted_in_use: Option<&'static AtomicU64>,
 }
 
 static CONFIG: AtomicPtr<Config> = AtomicPtr::new(std::ptr::null_mut());
@@ -83,7 +110,35 @@ static ATFORK: Once = Once::new();
 
 /// Starts publishing `<dir>/probe-<pid>.page` every `interval`. Once per process; a forked
 /// child starts its own page and thread (see `in_forked_child`).
+/// The allocator is the one that serves `malloc` (`detect`): the preload's way.
 pub fn start(dir: &Path, interval: Duration) -> Result<Probe, StartError> {
+    start_with(dir, interval, detect, None)
+}
+
+/// As `start`, for the allocator the host names: read through the API it gives, in this
+/// process, whatever serves `malloc`; and the host's own counter of live bytes, if any.
+pub fn start_for(dir: &Path, interval: Duration, host: Host) -> Result<Probe, StartError> {
+    let detected = || {
+        let source = match host.linked {
+            Linked::Glibc => Source::Glibc,
+            Linked::Jemalloc(mallctl) => Source::jemalloc_linked(mallctl),
+            Linked::Mimalloc(info) => Source::Mimalloc { info },
+        };
+        Detected {
+            allocator: source.allocator(),
+            source,
+            malloc_library: format!("linked: {}", host.label).into_bytes(),
+        }
+    };
+    start_with(dir, interval, detected, host.counted_in_use)
+}
+
+fn start_with(
+    dir: &Path,
+    interval: Duration,
+    detect: impl FnOnce() -> Detected,
+    counted_in_use: Option<&'static AtomicU64>,
+) -> Result<Probe, StartError> {
     if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
         return Err(StartError::Interval(interval));
     }
@@ -96,8 +151,9 @@ pub fn start(dir: &Path, interval: Duration) -> Result<Probe, StartError> {
         dir: dir.to_path_buf(),
         interval,
         detected: detect(),
+        counted_in_use,
     };
-    match start_for(&config, pid as u32) {
+    match start_page(&config, pid as u32) {
         Ok(probe) => {
             remember(config);
             Ok(probe)
@@ -119,7 +175,7 @@ fn remember(config: Config) {
     });
 }
 
-fn start_for(config: &Config, pid: u32) -> Result<Probe, StartError> {
+fn start_page(config: &Config, pid: u32) -> Result<Probe, StartError> {
     let detected = &config.detected;
     let path = page::page_path(&config.dir, pid);
     let header = Header {
@@ -134,11 +190,12 @@ fn start_for(config: &Config, pid: u32) -> Result<Probe, StartError> {
     let publisher: &'static Publisher = Box::leak(Box::new(Publisher {
         page,
         source: detected.source,
+        counted_in_use: config.counted_in_use,
         interval_ns: header.interval_ns,
     }));
     // The first reading, here: whatever allocates on first use does so on the caller's thread.
     if let Some(now) = monotonic_ns() {
-        page.publish(now, &publisher.source.read());
+        page.publish(now, &publisher.read());
     }
     spawn(publisher).map_err(StartError::Thread)?;
     Ok(Probe {
@@ -187,7 +244,7 @@ extern "C" fn in_forked_child() {
             // SAFETY: getpid cannot fail.
             let pid = unsafe { libc::getpid() };
             STARTED_PID.store(pid, Ordering::Release);
-            if start_for(config, pid as u32).is_err() {
+            if start_page(config, pid as u32).is_err() {
                 STARTED_PID.store(0, Ordering::Release);
             }
         }
@@ -198,6 +255,7 @@ extern "C" fn in_forked_child() {
 struct Publisher {
     page: &'static Page,
     source: Source,
+    counted_in_use: Option<&'static AtomicU64>,
     interval_ns: u64,
 }
 
@@ -244,6 +302,15 @@ extern "C" fn thread_main(arg: *mut c_void) -> *mut c_void {
 }
 
 impl Publisher {
+    /// The allocator's figures and the host's counter. Allocation-free.
+    fn read(&self) -> Figures {
+        let mut figures = self.source.read();
+        if let Some(in_use) = self.counted_in_use {
+            figures.set(Figure::CountedInUse, in_use.load(Ordering::Relaxed));
+        }
+        figures
+    }
+
     /// The loop. Allocation-free: returns (and the thread ends) on the first clock failure.
     fn run(&self) -> Option<()> {
         // SAFETY: static NUL-terminated name of at most 15 bytes; gettid cannot fail.
@@ -257,7 +324,7 @@ impl Publisher {
         loop {
             next = next.saturating_add(self.interval_ns);
             sleep_until(next)?;
-            let figures = self.source.read();
+            let figures = self.read();
             let now = monotonic_ns()?;
             self.page.publish(now, &figures);
             // Fell behind (a stopped or starved process): skip the missed ticks, no burst.

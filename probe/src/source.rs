@@ -6,10 +6,13 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use crate::figure::{Allocator, Figure};
 use crate::page::Figures;
 
-type Mallctl =
+/// jemalloc's `mallctl`, under whatever name the host links it (tikv-jemallocator:
+/// `_rjem_mallctl`, which `tikv_jemalloc_sys::mallctl` is).
+pub type Mallctl =
     unsafe extern "C" fn(*const c_char, *mut c_void, *mut usize, *mut c_void, usize) -> c_int;
 type GetNumericProperty = unsafe extern "C" fn(*const c_char, *mut usize) -> c_int;
-type ProcessInfo = unsafe extern "C" fn(
+/// mimalloc's `mi_process_info` (`libmimalloc_sys::mi_process_info`).
+pub type ProcessInfo = unsafe extern "C" fn(
     *mut usize,
     *mut usize,
     *mut usize,
@@ -34,9 +37,9 @@ pub enum Source {
     Tcmalloc {
         get: GetNumericProperty,
     },
-    /// `mi_process_info`. mimalloc 2.0.9's public API has no in-use figure (its stats need a
-    /// debug or stats build and `mi_stats_print` formats text), so in use stays missing; the toy
-    /// server will count its own.
+    /// `mi_process_info`. mimalloc's public API has no in-use figure (its stats need a debug or
+    /// stats build and `mi_stats_print` formats text), so in use stays missing here; the toy
+    /// server counts its own (`counted.in_use`).
     Mimalloc {
         info: ProcessInfo,
     },
@@ -86,6 +89,11 @@ impl Source {
     pub fn jemalloc(mallctl: *mut c_void) -> Source {
         // SAFETY: `mallctl` was found by dlsym under jemalloc's name for exactly this signature.
         let mallctl: Mallctl = unsafe { std::mem::transmute::<*mut c_void, Mallctl>(mallctl) };
+        Source::jemalloc_linked(mallctl)
+    }
+
+    /// jemalloc through a `mallctl` the host gives (linked, possibly with prefixed names).
+    pub fn jemalloc_linked(mallctl: Mallctl) -> Source {
         let page = jemalloc_size(mallctl, c"arenas.page").unwrap_or(0) as u64;
         Source::Jemalloc { mallctl, page }
     }

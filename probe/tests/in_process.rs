@@ -120,7 +120,40 @@ fn glibc_in_use_grows_by_what_the_test_holds() {
         assert!(after.get(figure).is_some(), "{} missing", figure.name());
     }
     assert_eq!(after.get(Figure::JemallocAllocated), None);
+    // No counter registered: the count is missing, not 0.
+    assert_eq!(after.get(Figure::CountedInUse), None);
     drop(held);
+}
+
+/// A host's counter: the test sets it, the page must show it.
+static COUNTED: AtomicU64 = AtomicU64::new(0);
+
+#[test]
+fn a_linked_probe_publishes_the_hosts_counter_and_its_thread_allocates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = allocstorm_probe::Host {
+        linked: allocstorm_probe::Linked::Glibc,
+        label: "the test's System",
+        counted_in_use: Some(&COUNTED),
+    };
+    COUNTED.store(12_345, Ordering::Relaxed);
+    let probe = allocstorm_probe::start_for(dir.path(), Duration::from_millis(2), host).unwrap();
+    let first = wait_for(&probe.path, |s| s.thread_tid != 0 && s.readings >= 2);
+    assert_eq!(first.allocator, Allocator::Glibc);
+    assert_eq!(first.malloc_library, "linked: the test's System");
+    assert_eq!(first.get(Figure::CountedInUse), Some(12_345));
+    COUNTED.store(7 << 30, Ordering::Relaxed);
+    let later = wait_for_reading_after_now(&probe.path);
+    assert_eq!(later.get(Figure::CountedInUse), Some(7 << 30));
+    for figure in Allocator::Glibc.figures() {
+        assert!(later.get(figure).is_some(), "{} missing", figure.name());
+    }
+    let many = wait_for(&probe.path, |s| s.readings >= later.readings + 50);
+    assert_eq!(
+        allocations_by(many.thread_tid),
+        0,
+        "the probe thread allocated"
+    );
 }
 
 #[test]

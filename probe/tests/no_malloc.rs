@@ -96,3 +96,23 @@ fn the_probe_thread_calls_no_malloc_from_rust_or_c() {
         "the probe thread called malloc"
     );
 }
+
+/// The same for a probe reading jemalloc through the host's `_rjem_mallctl`, with a counter.
+#[test]
+fn a_linked_jemalloc_probe_thread_calls_no_malloc() {
+    static COUNTED: AtomicU64 = AtomicU64::new(0);
+    let dir = tempfile::tempdir().unwrap();
+    let host = allocstorm_probe::Host {
+        linked: allocstorm_probe::Linked::Jemalloc(tikv_jemalloc_sys::mallctl),
+        label: "tikv-jemalloc-sys",
+        counted_in_use: Some(&COUNTED),
+    };
+    let probe = allocstorm_probe::start_for(dir.path(), Duration::from_millis(2), host).unwrap();
+    let snap = common::wait_for(&probe.path, |s| s.thread_tid != 0 && s.readings >= 100);
+    assert_eq!(snap.allocator, allocstorm_probe::Allocator::Jemalloc);
+    assert_eq!(
+        mallocs_by(snap.thread_tid),
+        0,
+        "the probe thread called malloc"
+    );
+}

@@ -152,7 +152,7 @@ fn check(library: Option<&str>, allocator: Allocator, holds: Figure) {
         assert!(snap.malloc_library.ends_with(l), "{}", snap.malloc_library);
     }
     for (figure, value) in snap.figures() {
-        let ours = figure.allocator() == allocator;
+        let ours = figure.allocator() == Some(allocator);
         assert_eq!(value.is_some(), ours, "{} = {value:?}", figure.name());
     }
     let value = snap.get(holds).unwrap();

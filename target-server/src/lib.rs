@@ -17,7 +17,9 @@
 //! - [`egress`]: the shared token bucket and the paced response body.
 //! - [`stream`]: streaming bodies, read one chunk at a time (incident 004).
 //! - [`state`]: counters, in-flight buffers and the `/stats` document.
-//! - [`alloc`]: which allocator this is, its settings, figures and release call.
+//! - [`alloc`]: which allocator this is, its settings, figures and release call, and the
+//!   counting wrapper every binary's global allocator is.
+//! - [`probe`]: starting allocstorm's probe when `ALLOCSTORM_PROBE_DIR` is set.
 //! - [`range`]: parsing of HTTP ranges; [`units`] and the workload settings come from
 //!   `allocstorm-core`, shared with the harness.
 
@@ -28,6 +30,7 @@ pub mod hotfile;
 pub mod iopool;
 pub mod meta;
 pub mod pools;
+pub mod probe;
 pub mod range;
 pub mod server;
 pub mod state;
@@ -64,6 +67,14 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
     allocator
         .apply_mallopt(&cli.mallopt)
         .map_err(anyhow::Error::msg)?;
+    // Before serving, after mallopt (the probe is a thread). No probe is no reason to stop: the
+    // harness reports the page missing.
+    if let Err(why) = probe::start_from_env(allocator) {
+        eprintln!(
+            "target-server-{}: warning: no allocator probe: {why}",
+            allocator.name()
+        );
+    }
 
     let hot = match (&cli.file, cli.create_file) {
         (Some(path), _) => hotfile::HotFile::open(path)

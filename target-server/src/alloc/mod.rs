@@ -1,10 +1,11 @@
 //! Which allocator this binary runs on, and what that allocator says about itself.
 //!
 //! Every binary links all three allocator libraries (one `cargo build` makes all binaries), but
-//! only the one named by [`Allocator`] is the `#[global_allocator]`, and only its figures are
-//! ever read: asking jemalloc for stats in the glibc binary would initialise an allocator that
-//! serves nothing.
+//! only the one named by [`Allocator`] is the `#[global_allocator]` (wrapped in
+//! [`counting::Counting`]), and only its figures are ever read: asking jemalloc for stats in the
+//! glibc binary would initialise an allocator that serves nothing.
 
+pub mod counting;
 mod glibc;
 mod jemalloc;
 mod mimalloc;

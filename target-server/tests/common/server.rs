@@ -15,13 +15,14 @@ use super::{http, Alloc};
 /// How long a debug build may take to write its hot file and bind.
 const STARTUP: Duration = Duration::from_secs(15);
 
-/// Environment variables that configure one of the allocators.
-const ALLOCATOR_ENV: [&str; 5] = [
+/// Environment variables that configure one of the allocators, or start the probe.
+const ALLOCATOR_ENV: [&str; 6] = [
     "MALLOC_",
     "GLIBC_TUNABLES",
     "_RJEM_MALLOC_CONF",
     "MIMALLOC_",
     "LD_PRELOAD",
+    "ALLOCSTORM_PROBE_",
 ];
 
 pub struct Server {
@@ -54,8 +55,13 @@ impl Server {
     /// [`Server::start`] with the server's stderr captured in a file, for
     /// [`Server::stderr`] and [`Server::assert_alive_and_no_panic`].
     pub fn start_watched(alloc: Alloc, args: &[&str]) -> Self {
+        Self::start_watched_with_env(alloc, &[], args)
+    }
+
+    /// [`Server::start_watched`] with `env` added to the server's environment.
+    pub fn start_watched_with_env(alloc: Alloc, env: &[(&str, &OsStr)], args: &[&str]) -> Self {
         let file = tempfile::NamedTempFile::new().expect("a file for the server's stderr");
-        Self::spawn(alloc, Some("127.0.0.1:0"), args, &[], Some(file))
+        Self::spawn(alloc, Some("127.0.0.1:0"), args, env, Some(file))
     }
 
     fn spawn(
