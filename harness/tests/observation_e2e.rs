@@ -107,7 +107,7 @@ fn default_agrees_with_unobserved(variant: &str, keys: &[&str], below_mib: f64, 
     );
     assert_eq!(
         observed["stats_polled_in"],
-        serde_json::json!(["during", "nudge", "release"])
+        serde_json::json!(["during", "release"])
     );
     assert_eq!(unobserved["stats_polled_in"], serde_json::json!([]));
     // The after-drain reading (held vs live), taken once A's window had closed.

@@ -70,7 +70,8 @@ impl std::error::Error for StartError {}
 /// the mimalloc crate's `mi_*`) while glibc still serves `malloc`.
 #[derive(Clone, Copy)]
 pub enum Linked {
-    /// glibc's malloc (Rust's `System`): read with `mallinfo2`.
+    /// Rust's `System`, that is whoever serves `malloc`: glibc's (read with `mallinfo2`), or
+    /// an allocator preloaded into the process, found as [`start`] finds it.
     Glibc,
     /// jemalloc, read through the `mallctl` given (`tikv_jemalloc_sys::mallctl`).
     Jemalloc(Mallctl),
@@ -120,7 +121,8 @@ pub fn start(dir: &Path, interval: Duration) -> Result<Probe, StartError> {
 pub fn start_for(dir: &Path, interval: Duration, host: Host) -> Result<Probe, StartError> {
     let detected = || {
         let source = match host.linked {
-            Linked::Glibc => Source::Glibc,
+            // `malloc` may be a preloaded allocator's, not glibc's: the page says whose.
+            Linked::Glibc => return detect(),
             Linked::Jemalloc(mallctl) => Source::jemalloc_linked(mallctl),
             Linked::Mimalloc(info) => Source::Mimalloc { info },
         };

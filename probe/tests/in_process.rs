@@ -140,7 +140,12 @@ fn a_linked_probe_publishes_the_hosts_counter_and_its_thread_allocates_nothing()
     let probe = allocstorm_probe::start_for(dir.path(), Duration::from_millis(2), host).unwrap();
     let first = wait_for(&probe.path, |s| s.thread_tid != 0 && s.readings >= 2);
     assert_eq!(first.allocator, Allocator::Glibc);
-    assert_eq!(first.malloc_library, "linked: the test's System");
+    // `System` is whoever serves `malloc`: the page names that object, not the label.
+    assert!(
+        first.malloc_library.contains("libc.so"),
+        "{}",
+        first.malloc_library
+    );
     assert_eq!(first.get(Figure::CountedInUse), Some(12_345));
     COUNTED.store(7 << 30, Ordering::Relaxed);
     let later = wait_for_reading_after_now(&probe.path);

@@ -55,7 +55,8 @@ pub struct Phases<'a> {
     pub load: &'a LoadSpec,
     /// Whether the server has `/admin/release` (the release phase asks it).
     pub release_path: &'a str,
-    /// The server's stats endpoint, if it has one: read once as soon as A's window has closed.
+    /// The server's stats endpoint, if it has one and no probe: read once as soon as A's
+    /// window has closed.
     pub stats_path: Option<&'a str>,
     /// `[remote]`: the server listens on the scenario's `listen` address for load workers on
     /// other hosts, so its address need not be loopback (the workers check what they may load).

@@ -304,7 +304,7 @@ pub async fn run_variant(
             &req.scenario.sampling.stats_in,
             live.clone(),
         );
-        let driver = ready_and_drive(&req, &mut server, &exe, &live);
+        let driver = ready_and_drive(&req, &mut server, &exe, &live, probe.is_some());
         tokio::select! {
             r = driver => match r {
                 Ok(()) => Ended::Done,
@@ -402,6 +402,7 @@ async fn ready_and_drive(
     server: &mut Running<'_>,
     exe: &Path,
     live: &LiveRef,
+    probed: bool,
 ) -> Result<(), String> {
     let addr = server.ready().await?;
     let pid = server.pid;
@@ -412,7 +413,8 @@ async fn ready_and_drive(
         phases: req.scenario.phases(req.settings.quick),
         load: &req.scenario.load,
         release_path: "/admin/release",
-        stats_path: stats_path(req.scenario),
+        // With the probe the allocator's figures after the drain need no request.
+        stats_path: stats_path(req.scenario).filter(|_| !probed),
         remote_target: remote.is_some(),
     };
     let workers = driver::Workers {
