@@ -41,6 +41,16 @@ pub struct StatsSample {
 pub struct PhaseLoad {
     pub phase: String,
     pub summary: LoadSummary,
+    /// When the load started, in the run's clock (seconds since the run started, like the
+    /// samples' `t`): the phase began earlier, while its workers got ready. Absent in records
+    /// written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_t: Option<f64>,
+    /// When the load really ended, in the run's clock: its last request's end
+    /// ([`LoadSummary::ended_s`]). t90 counts from here. Absent when nothing was sent, and in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_t: Option<f64>,
 }
 
 /// What is known about a run before it starts; streamed first, so a run killed midway can be
@@ -297,6 +307,7 @@ impl RecordBuilder {
         failure: Option<String>,
         server_exit: Option<String>,
     ) -> RunRecord {
+        let during = self.during_load().cloned();
         // Streams of older versions have no settings event: the first /stats reading has them.
         let settings = self.settings.or_else(|| {
             self.stats
@@ -313,18 +324,14 @@ impl RecordBuilder {
             server_pid: self.pid,
             server_settings: settings,
             preload_mapped: self.preload_mapped,
-            figures: crate::figures::compute(&self.samples, &self.phases).with_container(
+            figures: crate::figures::compute_with_load_end(
                 &self.samples,
-                &self.smaps,
-                &self.cgroup,
                 &self.phases,
-            ),
+                during.as_ref().and_then(|l| l.ended_t),
+            )
+            .with_container(&self.samples, &self.smaps, &self.cgroup, &self.phases),
             phases: self.phases,
-            load: self
-                .loads
-                .iter()
-                .find(|l| l.phase == "during")
-                .map(|l| l.summary.clone()),
+            load: during.map(|l| l.summary),
             phase_loads: self.loads,
             release: self.release,
             samples: self.samples,
@@ -335,6 +342,13 @@ impl RecordBuilder {
             cgroup: self.cgroup,
             cost: self.cost,
         }
+    }
+}
+
+impl RecordBuilder {
+    /// The main load, `during`'s.
+    fn during_load(&self) -> Option<&PhaseLoad> {
+        self.loads.iter().find(|l| l.phase == "during")
     }
 }
 
