@@ -126,6 +126,7 @@ pub struct Figure {
 
 const ALL: &[View] = &[View::Results, View::Runs, View::Terminal];
 const SUMMARY: &[View] = &[View::Results, View::Terminal];
+const TABLES: &[View] = &[View::Results, View::Runs];
 
 /// Declares each figure as a `pub static` and [`CATALOGUE`], the list of them in this order.
 /// An entry is `NAME = Figure::new(key, title, how it is read)` followed by what differs from
@@ -160,6 +161,14 @@ figures! {
         .in_unit(Unit::Millis, 1).shown_in(&[View::Results]);
     P99 = Figure::new("latency_ms.p99", "p99", Read::Number(|f| f.latency_ms.p99))
         .in_unit(Unit::Millis, 1).shown_in(ALL);
+    /// Requests the load's schedule made due (open loop), sent, and never sent: no connection
+    /// got to them before the stop. p50, p99 and req/s are of the sent.
+    INTENDED = Figure::new("requests_intended", "intended", Read::Count(|f| f.requests_intended))
+        .higher_is_better().shown_in(TABLES);
+    SENT = Figure::new("requests_sent", "sent", Read::Count(|f| f.requests_sent))
+        .higher_is_better().shown_in(TABLES);
+    UNSENT = Figure::new("requests_unsent", "unsent", Read::Count(|f| f.requests_unsent))
+        .shown_in(TABLES);
     /// The run-to-run coefficient of variation of A: the noise a regression must exceed.
     CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A",
         Read::Variant(|v| Reading::number(v.rss_after_drain_cv)))

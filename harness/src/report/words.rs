@@ -209,6 +209,18 @@ impl Display for Warning {
                 shard.map(|s| format!(" of shard {s}")).unwrap_or_default(),
                 fields.join(", ")
             ),
+            Warning::Overloaded {
+                run,
+                intended,
+                unsent,
+            } => write!(
+                f,
+                "{run}: overloaded: {unsent} of the {intended} requests its load intended ({:.1}%) \
+                 were never sent, no connection being free before it stopped; its figures, \
+                 latency included, are of the {} it sent",
+                *unsent as f64 / (*intended).max(1) as f64 * 100.0,
+                intended.saturating_sub(*unsent)
+            ),
             Warning::Read(words) => f.write_str(words),
         }
     }
@@ -250,6 +262,11 @@ mod tests {
                 shard: Some(crate::shard::Shard { index: 2, count: 3 }),
                 fields: vec!["kernel".into(), "nproc".into()],
             },
+            Warning::Overloaded {
+                run: run(),
+                intended: 3200,
+                unsent: 2123,
+            },
         ]
         .map(|w| w.to_string());
         assert_eq!(
@@ -259,6 +276,9 @@ mod tests {
                 "glibc #2: measured from another version of the scenario (hash abababababab vs cdcdcdcdcdcd)",
                 "glibc #2: quick=true where the first run has quick=false",
                 "glibc #2: measured in another environment than the first run of shard 2/3 (kernel, nproc)",
+                "glibc #2: overloaded: 2123 of the 3200 requests its load intended (66.3%) were \
+                 never sent, no connection being free before it stopped; its figures, latency \
+                 included, are of the 1077 it sent",
             ]
         );
     }

@@ -45,7 +45,9 @@ use crate::record::RunRecord;
 pub use container::{container_view, ContainerView};
 pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
-pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
+pub use figures::{
+    run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak, OVERLOAD_UNSENT_SHARE,
+};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
 pub use medians::coefficient_of_variation;

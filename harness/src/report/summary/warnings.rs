@@ -1,11 +1,13 @@
 //! The warnings of `summary.json`: what a reader must know before trusting the table — variants
-//! not measured, runs rebuilt from the event stream of a killed harness, runs measured from
+//! not measured, runs rebuilt from the event stream of a killed harness, overloaded runs (whose
+//! load left requests unsent), runs measured from
 //! another scenario, with another `--quick` or in another environment than the first run (of
 //! their shard: the shards of a comparison are different machines on purpose).
 
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 
+use super::figures::{overloaded, requests};
 use super::status::is_incomplete;
 use super::worded::worded;
 use crate::shard::Shard;
@@ -47,6 +49,13 @@ pub enum Warning {
         shard: Option<Shard>,
         fields: Vec<String>,
     },
+    /// Its memory run's load left more than [`super::figures::OVERLOAD_UNSENT_SHARE`] of the requests it
+    /// intended unsent: the server did not keep up, so the run measured a smaller load.
+    Overloaded {
+        run: RunId,
+        intended: u64,
+        unsent: u64,
+    },
     /// Read back from `summary.json`: its words.
     Read(String),
 }
@@ -70,6 +79,15 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
             // Each shard records the variant it could not run.
             if !warnings.contains(&w) {
                 warnings.push(w);
+            }
+        }
+        if let [Some(intended), _, Some(unsent)] = requests(r.load.as_ref()) {
+            if overloaded(Some(intended), Some(unsent)).is_some() {
+                warnings.push(Warning::Overloaded {
+                    run: run(),
+                    intended,
+                    unsent,
+                });
             }
         }
         if is_incomplete(r) {
