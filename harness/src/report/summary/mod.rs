@@ -62,7 +62,7 @@ pub use spread::Spread;
 pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
-pub use warnings::{RunId, Warning};
+pub use warnings::{OverloadedRun, RunId, Warning};
 
 /// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;

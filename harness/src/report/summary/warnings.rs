@@ -49,18 +49,26 @@ pub enum Warning {
         shard: Option<Shard>,
         fields: Vec<String>,
     },
-    /// Its memory run's load left more than [`super::figures::OVERLOAD_UNSENT_SHARE`] of the requests it
-    /// intended unsent: the server did not keep up, so the run measured a smaller load.
+    /// Runs of a variant whose memory run's load left more than
+    /// [`super::figures::OVERLOAD_UNSENT_SHARE`] of the requests it intended unsent: the server
+    /// did not keep up, so they measured a smaller load. One warning per variant.
     Overloaded {
-        run: RunId,
-        intended: u64,
-        unsent: u64,
+        variant: String,
+        runs: Vec<OverloadedRun>,
     },
     /// Read back from `summary.json`: its words.
     Read(String),
 }
 
 worded!(Warning);
+
+/// An overloaded run: the requests its load intended and those it left unsent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverloadedRun {
+    pub run_index: u32,
+    pub intended: u64,
+    pub unsent: u64,
+}
 
 /// The warnings of the records, in run order.
 pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
@@ -79,15 +87,6 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
             // Each shard records the variant it could not run.
             if !warnings.contains(&w) {
                 warnings.push(w);
-            }
-        }
-        if let [Some(intended), _, Some(unsent)] = requests(r.load.as_ref()) {
-            if overloaded(Some(intended), Some(unsent)).is_some() {
-                warnings.push(Warning::Overloaded {
-                    run: run(),
-                    intended,
-                    unsent,
-                });
             }
         }
         if is_incomplete(r) {
@@ -114,7 +113,38 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
             }
         }
     }
+    warnings.extend(overloaded_runs(ordered));
     warnings
+}
+
+/// One warning per variant with overloaded runs, in the order of their first.
+fn overloaded_runs(ordered: &[&RunRecord]) -> Vec<Warning> {
+    let mut out: Vec<Warning> = Vec::new();
+    for r in ordered {
+        let [Some(intended), _, Some(unsent)] = requests(r.load.as_ref()) else {
+            continue;
+        };
+        if overloaded(Some(intended), Some(unsent)).is_none() {
+            continue;
+        }
+        let run = OverloadedRun {
+            run_index: r.header.run_index,
+            intended,
+            unsent,
+        };
+        let name = &r.header.variant.name;
+        match out.iter_mut().find_map(|w| match w {
+            Warning::Overloaded { variant, runs } if variant == name => Some(runs),
+            _ => None,
+        }) {
+            Some(runs) => runs.push(run),
+            None => out.push(Warning::Overloaded {
+                variant: name.clone(),
+                runs: vec![run],
+            }),
+        }
+    }
+    out
 }
 
 /// Where a run's scenario or `--quick` differs from the first run's.
