@@ -67,7 +67,7 @@ pub struct Figures {
 /// How a run's memory came back after the load.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Recovery {
-    /// Within 10% of the growth, this many seconds after the load stopped (t90).
+    /// Within 10% of the growth, this many seconds after the load ended (t90).
     After(f64),
     /// It grew and never came back within the run.
     Never,

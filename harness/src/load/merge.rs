@@ -56,7 +56,7 @@ pub struct WorkerSummary {
 }
 
 /// The keys of the `--json` summary that other tools may rely on (a published contract).
-pub const SUMMARY_KEYS: [&str; 19] = [
+pub const SUMMARY_KEYS: [&str; 22] = [
     "ok",
     "errors",
     "errors_by_kind",
@@ -71,6 +71,9 @@ pub const SUMMARY_KEYS: [&str; 19] = [
     "latency_ms",
     "latency_uncorrected_ms",
     "no_free_connection",
+    "unsent",
+    "intended",
+    "ended_s",
     "offered_rate",
     "processes",
     "connections",

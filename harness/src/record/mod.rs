@@ -503,6 +503,67 @@ mod tests {
         }
     }
 
+    /// The record's t90 counts from the `during` load's end when the load recorded one, from
+    /// the end of `during` otherwise (an old record); a committed record has neither the end
+    /// nor `intended`, and reads.
+    #[test]
+    fn t90_counts_from_the_during_loads_end() {
+        let (_, text) = COMMITTED[1];
+        let old: RunRecord = serde_json::from_str(text).unwrap();
+        let during = old
+            .phase_loads
+            .iter()
+            .find(|l| l.phase == "during")
+            .unwrap();
+        assert_eq!((during.ended_t, during.summary.intended), (None, None));
+
+        let build = |ended_t: Option<f64>| {
+            let mut b = RecordBuilder::default();
+            for (name, start, end) in [
+                ("before", 0.0, 2.0),
+                ("during", 2.0, 5.0),
+                ("drain", 5.0, 9.0),
+            ] {
+                b.apply(&Event::Phase(PhaseMark {
+                    name: name.into(),
+                    start,
+                    end,
+                }));
+            }
+            for i in 0..=90 {
+                let t = f64::from(i) / 10.0;
+                let rss_anon = if (2.0..4.5).contains(&t) {
+                    100 << 20
+                } else {
+                    1 << 20
+                };
+                b.apply(&Event::Sample(Sample {
+                    t,
+                    rss_anon,
+                    ..Default::default()
+                }));
+            }
+            b.apply(&Event::Load(Box::new(PhaseLoad {
+                phase: "during".into(),
+                summary: old.load.clone().unwrap(),
+                started_t: Some(2.1),
+                ended_t,
+            })));
+            let header = fixtures::header("glibc", 1);
+            b.build(header, RunStatus::Ok, None, None)
+                .figures
+                .t90_s
+                .unwrap()
+        };
+        // Memory back at 4.5 s: 0.5 s after a load that ended at 4.0, 0 after `during`'s end.
+        assert!(
+            (build(Some(4.0)) - 0.5).abs() < 1e-9,
+            "{}",
+            build(Some(4.0))
+        );
+        assert_eq!(build(None), 0.0);
+    }
+
     #[test]
     fn a_record_without_a_scenario_description_still_loads() {
         let (_, text) = COMMITTED[0];

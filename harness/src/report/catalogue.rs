@@ -150,7 +150,8 @@ figures! {
     /// (A − B) / (P − B).
     RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
         .decimals(2).shown_in(ALL);
-    /// Seconds from the load stop until RssAnon is back within 10% of the growth.
+    /// Seconds from the load's end (its last request's) until RssAnon is back within 10% of the
+    /// growth.
     T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL);
     VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
         Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY);
