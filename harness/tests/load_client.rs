@@ -194,6 +194,43 @@ async fn without_retries_a_timeout_ends_the_request_at_its_deadline() {
     assert!(wall < Duration::from_secs(5), "{wall:?}");
 }
 
+/// A server that cannot keep up: 20 sends due in 1 s on 2 connections, each busy for 600 ms
+/// (a stalled server, a 600 ms deadline). Each connection sends twice, the second time late
+/// (at 0.6 and 0.65 s, no connection free when it was due); the stop overtakes the rest. The
+/// record says what was intended, sent and not, and when the load really ended: the last
+/// request given up at its deadline, after the stop.
+#[tokio::test]
+async fn an_overloaded_load_counts_what_it_intended_sent_and_did_not_send() {
+    let server = TestServer::start(Behaviour::Stall);
+    let p = plan(&[
+        "--target",
+        &server.url(),
+        "--rate",
+        "20/s",
+        "--connections",
+        "2",
+        "--duration",
+        "1s",
+        "--timeout",
+        "600ms",
+    ]);
+    let s = run(&p).await;
+    check_accounting(&s);
+    assert_eq!(s.intended, Some(20), "{s:#?}");
+    assert_eq!((s.requests, s.unsent), (4, 16), "{s:#?}");
+    // At least the two second sends were overdue when a connection got to them.
+    assert!(s.no_free_connection >= 2, "{s:#?}");
+    assert_eq!((s.ok, s.errors_by_kind["timeout"]), (0, 4));
+    // The last request was sent at 0.65 s at the earliest and given up 600 ms later; the
+    // drain ends after it.
+    let ended = s.ended_s.expect("it sent requests");
+    assert!(
+        ended >= 1.25 && ended <= s.elapsed_s,
+        "{ended} {}",
+        s.elapsed_s
+    );
+}
+
 #[tokio::test]
 async fn rate_mode_offers_the_configured_rate() {
     let server = TestServer::start(Behaviour::Good);
@@ -232,6 +269,14 @@ async fn rate_mode_offers_the_configured_rate() {
         (s.throughput_rps - 200.0).abs() <= 10.0,
         "{}",
         s.throughput_rps
+    ); // A server that keeps up leaves nothing unsent, and the load ends with the answer to the
+       // last send, due just before the stop at 2 s.
+    assert_eq!((s.intended, s.unsent), (Some(400), 0));
+    let ended = s.ended_s.expect("it sent requests");
+    assert!(
+        ended >= 1.99 && ended <= s.elapsed_s,
+        "{ended} {}",
+        s.elapsed_s
     );
 }
 

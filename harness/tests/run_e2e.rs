@@ -143,6 +143,20 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert!(load["ok"].as_u64().unwrap() > 0);
     assert!(load["throughput_rps"].as_f64().unwrap() > 0.0);
     assert!(load["latency_ms"]["p99"].as_f64().is_some());
+    // Its start and its real end (its last request's end) in the run's clock: inside
+    // `during`, which also holds the workers' start-up and exit; t90 counts from the end.
+    let during_load = rec["phase_loads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["phase"] == "during")
+        .unwrap();
+    let started = during_load["started_t"].as_f64().expect("started_t");
+    let ended = during_load["ended_t"].as_f64().expect("ended_t");
+    assert!(
+        during.1 <= started && started + 1.9 <= ended && ended <= during.2,
+        "load {started}..{ended} in during {during:?}"
+    );
 
     // Provenance.
     assert_eq!(rec["server_settings"]["allocator"], allocator);

@@ -204,10 +204,25 @@ fn two_shards_merged_report_like_one_comparison_with_twice_the_runs() {
     };
     assert_eq!(runs(&merged), runs(&whole));
     assert_eq!(runs(&merged)[0].1, 2);
+    // Shards of one machine, one key: nothing to warn of but the load, which 8 connections
+    // that hold each response 100 ms cannot carry at 100/s (80/s at most): each variant's
+    // runs are overloaded, in the merged report as in the whole one.
+    let warnings: Vec<&str> = merged["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    let (overloaded, other): (Vec<&str>, Vec<&str>) = warnings
+        .iter()
+        .partition(|w| w.contains(": overloaded in runs #1, #2: "));
+    assert_eq!(other, Vec::<&str>::new());
+    assert_eq!(overloaded.len(), 2, "{overloaded:?}");
     assert_eq!(
-        merged["warnings"],
-        serde_json::json!([]),
-        "shards of one machine, one key: nothing to warn of"
+        whole["warnings"].as_array().unwrap().len(),
+        2,
+        "{}",
+        whole["warnings"]
     );
 
     // The same sections and tables in report.md; the shards named in its environment.

@@ -30,7 +30,9 @@ pub struct Figures {
     pub rss_after_drain_bytes: Option<u64>,
     /// R = (A − B) / (P − B); null when P − B < 4 MiB.
     pub retention: Option<f64>,
-    /// Seconds from load stop until RssAnon ≤ B + 0.1·(P − B), within the drain; null if never.
+    /// Seconds from the load's end until RssAnon ≤ B + 0.1·(P − B), within the drain; null if
+    /// never. The load's end is its last request's end ([`compute`]'s `load_end`); records
+    /// written before that was kept count from the end of `during`.
     pub t90_s: Option<f64>,
     /// VmSize at the same points.
     pub vsz_before_bytes: Option<u64>,
@@ -65,7 +67,7 @@ pub struct Figures {
 /// How a run's memory came back after the load.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Recovery {
-    /// Within 10% of the growth, this many seconds after the load stopped (t90).
+    /// Within 10% of the growth, this many seconds after the load ended (t90).
     After(f64),
     /// It grew and never came back within the run.
     Never,
@@ -279,7 +281,21 @@ fn max_in(
     max_of(samples, phase(marks, name)?, f)
 }
 
+/// The figures of a run from its samples and phase marks, for a run whose load's end is not
+/// known: [`compute_with_load_end`] with none.
 pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
+    compute_with_load_end(samples, marks, None)
+}
+
+/// The figures of a run from its samples and phase marks. `load_end` is when the `during`
+/// load really ended, in the run's clock: its last request's end. Without it (nothing sent, or
+/// a record written before it was kept) t90 counts from the end of `during`, which also waits
+/// for the load's workers to drain and exit.
+pub fn compute_with_load_end(
+    samples: &[Sample],
+    marks: &[PhaseMark],
+    load_end: Option<f64>,
+) -> Figures {
     let rss = |s: &Sample| s.rss_anon;
     let vsz = |s: &Sample| s.vm_size;
     let b = last_second(samples, marks, "before", rss);
@@ -297,11 +313,12 @@ pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
     let t90 = match (b, p, phase(marks, "during")) {
         (Some(b), Some(p), Some(during)) if p > b => {
             let threshold = b as f64 + 0.1 * (p - b) as f64;
+            let from = load_end.unwrap_or(during.end);
             samples
                 .iter()
-                .filter(|s| s.t >= during.end && s.t <= drain_end)
+                .filter(|s| s.t >= from && s.t <= drain_end)
                 .find(|s| s.rss_anon as f64 <= threshold)
-                .map(|s| s.t - during.end)
+                .map(|s| s.t - from)
         }
         _ => None,
     };
@@ -403,6 +420,25 @@ mod tests {
         assert_eq!(f.retention, Some(0.0));
         let t90 = f.t90_s.unwrap();
         assert!((t90 - 2.0).abs() < 0.11, "t90 {t90}");
+    }
+
+    /// t90 counts from the load's last request's end, not from the end of `during` (which
+    /// waits for the workers to exit): memory back 0.5 s after the last response, while
+    /// `during` still ran, is 0.5 s, where counting from `during`'s end made it 0.0.
+    #[test]
+    fn t90_counts_from_the_loads_last_response() {
+        let s = series(14.0, |t| match t {
+            t if t < 3.0 => 10 * MIB,
+            t if t < 7.5 => 110 * MIB,
+            _ => 10 * MIB,
+        });
+        let t90 = |load_end| compute_with_load_end(&s, &marks(), load_end).t90_s.unwrap();
+        assert!((t90(Some(7.0)) - 0.5).abs() < 1e-9, "{}", t90(Some(7.0)));
+        // An old record, or a load that sent nothing: from the end of `during`, as before.
+        assert_eq!(t90(None), 0.0);
+        assert_eq!(compute(&s, &marks()).t90_s, Some(0.0));
+        // A later end than the drop: the first sample from the end on.
+        assert!((t90(Some(7.95)) - 0.05).abs() < 1e-9, "{}", t90(Some(7.95)));
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub struct WorkerSummary {
 }
 
 /// The keys of the `--json` summary that other tools may rely on (a published contract).
-pub const SUMMARY_KEYS: [&str; 19] = [
+pub const SUMMARY_KEYS: [&str; 22] = [
     "ok",
     "errors",
     "errors_by_kind",
@@ -71,6 +71,9 @@ pub const SUMMARY_KEYS: [&str; 19] = [
     "latency_ms",
     "latency_uncorrected_ms",
     "no_free_connection",
+    "unsent",
+    "intended",
+    "ended_s",
     "offered_rate",
     "processes",
     "connections",
@@ -102,10 +105,24 @@ pub struct LoadSummary {
     pub counts: Counts,
     /// Open loop: sends due before the stop that no connection got to before it.
     pub unsent: u64,
+    /// Open loop: sends the schedule made due inside the load window, sent or not
+    /// (`requests` + `unsent`). `null` in closed loop, where nothing is scheduled, and in
+    /// records written before it existed ([`LoadSummary::intended_requests`] fills those in).
+    #[serde(default)]
+    pub intended: Option<u64>,
     /// The load window: from the start until new sends stopped.
     pub duration_s: f64,
     /// From the start until the last worker finished draining.
     pub elapsed_s: f64,
+    /// From the start until the last request ended (its answer arrived, its last attempt
+    /// failed, or the drain gave it up): when the load really ended for the server. `null` when
+    /// nothing was sent, and in records written before it existed.
+    #[serde(default)]
+    pub ended_s: Option<f64>,
+    /// The start, as an instant of the process that ran the load, so that a caller can place
+    /// `ended_s` on its own clock. Not in JSON: an instant means nothing outside the process.
+    #[serde(skip)]
+    pub started: Option<tokio::time::Instant>,
     /// Ok responses per second completed inside the load window (its whole seconds); the
     /// backlog completing after the stop is in `ok` but not here.
     pub throughput_rps: f64,
@@ -123,6 +140,17 @@ pub struct LoadSummary {
     pub client_cpu_s: f64,
     pub workers: Vec<WorkerSummary>,
     pub per_second: Vec<SecondReport>,
+}
+
+impl LoadSummary {
+    /// Requests the load meant to send: `intended`, or for a record written before it existed
+    /// `requests` + `unsent`, which is what it counts. `None` in closed loop.
+    pub fn intended_requests(&self) -> Option<u64> {
+        self.intended.or_else(|| {
+            self.offered_rate
+                .map(|_| self.counts.requests + self.unsent)
+        })
+    }
 }
 
 impl std::ops::Deref for SecondReport {
@@ -163,6 +191,8 @@ pub struct Merger {
     schedules: Option<Vec<Schedule>>,
     /// The load window: nothing is due from here on.
     duration: Duration,
+    /// The shared start, once the workers were told it.
+    started: Option<tokio::time::Instant>,
     pending: BTreeMap<u64, Pending>,
     totals: Counts,
     latency: Histogram<u64>,
@@ -181,6 +211,7 @@ impl Merger {
                 .map(|w| plan.worker_schedule(w))
                 .collect(),
             duration: plan.duration,
+            started: None,
             pending: BTreeMap::new(),
             totals: Counts::default(),
             latency: new_histogram(),
@@ -246,6 +277,11 @@ impl Merger {
         Ok(self.take_complete())
     }
 
+    /// Notes the instant every worker starts at.
+    pub fn started(&mut self, at: tokio::time::Instant) {
+        self.started = Some(at);
+    }
+
     pub fn is_done(&self, w: usize) -> bool {
         self.workers.get(w).is_some_and(|st| st.done.is_some())
     }
@@ -306,6 +342,17 @@ impl Merger {
             .iter()
             .map(|st| done(st).elapsed_s)
             .fold(0.0, f64::max);
+        let ended_s = self
+            .workers
+            .iter()
+            .filter_map(|st| done(st).ended_s)
+            .reduce(f64::max);
+        let intended = self.schedules.as_ref().map(|schedules| {
+            schedules
+                .iter()
+                .map(|s| s.slots_before(self.duration))
+                .sum()
+        });
         // Throughput counts what completed inside the load window, in whole seconds: under a
         // congested server the backlog still completing after the stop would otherwise be
         // credited to a window it did not fit in.
@@ -357,8 +404,11 @@ impl Merger {
             bytes_per_s: in_window.1 as f64 / window_s,
             counts: self.totals,
             unsent: workers.iter().map(|w| w.unsent).sum(),
+            intended,
             duration_s,
             elapsed_s,
+            ended_s,
+            started: self.started,
             latency_ms: Percentiles::of(&self.latency),
             latency_uncorrected_ms: Percentiles::of(&self.uncorrected),
             error_latency_ms: Percentiles::of(&self.error_latency),
@@ -423,6 +473,7 @@ mod tests {
             load_s,
             elapsed_s: load_s + 0.1,
             unsent: 1,
+            ended_s: Some(load_s - 0.2),
             cpu_user_s: cpu,
             cpu_system_s: cpu,
         }
@@ -468,6 +519,10 @@ mod tests {
         assert_eq!(s.throughput_rps, 6.5);
         assert_eq!(s.bytes_per_s, 65.0);
         assert_eq!(s.unsent, 2);
+        // 100/s for 2 s is 200 due, whatever was sent; the last request of either worker
+        // ended 0.2 s before its stop.
+        assert_eq!(s.intended, Some(200));
+        assert_eq!(s.ended_s, Some(1.8));
         assert_eq!(s.client_cpu_s, 1.5);
         assert_eq!(s.offered_rate, Some(100.0));
         assert_eq!(s.workers[0].offered_rate, Some(50.0));
@@ -518,7 +573,12 @@ mod tests {
         let r = m.second(0, second(0, 1, 1)).unwrap();
         m.done(0, done(1.0, 0.0)).unwrap();
         assert_eq!(r[0].offered, None);
-        let json = serde_json::to_value(m.summary(&closed)).unwrap();
+        let summary = m.summary(&closed);
+        assert_eq!(
+            (summary.intended, summary.intended_requests()),
+            (None, None)
+        );
+        let json = serde_json::to_value(summary).unwrap();
         assert!(json["per_second"][0]["offered"].is_null());
         // A second recorded before the field existed still reads.
         let mut old = json["per_second"][0].clone();
@@ -545,7 +605,17 @@ mod tests {
         assert_eq!(json["per_second"][0]["t"], 0);
         assert_eq!(json["per_second"][0]["ok"], 2);
         assert_eq!(json["per_second"][0]["offered"], 100);
-        let back: LoadSummary = serde_json::from_value(json).unwrap();
+        let back: LoadSummary = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back.counts.ok, 2);
+        assert_eq!((back.intended, back.ended_s), (Some(200), Some(0.8)));
+        // A record written before `intended` and `ended_s` existed still reads; what it
+        // intended is what it sent and what it did not.
+        let mut old = json;
+        for key in ["intended", "ended_s"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let old: LoadSummary = serde_json::from_value(old).unwrap();
+        assert_eq!((old.intended, old.ended_s), (None, None));
+        assert_eq!(old.intended_requests(), Some(2 + 1));
     }
 }

@@ -215,6 +215,7 @@ pub(super) async fn drive(
     }
 
     let start = wire::instant_at(start_ns);
+    merger.started(start);
     let budget = plan.duration + plan.timeout + FINISH_SLACK;
     let deadline = start + budget;
     while !merger.all_done() {

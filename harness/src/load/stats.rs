@@ -44,6 +44,8 @@ pub struct Recorder {
     current: u64,
     bucket: Bucket,
     sink: Box<dyn FnMut(WorkerSecond)>,
+    /// When the last request ended (answered, failed or given up): the load's real end.
+    last_end: Option<Instant>,
 }
 
 impl Recorder {
@@ -58,7 +60,19 @@ impl Recorder {
                 error_latency: new_histogram(),
             },
             sink,
+            last_end: None,
         }
+    }
+
+    /// When the last request so far ended: its answer arrived, its last attempt failed or the
+    /// run gave it up. Every request that was sent ends one of these ways, so a worker that sent
+    /// anything has one. The load's memory is the server's until then, not until the stop.
+    pub fn last_end(&self) -> Option<Instant> {
+        self.last_end
+    }
+
+    fn ended(&mut self, now: Instant) {
+        self.last_end = Some(self.last_end.map_or(now, |e| e.max(now)));
     }
 
     fn second_of(&self, now: Instant) -> u64 {
@@ -133,6 +147,7 @@ impl Recorder {
     /// A request answered correctly: `due` is when it should have been sent, `sent` when its
     /// first attempt was.
     pub fn ok(&mut self, now: Instant, bytes: u64, due: Instant, sent: Instant) {
+        self.ended(now);
         let b = self.at(now);
         b.counts.ok += 1;
         b.counts.bytes += bytes;
@@ -142,6 +157,7 @@ impl Recorder {
 
     /// A request failed on its last attempt.
     pub fn failed(&mut self, now: Instant, kind: ErrorKind, sent: Instant) {
+        self.ended(now);
         let b = self.at(now);
         b.counts.errors += 1;
         *b.counts
@@ -152,6 +168,9 @@ impl Recorder {
     }
 
     pub fn abandoned(&mut self, now: Instant, n: u64) {
+        if n > 0 {
+            self.ended(now);
+        }
         self.at(now).counts.abandoned += n;
     }
 }
@@ -212,6 +231,26 @@ mod tests {
         assert_eq!(s2.attempt_errors_by_kind["status_503"], 1);
         assert!(out[2].latency_us.is_empty());
         assert_eq!(out[2].error_latency_us.len(), 1);
+    }
+
+    /// The load's end is its last request's end, whichever way it ended; a request merely
+    /// started, a failed attempt that is retried or an empty abandon does not end anything.
+    #[test]
+    fn the_last_end_is_the_last_request_to_end() {
+        let (mut r, start, _out) = recorder();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(r.last_end(), None);
+        r.request_started(at(10));
+        r.attempt_failed(at(20), ErrorKind::Timeout);
+        r.abandoned(at(30), 0);
+        assert_eq!(r.last_end(), None, "nothing has ended yet");
+        r.ok(at(900), 10, at(0), at(10));
+        r.failed(at(1200), ErrorKind::Status503, at(100));
+        // A response read with a stale clock does not move the end back.
+        r.ok(at(1100), 10, at(0), at(10));
+        assert_eq!(r.last_end(), Some(at(1200)));
+        r.abandoned(at(4100), 2);
+        assert_eq!(r.last_end(), Some(at(4100)), "given up at the hard stop");
     }
 
     #[test]

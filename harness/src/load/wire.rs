@@ -93,6 +93,10 @@ pub struct WorkerDone {
     pub elapsed_s: f64,
     /// Open loop: sends due before the stop that no connection got to before it.
     pub unsent: u64,
+    /// From the start to when its last request ended (answered, failed or given up); `null`
+    /// when it sent none, and from workers of versions before it was sent.
+    #[serde(default)]
+    pub ended_s: Option<f64>,
     /// The worker's own CPU time (`getrusage(RUSAGE_SELF)`), start-up included.
     pub cpu_user_s: f64,
     pub cpu_system_s: f64,

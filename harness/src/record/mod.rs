@@ -42,6 +42,16 @@ pub struct StatsSample {
 pub struct PhaseLoad {
     pub phase: String,
     pub summary: LoadSummary,
+    /// When the load started, in the run's clock (seconds since the run started, like the
+    /// samples' `t`): the phase began earlier, while its workers got ready. Absent in records
+    /// written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_t: Option<f64>,
+    /// When the load really ended, in the run's clock: its last request's end
+    /// ([`LoadSummary::ended_s`]). t90 counts from here. Absent when nothing was sent, and in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_t: Option<f64>,
 }
 
 /// What is known about a run before it starts; streamed first, so a run killed midway can be
@@ -317,6 +327,7 @@ impl RecordBuilder {
         failure: Option<String>,
         server_exit: Option<String>,
     ) -> RunRecord {
+        let during = self.during_load().cloned();
         // Streams of older versions have no settings event: the first /stats reading has them.
         let settings = self.settings.or_else(|| {
             self.stats
@@ -333,18 +344,14 @@ impl RecordBuilder {
             server_pid: self.pid,
             server_settings: settings,
             preload_mapped: self.preload_mapped,
-            figures: crate::figures::compute(&self.samples, &self.phases).with_container(
+            figures: crate::figures::compute_with_load_end(
                 &self.samples,
-                &self.smaps,
-                &self.cgroup,
                 &self.phases,
-            ),
+                during.as_ref().and_then(|l| l.ended_t),
+            )
+            .with_container(&self.samples, &self.smaps, &self.cgroup, &self.phases),
             phases: self.phases,
-            load: self
-                .loads
-                .iter()
-                .find(|l| l.phase == "during")
-                .map(|l| l.summary.clone()),
+            load: during.map(|l| l.summary),
             phase_loads: self.loads,
             release: self.release,
             samples: self.samples,
@@ -357,6 +364,13 @@ impl RecordBuilder {
             probe_pages: self.probe_pages,
             probe_readings: self.probe,
         }
+    }
+}
+
+impl RecordBuilder {
+    /// The main load, `during`'s.
+    fn during_load(&self) -> Option<&PhaseLoad> {
+        self.loads.iter().find(|l| l.phase == "during")
     }
 }
 
@@ -511,6 +525,67 @@ mod tests {
             assert_eq!(again.status, rec.status, "{name}");
             assert_eq!(again.samples.len(), rec.samples.len(), "{name}");
         }
+    }
+
+    /// The record's t90 counts from the `during` load's end when the load recorded one, from
+    /// the end of `during` otherwise (an old record); a committed record has neither the end
+    /// nor `intended`, and reads.
+    #[test]
+    fn t90_counts_from_the_during_loads_end() {
+        let (_, text) = COMMITTED[1];
+        let old: RunRecord = serde_json::from_str(text).unwrap();
+        let during = old
+            .phase_loads
+            .iter()
+            .find(|l| l.phase == "during")
+            .unwrap();
+        assert_eq!((during.ended_t, during.summary.intended), (None, None));
+
+        let build = |ended_t: Option<f64>| {
+            let mut b = RecordBuilder::default();
+            for (name, start, end) in [
+                ("before", 0.0, 2.0),
+                ("during", 2.0, 5.0),
+                ("drain", 5.0, 9.0),
+            ] {
+                b.apply(&Event::Phase(PhaseMark {
+                    name: name.into(),
+                    start,
+                    end,
+                }));
+            }
+            for i in 0..=90 {
+                let t = f64::from(i) / 10.0;
+                let rss_anon = if (2.0..4.5).contains(&t) {
+                    100 << 20
+                } else {
+                    1 << 20
+                };
+                b.apply(&Event::Sample(Sample {
+                    t,
+                    rss_anon,
+                    ..Default::default()
+                }));
+            }
+            b.apply(&Event::Load(Box::new(PhaseLoad {
+                phase: "during".into(),
+                summary: old.load.clone().unwrap(),
+                started_t: Some(2.1),
+                ended_t,
+            })));
+            let header = fixtures::header("glibc", 1);
+            b.build(header, RunStatus::Ok, None, None)
+                .figures
+                .t90_s
+                .unwrap()
+        };
+        // Memory back at 4.5 s: 0.5 s after a load that ended at 4.0, 0 after `during`'s end.
+        assert!(
+            (build(Some(4.0)) - 0.5).abs() < 1e-9,
+            "{}",
+            build(Some(4.0))
+        );
+        assert_eq!(build(None), 0.0);
     }
 
     #[test]

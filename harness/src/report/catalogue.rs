@@ -126,6 +126,7 @@ pub struct Figure {
 
 const ALL: &[View] = &[View::Results, View::Runs, View::Terminal];
 const SUMMARY: &[View] = &[View::Results, View::Terminal];
+const TABLES: &[View] = &[View::Results, View::Runs];
 
 /// Declares each figure as a `pub static` and [`CATALOGUE`], the list of them in this order.
 /// An entry is `NAME = Figure::new(key, title, how it is read)` followed by what differs from
@@ -149,7 +150,8 @@ figures! {
     /// (A − B) / (P − B).
     RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
         .decimals(2).shown_in(ALL);
-    /// Seconds from the load stop until RssAnon is back within 10% of the growth.
+    /// Seconds from the load's end (its last request's) until RssAnon is back within 10% of the
+    /// growth.
     T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL);
     VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
         Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY);
@@ -160,6 +162,14 @@ figures! {
         .in_unit(Unit::Millis, 1).shown_in(&[View::Results]);
     P99 = Figure::new("latency_ms.p99", "p99", Read::Number(|f| f.latency_ms.p99))
         .in_unit(Unit::Millis, 1).shown_in(ALL);
+    /// Requests the load's schedule made due (open loop), sent, and never sent: no connection
+    /// got to them before the stop. p50, p99 and req/s are of the sent.
+    INTENDED = Figure::new("requests_intended", "intended", Read::Count(|f| f.requests_intended))
+        .higher_is_better().shown_in(TABLES);
+    SENT = Figure::new("requests_sent", "sent", Read::Count(|f| f.requests_sent))
+        .higher_is_better().shown_in(TABLES);
+    UNSENT = Figure::new("requests_unsent", "unsent", Read::Count(|f| f.requests_unsent))
+        .shown_in(TABLES);
     /// The run-to-run coefficient of variation of A: the noise a regression must exceed.
     CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A",
         Read::Variant(|v| Reading::number(v.rss_after_drain_cv)))

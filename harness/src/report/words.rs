@@ -173,6 +173,19 @@ impl Display for RunId {
     }
 }
 
+/// `66.3`, or `66.3–66.4` when the values differ as written.
+fn range(values: impl Iterator<Item = f64>, decimals: usize) -> String {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (lo, hi) = (format!("{lo:.decimals$}"), format!("{hi:.decimals$}"));
+    if lo == hi {
+        lo
+    } else {
+        format!("{lo}–{hi}")
+    }
+}
+
 /// The first 12 characters of a sha256: enough to tell two apart.
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
@@ -209,6 +222,24 @@ impl Display for Warning {
                 shard.map(|s| format!(" of shard {s}")).unwrap_or_default(),
                 fields.join(", ")
             ),
+            Warning::Overloaded { variant, runs } => {
+                let indices: Vec<String> =
+                    runs.iter().map(|r| format!("#{}", r.run_index)).collect();
+                let shares = runs
+                    .iter()
+                    .map(|r| r.unsent as f64 / r.intended.max(1) as f64 * 100.0);
+                let intended = runs.iter().map(|r| r.intended as f64);
+                write!(
+                    f,
+                    "{variant}: overloaded in run{} {}: {}% of the {} requests the load intended \
+                     were never sent, no connection being free before it stopped; the figures, \
+                     latency included, are of those sent",
+                    if runs.len() == 1 { "" } else { "s" },
+                    indices.join(", "),
+                    range(shares, 1),
+                    range(intended, 0)
+                )
+            }
             Warning::Read(words) => f.write_str(words),
         }
     }
@@ -217,7 +248,7 @@ impl Display for Warning {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::summary::Priced;
+    use crate::report::summary::{OverloadedRun, Priced};
 
     const M: u64 = 1 << 20;
 
@@ -250,6 +281,16 @@ mod tests {
                 shard: Some(crate::shard::Shard { index: 2, count: 3 }),
                 fields: vec!["kernel".into(), "nproc".into()],
             },
+            Warning::Overloaded {
+                variant: "glibc".into(),
+                runs: [(1, 3200, 2124), (3, 3200, 2123)]
+                    .map(|(run_index, intended, unsent)| OverloadedRun {
+                        run_index,
+                        intended,
+                        unsent,
+                    })
+                    .to_vec(),
+            },
         ]
         .map(|w| w.to_string());
         assert_eq!(
@@ -259,6 +300,9 @@ mod tests {
                 "glibc #2: measured from another version of the scenario (hash abababababab vs cdcdcdcdcdcd)",
                 "glibc #2: quick=true where the first run has quick=false",
                 "glibc #2: measured in another environment than the first run of shard 2/3 (kernel, nproc)",
+                "glibc: overloaded in runs #1, #3: 66.3–66.4% of the 3200 requests the load \
+                 intended were never sent, no connection being free before it stopped; the \
+                 figures, latency included, are of those sent",
             ]
         );
     }

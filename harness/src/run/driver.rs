@@ -174,9 +174,15 @@ async fn load_phase(
     let result = loads.run(&plan, &mut on_second).await;
     live.borrow_mut().end();
     let summary = result.map_err(|e| format!("{name} load: {e}"))?;
-    live.borrow_mut().emit(Event::Load(Box::new(PhaseLoad {
+    let mut l = live.borrow_mut();
+    // The load's moments in the run's clock, where the samples are: t90 counts from its end.
+    let started_t = summary.started.and_then(|s| l.t_of(s));
+    let ended_t = started_t.zip(summary.ended_s).map(|(s, e)| s + e);
+    l.emit(Event::Load(Box::new(PhaseLoad {
         phase: name.to_string(),
         summary,
+        started_t,
+        ended_t,
     })));
     Ok(())
 }

@@ -59,6 +59,11 @@ impl Live {
         self.t0.elapsed().as_secs_f64()
     }
 
+    /// `at` in seconds since the run began; `None` for an instant before it.
+    pub fn t_of(&self, at: Instant) -> Option<f64> {
+        at.checked_duration_since(self.t0).map(|d| d.as_secs_f64())
+    }
+
     /// Streams `e` and applies it to the record.
     pub fn emit(&mut self, e: Event) {
         if let Some(log) = &mut self.log {

@@ -133,8 +133,13 @@ impl LoadRunner for FakeLoad {
             if let Some(why) = self.fail {
                 return Err(why.to_string());
             }
+            // Its workers start 250 ms into the phase; its last response is 1 s before the
+            // phase ends (while they drain and exit).
+            let started = tokio::time::Instant::now() + Duration::from_millis(250);
             tokio::time::sleep(plan.duration).await;
-            let summary = Merger::new(plan).summary(plan);
+            let mut summary = Merger::new(plan).summary(plan);
+            summary.started = Some(started);
+            summary.ended_s = Some(plan.duration.as_secs_f64() - 1.25);
             let second = SecondReport {
                 t: 0,
                 offered: None,
@@ -248,6 +253,12 @@ async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
     assert_eq!(
         (rec.loads[0].phase.as_str(), rec.loads[0].summary.processes),
         ("during", 2)
+    );
+    // Its start and its end in the run's clock, where the samples are: t90 counts from 5.0,
+    // not from `during`'s end at 6.0.
+    assert_eq!(
+        (rec.loads[0].started_t, rec.loads[0].ended_t),
+        (Some(2.25), Some(5.0))
     );
     drop(l);
     let streamed: Vec<Event> = std::fs::read_to_string(&stream)

@@ -80,8 +80,11 @@ pub(crate) fn load_summary(throughput: f64, p50: f64, p99: f64) -> LoadSummary {
             ..Default::default()
         },
         unsent: 0,
+        intended: Some(ok + 10),
         duration_s: duration,
         elapsed_s: duration + 1.0,
+        ended_s: None,
+        started: None,
         throughput_rps: throughput,
         bytes_per_s: throughput * MIB,
         latency_ms: lat.clone(),
@@ -188,12 +191,15 @@ pub(crate) fn record(name: &str, run: u32, started_at: &str, shape: &Shape) -> R
     r.server_settings = Some(
         json!({"allocator": "glibc", "allocator_settings": {"mmap_threshold": "dynamic"}, "server_settings": {}}),
     );
+    // Records of this shape were written before the load's end was kept: t90 from `during`'s.
     r.figures = figures::compute(&samples, &marks);
     r.phases = marks;
     r.load = Some(load.clone());
     r.phase_loads = vec![PhaseLoad {
         phase: "during".into(),
         summary: load,
+        started_t: None,
+        ended_t: None,
     }];
     r.samples = samples;
     // One breakdown a second: three arena heaps that stay mostly resident after the load.

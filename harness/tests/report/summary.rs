@@ -182,3 +182,76 @@ fn variants_in_the_order_their_first_run_started() {
         "{table}"
     );
 }
+
+/// A run whose load left 2,000 of the 3,200 requests it intended unsent is marked overloaded
+/// (in the warnings and in its row of the runs table), and summary.json has its intended, sent
+/// and unsent; a run that sent all but 1% is not, and a record written before `intended` was
+/// kept has it as sent + unsent.
+#[test]
+fn an_overloaded_run_is_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = step_shape(5.0, 100.0, 20.0);
+    let with = |run: u32, sent: u64, unsent: u64, intended: Option<u64>| {
+        let mut r = record("glibc", run, &format!("2026-01-01T00:0{run}:00Z"), &shape);
+        let load = r.load.as_mut().unwrap();
+        (load.counts.requests, load.unsent, load.intended) = (sent, unsent, intended);
+        r
+    };
+    let records = vec![
+        with(1, 1200, 2000, Some(3200)),
+        with(2, 3168, 32, Some(3200)),
+        with(3, 3100, 100, None),
+    ];
+    write_records(dir.path(), &records);
+    report::render(dir.path()).unwrap();
+
+    let s = read_summary(dir.path());
+    let runs = &s["variants"][0]["run_figures"];
+    let counts = |i: usize| {
+        let r = &runs[i];
+        [
+            &r["requests_intended"],
+            &r["requests_sent"],
+            &r["requests_unsent"],
+        ]
+        .map(|v| v.as_u64())
+    };
+    assert_eq!(counts(0), [Some(3200), Some(1200), Some(2000)]);
+    assert_eq!(counts(1), [Some(3200), Some(3168), Some(32)]);
+    assert_eq!(counts(2), [Some(3200), Some(3100), Some(100)]);
+    let v = &s["variants"][0];
+    assert_eq!(v["requests_unsent"], 100, "the median");
+    let warnings: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("overloaded"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "glibc: overloaded in runs #1, #3: 3.1–62.5% of the 3200 requests the load intended \
+          were never sent, no connection being free before it stopped; the figures, latency \
+          included, are of those sent"
+        ]
+    );
+
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let results = md
+        .lines()
+        .find(|l| l.starts_with("| variant | status | runs"))
+        .unwrap();
+    for title in ["| intended |", "| sent |", "| unsent |"] {
+        assert!(results.contains(title), "{results}");
+    }
+    let row = |run: u32| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| glibc | {run} |")))
+            .unwrap()
+    };
+    assert!(row(1).contains("| 3200 | 1200 | 2000 |"), "{}", row(1));
+    assert!(row(1).contains("overloaded: 62% unsent"), "{}", row(1));
+    assert!(!row(2).contains("overloaded"), "{}", row(2));
+    assert!(row(3).contains("overloaded: 3% unsent"), "{}", row(3));
+}

@@ -96,6 +96,11 @@ pub(super) async fn drive(
     }
     flusher.abort();
     ctx.rec.borrow_mut().finish(now);
+    let ended_s = ctx
+        .rec
+        .borrow()
+        .last_end()
+        .map(|e| e.saturating_duration_since(start).as_secs_f64());
     let unsent = ctx.schedule.as_ref().map_or(0, |s| {
         s.slots_before(plan.duration)
             .saturating_sub(ctx.sent_slots.get())
@@ -105,6 +110,7 @@ pub(super) async fn drive(
         load_s: plan.duration.as_secs_f64(),
         elapsed_s: now.saturating_duration_since(start).as_secs_f64(),
         unsent,
+        ended_s,
         cpu_user_s,
         cpu_system_s,
     })

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::status;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::report::catalogue::{in_view, variants_table, Figure, View, CATALOGUE};
-use crate::report::summary::{Summary, VariantSummary};
+use crate::report::summary::{Summary, VariantSummary, OVERLOAD_UNSENT_SHARE};
 use crate::table::{markdown, Cell, Column, Table};
 
 /// The figures table, its legend and the RSS plots.
@@ -17,11 +17,16 @@ pub(super) fn figures_table(s: &Summary, out: &mut String) {
         out,
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
          during the load; **A**: median over the last second of `drain`, the gate figure; **retention** \
-         (A − B) / (P − B), blank when P − B < {} MiB; **t90**: seconds from the load stop until RssAnon is back \
-         within 10% of the growth during the drain (`never` if it did not); **VSZ** after drain; **req/s** ok responses per second \
-         and latency from the intended send time, during the load; **CV of A**: run-to-run coefficient of \
+         (A − B) / (P − B), blank when P − B < {} MiB; **t90**: seconds from the load's end (its last request's \
+         answer, or the moment it was given up) until RssAnon is back within 10% of the growth during the drain \
+         (`never` if it did not; records written before the load's end was kept count from the end of `during`); \
+         **VSZ** after drain; **req/s** ok responses per second and **p50**, **p99** latency from the intended send time, \
+         during the load, all of the **sent** requests; **intended**: requests the load's schedule made due (open loop), \
+         **unsent**: those no connection got to before the load stopped (more than {}% unsent marks a run overloaded, in \
+         the runs and the warnings); **CV of A**: run-to-run coefficient of \
          variation (sample standard deviation / mean) of A, the noise a regression must exceed.\n",
-        MIN_GROWTH_FOR_RETENTION >> 20
+        MIN_GROWTH_FOR_RETENTION >> 20,
+        OVERLOAD_UNSENT_SHARE * 100.0
     );
     if s.scenario.series.is_empty() {
         out.push_str("![RssAnon over time, one line per variant](rss-timeline.png)\n\n");

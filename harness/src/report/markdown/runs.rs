@@ -57,9 +57,18 @@ fn started(r: &RunFigures) -> Cell {
     }
 }
 
-/// Why the run did not end ok, and whether it is the median run.
+/// Why the run did not end ok, whether its load was overloaded, and whether it is the median
+/// run.
 fn note(v: &VariantSummary, r: &RunFigures) -> String {
-    let note = r.failure.clone().unwrap_or_default();
+    let overloaded = r
+        .figures
+        .overloaded()
+        .map(|share| format!("overloaded: {:.0}% unsent", share * 100.0));
+    let note = [r.failure.clone(), overloaded]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ");
     if Some(r.run_index) != v.median_run_index {
         note
     } else if note.is_empty() {

@@ -63,6 +63,9 @@ pub(super) fn medians(sets: &[&FigureSet]) -> FigureSet {
         arena_heaps_peak: u(|s| s.arena_heaps_peak),
         arena_heaps_after_drain: u(|s| s.arena_heaps_after_drain),
         series_peaks,
+        requests_intended: u(|s| s.requests_intended),
+        requests_sent: u(|s| s.requests_sent),
+        requests_unsent: u(|s| s.requests_unsent),
     }
 }
 

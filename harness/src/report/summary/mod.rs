@@ -48,7 +48,9 @@ pub use container::{container_view, ContainerView};
 pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
 pub use explained::{ExplainedAt, ExplainedRun};
-pub use figures::{run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak};
+pub use figures::{
+    run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak, OVERLOAD_UNSENT_SHARE,
+};
 pub use held_vs_live::{memory_breakdown, HeldVsLive, MemoryBreakdown};
 pub use mappings::MappingsAt;
 pub use medians::coefficient_of_variation;
@@ -63,7 +65,7 @@ pub use spread::Spread;
 pub use status::{is_incomplete, INCOMPLETE_PREFIX};
 pub use sweep::{SweepAt, SweepInfo};
 pub use variant::VariantSummary;
-pub use warnings::{RunId, Warning};
+pub use warnings::{OverloadedRun, RunId, Warning};
 
 /// Version of the `summary.json` layout; bumped when a key changes meaning or goes away.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;

@@ -1,11 +1,13 @@
 //! The warnings of `summary.json`: what a reader must know before trusting the table — variants
-//! not measured, runs rebuilt from the event stream of a killed harness, runs measured from
+//! not measured, runs rebuilt from the event stream of a killed harness, overloaded runs (whose
+//! load left requests unsent), runs measured from
 //! another scenario, with another `--quick` or in another environment than the first run (of
 //! their shard: the shards of a comparison are different machines on purpose).
 
 use crate::provenance::Environment;
 use crate::record::{RunRecord, RunStatus};
 
+use super::figures::{overloaded, requests};
 use super::status::is_incomplete;
 use super::worded::worded;
 use crate::shard::Shard;
@@ -47,11 +49,26 @@ pub enum Warning {
         shard: Option<Shard>,
         fields: Vec<String>,
     },
+    /// Runs of a variant whose memory run's load left more than
+    /// [`super::figures::OVERLOAD_UNSENT_SHARE`] of the requests it intended unsent: the server
+    /// did not keep up, so they measured a smaller load. One warning per variant.
+    Overloaded {
+        variant: String,
+        runs: Vec<OverloadedRun>,
+    },
     /// Read back from `summary.json`: its words.
     Read(String),
 }
 
 worded!(Warning);
+
+/// An overloaded run: the requests its load intended and those it left unsent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverloadedRun {
+    pub run_index: u32,
+    pub intended: u64,
+    pub unsent: u64,
+}
 
 /// The warnings of the records, in run order.
 pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
@@ -96,7 +113,38 @@ pub(super) fn warnings(ordered: &[&RunRecord]) -> Vec<Warning> {
             }
         }
     }
+    warnings.extend(overloaded_runs(ordered));
     warnings
+}
+
+/// One warning per variant with overloaded runs, in the order of their first.
+fn overloaded_runs(ordered: &[&RunRecord]) -> Vec<Warning> {
+    let mut out: Vec<Warning> = Vec::new();
+    for r in ordered {
+        let [Some(intended), _, Some(unsent)] = requests(r.load.as_ref()) else {
+            continue;
+        };
+        if overloaded(Some(intended), Some(unsent)).is_none() {
+            continue;
+        }
+        let run = OverloadedRun {
+            run_index: r.header.run_index,
+            intended,
+            unsent,
+        };
+        let name = &r.header.variant.name;
+        match out.iter_mut().find_map(|w| match w {
+            Warning::Overloaded { variant, runs } if variant == name => Some(runs),
+            _ => None,
+        }) {
+            Some(runs) => runs.push(run),
+            None => out.push(Warning::Overloaded {
+                variant: name.clone(),
+                runs: vec![run],
+            }),
+        }
+    }
+    out
 }
 
 /// Where a run's scenario or `--quick` differs from the first run's.
