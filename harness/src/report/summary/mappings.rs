@@ -43,13 +43,7 @@ pub(super) fn arena_heaps(r: &RunRecord) -> (Option<u64>, Option<u64>, Option<u6
 /// The mapping breakdowns nearest the end of `before`, the peak and the end of `drain`, with
 /// their time since `t0`.
 pub(super) fn mappings_at(r: &RunRecord, t0: f64) -> Vec<MappingsAt> {
-    let peak_t = phase(r, "during").and_then(|d| {
-        r.samples
-            .iter()
-            .filter(|s| s.t >= d.start && s.t <= d.end)
-            .max_by_key(|s| s.rss_anon)
-            .map(|s| s.t)
-    });
+    let peak_t = crate::figures::peak_moment(&r.samples, &r.phases);
     // The end of a phase is read from the last breakdown taken within it; the peak from the
     // breakdown of `during` nearest it.
     let last_in = |name: &str| last_mapping_in(r, name);
