@@ -20,6 +20,12 @@ pub struct Sample {
     pub threads: u64,
     /// utime + stime so far, seconds (from `/proc/<pid>/stat`).
     pub cpu_s: f64,
+    /// Minor and major page faults so far (fields 10 and 12 of `/proc/<pid>/stat`); 0 in
+    /// records from before they were kept.
+    #[serde(default)]
+    pub minflt: u64,
+    #[serde(default)]
+    pub majflt: u64,
 }
 
 /// One reading of `/proc/<pid>/smaps_rollup`, in bytes.
@@ -219,10 +225,11 @@ impl ProcReader {
             path: format!("{}/status", self.root.display()),
             message: m,
         })?;
-        s.cpu_s = parse_stat_cpu(&stat).map_err(|m| SampleError::Parse {
+        let c = parse_stat_counters(&stat).map_err(|m| SampleError::Parse {
             path: format!("{}/stat", self.root.display()),
             message: m,
         })?;
+        (s.cpu_s, s.minflt, s.majflt) = (c.user_s + c.system_s, c.minflt, c.majflt);
         s.t = t;
         Ok(s)
     }
@@ -288,6 +295,8 @@ impl Sample {
         self.rss_file += o.rss_file;
         self.threads += o.threads;
         self.cpu_s += o.cpu_s;
+        self.minflt += o.minflt;
+        self.majflt += o.majflt;
     }
 }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupSample;
 pub mod cycles;
+pub mod pages;
 
 use crate::sample::{Sample, SmapsRollup};
 use cycles::{Cycle, CycleVerdict};

@@ -6,7 +6,7 @@
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `held_vs_live`, `container`,
-//! `mappings`, `cost`, `runs`, `environment`. Each table is a [`crate::table::Table`] of typed
+//! `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a [`crate::table::Table`] of typed
 //! cells, rendered by [`crate::table::markdown::render`]; the figures of the results and runs
 //! tables come from [`crate::report::catalogue`].
 
@@ -15,6 +15,7 @@ mod cost;
 mod declared_series;
 mod environment;
 mod held_vs_live;
+mod huge_pages;
 mod mappings;
 mod not_ok;
 mod observer;
@@ -64,6 +65,7 @@ pub fn markdown(s: &Summary) -> String {
     declared_series::series_table(s, &mut out);
     held_vs_live::breakdown_table(s, &mut out);
     container::container_table(s, &mut out);
+    huge_pages::huge_pages_table(s, &mut out);
     mappings::mappings_table(s, &mut out);
     cost::cost_table(s, &mut out);
     runs::runs_table(s, &mut out);

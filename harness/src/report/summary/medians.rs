@@ -62,6 +62,11 @@ pub(super) fn medians(sets: &[&FigureSet]) -> FigureSet {
         arena_heaps_before: u(|s| s.arena_heaps_before),
         arena_heaps_peak: u(|s| s.arena_heaps_peak),
         arena_heaps_after_drain: u(|s| s.arena_heaps_after_drain),
+        anon_huge_pages_before_bytes: u(|s| s.anon_huge_pages_before_bytes),
+        anon_huge_pages_peak_bytes: u(|s| s.anon_huge_pages_peak_bytes),
+        anon_huge_pages_after_drain_bytes: u(|s| s.anon_huge_pages_after_drain_bytes),
+        minflt_during: u(|s| s.minflt_during),
+        majflt_during: u(|s| s.majflt_during),
         series_peaks,
     }
 }

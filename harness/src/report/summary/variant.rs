@@ -57,6 +57,13 @@ pub struct VariantSummary {
     /// Coefficient of variation (sample standard deviation / mean) of `rss_after_drain_bytes`
     /// over the ok runs: the run-to-run noise. `null` with fewer than two ok runs.
     pub rss_after_drain_cv: Option<f64>,
+    /// The lowest and the highest `rss_after_drain_bytes` of the ok runs: the range beside the
+    /// median, which the CV hides when A scatters (an idle allocator that gives back by itself,
+    /// at a moment of its own).
+    #[serde(default)]
+    pub rss_after_drain_min_bytes: Option<u64>,
+    #[serde(default)]
+    pub rss_after_drain_max_bytes: Option<u64>,
     /// From the median run; for a variant without an ok run, from its run that shows its
     /// status (an `oom` run until it was killed).
     pub memory_breakdown: MemoryBreakdown,
@@ -117,6 +124,8 @@ impl VariantSummary {
                 ..Default::default()
             },
             rss_after_drain_cv: None,
+            rss_after_drain_min_bytes: None,
+            rss_after_drain_max_bytes: None,
             memory_breakdown: MemoryBreakdown::default(),
             container: None,
             cost: None,
@@ -201,6 +210,8 @@ pub(super) fn summarize_variant(
         median_run_index: median_run.map(|i| runs[i].header.run_index),
         medians: medians(&ok_sets),
         rss_after_drain_cv: coefficient_of_variation(&a),
+        rss_after_drain_min_bytes: ok_sets.iter().filter_map(|s| s.rss_after_drain_bytes).min(),
+        rss_after_drain_max_bytes: ok_sets.iter().filter_map(|s| s.rss_after_drain_bytes).max(),
         // Without an ok run, the run that shows the status, as far as it went: an oom run's
         // peak is what the limit stopped, and who held it is the question.
         memory_breakdown: median_run
