@@ -763,6 +763,8 @@ Rss:                  20 kB
         let total: u64 = tree.procs.iter().map(|p| p.sample.vm_rss).sum();
         assert_eq!(sum.vm_rss, total);
         assert!(sum.vm_rss > tree.procs[0].sample.vm_rss);
+        let faults: u64 = tree.procs.iter().map(|p| p.sample.minflt).sum();
+        assert_eq!(sum.minflt, faults, "faults are summed like memory");
     }
 
     #[test]
@@ -770,6 +772,7 @@ Rss:                  20 kB
         let r = ProcReader::new(std::process::id());
         let s = r.sample(0.0).unwrap();
         assert!(s.vm_rss > 0 && s.vm_size >= s.vm_rss && s.threads >= 1);
+        assert!(s.minflt > 0, "a live process has taken minor faults");
         assert!(r.smaps_rollup(0.0).unwrap().rss > 0);
         let m = r.mappings(0.0).unwrap();
         assert!(m.file_rss > 0 && m.other_anon_mappings > 0);

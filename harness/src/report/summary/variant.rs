@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::record::{RunRecord, RunStatus};
 
 use super::container::{container_view, ContainerView};
@@ -86,6 +87,23 @@ impl VariantSummary {
             Some(r) if self.runs_ok == 0 => (&r.figures, true),
             _ => (&self.medians, false),
         }
+    }
+}
+
+impl VariantSummary {
+    /// A's lowest and highest over the ok runs when they spread widely: apart by more than
+    /// half the median and by 4 MiB or more. Then the median run is one draw of several
+    /// outcomes (an idle mimalloc gave back by itself at a moment of its own: 21.5, 68.6,
+    /// 128.1 and 288.3 MiB in four identical runs), and a budget is read on the worst run.
+    pub fn after_drain_spreads_widely(&self) -> Option<(u64, u64)> {
+        let (lo, hi) = (
+            self.rss_after_drain_min_bytes?,
+            self.rss_after_drain_max_bytes?,
+        );
+        let median = self.medians.rss_after_drain_bytes?;
+        let range = hi.saturating_sub(lo);
+        (self.runs_ok >= 2 && range >= MIN_GROWTH_FOR_RETENTION && 2 * range > median)
+            .then_some((lo, hi))
     }
 }
 
