@@ -71,6 +71,13 @@ fn huge_pages_faults_and_the_range_of_a_reach_the_summary_and_the_page() {
     assert_eq!(v["majflt_during"], 0);
     assert_eq!(v["run_figures"][0]["minflt_during"], 20_000);
 
+    // The mapping breakdown nearest the peak moment (25.4 s) is the one of 25.0 s, with the
+    // RssAnon of its own moment beside it: below P, which came later.
+    let at_peak = &v["memory_breakdown"]["mappings"][1];
+    assert_eq!(at_peak["when"], "peak");
+    assert_eq!(at_peak["breakdown"]["t"], 25.0);
+    assert!((mib(&at_peak["rss_anon_bytes"]) - 294.1).abs() < 0.05, "{at_peak}");
+
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("| A min–max (MiB) |"), "{md}");
     assert!(md.contains("| **80.0** | 20.0–200.0 |"), "{md}");
