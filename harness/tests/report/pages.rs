@@ -76,7 +76,10 @@ fn huge_pages_faults_and_the_range_of_a_reach_the_summary_and_the_page() {
     let at_peak = &v["memory_breakdown"]["mappings"][1];
     assert_eq!(at_peak["when"], "peak");
     assert_eq!(at_peak["breakdown"]["t"], 25.0);
-    assert!((mib(&at_peak["rss_anon_bytes"]) - 294.1).abs() < 0.05, "{at_peak}");
+    assert!(
+        (mib(&at_peak["rss_anon_bytes"]) - 294.1).abs() < 0.05,
+        "{at_peak}"
+    );
 
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("| A min–max (MiB) |"), "{md}");
