@@ -20,6 +20,12 @@ pub struct Sample {
     pub threads: u64,
     /// utime + stime so far, seconds (from `/proc/<pid>/stat`).
     pub cpu_s: f64,
+    /// Minor and major page faults so far (fields 10 and 12 of `/proc/<pid>/stat`); 0 in
+    /// records from before they were kept.
+    #[serde(default)]
+    pub minflt: u64,
+    #[serde(default)]
+    pub majflt: u64,
 }
 
 /// One reading of `/proc/<pid>/smaps_rollup`, in bytes.
@@ -219,10 +225,11 @@ impl ProcReader {
             path: format!("{}/status", self.root.display()),
             message: m,
         })?;
-        s.cpu_s = parse_stat_cpu(&stat).map_err(|m| SampleError::Parse {
+        let c = parse_stat_counters(&stat).map_err(|m| SampleError::Parse {
             path: format!("{}/stat", self.root.display()),
             message: m,
         })?;
+        (s.cpu_s, s.minflt, s.majflt) = (c.user_s + c.system_s, c.minflt, c.majflt);
         s.t = t;
         Ok(s)
     }
@@ -288,6 +295,8 @@ impl Sample {
         self.rss_file += o.rss_file;
         self.threads += o.threads;
         self.cpu_s += o.cpu_s;
+        self.minflt += o.minflt;
+        self.majflt += o.majflt;
     }
 }
 
@@ -754,6 +763,8 @@ Rss:                  20 kB
         let total: u64 = tree.procs.iter().map(|p| p.sample.vm_rss).sum();
         assert_eq!(sum.vm_rss, total);
         assert!(sum.vm_rss > tree.procs[0].sample.vm_rss);
+        let faults: u64 = tree.procs.iter().map(|p| p.sample.minflt).sum();
+        assert_eq!(sum.minflt, faults, "faults are summed like memory");
     }
 
     #[test]
@@ -761,6 +772,7 @@ Rss:                  20 kB
         let r = ProcReader::new(std::process::id());
         let s = r.sample(0.0).unwrap();
         assert!(s.vm_rss > 0 && s.vm_size >= s.vm_rss && s.threads >= 1);
+        assert!(s.minflt > 0, "a live process has taken minor faults");
         assert!(r.smaps_rollup(0.0).unwrap().rss > 0);
         let m = r.mappings(0.0).unwrap();
         assert!(m.file_rss > 0 && m.other_anon_mappings > 0);

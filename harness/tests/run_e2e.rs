@@ -64,6 +64,15 @@ fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert!((-0.5..=1.5).contains(&r), "retention {r}");
     assert!(f["vsz_after_drain_bytes"].as_u64().unwrap() >= a);
     assert!(f["server_cpu_during_s"].as_f64().unwrap() > 0.0);
+    // Page faults are counted in every sample: the load's growth of RssAnon is fresh pages,
+    // each a minor fault (at least one per 4 KiB page of the growth).
+    let samples = rec["samples"].as_array().unwrap();
+    let minflt = |s: &serde_json::Value| s["minflt"].as_u64().unwrap();
+    let (first, last) = (samples.first().unwrap(), samples.last().unwrap());
+    assert!(
+        minflt(last) - minflt(first) >= (p - b) / 4096,
+        "{first} .. {last}"
+    );
     // Memory as a container sees it: the server's own cgroup, usage at least its working set,
     // and RssAnon less the MADV_FREE'd pages at most RssAnon.
     assert_eq!(

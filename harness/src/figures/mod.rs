@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupSample;
 pub mod cycles;
+pub mod pages;
 
 use crate::sample::{Sample, SmapsRollup};
 use cycles::{Cycle, CycleVerdict};
@@ -281,6 +282,17 @@ fn max_in(
     max_of(samples, phase(marks, name)?, f)
 }
 
+/// The peak moment, the one instant every table means by "at the peak": the `t` of the first
+/// sample of `during` whose RssAnon is P (the highest of `during`) — when the peak was reached,
+/// not the last moment it still held. None without a `during` or a sample in it.
+pub fn peak_moment(samples: &[Sample], marks: &[PhaseMark]) -> Option<f64> {
+    let during = phase(marks, "during")?;
+    let p = max_of(samples, during, |s| s.rss_anon)?;
+    window(samples, during.start, during.end)
+        .find(|s| s.rss_anon == p)
+        .map(|s| s.t)
+}
+
 /// The figures of a run from its samples and phase marks, for a run whose load's end is not
 /// known: [`compute_with_load_end`] with none.
 pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
@@ -555,6 +567,23 @@ mod tests {
         };
         let m = Figures::medians(&[&g, &g, &Figures::default()]);
         assert_eq!(m.cgroup_working_set_after_drain_bytes, Some(MIB));
+    }
+
+    #[test]
+    fn the_peak_moment_is_the_first_sample_at_p() {
+        // P = 110 MiB is first reached at 5.0 s and held to 8.0 s; a higher sample in the
+        // drain does not count.
+        let s = series(14.0, |t| match t {
+            t if t < 5.0 => 10 * MIB,
+            t if t <= 8.0 => 110 * MIB,
+            t if t < 9.0 => 200 * MIB,
+            _ => 10 * MIB,
+        });
+        let t = peak_moment(&s, &marks()).unwrap();
+        assert!((t - 5.0).abs() < 1e-9, "peak moment {t}");
+        assert_eq!(compute(&s, &marks()).rss_peak_bytes, Some(110 * MIB));
+        assert_eq!(peak_moment(&s, &[mark("before", 0.0, 3.0)]), None);
+        assert_eq!(peak_moment(&[], &marks()), None);
     }
 
     #[test]

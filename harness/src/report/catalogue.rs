@@ -6,7 +6,7 @@
 
 use super::summary::{CostSpreads, FigureSet, RunFigures, Spread, VariantSummary};
 use crate::figures::Recovery;
-use crate::table::{in_mib, Cell, Column, Table, Value};
+use crate::table::{in_mib, mib, Cell, Column, Table, Value};
 
 /// Which way a figure is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub enum Reading {
     Count(u64),
     /// t90 when memory grew and did not come back.
     Never,
+    /// The lowest and highest of the runs (bytes): A's range beside its median.
+    Range(u64, u64),
     Missing,
 }
 
@@ -147,6 +149,9 @@ figures! {
     /// After the drain: median RssAnon over the last second of `drain`, the gate figure.
     A = Figure::new("rss_after_drain_bytes", "A", Read::Bytes(|f| f.rss_after_drain_bytes))
         .shown_in(ALL).headline().in_words_as("after-drain RSS");
+    /// The lowest and highest A of the ok runs, beside the median (over two ok runs or more).
+    A_RANGE = Figure::new("rss_after_drain_min_bytes", "A min–max",
+        Read::Variant(a_range)).in_unit(Unit::Mib, 1).shown_in(&[View::Results]);
     /// (A − B) / (P − B).
     RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
         .decimals(2).shown_in(ALL);
@@ -174,6 +179,11 @@ figures! {
     CV_OF_A = Figure::new("rss_after_drain_cv", "CV of A",
         Read::Variant(|v| Reading::number(v.rss_after_drain_cv)))
         .in_unit(Unit::Percent, 1).on_terminal("CV(A)").shown_in(SUMMARY);
+    /// Page faults of the server during the load (`/proc/<pid>/stat`, summed over its tree).
+    MINFLT_DURING = Figure::new("minflt_during", "minor faults",
+        Read::Count(|f| f.minflt_during)).shown_in(&[View::Runs]);
+    MAJFLT_DURING = Figure::new("majflt_during", "major faults",
+        Read::Count(|f| f.majflt_during)).shown_in(&[View::Runs]);
 
     VSZ_BEFORE = Figure::new("vsz_before_bytes", "VSZ B", Read::Bytes(|f| f.vsz_before_bytes));
     VSZ_PEAK = Figure::new("vsz_peak_bytes", "VSZ P", Read::Bytes(|f| f.vsz_peak_bytes));
@@ -188,6 +198,13 @@ figures! {
     /// Usage less inactive file pages: what kubelet and `docker stats` report.
     WORKING_SET = Figure::new("cgroup_working_set_after_drain_bytes", "cgroup working set",
         Read::Bytes(|f| f.cgroup_working_set_after_drain_bytes));
+    /// Transparent huge pages (AnonHugePages) in B's, P's and A's windows.
+    THP_BEFORE = Figure::new("anon_huge_pages_before_bytes", "AnonHugePages B",
+        Read::Bytes(|f| f.anon_huge_pages_before_bytes));
+    THP_PEAK = Figure::new("anon_huge_pages_peak_bytes", "AnonHugePages P",
+        Read::Bytes(|f| f.anon_huge_pages_peak_bytes));
+    THP_AFTER_DRAIN = Figure::new("anon_huge_pages_after_drain_bytes", "AnonHugePages A",
+        Read::Bytes(|f| f.anon_huge_pages_after_drain_bytes));
     ARENA_HEAPS_BEFORE = Figure::new("arena_heaps_before", "arena heaps B",
         Read::Count(|f| f.arena_heaps_before));
     ARENA_HEAPS_PEAK = Figure::new("arena_heaps_peak", "arena heaps P",
@@ -240,6 +257,14 @@ pub fn variants_table<const N: usize>(
         t.row(row);
     }
     t
+}
+
+/// A's range over the ok runs; none with fewer than two.
+fn a_range(v: &VariantSummary) -> Reading {
+    match (v.rss_after_drain_min_bytes, v.rss_after_drain_max_bytes) {
+        (Some(lo), Some(hi)) if v.runs_ok >= 2 => Reading::Range(lo, hi),
+        _ => Reading::Missing,
+    }
 }
 
 fn t90(f: &FigureSet) -> Reading {
@@ -366,6 +391,7 @@ impl Figure {
             Reading::Number(x) if self.unit == Unit::Percent => Value::Percent(x),
             Reading::Number(x) => Value::Fixed(x, self.precision),
             Reading::Never => Value::Text("never".into()),
+            Reading::Range(lo, hi) => Value::Text(format!("{}–{}", mib(lo), mib(hi))),
             Reading::Missing => Value::Missing,
         }
     }
@@ -410,7 +436,7 @@ impl Figure {
             Reading::Bytes(b) => Some(in_mib(b)),
             Reading::Number(x) => Some(x),
             Reading::Count(n) => Some(n as f64),
-            Reading::Never | Reading::Missing => None,
+            Reading::Never | Reading::Range(..) | Reading::Missing => None,
         }
     }
 

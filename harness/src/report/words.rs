@@ -74,6 +74,25 @@ impl Display for Why {
                 over_runs(runs, mib_of)
             ),
             Why::NoAfterDrain => f.write_str("no after-drain figure"),
+            Why::WorstRunOverBudget {
+                figure,
+                run_index,
+                value,
+                budget,
+                runs,
+            } => {
+                let (what, show): (&str, fn(f64) -> String) = match figure {
+                    Limited::Retention => ("retention", retention),
+                    Limited::AfterDrain => ("after drain", |b| format!("{} MiB", mib_of(b))),
+                };
+                write!(
+                    f,
+                    "{what} {} > {} in run {run_index}, its worst: after-drain RSS spread widely between runs, so the budget is read on the worst{}",
+                    show(*value),
+                    show(*budget),
+                    over_runs(runs, show)
+                )
+            }
             Why::Read(words) => f.write_str(words),
         }
     }
@@ -105,6 +124,13 @@ impl Display for Note {
                 f,
                 "retention not defined: RssAnon grew less than {} MiB under load",
                 min_growth >> 20
+            ),
+            Note::WideSpread { min, max, median } => write!(
+                f,
+                "after-drain RSS spread widely between runs ({}–{} MiB, median {} MiB): a budget is read on its worst run, and its median is one of several outcomes",
+                mib(*min),
+                mib(*max),
+                mib(*median)
             ),
             Note::Read(words) => f.write_str(words),
         }
@@ -351,6 +377,8 @@ mod tests {
             notes: vec![Note::RetentionUndefined { min_growth: 4 * M }],
             after_nudge: None,
             unpriced: Some(Unpriced::NoCommonRound),
+            peak_ratio: Some(1.5),
+            highest_peak: true,
         };
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(

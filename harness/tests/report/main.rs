@@ -10,6 +10,7 @@ mod common;
 
 mod cost;
 mod fixtures;
+mod pages;
 mod plots;
 mod rebuild;
 mod series_oom;

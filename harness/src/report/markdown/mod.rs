@@ -5,8 +5,9 @@
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
-//! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it `held_vs_live`), `container`,
-//! `mappings`, `cost`, `runs`, `environment`. Each table is a [`crate::table::Table`] of typed
+//! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it
+//! `held_vs_live`), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
+//! [`crate::table::Table`] of typed
 //! cells, rendered by [`crate::table::markdown::render`]; the figures of the results and runs
 //! tables come from [`crate::report::catalogue`].
 
@@ -16,6 +17,7 @@ mod declared_series;
 mod environment;
 mod explained;
 mod held_vs_live;
+mod huge_pages;
 mod mappings;
 mod not_ok;
 mod observer;
@@ -68,6 +70,7 @@ pub fn markdown(s: &Summary) -> String {
         held_vs_live::breakdown_table(s, &mut out);
     }
     container::container_table(s, &mut out);
+    huge_pages::huge_pages_table(s, &mut out);
     mappings::mappings_table(s, &mut out);
     cost::cost_table(s, &mut out);
     runs::runs_table(s, &mut out);

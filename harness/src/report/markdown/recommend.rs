@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use super::min_max;
 use crate::report::summary::{CostInfo, Priced, Spread, Summary};
 use crate::report::words::{capitalized, joined};
-use crate::table::ratio as figure;
+use crate::table::{mib, ratio as figure};
 
 /// The recommendation, when the summary has cost data.
 pub(super) fn recommendation(s: &Summary, out: &mut String) {
@@ -22,7 +22,7 @@ pub(super) fn recommendation(s: &Summary, out: &mut String) {
         Some(b) => {
             let _ = write!(
                 out,
-                "Memory budget (`[cost.budget]`): {b}, on the medians over the ok runs. "
+                "Memory budget (`[cost.budget]`): {b}, on the medians over the ok runs (on the worst run for a variant whose A spreads widely: its ok runs' A apart by more than half the median and 4 MiB). "
             );
             match r.within_budget.len() {
                 0 => out.push_str("No variant meets it.\n\n"),
@@ -80,6 +80,9 @@ pub(super) fn recommendation(s: &Summary, out: &mut String) {
             out.push_str("No cost figure against the reference.");
         } else {
             let _ = write!(out, "Its price: {}.", join_and(&costs));
+        }
+        if let Some(peak) = peak_text(s, p, reference) {
+            let _ = write!(out, " {peak}.");
         }
         out.push_str("\n\n");
         honesty(s, p, reference, out);
@@ -174,6 +177,32 @@ fn rounds(x: &Spread) -> String {
     } else {
         format!("{} over {} rounds", min_max(x), x.n)
     }
+}
+
+/// `At the peak it needs 1.06× glibc's RssAnon (P 345.2 against 325.0 MiB), the highest P of
+/// the 7 variants`; none without a P.
+fn peak_text(s: &Summary, p: &Priced, reference: &str) -> Option<String> {
+    let peak = |name: &str| {
+        s.variants
+            .iter()
+            .find(|v| v.name == name)?
+            .medians
+            .rss_peak_bytes
+    };
+    let mine = peak(&p.name)?;
+    let mut text = match (p.peak_ratio, peak(reference)) {
+        (Some(x), Some(theirs)) if p.name != reference => format!(
+            "At the peak it needs {}× {reference}'s RssAnon (P {} against {} MiB)",
+            figure(x),
+            mib(mine),
+            mib(theirs)
+        ),
+        _ => format!("Its P is {} MiB", mib(mine)),
+    };
+    if p.highest_peak {
+        let _ = write!(text, ", the highest P of the {} variants", s.variants.len());
+    }
+    Some(text)
 }
 
 /// `a, b and c`.
@@ -291,7 +320,13 @@ fn priced_line(p: &Priced, reference: &str, rate: &str) -> String {
     if let Some(x) = &p.minflt_per_response {
         parts.push(format!("{} minor faults per response", figure(x.median)));
     }
+    if let Some(x) = p.peak_ratio {
+        parts.push(format!("P {}×", figure(x)));
+    }
     let _ = write!(line, " — {}", parts.join(", "));
+    if p.highest_peak {
+        line.push_str("; the highest P");
+    }
     if !p.not_separated_from.is_empty() {
         let others: Vec<String> = p
             .not_separated_from
@@ -336,6 +371,20 @@ mod tests {
         out
     }
 
+    /// Issue 25: the variant named had the highest P, and no page said so.
+    #[test]
+    fn the_cheapest_with_the_highest_peak_is_told_so() {
+        let mut fast = priced("fast", &[0.02, 0.02], &[1.1, 1.2], &[1.0, 1.0]);
+        fast.medians.figures.rss_peak_bytes = Some(210 << 20);
+        let variants = vec![priced("glibc", &[0.8, 0.8], &[1.0, 1.0], &[1.0, 1.0]), fast];
+        let md = render(&summary(variants, retention(0.1)));
+        assert!(
+            md.contains(" At the peak it needs 2.00× glibc's RssAnon (P 210.0 against 105.0 MiB), the highest P of the 2 variants.\n"),
+            "{md}"
+        );
+        assert!(md.contains(", P 2.00×; the highest P\n"), "{md}");
+    }
+
     #[test]
     fn the_cheapest_within_the_budget_with_its_line_and_price() {
         let s = summary(
@@ -362,9 +411,9 @@ mod tests {
             retention(0.1),
         );
         let md = render(&s);
-        assert!(md.starts_with("## Recommendation\n\nMemory budget (`[cost.budget]`): retention at most 0.10 after the drain, on the medians over the ok runs. 2 of 3 variants meet it."), "{md}");
+        assert!(md.starts_with("## Recommendation\n\nMemory budget (`[cost.budget]`): retention at most 0.10 after the drain, on the medians over the ok runs (on the worst run for a variant whose A spreads widely: its ok runs' A apart by more than half the median and 4 MiB). 2 of 3 variants meet it."), "{md}");
         assert!(
-            md.contains("**Cheapest within the budget: `fast`**, applied with `apply fast`. Its price: 0.63× glibc's capacity (0.60–0.66 over 3 rounds), 1.20× glibc's p99 latency at 330 requests/s (1.10–1.30 over 3 rounds), 1.10× glibc's server CPU per 1,000 responses (one round: no spread) and 0.50 minor page faults per response (glibc: 0.50)."),
+            md.contains("**Cheapest within the budget: `fast`**, applied with `apply fast`. Its price: 0.63× glibc's capacity (0.60–0.66 over 3 rounds), 1.20× glibc's p99 latency at 330 requests/s (1.10–1.30 over 3 rounds), 1.10× glibc's server CPU per 1,000 responses (one round: no spread) and 0.50 minor page faults per response (glibc: 0.50). At the peak it needs 1.00× glibc's RssAnon (P 105.0 against 105.0 MiB).\n"),
             "{md}"
         );
         let fast = md

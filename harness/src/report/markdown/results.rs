@@ -16,7 +16,8 @@ pub(super) fn figures_table(s: &Summary, out: &mut String) {
     let _ = writeln!(
         out,
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \
-         during the load; **A**: median over the last second of `drain`, the gate figure; **retention** \
+         during the load; **A**: median over the last second of `drain`, the gate figure; **A min–max**: the lowest and highest A of the ok runs (with two or more); \
+         **retention** \
          (A − B) / (P − B), blank when P − B < {} MiB; **t90**: seconds from the load's end (its last request's \
          answer, or the moment it was given up) until RssAnon is back within 10% of the growth during the drain \
          (`never` if it did not; records written before the load's end was kept count from the end of `during`); \

@@ -9,7 +9,11 @@ use crate::table::{markdown, Cell, Column, Table};
 pub(super) fn runs_table(s: &Summary, out: &mut String) {
     out.push_str("## Runs\n\n");
     out.push_str(&markdown::render(&table(s, CATALOGUE)));
-    out.push('\n');
+    out.push_str(
+        "\n**minor faults**, **major faults**: the page faults the server (summed over its processes) took during the load, \
+         from `/proc/<pid>/stat`; a minor fault maps a page without I/O, each fresh page of anonymous memory is one \
+         (blank for records made before they were counted).\n\n",
+    );
 }
 
 fn table(s: &Summary, catalogue: &[&Figure]) -> Table {

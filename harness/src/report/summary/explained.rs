@@ -132,15 +132,11 @@ fn last_second(
     Some(at(p.end - t0, rss, parts_median, parts.len()))
 }
 
-/// The parts at P's moment: the reading nearest the first sample of `during` at P.
+/// The parts at P's moment ([`crate::figures::peak_moment`]): the reading of `during` nearest it.
 fn peak(r: &RunRecord, t0: f64) -> Option<ExplainedAt> {
     let p = r.figures.rss_peak_bytes?;
     let during = phase(r, "during")?;
-    let moment = r
-        .samples
-        .iter()
-        .find(|s| s.t >= during.start && s.t <= during.end && s.rss_anon == p)?
-        .t;
+    let moment = crate::figures::peak_moment(&r.samples, &r.phases)?;
     let tick = r
         .probe_readings
         .iter()

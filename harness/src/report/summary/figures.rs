@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::figures::pages::{faults_during, huge_pages};
 use crate::figures::Figures;
 use crate::load::LoadSummary;
 use crate::record::{RunRecord, RunStatus};
@@ -45,6 +46,20 @@ pub struct FigureSet {
     pub arena_heaps_peak: Option<u64>,
     #[serde(default)]
     pub arena_heaps_after_drain: Option<u64>,
+    /// Transparent huge pages (AnonHugePages, from the smaps readings) in B's, P's and A's
+    /// windows ([`crate::figures::pages::huge_pages`]).
+    #[serde(default)]
+    pub anon_huge_pages_before_bytes: Option<u64>,
+    #[serde(default)]
+    pub anon_huge_pages_peak_bytes: Option<u64>,
+    #[serde(default)]
+    pub anon_huge_pages_after_drain_bytes: Option<u64>,
+    /// Minor and major page faults of the server (summed over its process tree) during the
+    /// load; null for records from before the samples counted them.
+    #[serde(default)]
+    pub minflt_during: Option<u64>,
+    #[serde(default)]
+    pub majflt_during: Option<u64>,
     /// The peak of every series the scenario declares, in its order.
     #[serde(default)]
     pub series_peaks: Vec<SeriesPeak>,
@@ -138,6 +153,8 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
     };
     let (arena_before, arena_peak, arena_after) = arena_heaps(r);
     let [intended, sent, unsent] = requests(load);
+    let thp = huge_pages(&r.samples, &r.smaps, &r.phases);
+    let (minflt, majflt) = faults_during(&r.samples, &r.phases);
     FigureSet {
         figures: f.clone(),
         throughput_rps: load.map(|l| l.throughput_rps),
@@ -149,6 +166,11 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
         arena_heaps_before: arena_before,
         arena_heaps_peak: arena_peak,
         arena_heaps_after_drain: arena_after,
+        anon_huge_pages_before_bytes: thp.before,
+        anon_huge_pages_peak_bytes: thp.peak,
+        anon_huge_pages_after_drain_bytes: thp.after_drain,
+        minflt_during: minflt,
+        majflt_during: majflt,
         series_peaks: r
             .header
             .report

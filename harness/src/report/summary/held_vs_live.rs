@@ -80,19 +80,11 @@ pub fn memory_breakdown(r: &RunRecord) -> MemoryBreakdown {
         .filter(|s| s.stats.get("allocator_figures").is_some() || s.stats.get("app").is_some())
         .collect();
     let peak = phase(r, "during").and_then(|d| {
-        let top = r
-            .samples
-            .iter()
-            .filter(|s| s.t >= d.start && s.t <= d.end)
-            // The first of equal maxima: when the peak was reached.
-            .fold(None, |best: Option<&crate::sample::Sample>, s| match best {
-                Some(b) if b.rss_anon >= s.rss_anon => Some(b),
-                _ => Some(s),
-            })?;
+        let top = crate::figures::peak_moment(&r.samples, &r.phases)?;
         let s = readings
             .iter()
             .filter(|s| s.t >= d.start && s.t <= d.end)
-            .min_by(|a, b| (a.t - top.t).abs().total_cmp(&(b.t - top.t).abs()))?;
+            .min_by(|a, b| (a.t - top).abs().total_cmp(&(b.t - top).abs()))?;
         Some(held_vs_live(r, s, t0))
     });
     let after_drain = phase(r, "drain").and_then(|d| {

@@ -16,6 +16,11 @@ pub struct MappingsAt {
     /// Seconds since the load started.
     pub t_s: f64,
     pub breakdown: crate::sample::MappingBreakdown,
+    /// The RssAnon sample nearest the breakdown: what its resident parts add up to. At the
+    /// peak it may be below P, since smaps is walked about once a second and RssAnon moves
+    /// between the peak moment and the walk.
+    #[serde(default)]
+    pub rss_anon_bytes: Option<u64>,
 }
 
 /// The last mapping breakdown taken within a phase.
@@ -40,16 +45,10 @@ pub(super) fn arena_heaps(r: &RunRecord) -> (Option<u64>, Option<u64>, Option<u6
     )
 }
 
-/// The mapping breakdowns nearest the end of `before`, the peak and the end of `drain`, with
-/// their time since `t0`.
+/// The mapping breakdowns nearest the end of `before`, the peak moment
+/// ([`crate::figures::peak_moment`]) and the end of `drain`, with their time since `t0`.
 pub(super) fn mappings_at(r: &RunRecord, t0: f64) -> Vec<MappingsAt> {
-    let peak_t = phase(r, "during").and_then(|d| {
-        r.samples
-            .iter()
-            .filter(|s| s.t >= d.start && s.t <= d.end)
-            .max_by_key(|s| s.rss_anon)
-            .map(|s| s.t)
-    });
+    let peak_t = crate::figures::peak_moment(&r.samples, &r.phases);
     // The end of a phase is read from the last breakdown taken within it; the peak from the
     // breakdown of `during` nearest it.
     let last_in = |name: &str| last_mapping_in(r, name);
@@ -73,6 +72,11 @@ pub(super) fn mappings_at(r: &RunRecord, t0: f64) -> Vec<MappingsAt> {
                 when: when.to_string(),
                 t_s: m.t - t0,
                 breakdown: *m,
+                rss_anon_bytes: r
+                    .samples
+                    .iter()
+                    .min_by(|a, b| (a.t - m.t).abs().total_cmp(&(b.t - m.t).abs()))
+                    .map(|s| s.rss_anon),
             })
         })
         .collect()

@@ -30,6 +30,7 @@ mod medians;
 mod order;
 mod phase;
 pub(crate) mod recommend;
+mod recommend_memory;
 mod scenario;
 mod shards;
 mod spread;
@@ -129,7 +130,7 @@ pub fn summarize(records: &[RunRecord]) -> Summary {
         .map(|n| variant::summarize_variant(n, &runs_of(n), &reference))
         .collect();
     if let Some(c) = &mut cost {
-        c.recommendation = recommend(&variants, &c.budget);
+        c.recommendation = recommend(&variants, &c.budget).with_peaks(&variants, &c.reference);
     }
     let first = ordered.first().copied();
     Summary {

@@ -15,6 +15,7 @@ use crate::scenario::MemoryBudget;
 
 use super::cost::{BelowRate, RunNote};
 use super::figures::FigureSet;
+use super::recommend_memory::worst_over;
 use super::spread::Spread;
 use super::variant::VariantSummary;
 use super::worded::worded;
@@ -64,6 +65,12 @@ pub struct Priced {
     pub after_nudge: Option<AfterNudge>,
     /// Why it has no price: no cost measurement, or none that ended with a capacity.
     pub unpriced: Option<Unpriced>,
+    /// Its P (median) as a ratio to the reference's: what it costs at the peak.
+    #[serde(default)]
+    pub peak_ratio: Option<f64>,
+    /// Whether its P is the highest of all the variants'.
+    #[serde(default)]
+    pub highest_peak: bool,
 }
 
 /// A variant over the budget, and why.
@@ -101,6 +108,15 @@ pub enum Why {
         runs: Option<Spread>,
     },
     NoAfterDrain,
+    /// A spread widely between runs, and its worst run breaks the limit (which the median may
+    /// not): `run_index` and its figure; `runs`: the spread of that figure.
+    WorstRunOverBudget {
+        figure: Limited,
+        run_index: u32,
+        value: f64,
+        budget: f64,
+        runs: Option<Spread>,
+    },
     /// Read back from `summary.json`: its words.
     Read(String),
 }
@@ -116,6 +132,9 @@ pub enum Note {
     },
     /// Retention is not defined: RssAnon grew less than `min_growth` bytes under load.
     RetentionUndefined { min_growth: u64 },
+    /// A spread widely between its runs (lowest, highest, median; bytes): a budget was read on
+    /// its worst run, and its median is one draw of several outcomes.
+    WideSpread { min: u64, max: u64, median: u64 },
     /// Read back from `summary.json`: its words.
     Read(String),
 }
@@ -197,6 +216,8 @@ pub fn recommend(variants: &[VariantSummary], budget: &MemoryBudget) -> Recommen
                 .unwrap_or_default(),
             notes: check.notes,
             after_nudge: check.after_nudge,
+            peak_ratio: None,
+            highest_peak: false,
         });
     }
     // Highest capacity ratio first; a missing one last; the lower p99 ratio on a tie. Stable:
@@ -280,15 +301,49 @@ fn check_budget(v: &VariantSummary, budget: &MemoryBudget) -> Check {
             .filter_map(|(i, f)| Some((*i, pick(f)?)))
             .collect()
     };
+    let wide = v.after_drain_spreads_widely();
+    if let (Some((min, max)), Some(median)) = (wide, m.rss_after_drain_bytes) {
+        c.notes.push(Note::WideSpread { min, max, median });
+    }
     if let Some(limit) = budget.max_retention {
         let runs = runs_of(|f| f.retention);
+        // A median over the limit says so itself; one within it is not the whole story.
+        let within = m.retention.is_some_and(|r| r <= limit);
+        if let Some(why) = worst_over(wide.is_some() && within, Limited::Retention, &runs, limit) {
+            c.why.push(why);
+        } else {
+            c.check_median_retention(m, &runs, limit);
+        }
+    }
+    if let Some(limit) = budget.max_after_drain_bytes {
+        let runs = runs_of(|f| Some(f.rss_after_drain_bytes? as f64));
+        let within = m.rss_after_drain_bytes.is_some_and(|a| a <= limit);
+        if let Some(why) = worst_over(
+            wide.is_some() && within,
+            Limited::AfterDrain,
+            &runs,
+            limit as f64,
+        ) {
+            c.why.push(why);
+        } else {
+            c.check_median_after_drain(m, &runs, limit);
+        }
+    }
+    c.after_nudge = after_nudge(v);
+    c
+}
+
+impl Check {
+    /// The median retention against `limit`.
+    fn check_median_retention(&mut self, m: &FigureSet, runs: &[(u32, f64)], limit: f64) {
+        let c = self;
         match m.retention {
             Some(r) if r > limit => c.why.push(Why::RetentionOverBudget {
                 retention: r,
                 budget: limit,
-                runs: spread(&runs),
+                runs: spread(runs),
             }),
-            Some(_) => c.notes.extend(beyond(Limited::Retention, &runs, limit)),
+            Some(_) => c.notes.extend(beyond(Limited::Retention, runs, limit)),
             None => match (m.rss_before_bytes, m.rss_peak_bytes) {
                 (Some(b), Some(p)) if p.saturating_sub(b) < MIN_GROWTH_FOR_RETENTION => {
                     c.notes.push(Note::RetentionUndefined {
@@ -299,26 +354,26 @@ fn check_budget(v: &VariantSummary, budget: &MemoryBudget) -> Check {
             },
         }
     }
-    if let Some(limit) = budget.max_after_drain_bytes {
-        let runs = runs_of(|f| Some(f.rss_after_drain_bytes? as f64));
+
+    /// The median after-drain RssAnon against `limit`.
+    fn check_median_after_drain(&mut self, m: &FigureSet, runs: &[(u32, f64)], limit: u64) {
+        let c = self;
         match m.rss_after_drain_bytes {
             Some(a) if a > limit => c.why.push(Why::AfterDrainOverBudget {
                 after_drain: a,
                 budget: limit,
-                runs: spread(&runs),
+                runs: spread(runs),
             }),
             Some(_) => c
                 .notes
-                .extend(beyond(Limited::AfterDrain, &runs, limit as f64)),
+                .extend(beyond(Limited::AfterDrain, runs, limit as f64)),
             None => c.why.push(Why::NoAfterDrain),
         }
     }
-    c.after_nudge = after_nudge(v);
-    c
 }
 
 /// The spread of the runs' figures, over two runs or more.
-fn spread(runs: &[(u32, f64)]) -> Option<Spread> {
+pub(super) fn spread(runs: &[(u32, f64)]) -> Option<Spread> {
     Spread::of(&runs.iter().map(|x| x.1).collect::<Vec<_>>()).filter(|s| s.n >= 2)
 }
 
@@ -438,7 +493,7 @@ pub(crate) mod tests {
         variants: Vec<VariantSummary>,
         budget: MemoryBudget,
     ) -> crate::report::summary::Summary {
-        let recommendation = recommend(&variants, &budget);
+        let recommendation = recommend(&variants, &budget).with_peaks(&variants, "glibc");
         crate::report::summary::Summary {
             schema_version: 1,
             scenario: Default::default(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::record::{RunRecord, RunStatus};
 
 use super::container::{container_view, ContainerView};
@@ -58,6 +59,13 @@ pub struct VariantSummary {
     /// Coefficient of variation (sample standard deviation / mean) of `rss_after_drain_bytes`
     /// over the ok runs: the run-to-run noise. `null` with fewer than two ok runs.
     pub rss_after_drain_cv: Option<f64>,
+    /// The lowest and the highest `rss_after_drain_bytes` of the ok runs: the range beside the
+    /// median, which the CV hides when A scatters (an idle allocator that gives back by itself,
+    /// at a moment of its own).
+    #[serde(default)]
+    pub rss_after_drain_min_bytes: Option<u64>,
+    #[serde(default)]
+    pub rss_after_drain_max_bytes: Option<u64>,
     /// From the median run; for a variant without an ok run, from its run that shows its
     /// status (an `oom` run until it was killed).
     pub memory_breakdown: MemoryBreakdown,
@@ -84,6 +92,23 @@ impl VariantSummary {
             Some(r) if self.runs_ok == 0 => (&r.figures, true),
             _ => (&self.medians, false),
         }
+    }
+}
+
+impl VariantSummary {
+    /// A's lowest and highest over the ok runs when they spread widely: apart by more than
+    /// half the median and by 4 MiB or more. Then the median run is one draw of several
+    /// outcomes (an idle mimalloc gave back by itself at a moment of its own: 21.5, 68.6,
+    /// 128.1 and 288.3 MiB in four identical runs), and a budget is read on the worst run.
+    pub fn after_drain_spreads_widely(&self) -> Option<(u64, u64)> {
+        let (lo, hi) = (
+            self.rss_after_drain_min_bytes?,
+            self.rss_after_drain_max_bytes?,
+        );
+        let median = self.medians.rss_after_drain_bytes?;
+        let range = hi.saturating_sub(lo);
+        (self.runs_ok >= 2 && range >= MIN_GROWTH_FOR_RETENTION && 2 * range > median)
+            .then_some((lo, hi))
     }
 }
 
@@ -122,6 +147,8 @@ impl VariantSummary {
                 ..Default::default()
             },
             rss_after_drain_cv: None,
+            rss_after_drain_min_bytes: None,
+            rss_after_drain_max_bytes: None,
             memory_breakdown: MemoryBreakdown::default(),
             explained: None,
             container: None,
@@ -207,6 +234,8 @@ pub(super) fn summarize_variant(
         median_run_index: median_run.map(|i| runs[i].header.run_index),
         medians: medians(&ok_sets),
         rss_after_drain_cv: coefficient_of_variation(&a),
+        rss_after_drain_min_bytes: ok_sets.iter().filter_map(|s| s.rss_after_drain_bytes).min(),
+        rss_after_drain_max_bytes: ok_sets.iter().filter_map(|s| s.rss_after_drain_bytes).max(),
         // Without an ok run, the run that shows the status, as far as it went: an oom run's
         // peak is what the limit stopped, and who held it is the question.
         memory_breakdown: median_run
