@@ -89,6 +89,7 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
         Box::new(json::SummaryJson),
         Box::new(plot::timeline::Timeline),
+        Box::new(plot::explained::Explained),
         Box::new(plot::bars::SummaryBars),
         Box::new(plot::cost::Cost),
         Box::new(plot::sweep::Sweep),
@@ -97,7 +98,7 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
 }
 
 /// `allocstorm report DIR`: reads the run records of `dir`, writes `summary.json`,
-/// `rss-timeline.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}`, for a numeric sweep
+/// `rss-timeline.{png,svg}`, with the probe's readings `rss-explained.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}`, for a numeric sweep
 /// `sweep.{png,svg}`, and `report.md` into it, and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
 /// must not cost the table); the first failure is returned.
 pub fn render(dir: &Path) -> Result<Summary, ReportError> {

@@ -10,6 +10,8 @@
 //!
 //! - [`timeline`]: `rss-timeline`, RssAnon over time, one line per variant, phases shaded, and
 //!   under it a panel per series the scenario declares.
+//! - [`explained`]: `rss-explained`, RssAnon over time split into in use, free held and the
+//!   rest by the probe's readings, a panel per variant.
 //! - [`bars`]: `rss-summary`, before / peak / after-drain per variant.
 //! - [`cost`]: `cost`, after-drain RSS against each cost (with `[cost]`: ratios to the
 //!   reference), or against the memory run's throughput, p99 and server CPU.
@@ -17,6 +19,7 @@
 
 pub mod bars;
 pub mod cost;
+pub mod explained;
 pub mod sweep;
 pub mod timeline;
 
