@@ -4,7 +4,7 @@
 //! An allocator's API being present is not enough: a binary with tikv-jemallocator exports
 //! `_rjem_mallctl` while glibc still serves `malloc`, and glibc's `mallinfo2` resolves whatever
 //! serves `malloc`. So an allocator counts only when its API symbol and `malloc` live in the same
-//! object (`dladdr`'s base address). Runs once, in `start`: `dlsym` may allocate.
+//! object (`dladdr`'s base address). Runs once, in `start`: `dlsym` and `dlopen` may allocate.
 
 use std::ffi::{c_void, CStr};
 
@@ -20,7 +20,7 @@ pub struct Detected {
 }
 
 pub fn detect() -> Detected {
-    let malloc = symbol(c"malloc");
+    let malloc = symbol(c"malloc").and_then(definition);
     let home = malloc.and_then(object_of);
     let malloc_library = malloc.and_then(library_of).unwrap_or_default();
     let served = |names: &[&CStr]| -> Option<*mut c_void> {
@@ -45,6 +45,65 @@ pub fn detect() -> Detected {
         allocator: source.allocator(),
         source,
         malloc_library,
+    }
+}
+
+/// The allocators' own API symbols, preloaded allocators first: `glibc`'s `mallinfo2` is last
+/// because a preloaded allocator comes before libc in the lookup order.
+const APIS: [&CStr; 5] = [
+    c"mallctl",
+    c"_rjem_mallctl",
+    c"MallocExtension_GetNumericProperty",
+    c"mi_process_info",
+    c"mallinfo2",
+];
+
+/// Where `malloc` is defined, from what `dlsym` returned for it. Usually that is the definition;
+/// but a non-PIE executable that takes `malloc`'s address makes its own PLT entry the canonical
+/// address (Debian's `/usr/bin/python3` does), an undefined symbol there. Then the definition is
+/// the first allocator library that defines `malloc` itself.
+fn definition(found: *mut c_void) -> Option<*mut c_void> {
+    if !undefined_there(found) {
+        return Some(found);
+    }
+    APIS.iter()
+        .filter_map(|api| library_of(symbol(api)?))
+        .find_map(|lib| malloc_defined_in(&lib))
+}
+
+/// Whether `addr` is a symbol its object does not define (a PLT stub): `dladdr1` gives the
+/// symbol table entry, whose section is `SHN_UNDEF`.
+fn undefined_there(addr: *mut c_void) -> bool {
+    // <dlfcn.h> and <elf.h>; not in the libc crate.
+    const RTLD_DL_SYMENT: libc::c_int = 1;
+    const SHN_UNDEF: u16 = 0;
+    // SAFETY: dladdr1 fills `info` and points `sym` at the loader's own symbol table entry.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        let mut sym: *mut c_void = std::ptr::null_mut();
+        if libc::dladdr1(addr, &mut info, &mut sym, RTLD_DL_SYMENT) == 0 || sym.is_null() {
+            return false;
+        }
+        (*(sym as *const libc::Elf64_Sym)).st_shndx == SHN_UNDEF
+    }
+}
+
+/// `malloc` as the loaded object at `path` defines it, if it does.
+fn malloc_defined_in(path: &[u8]) -> Option<*mut c_void> {
+    let path = std::ffi::CString::new(path).ok()?;
+    // SAFETY: RTLD_NOLOAD only finds an object already loaded; dlsym on its handle looks in it
+    // first; the handle's reference is dropped again.
+    unsafe {
+        let handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOLOAD | libc::RTLD_LAZY);
+        if handle.is_null() {
+            return None;
+        }
+        let found = libc::dlsym(handle, c"malloc".as_ptr());
+        libc::dlclose(handle);
+        let defined = !found.is_null()
+            && library_of(found).as_deref() == Some(path.as_bytes())
+            && !undefined_there(found);
+        defined.then_some(found)
     }
 }
 

@@ -262,3 +262,55 @@ fn a_killed_servers_page_reads_as_stale_not_as_its_last_numbers() {
         }
     }
 }
+
+/// A non-PIE executable that takes `malloc`'s address (Debian's `/usr/bin/python3`) makes its
+/// own PLT entry `malloc`'s canonical address: `dlsym` returns the executable. The page must
+/// still name the library that defines `malloc`: glibc's, or the preloaded allocator's.
+fn python_under(library: Option<&str>) -> Snapshot {
+    let python = Path::new("/usr/bin/python3");
+    assert!(python.exists(), "{} missing: make servers", python.display());
+    let so = probe_so();
+    let dir = tempfile::tempdir().unwrap();
+    let preload: Vec<String> = library
+        .map(|l| Path::new(LIBS).join(l).display().to_string())
+        .into_iter()
+        .chain([so.display().to_string()])
+        .collect();
+    let child = Command::new(python)
+        .args(["-I", "-c", "import sys; sys.stdin.read()"])
+        .env("LD_PRELOAD", preload.join(" "))
+        .env("ALLOCSTORM_PROBE_DIR", dir.path())
+        .env("ALLOCSTORM_PROBE_INTERVAL_MS", "5")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed and reaped on drop, pass or fail.
+    let held = Held {
+        pids: vec![child.id()],
+        child,
+    };
+    reading_after_ready(dir.path(), held.pids[0])
+}
+
+#[test]
+fn a_non_pie_python_is_read_as_glibc_not_as_its_own_plt_entry() {
+    let snap = python_under(None);
+    assert_eq!(snap.allocator, Allocator::Glibc, "{}", snap.malloc_library);
+    assert!(
+        snap.malloc_library.ends_with("libc.so.6"),
+        "{}",
+        snap.malloc_library
+    );
+    assert!(snap.get(Figure::GlibcInUse).is_some());
+}
+
+#[test]
+fn a_non_pie_python_under_a_preloaded_jemalloc_is_read_as_jemalloc() {
+    let snap = python_under(Some("libjemalloc.so.2"));
+    assert_eq!(snap.allocator, Allocator::Jemalloc, "{}", snap.malloc_library);
+    assert!(
+        snap.malloc_library.ends_with("libjemalloc.so.2"),
+        "{}",
+        snap.malloc_library
+    );
+}
