@@ -268,7 +268,11 @@ fn a_killed_servers_page_reads_as_stale_not_as_its_last_numbers() {
 /// still name the library that defines `malloc`: glibc's, or the preloaded allocator's.
 fn python_under(library: Option<&str>) -> Snapshot {
     let python = Path::new("/usr/bin/python3");
-    assert!(python.exists(), "{} missing: make servers", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: make servers",
+        python.display()
+    );
     let so = probe_so();
     let dir = tempfile::tempdir().unwrap();
     let preload: Vec<String> = library
@@ -307,7 +311,12 @@ fn a_non_pie_python_is_read_as_glibc_not_as_its_own_plt_entry() {
 #[test]
 fn a_non_pie_python_under_a_preloaded_jemalloc_is_read_as_jemalloc() {
     let snap = python_under(Some("libjemalloc.so.2"));
-    assert_eq!(snap.allocator, Allocator::Jemalloc, "{}", snap.malloc_library);
+    assert_eq!(
+        snap.allocator,
+        Allocator::Jemalloc,
+        "{}",
+        snap.malloc_library
+    );
     assert!(
         snap.malloc_library.ends_with("libjemalloc.so.2"),
         "{}",

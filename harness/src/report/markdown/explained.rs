@@ -38,9 +38,10 @@ in shared memory; no request is made, so reading them changes nothing. From each
 are the medians over the last second of `before` and `drain` (the same second as the headline figures), P the \
 reading nearest the first sample at the peak; t is seconds since the load started. **in use**: live bytes the app \
 holds (the toy server's own count of its allocations, the same bytes under every allocator; for other servers \
-the allocator's in-use figure); **free held**: freed memory the allocator keeps (glibc `fordblks`, which counts \
-the top of each heap and so can exceed what is resident; jemalloc dirty pages and the slack of active pages; \
-tcmalloc's free page heap and caches); **lazily freed**: \
+the allocator's in-use figure); **free held**: freed memory the allocator keeps (glibc `fordblks`; jemalloc dirty \
+pages and the slack of active pages; tcmalloc's free page heap and caches; an allocator counts what it holds, \
+pages never touched included, such as the top of a glibc heap, so free held can exceed what is resident); \
+**lazily freed**: \
 given back with MADV_FREE, counted in RSS until the kernel takes it (jemalloc muzzy); **given back, mapped**: \
 returned to the kernel but kept as address space, in VSZ only (jemalloc retained, tcmalloc unmapped); \
 **not in use** = RssAnon − in use; **RssAnon / in use**: 1.0 is memory that holds nothing but the app's data. \
