@@ -528,12 +528,16 @@ mod tests {
     }
 
     /// The record's t90 counts from the `during` load's end when the load recorded one, from
-    /// the end of `during` otherwise (an old record); a committed record has neither the end
-    /// nor `intended`, and reads.
+    /// the end of `during` otherwise (an old record); an old record has neither the end nor
+    /// `intended`, and reads.
+    /// A record written before the load's end, its intended requests and the probe were kept
+    /// (reports/incidents/thread-arenas as measured on 2026-12-04, before it was measured again).
+    const BEFORE_LOAD_END: &str = include_str!("testdata/thread-arenas-2026-12-04.json");
+
     #[test]
     fn t90_counts_from_the_during_loads_end() {
-        let (_, text) = COMMITTED[1];
-        let old: RunRecord = serde_json::from_str(text).unwrap();
+        let old: RunRecord = serde_json::from_str(BEFORE_LOAD_END).unwrap();
+        assert!(old.probe_readings.is_empty() && old.header.probe.is_none());
         let during = old
             .phase_loads
             .iter()
