@@ -237,6 +237,14 @@ fn the_probe_changes_nothing(variant: &str, keys: &[&str], tolerance_mib: f64) {
         "{variant}: {read} probe readings in a 3 s drain at 20 Hz"
     );
     let (p, b) = (&probed["figures"], &bare["figures"]);
+    // The pair's figures, for a person reading the test's output (`--no-capture`).
+    for key in ["rss_before_bytes", "rss_after_drain_bytes"] {
+        eprintln!(
+            "{variant}: {key} {:.1} MiB probed, {:.1} MiB without the probe",
+            mib(p, key),
+            mib(b, key)
+        );
+    }
     for key in keys {
         let (x, y) = (mib(p, key), mib(b, key));
         assert!(
