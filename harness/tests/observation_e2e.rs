@@ -184,29 +184,21 @@ fn mimalloc_default_observation_asks_nothing_while_b_and_a_are_taken() {
 }
 
 /// What the harness did before: `/stats` once a second through the drain. mimalloc purges on
-/// those requests, so the observed A is far below the idle server's: the configuration the
-/// default must not be. Retention idle ~1.0 (0.54 once), polled ~0.05 (measured, see below).
+/// those requests: every polled run gave back nearly all of its growth (retention about 0.05).
+///
+/// The idle server's figure is not compared here. An idle mimalloc sometimes gives back by
+/// itself (in 12 unobserved runs on 2026-12-05 it did twice; idle retention 0.54 once in a
+/// CI-like run, and this test's idle-against-polled gap failed twice on 2026-12-07 on a loaded
+/// machine), so a single idle run cannot be the other side of a deterministic assertion. What
+/// is deterministic is asserted: the drain was polled, and polling gave back.
 #[test]
 fn a_drain_polled_once_a_second_moves_mimalloc() {
-    let idle = measure("mimalloc", None, None);
     let polled = measure("mimalloc", Some(&["warmup", "during", "drain"]), Some("1s"));
     assert!(readings_in(&polled, "drain") >= 2, "the drain was polled");
-    let r = |rec: &Value| rec["figures"]["retention"].as_f64().unwrap();
-    // What polling does is decided by the polls: every polled run gave back nearly all (0.05
-    // or so). What the idle server keeps is not all the server's own doing: the queue's tail
-    // drains in the first moments of the drain, and its allocations may set off a purge —
-    // idle kept ≥ 0.7 in 17 runs and 0.54 once (a CI-like run on a loaded machine). So the
-    // test asserts the gap that polling makes, not the idle figure on its own.
+    let retention = polled["figures"]["retention"].as_f64().unwrap();
     assert!(
-        r(&polled) <= 0.25,
-        "polled mimalloc gives back: retention {} polled",
-        r(&polled)
-    );
-    assert!(
-        r(&polled) <= r(&idle) - 0.3,
-        "polled mimalloc gives back more than idle: retention {} polled vs {} idle",
-        r(&polled),
-        r(&idle)
+        retention <= 0.25,
+        "polled mimalloc gives back: retention {retention} polled"
     );
 }
 

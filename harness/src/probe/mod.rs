@@ -88,15 +88,26 @@ impl RunProbe {
         } else {
             std::env::temp_dir()
         };
+        RunProbe::new_in(&base, interval, lib)
+    }
+
+    /// The run's directory in `base`, mode 0700, with its owner's pid in it; the directories
+    /// of harnesses that were killed before they could remove theirs are removed first.
+    fn new_in(base: &Path, interval: Duration, lib: Option<PathBuf>) -> Result<RunProbe, String> {
+        use std::os::unix::fs::PermissionsExt;
+        sweep_orphans(base);
+        let fail = |e: std::io::Error| {
+            format!(
+                "cannot make the probe's directory in {}: {e}",
+                base.display()
+            )
+        };
         let dir = tempfile::Builder::new()
-            .prefix("allocstorm-probe-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                format!(
-                    "cannot make the probe's directory in {}: {e}",
-                    base.display()
-                )
-            })?;
+            .prefix(PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(base)
+            .map_err(fail)?;
+        std::fs::write(dir.path().join(OWNER), std::process::id().to_string()).map_err(fail)?;
         Ok(RunProbe { dir, interval, lib })
     }
 
@@ -155,6 +166,38 @@ impl ProbeNote {
     }
 }
 
+/// The prefix of every run's probe directory.
+const PREFIX: &str = "allocstorm-probe-";
+/// The file in a run's directory that names the harness that made it.
+const OWNER: &str = "owner";
+
+/// Removes the probe directories in `base` whose harness is gone: one killed (SIGKILL) cannot
+/// remove its own. A directory without an owner file, or whose owner lives, is left alone.
+fn sweep_orphans(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(PREFIX));
+        let owner = std::fs::read_to_string(path.join(OWNER))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if ours && owner.is_some_and(|pid| !alive(pid)) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Whether a process with this pid exists (one of another user's counts: EPERM).
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only checks that the pid exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// The probe's cdylib for a target: `$ALLOCSTORM_PROBE_LIB`, else beside `exe` (cargo puts
 /// `liballocstorm_probe.so` next to the `allocstorm` binary), or why it cannot be had.
 pub fn library(exe: &Path) -> Result<PathBuf, String> {
@@ -198,6 +241,38 @@ mod tests {
         assert!(dir.is_dir());
         drop(p);
         assert!(!dir.exists(), "the run's probe directory goes with it");
+    }
+
+    #[test]
+    fn the_directory_is_private_and_a_killed_harnesss_is_swept() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let orphan = base.path().join(format!("{PREFIX}orphan"));
+        let unowned = base.path().join(format!("{PREFIX}unowned"));
+        let other = base.path().join("something-else");
+        for d in [&orphan, &unowned, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        // A pid that has exited and been reaped: its harness is gone.
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        std::fs::write(orphan.join(OWNER), dead.to_string()).unwrap();
+        std::fs::write(other.join(OWNER), dead.to_string()).unwrap();
+
+        let p = RunProbe::new_in(base.path(), Duration::from_millis(50), None).unwrap();
+        assert!(!orphan.exists(), "a dead harness's directory is removed");
+        assert!(
+            unowned.exists() && other.exists(),
+            "nothing else is touched"
+        );
+        let mode = std::fs::metadata(p.dir()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let owner = std::fs::read_to_string(p.dir().join(OWNER)).unwrap();
+        assert_eq!(owner, std::process::id().to_string());
+        // A live harness's directory survives another's sweep.
+        let q = RunProbe::new_in(base.path(), Duration::from_millis(50), None).unwrap();
+        assert!(p.dir().exists() && q.dir().exists());
     }
 
     #[test]
