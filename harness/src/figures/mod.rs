@@ -245,17 +245,21 @@ fn last_second(
     last_second_of(samples, phase(marks, name)?, f)
 }
 
+/// The readings of the last second of the phase `p`: the window B and A are taken over.
+pub(crate) fn last_second_window<'a, T: Timed>(
+    readings: &'a [T],
+    p: &PhaseMark,
+) -> impl Iterator<Item = &'a T> {
+    window(readings, (p.end - 1.0).max(p.start), p.end)
+}
+
 /// Median of `f` over the last second of the phase `p`.
 pub(crate) fn last_second_of<T: Timed>(
     samples: &[T],
     p: &PhaseMark,
     f: impl Fn(&T) -> u64,
 ) -> Option<u64> {
-    median_u64(
-        &window(samples, (p.end - 1.0).max(p.start), p.end)
-            .map(f)
-            .collect::<Vec<_>>(),
-    )
+    median_u64(&last_second_window(samples, p).map(f).collect::<Vec<_>>())
 }
 
 /// [`last_second_of`] for readings taken about once a second (the smaps interval), of which

@@ -47,6 +47,13 @@ pub struct ProbeTick {
     pub pages: Vec<PageReading>,
 }
 
+/// Placed in time like the samples, so B's and A's windows take the same readings.
+impl crate::figures::Timed for ProbeTick {
+    fn t(&self) -> f64 {
+        self.t
+    }
+}
+
 /// One process's page at a tick: its known figures by name (`glibc.uordblks`, ...); a figure
 /// the allocator cannot give is absent, never 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

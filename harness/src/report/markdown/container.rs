@@ -96,15 +96,7 @@ mod tests {
     }
 
     fn table(variants: Vec<VariantSummary>) -> String {
-        let s = Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: None,
-            warnings: vec![],
-        };
+        let s = Summary::of(variants);
         let mut out = String::new();
         container_table(&s, &mut out);
         out

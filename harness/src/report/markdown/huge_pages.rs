@@ -159,15 +159,7 @@ mod tests {
     }
 
     fn summary(variants: Vec<VariantSummary>) -> Summary {
-        let mut s = Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: None,
-            warnings: vec![],
-        };
+        let mut s = Summary::of(variants);
         s.environment.thp_enabled = "madvise".into();
         s
     }

@@ -87,15 +87,7 @@ mod tests {
             rss_after_release_bytes: Some(12 << 20),
             ..Default::default()
         };
-        Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants: vec![VariantSummary::for_test("glibc", 3, Some(f))],
-            cost: None,
-            warnings: vec![],
-        }
+        Summary::of(vec![VariantSummary::for_test("glibc", 3, Some(f))])
     }
 
     #[test]

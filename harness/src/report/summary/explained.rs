@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::figures::{median_u64, PhaseMark};
+use crate::figures::{last_second_window, median_u64, PhaseMark};
 use crate::probe::explain::{explain, Explained};
 use crate::probe::ProbeTick;
 use crate::record::RunRecord;
@@ -65,7 +65,6 @@ pub fn explained_run(r: &RunRecord) -> Option<ExplainedRun> {
         phase(r, name).and_then(|p| last_second(&r.probe_readings, p, rss, t0))
     };
     let mut allocators: Vec<String> = r.probe_pages.iter().map(|p| p.allocator.clone()).collect();
-    allocators.dedup();
     allocators.sort();
     allocators.dedup();
     let mut libraries: Vec<String> = r
@@ -105,10 +104,7 @@ fn last_second(
     rss: Option<u64>,
     t0: f64,
 ) -> Option<ExplainedAt> {
-    let from = (p.end - 1.0).max(p.start);
-    let parts: Vec<Explained> = ticks
-        .iter()
-        .filter(|t| t.t >= from && t.t <= p.end)
+    let parts: Vec<Explained> = last_second_window(ticks, p)
         .map(|t| explain(&t.pages))
         .collect();
     if parts.is_empty() {

@@ -109,6 +109,22 @@ impl Summary {
     }
 }
 
+#[cfg(test)]
+impl Summary {
+    /// A summary of these variants and nothing else: what the report's table tests render.
+    pub(crate) fn of(variants: Vec<VariantSummary>) -> Summary {
+        Summary {
+            schema_version: 1,
+            scenario: Default::default(),
+            environment: Default::default(),
+            shards: vec![],
+            variants,
+            cost: None,
+            warnings: vec![],
+        }
+    }
+}
+
 /// The summary of a report directory's records (docs/measurements.md, "Outputs").
 pub fn summarize(records: &[RunRecord]) -> Summary {
     let ordered = in_run_order(records);

@@ -494,29 +494,25 @@ pub(crate) mod tests {
         budget: MemoryBudget,
     ) -> crate::report::summary::Summary {
         let recommendation = recommend(&variants, &budget).with_peaks(&variants, "glibc");
+        let cost = Some(crate::report::summary::CostInfo {
+            reference: "glibc".into(),
+            budget,
+            latency_rate: Some(330.0),
+            latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
+            latency_rates: vec![],
+            processes: 2,
+            connections: 16,
+            warmup_s: 1.0,
+            capacity_s: 5.0,
+            latency_s: 5.0,
+            latency_at: 0.5,
+            nproc: Some(2),
+            server_args: vec![],
+            recommendation,
+        });
         crate::report::summary::Summary {
-            schema_version: 1,
-            scenario: Default::default(),
-            environment: Default::default(),
-            shards: vec![],
-            variants,
-            cost: Some(crate::report::summary::CostInfo {
-                reference: "glibc".into(),
-                budget,
-                latency_rate: Some(330.0),
-                latency_rate_basis: Some("0.5 x the capacity of glibc #1 (659/s)".into()),
-                latency_rates: vec![],
-                processes: 2,
-                connections: 16,
-                warmup_s: 1.0,
-                capacity_s: 5.0,
-                latency_s: 5.0,
-                latency_at: 0.5,
-                nproc: Some(2),
-                server_args: vec![],
-                recommendation,
-            }),
-            warnings: vec![],
+            cost,
+            ..crate::report::summary::Summary::of(variants)
         }
     }
 
