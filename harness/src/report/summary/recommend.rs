@@ -15,7 +15,6 @@ use crate::scenario::MemoryBudget;
 
 use super::cost::{BelowRate, RunNote};
 use super::figures::FigureSet;
-use super::recommend_memory::worst_over;
 use super::spread::Spread;
 use super::variant::VariantSummary;
 use super::worded::worded;
@@ -370,6 +369,18 @@ impl Check {
             None => c.why.push(Why::NoAfterDrain),
         }
     }
+}
+
+/// With a wide spread of A, the worst run against `limit`: why it breaks it, if it does.
+fn worst_over(wide: bool, figure: Limited, runs: &[(u32, f64)], limit: f64) -> Option<Why> {
+    let &(run_index, value) = runs.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    (wide && value > limit).then(|| Why::WorstRunOverBudget {
+        figure,
+        run_index,
+        value,
+        budget: limit,
+        runs: spread(runs),
+    })
 }
 
 /// The spread of the runs' figures, over two runs or more.

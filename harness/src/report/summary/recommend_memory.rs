@@ -1,26 +1,8 @@
-//! The recommendation's memory beyond the budget's medians: the worst run, when A spreads so
-//! widely between runs that the median run is one draw of several outcomes, and the peak (P
-//! as a ratio to the reference's, and whether it is the highest of all).
+//! The recommendation's peak: each priced variant's P as a ratio to the reference's, and
+//! whether it is the highest of all.
 
-use super::recommend::{spread, Limited, Recommendation, Why};
+use super::recommend::Recommendation;
 use super::variant::VariantSummary;
-
-/// With a wide spread of A, the worst run against `limit`: why it breaks it, if it does.
-pub(super) fn worst_over(
-    wide: bool,
-    figure: Limited,
-    runs: &[(u32, f64)],
-    limit: f64,
-) -> Option<Why> {
-    let &(run_index, value) = runs.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    (wide && value > limit).then(|| Why::WorstRunOverBudget {
-        figure,
-        run_index,
-        value,
-        budget: limit,
-        runs: spread(runs),
-    })
-}
 
 impl Recommendation {
     /// With each priced variant's peak: its P as a ratio to `reference`'s, and whether it is
