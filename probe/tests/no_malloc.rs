@@ -1,6 +1,9 @@
-//! The probe thread calls no `malloc` at all, from Rust or from C: this test binary interposes
-//! glibc's allocation entry points (an executable's `malloc` wins symbol lookup, as a statically
-//! linked allocator's would) and counts calls per thread, forwarding to `__libc_*`.
+//! The probe thread calls no `malloc` at all, from Rust or from C, and gives no memory back to
+//! the kernel: this test binary interposes glibc's allocation entry points (an executable's
+//! `malloc` wins symbol lookup, as a statically linked allocator's would), `malloc_trim`,
+//! `madvise` and `munmap` (the calls through which glibc's trim, jemalloc's purge and
+//! mimalloc's collect return pages), and counts calls per thread, forwarding to `__libc_*` and
+//! the raw system calls.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -18,11 +21,22 @@ extern "C" {
 const THREADS: usize = 512;
 static TIDS: [AtomicU32; THREADS] = [const { AtomicU32::new(0) }; THREADS];
 static COUNTS: [AtomicU64; THREADS] = [const { AtomicU64::new(0) }; THREADS];
+static RETURN_TIDS: [AtomicU32; THREADS] = [const { AtomicU32::new(0) }; THREADS];
+static RETURNS: [AtomicU64; THREADS] = [const { AtomicU64::new(0) }; THREADS];
 
 fn count() {
+    count_in(&TIDS, &COUNTS);
+}
+
+/// Counts a call that hands memory back (trim, madvise, munmap) for the calling thread.
+fn count_return() {
+    count_in(&RETURN_TIDS, &RETURNS);
+}
+
+fn count_in(tids: &[AtomicU32; THREADS], counts: &[AtomicU64; THREADS]) {
     // SAFETY: a raw syscall: no allocation, no TLS, safe even during early startup.
     let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u32;
-    for (slot, count) in TIDS.iter().zip(&COUNTS) {
+    for (slot, count) in tids.iter().zip(counts) {
         let claimed = slot.compare_exchange(0, tid, Ordering::AcqRel, Ordering::Acquire);
         if claimed.is_ok() || claimed == Err(tid) {
             count.fetch_add(1, Ordering::Relaxed);
@@ -32,8 +46,16 @@ fn count() {
 }
 
 fn mallocs_by(tid: u32) -> u64 {
-    TIDS.iter()
-        .zip(&COUNTS)
+    by(&TIDS, &COUNTS, tid)
+}
+
+fn returns_by(tid: u32) -> u64 {
+    by(&RETURN_TIDS, &RETURNS, tid)
+}
+
+fn by(tids: &[AtomicU32; THREADS], counts: &[AtomicU64; THREADS], tid: u32) -> u64 {
+    tids.iter()
+        .zip(counts)
         .find(|(t, _)| t.load(Ordering::Acquire) == tid)
         .map_or(0, |(_, c)| c.load(Ordering::Relaxed))
 }
@@ -79,6 +101,24 @@ unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: u
     0
 }
 
+#[no_mangle]
+unsafe extern "C" fn malloc_trim(_pad: usize) -> i32 {
+    count_return();
+    0
+}
+
+#[no_mangle]
+unsafe extern "C" fn madvise(addr: *mut c_void, len: usize, advice: i32) -> i32 {
+    count_return();
+    libc::syscall(libc::SYS_madvise, addr, len, advice) as i32
+}
+
+#[no_mangle]
+unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> i32 {
+    count_return();
+    libc::syscall(libc::SYS_munmap, addr, len) as i32
+}
+
 #[test]
 fn the_probe_thread_calls_no_malloc_from_rust_or_c() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,6 +135,28 @@ fn the_probe_thread_calls_no_malloc_from_rust_or_c() {
         0,
         "the probe thread called malloc"
     );
+    assert_eq!(
+        returns_by(snap.thread_tid),
+        0,
+        "the probe thread gave memory back (malloc_trim, madvise or munmap)"
+    );
+}
+
+/// A test of the test: memory handed back from a thread is counted for that thread.
+#[test]
+fn a_thread_that_trims_is_counted() {
+    let tid = std::thread::spawn(|| {
+        // SAFETY: calls of the interposed functions; munmap of nothing mapped is harmless.
+        unsafe {
+            libc::malloc_trim(0);
+            libc::madvise(std::ptr::null_mut(), 0, libc::MADV_DONTNEED);
+            libc::gettid() as u32
+        }
+    })
+    .join()
+    .unwrap();
+    // Two calls of ours; the thread's exit may add its own (glibc advises its stack away).
+    assert!(returns_by(tid) >= 2, "{} counted", returns_by(tid));
 }
 
 /// The same for a probe reading jemalloc through the host's `_rjem_mallctl`, with a counter.
@@ -114,5 +176,10 @@ fn a_linked_jemalloc_probe_thread_calls_no_malloc() {
         mallocs_by(snap.thread_tid),
         0,
         "the probe thread called malloc"
+    );
+    assert_eq!(
+        returns_by(snap.thread_tid),
+        0,
+        "the probe thread gave memory back (a purge)"
     );
 }

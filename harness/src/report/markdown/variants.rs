@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::summary::Summary;
+use crate::report::summary::{Summary, VariantSummary};
 
 /// Each variant's settings (a sweep's points once, under their base).
 pub(super) fn variants_list(s: &Summary, out: &mut String) {
@@ -36,15 +36,23 @@ pub(super) fn variants_list(s: &Summary, out: &mut String) {
         if !v.args.is_empty() {
             let _ = write!(line, "; args `{}`", v.args.join(" "));
         }
-        if let Some(lib) = &v.preload {
-            // The build's own allocator figures (/stats) are glibc's, idle under the preload.
-            let _ = write!(
-                line,
-                "; preloaded `{lib}` (LD_PRELOAD: its malloc served the load)"
-            );
-        }
-        if let Some(set) = &v.allocator_settings {
-            let _ = write!(line, "; in effect: `{}`", set);
+        match &v.preload {
+            Some(lib) => {
+                let _ = write!(
+                    line,
+                    "; preloaded `{lib}` (LD_PRELOAD: its malloc served the load)"
+                );
+                // The build's own settings (/stats) are those of glibc, idle under the
+                // preload: what is in effect is what the probe found serving malloc.
+                if let Some(served) = served_by(v) {
+                    let _ = write!(line, "; in effect: {served}");
+                }
+            }
+            None => {
+                if let Some(set) = &v.allocator_settings {
+                    let _ = write!(line, "; in effect: `{}`", set);
+                }
+            }
         }
         if v.sweep.is_some() {
             let points: Vec<String> = s
@@ -59,4 +67,25 @@ pub(super) fn variants_list(s: &Summary, out: &mut String) {
         out.push('\n');
     }
     out.push('\n');
+}
+
+/// Who served `malloc` in the variant's median run, as the probe's pages say: `tcmalloc`
+/// from `/usr/lib/…/libtcmalloc_minimal.so.4`.
+fn served_by(v: &VariantSummary) -> Option<String> {
+    let e = v.explained.as_ref()?;
+    if e.allocators.is_empty() {
+        return None;
+    }
+    let who: Vec<String> = e.allocators.iter().map(|a| format!("`{a}`")).collect();
+    let from: Vec<String> = e
+        .malloc_libraries
+        .iter()
+        .map(|l| format!("`{l}`"))
+        .collect();
+    let mut s = format!("malloc served by {}", who.join(", "));
+    if !from.is_empty() {
+        s.push_str(&format!(" from {}", from.join(", ")));
+    }
+    s.push_str(" (the probe's page)");
+    Some(s)
 }
