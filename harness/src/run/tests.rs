@@ -181,6 +181,7 @@ fn load_spec() -> LoadSpec {
             at: StepAt::Fraction(0.5),
             rate: 800.0,
         }],
+        tool: None,
     }
 }
 
@@ -191,6 +192,7 @@ fn phase_plan<'a>(ph: &'a PhaseSpec, spec: &'a LoadSpec) -> driver::Phases<'a> {
         release_path: "/admin/release",
         stats_path: None,
         remote_target: false,
+        tool_dir: None,
     }
 }
 
