@@ -121,7 +121,7 @@ pub(super) fn target_spec(
             "expected a size above 0, such as \"3MiB\"",
         ));
     }
-    let ready = readiness(ctx, r.ready.as_ref())?;
+    let ready = readiness(ctx, r.ready.as_ref(), scenario_path)?;
     let ready_timeout = ctx.unit(
         "target.ready_timeout",
         r.ready_timeout.as_ref(),
@@ -162,13 +162,17 @@ pub(super) fn target_spec(
 }
 
 /// `target.ready`: `"http"`, `"http:/PATH"`, `"stdout:TEXT"`, `"tcp"`, or `{ command = [...] }`.
-fn readiness(ctx: &Ctx, v: Option<&toml::Value>) -> Result<Readiness, ScenarioError> {
+fn readiness(
+    ctx: &Ctx,
+    v: Option<&toml::Value>,
+    scenario_path: &Path,
+) -> Result<Readiness, ScenarioError> {
     let expected =
         "expected \"http\", \"http:/PATH\", \"stdout:TEXT\", \"tcp\" or { command = [...] }";
     let text = match v {
         None => return Ok(Readiness::Http("/".into())),
         Some(toml::Value::String(s)) => s.as_str(),
-        Some(toml::Value::Table(t)) => return ready_command(ctx, t),
+        Some(toml::Value::Table(t)) => return ready_command(ctx, t, scenario_path),
         Some(other) => return Err(ctx.err("target.ready", format!("{expected}, got {other}"))),
     };
     Ok(match text {
@@ -183,7 +187,11 @@ fn readiness(ctx: &Ctx, v: Option<&toml::Value>) -> Result<Readiness, ScenarioEr
 }
 
 /// `ready = { command = [...] }`: a check the harness runs until it exits 0.
-fn ready_command(ctx: &Ctx, t: &toml::Table) -> Result<Readiness, ScenarioError> {
+fn ready_command(
+    ctx: &Ctx,
+    t: &toml::Table,
+    scenario_path: &Path,
+) -> Result<Readiness, ScenarioError> {
     let field = "target.ready.command";
     if let Some(k) = t.keys().find(|k| *k != "command") {
         return Err(ctx.err(
@@ -204,7 +212,8 @@ fn ready_command(ctx: &Ctx, t: &toml::Table) -> Result<Readiness, ScenarioError>
             "expected a list of strings, such as [\"redis-cli\", \"-p\", \"{port}\", \"ping\"]",
         )
     })?;
-    super::tool::check_command(ctx, field, &args, &super::tool::READY_PLACEHOLDERS)?;
+    let placeholders = &super::tool::READY_PLACEHOLDERS;
+    let args = super::tool::check_command(ctx, field, &args, placeholders, scenario_path)?;
     Ok(Readiness::Command(args))
 }
 

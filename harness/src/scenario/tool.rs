@@ -114,7 +114,13 @@ pub(super) fn tool_spec(
     let Some(command) = &r.command else {
         return no_tool_keys(ctx, r).map(|()| None);
     };
-    check_command(ctx, "load.command", command, &TOOL_PLACEHOLDERS)?;
+    let command = check_command(
+        ctx,
+        "load.command",
+        command,
+        &TOOL_PLACEHOLDERS,
+        scenario_path,
+    )?;
     let phases = tool_phases(ctx, r.phases.as_deref())?;
     let stop_grace = ctx.unit(
         "load.stop_grace",
@@ -137,7 +143,7 @@ pub(super) fn tool_spec(
         figures.push(figure(ctx, name, f)?);
     }
     Ok(Some(ToolSpec {
-        command: command.clone(),
+        command,
         phases,
         stop_grace,
         exits,
@@ -165,13 +171,15 @@ fn no_tool_keys(ctx: &Ctx, r: &RawLoad) -> Result<(), ScenarioError> {
     }
 }
 
-/// A command line: not empty, its program found, no placeholder outside `allowed`.
+/// A command line: not empty, its program found, no placeholder outside `allowed`. Gives it
+/// with a relative program path (`./tool.sh`) made absolute from the scenario's directory.
 pub(super) fn check_command(
     ctx: &Ctx,
     field: &str,
     command: &[String],
     allowed: &[&str],
-) -> Result<(), ScenarioError> {
+    scenario_path: &Path,
+) -> Result<Vec<String>, ScenarioError> {
     let Some(program) = command.first() else {
         return Err(ctx.err(
             field,
@@ -195,13 +203,20 @@ pub(super) fn check_command(
             format!("expected the program itself, without placeholders, got {program:?}"),
         ));
     }
-    if !is_executable(program) {
+    let dir = scenario_path.parent().unwrap_or(Path::new("."));
+    let resolved = match program.contains('/') && !program.starts_with('/') {
+        true => dir.join(program).display().to_string(),
+        false => program.clone(),
+    };
+    if !is_executable(&resolved) {
         return Err(ctx.err(
             &format!("{field}[0]"),
-            format!("{program:?} not found: expected an executable (an absolute path, or a name on PATH)"),
+            format!("{program:?} not found: expected an executable (an absolute path, a path from the scenario's directory, or a name on PATH)"),
         ));
     }
-    Ok(())
+    let mut out = command.to_vec();
+    out[0] = resolved;
+    Ok(out)
 }
 
 fn is_executable(program: &str) -> bool {
