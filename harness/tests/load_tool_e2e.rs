@@ -161,6 +161,10 @@ fn a_tools_figure_lands_in_the_record_and_the_report_and_missing_ones_stay_missi
     assert_eq!(v["latency_ms"]["p50"], Value::Null);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| glibc | 123 | – | – |"), "{md}");
+    assert!(
+        md.contains("The scenario's own load tool, `rps.sh`, drove `during`;"),
+        "{md}"
+    );
 }
 
 #[test]
