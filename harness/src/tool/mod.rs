@@ -125,15 +125,8 @@ pub async fn run(plan: &ToolPlan<'_>, exe: &Path) -> Result<ToolOutcome, String>
     let mut proc = spawn(exe, &argv, &plan.spec.cwd, &output)
         .map_err(|e| format!("cannot start load tool {name}: {e}"))?;
     let deadline = started + plan.duration;
-    let (end, stopped_by) = tokio::select! {
-        end = &mut proc.waiter => (flatten(end), None),
-        _ = tokio::time::sleep_until(deadline) => {
-            let (end, by) = proc.stop(plan.spec.stop_grace).await;
-            (end, Some(by))
-        }
-    };
+    let (end, stopped_by) = proc.until(deadline, plan.spec.stop_grace).await;
     let (status, usage) = end.map_err(|e| format!("waiting for load tool {name}: {e}"))?;
-    proc.reaped = true;
     let ran = started.elapsed();
     if stopped_by.is_none() && plan.spec.exits == Exits::EarlyOk {
         tokio::time::sleep_until(deadline).await;
@@ -184,8 +177,12 @@ fn judge(run: &ToolRun, plan: &ToolPlan<'_>, name: &str, text: &[u8]) -> Option<
             (run.phase_s - run.ran_s).max(0.0),
         )),
         (Some(c), _) => Some(format!("load tool {name} exited with status {c} during `{phase}`{last}")),
-        (None, Some(s)) => Some(format!("load tool {name} was killed by signal {s} during `{phase}`{last}")),
-        (None, None) => Some(format!("load tool {name} ended during `{phase}`{last}")),
+        _ => Some(format!(
+            "load tool {name} was {} during `{phase}`{last}",
+            run.exit_signal.map_or("ended".into(), |s| crate::child::describe_exit(
+                std::os::unix::process::ExitStatusExt::from_raw(s)
+            ))
+        )),
     }
 }
 
@@ -243,6 +240,19 @@ fn spawn(exe: &Path, argv: &[String], cwd: &Path, output: &Path) -> std::io::Res
 }
 
 impl ToolProcess {
+    /// Its end: by itself, or stopped at `deadline` ([`ToolProcess::stop`]).
+    async fn until(&mut self, deadline: Instant, grace: Duration) -> (Reaped, Option<StoppedBy>) {
+        let (end, by) = tokio::select! {
+            end = &mut self.waiter => (flatten(end), None),
+            _ = tokio::time::sleep_until(deadline) => {
+                let (end, by) = self.stop(grace).await;
+                (end, Some(by))
+            }
+        };
+        self.reaped = end.is_ok();
+        (end, by)
+    }
+
     /// SIGINT to the group; after `grace`, SIGKILL to the tool's processes (the guard reaps
     /// the tool and ends as it did), and to the guard too if it is still there 2 s later.
     async fn stop(&mut self, grace: Duration) -> (Reaped, StoppedBy) {
@@ -296,4 +306,79 @@ fn wait4(pid: u32) -> Reaped {
         std::process::ExitStatus::from_raw(status),
         (secs(usage.ru_utime), secs(usage.ru_stime)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(exits: Exits) -> ToolSpec {
+        ToolSpec {
+            command: vec!["/usr/bin/wrk".into()],
+            phases: vec!["during".into()],
+            stop_grace: Duration::from_secs(2),
+            exits,
+            figures: Vec::new(),
+            path: None,
+            cwd: ".".into(),
+        }
+    }
+
+    fn ended(code: Option<i32>, signal: Option<i32>, stopped_by: Option<StoppedBy>) -> ToolRun {
+        ToolRun {
+            phase: "during".into(),
+            argv: vec!["/usr/bin/wrk".into()],
+            out_dir: String::new(),
+            phase_s: 2.0,
+            ran_s: 0.5,
+            started_t: None,
+            ended_t: None,
+            exit_code: code,
+            exit_signal: signal,
+            stopped_by,
+            cpu_user_s: 0.0,
+            cpu_sys_s: 0.0,
+            output_tail: String::new(),
+            figures: ToolFigures::default(),
+            started: None,
+        }
+    }
+
+    fn judged(exits: Exits, run: &ToolRun) -> Option<String> {
+        let spec = spec(exits);
+        let plan = ToolPlan {
+            spec: &spec,
+            phase: "during",
+            duration: Duration::from_secs(2),
+            addr: "127.0.0.1:1".parse().unwrap(),
+            out: PathBuf::new(),
+            read_figures: true,
+        };
+        judge(run, &plan, &tool_name(&run.argv), b"x\nsegfault here\n\n")
+    }
+
+    #[test]
+    fn a_tool_stopped_by_the_harness_is_never_judged() {
+        for by in [StoppedBy::Sigint, StoppedBy::Sigkill] {
+            assert_eq!(
+                judged(Exits::AtPhaseEnd, &ended(Some(130), None, Some(by))),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn a_tool_that_ends_by_itself_is_judged_by_its_exit_and_when() {
+        let at_end = Exits::AtPhaseEnd;
+        assert_eq!(
+            judged(at_end, &ended(None, Some(libc::SIGSEGV), None)).unwrap(),
+            "load tool wrk was killed by signal 11 (SIGSEGV) during `during`: segfault here"
+        );
+        assert_eq!(
+            judged(at_end, &ended(Some(0), None, None)).unwrap(),
+            "load tool wrk exited with status 0 after 0.5s of `during`'s 2.0s (1.5s early); a tool that sends a fixed count needs [load] exits = \"early-ok\""
+        );
+        assert_eq!(judged(Exits::EarlyOk, &ended(Some(0), None, None)), None);
+        assert!(judged(Exits::EarlyOk, &ended(Some(2), None, None)).is_some());
+    }
 }
