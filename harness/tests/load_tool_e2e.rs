@@ -391,6 +391,7 @@ fn bad_tool_and_check_settings_are_refused_in_one_line_naming_the_key() {
         (toy("command = [\"./t.sh\"]\n[load.figures]\np99_ms = { json = \"metrics/p99\", file = \"{out}/k6.json\" }"), vec!["load.figures.p99_ms.json", "'/'", "\"metrics/p99\""]),
         (toy("command = [\"./t.sh\"]\n[load.figures]\nrps = { regex = '([0-9]+)' }"), vec!["load.figures.rps", "requests_per_second, p50_ms, p99_ms"]),
         (toy("stop_grace = \"1s\""), vec!["load.stop_grace", "load.command"]),
+        (toy("command = [\"./t.sh\"]\nrate = \"100/s\"\nsteps = [{ at = \"50%\", rate = \"400/s\" }]"), vec!["load.steps", "built-in client's"]),
         (target(r#"{ command = ["true", "{url}"] }"#), vec!["target.ready.command[1]", "unknown placeholder {url}"]),
         (target(r#"{ command = ["no-such-check"] }"#), vec!["target.ready.command[0]", "not found"]),
         (target(r#"{ cmd = ["true"] }"#), vec!["target.ready", "\"cmd\""]),

@@ -122,6 +122,12 @@ pub(super) fn tool_spec(
         scenario_path,
     )?;
     let phases = tool_phases(ctx, r.phases.as_deref())?;
+    if r.steps.is_some() && phases.iter().any(|p| p == "during") {
+        return Err(ctx.err(
+            "load.steps",
+            "rate steps are the built-in client's, and the load tool drives `during`: give the tool its own rates, or drop the steps",
+        ));
+    }
     let stop_grace = ctx.unit(
         "load.stop_grace",
         r.stop_grace.as_ref(),
