@@ -232,23 +232,24 @@ impl Running<'_> {
                 ready::poll(&mut self.child, within, "target", connects, late).await
             }
             Readiness::Command(argv) => self.command_ready(argv, within, addr).await,
-            Readiness::Stdout(text) => {
-                let stdout = self.stdout.take().ok_or("target stdout not captured")?;
-                let found =
-                    ready::line(stdout, within, |l| l.contains(text.as_str()).then_some(())).await;
-                let ((), seen, rest) = found.map_err(|e| match e {
-                    NoLine::Late => {
-                        format!("target printed no line holding {text:?} within {within:?}")
-                    }
-                    NoLine::Io(e) => format!("reading the target's stdout: {e}"),
-                    NoLine::Closed => format!(
-                        "target closed its stdout before printing {text:?} (see its .server.log)"
-                    ),
-                })?;
-                copy_to_log(seen, rest, self.log.clone());
-                Ok(())
-            }
+            Readiness::Stdout(text) => self.stdout_ready(text, within).await,
         }
+    }
+
+    /// `ready = "stdout:TEXT"`: a line of the target's stdout holds `text`; the rest of its
+    /// stdout then goes to its log.
+    async fn stdout_ready(&mut self, text: &str, within: Duration) -> Result<(), String> {
+        let stdout = self.stdout.take().ok_or("target stdout not captured")?;
+        let found = ready::line(stdout, within, |l| l.contains(text).then_some(())).await;
+        let ((), seen, rest) = found.map_err(|e| match e {
+            NoLine::Late => format!("target printed no line holding {text:?} within {within:?}"),
+            NoLine::Io(e) => format!("reading the target's stdout: {e}"),
+            NoLine::Closed => {
+                format!("target closed its stdout before printing {text:?} (see its .server.log)")
+            }
+        })?;
+        copy_to_log(seen, rest, self.log.clone());
+        Ok(())
     }
 
     /// `ready = { command = [...] }`: the check, again and again, until it exits 0; each try
