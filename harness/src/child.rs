@@ -87,6 +87,24 @@ pub fn kill_group(pid: u32) {
     }
 }
 
+/// SIGKILLs every process of the process group `group` but its leader (`group` itself): the
+/// leader, a guard, then reaps its child and reports how it ended.
+pub fn kill_group_but_leader(group: u32) {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    let group = group as libc::pid_t;
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: getpgid only reads; kill signals a process of that group.
+        if pid != group && unsafe { libc::getpgid(pid) } == group {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// The directory of the running `allocstorm` executable, where the server binaries are built.
 pub fn exe_dir() -> std::io::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;

@@ -8,6 +8,8 @@
 //! - [`cli`]: the command line; `main` parses it and maps results to exit codes.
 //! - [`server`]: the server a run measures, either kind (the toy server or a `[target]` of the
 //!   user's own under its guard): start, readiness, stop.
+//! - [`tool`]: the scenario's own load tool (`[load] command`) for the phases it drives: its
+//!   start, stop, CPU time, output and figures.
 //! - [`child`]: the processes the harness starts: they die with it, in a group of their own,
 //!   in a cgroup from their first page; and how a process ended.
 //! - [`cgroup`]: the memory cgroup each server runs in: usage and working set as a container's,
@@ -45,6 +47,7 @@ pub mod scenario;
 pub mod server;
 pub mod shard;
 pub mod table;
+pub mod tool;
 
 /// The `allocstorm` process: parse, run, map the outcome to an exit code.
 pub fn main() -> std::process::ExitCode {

@@ -173,7 +173,7 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (tbase("command = [\"/nonexistent/nginx\", \"{port}\"]"), GOOD_VARIANTS, vec!["target.command[0]", "\"/nonexistent/nginx\" not found", "make servers"]),
         (tbase("command = [\"no-such-server-anywhere\", \"{port}\"]"), GOOD_VARIANTS, vec!["target.command[0]", "name on PATH"]),
         (tbase("command = [\"/bin/sh\", \"-c\", \"sleep 1\"]"), GOOD_VARIANTS, vec!["target.command", "{port} appears in neither"]),
-        (tbase("command = [\"/bin/sh\", \"{port}\"]\nready = \"tcp\""), GOOD_VARIANTS, vec!["target.ready", "\"stdout:TEXT\"", "\"tcp\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nready = \"udp\""), GOOD_VARIANTS, vec!["target.ready", "\"stdout:TEXT\"", "\"tcp\"", "\"udp\""]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nready = \"http:healthz\""), GOOD_VARIANTS, vec!["target.ready", "http:/PATH"]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nsample = \"all\""), GOOD_VARIANTS, vec!["target.sample", "\"process\" or \"tree\"", "\"all\""]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nfiles = [\"missing.conf\"]"), GOOD_VARIANTS, vec!["target.files[0]", "template file", "missing.conf"]),

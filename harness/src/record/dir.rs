@@ -70,6 +70,11 @@ impl ReportDir {
         self.run_file(variant, n, ".target")
     }
 
+    /// The directories of a run's own load tool, one per phase it drove (`{out}`).
+    pub fn tool_dir(&self, variant: &str, n: u32) -> PathBuf {
+        self.run_file(variant, n, ".tool")
+    }
+
     /// Makes `runs/` and proves it writable (a file written and removed), before any server
     /// starts: a read-only directory must not cost a run.
     pub fn check_writable(&self) -> std::io::Result<()> {

@@ -27,6 +27,7 @@ use crate::probe::{ProbePage, ProbeTick};
 use crate::provenance::Environment;
 use crate::sample::{MappingBreakdown, Sample, SmapsRollup, TreeSample};
 use crate::scenario::{PhaseSpec, ReportSpec, Variant};
+use crate::tool::ToolRun;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -132,6 +133,10 @@ pub struct RunRecord {
     pub load: Option<LoadSummary>,
     /// Every phase that sent requests (warmup, during, nudge).
     pub phase_loads: Vec<PhaseLoad>,
+    /// Every phase the scenario's own load tool drove (`[load] command`), in order; absent
+    /// without one, and in records of versions without it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_tools: Vec<ToolRun>,
     /// The server's answer to `POST /admin/release`, when the `release` phase ran.
     #[serde(default)]
     pub release: Option<serde_json::Value>,
@@ -245,6 +250,8 @@ pub enum Event {
         outcome: serde_json::Value,
     },
     Load(Box<PhaseLoad>),
+    /// A phase the scenario's own load tool drove, once it was reaped.
+    LoadTool(Box<ToolRun>),
     /// The cost measurement, after the memory run's end.
     Cost(Box<CostRecord>),
     /// What the server said of itself when it was ready: allocator and settings in effect.
@@ -276,6 +283,7 @@ pub struct RecordBuilder {
     probe_pages: Vec<ProbePage>,
     probe: Vec<ProbeTick>,
     pub loads: Vec<PhaseLoad>,
+    tools: Vec<ToolRun>,
     release: Option<serde_json::Value>,
     cost: Option<CostRecord>,
     pub end: Option<(RunStatus, Option<String>, Option<String>)>,
@@ -309,6 +317,7 @@ impl RecordBuilder {
             Event::LoadSecond { .. } => {}
             Event::Release { outcome, .. } => self.release = Some(outcome.clone()),
             Event::Load(l) => self.loads.push((**l).clone()),
+            Event::LoadTool(t) => self.tools.push((**t).clone()),
             Event::Cost(c) => self.cost = Some((**c).clone()),
             Event::End {
                 status,
@@ -328,6 +337,11 @@ impl RecordBuilder {
         server_exit: Option<String>,
     ) -> RunRecord {
         let during = self.during_load().cloned();
+        // t90 counts from the load's end: the built-in client's last request, or the tool's.
+        let load_end = match &during {
+            Some(l) => l.ended_t,
+            None => during_tool(&self.tools).and_then(|t| t.ended_t),
+        };
         // Streams of older versions have no settings event: the first /stats reading has them.
         let settings = self.settings.or_else(|| {
             self.stats
@@ -344,15 +358,12 @@ impl RecordBuilder {
             server_pid: self.pid,
             server_settings: settings,
             preload_mapped: self.preload_mapped,
-            figures: crate::figures::compute_with_load_end(
-                &self.samples,
-                &self.phases,
-                during.as_ref().and_then(|l| l.ended_t),
-            )
-            .with_container(&self.samples, &self.smaps, &self.cgroup, &self.phases),
+            figures: crate::figures::compute_with_load_end(&self.samples, &self.phases, load_end)
+                .with_container(&self.samples, &self.smaps, &self.cgroup, &self.phases),
             phases: self.phases,
             load: during.map(|l| l.summary),
             phase_loads: self.loads,
+            load_tools: self.tools,
             release: self.release,
             samples: self.samples,
             smaps: self.smaps,
@@ -372,6 +383,11 @@ impl RecordBuilder {
     fn during_load(&self) -> Option<&PhaseLoad> {
         self.loads.iter().find(|l| l.phase == "during")
     }
+}
+
+/// The tool's run of `during` (the first, with cycles): the run's load figures, when it drove it.
+pub fn during_tool(tools: &[ToolRun]) -> Option<&ToolRun> {
+    tools.iter().find(|t| t.phase == "during")
 }
 
 /// The part of a `/stats` document a record keeps as the server's settings.
@@ -455,6 +471,7 @@ impl RunRecord {
             figures: Figures::default(),
             load: None,
             phase_loads: Vec::new(),
+            load_tools: Vec::new(),
             release: None,
             samples: Vec::new(),
             smaps: Vec::new(),

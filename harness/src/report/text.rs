@@ -94,6 +94,7 @@ mod tests {
                 phases_planned: None,
                 server_args: vec![],
                 load: None,
+                load_tool: None,
                 sweep: None,
                 memory_limit_bytes,
                 series: vec![],

@@ -1,6 +1,7 @@
 //! The phases of a run, in order, once the server is ready: warmup, before, during, drain,
 //! nudge, release. Loads go through a [`LoadRunner`] (the harness's worker processes, or a
-//! fake in tests), built from the scenario's typed values.
+//! fake in tests), built from the scenario's typed values: the built-in client's, or the
+//! scenario's own tool's (`[load] command`) in the phases it drives.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,8 +15,9 @@ use super::live::LiveRef;
 use crate::load::remote::Coordinator;
 use crate::load::{self, LoadPlan, LoadSummary, SecondReport, Target};
 use crate::record::{Event, PhaseLoad};
-use crate::scenario::{LoadSpec, PhaseSpec};
+use crate::scenario::{LoadSpec, PhaseSpec, ToolSpec};
 use crate::server::ask;
+use crate::tool::{ToolOutcome, ToolPlan};
 
 /// Runs one phase's load: `on_second` gets each second's report as it is merged.
 pub trait LoadRunner {
@@ -24,6 +26,16 @@ pub trait LoadRunner {
         plan: &'a LoadPlan,
         on_second: &'a mut dyn FnMut(&SecondReport),
     ) -> Pin<Box<dyn Future<Output = Result<LoadSummary, String>> + 'a>>;
+
+    /// Runs the scenario's own tool for one phase ([`crate::tool::run`]); `Err` when it could
+    /// not start.
+    fn run_tool<'a>(
+        &'a self,
+        plan: &'a ToolPlan<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, String>> + 'a>> {
+        let _ = plan;
+        Box::pin(async { Err("this load runner runs no load tool".to_string()) })
+    }
 }
 
 /// The load client's worker processes (`allocstorm load-worker`), started from `exe`, or with
@@ -47,6 +59,13 @@ impl LoadRunner for Workers<'_> {
             .map_err(|e| e.to_string())
         })
     }
+
+    fn run_tool<'a>(
+        &'a self,
+        plan: &'a ToolPlan<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, String>> + 'a>> {
+        Box::pin(crate::tool::run(plan, &self.exe))
+    }
 }
 
 /// What the phases need to know besides the phase lengths.
@@ -61,6 +80,8 @@ pub struct Phases<'a> {
     /// `[remote]`: the server listens on the scenario's `listen` address for load workers on
     /// other hosts, so its address need not be loopback (the workers check what they may load).
     pub remote_target: bool,
+    /// Where the scenario's own load tool keeps each phase's files (`{out}`), when it has one.
+    pub tool_dir: Option<PathBuf>,
 }
 
 impl Phases<'_> {
@@ -106,7 +127,7 @@ pub async fn drive(
             Some(phases.warmup_rate),
             phases.warmup,
         );
-        load_phase("warmup", plan, loads, live).await?;
+        load_or_tool((p, addr, loads, live), "warmup", 1, plan).await?;
     }
     idle_phase("before", phases.before, live).await;
     let mut plan = p.plan(
@@ -125,8 +146,8 @@ pub async fn drive(
         })
         .collect();
     // `cycles` times: the load, then the drain (leak or retention: crate::figures::cycles).
-    for _ in 0..phases.cycles.max(1) {
-        load_phase("during", plan.clone(), loads, live).await?;
+    for cycle in 1..=phases.cycles.max(1) {
+        load_or_tool((p, addr, loads, live), "during", cycle, plan.clone()).await?;
         idle_phase("drain", phases.drain, live).await;
         if let Some(path) = p.stats_path {
             read_stats_after_drain(path, addr, live).await;
@@ -134,7 +155,7 @@ pub async fn drive(
     }
     if !phases.nudge.is_zero() {
         let plan = p.plan(addr, 1, 1, Some(phases.nudge_rate), phases.nudge);
-        load_phase("nudge", plan, loads, live).await?;
+        load_or_tool((p, addr, loads, live), "nudge", 1, plan).await?;
     }
     if !phases.release.is_zero() {
         release_phase(p.release_path, phases.release, addr, live).await?;
@@ -153,6 +174,65 @@ async fn idle_phase(name: &str, d: Duration, live: &LiveRef) {
     live.borrow_mut().begin(name, d);
     tokio::time::sleep(d).await;
     live.borrow_mut().end();
+}
+
+/// Who drives a load phase: the phases, the server's address, the runner, the run.
+type By<'b, 'p> = (&'b Phases<'p>, SocketAddr, &'b dyn LoadRunner, &'b LiveRef);
+
+/// The phase `name` (its `cycle`-th run) under the scenario's tool if it drives it, under the
+/// built-in client's `plan` otherwise.
+async fn load_or_tool(
+    by: By<'_, '_>,
+    name: &str,
+    cycle: u32,
+    plan: LoadPlan,
+) -> Result<(), String> {
+    let (p, _, loads, live) = by;
+    match p
+        .load
+        .tool
+        .as_ref()
+        .filter(|t| t.phases.iter().any(|x| x == name))
+    {
+        Some(t) => tool_phase(by, t, name, cycle, plan.duration).await,
+        None => load_phase(name, plan, loads, live).await,
+    }
+}
+
+/// One phase under the scenario's own tool: its run streamed for the record whatever it did,
+/// then its failure, if any, is the run's.
+async fn tool_phase(
+    (p, addr, loads, live): By<'_, '_>,
+    t: &ToolSpec,
+    name: &str,
+    cycle: u32,
+    duration: Duration,
+) -> Result<(), String> {
+    let dir = p
+        .tool_dir
+        .as_ref()
+        .ok_or("no directory for the load tool's files")?;
+    let out = match cycle {
+        1 => dir.join(name),
+        n => dir.join(format!("{name}-{n}")),
+    };
+    let plan = ToolPlan {
+        spec: t,
+        phase: name,
+        duration,
+        addr,
+        out,
+        read_figures: name == "during",
+    };
+    live.borrow_mut().begin(name, duration);
+    let outcome = loads.run_tool(&plan).await;
+    live.borrow_mut().end();
+    let ToolOutcome { mut run, failure } = outcome?;
+    let mut l = live.borrow_mut();
+    run.started_t = run.started.and_then(|s| l.t_of(s));
+    run.ended_t = run.started_t.map(|s| s + run.ran_s);
+    l.emit(Event::LoadTool(Box::new(run)));
+    failure.map_or(Ok(()), Err)
 }
 
 async fn load_phase(

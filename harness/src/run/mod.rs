@@ -416,6 +416,7 @@ async fn ready_and_drive(
         // With the probe the allocator's figures after the drain need no request.
         stats_path: stats_path(req.scenario).filter(|_| !probed),
         remote_target: remote.is_some(),
+        tool_dir: Some(req.settings.dir.tool_dir(&req.variant.name, req.run_index)),
     };
     let workers = driver::Workers {
         exe: exe.to_path_buf(),

@@ -17,7 +17,8 @@ use crate::load::{Counts, LoadPlan, LoadSummary, SecondReport};
 use crate::progress::Progress;
 use crate::record::{Event, RunStatus};
 use crate::sample::{Sample, SampleError, SmapsRollup};
-use crate::scenario::{LoadSpec, PhaseSpec, RateStep, StepAt};
+use crate::scenario::{Exits, LoadSpec, PhaseSpec, RateStep, StepAt, ToolSpec};
+use crate::tool::{StoppedBy, ToolFigures, ToolOutcome, ToolPlan, ToolRun};
 
 const MIB: u64 = 1 << 20;
 
@@ -116,10 +117,13 @@ async fn over_the_memory_limit_the_sampler_stops_with_the_figures() {
     assert_eq!((status, failure), (RunStatus::Oom, Some(why)));
 }
 
-/// A load that takes its phase's duration, reports one second, and remembers its plans.
+/// A load that takes its phase's duration, reports one second, and remembers its plans; its
+/// tool takes its phase's duration too, gives 55 req/s, and fails the run with `tool_fails`.
 struct FakeLoad {
     plans: RefCell<Vec<LoadPlan>>,
     fail: Option<&'static str>,
+    tool_phases: RefCell<Vec<String>>,
+    tool_fails: Option<&'static str>,
 }
 
 impl LoadRunner for FakeLoad {
@@ -154,6 +158,39 @@ impl LoadRunner for FakeLoad {
             Ok(summary)
         })
     }
+
+    fn run_tool<'a>(
+        &'a self,
+        plan: &'a ToolPlan<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<ToolOutcome, String>> + 'a>> {
+        Box::pin(async move {
+            self.tool_phases.borrow_mut().push(plan.phase.to_string());
+            let started = tokio::time::Instant::now();
+            tokio::time::sleep(plan.duration).await;
+            let run = ToolRun {
+                phase: plan.phase.to_string(),
+                argv: plan.spec.command.clone(),
+                out_dir: plan.out.display().to_string(),
+                phase_s: plan.duration.as_secs_f64(),
+                ran_s: plan.duration.as_secs_f64(),
+                started_t: None,
+                ended_t: None,
+                exit_code: None,
+                exit_signal: Some(2),
+                stopped_by: Some(StoppedBy::Sigint),
+                cpu_user_s: 0.5,
+                cpu_sys_s: 0.1,
+                output_tail: "rps 55\n".into(),
+                figures: ToolFigures {
+                    requests_per_second: Some(55.0),
+                    ..Default::default()
+                },
+                started: Some(started),
+            };
+            let failure = self.tool_fails.map(str::to_string);
+            Ok(ToolOutcome { run, failure })
+        })
+    }
 }
 
 fn phases(before: u64, during: u64, drain: u64) -> PhaseSpec {
@@ -181,6 +218,7 @@ fn load_spec() -> LoadSpec {
             at: StepAt::Fraction(0.5),
             rate: 800.0,
         }],
+        tool: None,
     }
 }
 
@@ -191,6 +229,7 @@ fn phase_plan<'a>(ph: &'a PhaseSpec, spec: &'a LoadSpec) -> driver::Phases<'a> {
         release_path: "/admin/release",
         stats_path: None,
         remote_target: false,
+        tool_dir: None,
     }
 }
 
@@ -199,6 +238,8 @@ impl FakeLoad {
         FakeLoad {
             plans: RefCell::new(Vec::new()),
             fail,
+            tool_phases: RefCell::new(Vec::new()),
+            tool_fails: None,
         }
     }
 }
@@ -447,4 +488,84 @@ async fn cycles_repeat_the_load_and_the_drain() {
     );
     assert_eq!(load.plans.borrow().len(), 3);
     assert_eq!(rec.loads.len(), 3);
+}
+
+/// A tool that drives `during` only, under a run with a warmup and a nudge.
+fn tool_spec() -> ToolSpec {
+    ToolSpec {
+        command: vec!["wrk".into(), "{url}".into()],
+        phases: vec!["during".into()],
+        stop_grace: Duration::from_secs(2),
+        exits: Exits::AtPhaseEnd,
+        figures: Vec::new(),
+        path: None,
+        cwd: ".".into(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_tool_drives_the_phases_it_names_and_the_built_in_client_the_others() {
+    let l = live();
+    let mut ph = phases(1, 4, 3);
+    ph.warmup = Duration::from_secs(1);
+    ph.nudge = Duration::from_secs(1);
+    let mut spec = load_spec();
+    spec.tool = Some(tool_spec());
+    let mut p = phase_plan(&ph, &spec);
+    p.tool_dir = Some("/tmp/x.tool".into());
+    let load = FakeLoad::new(None);
+    driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
+        .await
+        .unwrap();
+    let durations: Vec<u64> = load
+        .plans
+        .borrow()
+        .iter()
+        .map(|pl| pl.duration.as_secs())
+        .collect();
+    assert_eq!(durations, [1, 1], "warmup and nudge by the built-in client");
+    assert_eq!(*load.tool_phases.borrow(), ["during"]);
+    let b = std::mem::take(&mut l.borrow_mut().record);
+    let rec = b.build(
+        crate::record::fixtures::header("glibc", 1),
+        RunStatus::Ok,
+        None,
+        None,
+    );
+    let [t] = &rec.load_tools[..] else {
+        panic!("{:?}", rec.load_tools)
+    };
+    // Placed on the run's clock: `during` starts after warmup (1 s) and before (1 s).
+    assert_eq!((t.started_t, t.ended_t), (Some(2.0), Some(6.0)));
+    assert_eq!(t.out_dir, "/tmp/x.tool/during");
+    assert!(rec.load.is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_tool_fails_the_run_and_is_recorded() {
+    let l = live();
+    let ph = phases(1, 2, 3);
+    let mut spec = load_spec();
+    spec.tool = Some(tool_spec());
+    let mut p = phase_plan(&ph, &spec);
+    p.tool_dir = Some("/tmp/x.tool".into());
+    let mut load = FakeLoad::new(None);
+    load.tool_fails = Some("load tool wrk exited with status 1 during `during`: oops");
+    let err = driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "load tool wrk exited with status 1 during `during`: oops"
+    );
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let names: Vec<&str> = rec.phases.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["before", "during"]);
+    let rec = rec.build(
+        crate::record::fixtures::header("glibc", 1),
+        RunStatus::Failed,
+        None,
+        None,
+    );
+    assert_eq!(rec.load_tools.len(), 1);
 }

@@ -22,6 +22,9 @@ pub struct LoadSpec {
     pub backoff: Duration,
     /// Rate steps of the `during` load (a burst): from `at` on, the offered rate is `rate`.
     pub steps: Vec<RateStep>,
+    /// `[load] command`: the scenario's own tool drives the phases it names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<super::tool::ToolSpec>,
 }
 
 /// When a rate step starts: a fraction of the `during` phase (`"40%"`), or an offset into it.
@@ -59,7 +62,12 @@ impl LoadSpec {
     }
 }
 
-pub(super) fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
+pub(super) fn load_spec(
+    ctx: &Ctx,
+    r: &RawLoad,
+    scenario_path: &std::path::Path,
+) -> Result<LoadSpec, ScenarioError> {
+    let tool = super::tool::tool_spec(ctx, r, scenario_path)?;
     let path = r.path.clone().unwrap_or_else(|| "/file/hot".into());
     if !path.starts_with('/') {
         return Err(ctx.err(
@@ -126,6 +134,7 @@ pub(super) fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioErro
         });
     }
     Ok(LoadSpec {
+        tool,
         steps,
         path,
         range,

@@ -9,7 +9,7 @@
 //! - [`server`]: `[server]`, the toy server's settings (the server's own [`ServerConfig`]).
 //! - [`target`]: `[target]`, a server of the user's own.
 //! - [`remote`]: `[remote]`, load workers on other hosts.
-//! - [`load`]: `[load]`, the load plan. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
+//! - [`load`]: `[load]`, the load plan; [`tool`]: `[load] command`, the scenario's own load tool. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
@@ -31,6 +31,7 @@ mod report;
 mod server;
 mod sweep;
 pub mod target;
+pub mod tool;
 mod variants;
 
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;
 pub use sweep::{Case, SweepSpec};
 pub use target::{Readiness, SampleScope, TargetSpec, TARGET_PLACEHOLDERS};
+pub use tool::{Exits, FigureKey, FigureSource, ToolSpec};
 pub use variants::{parse_variants, SweepPoint, Variant, PRELOAD_BINARY, SERVER_BINARIES};
 
 use error::{toml_error, Ctx};
@@ -125,7 +127,7 @@ impl Scenario {
         };
         let hash = hash::scenario_hash(&text, &vtext, &templates);
 
-        let load = load::load_spec(&ctx, &raw.load)?;
+        let load = load::load_spec(&ctx, &raw.load, path)?;
         let phases = phases::phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases =
@@ -150,6 +152,10 @@ impl Scenario {
                 (Some(spec), cases)
             }
         };
+        if let Some(t) = &load.tool {
+            tool::check_phases(&ctx, t, &phases)?;
+            tool::check_scope(&ctx, raw.remote.is_some(), raw.network.is_some())?;
+        }
         let memory_limit = memory_limit(&ctx, raw.limits.memory.as_deref())?;
         report::check_series(&ctx, &raw.report.series)?;
         let sampling = phases::sampling_spec(&ctx, &raw.sampling)?;

@@ -106,7 +106,8 @@ pub(super) struct RawTarget {
     #[serde(default)]
     pub(super) files: Vec<String>,
     pub(super) create_file: Option<String>,
-    pub(super) ready: Option<String>,
+    /// `"http:/PATH"`, `"stdout:TEXT"`, `"tcp"`, or `{ command = [...] }`.
+    pub(super) ready: Option<toml::Value>,
     pub(super) ready_timeout: Option<String>,
     pub(super) sample: Option<String>,
     pub(super) stats: Option<String>,
@@ -148,6 +149,21 @@ pub(super) struct RawLoad {
     pub(super) retries: Option<u32>,
     pub(super) backoff: Option<String>,
     pub(super) steps: Option<Vec<RawStep>>,
+    /// `[load] command`: the scenario's own load tool ([`super::tool`]).
+    pub(super) command: Option<Vec<String>>,
+    pub(super) phases: Option<Vec<String>>,
+    pub(super) stop_grace: Option<String>,
+    pub(super) exits: Option<String>,
+    pub(super) figures: Option<std::collections::BTreeMap<String, RawFigure>>,
+}
+
+/// `[load.figures]`: one figure read from the tool's output or from a file it writes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFigure {
+    pub(super) regex: Option<String>,
+    pub(super) json: Option<String>,
+    pub(super) file: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -37,6 +37,10 @@ pub enum Readiness {
     Http(String),
     /// A line of the target's stdout contains this text.
     Stdout(String),
+    /// A TCP connect to the target's port succeeds (a server that speaks no HTTP).
+    Tcp,
+    /// This command (`{host}`, `{port}`, `{addr}` replaced) exits 0: `redis-cli ping`.
+    Command(Vec<String>),
 }
 
 /// Whose memory a run samples.
@@ -117,19 +121,7 @@ pub(super) fn target_spec(
             "expected a size above 0, such as \"3MiB\"",
         ));
     }
-    let ready = match r.ready.as_deref().unwrap_or("http:/") {
-        "http" => Readiness::Http("/".into()),
-        v => match (v.strip_prefix("http:"), v.strip_prefix("stdout:")) {
-            (Some(p), _) if p.starts_with('/') => Readiness::Http(p.to_string()),
-            (_, Some(line)) if !line.is_empty() => Readiness::Stdout(line.to_string()),
-            _ => {
-                return Err(ctx.err(
-                    "target.ready",
-                    format!("expected \"http\", \"http:/PATH\" or \"stdout:TEXT\", got {v:?}"),
-                ))
-            }
-        },
-    };
+    let ready = readiness(ctx, r.ready.as_ref(), scenario_path)?;
     let ready_timeout = ctx.unit(
         "target.ready_timeout",
         r.ready_timeout.as_ref(),
@@ -167,6 +159,62 @@ pub(super) fn target_spec(
         sample,
         stats: r.stats.clone(),
     })
+}
+
+/// `target.ready`: `"http"`, `"http:/PATH"`, `"stdout:TEXT"`, `"tcp"`, or `{ command = [...] }`.
+fn readiness(
+    ctx: &Ctx,
+    v: Option<&toml::Value>,
+    scenario_path: &Path,
+) -> Result<Readiness, ScenarioError> {
+    let expected =
+        "expected \"http\", \"http:/PATH\", \"stdout:TEXT\", \"tcp\" or { command = [...] }";
+    let text = match v {
+        None => return Ok(Readiness::Http("/".into())),
+        Some(toml::Value::String(s)) => s.as_str(),
+        Some(toml::Value::Table(t)) => return ready_command(ctx, t, scenario_path),
+        Some(other) => return Err(ctx.err("target.ready", format!("{expected}, got {other}"))),
+    };
+    Ok(match text {
+        "http" => Readiness::Http("/".into()),
+        "tcp" => Readiness::Tcp,
+        v => match (v.strip_prefix("http:"), v.strip_prefix("stdout:")) {
+            (Some(p), _) if p.starts_with('/') => Readiness::Http(p.to_string()),
+            (_, Some(line)) if !line.is_empty() => Readiness::Stdout(line.to_string()),
+            _ => return Err(ctx.err("target.ready", format!("{expected}, got {v:?}"))),
+        },
+    })
+}
+
+/// `ready = { command = [...] }`: a check the harness runs until it exits 0.
+fn ready_command(
+    ctx: &Ctx,
+    t: &toml::Table,
+    scenario_path: &Path,
+) -> Result<Readiness, ScenarioError> {
+    let field = "target.ready.command";
+    if let Some(k) = t.keys().find(|k| *k != "command") {
+        return Err(ctx.err(
+            "target.ready",
+            format!("unknown key {k:?}: expected only command"),
+        ));
+    }
+    let args = match t.get("command") {
+        Some(toml::Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ctx.err(
+            field,
+            "expected a list of strings, such as [\"redis-cli\", \"-p\", \"{port}\", \"ping\"]",
+        )
+    })?;
+    let placeholders = &super::tool::READY_PLACEHOLDERS;
+    let args = super::tool::check_command(ctx, field, &args, placeholders, scenario_path)?;
+    Ok(Readiness::Command(args))
 }
 
 /// A `[target]` scenario has no `[server]` and no `[sweep]` (both are the toy server's).

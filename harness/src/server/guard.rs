@@ -12,6 +12,9 @@
 //!   reap) and ends the way the target ended, with the same exit code or the same signal, so
 //!   the harness reports the target's real end.
 //!
+//! - lets SIGINT pass: a load tool under a guard is stopped by SIGINT to its whole group (the
+//!   way Ctrl-C stops it in a terminal), which the guard itself outlives to report its end.
+//!
 //! The target gets the variant's preload as `LD_PRELOAD`, and joins the run's memory cgroup
 //! (`--cgroup`) before it execs; the guard itself does neither.
 
@@ -45,26 +48,14 @@ extern "C" fn forward_sigterm(_: libc::c_int) {
     }
 }
 
-/// SIGKILLs every other process of this process group.
+/// SIGINT to the group is for the tool; the guard stays to wait for it. (A handler, not
+/// `SIG_IGN`, which the tool would inherit through exec.)
+extern "C" fn let_sigint_pass(_: libc::c_int) {}
+
+/// SIGKILLs every other process of this process group (the guard leads it).
 fn kill_rest_of_group() {
-    // SAFETY: plain syscalls.
-    let (me, group) = unsafe { (libc::getpid(), libc::getpgrp()) };
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        // SAFETY: getpgid only reads.
-        if unsafe { libc::getpgid(pid) } == group {
-            // SAFETY: signalling a process of our own group.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
+    // SAFETY: getpgrp only reads.
+    crate::child::kill_group_but_leader(unsafe { libc::getpgrp() } as u32);
 }
 
 pub fn main(args: GuardArgs) -> ExitCode {
@@ -94,6 +85,14 @@ pub fn main(args: GuardArgs) -> ExitCode {
             }
         }
     }
+    // Before the tool starts, so that a phase's end can never find the guard without it.
+    // SAFETY: installing a handler that does nothing.
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            let_sigint_pass as *const () as libc::sighandler_t,
+        )
+    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -114,9 +113,13 @@ pub fn main(args: GuardArgs) -> ExitCode {
     std::thread::spawn(|| {
         let mut buf = [0u8; 64];
         let mut stdin = std::io::stdin();
-        while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 {
-                break;
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                // A signal the guard handles (SIGINT, SIGTERM) is not the harness's end.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
         }
         // SAFETY: kill with a negative pid signals our whole group, the guard included.

@@ -203,45 +203,86 @@ impl Running<'_> {
                 Ok(addr)
             }
             Kind::Target { spec, addr, .. } => {
-                match &spec.ready {
-                    Readiness::Http(path) => {
-                        let answers = || async move {
-                            let timeout = Duration::from_millis(500);
-                            ask::request(addr, hyper::Method::GET, path, timeout)
-                                .await
-                                .is_ok()
-                        };
-                        let late = || {
-                            format!(
-                                "target not ready within {:?}: GET {path} on {addr} got no HTTP answer",
-                                spec.ready_timeout
-                            )
-                        };
-                        ready::poll(&mut self.child, spec.ready_timeout, "target", answers, late)
-                            .await?;
-                    }
-                    Readiness::Stdout(text) => {
-                        let stdout = self.stdout.take().ok_or("target stdout not captured")?;
-                        let found = ready::line(stdout, spec.ready_timeout, |l| {
-                            l.contains(text.as_str()).then_some(())
-                        })
-                        .await;
-                        let ((), seen, rest) = found.map_err(|e| match e {
-                            NoLine::Late => format!(
-                                "target printed no line holding {text:?} within {:?}",
-                                spec.ready_timeout
-                            ),
-                            NoLine::Io(e) => format!("reading the target's stdout: {e}"),
-                            NoLine::Closed => format!(
-                                "target closed its stdout before printing {text:?} (see its .server.log)"
-                            ),
-                        })?;
-                        copy_to_log(seen, rest, self.log.clone());
-                    }
-                }
+                self.target_ready(spec, addr).await?;
                 Ok(addr)
             }
         }
+    }
+
+    /// A target is ready by its scenario's rule.
+    async fn target_ready(&mut self, spec: &TargetSpec, addr: SocketAddr) -> Result<(), String> {
+        let within = spec.ready_timeout;
+        match &spec.ready {
+            Readiness::Http(path) => {
+                let answers = || async move {
+                    let timeout = Duration::from_millis(500);
+                    ask::request(addr, hyper::Method::GET, path, timeout)
+                        .await
+                        .is_ok()
+                };
+                let late = || {
+                    format!("target not ready within {within:?}: GET {path} on {addr} got no HTTP answer")
+                };
+                ready::poll(&mut self.child, within, "target", answers, late).await
+            }
+            Readiness::Tcp => {
+                let late =
+                    || format!("target not ready within {within:?}: no TCP connect to {addr}");
+                let connects = || ready::tcp_connects(addr);
+                ready::poll(&mut self.child, within, "target", connects, late).await
+            }
+            Readiness::Command(argv) => self.command_ready(argv, within, addr).await,
+            Readiness::Stdout(text) => self.stdout_ready(text, within).await,
+        }
+    }
+
+    /// `ready = "stdout:TEXT"`: a line of the target's stdout holds `text`; the rest of its
+    /// stdout then goes to its log.
+    async fn stdout_ready(&mut self, text: &str, within: Duration) -> Result<(), String> {
+        let stdout = self.stdout.take().ok_or("target stdout not captured")?;
+        let found = ready::line(stdout, within, |l| l.contains(text).then_some(())).await;
+        let ((), seen, rest) = found.map_err(|e| match e {
+            NoLine::Late => format!("target printed no line holding {text:?} within {within:?}"),
+            NoLine::Io(e) => format!("reading the target's stdout: {e}"),
+            NoLine::Closed => {
+                format!("target closed its stdout before printing {text:?} (see its .server.log)")
+            }
+        })?;
+        copy_to_log(seen, rest, self.log.clone());
+        Ok(())
+    }
+
+    /// `ready = { command = [...] }`: the check, again and again, until it exits 0; each try
+    /// bounded, so the last one ends by the deadline (or [`ready::ATTEMPT`] after it at most).
+    async fn command_ready(
+        &mut self,
+        argv: &[String],
+        within: Duration,
+        addr: SocketAddr,
+    ) -> Result<(), String> {
+        let values = crate::scenario::tool::address_values(addr);
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| crate::scenario::tool::render(a, &values))
+            .collect();
+        let last = std::cell::RefCell::new(String::from("never ran"));
+        let check = || async {
+            match ready::check_once(&argv, ready::ATTEMPT.min(within)).await {
+                Ok(()) => true,
+                Err(why) => {
+                    *last.borrow_mut() = why;
+                    false
+                }
+            }
+        };
+        let late = || {
+            format!(
+                "target not ready within {within:?}: `{}` {}",
+                argv.join(" "),
+                last.borrow()
+            )
+        };
+        ready::poll(&mut self.child, within, "target", check, late).await
     }
 
     /// How it ended, if it has within `within`.

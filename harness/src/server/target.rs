@@ -129,7 +129,7 @@ pub fn spawn(
     let stderr = open()?;
     let stdout = match spec.ready {
         Readiness::Stdout(_) => Stdio::piped(),
-        Readiness::Http(_) => Stdio::from(
+        Readiness::Http(_) | Readiness::Tcp | Readiness::Command(_) => Stdio::from(
             stderr
                 .try_clone()
                 .map_err(|e| format!("{}: {e}", log.display()))?,

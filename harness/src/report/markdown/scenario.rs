@@ -73,6 +73,14 @@ fn server_sentence(s: &Summary, p: &mut String) {
 /// The load of `during`.
 fn load_sentence(s: &Summary, p: &mut String) {
     let sc = &s.scenario;
+    if let Some(t) = &sc.load_tool {
+        let _ = write!(
+            p,
+            " The scenario's own load tool, `{}`, drove {}; req/s, p50 and p99 are the figures it gave (`[load.figures]`), blank where it gave none.",
+            t.name,
+            t.phases.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
+        );
+    }
     if let Some(l) = &sc.load {
         let how = match l.offered_rate {
             Some(r) => format!("offered {r:.0} requests/s (open loop)"),

@@ -155,12 +155,16 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
     let [intended, sent, unsent] = requests(load);
     let thp = huge_pages(&r.samples, &r.smaps, &r.phases);
     let (minflt, majflt) = faults_during(&r.samples, &r.phases);
+    // A load tool's figures where it gave them; one it did not give stays missing.
+    let tool = crate::record::during_tool(&r.load_tools).map(|t| &t.figures);
     FigureSet {
         figures: f.clone(),
-        throughput_rps: load.map(|l| l.throughput_rps),
+        throughput_rps: load
+            .map(|l| l.throughput_rps)
+            .or(tool.and_then(|t| t.requests_per_second)),
         latency_ms: LatencyMs {
-            p50: lat.map(|l| l.p50),
-            p99: lat.map(|l| l.p99),
+            p50: lat.map(|l| l.p50).or(tool.and_then(|t| t.p50_ms)),
+            p99: lat.map(|l| l.p99).or(tool.and_then(|t| t.p99_ms)),
         },
         server_cpu_s_per_1000_responses: per_1000,
         arena_heaps_before: arena_before,

@@ -39,6 +39,9 @@ pub struct ScenarioInfo {
     /// timeline; each variant's peak is in its `series_peaks`.
     #[serde(default)]
     pub series: Vec<SeriesSpec>,
+    /// The scenario's own load tool (`[load] command`), from the first run it drove a phase of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_tool: Option<LoadToolInfo>,
     /// The user's own server (`[target]`), when it ran instead of the toy server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetInfo>,
@@ -59,6 +62,15 @@ pub struct TargetInfo {
     pub sample: String,
     /// For a tree: the most processes seen in one reading, over every run.
     pub max_processes: Option<usize>,
+}
+
+/// A load tool as the records tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadToolInfo {
+    /// Its program's file name.
+    pub name: String,
+    /// The phases it drove, in run order.
+    pub phases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +130,18 @@ pub(super) fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> Scenari
         phases_planned: Some(first.header.phases_planned.clone()),
         server_args,
         load,
+        load_tool: records
+            .iter()
+            .find(|r| !r.load_tools.is_empty())
+            .map(|r| LoadToolInfo {
+                name: crate::tool::tool_name(&r.load_tools[0].argv),
+                phases: r.load_tools.iter().fold(Vec::new(), |mut v, t| {
+                    if !v.contains(&t.phase) {
+                        v.push(t.phase.clone());
+                    }
+                    v
+                }),
+            }),
         sweep: sweep_info(records),
         memory_limit_bytes: records.iter().find_map(|r| r.header.memory_limit_bytes),
         series: series::declared(records),
