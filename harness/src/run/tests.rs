@@ -149,6 +149,7 @@ impl LoadRunner for FakeLoad {
                 },
                 latency_ms: Default::default(),
                 latency_uncorrected_ms: Default::default(),
+                per_request: Vec::new(),
             };
             on_second(&second);
             Ok(summary)
@@ -181,6 +182,7 @@ fn load_spec() -> LoadSpec {
             at: StepAt::Fraction(0.5),
             rate: 800.0,
         }],
+        mix: None,
     }
 }
 

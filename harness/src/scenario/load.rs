@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::error::{nonzero, positive, Ctx, ScenarioError};
 use super::phases::{secs, PhaseSpec};
 use super::raw::RawLoad;
+use crate::load::mix::Mix;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadSpec {
@@ -22,6 +23,8 @@ pub struct LoadSpec {
     pub backoff: Duration,
     /// Rate steps of the `during` load (a burst): from `at` on, the offered rate is `rate`.
     pub steps: Vec<RateStep>,
+    /// `[[load.request]]`: a request mix instead of GETs of `path` with `range`.
+    pub mix: Option<Mix>,
 }
 
 /// When a rate step starts: a fraction of the `during` phase (`"40%"`), or an offset into it.
@@ -59,8 +62,11 @@ impl LoadSpec {
     }
 }
 
-pub(super) fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioError> {
-    let path = r.path.clone().unwrap_or_else(|| "/file/hot".into());
+pub(super) fn load_spec(ctx: &Ctx, r: &RawLoad, seed: u64) -> Result<LoadSpec, ScenarioError> {
+    let mix = super::mix::mix_spec(ctx, r, seed)?;
+    // A mix's entries carry their own paths; the target is the server itself.
+    let default_path = if mix.is_some() { "/" } else { "/file/hot" };
+    let path = r.path.clone().unwrap_or_else(|| default_path.into());
     if !path.starts_with('/') {
         return Err(ctx.err(
             "load.path",
@@ -126,6 +132,7 @@ pub(super) fn load_spec(ctx: &Ctx, r: &RawLoad) -> Result<LoadSpec, ScenarioErro
         });
     }
     Ok(LoadSpec {
+        mix,
         steps,
         path,
         range,

@@ -148,6 +148,9 @@ pub(super) struct RawLoad {
     pub(super) retries: Option<u32>,
     pub(super) backoff: Option<String>,
     pub(super) steps: Option<Vec<RawStep>>,
+    /// `[[load.request]]`'s key space.
+    pub(super) keys: Option<i64>,
+    pub(super) request: Option<Vec<super::mix::RawRequest>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
