@@ -1,9 +1,11 @@
 //! A request mix: weighted entries (method, path with `{key}`, key distribution, range, body
 //! size), and the deterministic draws a connection makes from it.
 //!
-//! Every draw comes from a stream seeded by the scenario's seed, the worker's index and the
-//! connection's index ([`stream_seed`]), so two runs of one plan draw the same entries, keys and
-//! body sizes on each connection.
+//! Each request's draw (entry, key, body size) is a function of the scenario's seed, the
+//! worker's index and the request's number in that worker ([`stream_seed`]): in open loop its
+//! slot in the schedule, so two runs of one plan send the same requests at the same offsets
+//! whichever connection takes each; in closed loop, where no slots exist, the connection's own
+//! count, so each connection sends the same sequence.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -115,12 +117,12 @@ pub struct MixEntry {
     pub body: Option<(u64, u64)>,
 }
 
-/// The stream of worker `worker`'s connection `conn`: SplitMix64 of the three, so that
-/// neighbouring indices give unrelated streams.
-pub fn stream_seed(seed: u64, worker: usize, conn: usize) -> u64 {
+/// The seed of request `number` of worker `worker`: SplitMix64 of the three, so that
+/// neighbouring numbers give unrelated draws.
+pub fn stream_seed(seed: u64, worker: usize, number: u64) -> u64 {
     let mut z = seed
         .wrapping_add((worker as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        .wrapping_add((conn as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+        .wrapping_add(number.wrapping_add(1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -135,9 +137,11 @@ pub struct Draw {
     pub body: u64,
 }
 
-/// The draws of one connection: its own stream, the mix's weights and key samplers.
+/// A worker's draws: the mix's weights and key samplers, and where each request's draw is
+/// seeded from.
 pub struct Drawer {
-    rng: SmallRng,
+    seed: u64,
+    worker: usize,
     /// Cumulative weights, for picking an entry.
     cumulative: Vec<u64>,
     samplers: Vec<KeySampler>,
@@ -145,7 +149,7 @@ pub struct Drawer {
 }
 
 impl Drawer {
-    pub fn new(mix: &Mix, stream: u64) -> Drawer {
+    pub fn new(mix: &Mix, worker: usize) -> Drawer {
         let mut total = 0u64;
         let cumulative = mix
             .entries
@@ -156,7 +160,8 @@ impl Drawer {
             })
             .collect();
         Drawer {
-            rng: SmallRng::seed_from_u64(stream),
+            seed: mix.seed,
+            worker,
             cumulative,
             samplers: mix
                 .entries
@@ -167,12 +172,16 @@ impl Drawer {
         }
     }
 
-    pub fn draw(&mut self) -> Draw {
+    /// The draw of this worker's request `number`: the same every time it is asked.
+    pub fn draw(&self, number: u64) -> Draw {
+        // Seeding a small generator is a few nanoseconds: cheaper than keeping the draws of a
+        // request tied to whichever connection happened to send it.
+        let mut rng = SmallRng::seed_from_u64(stream_seed(self.seed, self.worker, number));
         let total = self.cumulative.last().copied().unwrap_or(1).max(1);
-        let w = self.rng.random_range(0..total);
+        let w = rng.random_range(0..total);
         let entry = self.cumulative.partition_point(|&c| c <= w);
-        let key = self.samplers[entry].sample(&mut self.rng);
-        let body = self.bodies[entry].map_or(0, |(lo, hi)| self.rng.random_range(lo..=hi));
+        let key = self.samplers[entry].sample(&mut rng);
+        let body = self.bodies[entry].map_or(0, |(lo, hi)| rng.random_range(lo..=hi));
         Draw { entry, key, body }
     }
 }
@@ -304,8 +313,8 @@ mod tests {
     }
 
     fn draws(m: &Mix, n: usize) -> Vec<Draw> {
-        let mut d = Drawer::new(m, stream_seed(m.seed, 0, 0));
-        (0..n).map(|_| d.draw()).collect()
+        let d = Drawer::new(m, 0);
+        (0..n as u64).map(|i| d.draw(i)).collect()
     }
 
     const N: usize = 100_000;
@@ -384,10 +393,13 @@ mod tests {
         assert!(writes.len().abs_diff(10_000) <= 475, "{}", writes.len());
         assert!(writes.iter().all(|d| (4096..=8192).contains(&d.body)));
         assert!(d.iter().filter(|d| d.entry == 0).all(|d| d.body == 0));
-        // Another connection has another stream.
-        let mut other = Drawer::new(&m, stream_seed(m.seed, 0, 1));
-        let o: Vec<Draw> = (0..20).map(|_| other.draw()).collect();
+        // Another worker draws otherwise; a request's draw is its own, asked in any order.
+        let other = Drawer::new(&m, 1);
+        let o: Vec<Draw> = (0..20).map(|i| other.draw(i)).collect();
         assert_ne!(o, d[..20]);
+        let mine = Drawer::new(&m, 0);
+        assert_eq!(mine.draw(19), d[19]);
+        assert_eq!(mine.draw(3), d[3]);
     }
 
     #[test]

@@ -18,14 +18,47 @@ pub struct EntryReport {
     pub latency_ms: Percentiles,
 }
 
-/// One entry over the whole run: what it was, what it did.
+/// What one entry of a mix is, as a record and a report show it.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct RequestSummary {
+pub struct RequestShape {
     pub method: String,
     pub path: String,
     /// The key distribution, as the scenario wrote it (`hot:0.9`).
     pub keys: String,
+    /// The key space `{key}` is drawn from: `0..key_space`.
+    pub key_space: u64,
     pub weight: u32,
+    /// The `Range` asked for, `A-B` inclusive; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<(u64, u64)>,
+    /// Writes: the body sizes drawn from, inclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<(u64, u64)>,
+}
+
+impl RequestShape {
+    /// Every entry of `mix`.
+    pub fn of(mix: &Mix) -> Vec<RequestShape> {
+        mix.entries
+            .iter()
+            .map(|e| RequestShape {
+                method: e.method.name().to_string(),
+                path: e.path.clone(),
+                keys: e.keys.label(),
+                key_space: mix.keys,
+                weight: e.weight,
+                range: e.range,
+                body: e.body,
+            })
+            .collect()
+    }
+}
+
+/// One entry over the whole run: what it was, what it did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RequestSummary {
+    #[serde(flatten)]
+    pub shape: RequestShape,
     #[serde(flatten)]
     pub counts: EntryCounts,
     /// Its successful requests, from their due time.
@@ -69,16 +102,13 @@ impl EntryTotals {
             return Vec::new();
         };
         let empty = (EntryCounts::default(), new_histogram());
-        mix.entries
-            .iter()
+        RequestShape::of(mix)
+            .into_iter()
             .enumerate()
-            .map(|(i, e)| {
+            .map(|(i, shape)| {
                 let (c, h) = self.0.get(i).unwrap_or(&empty);
                 RequestSummary {
-                    method: e.method.name().to_string(),
-                    path: e.path.clone(),
-                    keys: e.keys.label(),
-                    weight: e.weight,
+                    shape,
                     counts: c.clone(),
                     latency_ms: Percentiles::of(h),
                     latency_histogram_us: to_pairs(h),

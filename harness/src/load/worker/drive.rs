@@ -14,7 +14,7 @@ use tokio::time::{sleep_until, timeout_at, Duration, Instant};
 use super::exchange::{attempt, Conn};
 use super::prepared::Requests;
 use super::{Ctx, Out};
-use crate::load::mix::{stream_seed, Draw, Drawer};
+use crate::load::mix::{Draw, Drawer};
 use crate::load::schedule::{pickup, Pickup};
 use crate::load::stats::Recorder;
 use crate::load::wire::{self, FromWorker, WorkerDone, WorkerPlan};
@@ -39,7 +39,7 @@ pub(super) async fn drive(
     let ctx = Rc::new(Ctx {
         addr,
         requests,
-        mix: plan.mix.clone(),
+        drawer: plan.mix.as_ref().map(|m| Drawer::new(m, wp.index)),
         timeout: plan.timeout,
         retries: plan.retries,
         backoff: plan.backoff,
@@ -72,11 +72,7 @@ pub(super) async fn drive(
     let mut set = JoinSet::new();
     for c in 0..connections {
         let rng = SmallRng::seed_from_u64(seed ^ c as u64);
-        let drawer = ctx
-            .mix
-            .as_ref()
-            .map(|m| Drawer::new(m, stream_seed(m.seed, wp.index, c)));
-        set.spawn_local(connection(ctx.clone(), rng, drawer));
+        set.spawn_local(connection(ctx.clone(), rng, (c, connections)));
     }
     let drained = timeout_at(hard_stop, async {
         while set.join_next().await.is_some() {}
@@ -117,17 +113,23 @@ pub(super) async fn drive(
 
 /// One connection's loop: take the next send (now in closed loop, the next slot in open loop),
 /// run the request with its retries, repeat until the load stops.
-async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng, mut drawer: Option<Drawer>) {
+///
+/// `(c, of)`: this connection's index among the worker's `of`, which numbers its requests in
+/// closed loop (`c`, `c + of`, `c + 2 of`, ...) for their mix draws.
+async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng, (c, of): (usize, usize)) {
     let mut conn: Option<Conn> = None;
+    let mut own = 0u64;
     loop {
-        // (due, sent): the same instant in closed loop, where nothing is scheduled.
-        let (due, sent) = match &ctx.schedule {
+        // (due, sent): the same instant in closed loop, where nothing is scheduled. `number`:
+        // the request's number in this worker, its slot in open loop.
+        let (due, sent, number) = match &ctx.schedule {
             None => {
                 let now = Instant::now();
                 if now >= ctx.stop {
                     break;
                 }
-                (now, now)
+                own += 1;
+                (now, now, (own - 1) * of as u64 + c as u64)
             }
             Some(s) => {
                 let i = ctx.next_slot.get();
@@ -148,17 +150,17 @@ async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng, mut drawer: Option<Drawer>)
                     Pickup::Late => ctx.rec.borrow_mut().no_free_connection(now),
                 }
                 ctx.sent_slots.set(ctx.sent_slots.get() + 1);
-                (due, Instant::now())
+                (due, Instant::now(), i)
             }
         };
         // Without a mix every request is the plan's one GET, and nothing is drawn.
-        let draw = drawer.as_mut().map_or(
+        let draw = ctx.drawer.as_ref().map_or(
             Draw {
                 entry: 0,
                 key: 0,
                 body: 0,
             },
-            Drawer::draw,
+            |d| d.draw(number),
         );
         request(&ctx, &mut conn, due, sent, &mut rng, &draw).await;
     }

@@ -222,8 +222,8 @@ fn watch_stdin() -> anyhow::Result<tokio::sync::oneshot::Receiver<u64>> {
 struct Ctx {
     addr: SocketAddr,
     requests: prepared::Requests,
-    /// A request mix, which each connection draws from; `None`: every request is the one GET.
-    mix: Option<crate::load::mix::Mix>,
+    /// A request mix's draws; `None`: every request is the one GET.
+    drawer: Option<crate::load::mix::Drawer>,
     timeout: Duration,
     retries: u32,
     backoff: Duration,
