@@ -275,3 +275,44 @@ fn a_two_entry_mix_runs_against_the_toy_server() {
     let app = &stats.last().unwrap()["stats"]["app"];
     assert!(app["files_bytes"].as_u64().unwrap() >= stored);
 }
+
+/// The shipped `scenarios/hot-mix.toml`, on short phases: it loads, runs, and sends its mix
+/// (90% GETs, hot:0.9 over 10,000 keys; 10% PUTs) with every request answered.
+#[test]
+fn the_shipped_hot_mix_scenario_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = ScenarioFile::shipped("hot-mix.toml")
+        .edit(|t| common::scenario::short_quick(t, "2s", "1s"))
+        .write(dir.path(), "hot-mix.toml");
+    let s = Scenario::load(&path).unwrap();
+    let mix = s.load.mix.as_ref().unwrap();
+    assert_eq!((mix.keys, mix.entries.len()), (10_000, 2));
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(common::BIN)
+        .args([
+            "run",
+            "--quick",
+            "--quiet",
+            "--variant",
+            "glibc",
+            "--scenario",
+        ])
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let record = common::read_json(&out.join("runs/glibc-1.json"));
+    let load = &record["load"];
+    let e = entries(load);
+    assert_eq!(e[0]["keys"], "hot:0.9");
+    assert_eq!(e[1]["method"], "PUT");
+    // 200/s for 2 s: 400 due, each sent or counted unsent; the entries add up to the totals.
+    let n = |v: &Value| v.as_u64().unwrap();
+    assert_eq!(n(&load["intended"]), 400, "{load:#}");
+    assert_eq!(n(&load["requests"]) + n(&load["unsent"]), 400);
+    let requests: u64 = e.iter().map(|x| n(&x["requests"])).sum();
+    assert_eq!(requests, n(&load["requests"]));
+    assert!(n(&e[1]["ok"]) > 0, "{e:#?}");
+}

@@ -158,6 +158,7 @@ pub fn cpu_seconds() -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::mix::{KeyDist, Method, Mix, MixEntry};
 
     #[test]
     fn messages_round_trip_as_single_lines() {
@@ -230,6 +231,30 @@ mod tests {
             "{line}"
         );
         assert_eq!(serde_json::from_str::<ToWorker>(&line).unwrap(), plan);
+        assert!(!line.contains("\"mix\""), "no mix, no key: {line}");
+        // A mix travels in the plan, to local and remote workers alike.
+        let ToWorker::Plan(mut wp) = plan else {
+            unreachable!()
+        };
+        wp.plan.mix = Some(Mix {
+            keys: 10_000,
+            seed: 26,
+            entries: vec![MixEntry {
+                weight: 9,
+                method: Method::Put,
+                path: "/files/{key}".into(),
+                keys: KeyDist::Hot(0.9),
+                range: None,
+                body: Some((4096, 262_144)),
+            }],
+        });
+        let with_mix = ToWorker::Plan(wp);
+        let line = serde_json::to_string(&with_mix).unwrap();
+        assert!(
+            line.contains(r#""method":"PUT""#) && line.contains(r#""hot":0.9"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<ToWorker>(&line).unwrap(), with_mix);
     }
 
     #[test]
