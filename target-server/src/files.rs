@@ -125,14 +125,16 @@ impl Files {
         });
     }
 
-    /// A write of `key`: keeps `data` as its body. The bodies it replaces or evicts are freed
-    /// after the lock is released, so a large free does not hold up other requests.
-    pub fn store(&self, key: u64, data: Vec<u8>) {
-        let freed = self.store_locked(key, data);
+    /// A write of `key`: keeps `data` as its body; returns the key's etag. The bodies it
+    /// replaces or evicts are freed after the lock is released, so a large free does not hold
+    /// up other requests.
+    pub fn store(&self, key: u64, data: Vec<u8>) -> String {
+        let (etag, freed) = self.store_locked(key, data);
         drop(freed);
+        etag
     }
 
-    fn store_locked(&self, key: u64, data: Vec<u8>) -> Vec<Vec<u8>> {
+    fn store_locked(&self, key: u64, data: Vec<u8>) -> (String, Vec<Vec<u8>>) {
         let mut g = self.lock();
         let inner = &mut *g;
         inner.seq += 1;
@@ -143,6 +145,7 @@ impl Files {
             inner.meta_bytes += o.meta_bytes();
             o
         });
+        let etag = obj.etag.clone();
         let mut freed = Vec::new();
         if let Some(old) = obj.body.replace(Stored { data, seq }) {
             inner.stored_bytes -= old.data.len() as u64;
@@ -168,7 +171,7 @@ impl Files {
                 }
             }
         }
-        freed
+        (etag, freed)
     }
 
     pub fn figures(&self) -> FilesFigures {
@@ -181,11 +184,6 @@ impl Files {
             writes: g.writes,
             evicted: g.evicted,
         }
-    }
-
-    /// The etag of `key`, for the answer's header; `None` before it is touched.
-    pub fn etag(&self, key: u64) -> Option<String> {
-        self.lock().objects.get(&key).map(|o| o.etag.clone())
     }
 }
 
@@ -212,7 +210,7 @@ mod tests {
         assert_eq!(fig.keys, 2);
         assert!(fig.key_meta_bytes > 0);
         assert_eq!(fig.stored_bytes, 0);
-        f.store(3, vec![1; 4000]);
+        assert_eq!(f.store(3, vec![1; 4000]), "\"0000000000000003\"");
         f.store(3, vec![2; 3000]);
         assert_eq!(
             (f.figures().stored_objects, f.figures().stored_bytes),
@@ -226,7 +224,6 @@ mod tests {
         assert_eq!((fig.stored_objects, fig.stored_bytes), (2, 8000));
         assert_eq!((fig.writes, fig.evicted, fig.keys), (4, 1, 4));
         assert_eq!(fig.bytes(), fig.key_meta_bytes + 8000);
-        assert_eq!(f.etag(3).as_deref(), Some("\"0000000000000003\""));
         // A body larger than the whole store is taken and evicted at once.
         f.store(7, vec![5; 20_000]);
         assert_eq!(f.figures().stored_bytes, 0);

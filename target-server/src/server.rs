@@ -167,12 +167,10 @@ impl Server {
                 data.extend_from_slice(d);
             }
         }
-        self.state.files.store(key, data);
+        let etag = self.state.files.store(key, data);
         let mut r = Response::new(full(Bytes::new()));
         *r.status_mut() = StatusCode::NO_CONTENT;
-        if let Some(etag) = self.state.files.etag(key) {
-            r.headers_mut().insert(header::ETAG, hv(&etag));
-        }
+        r.headers_mut().insert(header::ETAG, hv(&etag));
         r
     }
 

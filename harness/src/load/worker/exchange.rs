@@ -100,7 +100,8 @@ async fn exchange(
         Some(c) => c,
         None => slot.insert(connect(ctx).await.map_err(|k| (k, false))?),
     };
-    // A path the scenario checked cannot fail to build; if it does, it is this request's error.
+    // Every path was checked with a key when the worker started, and a key is digits: this
+    // cannot fail, but if it did nothing was sent and the connection is still good.
     let req = ctx
         .requests
         .build(draw)

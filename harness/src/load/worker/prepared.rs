@@ -115,7 +115,14 @@ fn prepare(e: &mix::MixEntry) -> anyhow::Result<Prepared> {
         mix::Method::Post => Method::POST,
     };
     let (fixed, head, tail) = match e.path.split_once(KEY) {
-        Some((h, t)) => (None, h.to_string(), t.to_string()),
+        Some((h, t)) => {
+            // Checked once here, with a key, so that a bad path stops the worker at its start
+            // rather than failing every request.
+            format!("{h}0{t}")
+                .parse::<Uri>()
+                .with_context(|| format!("bad request path {:?}", e.path))?;
+            (None, h.to_string(), t.to_string())
+        }
         None => (
             Some(
                 e.path
