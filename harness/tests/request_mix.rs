@@ -189,18 +189,13 @@ fn entries(load: &Value) -> &Vec<Value> {
     load["per_request"].as_array().expect("per_request")
 }
 
-/// A two-entry mix against the toy server: the entries' counts add up to the totals, and the
-/// server keeps what the writes sent.
-#[test]
-fn a_two_entry_mix_runs_against_the_toy_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = ScenarioFile::toy("mix")
+/// The toy scenario with a two-entry mix: 80% GETs of 64 KiB ranges (hot:0.9 over 1000 keys),
+/// 20% PUTs of 8-64 KiB bodies (zipf:1.1), 300/s.
+fn toy_mix() -> ScenarioFile {
+    ScenarioFile::toy("mix")
         .unset("load.range")
         .set("load.keys", 1000)
         .set("load.rate", "300/s")
-        .table("server", "max_stored = \"1MiB\"")
-        // /stats in the drain too, so the last reading comes after every write.
-        .table("sampling", "stats_in = [\"during\", \"drain\"]")
         .edit(|t| {
             let req: toml::Value = toml::from_str::<toml::Table>(
                 r#"request = [
@@ -212,6 +207,17 @@ fn a_two_entry_mix_runs_against_the_toy_server() {
                 .clone();
             common::scenario::table_at(t, "load").insert("request".into(), req);
         })
+}
+
+/// A two-entry mix against the toy server: the entries' counts add up to the totals, and the
+/// server keeps what the writes sent.
+#[test]
+fn a_two_entry_mix_runs_against_the_toy_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = toy_mix()
+        .table("server", "max_stored = \"1MiB\"")
+        // /stats in the drain too, so the last reading comes after every write.
+        .table("sampling", "stats_in = [\"during\", \"drain\"]")
         .write(dir.path(), "mix.toml");
     let (code, record) = common::run(&scenario, "glibc");
     assert_eq!(code, Some(0), "{record:#}");
@@ -315,4 +321,82 @@ fn the_shipped_hot_mix_scenario_runs() {
     let requests: u64 = e.iter().map(|x| n(&x["requests"])).sum();
     assert_eq!(requests, n(&load["requests"]));
     assert!(n(&e[1]["ok"]) > 0, "{e:#?}");
+}
+
+/// A mix from `[remote]` workers: the mix goes to them in their plan, and their per-entry
+/// seconds come back and are merged as local workers' are.
+#[test]
+fn remote_workers_send_the_mix_and_its_counts_come_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = toy_mix()
+        .table(
+            "remote",
+            &format!("listen = \"127.0.0.1:{port}\"\nworkers = 2\njoin = \"20s\""),
+        )
+        .write(dir.path(), "remote.toml");
+    let token = "mix-test-token";
+    let spawn = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.args(args)
+            .env("ALLOCSTORM_TOKEN", token)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        common::Running::spawn(cmd)
+    };
+    let out = dir.path().join("out");
+    let (s, o) = (scenario.to_str().unwrap(), out.to_str().unwrap());
+    let mut run = spawn(&[
+        "run",
+        "--quiet",
+        "--variant",
+        "glibc",
+        "--scenario",
+        s,
+        "--out",
+        o,
+    ]);
+    let connect = format!("127.0.0.1:{port}");
+    let mut workers: Vec<_> = ["w0", "w1"]
+        .iter()
+        .map(|name| {
+            spawn(&[
+                "load-worker",
+                "--connect",
+                &connect,
+                "--name",
+                name,
+                "--wait",
+                "3s",
+            ])
+        })
+        .collect();
+    let (status, stderr) = run.wait_within(std::time::Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for w in &mut workers {
+        let (status, err) = w.wait_within(std::time::Duration::from_secs(10));
+        assert_eq!(status.code(), Some(0), "{err}");
+    }
+    let record = common::read_json(&out.join("runs/glibc-1.json"));
+    let load = &record["load"];
+    assert_eq!(load["workers"].as_array().unwrap().len(), 2);
+    let e = entries(load);
+    let n = |v: &Value| v.as_u64().unwrap();
+    for k in ["requests", "ok", "bytes"] {
+        let sum: u64 = e.iter().map(|x| n(&x[k])).sum();
+        assert_eq!(sum, n(&load[k]), "{k}: {e:#?}");
+    }
+    assert!(n(&e[0]["ok"]) > 0 && n(&e[1]["ok"]) > 0, "{e:#?}");
+    let by_second: u64 = load["per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| n(&s["per_request"][1]["ok"]))
+        .sum();
+    assert_eq!(by_second, n(&e[1]["ok"]));
 }
