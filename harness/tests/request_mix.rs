@@ -280,6 +280,21 @@ fn a_two_entry_mix_runs_against_the_toy_server() {
     assert!(files["keys"].as_u64().unwrap() > 1, "{files:#}");
     let app = &stats.last().unwrap()["stats"]["app"];
     assert!(app["files_bytes"].as_u64().unwrap() >= stored);
+    // The report names the mix and tabulates its entries.
+    let out = dir.path().join("out");
+    let rendered = allocstorm(dir.path(), &["report", out.to_str().unwrap()]);
+    assert_eq!(rendered.code, 0, "{}", rendered.text());
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("of a request mix: weight 80 `GET /files/{key}`"),
+        "{md}"
+    );
+    assert!(md.contains("## Requests by entry"), "{md}");
+    let row = format!(
+        "| glibc | `PUT /files/{{key}}` | zipf:1.1 of 1000 | 20 | {} |",
+        e[1]["requests"]
+    );
+    assert!(md.contains(&row), "{row}\n{md}");
 }
 
 /// The shipped `scenarios/hot-mix.toml`, on short phases: it loads, runs, and sends its mix
