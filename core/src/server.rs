@@ -166,6 +166,12 @@ pub struct ServerConfig {
     #[serde(rename = "max_range_bytes")]
     pub max_range: u64,
 
+    /// Bytes of written `/files/{key}` bodies kept (a request mix's PUTs and POSTs); past it the
+    /// oldest are evicted. Write bodies longer than --max-range get 413.
+    #[arg(long, default_value = "256MiB", value_parser = size)]
+    #[serde(rename = "max_stored_bytes")]
+    pub max_stored: u64,
+
     /// A connection that has not sent its request headers within this time is closed.
     #[arg(long, default_value = "10s", value_parser = duration)]
     #[serde(rename = "header_timeout_ms", serialize_with = "ms")]

@@ -16,6 +16,7 @@
 //!   (incident 003).
 //! - [`egress`]: the shared token bucket and the paced response body.
 //! - [`stream`]: streaming bodies, read one chunk at a time (incident 004).
+//! - [`files`]: `/files/{key}`'s objects: per-key metadata and kept write bodies.
 //! - [`state`]: counters, in-flight buffers and the `/stats` document.
 //! - [`alloc`]: which allocator this is, its settings, figures and release call, and the
 //!   counting wrapper every binary's global allocator is.
@@ -26,6 +27,7 @@
 pub mod alloc;
 pub mod config;
 pub mod egress;
+pub mod files;
 pub mod hotfile;
 pub mod iopool;
 pub mod meta;
@@ -134,7 +136,8 @@ fn run(allocator: Allocator, cli: config::Cli) -> anyhow::Result<()> {
             cli.seed,
             cli.server.meta_size,
         )
-        .with_pools(pools, io_pool),
+        .with_pools(pools, io_pool)
+        .with_max_stored(cli.server.max_stored),
     );
     let server = Arc::new(server::Server::new(state.clone(), hot, io, &cli.server));
 

@@ -19,12 +19,16 @@ use tokio::sync::Semaphore;
 
 use crate::config::{BodyMode, ServerConfig};
 use crate::egress::{EgressLimiter, Held, PacedBody};
+use crate::files;
 use crate::hotfile::HotFile;
 use crate::iopool::IoRunner;
 use crate::pools::rpc::RpcLease;
 use crate::range::{self, ByteRange, RangeError};
 use crate::state::AppState;
 use crate::stream::{self, Streamed};
+
+/// The prefix of `/files/{key}`: many keys sharing the hot file's bytes, and writes.
+const FILES: &str = "/files/";
 
 /// What a fill produced before the answer starts.
 struct Filled {
@@ -92,6 +96,21 @@ impl Server {
         self.state.counters.requests.fetch_add(1, Ordering::Relaxed);
         let resp = match (req.method(), req.uri().path()) {
             (&Method::GET | &Method::HEAD, "/file/hot") => self.clone().serve_range(&req).await,
+            (&Method::GET | &Method::HEAD, p) if p.starts_with(FILES) => {
+                match files::parse_key(&p[FILES.len()..]) {
+                    Some(key) => {
+                        self.state.files.touch(key);
+                        self.clone().serve_range(&req).await
+                    }
+                    None => text(StatusCode::NOT_FOUND, "no such key\n"),
+                }
+            }
+            (&Method::PUT | &Method::POST, p) if p.starts_with(FILES) => {
+                match files::parse_key(&p[FILES.len()..]) {
+                    Some(key) => self.store(key, req).await,
+                    None => text(StatusCode::NOT_FOUND, "no such key\n"),
+                }
+            }
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
             (&Method::GET, "/stats") => json(StatusCode::OK, &self.state.stats()),
             (&Method::POST, "/admin/release") => {
@@ -116,6 +135,43 @@ impl Server {
                 .fetch_add(1, Ordering::Relaxed);
         }
         resp
+    }
+
+    /// A write to `/files/{key}`: the whole body read into one fresh buffer (of its declared
+    /// length when it has one), then kept as the key's body. Longer than `--max-range`: 413.
+    async fn store(&self, key: u64, req: Request<Incoming>) -> Response<Body> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        if declared > self.max_range {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body longer than --max-range\n",
+            );
+        }
+        let mut data = Vec::with_capacity(declared as usize);
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return text(StatusCode::BAD_REQUEST, "body cut short\n");
+            };
+            if let Some(d) = frame.data_ref() {
+                if (data.len() + d.len()) as u64 > self.max_range {
+                    return text(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body longer than --max-range\n",
+                    );
+                }
+                data.extend_from_slice(d);
+            }
+        }
+        let etag = self.state.files.store(key, data);
+        let mut r = Response::new(full(Bytes::new()));
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r.headers_mut().insert(header::ETAG, hv(&etag));
+        r
     }
 
     fn requested_range(&self, req: &Request<Incoming>) -> Result<ByteRange, RangeError> {

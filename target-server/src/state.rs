@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::alloc::{Allocator, AllocatorFigures, MalloptParam};
+use crate::files::{Files, FilesFigures};
 use crate::iopool::{IoPool, IoPoolFigures};
 use crate::meta::BlockIndex;
 use crate::pools::{PoolFigures, Pools};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub pools: Pools,
     /// The fixed I/O pool, with `--io pool`: here for its figures.
     pub io_pool: Option<Arc<IoPool>>,
+    /// The objects of `/files/{key}`.
+    pub files: Files,
     pub started: Instant,
 }
 
@@ -69,6 +72,9 @@ pub struct Stats {
     /// The fixed I/O pool, with `--io pool`; `null` otherwise.
     #[serde(default)]
     pub io_pool: Option<IoPoolFigures>,
+    /// `/files/{key}`'s objects. Absent from documents of servers older than the route.
+    #[serde(default)]
+    pub files: FilesFigures,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -87,8 +93,11 @@ pub struct AppFigures {
     /// Bytes leaked on purpose (`--leak`): held for ever.
     #[serde(default)]
     pub leaked_bytes: u64,
-    /// `block_index_bytes + inflight_buffer_bytes + pool_bytes + leaked_bytes`: what the app
-    /// holds.
+    /// `/files/{key}`'s per-key metadata and kept write bodies (`files.*`).
+    #[serde(default)]
+    pub files_bytes: u64,
+    /// `block_index_bytes + inflight_buffer_bytes + pool_bytes + leaked_bytes + files_bytes`:
+    /// what the app holds.
     pub live_bytes: u64,
 }
 
@@ -122,8 +131,15 @@ impl AppState {
             blocks: BlockIndex::new(seed, meta_size),
             pools: Pools::default(),
             io_pool: None,
+            files: Files::new(u64::MAX),
             started: Instant::now(),
         }
+    }
+
+    /// With `/files/{key}` keeping at most `max_stored` bytes of written bodies.
+    pub fn with_max_stored(mut self, max_stored: u64) -> Self {
+        self.files = Files::new(max_stored);
+        self
     }
 
     /// With the app's pools and the fixed I/O pool, when configured.
@@ -152,6 +168,8 @@ impl AppState {
         let pools = self.pools.figures();
         let pool_bytes = pools.bytes_total();
         let leaked = get(&c.leaked_bytes);
+        let files = self.files.figures();
+        let files_bytes = files.bytes();
         Stats {
             allocator: self.allocator.name().to_string(),
             uptime_s: self.started.elapsed().as_secs_f64(),
@@ -166,7 +184,8 @@ impl AppState {
                 inflight_buffers: get(&self.inflight.count),
                 pool_bytes,
                 leaked_bytes: leaked,
-                live_bytes: block_bytes + inflight_bytes + pool_bytes + leaked,
+                files_bytes,
+                live_bytes: block_bytes + inflight_bytes + pool_bytes + leaked + files_bytes,
             },
             counters: CounterFigures {
                 requests: get(&c.requests),
@@ -181,6 +200,7 @@ impl AppState {
             },
             pools,
             io_pool: self.io_pool.as_ref().map(|p| p.figures()),
+            files,
         }
     }
 }

@@ -148,6 +148,7 @@ async fn phases(
                 retries: 0,
                 backoff: l.backoff,
                 allow_remote: false,
+                mix: l.mix.clone(),
             }
         };
         progress.phase("warmup", spec.warmup);

@@ -154,6 +154,31 @@ impl Counts {
     }
 }
 
+/// The counts of one `[[load.request]]` entry over some span: requests started, and how each
+/// ended (`requests = ok + errors + abandoned` once the run is over).
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryCounts {
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub abandoned: u64,
+    /// Body bytes of the `ok` responses, as `bytes` of the totals.
+    pub bytes: u64,
+    /// Writes: body bytes of the requests that were answered ok.
+    pub sent_bytes: u64,
+}
+
+impl EntryCounts {
+    pub fn add(&mut self, o: &EntryCounts) {
+        self.requests += o.requests;
+        self.ok += o.ok;
+        self.errors += o.errors;
+        self.abandoned += o.abandoned;
+        self.bytes += o.bytes;
+        self.sent_bytes += o.sent_bytes;
+    }
+}
+
 /// Latency percentiles in milliseconds. All zero when `count` is zero.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 pub struct Percentiles {

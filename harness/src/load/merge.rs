@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::counts::{add_pairs, new_histogram, to_pairs, Counts, Percentiles};
+use super::per_request::{EntryReport, EntryTotals, RequestSummary};
 use super::plan::LoadPlan;
 use super::schedule::Schedule;
 use super::wire::{HistPairs, WorkerDone, WorkerSecond};
@@ -33,6 +34,9 @@ pub struct SecondReport {
     pub latency_ms: Percentiles,
     /// The same, from their first send.
     pub latency_uncorrected_ms: Percentiles,
+    /// A request mix: each entry's part of the second, in the mix's order. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_request: Vec<EntryReport>,
 }
 
 /// One worker process's part of the run.
@@ -139,6 +143,10 @@ pub struct LoadSummary {
     /// CPU seconds (user + system) of all workers.
     pub client_cpu_s: f64,
     pub workers: Vec<WorkerSummary>,
+    /// A request mix (`[[load.request]]`): each entry, what it is and what it did, in the
+    /// mix's order; the totals above are of all of them. Absent without a mix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_request: Vec<RequestSummary>,
     pub per_second: Vec<SecondReport>,
 }
 
@@ -182,6 +190,7 @@ struct Pending {
     counts: Counts,
     latency: Histogram<u64>,
     uncorrected: Histogram<u64>,
+    entries: EntryTotals,
 }
 
 /// Merges the streams of a plan's workers.
@@ -198,6 +207,8 @@ pub struct Merger {
     latency: Histogram<u64>,
     uncorrected: Histogram<u64>,
     error_latency: Histogram<u64>,
+    /// A request mix: each entry's totals and histogram.
+    entries: EntryTotals,
     per_second: Vec<SecondReport>,
 }
 
@@ -217,6 +228,7 @@ impl Merger {
             latency: new_histogram(),
             uncorrected: new_histogram(),
             error_latency: new_histogram(),
+            entries: EntryTotals::default(),
             per_second: Vec::new(),
         }
     }
@@ -256,11 +268,14 @@ impl Merger {
         add_pairs(&mut self.latency, &s.latency_us);
         add_pairs(&mut self.uncorrected, &s.latency_uncorrected_us);
         add_pairs(&mut self.error_latency, &s.error_latency_us);
+        self.entries.add(&s.per_request);
         let p = self.pending.entry(s.t).or_insert_with(|| Pending {
             counts: Counts::default(),
             latency: new_histogram(),
             uncorrected: new_histogram(),
+            entries: EntryTotals::default(),
         });
+        p.entries.add(&s.per_request);
         p.counts.add(&s.counts);
         add_pairs(&mut p.latency, &s.latency_us);
         add_pairs(&mut p.uncorrected, &s.latency_uncorrected_us);
@@ -309,6 +324,7 @@ impl Merger {
                 counts: p.counts,
                 latency_ms: Percentiles::of(&p.latency),
                 latency_uncorrected_ms: Percentiles::of(&p.uncorrected),
+                per_request: p.entries.reports(),
             };
             self.per_second.push(report.clone());
             out.push(report);
@@ -415,6 +431,7 @@ impl Merger {
             latency_histogram_us: to_pairs(&self.latency),
             client_cpu_s: workers.iter().map(|w| w.cpu_s).sum(),
             workers,
+            per_request: self.entries.summaries(plan.mix.as_ref()),
             per_second: self.per_second,
         }
     }
@@ -439,6 +456,7 @@ mod tests {
             latency_us: vec![[latency_ms * 1000, ok]],
             latency_uncorrected_us: vec![[latency_ms * 500, ok]],
             error_latency_us: vec![],
+            per_request: vec![],
         }
     }
 

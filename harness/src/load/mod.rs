@@ -8,18 +8,22 @@
 //! - [`plan`]: the command line checked into a [`LoadPlan`] (units, target, loopback rule, shares).
 //! - [`schedule`]: when each open-loop send is due (at a fixed rate, or stepping through rates
 //!   with `--step`), so latency is measured from that instant.
+//! - [`mix`]: a request mix (`[[load.request]]`) and each connection's seeded draws from it.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
 //! - [`parent`]: spawning, the start barrier, merging the streams ([`run_load`]).
 //! - [`remote`]: workers on other hosts: the coordinator's side (join, token, shares) and
 //!   `load-worker --connect`.
+//! - [`per_request`]: a mix's figures by entry, merged as the run's own are.
 //! - [`merge`]: the parent's merge of worker seconds into [`SecondReport`]s and a [`LoadSummary`].
 //! - [`present`]: the human table. The JSON output is [`LoadSummary`] itself.
 
 pub mod counts;
 pub mod merge;
+pub mod mix;
 pub mod parent;
+pub mod per_request;
 pub mod plan;
 pub mod present;
 pub mod remote;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use allocstorm_core::units;
 use serde::{Deserialize, Serialize};
 
+use super::mix::Mix;
 use super::schedule::{RateStep, Schedule};
 use super::{LoadArgs, LoadError};
 
@@ -50,6 +51,9 @@ pub struct LoadPlan {
     pub retries: u32,
     pub backoff: Duration,
     pub allow_remote: bool,
+    /// A request mix (`[[load.request]]`) instead of GETs of `target.path` with `range`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mix: Option<Mix>,
 }
 
 fn bad(flag: &'static str, value: &str, expected: impl Into<String>) -> LoadError {
@@ -213,6 +217,7 @@ impl LoadArgs {
             retries: self.retries,
             backoff,
             allow_remote: self.allow_remote,
+            mix: None,
         })
     }
 }

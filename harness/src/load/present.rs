@@ -181,6 +181,7 @@ mod tests {
                 counts: Counts::default(),
                 latency_ms: Percentiles::default(),
                 latency_uncorrected_ms: Percentiles::default(),
+                per_request: Vec::new(),
             })
             .collect()
     }
@@ -237,6 +238,7 @@ mod tests {
             latency_histogram_us: Vec::new(),
             client_cpu_s: 1.234,
             workers: Vec::new(),
+            per_request: Vec::new(),
             per_second: seconds(&[
                 Some(200),
                 Some(200),

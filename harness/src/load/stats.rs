@@ -12,8 +12,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use super::counts::{new_histogram, to_pairs, Counts, ErrorKind};
-use super::wire::WorkerSecond;
+use super::counts::{new_histogram, to_pairs, Counts, EntryCounts, ErrorKind};
+use super::wire::{EntrySecond, WorkerSecond};
 
 /// Records a duration in microseconds. Not `saturating_record`, which clamps to the current size
 /// instead of growing the histogram.
@@ -33,6 +33,8 @@ struct Bucket {
     uncorrected: Histogram<u64>,
     /// Failed requests from their first send: how long a client waited to learn of a failure.
     error_latency: Histogram<u64>,
+    /// A request mix: each entry's counts and latency (from the due time); empty otherwise.
+    entries: Vec<(EntryCounts, Histogram<u64>)>,
 }
 
 /// A worker's per-second accumulator. Each event is filed under the second of `now` (since the
@@ -58,10 +60,19 @@ impl Recorder {
                 latency: new_histogram(),
                 uncorrected: new_histogram(),
                 error_latency: new_histogram(),
+                entries: Vec::new(),
             },
             sink,
             last_end: None,
         }
+    }
+
+    /// Counts each of a mix's `n` entries apart as well (the `entry_*` calls).
+    pub fn with_entries(mut self, n: usize) -> Self {
+        self.bucket.entries = (0..n)
+            .map(|_| (EntryCounts::default(), new_histogram()))
+            .collect();
+        self
     }
 
     /// When the last request so far ended: its answer arrived, its last attempt failed or the
@@ -104,6 +115,18 @@ impl Recorder {
             latency_us: to_pairs(&b.latency),
             latency_uncorrected_us: to_pairs(&b.uncorrected),
             error_latency_us: to_pairs(&b.error_latency),
+            per_request: b
+                .entries
+                .iter_mut()
+                .map(|(c, h)| {
+                    let e = EntrySecond {
+                        counts: std::mem::take(c),
+                        latency_us: to_pairs(h),
+                    };
+                    h.reset();
+                    e
+                })
+                .collect(),
         };
         // Reused rather than reallocated: the client should not churn the allocator it shares a
         // machine with more than it must.
@@ -165,6 +188,42 @@ impl Recorder {
             .entry(kind.name().to_string())
             .or_default() += 1;
         record(&mut b.error_latency, now.saturating_duration_since(sent));
+    }
+
+    /// Entry `e`'s counts in `now`'s second; `None` without a mix.
+    fn entry(&mut self, now: Instant, e: usize) -> Option<&mut (EntryCounts, Histogram<u64>)> {
+        self.at(now).entries.get_mut(e)
+    }
+
+    /// A request of mix entry `e` started (besides [`Recorder::request_started`]).
+    pub fn entry_started(&mut self, now: Instant, e: usize) {
+        if let Some((c, _)) = self.entry(now, e) {
+            c.requests += 1;
+        }
+    }
+
+    /// A request of mix entry `e` was answered correctly (besides [`Recorder::ok`]).
+    pub fn entry_ok(&mut self, now: Instant, e: usize, bytes: u64, sent_bytes: u64, due: Instant) {
+        if let Some((c, h)) = self.entry(now, e) {
+            c.ok += 1;
+            c.bytes += bytes;
+            c.sent_bytes += sent_bytes;
+            record(h, now.saturating_duration_since(due));
+        }
+    }
+
+    /// A request of mix entry `e` failed (besides [`Recorder::failed`]).
+    pub fn entry_failed(&mut self, now: Instant, e: usize) {
+        if let Some((c, _)) = self.entry(now, e) {
+            c.errors += 1;
+        }
+    }
+
+    /// `n` requests of mix entry `e` were given up (besides [`Recorder::abandoned`]).
+    pub fn entry_abandoned(&mut self, now: Instant, e: usize, n: u64) {
+        if let Some((c, _)) = self.entry(now, e) {
+            c.abandoned += n;
+        }
     }
 
     pub fn abandoned(&mut self, now: Instant, n: u64) {

@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::counts::Counts;
 pub use super::counts::HistPairs;
+use super::counts::{Counts, EntryCounts};
 use super::plan::LoadPlan;
 
 /// What the parent hands a worker on its command line.
@@ -82,6 +82,18 @@ pub struct WorkerSecond {
     pub latency_uncorrected_us: HistPairs,
     /// Failed requests, from their first send.
     pub error_latency_us: HistPairs,
+    /// A request mix: each entry's part of the second, in the mix's order. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_request: Vec<EntrySecond>,
+}
+
+/// One mix entry's part of a worker's second.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+pub struct EntrySecond {
+    #[serde(flatten)]
+    pub counts: EntryCounts,
+    /// Its successful requests, from their due time.
+    pub latency_us: HistPairs,
 }
 
 /// A worker's last line.
@@ -146,6 +158,7 @@ pub fn cpu_seconds() -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::mix::{KeyDist, Method, Mix, MixEntry};
 
     #[test]
     fn messages_round_trip_as_single_lines() {
@@ -168,6 +181,13 @@ mod tests {
                 latency_us: vec![[1000, 2]],
                 latency_uncorrected_us: vec![[900, 2]],
                 error_latency_us: vec![],
+                per_request: vec![EntrySecond {
+                    counts: EntryCounts {
+                        requests: 3,
+                        ..EntryCounts::default()
+                    },
+                    latency_us: vec![[1000, 2]],
+                }],
             }),
             FromWorker::Done(WorkerDone {
                 load_s: 1.0,
@@ -202,6 +222,7 @@ mod tests {
                 retries: 0,
                 backoff: std::time::Duration::from_millis(100),
                 allow_remote: false,
+                mix: None,
             },
         }));
         let line = serde_json::to_string(&plan).unwrap();
@@ -210,6 +231,30 @@ mod tests {
             "{line}"
         );
         assert_eq!(serde_json::from_str::<ToWorker>(&line).unwrap(), plan);
+        assert!(!line.contains("\"mix\""), "no mix, no key: {line}");
+        // A mix travels in the plan, to local and remote workers alike.
+        let ToWorker::Plan(mut wp) = plan else {
+            unreachable!()
+        };
+        wp.plan.mix = Some(Mix {
+            keys: 10_000,
+            seed: 26,
+            entries: vec![MixEntry {
+                weight: 9,
+                method: Method::Put,
+                path: "/files/{key}".into(),
+                keys: KeyDist::Hot(0.9),
+                range: None,
+                body: Some((4096, 262_144)),
+            }],
+        });
+        let with_mix = ToWorker::Plan(wp);
+        let line = serde_json::to_string(&with_mix).unwrap();
+        assert!(
+            line.contains(r#""method":"PUT""#) && line.contains(r#""hot":0.9"#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<ToWorker>(&line).unwrap(), with_mix);
     }
 
     #[test]

@@ -242,7 +242,8 @@ pub enum Event {
     Probe(ProbeTick),
     LoadSecond {
         phase: String,
-        report: SecondReport,
+        /// Boxed: with a request mix's `per_request` it is the largest event by far.
+        report: Box<SecondReport>,
     },
     /// The answer of `POST /admin/release`: what the allocator was asked to do.
     Release {

@@ -106,6 +106,7 @@ impl Phases<'_> {
             retries: l.retries,
             backoff: l.backoff,
             allow_remote: self.remote_target,
+            mix: l.mix.clone(),
         }
     }
 }
@@ -248,7 +249,7 @@ async fn load_phase(
         l.last_rps = Some(r.counts.ok as f64);
         l.emit(Event::LoadSecond {
             phase: name.to_string(),
-            report: r.clone(),
+            report: Box::new(r.clone()),
         });
     };
     let result = loads.run(&plan, &mut on_second).await;

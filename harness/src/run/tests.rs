@@ -153,6 +153,7 @@ impl LoadRunner for FakeLoad {
                 },
                 latency_ms: Default::default(),
                 latency_uncorrected_ms: Default::default(),
+                per_request: Vec::new(),
             };
             on_second(&second);
             Ok(summary)
@@ -219,6 +220,7 @@ fn load_spec() -> LoadSpec {
             rate: 800.0,
         }],
         tool: None,
+        mix: None,
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::error::{nonzero, positive, Ctx, ScenarioError};
 use super::phases::{secs, PhaseSpec};
 use super::raw::RawLoad;
+use crate::load::mix::Mix;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadSpec {
@@ -25,6 +26,8 @@ pub struct LoadSpec {
     /// `[load] command`: the scenario's own tool drives the phases it names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<super::tool::ToolSpec>,
+    /// `[[load.request]]`: a request mix instead of GETs of `path` with `range`.
+    pub mix: Option<Mix>,
 }
 
 /// When a rate step starts: a fraction of the `during` phase (`"40%"`), or an offset into it.
@@ -66,9 +69,13 @@ pub(super) fn load_spec(
     ctx: &Ctx,
     r: &RawLoad,
     scenario_path: &std::path::Path,
+    seed: u64,
 ) -> Result<LoadSpec, ScenarioError> {
     let tool = super::tool::tool_spec(ctx, r, scenario_path)?;
-    let path = r.path.clone().unwrap_or_else(|| "/file/hot".into());
+    let mix = super::mix::mix_spec(ctx, r, seed)?;
+    // A mix's entries carry their own paths; the target is the server itself.
+    let default_path = if mix.is_some() { "/" } else { "/file/hot" };
+    let path = r.path.clone().unwrap_or_else(|| default_path.into());
     if !path.starts_with('/') {
         return Err(ctx.err(
             "load.path",
@@ -135,6 +142,7 @@ pub(super) fn load_spec(
     }
     Ok(LoadSpec {
         tool,
+        mix,
         steps,
         path,
         range,

@@ -9,7 +9,7 @@
 //! - [`server`]: `[server]`, the toy server's settings (the server's own [`ServerConfig`]).
 //! - [`target`]: `[target]`, a server of the user's own.
 //! - [`remote`]: `[remote]`, load workers on other hosts.
-//! - [`load`]: `[load]`, the load plan; [`tool`]: `[load] command`, the scenario's own load tool. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
+//! - [`load`]: `[load]`, the load plan; [`mix`]: its `[[load.request]]` mix; [`tool`]: `[load] command`, the scenario's own load tool. [`phases`]: `[phases]`, `[quick]`, `[sampling]`.
 //! - [`sweep`]: `[sweep]`, one server setting over several values.
 //! - [`report`]: `[report]`, extra series.
 //! - [`cost`]: `[cost]`, the price of each fix (capacity and latency without the egress cap).
@@ -22,6 +22,7 @@ mod error;
 pub mod gate;
 mod hash;
 mod load;
+mod mix;
 mod network;
 mod phases;
 mod preflight;
@@ -127,7 +128,7 @@ impl Scenario {
         };
         let hash = hash::scenario_hash(&text, &vtext, &templates);
 
-        let load = load::load_spec(&ctx, &raw.load, path)?;
+        let load = load::load_spec(&ctx, &raw.load, path, raw.seed)?;
         let phases = phases::phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases =

@@ -155,6 +155,9 @@ pub(super) struct RawLoad {
     pub(super) stop_grace: Option<String>,
     pub(super) exits: Option<String>,
     pub(super) figures: Option<std::collections::BTreeMap<String, RawFigure>>,
+    /// `[[load.request]]`'s key space.
+    pub(super) keys: Option<i64>,
+    pub(super) request: Option<Vec<super::mix::RawRequest>>,
 }
 
 /// `[load.figures]`: one figure read from the tool's output or from a file it writes.

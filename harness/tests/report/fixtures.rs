@@ -93,6 +93,7 @@ pub(crate) fn load_summary(throughput: f64, p50: f64, p99: f64) -> LoadSummary {
         latency_histogram_us: vec![],
         client_cpu_s: 1.0,
         workers: vec![],
+        per_request: vec![],
         per_second: vec![],
     }
 }

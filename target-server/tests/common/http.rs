@@ -53,14 +53,30 @@ impl Conn {
 
     /// Sends `METHOD target` with `headers` and reads the whole response.
     pub fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)]) -> Response {
+        self.send_body(method, target, headers, &[])
+    }
+
+    /// The same with a body (and its `Content-Length`) when `body` is not empty.
+    pub fn send_body(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let mut req = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
+        if !body.is_empty() {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
         req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
         self.reader
             .get_mut()
-            .write_all(req.as_bytes())
+            .write_all(&bytes)
             .unwrap_or_else(|e| panic!("send {method} {target}: {e}"));
         self.read_response(method == "HEAD")
             .unwrap_or_else(|e| panic!("{method} {target} {headers:?}: {e}"))
@@ -92,7 +108,8 @@ impl Conn {
             headers,
             body: Vec::new(),
         };
-        if !head {
+        // `204 No Content` has neither a body nor its length.
+        if !head && status != 204 {
             let len: usize = resp
                 .header("content-length")
                 .ok_or("response has no Content-Length")?

@@ -59,6 +59,27 @@ fn content_range_matches(v: &str, e: &Expect) -> bool {
         && (size.trim() == "*" || num(size).is_some_and(|s| s > e.end))
 }
 
+/// A request without a range (a mix entry's): any 2xx is good.
+pub fn check_status(status: u16) -> Result<(), ErrorKind> {
+    match status {
+        200..=299 => Ok(()),
+        503 => Err(ErrorKind::Status503),
+        500..=599 => Err(ErrorKind::Status5xx),
+        _ => Err(ErrorKind::StatusOther),
+    }
+}
+
+/// Counts a body of no expected length (an answer to a request without a range), frame by
+/// frame and never held, as [`read_body`] does.
+pub(super) async fn count_body(mut body: Incoming) -> Result<u64, ErrorKind> {
+    let mut n = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ErrorKind::Io)?;
+        n += frame.data_ref().map_or(0, |d| d.len() as u64);
+    }
+    Ok(n)
+}
+
 /// Counts a good response's body as its frames arrive, stopping as soon as it is longer than
 /// the range. Each frame is dropped once counted: however large the range, a connection holds
 /// one frame at a time (and hyper's bounded read buffer), never the whole body, so a load of

@@ -6,15 +6,15 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use anyhow::Context;
-use hyper::header::HeaderValue;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, timeout_at, Duration, Instant};
 
 use super::exchange::{attempt, Conn};
-use super::{Ctx, Expect, Out};
+use super::prepared::Requests;
+use super::{Ctx, Out};
+use crate::load::mix::{Draw, Drawer};
 use crate::load::schedule::{pickup, Pickup};
 use crate::load::stats::Recorder;
 use crate::load::wire::{self, FromWorker, WorkerDone, WorkerPlan};
@@ -34,22 +34,12 @@ pub(super) async fn drive(
     let plan = &wp.plan;
     let stop = start + plan.duration;
     let hard_stop = stop + plan.timeout + DRAIN_MARGIN;
-    let header = |what: &str, v: &str| {
-        HeaderValue::from_str(v).with_context(|| format!("{what} {v:?} is not a valid header"))
-    };
+    let requests = Requests::of(plan)?;
+    let entries = plan.mix.as_ref().map_or(0, |m| m.entries.len());
     let ctx = Rc::new(Ctx {
         addr,
-        path: plan
-            .target
-            .path
-            .parse()
-            .with_context(|| format!("bad request path {:?}", plan.target.path))?,
-        host: header("host", &plan.target.authority)?,
-        range: header("range", &plan.range_header())?,
-        expect: Expect {
-            start: plan.range.0,
-            end: plan.range.1,
-        },
+        requests,
+        drawer: plan.mix.as_ref().map(|m| Drawer::new(m, wp.index)),
         timeout: plan.timeout,
         retries: plan.retries,
         backoff: plan.backoff,
@@ -59,10 +49,11 @@ pub(super) async fn drive(
         next_slot: Cell::new(0),
         sent_slots: Cell::new(0),
         in_flight: Cell::new(0),
-        rec: RefCell::new(Recorder::new(
-            start,
-            Box::new(move |s| out.emit(&FromWorker::Second(s))),
-        )),
+        entry_in_flight: RefCell::new(vec![0; entries]),
+        rec: RefCell::new(
+            Recorder::new(start, Box::new(move |s| out.emit(&FromWorker::Second(s))))
+                .with_entries(entries),
+        ),
     });
 
     sleep_until(start).await;
@@ -81,7 +72,7 @@ pub(super) async fn drive(
     let mut set = JoinSet::new();
     for c in 0..connections {
         let rng = SmallRng::seed_from_u64(seed ^ c as u64);
-        set.spawn_local(connection(ctx.clone(), rng));
+        set.spawn_local(connection(ctx.clone(), rng, (c, connections)));
     }
     let drained = timeout_at(hard_stop, async {
         while set.join_next().await.is_some() {}
@@ -92,7 +83,11 @@ pub(super) async fn drive(
     if !drained {
         // Dropping the tasks drops their requests and connections.
         set.abort_all();
-        ctx.rec.borrow_mut().abandoned(now, ctx.in_flight.get());
+        let mut rec = ctx.rec.borrow_mut();
+        rec.abandoned(now, ctx.in_flight.get());
+        for (e, &n) in ctx.entry_in_flight.borrow().iter().enumerate() {
+            rec.entry_abandoned(now, e, n);
+        }
     }
     flusher.abort();
     ctx.rec.borrow_mut().finish(now);
@@ -118,17 +113,23 @@ pub(super) async fn drive(
 
 /// One connection's loop: take the next send (now in closed loop, the next slot in open loop),
 /// run the request with its retries, repeat until the load stops.
-async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng) {
+///
+/// `(c, of)`: this connection's index among the worker's `of`, which numbers its requests in
+/// closed loop (`c`, `c + of`, `c + 2 of`, ...) for their mix draws.
+async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng, (c, of): (usize, usize)) {
     let mut conn: Option<Conn> = None;
+    let mut own = 0u64;
     loop {
-        // (due, sent): the same instant in closed loop, where nothing is scheduled.
-        let (due, sent) = match &ctx.schedule {
+        // (due, sent): the same instant in closed loop, where nothing is scheduled. `number`:
+        // the request's number in this worker, its slot in open loop.
+        let (due, sent, number) = match &ctx.schedule {
             None => {
                 let now = Instant::now();
                 if now >= ctx.stop {
                     break;
                 }
-                (now, now)
+                own += 1;
+                (now, now, (own - 1) * of as u64 + c as u64)
             }
             Some(s) => {
                 let i = ctx.next_slot.get();
@@ -149,10 +150,19 @@ async fn connection(ctx: Rc<Ctx>, mut rng: SmallRng) {
                     Pickup::Late => ctx.rec.borrow_mut().no_free_connection(now),
                 }
                 ctx.sent_slots.set(ctx.sent_slots.get() + 1);
-                (due, Instant::now())
+                (due, Instant::now(), i)
             }
         };
-        request(&ctx, &mut conn, due, sent, &mut rng).await;
+        // Without a mix every request is the plan's one GET, and nothing is drawn.
+        let draw = ctx.drawer.as_ref().map_or(
+            Draw {
+                entry: 0,
+                key: 0,
+                body: 0,
+            },
+            |d| d.draw(number),
+        );
+        request(&ctx, &mut conn, due, sent, &mut rng, &draw).await;
     }
 }
 
@@ -164,32 +174,42 @@ async fn request(
     due: Instant,
     sent: Instant,
     rng: &mut SmallRng,
+    draw: &Draw,
 ) {
+    let e = draw.entry;
     ctx.in_flight.set(ctx.in_flight.get() + 1);
-    ctx.rec.borrow_mut().request_started(sent);
+    in_flight_by_entry(ctx, e, 1);
+    {
+        let mut rec = ctx.rec.borrow_mut();
+        rec.request_started(sent);
+        rec.entry_started(sent, e);
+    }
     let mut retry = 0u32;
     loop {
         ctx.rec
             .borrow_mut()
             .attempt_started(Instant::now(), retry > 0);
-        let result = attempt(ctx, conn).await;
+        let result = attempt(ctx, conn, draw).await;
         let now = Instant::now();
         let wake = {
             let mut rec = ctx.rec.borrow_mut();
             match result {
                 Ok(bytes) => {
                     rec.ok(now, bytes, due, sent);
+                    rec.entry_ok(now, e, bytes, draw.body, due);
                     break;
                 }
                 Err(kind) => {
                     rec.attempt_failed(now, kind);
                     if !kind.retryable() || retry >= ctx.retries {
                         rec.failed(now, kind, sent);
+                        rec.entry_failed(now, e);
                         break;
                     }
                     let wake = now + backoff_delay(ctx.backoff, retry, rng.random::<f64>());
                     if wake >= ctx.stop {
                         rec.abandoned(now, 1);
+                        rec.entry_abandoned(now, e, 1);
                         break;
                     }
                     wake
@@ -200,6 +220,13 @@ async fn request(
         retry += 1;
     }
     ctx.in_flight.set(ctx.in_flight.get() - 1);
+    in_flight_by_entry(ctx, e, -1);
+}
+
+fn in_flight_by_entry(ctx: &Ctx, e: usize, delta: i64) {
+    if let Some(n) = ctx.entry_in_flight.borrow_mut().get_mut(e) {
+        *n = n.saturating_add_signed(delta);
+    }
 }
 
 /// Delay before retry number `retry` (0 for the first): `base * 2^retry`, half fixed and half

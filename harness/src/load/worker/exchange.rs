@@ -2,18 +2,18 @@
 //! deadline: a timeout drops the whole exchange with its connection.
 
 use bytes::Bytes;
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_RANGE, HOST, RANGE};
-use hyper::Request;
+use hyper::header::CONTENT_RANGE;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
 
-use super::check::{check_head, drain, read_body};
+use super::check::{check_head, check_status, count_body, drain, read_body};
 use super::Ctx;
 use crate::load::counts::ErrorKind;
+use crate::load::mix::Draw;
 
 /// An error response body up to this size is read to the end so the connection can be reused,
 /// as a real client would; a longer one costs the connection instead.
@@ -22,7 +22,7 @@ const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// A keep-alive HTTP/1 connection. Dropping it aborts its driver task, which closes the socket
 /// even mid-response: that is what makes a timeout really abort a request.
 pub(super) struct Conn {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
 }
 
@@ -61,9 +61,13 @@ async fn connect(ctx: &Ctx) -> Result<Conn, ErrorKind> {
 
 /// One attempt under its deadline. On timeout the whole exchange (connect, request, body) is
 /// dropped with its connection.
-pub(super) async fn attempt(ctx: &Ctx, conn: &mut Option<Conn>) -> Result<u64, ErrorKind> {
+pub(super) async fn attempt(
+    ctx: &Ctx,
+    conn: &mut Option<Conn>,
+    draw: &Draw,
+) -> Result<u64, ErrorKind> {
     let deadline = Instant::now() + ctx.timeout;
-    match timeout_at(deadline, exchange(ctx, conn)).await {
+    match timeout_at(deadline, exchange(ctx, conn, draw)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err((kind, keep))) => {
             if !keep {
@@ -80,7 +84,11 @@ pub(super) async fn attempt(ctx: &Ctx, conn: &mut Option<Conn>) -> Result<u64, E
 
 /// Sends the request on `slot`'s connection (opening one if needed) and reads the response.
 /// The error side says whether the connection is still fit to reuse.
-async fn exchange(ctx: &Ctx, slot: &mut Option<Conn>) -> Result<u64, (ErrorKind, bool)> {
+async fn exchange(
+    ctx: &Ctx,
+    slot: &mut Option<Conn>,
+    draw: &Draw,
+) -> Result<u64, (ErrorKind, bool)> {
     // A kept-alive connection that the server closed while idle is replaced before use, so the
     // server's idle timeout is not counted against it as a failed attempt.
     if let Some(c) = slot.as_mut() {
@@ -92,25 +100,36 @@ async fn exchange(ctx: &Ctx, slot: &mut Option<Conn>) -> Result<u64, (ErrorKind,
         Some(c) => c,
         None => slot.insert(connect(ctx).await.map_err(|k| (k, false))?),
     };
-    let mut req = Request::new(Empty::<Bytes>::new());
-    *req.uri_mut() = ctx.path.clone();
-    req.headers_mut().insert(HOST, ctx.host.clone());
-    req.headers_mut().insert(RANGE, ctx.range.clone());
+    // Every path was checked with a key when the worker started, and a key is digits: this
+    // cannot fail, but if it did nothing was sent and the connection is still good.
+    let req = ctx
+        .requests
+        .build(draw)
+        .map_err(|_| (ErrorKind::StatusOther, true))?;
     let resp = c
         .sender
         .send_request(req)
         .await
         .map_err(|_| (ErrorKind::Io, false))?;
     let (parts, body) = resp.into_parts();
+    let status = parts.status.as_u16();
+    let Some((_, expect)) = &ctx.requests.kinds[draw.entry].range else {
+        // No range asked: any 2xx is an answer, with whatever body it has.
+        if let Err(kind) = check_status(status) {
+            let keep = drain(body, ERROR_BODY_LIMIT).await;
+            return Err((kind, keep));
+        }
+        return count_body(body).await.map_err(|k| (k, false));
+    };
     let content_range = parts
         .headers
         .get(CONTENT_RANGE)
         .and_then(|v| v.to_str().ok());
-    if let Err(kind) = check_head(parts.status.as_u16(), content_range, &ctx.expect) {
+    if let Err(kind) = check_head(status, content_range, expect) {
         let keep = drain(body, ERROR_BODY_LIMIT).await;
         return Err((kind, keep));
     }
-    read_body(body, ctx.expect.bytes())
+    read_body(body, expect.bytes())
         .await
         .map_err(|k| (k, false))
 }

@@ -9,11 +9,13 @@
 //! - `drive`: the load itself: connections, open-loop slots, retries and their backoff.
 //! - `exchange`: one attempt on a keep-alive connection, under its deadline.
 //! - `check`: what a good response is: status, `Content-Range`, a body of the range's length.
+//! - `prepared`: the requests to send (one GET, or a mix's entries), built once.
 
 mod check;
 mod drive;
 mod exchange;
 mod joined;
+mod prepared;
 
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, Write};
@@ -21,8 +23,6 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
-use hyper::header::HeaderValue;
-use hyper::Uri;
 use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 use tokio::time::{Duration, Instant};
@@ -221,10 +221,9 @@ fn watch_stdin() -> anyhow::Result<tokio::sync::oneshot::Receiver<u64>> {
 /// What every connection of this worker shares.
 struct Ctx {
     addr: SocketAddr,
-    path: Uri,
-    host: HeaderValue,
-    range: HeaderValue,
-    expect: Expect,
+    requests: prepared::Requests,
+    /// A request mix's draws; `None`: every request is the one GET.
+    drawer: Option<crate::load::mix::Drawer>,
     timeout: Duration,
     retries: u32,
     backoff: Duration,
@@ -238,5 +237,7 @@ struct Ctx {
     sent_slots: Cell<u64>,
     /// Logical requests started and not yet finished, abandoned if the drain ends first.
     in_flight: Cell<u64>,
+    /// The same by mix entry, for when the drain gives them up.
+    entry_in_flight: RefCell<Vec<u64>>,
     rec: RefCell<Recorder>,
 }

@@ -4,7 +4,7 @@
 //! review. Reads the summary only: every number here is also in `summary.json`.
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
-//! the warnings, `recommend` (with `[cost]`), `results`, `observer` (observed or not, idle against nudged, leak or
+//! the warnings, `recommend` (with `[cost]`), `results`, `requests` (a request mix's entries), `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it
 //! `held_vs_live`), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
 //! [`crate::table::Table`] of typed
@@ -22,6 +22,7 @@ mod mappings;
 mod not_ok;
 mod observer;
 mod recommend;
+mod requests;
 mod results;
 mod runs;
 mod scenario;
@@ -59,6 +60,7 @@ pub fn markdown(s: &Summary) -> String {
     }
     recommend::recommendation(s, &mut out);
     results::figures_table(s, &mut out);
+    requests::requests_table(s, &mut out);
     observer::observer_line(s, &mut out);
     observer::idle_then_nudged(s, &mut out);
     observer::leak_or_retention(s, &mut out);

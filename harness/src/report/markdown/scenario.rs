@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{clients, secs, shown, shown_flags};
+use crate::load::per_request::RequestShape;
 use crate::report::summary::Summary;
 
 /// What was run, how hard and for how long, in a paragraph.
@@ -86,20 +87,55 @@ fn load_sentence(s: &Summary, p: &mut String) {
             Some(r) => format!("offered {r:.0} requests/s (open loop)"),
             None => "sent requests back to back (closed loop)".into(),
         };
+        let what = if l.requests.is_empty() {
+            format!(
+                "`Range: bytes={}` ({}) on `{}`",
+                l.range,
+                allocstorm_core::units::format_size(l.range_bytes),
+                l.path
+            )
+        } else {
+            mix_words(&l.requests)
+        };
         let _ = write!(
             p,
-            " During the load, {} {how} of `Range: bytes={}` ({}) on `{}`, \
+            " During the load, {} {how} of {what}, \
              with a {}s deadline per attempt and up to {} retr{} (backoff from {}s).",
             clients(l.processes, l.connections),
-            l.range,
-            allocstorm_core::units::format_size(l.range_bytes),
-            l.path,
             secs(l.timeout_s),
             l.max_retries,
             if l.max_retries == 1 { "y" } else { "ies" },
             secs(l.backoff_s),
         );
     }
+}
+
+/// A request mix in words: `a mix of weight 90 GET /files/{key} (keys hot:0.9 of 10000,
+/// Range: bytes=0-262143) and weight 10 PUT …`.
+fn mix_words(requests: &[RequestShape]) -> String {
+    let size = allocstorm_core::units::format_size;
+    let entries: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            let mut about = Vec::new();
+            if r.path.contains(crate::load::mix::KEY) {
+                about.push(format!("keys {} of {}", r.keys, r.key_space));
+            }
+            if let Some((a, b)) = r.range {
+                about.push(format!("`Range: bytes={a}-{b}`"));
+            }
+            if let Some((a, b)) = r.body {
+                about.push(format!("bodies of {}-{}", size(a), size(b)));
+            }
+            let about = if about.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", about.join(", "))
+            };
+            format!("weight {} `{} {}`{about}", r.weight, r.method, r.path)
+        })
+        .collect();
+    format!("a request mix: {}", entries.join("; "))
 }
 
 /// The phases as planned.

@@ -12,6 +12,7 @@
 //! - `held_vs_live`: the allocator's figures next to the app's, at the peak and after the
 //!   drain, from `/stats`; `explained`: every byte of RssAnon at B, P and A by the allocator's
 //!   own figures, from the probe; `mappings`: the mapping breakdown (glibc arena heaps) at the same points.
+//! - `requests`: a request mix's entries in each variant's median run.
 //! - `container`: the memory cgroup each variant's servers ran in, or why none.
 //! - `spread`: a median and its min–max; `cost`: the price of each variant (`[cost]`) and its
 //!   ratio to the reference per round; `recommend`: which variants meet the memory budget, by
@@ -31,6 +32,7 @@ mod order;
 mod phase;
 pub(crate) mod recommend;
 mod recommend_memory;
+mod requests;
 mod scenario;
 mod shards;
 mod spread;

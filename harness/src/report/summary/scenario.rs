@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::load::per_request::RequestShape;
 use crate::record::RunRecord;
 use crate::scenario::{PhaseSpec, SeriesSpec};
 
@@ -86,6 +87,10 @@ pub struct LoadSettings {
     pub max_retries: u32,
     pub backoff_s: f64,
     pub duration_s: f64,
+    /// A request mix: its entries (then `path` and `range` are not what was asked). Absent
+    /// without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestShape>,
 }
 
 /// The scenario from the first run; the load and the memory limit from the first run that has
@@ -119,6 +124,7 @@ pub(super) fn scenario_info(first: &RunRecord, records: &[RunRecord]) -> Scenari
         max_retries: l.max_retries,
         backoff_s: l.backoff_s,
         duration_s: l.duration_s,
+        requests: l.per_request.iter().map(|r| r.shape.clone()).collect(),
     });
     ScenarioInfo {
         name: first.header.scenario.clone(),

@@ -15,6 +15,7 @@ use super::explained::{explained_run, ExplainedRun};
 use super::figures::{run_figure_set, FigureSet, RunFigures};
 use super::held_vs_live::{memory_breakdown, MemoryBreakdown};
 use super::medians::{coefficient_of_variation, medians};
+use super::requests::{entry_rows, EntryRow};
 use super::status::is_incomplete;
 use super::sweep::SweepAt;
 
@@ -81,6 +82,9 @@ pub struct VariantSummary {
     /// runs, and its ratio to the reference's per round; absent when no run of it has cost data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<VariantCost>,
+    /// A request mix: its entries in the median run (absent without a mix).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<EntryRow>,
     pub run_figures: Vec<RunFigures>,
 }
 
@@ -153,6 +157,7 @@ impl VariantSummary {
             explained: None,
             container: None,
             cost: None,
+            requests: vec![],
             run_figures: vec![],
         }
     }
@@ -249,6 +254,7 @@ pub(super) fn summarize_variant(
             .and_then(explained_run),
         container: container_view(&runs),
         cost: variant_cost(&runs, reference),
+        requests: median_run.map(|i| entry_rows(runs[i])).unwrap_or_default(),
         run_figures: runs
             .iter()
             .zip(sets)
