@@ -28,8 +28,9 @@ build:
 deps:
 	bash scripts/deps.sh
 
-## servers: the real servers the [target] examples and tests start (nginx, apache2-bin) and
-## wrk, from Debian's packages; apt-get runs only when one is missing. See scenarios/targets/.
+## servers: the real servers the [target] examples and tests start (nginx, apache2-bin,
+## redis-server, caddy), redis-tools and wrk, from Debian's packages; apt-get runs only when
+## one is missing. See scenarios/targets/.
 servers:
 	bash scripts/servers.sh
 

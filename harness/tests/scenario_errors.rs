@@ -178,6 +178,10 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nsample = \"all\""), GOOD_VARIANTS, vec!["target.sample", "\"process\" or \"tree\"", "\"all\""]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nfiles = [\"missing.conf\"]"), GOOD_VARIANTS, vec!["target.files[0]", "template file", "missing.conf"]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats = \"stats\""), GOOD_VARIANTS, vec!["target.stats", "\"/stats\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats_command = []"), GOOD_VARIANTS, vec!["target.stats_command", "got []", "redis-cli"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats_command = [\"{port}\", \"info\"]"), GOOD_VARIANTS, vec!["target.stats_command[0]", "without placeholders", "\"{port}\""]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats_command = [\"/nonexistent/redis-cli\", \"info\"]"), GOOD_VARIANTS, vec!["target.stats_command[0]", "\"/nonexistent/redis-cli\" not found", "make servers"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\nstats_command = \"redis-cli info memory\""), GOOD_VARIANTS, vec!["s.toml:", "\"redis-cli info memory\"", "expected a sequence"]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"0\""), GOOD_VARIANTS, vec!["target.create_file", "above 0"]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nready_timeout = \"soon\""), GOOD_VARIANTS, vec!["target.ready_timeout"]),
         (tbase("command = [\"/bin/sh\", \"{port}\"]\nport = 8080"), GOOD_VARIANTS, vec!["s.toml:", "unknown field `port`"]),
@@ -299,16 +303,19 @@ fn unknown_variant_names_the_choices() {
 #[test]
 fn shipped_target_scenarios_load() {
     let root = root();
-    for (file, program) in [
-        ("nginx-range.toml", "/usr/sbin/nginx"),
-        ("apache-range.toml", "/usr/sbin/apache2"),
-        ("aiohttp-range.toml", "/usr/bin/python3"),
+    use allocstorm::scenario::SampleScope::{Process, Tree};
+    for (file, program, sample) in [
+        ("nginx-range.toml", "/usr/sbin/nginx", Tree),
+        ("apache-range.toml", "/usr/sbin/apache2", Tree),
+        ("aiohttp-range.toml", "/usr/bin/python3", Tree),
+        // caddy runs under env, which sets its HOME and execs it in the same process.
+        ("caddy-control.toml", "/usr/bin/env", Process),
     ] {
         let s = allocstorm::scenario::Scenario::load(&root.join("scenarios").join(file))
             .unwrap_or_else(|e| panic!("{e} (make servers installs the servers)"));
         let t = s.target.as_ref().expect("a [target] scenario");
         assert_eq!(t.command[0], program);
-        assert_eq!(t.sample, allocstorm::scenario::SampleScope::Tree);
+        assert_eq!(t.sample, sample);
         assert!(t.files[0].is_file());
         let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(
@@ -316,6 +323,31 @@ fn shipped_target_scenarios_load() {
             ["glibc", "jemalloc-preload", "tcmalloc", "mimalloc-preload"]
         );
     }
+}
+
+/// `scenarios/redis.toml`: Redis with its own load tool, and INFO memory as the cross-check.
+#[test]
+fn shipped_redis_scenario_loads() {
+    let s = allocstorm::scenario::Scenario::load(&root().join("scenarios/redis.toml"))
+        .unwrap_or_else(|e| panic!("{e} (make servers installs redis-server and redis-tools)"));
+    let t = s.target.as_ref().expect("a [target] scenario");
+    assert_eq!(t.command[0], "/usr/bin/redis-server");
+    let stats = t
+        .stats_command
+        .as_ref()
+        .expect("INFO memory as the cross-check");
+    assert_eq!(stats[0], "/usr/bin/redis-cli");
+    let tool = s
+        .load
+        .tool
+        .as_ref()
+        .expect("redis-benchmark as the load tool");
+    assert_eq!(tool.command[0], "/bin/sh");
+    let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["glibc", "glibc-preload", "tcmalloc", "mimalloc-preload"]
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod sampler;
 pub mod settings;
 pub mod stats;
+pub mod stats_command;
 #[cfg(test)]
 mod tests;
 
@@ -422,7 +423,25 @@ async fn ready_and_drive(
         exe: exe.to_path_buf(),
         remote,
     };
-    driver::drive(&phases, addr, &workers, live).await
+    driver::drive(&phases, addr, &workers, live).await?;
+    if let Some(command) = stats_command(req, addr) {
+        stats_command::read_once(&command, live).await;
+    }
+    Ok(())
+}
+
+/// The target's `stats_command` with its placeholders replaced, if it has one.
+fn stats_command(req: &RunRequest<'_>, addr: SocketAddr) -> Option<Vec<String>> {
+    let command = req.scenario.target.as_ref()?.stats_command.as_ref()?;
+    let dir = req
+        .settings
+        .dir
+        .target_dir(&req.variant.name, req.run_index);
+    // As `prepare` made it: absolute, like the `{dir}` the target's own command got.
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let file = dir.join("hot");
+    let render = |a: &String| crate::server::target::render(a, addr.port(), &dir, &file);
+    Some(command.iter().map(render).collect())
 }
 
 /// The server is up: where, its settings in effect, and where its preload is mapped.

@@ -56,14 +56,19 @@ pub(super) fn server_file(ctx: &Ctx, server: &ServerSpec) -> Result<(), Scenario
 /// The target's program runs here, its templates exist, and `{port}` is in the command or a
 /// template. Gives the templates' texts, as read for the check (they are part of the hash).
 pub(super) fn target(ctx: &Ctx, t: &TargetSpec) -> Result<Vec<String>, ScenarioError> {
-    let program = &t.command[0];
-    if find_program(program).is_none() {
-        return Err(ctx.err(
-            "target.command[0]",
-            format!(
-                "{program:?} not found: expected an executable (an absolute path, or a name on PATH); the example servers are installed by `make servers`"
-            ),
-        ));
+    let stats = t
+        .stats_command
+        .iter()
+        .map(|c| ("target.stats_command[0]", &c[0]));
+    for (field, program) in std::iter::once(("target.command[0]", &t.command[0])).chain(stats) {
+        if find_program(program).is_none() {
+            return Err(ctx.err(
+                field,
+                format!(
+                    "{program:?} not found: expected an executable (an absolute path, or a name on PATH); the example servers are installed by `make servers`"
+                ),
+            ));
+        }
     }
     let mut texts = Vec::new();
     for (i, f) in t.files.iter().enumerate() {

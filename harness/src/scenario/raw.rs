@@ -111,6 +111,7 @@ pub(super) struct RawTarget {
     pub(super) ready_timeout: Option<String>,
     pub(super) sample: Option<String>,
     pub(super) stats: Option<String>,
+    pub(super) stats_command: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -27,6 +27,10 @@ pub struct TargetSpec {
     pub sample: SampleScope,
     /// A JSON endpoint polled like the toy server's `/stats`, if the target has one.
     pub stats: Option<String>,
+    /// A command run once after the last phase (`redis-cli -p {port} info memory`): the
+    /// target's own account of its memory, its numeric `key:value` lines kept in the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_command: Option<Vec<String>>,
 }
 
 /// How the harness tells that a target is ready for load.
@@ -150,6 +154,11 @@ pub(super) fn target_spec(
             format!("expected a path such as \"/stats\", got {s:?}"),
         ));
     }
+    let stats_command = r
+        .stats_command
+        .as_ref()
+        .map(|c| program_first(ctx, "target.stats_command", c))
+        .transpose()?;
     Ok(TargetSpec {
         command: r.command.clone(),
         files,
@@ -158,6 +167,7 @@ pub(super) fn target_spec(
         ready_timeout,
         sample,
         stats: r.stats.clone(),
+        stats_command,
     })
 }
 
@@ -215,6 +225,21 @@ fn ready_command(
     let placeholders = &super::tool::READY_PLACEHOLDERS;
     let args = super::tool::check_command(ctx, field, &args, placeholders, scenario_path)?;
     Ok(Readiness::Command(args))
+}
+
+/// `stats_command`: a program, then its arguments (placeholders only in the arguments).
+fn program_first(ctx: &Ctx, field: &str, c: &[String]) -> Result<Vec<String>, ScenarioError> {
+    match c.first() {
+        None => Err(ctx.err(
+            field,
+            "expected a command line as a list, such as [\"redis-cli\", \"-p\", \"{port}\", \"info\", \"memory\"], got []",
+        )),
+        Some(p) if TARGET_PLACEHOLDERS.iter().any(|t| p.contains(t)) => Err(ctx.err(
+            &format!("{field}[0]"),
+            format!("expected the program itself, without placeholders, got {p:?}"),
+        )),
+        Some(_) => Ok(c.to_vec()),
+    }
 }
 
 /// A `[target]` scenario has no `[server]` and no `[sweep]` (both are the toy server's).
