@@ -2,23 +2,10 @@
 //! [`Mix`]. Each refusal names the entry's key (`load.request[1].weight`) and its value.
 
 use allocstorm_core::units;
-use serde::Deserialize;
 
 use super::error::{Ctx, ScenarioError};
-use super::raw::RawLoad;
+use super::raw::{RawLoad, RawRequest};
 use crate::load::mix::{KeyDist, Method, Mix, MixEntry, KEY, MAX_BODY};
-
-/// One `[[load.request]]` as written.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRequest {
-    pub(super) weight: Option<i64>,
-    pub(super) method: Option<String>,
-    pub(super) path: Option<String>,
-    pub(super) keys: Option<String>,
-    pub(super) range: Option<String>,
-    pub(super) body: Option<String>,
-}
 
 /// The mix of `[load]`, or `None` for the single `path` + `range` form.
 pub(super) fn mix_spec(ctx: &Ctx, r: &RawLoad, seed: u64) -> Result<Option<Mix>, ScenarioError> {

@@ -45,12 +45,12 @@ pub use error::ScenarioError;
 pub use load::{LoadSpec, RateStep, StepAt};
 pub use network::{NetworkSpec, LAB_SERVER_IP, TCP_WMEM_DEFAULT};
 pub use phases::{observed_quiet, secs, PhaseSpec, SamplingSpec, QUIET_PHASES, STATS_IN_DEFAULT};
-pub use preflight::find_program;
 pub use remote::RemoteSpec;
 pub use report::{ReportSpec, SeriesKind, SeriesSpec, SeriesUnit};
 pub use server::ServerSpec;
 pub use sweep::{Case, SweepSpec};
 pub use target::{Readiness, SampleScope, TargetSpec, TARGET_PLACEHOLDERS};
+pub use tool::find_program;
 pub use tool::{Exits, FigureKey, FigureSource, ToolSpec};
 pub use variants::{parse_variants, SweepPoint, Variant, PRELOAD_BINARY, SERVER_BINARIES};
 

@@ -3,25 +3,13 @@
 //! libraries (no directory). Whether a preload is installed is asked when a run starts
 //! (`Variant::unavailable`), so that one missing library skips one variant.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::error::{Ctx, ScenarioError};
 use super::server::ServerSpec;
 use super::target::TargetSpec;
+use super::tool::find_program;
 use super::variants::Variant;
-
-/// `program` as an absolute path, or found on `PATH`.
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    let p = Path::new(program);
-    if program.contains('/') {
-        return p.is_file().then(|| p.to_path_buf());
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(program))
-            .find(|c| c.is_file())
-    })
-}
 
 /// No `preload` of `variants.toml` (`ctx`) is a directory. A missing one is no error here.
 pub(super) fn preloads(ctx: &Ctx, all: &[Variant]) -> Result<(), ScenarioError> {

@@ -150,7 +150,7 @@ pub(super) struct RawLoad {
     pub(super) retries: Option<u32>,
     pub(super) backoff: Option<String>,
     pub(super) steps: Option<Vec<RawStep>>,
-    /// `[load] command`: the scenario's own load tool ([`super::tool`]).
+    /// `[load] command`: the scenario's own load tool (scenario/tool.rs).
     pub(super) command: Option<Vec<String>>,
     pub(super) phases: Option<Vec<String>>,
     pub(super) stop_grace: Option<String>,
@@ -158,7 +158,19 @@ pub(super) struct RawLoad {
     pub(super) figures: Option<std::collections::BTreeMap<String, RawFigure>>,
     /// `[[load.request]]`'s key space.
     pub(super) keys: Option<i64>,
-    pub(super) request: Option<Vec<super::mix::RawRequest>>,
+    pub(super) request: Option<Vec<RawRequest>>,
+}
+
+/// One `[[load.request]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRequest {
+    pub(super) weight: Option<i64>,
+    pub(super) method: Option<String>,
+    pub(super) path: Option<String>,
+    pub(super) keys: Option<String>,
+    pub(super) range: Option<String>,
+    pub(super) body: Option<String>,
 }
 
 /// `[load.figures]`: one figure read from the tool's output or from a file it writes.

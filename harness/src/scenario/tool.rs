@@ -227,7 +227,7 @@ pub(super) fn check_command(
 
 fn is_executable(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    super::preflight::find_program(program)
+    find_program(program)
         .and_then(|p| std::fs::metadata(p).ok())
         .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
 }
@@ -400,6 +400,19 @@ pub(super) fn check_scope(ctx: &Ctx, remote: bool, network: bool) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `program` as an absolute path, or found on `PATH`.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let p = Path::new(program);
+    if program.contains('/') {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|c| c.is_file())
+    })
 }
 
 #[cfg(test)]
