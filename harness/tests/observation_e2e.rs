@@ -118,8 +118,8 @@ fn readings_in(rec: &Value, phase: &str) -> usize {
 /// `above_mib` on the other).
 ///
 /// A is compared only where one run's A is not a draw of chance. The run-to-run range of A in
-/// this scenario (debug build, 2026-12-07, with other builds running): tcmalloc 21.3-22.3 MiB
-/// over 12 runs (it keeps every freed byte); glibc 6.5-18.4 over 16 runs, and one pair more
+/// this scenario (debug build, 2026-12-07, with other builds running): tcmalloc 21.3-24.3 MiB
+/// over 52 runs (it keeps every freed byte); glibc 6.5-18.4 over 16 runs, and one pair more
 /// than 16 MiB apart (which arena heaps stay pinned is chance, as docs/network.md found for
 /// incident 000's records); jemalloc 30.1-38.1 over 6 (how much decay has purged); mimalloc
 /// 8.6-26.3 (an idle mimalloc sometimes gives back by itself, observed or not). A bound wide
@@ -185,9 +185,9 @@ fn default_agrees_with_unobserved(variant: &str, keys: &[&str], below_mib: f64, 
 
 const BOTH: &[&str] = &["rss_before_bytes", "rss_after_drain_bytes"];
 
-/// tcmalloc's A ranged 21.3-22.3 MiB over 12 runs of this scenario (2026-12-07): that range
-/// with a margin.
-const TCMALLOC_NOISE_MIB: f64 = 3.0;
+/// tcmalloc's A ranged 21.3-24.3 MiB over 52 runs of this scenario (2026-12-07, other builds
+/// running): that range with a margin.
+const TCMALLOC_NOISE_MIB: f64 = 4.0;
 
 #[test]
 fn glibc_default_observation_gives_the_unobserved_after_drain_figure() {
@@ -244,7 +244,7 @@ fn a_drain_polled_once_a_second_moves_mimalloc() {
 /// purge) is caught deterministically by the probe crate's `no_malloc` test, which counts the
 /// probe thread's `malloc_trim`, `madvise` and `munmap` calls; one that allocates and keeps is
 /// caught here (64 KiB kept per reading, by hand on 2026-12-07: tcmalloc's A 26.4 MiB probed
-/// against 22.2 without, outside ±3; glibc's and jemalloc's idle drains moved 3.06 and 3.21 MiB,
+/// against 22.2 without, outside ±4; glibc's and jemalloc's idle drains moved 3.06 and 3.21 MiB,
 /// 64-68 KiB at every reading).
 fn the_probe_changes_nothing(variant: &str, keys: &[&str], tolerance_mib: f64, idle_still: bool) {
     let probed = measure_probed(variant, Some(&[]), None, true);

@@ -48,11 +48,18 @@ pub(super) fn variants_list(s: &Summary, out: &mut String) {
                     let _ = write!(line, "; in effect: {served}");
                 }
             }
-            None => {
-                if let Some(set) = &v.allocator_settings {
+            // The build's own settings where it has them (the toy server's /stats); for a
+            // target, which has none, whoever the probe found serving malloc (Debian's Redis
+            // runs on its linked jemalloc under the variant named glibc).
+            None => match (&v.allocator_settings, served_by(v)) {
+                (Some(set), _) => {
                     let _ = write!(line, "; in effect: `{}`", set);
                 }
-            }
+                (None, Some(served)) => {
+                    let _ = write!(line, "; in effect: {served}");
+                }
+                (None, None) => {}
+            },
         }
         if v.sweep.is_some() {
             let points: Vec<String> = s
