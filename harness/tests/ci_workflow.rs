@@ -9,33 +9,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
 const WORKFLOW: &str = "docs/ci/github-actions.yml";
-
-/// The venv's bin directory, after `scripts/tools.sh` installed into it; `Err` is why not.
-fn tools() -> Result<PathBuf, String> {
-    let root = common::root();
-    let venv = match std::env::var_os("ALLOCSTORM_TOOLS") {
-        Some(d) => PathBuf::from(d).join("venv"),
-        None => root.join("target/tools/venv"),
-    };
-    let bin = venv.join("bin");
-    let o = Command::new("bash")
-        .arg(root.join("scripts/tools.sh"))
-        .output()
-        .map_err(|e| format!("cannot run scripts/tools.sh: {e}"))?;
-    if !o.status.success() || !bin.join("check-jsonschema").is_file() {
-        return Err(format!(
-            "scripts/tools.sh could not install check-jsonschema: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    Ok(bin)
-}
 
 /// `check-jsonschema --builtin-schema vendor.github-workflows FILE`: its exit code and output.
 fn check(bin: &Path, file: &Path) -> (i32, String) {
@@ -90,7 +69,7 @@ fn step_using<'a>(job: &'a Value, action: &str) -> &'a Value {
 
 #[test]
 fn the_example_workflow_is_valid_and_fans_the_comparison_out_over_shards() {
-    let bin = match tools() {
+    let bin = match common::tools::venv_bin() {
         Ok(b) => b,
         Err(why) => {
             eprintln!("skipped: {WORKFLOW} not checked against the GitHub workflow schema: {why}");
