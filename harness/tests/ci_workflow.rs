@@ -146,6 +146,52 @@ fn the_example_workflow_is_valid_and_fans_the_comparison_out_over_shards() {
         "{script}"
     );
 
+    // Every export format (docs/exports.md) is written by the merge and read by a later step;
+    // the gate puts its verdict on the run's page itself.
+    let steps = gate["steps"].as_array().unwrap();
+    for f in allocstorm::export::Format::ALL {
+        let flag = format!("--export {}=\"", f.name());
+        let at = script
+            .find(&flag)
+            .unwrap_or_else(|| panic!("no {flag} in the gate job:\n{script}"));
+        let path = script[at + flag.len()..].split('"').next().unwrap();
+        let readers: Vec<&Value> = steps
+            .iter()
+            .filter(|s| !s["run"].as_str().unwrap_or("").contains(&flag))
+            // A path is `$REPORT/…` in a script and `${{ env.REPORT }}/…` in an action's input.
+            .filter(|s| {
+                s.to_string()
+                    .replace("${{ env.REPORT }}", "$REPORT")
+                    .contains(path)
+            })
+            .collect();
+        assert!(!readers.is_empty(), "no step reads {path} ({})", f.name());
+    }
+    for (tool, file) in [
+        ("customSmallerIsBetter", "github-benchmark.json"),
+        ("customBiggerIsBetter", "github-benchmark-bigger.json"),
+    ] {
+        let step = steps
+            .iter()
+            .find(|s| s["with"]["tool"] == tool)
+            .unwrap_or_else(|| panic!("no github-action-benchmark step with tool {tool}"));
+        assert!(step["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("benchmark-action/github-action-benchmark@"));
+        assert!(
+            step["with"]["output-file-path"]
+                .as_str()
+                .unwrap()
+                .ends_with(file),
+            "{step}"
+        );
+    }
+    assert!(
+        !script.contains("GITHUB_STEP_SUMMARY"),
+        "the gate writes it: {script}"
+    );
+
     // The baseline job is still there for workflow_dispatch.
     assert_eq!(
         jobs["baseline"]["if"],
