@@ -1,7 +1,8 @@
 //! The example CI workflow, `docs/ci/github-actions.yml`, against GitHub's workflow schema
 //! (SchemaStore's, as check-jsonschema ships it: `--builtin-schema vendor.github-workflows`),
 //! and its shape: a matrix of shards, each uploading its own artifact, and a job that
-//! downloads them all and merges them before the gate.
+//! downloads them all and merges them before the gate, writing every export (docs/exports.md)
+//! for a later step to read.
 //!
 //! check-jsonschema lives in a venv under target/tools/ that `scripts/tools.sh` makes (`make
 //! test` runs it first; this test runs it when the tool is missing). Where it cannot be
