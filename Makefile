@@ -34,8 +34,9 @@ deps:
 servers:
 	bash scripts/servers.sh
 
-## tools: the Python tools the tests use, in a venv under target/tools/ (check-jsonschema, for
-## the example CI workflow's schema); pip runs only when it is missing
+## tools: the checkers the tests use: check-jsonschema in a venv under target/tools/ (the
+## example CI workflow's schema, the bmf export's) and promtool (Debian's prometheus, for the
+## openmetrics export); pip and apt-get run only when one is missing
 tools:
 	bash scripts/tools.sh
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The Python tools the tests use, in a venv of their own under target/tools/ (not the
-# machine's Python): check-jsonschema, which ships SchemaStore's GitHub-workflow schema
-# (`--builtin-schema vendor.github-workflows`), so harness/tests/ci_workflow.rs checks
-# docs/ci/github-actions.yml without reaching SchemaStore itself. Installs from PyPI only when
-# the pinned version is missing; a venv module missing from Debian's python3 comes from
-# python3-venv (scripts/apt.sh). `make tools`; `make test` runs it first, and the test runs it
-# itself when the tool is missing.
+# The checkers the tests use:
+# - check-jsonschema, in a venv of its own under target/tools/ (not the machine's Python). It
+#   ships SchemaStore's GitHub-workflow schema (`--builtin-schema vendor.github-workflows`), so
+#   harness/tests/ci_workflow.rs checks docs/ci/github-actions.yml without reaching SchemaStore
+#   itself, and harness/tests/exports.rs checks the `bmf` export against docs/schemas/bmf.json.
+#   Installs from PyPI only when the pinned version is missing; a venv module missing from
+#   Debian's python3 comes from python3-venv (scripts/apt.sh).
+# - promtool, from Debian's prometheus package (apt-get only when it is missing; its service is
+#   never started: scripts/apt.sh): harness/tests/exports.rs checks the `openmetrics` export
+#   with `promtool check metrics`.
+# `make tools`; `make test` runs it first, and the tests run it themselves when a tool is
+# missing.
 #
-#   scripts/tools.sh          installs; prints the tool's path. Exit 1, with the reason on
-#                             stderr, where it cannot be installed.
+#   scripts/tools.sh          installs; prints the tools' paths. Exit 1, with the reason on
+#                             stderr, where one cannot be installed.
 #   ALLOCSTORM_TOOLS=DIR      the venv's parent directory [default: target/tools of the checkout]
 set -euo pipefail
 
@@ -17,6 +22,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${ALLOCSTORM_TOOLS:-$root/target/tools}
 venv=$tools/venv
 bin=$venv/bin/check-jsonschema
+
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
+
+apt_ensure tools "install Debian's prometheus package (for /usr/bin/promtool) by hand" prometheus \
+  || exit 1
+echo "tools: promtool: $(command -v promtool) ($(promtool --version 2>&1 | head -1))"
 
 if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null | awk '{print $NF}')" = "$CHECK_JSONSCHEMA_VERSION" ]; then
   echo "tools: check-jsonschema $CHECK_JSONSCHEMA_VERSION already installed: $bin"
@@ -32,8 +44,6 @@ for p in python3 /usr/bin/python3; do
   fi
 done
 if [ -z "$python" ]; then
-  # shellcheck source=scripts/apt.sh
-  . "$(dirname "$0")/apt.sh"
   apt_ensure tools "install python3 with its venv module (python3-venv) by hand" python3 python3-venv \
     || exit 1
   python=/usr/bin/python3

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::export::ExportTo;
 use crate::load;
 use crate::provenance::Environment;
 use crate::record::dir::ReportDir;
@@ -39,6 +40,10 @@ pub enum Command {
     /// merge the directories of a comparison's shards into one report (--out).
     #[command(after_help = exit_help("report"))]
     Report(ReportArgs),
+    /// Write a report directory's figures for a dashboard: Bencher (bmf), github-action-benchmark
+    /// (github-benchmark, github-benchmark-bigger) or Prometheus (openmetrics); docs/exports.md.
+    #[command(after_help = exit_help("export"))]
+    Export(crate::export::ExportArgs),
     /// Gate a report directory on RSS after drain: the scenario's budgets and a stored
     /// baseline.
     Gate(crate::gate::GateArgs),
@@ -69,13 +74,14 @@ pub enum Command {
 
 /// The exit codes each command ends with: its `--help` lists them (the gate's with the gate's
 /// meanings: [`crate::gate::help`]), docs/cli.md's table by command marks the others `—`.
-pub const EXITS: [(&str, &[Exit]); 8] = [
+pub const EXITS: [(&str, &[Exit]); 9] = [
     ("compare", &Exit::ALL),
     (
         "run",
         &[Exit::Ok, Exit::Failed, Exit::Error, Exit::Interrupted],
     ),
     ("report", &[Exit::Ok, Exit::Error]),
+    ("export", &[Exit::Ok, Exit::Error]),
     (
         "gate",
         &[Exit::Ok, Exit::Failed, Exit::Error, Exit::Incomplete],
@@ -161,6 +167,10 @@ pub struct CompareArgs {
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Also write the figures in format F to PATH, after the report (repeatable): bmf,
+    /// github-benchmark, github-benchmark-bigger, openmetrics (docs/exports.md).
+    #[arg(long = "export", value_name = "F=PATH", value_parser = ExportTo::parse)]
+    pub exports: Vec<ExportTo>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +196,10 @@ pub struct ReportArgs {
     /// into OUT/runs/, which must be new or empty, and the report is rendered there.
     #[arg(long, value_name = "OUT")]
     pub out: Option<PathBuf>,
+    /// Also write the figures in format F to PATH (repeatable): bmf, github-benchmark,
+    /// github-benchmark-bigger, openmetrics (docs/exports.md).
+    #[arg(long = "export", value_name = "F=PATH", value_parser = ExportTo::parse)]
+    pub exports: Vec<ExportTo>,
 }
 
 /// `--version`: the version, and the container it runs in, if any (a figure measured in a
@@ -222,6 +236,8 @@ pub fn main() -> ExitCode {
         // Synchronous: it only reads the scenario and prints.
         Command::Manifests(args) => return crate::manifests::main(args),
         Command::NetlabReaper(args) => return crate::netlab::reaper::main(args),
+        // Synchronous: it only reads a report directory.
+        Command::Export(args) => return crate::export::main(&args),
         command => Cli { command },
     };
     // [network]: the lab is made and this thread enters its server's namespace before the
@@ -268,7 +284,10 @@ pub fn main() -> ExitCode {
             Command::Gate(args) => crate::gate::gate_main(args),
             Command::Load(args) => load::cli_main(args).await,
             Command::LoadWorker(args) => load::worker_main(args).await,
-            Command::TargetGuard(_) | Command::Manifests(_) | Command::NetlabReaper(_) => {
+            Command::TargetGuard(_)
+            | Command::Manifests(_)
+            | Command::NetlabReaper(_)
+            | Command::Export(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }
@@ -432,7 +451,7 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     // Whatever happened to single runs, what was measured is reported.
-    let report = report_cmd(settings.dir.path());
+    let report = report_cmd(settings.dir.path(), &args.exports);
     if outcome.interrupted {
         return Exit::Interrupted.into();
     }
@@ -503,7 +522,7 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
 /// the merged report there.
 fn merge_cmd(args: &ReportArgs) -> ExitCode {
     let out = match (&args.out, args.dirs.as_slice()) {
-        (None, [dir]) => return report_cmd(dir),
+        (None, [dir]) => return report_cmd(dir, &args.exports),
         (Some(out), _) => out,
         (None, dirs) => {
             return fail(format!(
@@ -522,18 +541,24 @@ fn merge_cmd(args: &ReportArgs) -> ExitCode {
     if let Err(e) = crate::shard::copy_runs(&args.dirs, out) {
         return fail(e);
     }
-    report_cmd(out)
+    report_cmd(out, &args.exports)
 }
 
-fn report_cmd(dir: &std::path::Path) -> ExitCode {
-    match crate::report::render(dir) {
-        Ok(summary) => {
-            println!("{}", crate::report::text_table(&summary));
-            eprintln!("report: {}", dir.join("report.md").display());
-            ExitCode::from(Exit::Ok)
-        }
-        Err(e) => fail(e),
+/// Renders `dir`'s report, then writes each of `exports` from its summary.
+fn report_cmd(dir: &std::path::Path, exports: &[ExportTo]) -> ExitCode {
+    let summary = match crate::report::render(dir) {
+        Ok(summary) => summary,
+        Err(e) => return fail(e),
+    };
+    println!("{}", crate::report::text_table(&summary));
+    eprintln!("report: {}", dir.join("report.md").display());
+    if let Err(e) = crate::export::write_all(exports, &summary) {
+        return fail(e);
     }
+    for e in exports {
+        eprintln!("export: {} {}", e.format.name(), e.path.display());
+    }
+    ExitCode::from(Exit::Ok)
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {

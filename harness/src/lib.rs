@@ -19,6 +19,8 @@
 //!   shards' directories read as one comparison by `report` and `gate`.
 //! - [`cost`]: the price of each fix: capacity and latency on a second server without the
 //!   egress cap, after the memory run.
+//! - [`export`]: the figures for dashboards: Bencher's BMF, github-action-benchmark's lists,
+//!   OpenMetrics (`allocstorm export`, `--export`).
 //! - [`manifests`]: Kubernetes manifests for a `[remote]` comparison on a cluster.
 //! - [`progress`]: the live line a person watches.
 //! - [`clock`]: UTC stamps.
@@ -31,6 +33,7 @@ pub mod cli;
 pub mod clock;
 pub mod compare;
 pub mod cost;
+pub mod export;
 pub mod figures;
 pub mod gate;
 pub mod load;

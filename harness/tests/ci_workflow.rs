@@ -1,7 +1,8 @@
 //! The example CI workflow, `docs/ci/github-actions.yml`, against GitHub's workflow schema
 //! (SchemaStore's, as check-jsonschema ships it: `--builtin-schema vendor.github-workflows`),
 //! and its shape: a matrix of shards, each uploading its own artifact, and a job that
-//! downloads them all and merges them before the gate.
+//! downloads them all and merges them before the gate, writing every export (docs/exports.md)
+//! for a later step to read.
 //!
 //! check-jsonschema lives in a venv under target/tools/ that `scripts/tools.sh` makes (`make
 //! test` runs it first; this test runs it when the tool is missing). Where it cannot be
@@ -9,33 +10,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
 const WORKFLOW: &str = "docs/ci/github-actions.yml";
-
-/// The venv's bin directory, after `scripts/tools.sh` installed into it; `Err` is why not.
-fn tools() -> Result<PathBuf, String> {
-    let root = common::root();
-    let venv = match std::env::var_os("ALLOCSTORM_TOOLS") {
-        Some(d) => PathBuf::from(d).join("venv"),
-        None => root.join("target/tools/venv"),
-    };
-    let bin = venv.join("bin");
-    let o = Command::new("bash")
-        .arg(root.join("scripts/tools.sh"))
-        .output()
-        .map_err(|e| format!("cannot run scripts/tools.sh: {e}"))?;
-    if !o.status.success() || !bin.join("check-jsonschema").is_file() {
-        return Err(format!(
-            "scripts/tools.sh could not install check-jsonschema: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
-    }
-    Ok(bin)
-}
 
 /// `check-jsonschema --builtin-schema vendor.github-workflows FILE`: its exit code and output.
 fn check(bin: &Path, file: &Path) -> (i32, String) {
@@ -90,7 +70,7 @@ fn step_using<'a>(job: &'a Value, action: &str) -> &'a Value {
 
 #[test]
 fn the_example_workflow_is_valid_and_fans_the_comparison_out_over_shards() {
-    let bin = match tools() {
+    let bin = match common::tools::venv_bin() {
         Ok(b) => b,
         Err(why) => {
             eprintln!("skipped: {WORKFLOW} not checked against the GitHub workflow schema: {why}");
@@ -165,6 +145,52 @@ fn the_example_workflow_is_valid_and_fans_the_comparison_out_over_shards() {
     assert!(
         script.contains("allocstorm gate --run \"$REPORT\""),
         "{script}"
+    );
+
+    // Every export format (docs/exports.md) is written by the merge and read by a later step;
+    // the gate puts its verdict on the run's page itself.
+    let steps = gate["steps"].as_array().unwrap();
+    for f in allocstorm::export::Format::ALL {
+        let flag = format!("--export {}=\"", f.name());
+        let at = script
+            .find(&flag)
+            .unwrap_or_else(|| panic!("no {flag} in the gate job:\n{script}"));
+        let path = script[at + flag.len()..].split('"').next().unwrap();
+        let readers: Vec<&Value> = steps
+            .iter()
+            .filter(|s| !s["run"].as_str().unwrap_or("").contains(&flag))
+            // A path is `$REPORT/…` in a script and `${{ env.REPORT }}/…` in an action's input.
+            .filter(|s| {
+                s.to_string()
+                    .replace("${{ env.REPORT }}", "$REPORT")
+                    .contains(path)
+            })
+            .collect();
+        assert!(!readers.is_empty(), "no step reads {path} ({})", f.name());
+    }
+    for (tool, file) in [
+        ("customSmallerIsBetter", "github-benchmark.json"),
+        ("customBiggerIsBetter", "github-benchmark-bigger.json"),
+    ] {
+        let step = steps
+            .iter()
+            .find(|s| s["with"]["tool"] == tool)
+            .unwrap_or_else(|| panic!("no github-action-benchmark step with tool {tool}"));
+        assert!(step["uses"]
+            .as_str()
+            .unwrap()
+            .starts_with("benchmark-action/github-action-benchmark@"));
+        assert!(
+            step["with"]["output-file-path"]
+                .as_str()
+                .unwrap()
+                .ends_with(file),
+            "{step}"
+        );
+    }
+    assert!(
+        !script.contains("GITHUB_STEP_SUMMARY"),
+        "the gate writes it: {script}"
     );
 
     // The baseline job is still there for workflow_dispatch.

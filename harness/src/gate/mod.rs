@@ -10,6 +10,7 @@
 //! - [`baseline`]: baseline files: read, checked, written atomically.
 //! - [`evaluate`]: every variant's checks and the overall status.
 //! - [`render`]: the table on the terminal and the Markdown for a PR.
+//! - [`step_summary`]: that Markdown on a GitHub Actions run's page (`$GITHUB_STEP_SUMMARY`).
 //! - [`words`]: the sentences of the notes and reasons, made of their figures.
 
 pub mod baseline;
@@ -17,6 +18,7 @@ pub mod baseline;
 pub mod evaluate;
 pub mod measured;
 pub mod render;
+pub mod step_summary;
 pub mod verdict;
 pub mod words;
 
@@ -83,6 +85,10 @@ pub struct GateArgs {
     /// allocator crates, scenario hash, variant settings); the verdict says so.
     #[arg(long)]
     pub allow_env_mismatch: bool,
+    /// Where the verdict's Markdown is appended for a GitHub Actions run's page: the file
+    /// `$GITHUB_STEP_SUMMARY` names, when it is set ([`gate_main`] reads it).
+    #[arg(skip)]
+    pub step_summary: Option<PathBuf>,
 }
 
 /// Why the gate could not run. Each displays as one line that names the file.
@@ -160,7 +166,10 @@ pub enum GateError {
 
 /// `allocstorm gate`: runs the gate, prints its table on stdout, and maps the outcome to the
 /// exit code of the contract.
-pub fn gate_main(args: GateArgs) -> ExitCode {
+pub fn gate_main(mut args: GateArgs) -> ExitCode {
+    args.step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     let mut stdout = std::io::stdout().lock();
     match run(&args, &mut stdout) {
         Ok(status) => ExitCode::from(status.exit_code()),
@@ -282,14 +291,25 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
     };
     out.write_all(render::text(&report).as_bytes())
         .map_err(write_out)?;
+    // The plots of several shards' directories are each shard's own: the merged report's
+    // (`report DIR... --out`) are the ones to link, gated as one directory.
+    let plots = match args.run.as_slice() {
+        [one] => Some(one.as_path()),
+        _ => None,
+    };
     if let Some(md) = &args.markdown {
-        // The plots of several shards' directories are each shard's own: the merged report's
-        // (`report DIR... --out`) are the ones to link, gated as one directory.
-        let plots = match args.run.as_slice() {
-            [one] => Some(one.as_path()),
-            _ => None,
-        };
         write_markdown(md, plots, args.plots_url.as_deref(), &report)?;
+    }
+    if let Some(path) = &args.step_summary {
+        // Links from a run's page go to where CI publishes DIR, or nowhere.
+        let url = args.plots_url.as_deref();
+        let text = markdown_text(None, plots.filter(|_| url.is_some()), url, &report);
+        step_summary::append(path, &text, step_summary::LIMIT).map_err(|source| {
+            GateError::Write {
+                path: path.display().to_string(),
+                source,
+            }
+        })?;
     }
     Ok(report.status())
 }
@@ -383,9 +403,22 @@ fn write_markdown(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(md_dir).map_err(w)?;
-    let href = |dir: &Path, file: &str| match plots_url {
-        Some(base) => format!("{}/{file}", base.trim_end_matches('/')),
-        None => relative_to(md_dir, &dir.join(file)),
+    let text = markdown_text(Some(md_dir), dir, plots_url, report);
+    write_atomic(md, text.as_bytes()).map_err(w)
+}
+
+/// The verdict's Markdown, linking DIR's files by `plots_url` or, without it, relative to
+/// `md_dir`.
+fn markdown_text(
+    md_dir: Option<&Path>,
+    dir: Option<&Path>,
+    plots_url: Option<&str>,
+    report: &GateReport,
+) -> String {
+    let href = |dir: &Path, file: &str| match (plots_url, md_dir) {
+        (Some(base), _) => format!("{}/{file}", base.trim_end_matches('/')),
+        (None, Some(md_dir)) => relative_to(md_dir, &dir.join(file)),
+        (None, None) => dir.join(file).display().to_string(),
     };
     let links: Vec<render::Link> = dir
         .map(|dir| {
@@ -403,8 +436,7 @@ fn write_markdown(
         .zip(plots_url)
         .filter(|(dir, _)| dir.join("rss-timeline.png").is_file())
         .map(|(dir, _)| href(dir, "rss-timeline.png"));
-    let text = render::markdown(report, &links, image.as_deref());
-    write_atomic(md, text.as_bytes()).map_err(w)
+    render::markdown(report, &links, image.as_deref())
 }
 
 /// `target` as a link from a file in `from_dir`: relative when both resolve, else absolute.

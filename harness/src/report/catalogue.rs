@@ -93,6 +93,27 @@ pub enum Read {
     Cost(fn(&CostSpreads) -> Option<&Spread>),
 }
 
+/// The unit a figure's value is written in by the exports (`allocstorm export`): the base unit
+/// a dashboard expects, never a display unit (bytes, not MiB; seconds, not ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BaseUnit {
+    Bytes,
+    Seconds,
+    /// A fraction, or a figure divided by the reference's.
+    Ratio,
+    /// Responses per second.
+    PerSecond,
+}
+
+/// A figure the exports carry: its name there, the same in every format (`rss_after_drain`),
+/// and the unit of its value. A `[cost]` figure carries its ratio to the reference too, named
+/// `<name>_ratio`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exported {
+    pub name: &'static str,
+    pub unit: BaseUnit,
+}
+
 /// The tables whose figure columns come from the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -124,6 +145,8 @@ pub struct Figure {
     pub views: &'static [View],
     /// The figure a table is about: bold in Markdown.
     pub headline: bool,
+    /// Whether and how `allocstorm export` carries it (docs/exports.md).
+    pub export: Option<Exported>,
 }
 
 const ALL: &[View] = &[View::Results, View::Runs, View::Terminal];
@@ -143,30 +166,35 @@ macro_rules! figures {
 
 figures! {
     /// Memory before the load: median RssAnon over the last second of `before`.
-    B = Figure::new("rss_before_bytes", "B", Read::Bytes(|f| f.rss_before_bytes)).shown_in(ALL);
+    B = Figure::new("rss_before_bytes", "B", Read::Bytes(|f| f.rss_before_bytes)).shown_in(ALL)
+        .exported("rss_before", BaseUnit::Bytes);
     /// The highest RssAnon during the load.
-    P = Figure::new("rss_peak_bytes", "P", Read::Bytes(|f| f.rss_peak_bytes)).shown_in(ALL);
+    P = Figure::new("rss_peak_bytes", "P", Read::Bytes(|f| f.rss_peak_bytes)).shown_in(ALL)
+        .exported("rss_peak", BaseUnit::Bytes);
     /// After the drain: median RssAnon over the last second of `drain`, the gate figure.
     A = Figure::new("rss_after_drain_bytes", "A", Read::Bytes(|f| f.rss_after_drain_bytes))
-        .shown_in(ALL).headline().in_words_as("after-drain RSS");
+        .shown_in(ALL).headline().in_words_as("after-drain RSS")
+        .exported("rss_after_drain", BaseUnit::Bytes);
     /// The lowest and highest A of the ok runs, beside the median (over two ok runs or more).
     A_RANGE = Figure::new("rss_after_drain_min_bytes", "A min–max",
         Read::Variant(a_range)).in_unit(Unit::Mib, 1).shown_in(&[View::Results]);
     /// (A − B) / (P − B).
     RETENTION = Figure::new("retention", "retention", Read::Number(|f| f.retention))
-        .decimals(2).shown_in(ALL);
+        .decimals(2).shown_in(ALL).exported("retention", BaseUnit::Ratio);
     /// Seconds from the load's end (its last request's) until RssAnon is back within 10% of the
     /// growth.
-    T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL);
+    T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL)
+        .exported("t90", BaseUnit::Seconds);
     VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
-        Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY);
+        Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY)
+        .exported("vsz_after_drain", BaseUnit::Bytes);
     /// Ok responses per second during the load.
     THROUGHPUT = Figure::new("throughput_rps", "req/s", Read::Number(|f| f.throughput_rps))
-        .higher_is_better().shown_in(ALL);
+        .higher_is_better().shown_in(ALL).exported("throughput", BaseUnit::PerSecond);
     P50 = Figure::new("latency_ms.p50", "p50", Read::Number(|f| f.latency_ms.p50))
         .in_unit(Unit::Millis, 1).shown_in(&[View::Results]);
     P99 = Figure::new("latency_ms.p99", "p99", Read::Number(|f| f.latency_ms.p99))
-        .in_unit(Unit::Millis, 1).shown_in(ALL);
+        .in_unit(Unit::Millis, 1).shown_in(ALL).exported("latency_p99", BaseUnit::Seconds);
     /// Requests the load's schedule made due (open loop), sent, and never sent: no connection
     /// got to them before the stop. p50, p99 and req/s are of the sent.
     INTENDED = Figure::new("requests_intended", "intended", Read::Count(|f| f.requests_intended))
@@ -219,7 +247,8 @@ figures! {
 
     /// Ok responses per second of the capacity server driven closed loop.
     CAPACITY = Figure::new("cost.capacity_rps", "capacity (ok/s)",
-        Read::Cost(|c| c.capacity_rps.as_ref())).higher_is_better();
+        Read::Cost(|c| c.capacity_rps.as_ref())).higher_is_better()
+        .exported("capacity", BaseUnit::PerSecond);
     COST_P50 = Figure::new("cost.latency_p50_ms", "p50 (ms)",
         Read::Cost(|c| c.latency_p50_ms.as_ref()));
     COST_P99 = Figure::new("cost.latency_p99_ms", "p99 (ms)",
@@ -295,6 +324,7 @@ impl Figure {
             read,
             views: &[],
             headline: false,
+            export: None,
         }
     }
 
@@ -344,6 +374,14 @@ impl Figure {
     pub const fn headline(self) -> Figure {
         Figure {
             headline: true,
+            ..self
+        }
+    }
+
+    /// Carried by the exports under `name`, its value in `unit`.
+    pub const fn exported(self, name: &'static str, unit: BaseUnit) -> Figure {
+        Figure {
+            export: Some(Exported { name, unit }),
             ..self
         }
     }
@@ -404,7 +442,7 @@ impl Figure {
 
     /// Its reading of a run's figures or of a set of medians; `None` for a figure that is not
     /// one of a run's.
-    fn of_set(&self, f: &FigureSet) -> Option<Reading> {
+    pub fn of_set(&self, f: &FigureSet) -> Option<Reading> {
         Some(match self.read {
             Read::Bytes(read) => Reading::bytes(read(f)),
             Read::Number(read) => Reading::number(read(f)),
@@ -416,7 +454,12 @@ impl Figure {
 
     /// Its cell for a variant: the medians over its ok runs, its spread, or its median cost.
     pub fn of_variant(&self, v: &VariantSummary) -> Cell {
-        let r = match self.read {
+        Cell::new(self.value(self.reading_of_variant(v))).strong_if(self.headline)
+    }
+
+    /// Its reading for a variant: the medians over its ok runs, its spread, or its median cost.
+    pub fn reading_of_variant(&self, v: &VariantSummary) -> Reading {
+        match self.read {
             Read::Variant(read) => read(v),
             Read::Cost(read) => Reading::number(
                 v.cost
@@ -425,8 +468,7 @@ impl Figure {
                     .map(|s| s.median),
             ),
             _ => self.of_set(&v.medians).unwrap_or(Reading::Missing),
-        };
-        Cell::new(self.value(r)).strong_if(self.headline)
+        }
     }
 
     /// Its reading of a run's figures or of the medians as a plot places it: a size in MiB, a

@@ -1,7 +1,7 @@
 //! What the harness's integration tests share: the binary and how to run it, the scenario the
 //! end-to-end tests run ([`scenario`]), synthetic run records ([`records`]), memory cgroups
-//! of a test's own ([`cgroup`]) and the misbehaving HTTP servers `load` is tested against
-//! ([`load_server`]).
+//! of a test's own ([`cgroup`]), the misbehaving HTTP servers `load` is tested against
+//! ([`load_server`]) and the checkers the tests install ([`tools`]).
 //!
 //! Each test file is a crate of its own that uses part of this module: what one leaves unused
 //! is not dead.
@@ -11,6 +11,7 @@ pub mod cgroup;
 pub mod load_server;
 pub mod records;
 pub mod scenario;
+pub mod tools;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
