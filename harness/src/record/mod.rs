@@ -436,6 +436,31 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Resul
 }
 
 impl RunRecord {
+    /// When the `during` load really ended, as t90 takes it: the built-in client's last
+    /// request's end, or the load tool's; `None` when neither was kept.
+    pub fn load_end(&self) -> Option<f64> {
+        match self.phase_loads.iter().find(|l| l.phase == "during") {
+            Some(l) => l.ended_t,
+            None => during_tool(&self.load_tools).and_then(|t| t.ended_t),
+        }
+    }
+
+    /// The record's figures with the curve after the load computed from its samples, so a
+    /// record written before the curve was kept has it too (for a newer one it is the same).
+    pub fn figures_with_curve(&self) -> Figures {
+        let f = &self.figures;
+        Figures {
+            after_load: crate::figures::curve::after_load(
+                &self.samples,
+                &self.phases,
+                self.load_end(),
+                f.rss_before_bytes,
+                f.rss_peak_bytes,
+            ),
+            ..f.clone()
+        }
+    }
+
     /// The phases whose figures the harness's own requests could have moved: `before` (B) and
     /// `drain` (A) when it polled the server's stats in them. Records of versions before
     /// `stats_polled_in` polled every phase of a server with a stats endpoint.
