@@ -83,9 +83,10 @@ pub fn load(dirs: &[PathBuf]) -> Result<Merged, MergeError> {
             notes: Vec::new(),
         });
     };
-    let first_m = measure(first);
+    // Only the keys and settings are compared here: which figure the runs hold is the gate's.
+    let first_m = measure(first, crate::figures::curve::After::Drain);
     for (dir, records) in &loaded[1..] {
-        let m = measure(records);
+        let m = measure(records, crate::figures::curve::After::Drain);
         let diffs: Vec<String> = diff_keys(&first_m.key, &m.key)
             .into_iter()
             .chain(diff_settings(&first_m.variants, &m.variants))

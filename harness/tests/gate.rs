@@ -408,6 +408,30 @@ fn budgets_come_from_an_explicit_scenario_too() {
     );
 }
 
+/// `[gate] after` names a point of the curve; anything else is refused before any figure is
+/// read, by the gate and by `--update-baseline` alike.
+#[test]
+fn a_bad_after_is_one_line_naming_the_file_and_the_field() {
+    let w = World::new("");
+    let dir = w.dir("d", &[("glibc", GLIBC)]);
+    std::fs::write(
+        &w.scenario,
+        "name = \"gate-test\"\n[gate]\nafter = \"2s\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["--run", s(&dir)][..],
+        &["--run", s(&dir), "--update-baseline", "b.json"][..],
+    ] {
+        let o = gate(w.path(), args);
+        assert_one_line_error(&o, "gate-test.toml");
+        assert!(
+            o.stderr.contains("gate.after") && o.stderr.contains("got \"2s\""),
+            "{o:?}"
+        );
+    }
+}
+
 #[test]
 fn another_key_is_refused_naming_the_fields_unless_allowed() {
     let w = World::new("");

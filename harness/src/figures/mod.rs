@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::CgroupSample;
+pub mod curve;
 pub mod cycles;
 pub mod pages;
 
@@ -35,6 +36,10 @@ pub struct Figures {
     /// never. The load's end is its last request's end ([`compute`]'s `load_end`); records
     /// written before that was kept count from the end of `during`.
     pub t90_s: Option<f64>,
+    /// RssAnon 1 s, 5 s and 60 s after the load's end, and each as a share of the growth
+    /// ([`curve`]): the curve A is the last point of.
+    #[serde(flatten)]
+    pub after_load: curve::AfterLoad,
     /// VmSize at the same points.
     pub vsz_before_bytes: Option<u64>,
     pub vsz_peak_bytes: Option<u64>,
@@ -105,6 +110,9 @@ impl Figures {
                 Recovery::Never => Some(f64::INFINITY),
                 Recovery::NoGrowth => None,
             }),
+            after_load: curve::AfterLoad::medians(
+                &sets.iter().map(|s| &s.after_load).collect::<Vec<_>>(),
+            ),
             vsz_before_bytes: u(|s| s.vsz_before_bytes),
             vsz_peak_bytes: u(|s| s.vsz_peak_bytes),
             vsz_after_drain_bytes: u(|s| s.vsz_after_drain_bytes),
@@ -297,6 +305,17 @@ pub fn peak_moment(samples: &[Sample], marks: &[PhaseMark]) -> Option<f64> {
         .map(|s| s.t)
 }
 
+/// (X − B) / (P − B): the share of the load's growth still held at X, as retention is at A;
+/// none when P − B < [`MIN_GROWTH_FOR_RETENTION`].
+pub fn share_of_growth(b: Option<u64>, p: Option<u64>, x: Option<u64>) -> Option<f64> {
+    match (b, p, x) {
+        (Some(b), Some(p), Some(x)) if p.saturating_sub(b) >= MIN_GROWTH_FOR_RETENTION => {
+            Some((x as f64 - b as f64) / (p - b) as f64)
+        }
+        _ => None,
+    }
+}
+
 /// The figures of a run from its samples and phase marks, for a run whose load's end is not
 /// known: [`compute_with_load_end`] with none.
 pub fn compute(samples: &[Sample], marks: &[PhaseMark]) -> Figures {
@@ -317,12 +336,7 @@ pub fn compute_with_load_end(
     let b = last_second(samples, marks, "before", rss);
     let p = max_in(samples, marks, "during", rss);
     let a = last_second(samples, marks, "drain", rss);
-    let retention = match (b, p, a) {
-        (Some(b), Some(p), Some(a)) if p.saturating_sub(b) >= MIN_GROWTH_FOR_RETENTION => {
-            Some((a as f64 - b as f64) / (p - b) as f64)
-        }
-        _ => None,
-    };
+    let retention = share_of_growth(b, p, a);
     // Within the drain: memory that came back only when a nudge or a release asked for it did
     // not come back by itself (a run without a drain mark, killed early, looks to its end).
     let drain_end = phase(marks, "drain").map_or(f64::INFINITY, |d| d.end);
@@ -349,6 +363,7 @@ pub fn compute_with_load_end(
         rss_after_drain_bytes: a,
         retention,
         t90_s: t90,
+        after_load: curve::after_load(samples, marks, load_end, b, p),
         vsz_before_bytes: last_second(samples, marks, "before", vsz),
         vsz_peak_bytes: max_in(samples, marks, "during", vsz),
         vsz_after_drain_bytes: last_second(samples, marks, "drain", vsz),

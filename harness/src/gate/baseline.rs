@@ -1,5 +1,6 @@
-//! Baseline files: the after-drain figures of every run of a report directory, and the key
-//! they were measured under, kept (usually committed under `baselines/`) to gate later runs
+//! Baseline files: the gated figures of every run of a report directory (A, or the point of
+//! the curve after the load `[gate] after` chose, which the file names), and the key they were
+//! measured under, kept (usually committed under `baselines/`) to gate later runs
 //! against. See `baselines/README.md`.
 
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::measured::{Key, Measured, VariantRuns};
 use super::GateError;
+use crate::figures::curve::After;
 
 /// Version of the baseline layout; bumped when a key changes meaning or goes away.
 pub const BASELINE_SCHEMA_VERSION: u32 = 1;
@@ -29,6 +31,9 @@ pub struct Baseline {
     pub created_at: String,
     pub source: Source,
     pub key: Key,
+    /// The figure its runs hold (`[gate] after`); baselines made before it hold A.
+    #[serde(default)]
+    pub after: After,
     pub variants: Vec<VariantRuns>,
 }
 
@@ -55,12 +60,13 @@ pub fn from_measured(
     let empty: Vec<VariantRuns> = m
         .variants
         .iter()
-        .filter(|v| v.after_drain().is_empty())
+        .filter(|v| v.gated(m.after).is_empty())
         .cloned()
         .collect();
     if !empty.is_empty() {
         return Err(GateError::NoOkRuns {
             dir: source.run_dir.clone(),
+            after: m.after,
             variants: empty,
         });
     }
@@ -69,6 +75,7 @@ pub fn from_measured(
         created_at,
         source,
         key: m.key.clone(),
+        after: m.after,
         variants: m.variants.clone(),
     })
 }
@@ -105,8 +112,16 @@ pub enum NotABaseline {
     NoVariants,
     #[error("variant {0:?} appears twice")]
     Twice(String),
-    #[error("variant {0:?} has no ok run with rss_after_drain_bytes")]
-    NoOkRun(String),
+    #[error("variant {name:?} has no ok run with {}", held(*after))]
+    NoOkRun { name: String, after: After },
+}
+
+/// The key of a run's figure a baseline at `after` holds.
+fn held(after: After) -> &'static str {
+    match after {
+        After::Drain => "rss_after_drain_bytes",
+        _ => "rss_after_load_bytes",
+    }
 }
 
 /// Reads and checks a baseline file. Every error is one line naming the file.
@@ -137,8 +152,11 @@ pub fn read(path: &Path) -> Result<Baseline, GateError> {
         if b.variants[..i].iter().any(|w| w.name == v.name) {
             return Err(bad(NotABaseline::Twice(v.name.clone())));
         }
-        if v.after_drain().is_empty() {
-            return Err(bad(NotABaseline::NoOkRun(v.name.clone())));
+        if v.gated(b.after).is_empty() {
+            return Err(bad(NotABaseline::NoOkRun {
+                name: v.name.clone(),
+                after: b.after,
+            }));
         }
     }
     Ok(b)

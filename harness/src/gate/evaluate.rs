@@ -6,7 +6,8 @@
 use serde::Serialize;
 
 use super::baseline::Baseline;
-use super::measured::{Inconsistency, KeyDiff, Measured, RunFigure, VariantRuns};
+use super::measured::{Inconsistency, KeyDiff, Measured, RunFigure};
+use crate::figures::curve::After;
 use crate::record::RunStatus;
 use crate::scenario::gate::{GateConfig, Thresholds};
 use allocstorm_core::Exit;
@@ -125,6 +126,8 @@ pub enum Note {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NoOkRun {
     pub runs: Vec<RunFigure>,
+    /// The figure the runs lacked.
+    pub after: After,
 }
 
 /// A variant not run at all on this machine.
@@ -148,10 +151,10 @@ pub enum NoComparison {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VariantGate {
     pub name: String,
-    /// All runs in the directory, and those that count (ok, with an after-drain figure).
+    /// All runs in the directory, and those that count (ok, with the gated figure).
     pub runs: usize,
     pub runs_counted: usize,
-    /// After-drain RSS of the counted runs, both sides.
+    /// The gated figure of the counted runs, both sides (A, or the point `[gate] after` chose).
     pub candidate_after_drain: Vec<u64>,
     pub baseline_after_drain: Vec<u64>,
     /// Why the variant could not be judged (no ok run).
@@ -193,6 +196,8 @@ pub struct GateReport {
     pub scenario_file: String,
     pub baseline: BaselineUse,
     pub thresholds: Thresholds,
+    /// The figure compared (`[gate] after`).
+    pub after: After,
     pub variants: Vec<VariantGate>,
     /// Things a reader should know that change no verdict.
     pub notes: Vec<Note>,
@@ -224,10 +229,11 @@ pub fn evaluate(
 ) -> (Vec<VariantGate>, Vec<Note>) {
     let mut notes = Vec::new();
     let mut out = Vec::new();
+    let after = candidate.after;
     for v in &candidate.variants {
-        let a = v.after_drain();
+        let a = v.gated(after);
         let base = baseline.and_then(|b| b.variant(&v.name));
-        let base_a = base.map(VariantRuns::after_drain).unwrap_or_default();
+        let base_a = base.map(|b| b.gated(after)).unwrap_or_default();
         let mut g = VariantGate {
             name: v.name.clone(),
             runs: v.runs.len(),
@@ -251,6 +257,7 @@ pub fn evaluate(
                 _ => {
                     g.error = Some(NoOkRun {
                         runs: v.runs.clone(),
+                        after,
                     })
                 }
             }
@@ -263,9 +270,11 @@ pub fn evaluate(
             (Some(_), Some(_)) => g.comparison = verdict::verdict(&base_a, &a, &g.thresholds),
         }
         if let Some(limits) = config.limits_for(&v.name) {
-            g.budgets = verdict::check_budgets(limits, &a, &v.retention());
-            g.budgets
-                .extend(verdict::check_cycle_verdict(limits, &v.cycle_verdicts()));
+            g.budgets = verdict::check_budgets(limits, &a, &v.shares(after));
+            g.budgets.extend(verdict::check_cycle_verdict(
+                limits,
+                &v.cycle_verdicts(after),
+            ));
         }
         out.push(g);
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figures::curve::After;
 use crate::record::{RunRecord, RunStatus};
 
 /// What must be equal for two sets of runs to be compared: the scenario as run, and what of the
@@ -142,15 +143,37 @@ pub struct RunFigure {
     pub failure: Option<String>,
     pub rss_after_drain_bytes: Option<u64>,
     pub retention: Option<f64>,
+    /// With `[gate] after` other than `drain`: RssAnon at that time after the load's end and
+    /// its share of the growth, the figures the gate then compares (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_after_load_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_after_load: Option<f64>,
     /// With cycles: the run's leak-or-retention verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle_verdict: Option<crate::figures::cycles::Verdict>,
 }
 
 impl RunFigure {
-    /// Ok and with an after-drain figure: a run the gate counts.
-    pub fn counts(&self) -> bool {
-        self.status.is_ok() && self.rss_after_drain_bytes.is_some()
+    /// The gated figure at `after`: A at the end of the drain, else the curve's point.
+    pub fn bytes(&self, after: After) -> Option<u64> {
+        match after {
+            After::Drain => self.rss_after_drain_bytes,
+            _ => self.rss_after_load_bytes,
+        }
+    }
+
+    /// Its share of the growth: retention at the end of the drain.
+    pub fn share(&self, after: After) -> Option<f64> {
+        match after {
+            After::Drain => self.retention,
+            _ => self.retention_after_load,
+        }
+    }
+
+    /// Ok and with the gated figure: a run the gate counts.
+    pub fn counts(&self, after: After) -> bool {
+        self.status.is_ok() && self.bytes(after).is_some()
     }
 }
 
@@ -168,30 +191,30 @@ pub struct VariantRuns {
 }
 
 impl VariantRuns {
-    /// After-drain RSS of the runs that count, in run order.
-    pub fn after_drain(&self) -> Vec<u64> {
+    /// The gated figure at `after` of the runs that count, in run order.
+    pub fn gated(&self, after: After) -> Vec<u64> {
         self.runs
             .iter()
-            .filter(|r| r.counts())
-            .filter_map(|r| r.rss_after_drain_bytes)
+            .filter(|r| r.counts(after))
+            .filter_map(|r| r.bytes(after))
             .collect()
     }
 
     /// The cycle verdicts of the runs that count, where they have one.
-    pub fn cycle_verdicts(&self) -> Vec<crate::figures::cycles::Verdict> {
+    pub fn cycle_verdicts(&self, after: After) -> Vec<crate::figures::cycles::Verdict> {
         self.runs
             .iter()
-            .filter(|r| r.counts())
+            .filter(|r| r.counts(after))
             .filter_map(|r| r.cycle_verdict)
             .collect()
     }
 
-    /// Retention of the runs that count, where defined.
-    pub fn retention(&self) -> Vec<f64> {
+    /// The share of the growth at `after` of the runs that count, where defined.
+    pub fn shares(&self, after: After) -> Vec<f64> {
         self.runs
             .iter()
-            .filter(|r| r.counts())
-            .filter_map(|r| r.retention)
+            .filter(|r| r.counts(after))
+            .filter_map(|r| r.share(after))
             .collect()
     }
 }
@@ -200,6 +223,8 @@ impl VariantRuns {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measured {
     pub key: Key,
+    /// The figure its runs hold for the gate (`[gate] after`).
+    pub after: After,
     /// In the order the variants first ran.
     pub variants: Vec<VariantRuns>,
     /// Where the runs of the directory disagree among themselves on the key.
@@ -222,9 +247,10 @@ impl Measured {
     }
 }
 
-/// The gate's view of a directory's records. The key is the first ok run's (the first run's
-/// when none is ok); every other run that disagrees is listed in `inconsistencies`.
-pub fn measure(records: &[RunRecord]) -> Measured {
+/// The gate's view of a directory's records, with the figure at `after` (`[gate] after`). The
+/// key is the first ok run's (the first run's when none is ok); every other run that disagrees
+/// is listed in `inconsistencies`.
+pub fn measure(records: &[RunRecord], after: After) -> Measured {
     let mut ordered: Vec<&RunRecord> = records.iter().collect();
     ordered.sort_by_key(|r| {
         let h = &r.header;
@@ -268,12 +294,16 @@ pub fn measure(records: &[RunRecord]) -> Measured {
                 });
             }
         }
+        // The curve from the samples, so records written before it was kept have it too.
+        let curve = (after != After::Drain).then(|| r.figures_with_curve());
         let fig = RunFigure {
             run_index: r.header.run_index,
             status: r.reported_status(),
             failure: r.failure.clone(),
             rss_after_drain_bytes: r.figures.rss_after_drain_bytes,
             retention: r.figures.retention,
+            rss_after_load_bytes: curve.as_ref().and_then(|f| f.rss_after(after)),
+            retention_after_load: curve.as_ref().and_then(|f| f.share_after(after)),
             cycle_verdict: r.figures.cycle_verdict.as_ref().map(|c| c.verdict),
         };
         match variants.iter_mut().find(|v| v.name == variant.name) {
@@ -294,11 +324,12 @@ pub fn measure(records: &[RunRecord]) -> Measured {
     }
     for v in &mut variants {
         v.runs.sort_by_key(|r| r.run_index);
-        v.median_rss_after_drain_bytes = super::verdict::median_u64(&v.after_drain());
-        v.median_retention = super::verdict::median_f64(&v.retention());
+        v.median_rss_after_drain_bytes = super::verdict::median_u64(&v.gated(After::Drain));
+        v.median_retention = super::verdict::median_f64(&v.shares(After::Drain));
     }
     Measured {
         key,
+        after,
         variants,
         inconsistencies,
     }
@@ -544,11 +575,42 @@ mod tests {
         let mut r: RunRecord = serde_json::from_str(text).unwrap();
         r.status = RunStatus::Failed;
         r.failure = Some("server process is gone: memory allocation failed, out of memory".into());
-        let m = measure(std::slice::from_ref(&r));
+        let m = measure(std::slice::from_ref(&r), After::Drain);
         assert_eq!(m.variants[0].runs[0].status, RunStatus::Oom);
         r.failure = Some("server process is gone".into());
         r.server_exit = Some("exited with code 1".into());
-        let m = measure(&[r]);
+        let m = measure(&[r], After::Drain);
         assert_eq!(m.variants[0].runs[0].status, RunStatus::Failed);
+    }
+
+    /// With `[gate] after = "1s"` a run holds its 1 s figure beside A, computed from the
+    /// samples of a record written before the curve was kept; with `drain`, A alone.
+    #[test]
+    fn the_gated_figure_is_the_point_after_asks_for() {
+        let text = include_str!("../../../reports/example/runs/jemalloc-bg-1.json");
+        let r: RunRecord = serde_json::from_str(text).unwrap();
+        let curve = r.figures_with_curve();
+        let one = &measure(std::slice::from_ref(&r), After::OneSecond).variants[0];
+        let run = &one.runs[0];
+        assert_eq!(
+            run.rss_after_load_bytes,
+            curve.after_load.rss_after_load_1s_bytes
+        );
+        assert_eq!(
+            run.retention_after_load,
+            curve.after_load.retention_after_load_1s
+        );
+        assert_eq!(run.rss_after_drain_bytes, r.figures.rss_after_drain_bytes);
+        // jemalloc's background thread gives back over its 10 s decay: far more at 1 s than
+        // at the end of the drain.
+        let (a1, a) = (
+            run.bytes(After::OneSecond).unwrap(),
+            run.bytes(After::Drain).unwrap(),
+        );
+        assert!(a1 > 4 * a, "1 s {a1}, end of drain {a}");
+        assert_eq!(one.gated(After::OneSecond), [a1]);
+        let drain = &measure(&[r], After::Drain).variants[0];
+        assert_eq!(drain.runs[0].rss_after_load_bytes, None);
+        assert_eq!(drain.gated(After::Drain), [a]);
     }
 }

@@ -26,6 +26,7 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::figures::curve::After;
 use crate::record::RecordsError;
 use crate::record::{RunRecord, RunStatus};
 use crate::scenario::{Scenario, ScenarioError};
@@ -43,7 +44,8 @@ pub fn help() -> String {
         "{codes}
 
 Budgets and thresholds come from the scenario's [gate] section:
-  [gate]                rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (the defaults)
+  [gate]                rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (the defaults);
+                        after = \"drain\" (default), \"1s\", \"5s\" or \"60s\": the figure compared
   [gate.variants.NAME]  max_retention, min_retention, max_after_drain (a size): budgets;
                         rel_tolerance, abs_floor, noise_k: this variant's own thresholds"
     )
@@ -149,12 +151,21 @@ pub enum GateError {
         runs: Vec<Inconsistency>,
     },
     #[error(
-        "{dir}: no ok run with an after-drain figure for {}: nothing to make a baseline of",
+        "{dir}: no ok run with {} for {}: nothing to make a baseline of",
+        words::a_figure_of(*.after),
         words::without_ok_run(.variants)
     )]
     NoOkRuns {
         dir: String,
+        after: After,
         variants: Vec<VariantRuns>,
+    },
+    #[error("{path}: a baseline of {} ([gate] after = {:?}), but {file} gates on {} (after = {:?}): make a baseline with this [gate] (--update-baseline), or gate with after = {:?}", words::gated(*.baseline).in_words(), .baseline.name(), words::gated(*.scenario).in_words(), .scenario.name(), .baseline.name())]
+    AfterMismatch {
+        path: String,
+        file: String,
+        baseline: After,
+        scenario: After,
     },
     #[error("{path}: cannot write: {source}")]
     Write {
@@ -189,9 +200,19 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         e => GateError::Shards(e),
     })?;
     let records = merged.records;
-    let measured = measured::measure(&records);
     let dir = run_dirs(&args.run);
+    // The scenario's [gate] first: its `after` decides which figure the runs hold, for a
+    // baseline as for the gate.
+    let (scenario, scenario_file) = load_scenario(args, &records)?;
+    let config = crate::scenario::gate::parse(scenario.gate.as_ref(), None).map_err(|source| {
+        GateError::Config {
+            file: scenario_file.clone(),
+            source,
+        }
+    })?;
+    let measured = measured::measure(&records, config.after);
     if let Some(target) = &args.update_baseline {
+        same_scenario(&scenario, &scenario_file, &measured, &dir)?;
         return update_baseline(&dir, &records, &measured, target, out);
     }
 
@@ -208,26 +229,12 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         notes.push(Note::MixedRuns { runs });
     }
 
-    let (scenario, scenario_file) = load_scenario(args, &records)?;
-    if scenario.name != measured.key.scenario {
-        return Err(GateError::ScenarioMismatch {
-            file: scenario_file,
-            dir,
-            found: scenario.name,
-            expected: measured.key.scenario.clone(),
-        });
-    }
+    same_scenario(&scenario, &scenario_file, &measured, &dir)?;
     if !measured.key.scenario_hash.is_empty() && scenario.hash != measured.key.scenario_hash {
         notes.push(Note::ScenarioChanged {
             file: scenario_file.clone(),
         });
     }
-    let config = crate::scenario::gate::parse(scenario.gate.as_ref(), None).map_err(|source| {
-        GateError::Config {
-            file: scenario_file.clone(),
-            source,
-        }
-    })?;
 
     let (baseline, baseline_use) = match &args.baseline {
         None => (None, evaluate::BaselineUse::NotGiven),
@@ -249,6 +256,15 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
                         dir,
                         found: b.key.scenario,
                         expected: measured.key.scenario.clone(),
+                    });
+                }
+                // Another figure is another measurement: never compared, whatever is allowed.
+                if b.after != config.after {
+                    return Err(GateError::AfterMismatch {
+                        path: p,
+                        file: scenario_file,
+                        baseline: b.after,
+                        scenario: config.after,
                     });
                 }
                 let diffs: Vec<KeyDiff> = measured::diff_keys(&b.key, &measured.key)
@@ -282,6 +298,7 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         scenario_file,
         baseline: baseline_use,
         thresholds: config.thresholds,
+        after: config.after,
         variants,
         notes,
     };
@@ -312,6 +329,24 @@ pub fn run(args: &GateArgs, out: &mut dyn Write) -> Result<Status, GateError> {
         })?;
     }
     Ok(report.status())
+}
+
+/// The scenario given is the one the runs ran, by name.
+fn same_scenario(
+    scenario: &Scenario,
+    file: &str,
+    measured: &measured::Measured,
+    dir: &str,
+) -> Result<(), GateError> {
+    if scenario.name == measured.key.scenario {
+        return Ok(());
+    }
+    Err(GateError::ScenarioMismatch {
+        file: file.to_string(),
+        dir: dir.to_string(),
+        found: scenario.name.clone(),
+        expected: measured.key.scenario.clone(),
+    })
 }
 
 /// The scenario whose `[gate]` applies: `--scenario`, or the file the runs recorded.

@@ -4,7 +4,8 @@
 use super::baseline::Baseline;
 use super::evaluate::{BaselineUse, GateReport, NoComparison, Status, VariantGate};
 use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason, Verdict};
-use super::words::{against_baseline, budget_figure, GATED};
+use super::words::{against_baseline, budget_figure, gated};
+use crate::figures::curve::After;
 use crate::figures::cycles;
 use crate::report::catalogue::{self, Reading};
 use crate::report::words::capitalized;
@@ -182,17 +183,17 @@ fn budget_table(r: &GateReport) -> Option<Table> {
 }
 
 /// A figure's median beyond its budget: `median retention 0.82 is below min_retention 0.99: …`.
-fn beyond_budget(k: BudgetKind, m: &str, l: &str) -> String {
+fn beyond_budget(k: BudgetKind, m: &str, l: &str, after: After) -> String {
     let (side, why) = match k {
         BudgetKind::MaxRetention => ("above", ": memory sticks after the load"),
         BudgetKind::MinRetention => ("below", ": the scenario no longer reproduces its incident"),
         BudgetKind::MaxAfterDrain | BudgetKind::CycleVerdict => ("above", ""),
     };
-    let name = budget_figure(k).map_or("", catalogue::Figure::in_words);
+    let name = budget_figure(k, after).map_or("", catalogue::Figure::in_words);
     format!("median {name} {m} is {side} {} {l}{why}", k.key())
 }
 
-fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
+fn budget_finding(g: &VariantGate, b: &BudgetCheck, after: After) -> Option<String> {
     let m = b.measured.map(figure).unwrap_or_default();
     let l = figure(b.limit);
     let note = b.note.map(|n| n.to_string());
@@ -207,7 +208,7 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
                 "memory no longer grows from cycle to cycle: the scenario no longer reproduces its ratchet"
             }
         ),
-        (Decision::Regression, k) => beyond_budget(k, &m, &l),
+        (Decision::Regression, k) => beyond_budget(k, &m, &l, after),
         (Decision::Inconclusive, k) => format!(
             "{} cannot be checked: {}",
             k.key(),
@@ -217,7 +218,12 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck) -> Option<String> {
     Some(format!("{}: {line}", g.name))
 }
 
-fn comparison_finding(g: &VariantGate, v: &Verdict, t: &Thresholds) -> Option<String> {
+fn comparison_finding(
+    g: &VariantGate,
+    v: &Verdict,
+    t: &Thresholds,
+    after: After,
+) -> Option<String> {
     let moved = format!(
         "{} → {}, {}",
         mib_unit(v.baseline.median),
@@ -228,7 +234,7 @@ fn comparison_finding(g: &VariantGate, v: &Verdict, t: &Thresholds) -> Option<St
         Reason::NoWorse | Reason::WithinLimit => return None,
         Reason::BeyondLimit => format!(
             "{} worse than the baseline ({moved}), beyond the limit of {} ({})",
-            GATED.in_words(),
+            gated(after).in_words(),
             mib_unit(v.call_threshold_bytes()),
             binding(v, t)
         ),
@@ -256,7 +262,7 @@ pub fn findings(r: &GateReport) -> Vec<String> {
             out.push((2, format!("{}: not measured, skipped: {why}", g.name)));
         }
         if let Some(v) = &g.comparison {
-            if let Some(l) = comparison_finding(g, v, &g.thresholds) {
+            if let Some(l) = comparison_finding(g, v, &g.thresholds, r.after) {
                 out.push((
                     if v.decision == Decision::Regression {
                         1
@@ -268,7 +274,7 @@ pub fn findings(r: &GateReport) -> Vec<String> {
             }
         }
         for b in &g.budgets {
-            if let Some(l) = budget_finding(g, b) {
+            if let Some(l) = budget_finding(g, b, r.after) {
                 out.push((
                     if b.decision == Decision::Regression {
                         1
@@ -373,7 +379,10 @@ pub fn text(r: &GateReport) -> String {
             against_baseline(r.mismatch(), "; ")
         ));
     }
-    out.push_str(&format!("\n{} (median of ok runs)\n", GATED.in_words()));
+    out.push_str(&format!(
+        "\n{} (median of ok runs)\n",
+        gated(r.after).in_words()
+    ));
     out.push_str(&text::render(&comparison_table(r)));
     if let Some(budgets) = budget_table(r) {
         out.push_str("\nbudgets ([gate.variants] of the scenario)\n");
@@ -398,34 +407,34 @@ pub struct Link {
 fn runs_table(r: &GateReport) -> Table {
     let mut t = Table::new([
         Column::left("variant"),
-        Column::left(runs_title("baseline")),
-        Column::left(runs_title("candidate")),
+        Column::left(runs_title("baseline", r.after)),
+        Column::left(runs_title("candidate", r.after)),
     ]);
     for g in &r.variants {
         t.row(vec![
             Cell::text(&g.name),
-            mib_list(&g.baseline_after_drain),
-            mib_list(&g.candidate_after_drain),
+            mib_list(&g.baseline_after_drain, r.after),
+            mib_list(&g.candidate_after_drain, r.after),
         ]);
     }
     t
 }
 
 /// `baseline runs, MiB`: a side's runs, in the gated figure's unit.
-fn runs_title(side: &str) -> String {
-    match GATED.unit.symbol() {
+fn runs_title(side: &str, after: After) -> String {
+    match gated(after).unit.symbol() {
         Some(unit) => format!("{side} runs, {unit}"),
         None => format!("{side} runs"),
     }
 }
 
-fn mib_list(v: &[u64]) -> Cell {
+fn mib_list(v: &[u64], after: After) -> Cell {
     if v.is_empty() {
         return none();
     }
     let sizes: Vec<String> = v
         .iter()
-        .filter_map(|&b| GATED.value(Reading::Bytes(b)).written())
+        .filter_map(|&b| gated(after).value(Reading::Bytes(b)).written())
         .collect();
     Cell::text(sizes.join(", "))
 }
@@ -441,7 +450,7 @@ pub fn markdown(r: &GateReport, links: &[Link], image: Option<&str>) -> String {
     }
     out.push_str(&format!(
         "**{}** (median of ok runs)\n\n",
-        capitalized(GATED.in_words())
+        capitalized(gated(r.after).in_words())
     ));
     out.push_str(&markdown::render(&comparison_table(r)));
     if let Some(budgets) = budget_table(r) {
@@ -530,7 +539,7 @@ pub fn baseline_written(path: &str, dir: &str, b: &Baseline) -> String {
     );
     let mut single = Vec::new();
     for v in &b.variants {
-        let a = v.after_drain();
+        let a = v.gated(b.after);
         if a.len() < 2 {
             single.push(v.name.as_str());
         }
@@ -539,7 +548,7 @@ pub fn baseline_written(path: &str, dir: &str, b: &Baseline) -> String {
             v.name,
             a.len(),
             if a.len() == 1 { "" } else { "s" },
-            GATED.in_words(),
+            gated(b.after).in_words(),
             mib_unit(super::verdict::median_u64(&a).unwrap_or(0))
         ));
     }
@@ -586,7 +595,10 @@ mod tests {
         worse.budgets = super::super::verdict::check_budgets(&limits, &[300 * MIB; 3], &[]);
         let mut gone = variant("jemalloc", &[10 * MIB], &[]);
         // The table says "no ok run"; the runs the error lists are worded in `words`.
-        gone.error = Some(super::super::evaluate::NoOkRun { runs: Vec::new() });
+        gone.error = Some(super::super::evaluate::NoOkRun {
+            runs: Vec::new(),
+            after: After::Drain,
+        });
         let mut new = variant("mimalloc", &[], &[MIB + MIB / 2]);
         new.no_comparison = Some(NoComparison::NotInBaseline);
         GateReport {
@@ -596,6 +608,7 @@ mod tests {
             scenario_file: "scenarios/hot-range.toml".into(),
             baseline: BaselineUse::NotGiven,
             thresholds: Thresholds::default(),
+            after: After::Drain,
             variants: vec![worse, gone, new],
             notes: Vec::new(),
         }

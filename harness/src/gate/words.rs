@@ -2,7 +2,7 @@
 //! sentence is made of their figures, for the terminal and gate.md alike.
 //!
 //! As in `report::words`, they are `Display` impls: the gate's data types name no page. The
-//! figures the gate is about are named as the catalogue names them ([`GATED`],
+//! figures the gate is about are named as the catalogue names them ([`gated`],
 //! [`budget_figure`]); this module and `render` read the catalogue, the verdict does not
 //! (`report` reaches `gate::measured` through `shard`: an import there would close a circle).
 
@@ -11,20 +11,34 @@ use std::fmt::{self, Display, Formatter};
 use super::evaluate::{NoOkRun, Note, Skipped};
 use super::measured::{Inconsistency, KeyDiff, VariantRuns};
 use super::verdict::{BudgetKind, BudgetNote};
+use crate::figures::curve::After;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::record::RunStatus;
 use crate::report::catalogue::{self, Figure};
 pub use crate::report::words::joined;
 
-/// The figure the gate compares with its baseline: after-drain RSS (A). The verdict takes a
-/// higher candidate for worse, which holds while it is a figure where lower is better.
-pub static GATED: &Figure = &catalogue::A;
+/// The figure the gate compares with its baseline: after-drain RSS (A) by default, or RssAnon
+/// at the point of the curve after the load `[gate] after` names. The verdict takes a higher
+/// candidate for worse, which holds while it is a figure where lower is better.
+pub fn gated(after: After) -> &'static Figure {
+    catalogue::at(after).0
+}
 
-/// The figure a budget bounds; `None` for the cycle verdict, which is a verdict, not a figure.
-pub fn budget_figure(k: BudgetKind) -> Option<&'static Figure> {
+/// `an after-drain figure`, `a figure 1s after the load`: what a run lacks to be counted.
+pub fn a_figure_of(after: After) -> String {
+    match after {
+        After::Drain => "an after-drain figure".into(),
+        a => format!("a figure {} after the load", a.name()),
+    }
+}
+
+/// The figure a budget bounds at `after`; `None` for the cycle verdict, which is a verdict,
+/// not a figure. Retention budgets bound the share of the growth held at that point.
+pub fn budget_figure(k: BudgetKind, after: After) -> Option<&'static Figure> {
+    let (bytes, share) = catalogue::at(after);
     match k {
-        BudgetKind::MaxRetention | BudgetKind::MinRetention => Some(&catalogue::RETENTION),
-        BudgetKind::MaxAfterDrain => Some(GATED),
+        BudgetKind::MaxRetention | BudgetKind::MinRetention => Some(share),
+        BudgetKind::MaxAfterDrain => Some(bytes),
         BudgetKind::CycleVerdict => None,
     }
 }
@@ -93,13 +107,23 @@ impl Display for Inconsistency {
     }
 }
 
+/// What a run lacks, after `no`: `after-drain figure`, `figure 60s after the load`.
+fn figure_word(after: After) -> String {
+    a_figure_of(after)
+        .trim_start_matches("an ")
+        .trim_start_matches("a ")
+        .to_string()
+}
+
 impl Display for NoOkRun {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let runs: Vec<String> = self
             .runs
             .iter()
             .map(|r| match (&r.failure, r.status) {
-                (_, RunStatus::Ok) => format!("#{} ok but no after-drain figure", r.run_index),
+                (_, RunStatus::Ok) => {
+                    format!("#{} ok but no {}", r.run_index, figure_word(self.after))
+                }
                 (Some(why), s) => format!("#{} {s}: {why}", r.run_index),
                 (None, s) => format!("#{} {s}", r.run_index),
             })
@@ -130,7 +154,7 @@ impl Display for BudgetNote {
                 "{}: the load did not exercise the allocator",
                 no_growth()
             ),
-            BudgetNote::NoAfterDrain => write!(f, "{} not measured", GATED.in_words()),
+            BudgetNote::NoAfterDrain => write!(f, "{} not measured", catalogue::A.in_words()),
             BudgetNote::NoCycles => f.write_str(
                 "no run has a cycle verdict: the scenario needs [phases] cycles of 2 or more",
             ),
@@ -151,7 +175,15 @@ mod tests {
     /// The verdict calls a higher candidate worse: right only for a lower-is-better figure.
     #[test]
     fn the_gated_figure_is_lower_is_better() {
-        assert_eq!(GATED.better, Better::Lower);
+        for a in After::ALL {
+            assert_eq!(gated(a).better, Better::Lower, "{a:?}");
+        }
+        assert_eq!(gated(After::Drain).in_words(), "after-drain RSS");
+        assert_eq!(gated(After::OneSecond).in_words(), "RSS 1 s after the load");
+        assert_eq!(
+            budget_figure(BudgetKind::MaxRetention, After::FiveSeconds).map(Figure::in_words),
+            Some("share of the growth held 5 s after the load")
+        );
     }
 
     #[test]
@@ -180,17 +212,26 @@ mod tests {
             failure: failure.map(Into::into),
             rss_after_drain_bytes: None,
             retention: None,
+            rss_after_load_bytes: None,
+            retention_after_load: None,
             cycle_verdict: None,
         };
-        let e = NoOkRun {
+        let mut e = NoOkRun {
             runs: vec![
                 run(1, RunStatus::Oom, Some("killed")),
                 run(2, RunStatus::Ok, None),
             ],
+            after: After::Drain,
         };
         assert_eq!(
             e.to_string(),
             "no ok run to measure (#1 oom: killed; #2 ok but no after-drain figure)"
+        );
+        e.after = After::SixtySeconds;
+        assert!(
+            e.to_string()
+                .ends_with("#2 ok but no figure 60s after the load)"),
+            "{e}"
         );
         assert_eq!(Skipped { reason: None }.to_string(), "skipped");
     }

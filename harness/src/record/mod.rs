@@ -338,11 +338,7 @@ impl RecordBuilder {
         server_exit: Option<String>,
     ) -> RunRecord {
         let during = self.during_load().cloned();
-        // t90 counts from the load's end: the built-in client's last request, or the tool's.
-        let load_end = match &during {
-            Some(l) => l.ended_t,
-            None => during_tool(&self.tools).and_then(|t| t.ended_t),
-        };
+        let load_end = load_end(&self.loads, &self.tools);
         // Streams of older versions have no settings event: the first /stats reading has them.
         let settings = self.settings.or_else(|| {
             self.stats
@@ -383,6 +379,15 @@ impl RecordBuilder {
     /// The main load, `during`'s.
     fn during_load(&self) -> Option<&PhaseLoad> {
         self.loads.iter().find(|l| l.phase == "during")
+    }
+}
+
+/// When the `during` load ended, where t90 and the curve after the load count from: the
+/// built-in client's last request's end, or the load tool's.
+fn load_end(loads: &[PhaseLoad], tools: &[ToolRun]) -> Option<f64> {
+    match loads.iter().find(|l| l.phase == "during") {
+        Some(l) => l.ended_t,
+        None => during_tool(tools).and_then(|t| t.ended_t),
     }
 }
 
@@ -436,6 +441,28 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> std::io::Resul
 }
 
 impl RunRecord {
+    /// When the `during` load really ended, as t90 takes it: the built-in client's last
+    /// request's end, or the load tool's; `None` when neither was kept.
+    pub fn load_end(&self) -> Option<f64> {
+        load_end(&self.phase_loads, &self.load_tools)
+    }
+
+    /// The record's figures with the curve after the load computed from its samples, so a
+    /// record written before the curve was kept has it too (for a newer one it is the same).
+    pub fn figures_with_curve(&self) -> Figures {
+        let f = &self.figures;
+        Figures {
+            after_load: crate::figures::curve::after_load(
+                &self.samples,
+                &self.phases,
+                self.load_end(),
+                f.rss_before_bytes,
+                f.rss_peak_bytes,
+            ),
+            ..f.clone()
+        }
+    }
+
     /// The phases whose figures the harness's own requests could have moved: `before` (B) and
     /// `drain` (A) when it polled the server's stats in them. Records of versions before
     /// `stats_polled_in` polled every phase of a server with a stats endpoint.

@@ -5,6 +5,7 @@
 //! column there is one entry here plus the code that computes the figure.
 
 use super::summary::{CostSpreads, FigureSet, RunFigures, Spread, VariantSummary};
+use crate::figures::curve::After;
 use crate::figures::Recovery;
 use crate::table::{in_mib, mib, Cell, Column, Table, Value};
 
@@ -123,6 +124,8 @@ pub enum View {
     Runs,
     /// The table on the terminal after `compare` and `report`.
     Terminal,
+    /// `report.md`'s curve after the load: medians over the ok runs, in [`CURVE`]'s order.
+    Curve,
 }
 
 /// One figure.
@@ -185,6 +188,32 @@ figures! {
     /// growth.
     T90 = Figure::new("t90_s", "t90", Read::Set(t90)).in_unit(Unit::Seconds, 1).shown_in(ALL)
         .exported("t90", BaseUnit::Seconds);
+    /// RssAnon 1 s, 5 s and 60 s after the load's end (median of ±100 ms), and each as a
+    /// share of the growth, (X − B) / (P − B): the curve A is one point of.
+    RSS_1S = Figure::new("rss_after_load_1s_bytes", "1 s",
+        Read::Bytes(|f| f.after_load.rss_after_load_1s_bytes))
+        .shown_in(&[View::Curve]).in_words_as("RSS 1 s after the load")
+        .exported("rss_after_load_1s", BaseUnit::Bytes);
+    SHARE_1S = Figure::new("retention_after_load_1s", "share at 1 s",
+        Read::Number(|f| f.after_load.retention_after_load_1s))
+        .decimals(2).shown_in(&[View::Curve]).in_words_as("share of the growth held 1 s after the load")
+        .exported("retention_after_load_1s", BaseUnit::Ratio);
+    RSS_5S = Figure::new("rss_after_load_5s_bytes", "5 s",
+        Read::Bytes(|f| f.after_load.rss_after_load_5s_bytes))
+        .shown_in(&[View::Curve]).in_words_as("RSS 5 s after the load")
+        .exported("rss_after_load_5s", BaseUnit::Bytes);
+    SHARE_5S = Figure::new("retention_after_load_5s", "share at 5 s",
+        Read::Number(|f| f.after_load.retention_after_load_5s))
+        .decimals(2).shown_in(&[View::Curve]).in_words_as("share of the growth held 5 s after the load")
+        .exported("retention_after_load_5s", BaseUnit::Ratio);
+    RSS_60S = Figure::new("rss_after_load_60s_bytes", "60 s",
+        Read::Bytes(|f| f.after_load.rss_after_load_60s_bytes))
+        .shown_in(&[View::Curve]).in_words_as("RSS 60 s after the load")
+        .exported("rss_after_load_60s", BaseUnit::Bytes);
+    SHARE_60S = Figure::new("retention_after_load_60s", "share at 60 s",
+        Read::Number(|f| f.after_load.retention_after_load_60s))
+        .decimals(2).shown_in(&[View::Curve]).in_words_as("share of the growth held 60 s after the load")
+        .exported("retention_after_load_60s", BaseUnit::Ratio);
     VSZ_AFTER_DRAIN = Figure::new("vsz_after_drain_bytes", "VSZ after drain",
         Read::Bytes(|f| f.vsz_after_drain_bytes)).on_terminal("VSZ A").shown_in(SUMMARY)
         .exported("vsz_after_drain", BaseUnit::Bytes);
@@ -257,6 +286,22 @@ figures! {
         "server CPU s / 1,000 responses (kernel)", Read::Cost(|c| c.server_cpu_s_per_1000.as_ref()));
     FAULTS = Figure::new("cost.minflt_per_response", "minor faults / response",
         Read::Cost(|c| c.minflt_per_response.as_ref()));
+}
+
+/// The columns of the curve after the load, in the order of time: each point's RssAnon and its
+/// share of the growth, the end of the drain being A and retention themselves.
+pub static CURVE: &[&Figure] = &[
+    &RSS_1S, &SHARE_1S, &RSS_5S, &SHARE_5S, &A, &RETENTION, &RSS_60S, &SHARE_60S,
+];
+
+/// The figures of a point of the curve: its RssAnon and its share of the growth.
+pub fn at(after: After) -> (&'static Figure, &'static Figure) {
+    match after {
+        After::OneSecond => (&RSS_1S, &SHARE_1S),
+        After::FiveSeconds => (&RSS_5S, &SHARE_5S),
+        After::Drain => (&A, &RETENTION),
+        After::SixtySeconds => (&RSS_60S, &SHARE_60S),
+    }
 }
 
 /// The figures `view` shows, in catalogue order.
@@ -417,7 +462,7 @@ impl Figure {
     pub fn column(&self, view: View) -> Column {
         Column::right(match view {
             View::Terminal => self.text_title(),
-            View::Results | View::Runs => self.markdown_title(),
+            View::Results | View::Runs | View::Curve => self.markdown_title(),
         })
     }
 
@@ -557,6 +602,42 @@ mod tests {
                 .try_fold(root, |node, part| node.as_object()?.get(part));
             assert!(found.is_some(), "{} is not in summary.json", f.key);
         }
+    }
+
+    /// The curve's columns are the points [`at`] names, each read as the figures read it.
+    #[test]
+    fn the_curve_is_the_points_of_after() {
+        let f = FigureSet {
+            figures: Figures {
+                rss_after_drain_bytes: Some(3),
+                retention: Some(0.3),
+                after_load: crate::figures::curve::AfterLoad {
+                    rss_after_load_1s_bytes: Some(1 << 20),
+                    retention_after_load_5s: Some(0.5),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for after in After::ALL {
+            let (bytes, share) = at(after);
+            assert!(
+                CURVE.iter().any(|c| c.key == bytes.key)
+                    && CURVE.iter().any(|c| c.key == share.key)
+            );
+            assert_eq!(
+                bytes.of_set(&f),
+                Some(Reading::bytes(f.rss_after(after))),
+                "{after:?}"
+            );
+            assert_eq!(
+                share.of_set(&f),
+                Some(Reading::number(f.share_after(after))),
+                "{after:?}"
+            );
+        }
+        assert_eq!(CURVE.len(), 2 * After::ALL.len());
     }
 
     /// A run's table can only show what a run has.

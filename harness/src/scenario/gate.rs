@@ -6,6 +6,7 @@
 //! rel_tolerance = 0.10     # or "10%"
 //! abs_floor = "8MiB"
 //! noise_k = 3
+//! after = "drain"          # or "1s", "5s", "60s": the point of the curve after the load
 //!
 //! [gate.variants.glibc]
 //! min_retention = 0.5      # incident 000 must still reproduce
@@ -20,6 +21,8 @@ use std::collections::BTreeMap;
 
 use allocstorm_core::units;
 use serde::Serialize;
+
+use crate::figures::curve::After;
 
 /// Defaults of the baseline comparison. Why these values: see [`Thresholds`].
 pub const DEFAULT_REL_TOLERANCE: f64 = 0.10;
@@ -91,6 +94,10 @@ pub struct VariantRules {
 pub struct GateConfig {
     /// The section's thresholds (defaults where not given).
     pub thresholds: Thresholds,
+    /// Which figure the budgets and the baseline compare: RssAnon 1 s, 5 s or 60 s after the
+    /// load's end, or at the end of the drain (A, the default), with its share of the growth
+    /// for the retention budgets.
+    pub after: After,
     /// By variant name.
     pub variants: BTreeMap<String, VariantRules>,
 }
@@ -228,6 +235,21 @@ fn retention(field: &str, v: &toml::Value) -> Result<f64, ConfigError> {
     }
 }
 
+/// `"1s"`, `"5s"`, `"drain"` or `"60s"`.
+fn after(field: &str, v: &toml::Value) -> Result<After, ConfigError> {
+    v.as_str().and_then(After::parse).ok_or_else(|| {
+        let names: Vec<String> = After::ALL.iter().map(|a| format!("{:?}", a.name())).collect();
+        err(
+            field,
+            format!(
+                "expected {} (RssAnon that long after the load's end, or A at the end of the drain), got {}",
+                names.join(", "),
+                show(v)
+            ),
+        )
+    })
+}
+
 /// One `[gate.variants.NAME]` table.
 fn variant_rules(field: &str, v: &toml::Value) -> Result<VariantRules, ConfigError> {
     let t = v
@@ -280,6 +302,7 @@ pub fn parse(
             "rel_tolerance" => config.thresholds.rel_tolerance = fraction(&field, value)?,
             "abs_floor" => config.thresholds.abs_floor_bytes = size(&field, value)?,
             "noise_k" => config.thresholds.noise_k = non_negative(&field, value)?,
+            "after" => config.after = after(&field, value)?,
             "variants" => {
                 let t = value
                     .as_table()
@@ -300,7 +323,7 @@ pub fn parse(
             other => {
                 return Err(err(
                     &format!("gate.{other}"),
-                    "unknown field: expected rel_tolerance, abs_floor, noise_k or variants",
+                    "unknown field: expected rel_tolerance, abs_floor, noise_k, after or variants",
                 ))
             }
         }
@@ -420,5 +443,27 @@ mod tests {
         assert!(e.message.contains("no run could pass"), "{e}");
         let e = parse_str("[gate]\nnoise = 3").unwrap_err();
         assert_eq!(e.field, "gate.noise");
+    }
+
+    #[test]
+    fn after_chooses_the_point_of_the_curve() {
+        assert_eq!(parse(None, None).unwrap().after, After::Drain);
+        for (text, a) in [
+            ("1s", After::OneSecond),
+            ("5s", After::FiveSeconds),
+            ("drain", After::Drain),
+            ("60s", After::SixtySeconds),
+        ] {
+            let c = parse_str(&format!("[gate]\nafter = \"{text}\"")).unwrap();
+            assert_eq!(c.after, a);
+        }
+        for bad in ["\"2s\"", "1", "\"1 s\""] {
+            let e = parse_str(&format!("[gate]\nafter = {bad}")).unwrap_err();
+            assert_eq!(e.field, "gate.after");
+            assert_eq!(
+                e.message,
+                format!("expected \"1s\", \"5s\", \"drain\", \"60s\" (RssAnon that long after the load's end, or A at the end of the drain), got {bad}")
+            );
+        }
     }
 }

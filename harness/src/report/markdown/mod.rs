@@ -1,10 +1,10 @@
 //! `report.md`: the scenario in a paragraph, the recommendation (with `[cost]`), the figures table, the runs that did not end ok,
-//! the sweep, the series the scenario declares, what the allocator held next to what the app
+//! the curve after the load, the sweep, the series the scenario declares, what the allocator held next to what the app
 //! held, the cost, every run, the plots and the environment — ready to paste into a design
 //! review. Reads the summary only: every number here is also in `summary.json`.
 //!
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
-//! the warnings, `recommend` (with `[cost]`), `results`, `requests` (a request mix's entries), `observer` (observed or not, idle against nudged, leak or
+//! the warnings, `recommend` (with `[cost]`), `results`, `curve`, `requests` (a request mix's entries), `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it
 //! `held_vs_live`), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
 //! [`crate::table::Table`] of typed
@@ -13,6 +13,7 @@
 
 mod container;
 mod cost;
+mod curve;
 mod declared_series;
 mod environment;
 mod explained;
@@ -60,6 +61,7 @@ pub fn markdown(s: &Summary) -> String {
     }
     recommend::recommendation(s, &mut out);
     results::figures_table(s, &mut out);
+    curve::curve_table(s, &mut out);
     requests::requests_table(s, &mut out);
     observer::observer_line(s, &mut out);
     observer::idle_then_nudged(s, &mut out);

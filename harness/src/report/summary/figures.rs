@@ -158,7 +158,7 @@ pub fn run_figure_set(r: &RunRecord) -> FigureSet {
     // A load tool's figures where it gave them; one it did not give stays missing.
     let tool = crate::record::during_tool(&r.load_tools).map(|t| &t.figures);
     FigureSet {
-        figures: f.clone(),
+        figures: r.figures_with_curve(),
         throughput_rps: load
             .map(|l| l.throughput_rps)
             .or(tool.and_then(|t| t.requests_per_second)),
