@@ -641,10 +641,10 @@ pid=$!
 wait "$pid"
 code=$?
 while kill -0 "$pid" 2>/dev/null; do wait "$pid"; code=$?; done
-echo "$code" > "$REPORT_DIR/exit-code"
-echo "allocstorm: compare exited $code; the report is in $REPORT_DIR for ${KEEP_SECONDS}s: kubectl cp $(hostname):$REPORT_DIR DIR"
 keep=
 trap 'test -n "$keep" && kill "$keep" 2>/dev/null; exit "$code"' INT TERM
+echo "$code" > "$REPORT_DIR/exit-code"
+echo "allocstorm: compare exited $code; the report is in $REPORT_DIR for ${KEEP_SECONDS}s: kubectl cp $(hostname):$REPORT_DIR DIR"
 if [ "$KEEP_SECONDS" -gt 0 ]; then sleep "$KEEP_SECONDS" & keep=$!; wait "$keep"; fi
 exit "$code"
 "#;
