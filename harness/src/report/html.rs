@@ -22,11 +22,12 @@ use crate::table::html::escape;
 /// The background of every other table row: the band the browser test finds in a screenshot.
 pub const BAND: [u8; 3] = [0xe4, 0xec, 0xf7];
 
-/// The page's stylesheet: system fonts only, tables banded, numbers right-aligned, plots as
-/// wide as the page.
-const STYLE: &str = "body { font-family: sans-serif; max-width: 1100px; margin: 1em auto; \
+/// The page's stylesheet: system fonts only, tables banded, in a smaller type so that the wide
+/// ones (the runs, the probe's parts) fit more columns, numbers right-aligned, plots as wide as
+/// the page.
+const STYLE: &str = "body { font-family: sans-serif; max-width: 1200px; margin: 1em auto; \
 padding: 0 1em; color: #1a1a1a; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.8em 0; display: block; overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.8em 0; display: block; overflow-x: auto; font-size: 0.82em; }
 th, td { border: 1px solid #9aa8b8; padding: 0.25em 0.6em; vertical-align: top; }
 thead th { background: #c9d6e6; }
 tbody tr:nth-child(even) { background: #e4ecf7; }
@@ -222,6 +223,7 @@ fn link_dest<'a>(dest: &CowStr<'a>, svgs: &BTreeMap<String, String>) -> Option<C
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::summary::VariantSummary;
 
     fn plots() -> BTreeMap<String, String> {
         BTreeMap::from([("cost".to_string(), "<svg><rect/></svg>\n".to_string())])
@@ -249,6 +251,23 @@ mod tests {
         assert!(html.contains("<a href=\"#cost\">cost.svg</a>"), "{html}");
         assert!(
             html.contains("<a href=\"https://x.org/a\">docs</a>"),
+            "{html}"
+        );
+        assert!(!html.contains("allocstorm table"), "{html}");
+    }
+
+    #[test]
+    fn a_hostile_variant_name_is_text_on_the_whole_page() {
+        let mut v = VariantSummary::for_test("<script>alert(1)</script>", 1, None);
+        v.description = "![x](https://e/x.png) <img src=x onerror=alert(1)>".into();
+        let mut s = Summary::of(vec![v]);
+        s.scenario.name = "<b>".into();
+        let html = page(&s, &plots());
+        for bad in ["<script>alert", "<img", "<b>", "https://e/"] {
+            assert!(!html.contains(bad), "{bad} in {html}");
+        }
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{html}"
         );
         assert!(!html.contains("allocstorm table"), "{html}");
