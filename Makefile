@@ -36,7 +36,8 @@ servers:
 
 ## tools: the checkers the tests use: check-jsonschema in a venv under target/tools/ (the
 ## example CI workflow's schema, the bmf export's) and promtool (Debian's prometheus, for the
-## openmetrics export); pip and apt-get run only when one is missing
+## openmetrics export) and chromium (Debian's, for the report.html browser test); pip and
+## apt-get run only when one is missing
 tools:
 	bash scripts/tools.sh
 

@@ -9,6 +9,8 @@
 # - promtool, from Debian's prometheus package (apt-get only when it is missing; its service is
 #   never started: scripts/apt.sh): harness/tests/exports.rs checks the `openmetrics` export
 #   with `promtool check metrics`.
+# - chromium, Debian's package (apt-get only when it is missing): harness/tests/report_html.rs
+#   opens report.html headless and reads the screenshot's pixels.
 # `make tools`; `make test` runs it first, and the tests run it themselves when a tool is
 # missing.
 #
@@ -29,6 +31,10 @@ bin=$venv/bin/check-jsonschema
 apt_ensure tools "install Debian's prometheus package (for /usr/bin/promtool) by hand" prometheus \
   || exit 1
 echo "tools: promtool: $(command -v promtool) ($(promtool --version 2>&1 | head -1))"
+
+apt_ensure tools "install Debian's chromium package (for /usr/bin/chromium) by hand" chromium \
+  || exit 1
+echo "tools: chromium: $(command -v chromium) ($(chromium --version 2>/dev/null | head -1))"
 
 if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null | awk '{print $NF}')" = "$CHECK_JSONSCHEMA_VERSION" ]; then
   echo "tools: check-jsonschema $CHECK_JSONSCHEMA_VERSION already installed: $bin"

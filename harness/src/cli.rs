@@ -552,6 +552,7 @@ fn report_cmd(dir: &std::path::Path, exports: &[ExportTo]) -> ExitCode {
     };
     println!("{}", crate::report::text_table(&summary));
     eprintln!("report: {}", dir.join("report.md").display());
+    eprintln!("report: {}", dir.join("report.html").display());
     if let Err(e) = crate::export::write_all(exports, &summary) {
         return fail(e);
     }

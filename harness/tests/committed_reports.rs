@@ -1,5 +1,5 @@
 //! Every report committed under `reports/` renders again, from its `runs/` alone, to the very
-//! bytes that are committed: `report.md`, `summary.json` and every plot. The records are the
+//! bytes that are committed: `report.md`, `report.html`, `summary.json` and every plot. The records are the
 //! data and the rest is presentation, so a change to the presentation that moves a committed
 //! page shows here — either it is a regression, or the committed reports are rendered again in
 //! the same change (`allocstorm report DIR`), as a stale figure is a wrong figure.
@@ -70,11 +70,13 @@ fn every_committed_report_renders_again_byte_for_byte_from_its_records() {
         let out = allocstorm(tmp.path(), &["report".as_ref(), tmp.path().as_os_str()]);
         assert_eq!(out.code, 0, "{}: {out:?}", committed.display());
         let files = rendered_files(committed);
-        assert!(
-            files.iter().any(|f| f == "summary.json"),
-            "{}",
-            committed.display()
-        );
+        for required in ["summary.json", "report.html"] {
+            assert!(
+                files.iter().any(|f| f == required),
+                "{}: no {required} committed",
+                committed.display()
+            );
+        }
         for f in files {
             let (a, b) = (
                 std::fs::read(committed.join(&f)).unwrap(),

@@ -13,6 +13,7 @@
 //! - [`plot`]: `rss-timeline`, `rss-summary`, `cost` and (numeric sweeps) `sweep`, each as PNG
 //!   and SVG.
 //! - [`markdown`]: `report.md`, ready to paste into a design review.
+//! - [`html`]: `report.html`, the same sections and plots as one self-contained file to attach.
 //! - [`text`]: the table printed on the terminal after a run.
 //! - [`catalogue`]: every figure declared once (its key, titles, unit, precision, which way is
 //!   better, how it is read); the tables and the terminal take their columns from it, and
@@ -20,6 +21,7 @@
 //! - [`words`]: the sentences of the summary's reasons, notes and warnings, for every output.
 
 pub mod catalogue;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod plot;
@@ -86,20 +88,16 @@ pub trait Exporter {
 
 /// Every output of `allocstorm report`, in the order they are written.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
-    vec![
-        Box::new(json::SummaryJson),
-        Box::new(plot::timeline::Timeline),
-        Box::new(plot::explained::Explained),
-        Box::new(plot::bars::SummaryBars),
-        Box::new(plot::cost::Cost),
-        Box::new(plot::sweep::Sweep),
-        Box::new(markdown::ReportMarkdown),
-    ]
+    let mut all: Vec<Box<dyn Exporter>> = vec![Box::new(json::SummaryJson)];
+    all.extend(plot::plots(plot::Files::PngAndSvg));
+    all.push(Box::new(markdown::ReportMarkdown));
+    all.push(Box::new(html::ReportHtml));
+    all
 }
 
 /// `allocstorm report DIR`: reads the run records of `dir`, writes `summary.json`,
 /// `rss-timeline.{png,svg}`, with the probe's readings `rss-explained.{png,svg}`, `rss-summary.{png,svg}`, `cost.{png,svg}`, for a numeric sweep
-/// `sweep.{png,svg}`, and `report.md` into it, and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
+/// `sweep.{png,svg}`, `report.md` and `report.html` into it, and returns the summary. Every exporter runs even if one fails (a plot that cannot be drawn
 /// must not cost the table); the first failure is returned.
 pub fn render(dir: &Path) -> Result<Summary, ReportError> {
     let records = load_runs(dir)?;

@@ -1,9 +1,10 @@
 //! Tables as data: a view builds a [`Table`] of typed [`Cell`]s and knows no syntax; the
-//! [`markdown`] and [`text`] renderers are the only code that knows pipes, the alignment line,
+//! [`markdown`], [`html`] and [`text`] renderers are the only code that knows pipes, the alignment line,
 //! column widths and the mark of a missing figure. How a value is written (MiB with one
 //! decimal, a ratio with the digits it deserves, a percentage) is decided once, in
 //! [`Value::written`].
 
+pub mod html;
 pub mod markdown;
 pub mod text;
 
@@ -14,7 +15,7 @@ pub enum Align {
     Right,
 }
 
-/// How a cell stands out in Markdown; the text renderer writes every cell plain.
+/// How a cell stands out in Markdown and HTML; the text renderer writes every cell plain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Emphasis {
     #[default]

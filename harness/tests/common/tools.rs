@@ -1,6 +1,6 @@
 //! The checkers the tests run, installed by `scripts/tools.sh` (`make tools`; `make test` runs
 //! it first, and these run it again when a tool is missing): check-jsonschema in a venv under
-//! target/tools/, and promtool from Debian's prometheus package.
+//! target/tools/, promtool from Debian's prometheus package, and Debian's chromium.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -45,10 +45,21 @@ pub fn check_jsonschema() -> PathBuf {
 
 /// promtool, installed if missing; panics, saying why, where it cannot be.
 pub fn promtool() -> PathBuf {
+    system_tool("promtool")
+}
+
+/// chromium, installed if missing; panics, saying why, where it cannot be.
+pub fn chromium() -> PathBuf {
+    system_tool("chromium")
+}
+
+/// A tool Debian installs on the PATH (or in /usr/bin), installed by `scripts/tools.sh` if
+/// missing; panics, saying why, where it cannot be.
+fn system_tool(name: &str) -> PathBuf {
     let found = || {
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
             .chain([PathBuf::from("/usr/bin")])
-            .map(|d| d.join("promtool"))
+            .map(|d| d.join(name))
             .find(|p| p.is_file())
     };
     if let Some(p) = found() {
@@ -57,7 +68,7 @@ pub fn promtool() -> PathBuf {
     let installed = install();
     found().unwrap_or_else(|| {
         panic!(
-            "promtool is missing and scripts/tools.sh could not install it ({}): run `make tools`",
+            "{name} is missing and scripts/tools.sh could not install it ({}): run `make tools`",
             installed.err().unwrap_or_default()
         )
     })

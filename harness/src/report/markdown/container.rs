@@ -1,9 +1,10 @@
 //! `## Memory as a container sees it`: after the drain, A next to RssAnon − LazyFree and the
 //! server's memory cgroup (usage, working set), and the cgroup the runs had, or why none.
 
+use super::Page;
 use crate::report::catalogue::{Figure, View, A, CGROUP_USAGE, LESS_LAZY_FREE, WORKING_SET};
 use crate::report::summary::{Summary, VariantSummary};
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 /// Whether a variant has anything for this section (records of versions before it have not).
 fn has_view(v: &VariantSummary) -> bool {
@@ -54,12 +55,12 @@ fn table(s: &Summary) -> Table {
 }
 
 /// The table, or nothing when no variant has a figure of it.
-pub(super) fn container_table(s: &Summary, out: &mut String) {
+pub(super) fn container_table(s: &Summary, out: &mut Page) {
     if !s.variants.iter().any(has_view) {
         return;
     }
     out.push_str("## Memory as a container sees it\n\n");
-    out.push_str(&markdown::render(&table(s)));
+    out.table(&table(s));
     out.push_str(
         "\nAfter the drain (medians over the ok runs; in italics, a run that did not end ok, as far as it went), \
          from the readings of the drain's last second, taken at the smaps interval. **RssAnon − LazyFree**: \
@@ -78,6 +79,7 @@ mod tests {
     use crate::cgroup::Version;
     use crate::figures::Figures;
     use crate::report::summary::ContainerView;
+    use crate::table::markdown;
 
     const MIB: u64 = 1 << 20;
 
@@ -97,9 +99,9 @@ mod tests {
 
     fn table(variants: Vec<VariantSummary>) -> String {
         let s = Summary::of(variants);
-        let mut out = String::new();
+        let mut out = Page::markdown();
         container_table(&s, &mut out);
-        out
+        out.into_parts().0
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! measure it again by hand. Without cost data, `## Cost`: throughput, latency and server CPU
 //! of the memory run, as before `[cost]`. Both with the cost plot.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use super::{clients, min_max, secs, shown_flags};
@@ -18,7 +19,7 @@ use crate::report::words::joined;
 use crate::table::{markdown, ratio as figure, Cell, Column, Table, Value};
 
 /// The cost section and its plot.
-pub(super) fn cost_table(s: &Summary, out: &mut String) {
+pub(super) fn cost_table(s: &Summary, out: &mut Page) {
     match &s.cost {
         Some(c) => price_table(s, c, out),
         None => memory_run_table(s, out),
@@ -26,7 +27,7 @@ pub(super) fn cost_table(s: &Summary, out: &mut String) {
 }
 
 /// Without `[cost]`: the memory run's load figures per variant.
-fn memory_run_table(s: &Summary, out: &mut String) {
+fn memory_run_table(s: &Summary, out: &mut Page) {
     out.push_str("## Cost\n\n");
     let figures = [
         &THROUGHPUT,
@@ -43,7 +44,7 @@ fn memory_run_table(s: &Summary, out: &mut String) {
         &figures,
         View::Results,
     );
-    out.push_str(&markdown::render(&t));
+    out.table(&t);
     out.push_str("\n![After-drain RSS against throughput, p99 and server CPU](cost.png)\n\n");
     out.push_str("Vector version: [cost.svg](cost.svg).\n\n");
 }
@@ -165,7 +166,7 @@ fn price_row(
 }
 
 /// The price table, how it was measured, and the plot.
-fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
+fn price_table(s: &Summary, c: &CostInfo, out: &mut Page) {
     let reference = &c.reference;
     out.push_str("## The price of each fix\n\n");
     how_measured(s, c, out);
@@ -173,7 +174,7 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
     let faults_ratio = ref_faults.is_some_and(|f| f >= FAULTS_FOR_A_RATIO);
     let x = format!("× {reference}");
     let (t, notes) = price_grid(s, reference, faults_ratio);
-    out.push_str(&markdown::render(&t));
+    out.table(&t);
     out.push('\n');
     let _ = write!(
         out,
@@ -221,7 +222,7 @@ fn price_table(s: &Summary, c: &CostInfo, out: &mut String) {
 }
 
 /// How the cost was measured, in enough detail to measure it again by hand.
-fn how_measured(s: &Summary, c: &CostInfo, out: &mut String) {
+fn how_measured(s: &Summary, c: &CostInfo, out: &mut Page) {
     let mut p = String::from(
         "Measured after each memory run, once its server had exited: a second server of the same variant with the memory run's settings less the egress cap",
     );
@@ -324,9 +325,9 @@ mod tests {
     }
 
     fn render(s: &Summary) -> String {
-        let mut out = String::new();
+        let mut out = Page::markdown();
         cost_table(s, &mut out);
-        out
+        out.into_parts().0
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! `## The curve after the load`: RssAnon 1 s, 5 s and 60 s after the load's end beside A, and
 //! each as a share of the growth, one row per variant (medians over its ok runs).
 
+use super::Page;
 use std::fmt::Write as _;
 
 use crate::figures::curve::HALF_WINDOW_S;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::report::catalogue::{variants_table, Figure, View, CURVE};
 use crate::report::summary::{Summary, VariantSummary};
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 fn table(variants: &[VariantSummary]) -> Table {
     let cells = |v: &VariantSummary| [Cell::text(&v.name)];
@@ -32,12 +33,12 @@ fn has_curve(s: &Summary) -> bool {
 }
 
 /// The table and what its columns mean, or nothing when no run has a point of the curve.
-pub(super) fn curve_table(s: &Summary, out: &mut String) {
+pub(super) fn curve_table(s: &Summary, out: &mut Page) {
     if !has_curve(s) {
         return;
     }
     out.push_str("## The curve after the load\n\n");
-    out.push_str(&markdown::render(&table(&s.variants)));
+    out.table(&table(&s.variants));
     let _ = writeln!(
         out,
         "\nMedians over the ok runs of RssAnon 1 s, 5 s and 60 s after the load's end (its last \
@@ -71,7 +72,7 @@ mod tests {
             ..Default::default()
         };
         let s = Summary::of(vec![VariantSummary::for_test("jemalloc-bg", 3, Some(f))]);
-        let mut md = String::new();
+        let mut md = Page::markdown();
         curve_table(&s, &mut md);
         let lines: Vec<&str> = md.lines().collect();
         assert_eq!(
@@ -82,11 +83,11 @@ mod tests {
             lines[4],
             "| jemalloc-bg | 100.0 | 0.90 | – | – | **30.0** | 0.25 | – | – |"
         );
-        let mut none = String::new();
+        let mut none = Page::markdown();
         curve_table(
             &Summary::of(vec![VariantSummary::for_test("x", 1, None)]),
             &mut none,
         );
-        assert_eq!(none, "", "no point of the curve: no section");
+        assert_eq!(*none, "", "no point of the curve: no section");
     }
 }

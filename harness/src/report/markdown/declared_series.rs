@@ -1,5 +1,6 @@
 //! `## Declared series`: what each series the scenario declares is, and each variant's peak.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use super::status;
@@ -29,7 +30,7 @@ fn series_peak(v: &VariantSummary, label: &str) -> Option<(f64, bool)> {
 
 /// The series the scenario declares: what each is, and each variant's peak. The curves are in
 /// the timeline, under RssAnon.
-pub(super) fn series_table(s: &Summary, out: &mut String) {
+pub(super) fn series_table(s: &Summary, out: &mut Page) {
     let specs = &s.scenario.series;
     if specs.is_empty() {
         return;
@@ -44,7 +45,7 @@ pub(super) fn series_table(s: &Summary, out: &mut String) {
         );
     }
     out.push('\n');
-    out.push_str(&markdown::render(&table(s, specs)));
+    out.table(&table(s, specs));
     out.push_str(
         "\nPeak: the highest value over the run (a rate: the highest increase per second between two \
          consecutive `/stats` readings), median over the ok runs; for a variant without an ok run, the highest \

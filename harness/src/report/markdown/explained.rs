@@ -1,11 +1,12 @@
 //! `## Every byte of RssAnon, by the allocator's own figures`: the probe's parts of RssAnon at
 //! B's, P's and A's own moments, per variant, and what could not be known.
 
+use super::Page;
 use std::fmt::Write;
 
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::report::summary::{ExplainedAt, ExplainedRun, Summary, VariantSummary};
-use crate::table::{markdown, mib_unit, Cell, Column, Table};
+use crate::table::{mib_unit, Cell, Column, Table};
 
 /// Whether any variant's records carry the probe (records of older versions do not: their
 /// report keeps the `/stats` table alone).
@@ -13,14 +14,14 @@ pub(super) fn has_probe(s: &Summary) -> bool {
     s.variants.iter().any(|v| v.explained.is_some())
 }
 
-pub(super) fn explained_table(s: &Summary, out: &mut String) {
+pub(super) fn explained_table(s: &Summary, out: &mut Page) {
     if !has_probe(s) {
         return;
     }
     out.push_str("## Every byte of RssAnon, by the allocator's own figures\n\n");
     let t = table(s);
     if !t.rows.is_empty() {
-        out.push_str(&markdown::render(&t));
+        out.table(&t);
         out.push('\n');
         out.push_str(LEGEND);
         out.push_str("\n\n");

@@ -1,9 +1,10 @@
 //! `## What the allocator held vs what the app held`: the `/stats` figures at the peak and after
 //! the drain, and who holds the growth over the baseline.
 
+use super::Page;
 use crate::figures::MIN_GROWTH_FOR_RETENTION;
 use crate::report::summary::{HeldVsLive, Summary, VariantSummary};
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 /// Who holds the growth over the baseline at this instant, from the allocator's and the app's
 /// own figures: the question of incident 001.
@@ -36,7 +37,7 @@ fn breakdown_rows(v: &VariantSummary) -> [(&'static str, Option<&HeldVsLive>); 2
 }
 
 /// The held-vs-live table of each variant, or why there is none (a target without `stats`).
-pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
+pub(super) fn breakdown_table(s: &Summary, out: &mut Page) {
     let no_readings = s
         .variants
         .iter()
@@ -56,7 +57,7 @@ pub(super) fn breakdown_table(s: &Summary, out: &mut String) {
         .iter()
         .flat_map(|v| breakdown_rows(v).into_iter().filter_map(|r| r.1))
         .any(|h| h.app_pool_bytes.is_some_and(|p| p > 0));
-    out.push_str(&markdown::render(&table(s, pools)));
+    out.table(&table(s, pools));
     out.push_str(
         "\nFrom the server's `/stats` in each variant's median run (without an ok run: its failed or oom run, until \
          it ended): at the peak (the reading of the load nearest the highest \

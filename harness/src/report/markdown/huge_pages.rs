@@ -2,11 +2,12 @@
 //! mode the runs had, and a line for each variant whose memory after the drain is mostly huge
 //! pages; one sentence instead of the table when no variant had any.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use crate::report::catalogue::{Figure, View, A, THP_AFTER_DRAIN, THP_BEFORE, THP_PEAK};
 use crate::report::summary::{Summary, VariantSummary};
-use crate::table::{markdown, mib, Cell, Column, Table};
+use crate::table::{mib, Cell, Column, Table};
 
 /// AnonHugePages at B, P and A, then A itself.
 const FIGURES: [Figure; 4] = [
@@ -90,7 +91,7 @@ fn mode(s: &Summary) -> String {
 }
 
 /// The section, or nothing when no variant has a huge-page figure.
-pub(super) fn huge_pages_table(s: &Summary, out: &mut String) {
+pub(super) fn huge_pages_table(s: &Summary, out: &mut Page) {
     if !s.variants.iter().any(has_figures) {
         return;
     }
@@ -103,7 +104,7 @@ pub(super) fn huge_pages_table(s: &Summary, out: &mut String) {
         );
         return;
     }
-    out.push_str(&markdown::render(&table(s)));
+    out.table(&table(s));
     let _ = writeln!(
         out,
         "\nAnonHugePages from `/proc/<pid>/smaps_rollup` (medians over the ok runs; in italics, a run that did not end ok, as far as it went): \
@@ -165,9 +166,9 @@ mod tests {
     }
 
     fn page(s: &Summary) -> String {
-        let mut out = String::new();
+        let mut out = Page::markdown();
         huge_pages_table(s, &mut out);
-        out
+        out.into_parts().0
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `## Mappings`: the mapping breakdown (what `pmap -X` shows) at the end of `before`, the peak
 //! and the end of `drain`.
 
+use super::Page;
 use crate::report::summary::Summary;
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 /// The mapping breakdown of each variant's median run.
-pub(super) fn mappings_table(s: &Summary, out: &mut String) {
+pub(super) fn mappings_table(s: &Summary, out: &mut Page) {
     if s.variants
         .iter()
         .all(|v| v.memory_breakdown.mappings.is_empty())
@@ -13,7 +14,7 @@ pub(super) fn mappings_table(s: &Summary, out: &mut String) {
         return;
     }
     out.push_str("## Mappings (what `pmap -X` shows)\n\n");
-    out.push_str(&markdown::render(&table(s)));
+    out.table(&table(s));
     out.push_str(
         "\nFrom `/proc/<pid>/smaps` in each variant's median run, nearest the end of `before`, the peak moment \
          (the first sample of the load at P) and the end of `drain`; smaps is walked about once a second, so a breakdown \

@@ -8,7 +8,8 @@
 //! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it
 //! `held_vs_live`), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
 //! [`crate::table::Table`] of typed
-//! cells, rendered by [`crate::table::markdown::render`]; the figures of the results and runs
+//! cells, handed to the [`Page`], which writes it with [`crate::table::markdown::render`] (or,
+//! for `report.html`, [`crate::table::html::render`]); the figures of the results and runs
 //! tables come from [`crate::report::catalogue`].
 
 mod container;
@@ -31,11 +32,12 @@ mod sweep;
 mod variants;
 
 use std::fmt::Write as _;
+use std::ops::{Deref, DerefMut};
 
 use super::summary::{Spread, Summary};
 use super::{Exporter, Output, ReportError, ReportInput};
 use crate::record::RunStatus;
-use crate::table::{ratio, Cell};
+use crate::table::{ratio, Cell, Table};
 
 pub use results::table_header;
 
@@ -49,9 +51,77 @@ impl Exporter for ReportMarkdown {
 
 /// The whole `report.md`.
 pub fn markdown(s: &Summary) -> String {
-    let mut out = format!("# allocstorm report: {}\n\n", s.scenario.name);
-    scenario::scenario_paragraph(s, &mut out);
-    variants::variants_list(s, &mut out);
+    let mut page = Page::markdown();
+    sections(s, &mut page);
+    page.text
+}
+
+/// The page the sections write: Markdown text, and its tables either in Markdown or, for
+/// `report.html`, kept aside as HTML with a placeholder line in the text where each goes. So
+/// the sections are written once for both pages.
+pub struct Page {
+    text: String,
+    html_tables: Option<Vec<String>>,
+}
+
+impl Page {
+    /// A page whose tables are Markdown: `report.md`.
+    pub fn markdown() -> Page {
+        Page {
+            text: String::new(),
+            html_tables: None,
+        }
+    }
+
+    /// A page whose tables are HTML, each behind [`Page::placeholder`].
+    pub fn with_html_tables() -> Page {
+        Page {
+            text: String::new(),
+            html_tables: Some(Vec::new()),
+        }
+    }
+
+    /// The line that stands for the `n`th table of a page with HTML tables: an HTML comment,
+    /// a block of its own in CommonMark.
+    pub fn placeholder(n: usize) -> String {
+        format!("<!-- allocstorm table {n} -->")
+    }
+
+    /// Writes `t` where the page stands.
+    pub fn table(&mut self, t: &Table) {
+        match &mut self.html_tables {
+            None => self.text.push_str(&crate::table::markdown::render(t)),
+            Some(tables) => {
+                let _ = writeln!(self.text, "{}", Page::placeholder(tables.len()));
+                tables.push(crate::table::html::render(t));
+            }
+        }
+    }
+
+    /// The text and the HTML tables its placeholders stand for.
+    pub fn into_parts(self) -> (String, Vec<String>) {
+        (self.text, self.html_tables.unwrap_or_default())
+    }
+}
+
+impl Deref for Page {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.text
+    }
+}
+
+impl DerefMut for Page {
+    fn deref_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+}
+
+/// Every section, in the order of the page.
+pub fn sections(s: &Summary, out: &mut Page) {
+    let _ = write!(out, "# allocstorm report: {}\n\n", s.scenario.name);
+    scenario::scenario_paragraph(s, out);
+    variants::variants_list(s, out);
     if !s.warnings.is_empty() {
         out.push_str("> **Read with care:**\n");
         for w in &s.warnings {
@@ -59,27 +129,26 @@ pub fn markdown(s: &Summary) -> String {
         }
         out.push('\n');
     }
-    recommend::recommendation(s, &mut out);
-    results::figures_table(s, &mut out);
-    curve::curve_table(s, &mut out);
-    requests::requests_table(s, &mut out);
-    observer::observer_line(s, &mut out);
-    observer::idle_then_nudged(s, &mut out);
-    observer::leak_or_retention(s, &mut out);
-    not_ok::not_ok_runs(s, &mut out);
-    sweep::sweep_table(s, &mut out);
-    declared_series::series_table(s, &mut out);
-    explained::explained_table(s, &mut out);
+    recommend::recommendation(s, out);
+    results::figures_table(s, out);
+    curve::curve_table(s, out);
+    requests::requests_table(s, out);
+    observer::observer_line(s, out);
+    observer::idle_then_nudged(s, out);
+    observer::leak_or_retention(s, out);
+    not_ok::not_ok_runs(s, out);
+    sweep::sweep_table(s, out);
+    declared_series::series_table(s, out);
+    explained::explained_table(s, out);
     if !explained::has_probe(s) {
-        held_vs_live::breakdown_table(s, &mut out);
+        held_vs_live::breakdown_table(s, out);
     }
-    container::container_table(s, &mut out);
-    huge_pages::huge_pages_table(s, &mut out);
-    mappings::mappings_table(s, &mut out);
-    cost::cost_table(s, &mut out);
-    runs::runs_table(s, &mut out);
-    environment::environment(s, &mut out);
-    out
+    container::container_table(s, out);
+    huge_pages::huge_pages_table(s, out);
+    mappings::mappings_table(s, out);
+    cost::cost_table(s, out);
+    runs::runs_table(s, out);
+    environment::environment(s, out);
 }
 
 /// A status: `ok`, or in bold what is not.

@@ -2,6 +2,7 @@
 //! what an idle server keeps against what it keeps once traffic resumes (the nudge), and, with
 //! cycles, leak or retention.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use crate::figures::cycles::Cycle;
@@ -10,7 +11,7 @@ use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, mib, Cell, Column, Table};
 
 /// The observer's line: always there, because a reader must know whether A is an idle server's.
-pub(super) fn observer_line(s: &Summary, out: &mut String) {
+pub(super) fn observer_line(s: &Summary, out: &mut Page) {
     if s.scenario.observed.is_empty() {
         out.push_str(
             "**Unobserved:** nothing was asked of the server during `before` and `drain`, where B and A \
@@ -35,12 +36,12 @@ pub(super) fn observer_line(s: &Summary, out: &mut String) {
 }
 
 /// A after an idle drain next to the figure after the nudge, for scenarios with a nudge.
-pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
+pub(super) fn idle_then_nudged(s: &Summary, out: &mut Page) {
     if !s.variants.iter().any(|v| AFTER_NUDGE.has(&v.medians)) {
         return;
     }
     out.push_str("### Idle, then a trickle of traffic\n\n");
-    out.push_str(&markdown::render(&nudge_table(s)));
+    out.table(&nudge_table(s));
     let nudge = s
         .scenario
         .phases_planned
@@ -57,12 +58,12 @@ pub(super) fn idle_then_nudged(s: &Summary, out: &mut String) {
 }
 
 /// Per-cycle peaks and after-drain figures and the verdict, for scenarios with cycles.
-pub(super) fn leak_or_retention(s: &Summary, out: &mut String) {
+pub(super) fn leak_or_retention(s: &Summary, out: &mut Page) {
     if !s.variants.iter().any(|v| !v.medians.cycles.is_empty()) {
         return;
     }
     out.push_str("### Leak or retention\n\n");
-    out.push_str(&markdown::render(&cycles_table(s)));
+    out.table(&cycles_table(s));
     out.push_str(
         "\nThe load and the drain ran once per cycle. **plateau**: every cycle's peak within 1.1× the \
          first's and its A within a tenth of the first growth (P_1 − B) of the first A: the allocator \
@@ -156,8 +157,9 @@ mod tests {
             nudged("mimalloc", 0.64, 19 << 20),
             nudged("glibc", 0.25, (30 << 20) + 8192),
         ];
-        let mut out = String::new();
+        let mut out = Page::markdown();
         idle_then_nudged(&priced_summary(variants, MemoryBudget::default()), &mut out);
+        let out = out.into_parts().0;
         assert!(
             out.contains("| variant | A, idle (MiB) | after the nudge (MiB) | given back on activity (MiB) |"),
             "{out}"

@@ -1,7 +1,8 @@
 //! `## Requests by entry`: a request mix's entries, per variant, from its median run.
 
+use super::Page;
 use crate::report::summary::Summary;
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 fn table(s: &Summary) -> Table {
     let mut t = Table::new([
@@ -35,12 +36,12 @@ fn table(s: &Summary) -> Table {
 }
 
 /// The table, or nothing when no run had a request mix.
-pub(super) fn requests_table(s: &Summary, out: &mut String) {
+pub(super) fn requests_table(s: &Summary, out: &mut Page) {
     if s.variants.iter().all(|v| v.requests.is_empty()) {
         return;
     }
     out.push_str("## Requests by entry\n\n");
-    out.push_str(&markdown::render(&table(s)));
+    out.table(&table(s));
     out.push_str(
         "\nThe `during` load's `[[load.request]]` entries in each variant's median run: the \
          requests drawn for each, answered (`ok`) and failed, and the latency of the answered ones \

@@ -1,6 +1,7 @@
 //! `## Results`: the figures table (medians over the ok runs), what its columns mean, and the
 //! timeline and summary plots.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use super::status;
@@ -10,9 +11,9 @@ use crate::report::summary::{Summary, VariantSummary, OVERLOAD_UNSENT_SHARE};
 use crate::table::{markdown, Cell, Column, Table};
 
 /// The figures table, its legend and the RSS plots.
-pub(super) fn figures_table(s: &Summary, out: &mut String) {
+pub(super) fn figures_table(s: &Summary, out: &mut Page) {
     out.push_str("## Results\n\n");
-    out.push_str(&markdown::render(&table(&s.variants, CATALOGUE)));
+    out.table(&table(&s.variants, CATALOGUE));
     let _ = writeln!(
         out,
         "\nMedians over the ok runs of RssAnon. **B**: median over the last second of `before`; **P**: highest \

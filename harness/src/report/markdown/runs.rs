@@ -1,14 +1,15 @@
 //! `## Runs`: every run's own figures, the median run marked.
 
 use super::status;
+use super::Page;
 use crate::report::catalogue::{in_view, Figure, View, CATALOGUE};
 use crate::report::summary::{RunFigures, Summary, VariantSummary};
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 /// One row per run, in each variant's run order.
-pub(super) fn runs_table(s: &Summary, out: &mut String) {
+pub(super) fn runs_table(s: &Summary, out: &mut Page) {
     out.push_str("## Runs\n\n");
-    out.push_str(&markdown::render(&table(s, CATALOGUE)));
+    out.table(&table(s, CATALOGUE));
     out.push_str(
         "\n**minor faults**, **major faults**: the page faults the server (summed over its processes) took during the load, \
          from `/proc/<pid>/stat`; a minor fault maps a page without I/O, each fresh page of anonymous memory is one \

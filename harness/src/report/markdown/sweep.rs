@@ -1,5 +1,6 @@
 //! `## Sweep`: VSZ, RSS and glibc arena heaps per base variant and point, and the sweep plot.
 
+use super::Page;
 use std::fmt::Write as _;
 
 use super::{shown, status};
@@ -8,7 +9,7 @@ use crate::report::catalogue::{
     VSZ_AFTER_DRAIN, VSZ_BEFORE, VSZ_PEAK,
 };
 use crate::report::summary::{Summary, SweepAt, SweepInfo};
-use crate::table::{markdown, Cell, Column, Table};
+use crate::table::{Cell, Column, Table};
 
 /// The figures of the sweep (VSZ and arena heaps, incident 002) next to RSS, under the names
 /// the sweep gives them where they differ from the catalogue's.
@@ -25,11 +26,11 @@ const FIGURES: [Figure; 8] = [
 
 /// The sweep, base variant × point: the figures it is for (VSZ and arena heaps, incident 002)
 /// next to RSS, and the plot when the values are numbers.
-pub(super) fn sweep_table(s: &Summary, out: &mut String) {
+pub(super) fn sweep_table(s: &Summary, out: &mut Page) {
     let Some(sw) = &s.scenario.sweep else { return };
     let _ = writeln!(out, "## Sweep: `{}`\n", sw.field);
     let (t, as_measured) = table(s, sw);
-    out.push_str(&markdown::render(&t));
+    out.table(&t);
     let _ = writeln!(
         out,
         "\nEvery variant ran once per value of `{}` (the points are named `variant@{}=value` elsewhere); medians \

@@ -14,11 +14,11 @@ use crate::record::RunStatus;
 use crate::report::catalogue::{self, A, B, P};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
-pub struct SummaryBars;
+pub struct SummaryBars(pub super::Files);
 
 impl Exporter for SummaryBars {
     fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
-        png_svg(&BarsFigure { input }, "rss-summary")
+        png_svg(&BarsFigure { input }, "rss-summary", self.0)
     }
 }
 

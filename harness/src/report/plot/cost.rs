@@ -16,13 +16,13 @@ use super::{
 use crate::report::catalogue::{A, P99, SERVER_CPU_PER_1000, THROUGHPUT};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
-pub struct Cost;
+pub struct Cost(pub super::Files);
 
 impl Exporter for Cost {
     fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
         match &input.summary.cost {
-            Some(cost) => png_svg(&price::PriceFigure { input, cost }, "cost"),
-            None => png_svg(&CostFigure { input }, "cost"),
+            Some(cost) => png_svg(&price::PriceFigure { input, cost }, "cost", self.0),
+            None => png_svg(&CostFigure { input }, "cost", self.0),
         }
     }
 }

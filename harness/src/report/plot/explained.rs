@@ -16,7 +16,7 @@ use crate::report::summary::{load_start, phase};
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 use crate::table::in_mib;
 
-pub struct Explained;
+pub struct Explained(pub super::Files);
 
 impl Exporter for Explained {
     fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
@@ -28,7 +28,7 @@ impl Exporter for Explained {
             scenario: &input.summary.scenario.name,
             panels,
         };
-        super::png_svg(&fig, "rss-explained")
+        super::png_svg(&fig, "rss-explained", self.0)
     }
 }
 

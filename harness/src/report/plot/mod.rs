@@ -33,7 +33,7 @@ use plotters::style::{register_font, FontStyle};
 
 use super::catalogue::{self, A};
 use super::summary::{FigureSet, VariantSummary};
-use super::{Output, ReportError};
+use super::{Exporter, Output, ReportError};
 
 /// Large enough to read when pasted into a review at full width.
 pub const WIDTH: u32 = 1600;
@@ -77,22 +77,43 @@ pub trait Figure {
         DB::ErrorType: 'static;
 }
 
-/// `fig` drawn as `stem.png` and `stem.svg`.
-pub fn png_svg(fig: &impl Figure, stem: &str) -> Result<Vec<Output>, ReportError> {
+/// Which files a plot is drawn as: both in the report directory; the SVG alone for
+/// `report.html`, which inlines it (and need not pay for a second PNG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    PngAndSvg,
+    SvgOnly,
+}
+
+/// Every plot of a report, in the order they are written, drawn as `files`.
+pub fn plots(files: Files) -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(timeline::Timeline(files)),
+        Box::new(explained::Explained(files)),
+        Box::new(bars::SummaryBars(files)),
+        Box::new(cost::Cost(files)),
+        Box::new(sweep::Sweep(files)),
+    ]
+}
+
+/// `fig` drawn as `stem.png` and `stem.svg`, or `stem.svg` alone.
+pub fn png_svg(fig: &impl Figure, stem: &str, files: Files) -> Result<Vec<Output>, ReportError> {
     let (png, svg) = (format!("{stem}.png"), format!("{stem}.svg"));
     let plot_err = |path: &str, e: String| ReportError::Plot {
         path: path.to_string(),
         message: e,
     };
     ensure_fonts().map_err(|e| plot_err(&png, e))?;
-    let png_bytes = png_bytes(fig).map_err(|e| plot_err(&png, format!("{e:#}")))?;
+    let mut outputs = Vec::new();
+    if files == Files::PngAndSvg {
+        let png_bytes = png_bytes(fig).map_err(|e| plot_err(&png, format!("{e:#}")))?;
+        outputs.push(Output::new(png, png_bytes));
+    }
     let mut svg_text = String::new();
     draw_on(fig, SVGBackend::with_string(&mut svg_text, fig.size()))
         .map_err(|e| plot_err(&svg, format!("{e:#}")))?;
-    Ok(vec![
-        Output::new(png, png_bytes),
-        Output::new(svg, svg_text),
-    ])
+    outputs.push(Output::new(svg, svg_text));
+    Ok(outputs)
 }
 
 /// `fig` drawn on white on `backend`.

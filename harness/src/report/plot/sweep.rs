@@ -17,13 +17,13 @@ use crate::report::catalogue::{ARENA_HEAPS_PEAK, P, VSZ_PEAK};
 use crate::report::summary::VariantSummary;
 use crate::report::{Exporter, Output, ReportError, ReportInput};
 
-pub struct Sweep;
+pub struct Sweep(pub super::Files);
 
 impl Exporter for Sweep {
     /// Written only when the records form a numeric sweep of at least two values.
     fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
         match SweepFigure::of(input) {
-            Some(fig) => png_svg(&fig, "sweep"),
+            Some(fig) => png_svg(&fig, "sweep", self.0),
             None => Ok(vec![]),
         }
     }

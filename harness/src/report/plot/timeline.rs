@@ -22,7 +22,7 @@ use crate::report::{Exporter, Output, ReportError, ReportInput};
 use crate::scenario::{SeriesKind, SeriesSpec};
 use crate::table::in_mib;
 
-pub struct Timeline;
+pub struct Timeline(pub super::Files);
 
 impl Exporter for Timeline {
     fn export(&self, input: &ReportInput<'_>) -> Result<Vec<Output>, ReportError> {
@@ -30,7 +30,7 @@ impl Exporter for Timeline {
             input,
             series: input.summary.scenario.series.clone(),
         };
-        png_svg(&fig, "rss-timeline")
+        png_svg(&fig, "rss-timeline", self.0)
     }
 }
 
