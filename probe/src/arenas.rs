@@ -188,8 +188,12 @@ fn number(s: &[u8]) -> Option<(u64, usize)> {
     Some((n, digits))
 }
 
+/// The first `needle` in `hay`: candidates by their first byte (`<` or `s`, rare in the XML),
+/// then compared whole.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    let (&first, _) = needle.split_first()?;
+    let last = hay.len().checked_sub(needle.len())?;
+    (0..=last).find(|&i| hay[i] == first && hay[i..].starts_with(needle))
 }
 
 #[cfg(test)]

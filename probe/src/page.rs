@@ -51,7 +51,7 @@ pub struct Page {
     pub image: u64,
     /// Seqlock: odd while a reading is being written.
     pub seq: AtomicU64,
-    /// CLOCK_MONOTONIC of the reading, ns.
+    /// CLOCK_MONOTONIC when the reading started, ns: its figures are from after that moment.
     pub time_ns: AtomicU64,
     /// Readings published so far.
     pub readings: AtomicU64,

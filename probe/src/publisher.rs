@@ -341,9 +341,12 @@ impl Publisher {
         loop {
             next = next.saturating_add(self.interval_ns);
             sleep_until(next)?;
+            // Stamped when the reading starts: a reading stamped after a moment began after
+            // it, however long `malloc_info` takes.
+            let started = monotonic_ns()?;
             let figures = self.read();
+            self.page.publish(started, &figures);
             let now = monotonic_ns()?;
-            self.page.publish(now, &figures);
             // Fell behind (a stopped or starved process): skip the missed ticks, no burst.
             next = next.max(now);
         }
