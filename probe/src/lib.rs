@@ -2,6 +2,7 @@
 //! interval, without allocating, and publishes them in a shared page the harness reads from
 //! outside, as it reads `/proc`.
 //!
+//! - `arenas`: glibc's per-arena figures, from `malloc_info` printed into the probe's buffer.
 //! - `figure`: which allocator, and the one list of figure slots.
 //! - `page`: the page's `#[repr(C)]` layout and the writer's side of its seqlock.
 //! - `detect`: which allocator serves `malloc` here.
@@ -10,6 +11,7 @@
 //! - `preload`: the `LD_PRELOAD` entry, started from the environment.
 //! - `reader`: `read` — the harness's side.
 
+mod arenas;
 mod detect;
 mod figure;
 mod page;
@@ -18,6 +20,7 @@ mod publisher;
 mod reader;
 mod source;
 
+pub use arenas::{Arena, ARENA_SLOTS};
 pub use figure::{Allocator, Figure};
 pub use page::{page_path, pages_in, MAGIC, PAGE_BYTES, VERSION};
 pub use preload::{ENV_DIR, ENV_INTERVAL_MS};

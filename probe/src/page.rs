@@ -11,13 +11,19 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
+use crate::arenas::{Arena, Arenas, ARENA_SLOTS};
 use crate::figure::{Allocator, Figure};
 
 /// The file's size: one page.
 pub const PAGE_BYTES: usize = 4096;
-/// "ASPROBE" + layout version as a byte, little-endian.
-pub const MAGIC: u64 = u64::from_le_bytes(*b"ASPROBE\x01");
-pub const VERSION: u32 = 1;
+/// "ASPROBE" + layout version as a byte, little-endian. A reader of layout 1 compares the whole
+/// magic, so it refuses a layout 2 page as "not a probe page" before reading anything else.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"ASPROBE\x02");
+pub const VERSION: u32 = 2;
+/// Layout 1: the same page up to `malloc_library`, without the arenas. Still read.
+pub const MAGIC_V1: u64 = u64::from_le_bytes(*b"ASPROBE\x01");
+/// A layout 1 writer's `size`: everything before the arenas.
+pub const SIZE_V1: usize = std::mem::offset_of!(Page, arena_count);
 /// Figure slots in the page: room to append figures without a new layout (at most 64: `known`
 /// is a u64 bitmask).
 pub const SLOTS: usize = 48;
@@ -45,7 +51,7 @@ pub struct Page {
     pub image: u64,
     /// Seqlock: odd while a reading is being written.
     pub seq: AtomicU64,
-    /// CLOCK_MONOTONIC of the reading, ns.
+    /// CLOCK_MONOTONIC when the reading started, ns: its figures are from after that moment.
     pub time_ns: AtomicU64,
     /// Readings published so far.
     pub readings: AtomicU64,
@@ -53,6 +59,10 @@ pub struct Page {
     pub known: AtomicU64,
     pub figures: [AtomicU64; SLOTS],
     pub malloc_library: [u8; LIBRARY_BYTES],
+    /// Layout 2: how many glibc arenas exist (0: unknown, or not glibc), under `seq`.
+    pub arena_count: AtomicU64,
+    /// The first `ARENA_SLOTS` arenas, main first: system, free, free chunks.
+    pub arenas: [[AtomicU64; 3]; ARENA_SLOTS],
 }
 
 /// One reading, assembled on the stack before it is published.
@@ -60,6 +70,8 @@ pub struct Page {
 pub struct Figures {
     pub values: [u64; SLOTS],
     pub known: u64,
+    /// glibc's arenas; unknown (count 0) for other allocators.
+    pub arenas: Arenas,
 }
 
 impl Default for Figures {
@@ -67,6 +79,7 @@ impl Default for Figures {
         Figures {
             values: [0; SLOTS],
             known: 0,
+            arenas: Arenas::default(),
         }
     }
 }
@@ -210,7 +223,31 @@ impl Page {
         for (slot, value) in self.figures.iter().zip(figures.values) {
             slot.store(value, Ordering::Relaxed);
         }
+        self.arena_count
+            .store(figures.arenas.count, Ordering::Relaxed);
+        for (slot, a) in self.arenas.iter().zip(&figures.arenas.slots) {
+            for (cell, value) in slot.iter().zip([a.system, a.free, a.free_chunks]) {
+                cell.store(value, Ordering::Relaxed);
+            }
+        }
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The arenas as stored, for the reader inside its seqlock.
+    pub fn load_arenas(&self) -> Arenas {
+        let mut out = Arenas {
+            count: self.arena_count.load(Ordering::Relaxed),
+            ..Arenas::default()
+        };
+        for (a, slot) in out.slots.iter_mut().zip(&self.arenas) {
+            let [system, free, free_chunks] = slot.each_ref().map(|c| c.load(Ordering::Relaxed));
+            *a = Arena {
+                system,
+                free,
+                free_chunks,
+            };
+        }
+        out
     }
 
     /// The malloc library path stored in the header, without its NUL padding.

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
+use crate::arenas::InfoStream;
 use crate::detect::{detect, Detected};
 use crate::figure::{Allocator, Figure};
 use crate::page::{self, Figures, Header, Page};
@@ -192,6 +193,7 @@ fn start_page(config: &Config, pid: u32) -> Result<Probe, StartError> {
     let publisher: &'static Publisher = Box::leak(Box::new(Publisher {
         page,
         source: detected.source,
+        arenas: glibc_arenas(&detected.source),
         counted_in_use: config.counted_in_use,
         interval_ns: header.interval_ns,
     }));
@@ -204,6 +206,14 @@ fn start_page(config: &Config, pid: u32) -> Result<Probe, StartError> {
         path,
         allocator: detected.allocator,
     })
+}
+
+/// glibc's per-arena stream, opened here where `fmemopen` may allocate. A forked child opens its
+/// own: the parent's FILE may have been locked by the parent's probe thread at the fork.
+fn glibc_arenas(source: &Source) -> Option<InfoStream> {
+    matches!(source, Source::Glibc)
+        .then(InfoStream::open)
+        .flatten()
 }
 
 /// Creates the page. A page already there for our pid was written either by this process
@@ -257,6 +267,8 @@ extern "C" fn in_forked_child() {
 struct Publisher {
     page: &'static Page,
     source: Source,
+    /// glibc's `malloc_info` stream: `None` for other allocators (or when it could not open).
+    arenas: Option<InfoStream>,
     counted_in_use: Option<&'static AtomicU64>,
     interval_ns: u64,
 }
@@ -307,6 +319,9 @@ impl Publisher {
     /// The allocator's figures and the host's counter. Allocation-free.
     fn read(&self) -> Figures {
         let mut figures = self.source.read();
+        if let Some(stream) = &self.arenas {
+            stream.read(&mut figures.arenas);
+        }
         if let Some(in_use) = self.counted_in_use {
             figures.set(Figure::CountedInUse, in_use.load(Ordering::Relaxed));
         }
@@ -326,9 +341,12 @@ impl Publisher {
         loop {
             next = next.saturating_add(self.interval_ns);
             sleep_until(next)?;
+            // Stamped when the reading starts: a reading stamped after a moment began after
+            // it, however long `malloc_info` takes.
+            let started = monotonic_ns()?;
             let figures = self.read();
+            self.page.publish(started, &figures);
             let now = monotonic_ns()?;
-            self.page.publish(now, &figures);
             // Fell behind (a stopped or starved process): skip the missed ticks, no burst.
             next = next.max(now);
         }

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, Ordering};
 use std::time::Duration;
 
+use crate::arenas::Arena;
 use crate::figure::{Allocator, Figure};
-use crate::page::{self, Figures, Page, MAGIC, PAGE_BYTES, SLOTS, VERSION};
+use crate::page::{self, Figures, Page, MAGIC, MAGIC_V1, PAGE_BYTES, SIZE_V1, SLOTS, VERSION};
 use crate::publisher::monotonic_ns;
 
 /// Tries of the seqlock before a page that keeps changing (or whose writer died mid-write)
@@ -38,6 +39,17 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn get(&self, figure: Figure) -> Option<u64> {
         self.figures.get(figure)
+    }
+
+    /// glibc's arenas, main first (at most `ARENA_SLOTS`); `None` when unknown: not glibc, a
+    /// cut `malloc_info`, or a layout 1 page.
+    pub fn arenas(&self) -> Option<&[Arena]> {
+        self.figures.arenas.known()
+    }
+
+    /// How many arenas exist, even beyond those `arenas` holds.
+    pub fn arena_count(&self) -> Option<u64> {
+        self.arenas().map(|_| self.figures.arenas.count)
     }
 
     /// Every figure of the list, known or missing.
@@ -90,7 +102,7 @@ impl fmt::Display for ReadError {
             }
             ReadError::Magic { found } => write!(f, "not a probe page (magic {found:#018x})"),
             ReadError::Version { found } => {
-                write!(f, "probe page layout {found}, this reader knows {VERSION}")
+                write!(f, "probe page layout {found}, this reader knows 1 to {VERSION}")
             }
             ReadError::Layout { size, slots } => write!(
                 f,
@@ -187,15 +199,19 @@ pub(crate) fn snapshot(
     max_age: Option<Duration>,
 ) -> Result<Snapshot, ReadError> {
     let magic = page.magic.load(Ordering::Acquire);
-    if magic != MAGIC {
-        return Err(ReadError::Magic { found: magic });
-    }
-    if page.version != VERSION {
+    let size = match magic {
+        MAGIC => std::mem::size_of::<Page>(),
+        MAGIC_V1 => SIZE_V1,
+        _ => return Err(ReadError::Magic { found: magic }),
+    };
+    // The magic's last byte is its layout: the header's version must agree.
+    let version = (magic >> 56) as u32;
+    if page.version != version {
         return Err(ReadError::Version {
             found: page.version,
         });
     }
-    if page.size as usize != std::mem::size_of::<Page>() || page.slots as usize != SLOTS {
+    if page.size as usize != size || page.slots as usize != SLOTS {
         return Err(ReadError::Layout {
             size: page.size,
             slots: page.slots,
@@ -204,7 +220,7 @@ pub(crate) fn snapshot(
     let allocator = Allocator::from_u32(page.allocator).ok_or(ReadError::Allocator {
         found: page.allocator,
     })?;
-    let (sequence, time_ns, readings, figures) = consistent(page)?;
+    let (sequence, time_ns, readings, figures) = consistent(page, version == VERSION)?;
     let interval = Duration::from_nanos(page.interval_ns);
     let limit = max_age.unwrap_or_else(|| default_max_age(interval));
     let age = Duration::from_nanos(now_ns.saturating_sub(time_ns));
@@ -225,7 +241,8 @@ pub(crate) fn snapshot(
 }
 
 /// The seqlock read: sequence (Acquire), data, Acquire fence, sequence again; equal and even.
-fn consistent(page: &Page) -> Result<(u64, u64, u64, Figures), ReadError> {
+/// A layout 1 page has no arenas: they stay unknown.
+fn consistent(page: &Page, arenas: bool) -> Result<(u64, u64, u64, Figures), ReadError> {
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             std::thread::yield_now();
@@ -245,6 +262,9 @@ fn consistent(page: &Page) -> Result<(u64, u64, u64, Figures), ReadError> {
         };
         for (value, slot) in figures.values.iter_mut().zip(&page.figures) {
             *value = slot.load(Ordering::Relaxed);
+        }
+        if arenas {
+            figures.arenas = page.load_arenas();
         }
         fence(Ordering::Acquire);
         if page.seq.load(Ordering::Relaxed) == before {
@@ -291,6 +311,53 @@ mod tests {
         assert_eq!(snap.get(Figure::GlibcFreeHeld), Some(0), "a known 0 is 0");
         assert_eq!(snap.get(Figure::GlibcKeepcost), None, "unknown is missing");
         assert_eq!(snap.get(Figure::JemallocAllocated), None);
+    }
+
+    #[test]
+    fn arenas_publish_and_read_back_inside_the_seqlock() {
+        let page = glibc_page();
+        let mut figures = Figures::default();
+        figures.arenas.count = 2;
+        figures.arenas.slots[1].system = 8192;
+        figures.arenas.slots[1].free_chunks = 3;
+        page.publish(SECOND, &figures);
+        let snap = snapshot(&page, SECOND, None).unwrap();
+        assert_eq!(snap.arena_count(), Some(2));
+        let arenas = snap.arenas().unwrap();
+        assert_eq!(
+            (arenas.len(), arenas[1].system, arenas[1].free_chunks),
+            (2, 8192, 3)
+        );
+        one_reading(&page, SECOND);
+        let snap = snapshot(&page, SECOND, None).unwrap();
+        assert_eq!(snap.arenas(), None, "a reading without arenas says unknown");
+    }
+
+    #[test]
+    fn a_layout_1_page_still_reads_without_arenas_and_an_unknown_layout_is_refused() {
+        let page = glibc_page();
+        let mut figures = Figures::default();
+        figures.arenas.count = 1;
+        page.publish(SECOND, &figures);
+        // SAFETY: the test owns the page; a layout 1 writer's header fields.
+        let v1 = unsafe {
+            let p = &*page as *const Page as *mut Page;
+            (*p).version = 1;
+            (*p).size = SIZE_V1 as u32;
+            &*p
+        };
+        v1.magic.store(MAGIC_V1, Ordering::Release);
+        let snap = snapshot(v1, SECOND, None).unwrap();
+        assert_eq!(snap.arenas(), None, "layout 1 has no arenas");
+        let v3 = u64::from_le_bytes(*b"ASPROBE\x03");
+        v1.magic.store(v3, Ordering::Release);
+        assert!(matches!(
+            snapshot(v1, SECOND, None),
+            Err(ReadError::Magic { .. })
+        ));
+        v1.magic.store(MAGIC, Ordering::Release);
+        let err = snapshot(v1, SECOND, None).unwrap_err();
+        assert!(matches!(err, ReadError::Version { found: 1 }), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `malloc` wins symbol lookup, as a statically linked allocator's would), `malloc_trim`,
 //! `madvise` and `munmap` (the calls through which glibc's trim, jemalloc's purge and
 //! mimalloc's collect return pages), and counts calls per thread, forwarding to `__libc_*` and
-//! the raw system calls.
+//! the raw system calls. glibc's arenas are read through `malloc_info` into an `fmemopen`
+//! stream: stdio's calls of `malloc` go through the interposed one too.
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -101,6 +102,23 @@ unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: u
     0
 }
 
+/// glibc's `mallinfo2`, resolved on the first call (the probe's first reading, on the thread
+/// that starts it): with it beside `malloc` in this executable, detection reads this process
+/// as glibc, so the probe thread runs glibc's reader (`mallinfo2` and `malloc_info` into its
+/// stdio stream) under the counting `malloc`.
+#[no_mangle]
+unsafe extern "C" fn mallinfo2() -> libc::mallinfo2 {
+    type Mallinfo2 = unsafe extern "C" fn() -> libc::mallinfo2;
+    static REAL: std::sync::atomic::AtomicPtr<c_void> =
+        std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+    let mut real = REAL.load(Ordering::Acquire);
+    if real.is_null() {
+        real = libc::dlsym(libc::RTLD_NEXT, c"mallinfo2".as_ptr());
+        REAL.store(real, Ordering::Release);
+    }
+    std::mem::transmute::<*mut c_void, Mallinfo2>(real)()
+}
+
 #[no_mangle]
 unsafe extern "C" fn malloc_trim(_pad: usize) -> i32 {
     count_return();
@@ -123,7 +141,12 @@ unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> i32 {
 fn the_probe_thread_calls_no_malloc_from_rust_or_c() {
     let dir = tempfile::tempdir().unwrap();
     let probe = allocstorm_probe::start(dir.path(), Duration::from_millis(2)).unwrap();
+    assert_eq!(probe.allocator, allocstorm_probe::Allocator::Glibc);
     let snap = common::wait_for(&probe.path, |s| s.thread_tid != 0 && s.readings >= 100);
+    assert!(
+        snap.arenas().is_some(),
+        "glibc's arenas were read through malloc_info on every reading"
+    );
     // SAFETY: gettid cannot fail.
     let me = unsafe { libc::gettid() } as u32;
     assert!(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::PageReading;
+use super::{ArenaReading, PageReading};
 
 /// The host's own count of live bytes, by a counting `#[global_allocator]` (the toy server):
 /// the same bytes whichever allocator serves them.
@@ -48,6 +48,28 @@ pub struct Explained {
     /// Bytes mimalloc has committed: neither RSS (purged pages stay committed) nor in use.
     #[serde(rename = "committed_bytes")]
     pub committed: Option<u64>,
+}
+
+/// One glibc arena's parts, bytes: what it has from the kernel, split into in use and free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArenaParts {
+    pub system_bytes: u64,
+    /// system − free: the app's chunks, their headers, and chunks in the threads' tcaches
+    /// (free to the app, in use to the arena).
+    pub in_use_bytes: u64,
+    /// Free chunks and the top chunk: memory the arena keeps, touched or not.
+    pub free_held_bytes: u64,
+    pub free_chunks: u64,
+}
+
+/// An arena's parts from its `malloc_info` figures.
+pub fn arena_parts(a: &ArenaReading) -> ArenaParts {
+    ArenaParts {
+        system_bytes: a.system_bytes,
+        in_use_bytes: a.system_bytes.saturating_sub(a.free_bytes),
+        free_held_bytes: a.free_bytes,
+        free_chunks: a.free_chunks,
+    }
 }
 
 /// The parts at one tick, summed over the processes whose pages were read then.
@@ -131,7 +153,21 @@ mod tests {
             pid,
             age_ms: 1.0,
             figures: figures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            glibc_arenas: None,
         }
+    }
+
+    #[test]
+    fn an_arenas_in_use_is_what_it_has_from_the_kernel_less_its_free() {
+        let a = arena_parts(&ArenaReading {
+            system_bytes: 300,
+            free_bytes: 260,
+            free_chunks: 7,
+        });
+        assert_eq!(
+            (a.in_use_bytes, a.free_held_bytes, a.free_chunks),
+            (40, 260, 7)
+        );
     }
 
     #[test]

@@ -62,6 +62,29 @@ pub struct PageReading {
     /// How old the probe's reading was when the harness read it, ms.
     pub age_ms: f64,
     pub figures: std::collections::BTreeMap<String, u64>,
+    /// glibc's arenas (probe page layout 2), when glibc serves `malloc` and its `malloc_info`
+    /// was read whole; absent otherwise, and in records made before the probe read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc_arenas: Option<GlibcArenas>,
+}
+
+/// glibc's arenas in one reading: how many exist, and the first ones, the main arena first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlibcArenas {
+    /// Every arena, even those beyond the page's slots (`arenas` holds at most 16).
+    pub count: u64,
+    pub arenas: Vec<ArenaReading>,
+}
+
+/// One arena from `malloc_info`: what it has from the kernel, and the free it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ArenaReading {
+    /// `<system type="current">`: bytes the arena has from the kernel.
+    pub system_bytes: u64,
+    /// Fast + rest: its free chunks and its top chunk.
+    pub free_bytes: u64,
+    /// Fast + rest counts (the top chunk counts as one).
+    pub free_chunks: u64,
 }
 
 /// A process's page, the first time the harness saw it: which allocator serves `malloc` there.

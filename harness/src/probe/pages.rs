@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use allocstorm_probe::{PageReader, ReadError, Snapshot};
 
-use super::{PageReading, ProbePage, ProbeTick};
+use super::{ArenaReading, GlibcArenas, PageReading, ProbePage, ProbeTick};
 
 /// How often the directory is listed for pages of new processes: a forking server's children
 /// appear within this of their start.
@@ -131,5 +131,21 @@ fn reading_of(s: &Snapshot, now_ns: u64) -> PageReading {
             .figures()
             .filter_map(|(f, v)| Some((f.name().to_string(), v?)))
             .collect(),
+        glibc_arenas: arenas_of(s),
     }
+}
+
+fn arenas_of(s: &Snapshot) -> Option<GlibcArenas> {
+    Some(GlibcArenas {
+        count: s.arena_count()?,
+        arenas: s
+            .arenas()?
+            .iter()
+            .map(|a| ArenaReading {
+                system_bytes: a.system,
+                free_bytes: a.free,
+                free_chunks: a.free_chunks,
+            })
+            .collect(),
+    })
 }

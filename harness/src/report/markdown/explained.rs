@@ -32,6 +32,22 @@ pub(super) fn explained_table(s: &Summary, out: &mut Page) {
         }
     }
     out.push('\n');
+    // rss-explained is drawn from the median runs' readings: where any variant's B, P or A
+    // has a reading, there is a panel to show.
+    if s.variants
+        .iter()
+        .any(|v| v.explained.as_ref().is_some_and(read))
+    {
+        out.push_str(
+            "![RssAnon over time split into in use, free held and the rest, a panel per variant](rss-explained.png)\n\n\
+             Vector version: [rss-explained.svg](rss-explained.svg).\n\n",
+        );
+    }
+}
+
+/// Whether the probe read anything at B, P or A.
+fn read(e: &ExplainedRun) -> bool {
+    e.before.is_some() || e.peak.is_some() || e.after_drain.is_some()
 }
 
 const LEGEND: &str = "Read by the probe, a thread inside the server that publishes its allocator's own figures \

@@ -6,12 +6,13 @@
 //! One module a section, in the order of the page ([`markdown`]): `scenario` and `variants`,
 //! the warnings, `recommend` (with `[cost]`), `results`, `curve`, `requests` (a request mix's entries), `observer` (observed or not, idle against nudged, leak or
 //! retention), `not_ok`, `sweep`, `declared_series`, `explained` (the probe's parts of RssAnon; without it
-//! `held_vs_live`), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
+//! `held_vs_live`), `arenas` (glibc's arenas at A), `container`, `huge_pages`, `mappings`, `cost`, `runs`, `environment`. Each table is a
 //! [`crate::table::Table`] of typed
 //! cells, handed to the [`Page`], which writes it with [`crate::table::markdown::render`] (or,
 //! for `report.html`, [`crate::table::html::render`]); the figures of the results and runs
 //! tables come from [`crate::report::catalogue`].
 
+mod arenas;
 mod container;
 mod cost;
 mod curve;
@@ -140,6 +141,7 @@ pub fn sections(s: &Summary, out: &mut Page) {
     sweep::sweep_table(s, out);
     declared_series::series_table(s, out);
     explained::explained_table(s, out);
+    arenas::arenas_table(s, out);
     if !explained::has_probe(s) {
         held_vs_live::breakdown_table(s, out);
     }

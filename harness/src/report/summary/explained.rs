@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::figures::{last_second_window, median_u64, PhaseMark};
-use crate::probe::explain::{explain, Explained};
+use crate::probe::explain::{arena_parts, explain, ArenaParts, Explained};
 use crate::probe::ProbeTick;
 use crate::record::RunRecord;
 
@@ -39,9 +39,25 @@ pub struct ExplainedRun {
     pub before: Option<ExplainedAt>,
     pub peak: Option<ExplainedAt>,
     pub after_drain: Option<ExplainedAt>,
+    /// glibc's arenas over A's window, per process whose page gave them; absent when none did
+    /// (not glibc, or a record made before the probe read them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arenas_after_drain: Vec<ProcessArenas>,
     /// Why there are no figures: the probe was off, or no page appeared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why_none: Option<String>,
+}
+
+/// One process's glibc arenas at A: each arena's parts, the median over A's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessArenas {
+    pub pid: u32,
+    /// Every arena the process has, even beyond those listed (the page holds 16).
+    pub arena_count: u64,
+    /// Main arena first, then the thread arenas, newest first (glibc's order).
+    pub arenas: Vec<ArenaParts>,
+    /// How many readings the medians are taken over.
+    pub readings: usize,
 }
 
 /// `None` for a record of a version without the probe: its report stays as it was.
@@ -80,6 +96,9 @@ pub fn explained_run(r: &RunRecord) -> Option<ExplainedRun> {
         before: at("before", f.rss_before_bytes),
         peak: peak(r, t0),
         after_drain: at("drain", f.rss_after_drain_bytes),
+        arenas_after_drain: phase(r, "drain")
+            .map(|p| arenas_over(&r.probe_readings, p))
+            .unwrap_or_default(),
         why_none: None,
     })
 }
@@ -152,5 +171,101 @@ fn at(t_s: f64, rss: Option<u64>, parts: Explained, readings: usize) -> Explaine
             .map(|(r, u)| r as f64 / u as f64),
         parts,
         readings,
+    }
+}
+
+/// Each process's arenas over the window of A: per arena, each part's median over the readings
+/// that had that arena (a thread arena appears when a thread first allocates).
+fn arenas_over(ticks: &[ProbeTick], p: &PhaseMark) -> Vec<ProcessArenas> {
+    let mut by_pid: std::collections::BTreeMap<u32, Vec<(u64, Vec<ArenaParts>)>> =
+        Default::default();
+    for tick in last_second_window(ticks, p) {
+        for page in &tick.pages {
+            if let Some(g) = &page.glibc_arenas {
+                let parts = g.arenas.iter().map(arena_parts).collect();
+                by_pid.entry(page.pid).or_default().push((g.count, parts));
+            }
+        }
+    }
+    by_pid
+        .into_iter()
+        .map(|(pid, readings)| ProcessArenas {
+            pid,
+            arena_count: readings.iter().map(|(c, _)| *c).max().unwrap_or(0),
+            arenas: arena_medians(&readings),
+            readings: readings.len(),
+        })
+        .collect()
+}
+
+fn arena_medians(readings: &[(u64, Vec<ArenaParts>)]) -> Vec<ArenaParts> {
+    let most = readings.iter().map(|(_, a)| a.len()).max().unwrap_or(0);
+    (0..most)
+        .map(|i| {
+            let of = |f: fn(&ArenaParts) -> u64| {
+                let v: Vec<u64> = readings
+                    .iter()
+                    .filter_map(|(_, a)| a.get(i))
+                    .map(f)
+                    .collect();
+                median_u64(&v).unwrap_or(0)
+            };
+            ArenaParts {
+                system_bytes: of(|a| a.system_bytes),
+                in_use_bytes: of(|a| a.in_use_bytes),
+                free_held_bytes: of(|a| a.free_held_bytes),
+                free_chunks: of(|a| a.free_chunks),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ArenaReading, GlibcArenas, PageReading};
+
+    fn tick(t: f64, frees: &[u64]) -> ProbeTick {
+        let arenas = frees
+            .iter()
+            .map(|f| ArenaReading {
+                system_bytes: 100,
+                free_bytes: *f,
+                free_chunks: 2,
+            })
+            .collect();
+        ProbeTick {
+            t,
+            pages: vec![PageReading {
+                pid: 7,
+                age_ms: 1.0,
+                figures: Default::default(),
+                glibc_arenas: Some(GlibcArenas { count: 20, arenas }),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_s_arenas_are_medians_over_its_last_second_and_an_arena_that_came_late_counts() {
+        let drain = PhaseMark {
+            name: "drain".into(),
+            start: 0.0,
+            end: 3.0,
+        };
+        // 1.0 is outside A's window; the thread arena appears at 2.5.
+        let ticks = [
+            tick(1.0, &[0]),
+            tick(2.2, &[10]),
+            tick(2.4, &[30]),
+            tick(2.5, &[20, 60]),
+        ];
+        let got = arenas_over(&ticks, &drain);
+        assert_eq!(got.len(), 1);
+        let p = &got[0];
+        assert_eq!((p.pid, p.arena_count, p.readings), (7, 20, 3));
+        let free: Vec<u64> = p.arenas.iter().map(|a| a.free_held_bytes).collect();
+        assert_eq!(free, [20, 60]);
+        assert_eq!(p.arenas[0].in_use_bytes, 80, "system − free");
+        assert!(arenas_over(&ticks[..1], &drain).is_empty());
     }
 }

@@ -50,7 +50,7 @@ use crate::record::RunRecord;
 pub use container::{container_view, ContainerView};
 pub use cost::{BelowRate, CostSpreads, RateUse, RunNote, VariantCost, FAULTS_FOR_A_RATIO};
 pub use cost_info::CostInfo;
-pub use explained::{ExplainedAt, ExplainedRun};
+pub use explained::{ExplainedAt, ExplainedRun, ProcessArenas};
 pub use figures::{
     run_figure_set, FigureSet, LatencyMs, RunFigures, SeriesPeak, OVERLOAD_UNSENT_SHARE,
 };
