@@ -88,7 +88,19 @@ fn figure_value(f: Figure) -> Value {
         Figure::Retention(r) => catalogue::RETENTION.value(Reading::Number(r)),
         Figure::Bytes(b) => Value::Text(mib_unit(b)),
         Figure::Verdict(v) => Value::Text(v.as_str().into()),
+        Figure::BytesPerHour(b) => Value::Text(per_hour(b)),
+        Figure::Slope(s) => Value::Text(format!(
+            "{} (95%: {} to {})",
+            per_hour(s.bytes_per_hour),
+            per_hour(s.low_bytes_per_hour),
+            per_hour(s.high_bytes_per_hour)
+        )),
     }
+}
+
+/// Bytes per hour as MiB per hour: `12.3 MiB/h`.
+fn per_hour(b: f64) -> String {
+    format!("{:.1} MiB/h", b / 1048576.0 + 0.0)
 }
 
 fn figure(f: Figure) -> String {
@@ -188,6 +200,7 @@ fn beyond_budget(k: BudgetKind, m: &str, l: &str, after: After) -> String {
         BudgetKind::MaxRetention => ("above", ": memory sticks after the load"),
         BudgetKind::MinRetention => ("below", ": the scenario no longer reproduces its incident"),
         BudgetKind::MaxAfterDrain | BudgetKind::CycleVerdict => ("above", ""),
+        BudgetKind::MaxGrowthPerHour => ("above", ": A grows from cycle to cycle beyond noise"),
     };
     let name = budget_figure(k, after).map_or("", catalogue::Figure::in_words);
     format!("median {name} {m} is {side} {} {l}{why}", k.key())

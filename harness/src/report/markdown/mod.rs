@@ -27,6 +27,7 @@ mod requests;
 mod results;
 mod runs;
 mod scenario;
+mod soak;
 mod sweep;
 mod variants;
 
@@ -66,6 +67,7 @@ pub fn markdown(s: &Summary) -> String {
     observer::observer_line(s, &mut out);
     observer::idle_then_nudged(s, &mut out);
     observer::leak_or_retention(s, &mut out);
+    soak::soak_section(s, &mut out);
     not_ok::not_ok_runs(s, &mut out);
     sweep::sweep_table(s, &mut out);
     declared_series::series_table(s, &mut out);
