@@ -90,10 +90,10 @@ fn figure_value(f: Figure) -> Value {
         Figure::Verdict(v) => Value::Text(v.as_str().into()),
         Figure::BytesPerHour(b) => Value::Text(per_hour(b)),
         Figure::Slope(s) => Value::Text(format!(
-            "{} (95%: {} to {})",
+            "{} (95%: {:.1} to {:.1})",
             per_hour(s.bytes_per_hour),
-            per_hour(s.low_bytes_per_hour),
-            per_hour(s.high_bytes_per_hour)
+            s.low_bytes_per_hour / 1048576.0 + 0.0,
+            s.high_bytes_per_hour / 1048576.0 + 0.0
         )),
     }
 }
@@ -200,7 +200,10 @@ fn beyond_budget(k: BudgetKind, m: &str, l: &str, after: After) -> String {
         BudgetKind::MaxRetention => ("above", ": memory sticks after the load"),
         BudgetKind::MinRetention => ("below", ": the scenario no longer reproduces its incident"),
         BudgetKind::MaxAfterDrain | BudgetKind::CycleVerdict => ("above", ""),
-        BudgetKind::MaxGrowthPerHour => ("above", ": A grows from cycle to cycle beyond noise"),
+        BudgetKind::MaxGrowthPerHour => (
+            "above",
+            ": its whole 95% interval is, A grows from cycle to cycle beyond noise",
+        ),
     };
     let name = budget_figure(k, after).map_or("", catalogue::Figure::in_words);
     format!("median {name} {m} is {side} {} {l}{why}", k.key())

@@ -1,21 +1,38 @@
 //! `### Soak`: the slope of A after the first cycle, per hour, with its 95% interval, one row
-//! per variant (over the cycles of its medians), for scenarios with a soak.
+//! per variant (over the cycles of its medians, or of an interrupted run's), for soaks.
 
 use std::fmt::Write as _;
 
 use crate::figures::soak::MIN_CYCLES;
-use crate::report::catalogue::{variants_table, View, SOAK, SOAK_SLOPE};
+use crate::report::catalogue::{View, SOAK, SOAK_SLOPE};
 use crate::report::summary::{Summary, VariantSummary};
 use crate::table::{markdown, Cell, Column, Table};
 
+/// One row per variant: its medians' slope, or, for a variant without an ok run (a soak
+/// interrupted), the slope of the cycles its run measured, marked so.
 fn table(variants: &[VariantSummary]) -> Table {
-    let cells = |v: &VariantSummary| [Cell::text(&v.name)];
-    variants_table(variants, [Column::left("variant")], cells, SOAK, View::Soak)
+    let mut t = Table::new(
+        [Column::left("variant")]
+            .into_iter()
+            .chain(SOAK.iter().map(|f| f.column(View::Soak))),
+    );
+    for v in variants {
+        let (f, as_far_as_it_went) = v.figures_shown();
+        let name = match as_far_as_it_went {
+            true => format!("{} ({}, as far as it went)", v.name, v.status.as_str()),
+            false => v.name.clone(),
+        };
+        let mut row = vec![Cell::text(name)];
+        row.extend(SOAK.iter().map(|x| x.of(f).strong_if(x.headline)));
+        t.row(row);
+    }
+    t
 }
 
 /// The table and how its figures were taken, or nothing when no variant has a slope.
 pub(super) fn soak_section(s: &Summary, out: &mut String) {
-    if !s.variants.iter().any(|v| SOAK_SLOPE.has(&v.medians)) {
+    let shown = |v: &VariantSummary| SOAK_SLOPE.has(v.figures_shown().0);
+    if !s.variants.iter().any(shown) {
         return;
     }
     out.push_str("### Soak\n\n");
@@ -23,7 +40,7 @@ pub(super) fn soak_section(s: &Summary, out: &mut String) {
     let _ = writeln!(
         out,
         "\nThe slope of A (RssAnon over the last second of each drain, the medians of the ok runs \
-         cycle by cycle) against the time each drain ended, cycles 2 to n: ordinary least \
+         cycle by cycle; a run that did not finish, its own complete cycles) against the time each drain ended, cycles 2 to n: ordinary least \
          squares, in MiB per hour. The first cycle is left out: it builds the working set the \
          allocator then reuses, a step, not a slope. **95% low** and **high** bound the slope's \
          95% interval (Student's t, n − 3 degrees of freedom); a slope needs {MIN_CYCLES} \
