@@ -485,3 +485,24 @@ fn a_package_without_a_preload_is_refused() {
         "{e}"
     );
 }
+
+/// A soak is planned in cycles: as many as cover it (the most a typo could ask for), and a
+/// `--quick` soak not set in `[quick]` keeps their number, of the quick phases.
+#[test]
+fn a_soak_plans_its_cycles_and_a_quick_soak_keeps_their_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = BASE.replace(
+        "during = \"1s\"\ndrain = \"1s\"",
+        "during = \"8s\"\ndrain = \"4s\"\nsoak = \"1h\"",
+    );
+    assert_ne!(text, BASE);
+    let s =
+        Scenario::load(&write(dir.path(), &text, GOOD_VARIANTS)).unwrap_or_else(|e| panic!("{e}"));
+    let full = s.phases(false);
+    assert_eq!(full.soak, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(full.max_cycles(), 300);
+    // Quick: a quarter of each phase with its floor, 3 s + 2 s, 300 times.
+    let quick = s.phases(true);
+    assert_eq!(quick.soak, Some(std::time::Duration::from_secs(1500)));
+    assert_eq!(quick.max_cycles(), 300);
+}

@@ -650,6 +650,40 @@ glibc    max_after_drain  256.0 MiB  300.0 MiB  REGRESSION
         );
     }
 
+    /// A soak's slope over its budget says the interval; one across the budget says so.
+    #[test]
+    fn growth_per_hour_findings() {
+        use crate::figures::soak::Slope;
+        let g = variant("mimalloc", &[], &[MIB]);
+        let limits = Limits {
+            max_growth_per_hour_bytes: Some(5 * MIB),
+            ..Limits::default()
+        };
+        let m = MIB as f64;
+        let finding = |mid: f64, half: f64| {
+            let s = Slope {
+                cycles: 6,
+                bytes_per_hour: mid * m,
+                low_bytes_per_hour: (mid - half) * m,
+                high_bytes_per_hour: (mid + half) * m,
+            };
+            let b = super::super::verdict::check_growth(&limits, &[s]).unwrap();
+            budget_finding(&g, &b, After::Drain)
+        };
+        assert_eq!(
+            finding(20.0, 8.0).unwrap(),
+            "mimalloc: median growth per hour 20.0 MiB/h (95%: 12.0 to 28.0) is above \
+             max_growth_per_hour 5.0 MiB/h: its whole 95% interval is, A grows from cycle to \
+             cycle beyond noise"
+        );
+        assert_eq!(
+            finding(4.0, 3.0).unwrap(),
+            "mimalloc: max_growth_per_hour cannot be checked: of 1 runs' 95% intervals, 0 above \
+             the budget, 1 across it, 0 below"
+        );
+        assert_eq!(finding(1.0, 3.0), None, "a pass says nothing");
+    }
+
     /// gate.md keeps the terminal's `-` for a missing figure and escapes nothing it need not.
     #[test]
     fn the_markdown_tables() {
