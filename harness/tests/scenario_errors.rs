@@ -120,6 +120,10 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (with("phases", r#"during = "soon""#), GOOD_VARIANTS, vec!["phases.during"]),
         (with("phases", "cycles = 0"), GOOD_VARIANTS, vec!["phases.cycles", "expected 1 to 20 cycles", "got 0"]),
         (with("phases", r#"before = "100h""#), GOOD_VARIANTS, vec!["phases", "at most 6h"]),
+        (with("phases", r#"soak = "forever""#), GOOD_VARIANTS, vec!["phases.soak", "forever"]),
+        (with("phases", r#"soak = "200h""#), GOOD_VARIANTS, vec!["phases.soak", "at most 168h and 10080 cycles", "360000 cycles"]),
+        (with("phases", r#"soak = "1s""#), GOOD_VARIANTS, vec!["phases.soak", "3 cycles after the first", "got 1s"]),
+        (with("phases", "soak = \"1h\"\ncycles = 3"), GOOD_VARIANTS, vec!["phases.cycles", "either cycles or soak"]),
         (with("quick", r#"before = "10ms""#), GOOD_VARIANTS, vec!["quick.before", "at least 1s"]),
         (with("sampling", r#"interval = "0ms""#), GOOD_VARIANTS, vec!["sampling.interval"]),
         (with("sampling", r#"stats_in = ["during", "dran"]"#), GOOD_VARIANTS, vec!["sampling.stats_in[1]", "expected a phase name", "\"dran\""]),
@@ -480,4 +484,25 @@ fn a_package_without_a_preload_is_refused() {
         e.contains("variant[0].package") && e.contains("expected a `preload` beside it"),
         "{e}"
     );
+}
+
+/// A soak is planned in cycles: as many as cover it (the most a typo could ask for), and a
+/// `--quick` soak not set in `[quick]` keeps their number, of the quick phases.
+#[test]
+fn a_soak_plans_its_cycles_and_a_quick_soak_keeps_their_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = BASE.replace(
+        "during = \"1s\"\ndrain = \"1s\"",
+        "during = \"8s\"\ndrain = \"4s\"\nsoak = \"1h\"",
+    );
+    assert_ne!(text, BASE);
+    let s =
+        Scenario::load(&write(dir.path(), &text, GOOD_VARIANTS)).unwrap_or_else(|e| panic!("{e}"));
+    let full = s.phases(false);
+    assert_eq!(full.soak, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(full.max_cycles(), 300);
+    // Quick: a quarter of each phase with its floor, 3 s + 2 s, 300 times.
+    let quick = s.phases(true);
+    assert_eq!(quick.soak, Some(std::time::Duration::from_secs(1500)));
+    assert_eq!(quick.max_cycles(), 300);
 }

@@ -19,12 +19,21 @@ pub const PEAK_RATIO_LIMIT: f64 = 1.1;
 pub const AFTER_DRAIN_ALLOWANCE: f64 = 0.1;
 
 /// One cycle's figures: the highest RssAnon of its `during`, the median over the last second
-/// of its `drain`.
+/// of its `drain`, and when that drain ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cycle {
     pub peak_bytes: Option<u64>,
     pub after_drain_bytes: Option<u64>,
+    /// Seconds from the run's start to the end of this cycle's drain, the time a soak's slope
+    /// is taken against; absent for a drain cut short (an interrupted run's last), whose A is
+    /// not a drain's end, and in records written before soaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_s: Option<f64>,
 }
+
+/// A drain at least this share of the run's longest counts as complete: every drain is
+/// planned the same length, and one cut short by an interrupt is far shorter.
+const COMPLETE_DRAIN: f64 = 0.9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,11 +73,13 @@ pub fn of_run(samples: &[Sample], marks: &[PhaseMark]) -> Vec<Cycle> {
     let rss = |s: &Sample| s.rss_anon;
     let during = marks.iter().filter(|m| m.name == "during");
     let drain = marks.iter().filter(|m| m.name == "drain");
+    let longest = drain.clone().map(|r| r.end - r.start).fold(0.0, f64::max);
     let cycles: Vec<Cycle> = during
         .zip(drain)
         .map(|(d, r)| Cycle {
             peak_bytes: max_of(samples, d, rss),
             after_drain_bytes: last_second_of(samples, r, rss),
+            end_s: (r.end - r.start >= COMPLETE_DRAIN * longest).then_some(r.end),
         })
         .collect();
     if cycles.len() < 2 {
@@ -90,9 +101,14 @@ pub fn medians(runs: &[&[Cycle]]) -> Vec<Cycle> {
                         .collect::<Vec<_>>(),
                 )
             };
+            let ends: Vec<f64> = runs
+                .iter()
+                .filter_map(|c| c.get(k).and_then(|c| c.end_s))
+                .collect();
             Cycle {
                 peak_bytes: of(|c| c.peak_bytes),
                 after_drain_bytes: of(|c| c.after_drain_bytes),
+                end_s: super::median_f64(&ends),
             }
         })
         .collect()
@@ -172,6 +188,7 @@ mod tests {
         Cycle {
             peak_bytes: Some(p * MIB),
             after_drain_bytes: Some(a * MIB),
+            end_s: None,
         }
     }
 
@@ -251,7 +268,18 @@ mod tests {
             mark("during", 4.0, 5.9),
             mark("drain", 6.0, 8.0),
         ];
-        assert_eq!(of_run(&samples, &marks), [cycle(20, 50), cycle(60, 80)]);
+        let ended = |c: Cycle, end: f64| Cycle {
+            end_s: Some(end),
+            ..c
+        };
+        assert_eq!(
+            of_run(&samples, &marks),
+            [ended(cycle(20, 50), 3.9), ended(cycle(60, 80), 8.0)]
+        );
+        // A drain cut short (an interrupt) has no end to take a slope against.
+        let mut cut = marks.clone();
+        cut[3].end = 6.5;
+        assert_eq!(of_run(&samples, &cut)[1].end_s, None);
         let m = medians(&[&[cycle(20, 50), cycle(60, 80)], &[cycle(30, 40)]]);
         assert_eq!(m, [cycle(25, 45), cycle(60, 80)]);
     }

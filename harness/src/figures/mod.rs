@@ -7,6 +7,7 @@ use crate::cgroup::CgroupSample;
 pub mod curve;
 pub mod cycles;
 pub mod pages;
+pub mod soak;
 
 use crate::sample::{Sample, SmapsRollup};
 use cycles::{Cycle, CycleVerdict};
@@ -56,6 +57,10 @@ pub struct Figures {
     /// Leak or retention, from `cycles`: plateau or growth, and the figures that decided it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle_verdict: Option<CycleVerdict>,
+    /// With 4 cycles or more (`[phases] soak`): the slope of A after the first cycle, per hour,
+    /// with its 95% interval ([`soak`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<soak::Slope>,
     /// Memory as a container sees it, after the drain (the readings of the last second of
     /// `drain`, at the smaps interval; the last of the drain if none fell in that second):
     /// RssAnon − LazyFree, the anonymous memory the kernel could not take back at once
@@ -168,6 +173,7 @@ impl Figures {
     /// These figures with `cycles` and the verdict they give.
     fn with_cycles(mut self, cycles: Vec<Cycle>) -> Figures {
         self.cycle_verdict = cycles::verdict(self.rss_before_bytes, &cycles);
+        self.soak = soak::slope(&cycles);
         self.cycles = cycles;
         self
     }

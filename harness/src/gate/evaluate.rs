@@ -275,6 +275,8 @@ pub fn evaluate(
                 limits,
                 &v.cycle_verdicts(after),
             ));
+            g.budgets
+                .extend(verdict::check_growth(limits, &v.slopes(after)));
         }
         out.push(g);
     }

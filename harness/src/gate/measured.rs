@@ -152,6 +152,9 @@ pub struct RunFigure {
     /// With cycles: the run's leak-or-retention verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cycle_verdict: Option<crate::figures::cycles::Verdict>,
+    /// With a soak: the run's slope of A after the first cycle and its 95% interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<crate::figures::soak::Slope>,
 }
 
 impl RunFigure {
@@ -206,6 +209,15 @@ impl VariantRuns {
             .iter()
             .filter(|r| r.counts(after))
             .filter_map(|r| r.cycle_verdict)
+            .collect()
+    }
+
+    /// The soak slopes of the runs that count, where they have one.
+    pub fn slopes(&self, after: After) -> Vec<crate::figures::soak::Slope> {
+        self.runs
+            .iter()
+            .filter(|r| r.counts(after))
+            .filter_map(|r| r.soak)
             .collect()
     }
 
@@ -305,6 +317,7 @@ pub fn measure(records: &[RunRecord], after: After) -> Measured {
             rss_after_load_bytes: curve.as_ref().and_then(|f| f.rss_after(after)),
             retention_after_load: curve.as_ref().and_then(|f| f.share_after(after)),
             cycle_verdict: r.figures.cycle_verdict.as_ref().map(|c| c.verdict),
+            soak: r.figures.soak,
         };
         match variants.iter_mut().find(|v| v.name == variant.name) {
             Some(v) => {

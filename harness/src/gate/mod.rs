@@ -47,6 +47,7 @@ Budgets and thresholds come from the scenario's [gate] section:
   [gate]                rel_tolerance = 0.10, abs_floor = \"8MiB\", noise_k = 3 (the defaults);
                         after = \"drain\" (default), \"1s\", \"5s\" or \"60s\": the figure compared
   [gate.variants.NAME]  max_retention, min_retention, max_after_drain (a size): budgets;
+                        cycle_verdict (with cycles); max_growth_per_hour (a size, with soak);
                         rel_tolerance, abs_floor, noise_k: this variant's own thresholds"
     )
 }

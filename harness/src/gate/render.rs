@@ -88,7 +88,19 @@ fn figure_value(f: Figure) -> Value {
         Figure::Retention(r) => catalogue::RETENTION.value(Reading::Number(r)),
         Figure::Bytes(b) => Value::Text(mib_unit(b)),
         Figure::Verdict(v) => Value::Text(v.as_str().into()),
+        Figure::BytesPerHour(b) => Value::Text(per_hour(b)),
+        Figure::Slope(s) => Value::Text(format!(
+            "{} (95%: {:.1} to {:.1})",
+            per_hour(s.bytes_per_hour),
+            s.low_bytes_per_hour / 1048576.0 + 0.0,
+            s.high_bytes_per_hour / 1048576.0 + 0.0
+        )),
     }
+}
+
+/// Bytes per hour as MiB per hour: `12.3 MiB/h`.
+fn per_hour(b: f64) -> String {
+    format!("{:.1} MiB/h", b / 1048576.0 + 0.0)
 }
 
 fn figure(f: Figure) -> String {
@@ -188,6 +200,10 @@ fn beyond_budget(k: BudgetKind, m: &str, l: &str, after: After) -> String {
         BudgetKind::MaxRetention => ("above", ": memory sticks after the load"),
         BudgetKind::MinRetention => ("below", ": the scenario no longer reproduces its incident"),
         BudgetKind::MaxAfterDrain | BudgetKind::CycleVerdict => ("above", ""),
+        BudgetKind::MaxGrowthPerHour => (
+            "above",
+            ": its whole 95% interval is, A grows from cycle to cycle beyond noise",
+        ),
     };
     let name = budget_figure(k, after).map_or("", catalogue::Figure::in_words);
     format!("median {name} {m} is {side} {} {l}{why}", k.key())
@@ -632,6 +648,40 @@ variant  budget               limit   measured  verdict
 glibc    max_after_drain  256.0 MiB  300.0 MiB  REGRESSION
 "
         );
+    }
+
+    /// A soak's slope over its budget says the interval; one across the budget says so.
+    #[test]
+    fn growth_per_hour_findings() {
+        use crate::figures::soak::Slope;
+        let g = variant("mimalloc", &[], &[MIB]);
+        let limits = Limits {
+            max_growth_per_hour_bytes: Some(5 * MIB),
+            ..Limits::default()
+        };
+        let m = MIB as f64;
+        let finding = |mid: f64, half: f64| {
+            let s = Slope {
+                cycles: 6,
+                bytes_per_hour: mid * m,
+                low_bytes_per_hour: (mid - half) * m,
+                high_bytes_per_hour: (mid + half) * m,
+            };
+            let b = super::super::verdict::check_growth(&limits, &[s]).unwrap();
+            budget_finding(&g, &b, After::Drain)
+        };
+        assert_eq!(
+            finding(20.0, 8.0).unwrap(),
+            "mimalloc: median growth per hour 20.0 MiB/h (95%: 12.0 to 28.0) is above \
+             max_growth_per_hour 5.0 MiB/h: its whole 95% interval is, A grows from cycle to \
+             cycle beyond noise"
+        );
+        assert_eq!(
+            finding(4.0, 3.0).unwrap(),
+            "mimalloc: max_growth_per_hour cannot be checked: of 1 runs' 95% intervals, 0 above \
+             the budget, 1 across it, 0 below"
+        );
+        assert_eq!(finding(1.0, 3.0), None, "a pass says nothing");
     }
 
     /// gate.md keeps the terminal's `-` for a missing figure and escapes nothing it need not.

@@ -35,9 +35,15 @@
 //! `max_retention` or `max_after_drain`, or below `min_retention`, is a regression. Retention
 //! is null when the load grew RssAnon by less than 4 MiB: `max_retention` then passes (nothing
 //! grew, nothing retained), `min_retention` is inconclusive (the incident did not even start).
+//!
+//! `max_growth_per_hour`, with a soak: each run's slope of A after the first cycle has a 95%
+//! interval. A run whose interval lies wholly above the budget is a regression (growth beyond
+//! noise), wholly below a pass; one that straddles it is inconclusive (a longer soak narrows
+//! it). The variant takes the decision of more than half of its runs; inconclusive otherwise.
 
 use serde::Serialize;
 
+use crate::figures::soak::Slope;
 use crate::scenario::gate::{Limits, Thresholds};
 
 /// √(π/2): the standard error of a median of normal draws over that of their mean.
@@ -234,6 +240,7 @@ pub enum BudgetKind {
     MinRetention,
     MaxAfterDrain,
     CycleVerdict,
+    MaxGrowthPerHour,
 }
 
 impl BudgetKind {
@@ -244,6 +251,7 @@ impl BudgetKind {
             BudgetKind::MinRetention => "min_retention",
             BudgetKind::MaxAfterDrain => "max_after_drain",
             BudgetKind::CycleVerdict => "cycle_verdict",
+            BudgetKind::MaxGrowthPerHour => "max_growth_per_hour",
         }
     }
 }
@@ -255,6 +263,10 @@ pub enum Figure {
     Retention(f64),
     Bytes(u64),
     Verdict(crate::figures::cycles::Verdict),
+    /// A budget of growth per hour, in bytes.
+    BytesPerHour(f64),
+    /// A soak's slope with its 95% interval.
+    Slope(Slope),
 }
 
 /// One budget checked against one variant's median.
@@ -270,7 +282,7 @@ pub struct BudgetCheck {
 }
 
 /// Why a budget check is not plain, with its figures (worded in `gate::words`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BudgetNote {
     /// No retention (the load grew RssAnon too little): nothing was retained.
@@ -283,6 +295,55 @@ pub enum BudgetNote {
     NoCycles,
     /// How the runs' cycle verdicts split.
     Cycles { growth: usize, plateau: usize },
+    /// No run has a slope: the scenario has no soak, or too few cycles.
+    NoSoak,
+    /// How the runs' slope intervals lie against the budget.
+    Soak {
+        above: usize,
+        straddle: usize,
+        below: usize,
+    },
+}
+
+/// Checks `max_growth_per_hour` against the runs' slopes: each run's interval against the
+/// budget, the variant the decision of more than half of them (the module's rules).
+pub fn check_growth(limits: &Limits, slopes: &[Slope]) -> Option<BudgetCheck> {
+    let max = limits.max_growth_per_hour_bytes? as f64;
+    let of = |s: &Slope| {
+        if s.low_bytes_per_hour > max {
+            Decision::Regression
+        } else if s.high_bytes_per_hour < max {
+            Decision::Pass
+        } else {
+            Decision::Inconclusive
+        }
+    };
+    let count = |d: Decision| slopes.iter().filter(|s| of(s) == d).count();
+    let (above, below) = (count(Decision::Regression), count(Decision::Pass));
+    let decision = [Decision::Regression, Decision::Pass]
+        .into_iter()
+        .find(|d| 2 * count(*d) > slopes.len())
+        .unwrap_or(Decision::Inconclusive);
+    let mut sorted = slopes.to_vec();
+    sorted.sort_by(|a, b| a.bytes_per_hour.total_cmp(&b.bytes_per_hour));
+    Some(BudgetCheck {
+        kind: BudgetKind::MaxGrowthPerHour,
+        limit: Figure::BytesPerHour(max),
+        measured: sorted
+            .get(sorted.len().saturating_sub(1) / 2)
+            .copied()
+            .map(Figure::Slope),
+        decision,
+        note: Some(if slopes.is_empty() {
+            BudgetNote::NoSoak
+        } else {
+            BudgetNote::Soak {
+                above,
+                straddle: slopes.len() - above - below,
+                below,
+            }
+        }),
+    })
 }
 
 /// Checks the `cycle_verdict` budget against the runs' verdicts: the verdict of more than half
@@ -618,6 +679,44 @@ mod tests {
     }
 
     #[test]
+    fn growth_per_hour_fails_above_passes_below_and_doubts_across_the_interval() {
+        let limits = Limits {
+            max_growth_per_hour_bytes: Some(5 * MIB),
+            ..Limits::default()
+        };
+        let m = MIB as f64;
+        let slope = |lo: f64, hi: f64| Slope {
+            cycles: 6,
+            bytes_per_hour: (lo + hi) / 2.0 * m,
+            low_bytes_per_hour: lo * m,
+            high_bytes_per_hour: hi * m,
+        };
+        let check = |s: &[Slope]| check_growth(&limits, s).unwrap();
+        let leak = check(&[slope(6.0, 20.0)]);
+        assert_eq!(leak.decision, Decision::Regression);
+        assert_eq!(leak.measured, Some(Figure::Slope(slope(6.0, 20.0))));
+        assert_eq!(check(&[slope(-3.0, 4.0)]).decision, Decision::Pass);
+        let across = check(&[slope(1.0, 9.0)]);
+        assert_eq!(across.decision, Decision::Inconclusive);
+        assert_eq!(
+            across.note,
+            Some(BudgetNote::Soak {
+                above: 0,
+                straddle: 1,
+                below: 0
+            })
+        );
+        // Two runs above of three: the majority; one of each and one across: no majority.
+        let runs = [slope(6.0, 8.0), slope(1.0, 2.0), slope(7.0, 9.0)];
+        assert_eq!(check(&runs).decision, Decision::Regression);
+        let split = [slope(6.0, 8.0), slope(1.0, 2.0), slope(1.0, 9.0)];
+        assert_eq!(check(&split).decision, Decision::Inconclusive);
+        assert_eq!(check(&[]).note, Some(BudgetNote::NoSoak));
+        assert_eq!(check(&[]).decision, Decision::Inconclusive);
+        assert!(check_growth(&Limits::default(), &runs).is_none());
+    }
+
+    #[test]
     fn the_cycle_verdict_budget_takes_the_majority_of_the_runs() {
         use crate::figures::cycles::Verdict::{Growth, Plateau};
         let limits = Limits {
@@ -648,6 +747,7 @@ mod tests {
             min_retention: Some(0.05),
             max_after_drain_bytes: Some(64 * MIB),
             cycle_verdict: None,
+            max_growth_per_hour_bytes: None,
         };
         let ok = check_budgets(&limits, &mib(&[30.0, 90.0, 40.0]), &[0.1, 0.9, 0.15]);
         assert!(ok.iter().all(|c| c.decision == Decision::Pass), "{ok:?}");
@@ -673,6 +773,7 @@ mod tests {
             min_retention: Some(0.5),
             max_after_drain_bytes: None,
             cycle_verdict: None,
+            max_growth_per_hour_bytes: None,
         };
         let c = check_budgets(&limits, &mib(&[10.0]), &[]);
         assert_eq!(c[0].decision, Decision::Pass);

@@ -40,6 +40,7 @@ pub fn budget_figure(k: BudgetKind, after: After) -> Option<&'static Figure> {
         BudgetKind::MaxRetention | BudgetKind::MinRetention => Some(share),
         BudgetKind::MaxAfterDrain => Some(bytes),
         BudgetKind::CycleVerdict => None,
+        BudgetKind::MaxGrowthPerHour => Some(&catalogue::SOAK_SLOPE),
     }
 }
 
@@ -163,6 +164,18 @@ impl Display for BudgetNote {
                 "{growth} of {} runs growth, {plateau} plateau",
                 growth + plateau
             ),
+            BudgetNote::NoSoak => f.write_str(
+                "no run has a slope: the scenario needs [phases] soak of 4 cycles or more",
+            ),
+            BudgetNote::Soak {
+                above,
+                straddle,
+                below,
+            } => write!(
+                f,
+                "of {} runs' 95% intervals, {above} above the budget, {straddle} across it, {below} below",
+                above + straddle + below
+            ),
         }
     }
 }
@@ -215,6 +228,7 @@ mod tests {
             rss_after_load_bytes: None,
             retention_after_load: None,
             cycle_verdict: None,
+            soak: None,
         };
         let mut e = NoOkRun {
             runs: vec![

@@ -345,6 +345,7 @@ fn planned_from(marks: &[PhaseMark]) -> PhaseSpec {
         nudge_rate: 0.0,
         release: d("release"),
         cycles: marks.iter().filter(|m| m.name == "during").count().max(1) as u32,
+        soak: None,
     }
 }
 

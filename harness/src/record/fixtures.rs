@@ -26,6 +26,7 @@ pub fn no_phases() -> PhaseSpec {
         nudge_rate: 0.0,
         release: Duration::ZERO,
         cycles: 1,
+        soak: None,
     }
 }
 

@@ -126,6 +126,8 @@ pub enum View {
     Terminal,
     /// `report.md`'s curve after the load: medians over the ok runs, in [`CURVE`]'s order.
     Curve,
+    /// `report.md`'s soak: the slope of A over the cycles of the medians, in [`SOAK`]'s order.
+    Soak,
 }
 
 /// One figure.
@@ -293,6 +295,45 @@ figures! {
 pub static CURVE: &[&Figure] = &[
     &RSS_1S, &SHARE_1S, &RSS_5S, &SHARE_5S, &A, &RETENTION, &RSS_60S, &SHARE_60S,
 ];
+
+/// A soak's figures, bytes per hour in `summary.json`, MiB per hour on the page: the slope can
+/// be negative, which a size cannot. Not in [`CATALOGUE`]: a run without a soak has no `soak`
+/// key, and the results tables do not show them.
+const MIB_F: f64 = 1048576.0;
+/// Cycles measured, the first among them.
+pub static SOAK_CYCLES: Figure = Figure::new(
+    "soak.cycles",
+    "cycles",
+    Read::Count(|f| f.soak.map(|s| s.cycles as u64)),
+)
+.shown_in(&[View::Soak]);
+/// The slope of A after the first cycle ([`crate::figures::soak`]).
+pub static SOAK_SLOPE: Figure = Figure::new(
+    "soak.bytes_per_hour",
+    "slope of A (MiB/h)",
+    Read::Number(|f| f.soak.map(|s| s.bytes_per_hour / MIB_F)),
+)
+.decimals(1)
+.shown_in(&[View::Soak])
+.headline()
+.in_words_as("growth per hour");
+/// The bounds of its 95% interval.
+pub static SOAK_LOW: Figure = Figure::new(
+    "soak.low_bytes_per_hour",
+    "95% low (MiB/h)",
+    Read::Number(|f| f.soak.map(|s| s.low_bytes_per_hour / MIB_F)),
+)
+.decimals(1)
+.shown_in(&[View::Soak]);
+pub static SOAK_HIGH: Figure = Figure::new(
+    "soak.high_bytes_per_hour",
+    "95% high (MiB/h)",
+    Read::Number(|f| f.soak.map(|s| s.high_bytes_per_hour / MIB_F)),
+)
+.decimals(1)
+.shown_in(&[View::Soak]);
+/// The columns of the soak table.
+pub static SOAK: &[&Figure] = &[&SOAK_CYCLES, &SOAK_SLOPE, &SOAK_LOW, &SOAK_HIGH];
 
 /// The figures of a point of the curve: its RssAnon and its share of the growth.
 pub fn at(after: After) -> (&'static Figure, &'static Figure) {
@@ -462,7 +503,7 @@ impl Figure {
     pub fn column(&self, view: View) -> Column {
         Column::right(match view {
             View::Terminal => self.text_title(),
-            View::Results | View::Runs | View::Curve => self.markdown_title(),
+            View::Results | View::Runs | View::Curve | View::Soak => self.markdown_title(),
         })
     }
 
@@ -602,6 +643,33 @@ mod tests {
                 .try_fold(root, |node, part| node.as_object()?.get(part));
             assert!(found.is_some(), "{} is not in summary.json", f.key);
         }
+    }
+
+    /// The soak's keys are keys of a summary with a soak, each read as the figures read it.
+    #[test]
+    fn the_soak_keys_are_keys_of_the_summary() {
+        let f = Figures {
+            soak: Some(crate::figures::soak::Slope {
+                cycles: 5,
+                bytes_per_hour: MIB_F,
+                low_bytes_per_hour: -MIB_F,
+                high_bytes_per_hour: 3.0 * MIB_F,
+            }),
+            ..Default::default()
+        };
+        let with = VariantSummary::for_test("x", 1, Some(f));
+        let v = serde_json::to_value(&with).unwrap();
+        for fig in SOAK {
+            let found = fig
+                .key
+                .split('.')
+                .try_fold(&v, |node, part| node.as_object()?.get(part));
+            assert!(found.is_some(), "{} is not in summary.json", fig.key);
+        }
+        assert_eq!(SOAK_SLOPE.reading_of_variant(&with), Reading::Number(1.0));
+        assert_eq!(SOAK_LOW.reading_of_variant(&with), Reading::Number(-1.0));
+        let without = VariantSummary::for_test("x", 1, Some(Figures::default()));
+        assert_eq!(SOAK_SLOPE.reading_of_variant(&without), Reading::Missing);
     }
 
     /// The curve's columns are the points [`at`] names, each read as the figures read it.

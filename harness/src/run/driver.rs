@@ -146,8 +146,13 @@ pub async fn drive(
             rate: s.rate,
         })
         .collect();
-    // `cycles` times: the load, then the drain (leak or retention: crate::figures::cycles).
-    for cycle in 1..=phases.cycles.max(1) {
+    // `cycles` times, or for a soak's length: the load, then the drain (leak or retention:
+    // crate::figures::cycles; a slope over hours: crate::figures::soak).
+    let soak_until = phases.soak.map(|s| Instant::now() + s);
+    for cycle in 1..=phases.max_cycles() {
+        if cycle > 1 && soak_until.is_some_and(|u| Instant::now() >= u) {
+            break;
+        }
         load_or_tool((p, addr, loads, live), "during", cycle, plan.clone()).await?;
         idle_phase("drain", phases.drain, live).await;
         if let Some(path) = p.stats_path {

@@ -492,6 +492,33 @@ async fn cycles_repeat_the_load_and_the_drain() {
     assert_eq!(rec.loads.len(), 3);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_soak_repeats_cycles_until_its_length_has_passed_and_finishes_the_last() {
+    // Cycles of 5 s; a soak of 12 s starts a third cycle at 10 s and lets it end at 15 s.
+    let l = live();
+    let (mut ph, spec) = (phases(1, 2, 3), load_spec());
+    ph.soak = Some(Duration::from_secs(12));
+    let p = phase_plan(&ph, &spec);
+    let load = FakeLoad::new(None);
+    driver::drive(&p, ADDR.parse().unwrap(), &load, &l)
+        .await
+        .unwrap();
+    let rec = std::mem::take(&mut l.borrow_mut().record);
+    let drains: Vec<_> = marks_of(&rec)
+        .into_iter()
+        .filter(|m| m.0 == "drain")
+        .collect();
+    assert_eq!(
+        drains,
+        [
+            ("drain", 3.0, 6.0),
+            ("drain", 8.0, 11.0),
+            ("drain", 13.0, 16.0)
+        ]
+    );
+    assert_eq!(ph.max_cycles(), 3, "the most a typo can ask for");
+}
+
 /// A tool that drives `during` only, under a run with a warmup and a nudge.
 fn tool_spec() -> ToolSpec {
     ToolSpec {

@@ -15,6 +15,7 @@
 //! [gate.variants.glibc-mmap64k]
 //! max_retention = 0.2
 //! max_after_drain = "64MiB"
+//! max_growth_per_hour = "5MiB"   # with [phases] soak: A's slope after the first cycle
 //! ```
 
 use std::collections::BTreeMap;
@@ -68,6 +69,9 @@ pub struct Limits {
     pub max_after_drain_bytes: Option<u64>,
     /// With `[phases] cycles`: the leak-or-retention verdict the runs must give.
     pub cycle_verdict: Option<crate::figures::cycles::Verdict>,
+    /// With `[phases] soak`: the most A may grow per hour after the first cycle, beyond the
+    /// slope's 95% interval.
+    pub max_growth_per_hour_bytes: Option<u64>,
 }
 
 impl Limits {
@@ -76,6 +80,7 @@ impl Limits {
             && self.min_retention.is_none()
             && self.max_after_drain_bytes.is_none()
             && self.cycle_verdict.is_none()
+            && self.max_growth_per_hour_bytes.is_none()
     }
 }
 
@@ -263,13 +268,16 @@ fn variant_rules(field: &str, v: &toml::Value) -> Result<VariantRules, ConfigErr
             "min_retention" => r.limits.min_retention = Some(retention(&f, value)?),
             "max_after_drain" => r.limits.max_after_drain_bytes = Some(size(&f, value)?),
             "cycle_verdict" => r.limits.cycle_verdict = Some(cycle_verdict(&f, value)?),
+            "max_growth_per_hour" => {
+                r.limits.max_growth_per_hour_bytes = Some(size(&f, value)?)
+            }
             "rel_tolerance" => r.rel_tolerance = Some(fraction(&f, value)?),
             "abs_floor" => r.abs_floor_bytes = Some(size(&f, value)?),
             "noise_k" => r.noise_k = Some(non_negative(&f, value)?),
             other => {
                 return Err(err(
                     &format!("{field}.{other}"),
-                    "unknown field: expected max_retention, min_retention, max_after_drain, cycle_verdict, rel_tolerance, abs_floor or noise_k",
+                    "unknown field: expected max_retention, min_retention, max_after_drain, cycle_verdict, max_growth_per_hour, rel_tolerance, abs_floor or noise_k",
                 ))
             }
         }

@@ -30,6 +30,27 @@ pub struct PhaseSpec {
     /// Absent (one) in records of one cycle, as in every record before it existed.
     #[serde(default = "one_cycle", skip_serializing_if = "is_one_cycle")]
     pub cycles: u32,
+    /// `[phases] soak`: `during` + `drain` repeat until this long has passed since the first
+    /// began (the last cycle completes), at most [`MAX_SOAK_CYCLES`] times; `cycles` is then
+    /// unused. Absent without a soak.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_secs")]
+    pub soak: Option<Duration>,
+}
+
+impl PhaseSpec {
+    /// Cycles of `during` + `drain` at most: `cycles`, or as many as a soak can hold.
+    pub fn max_cycles(&self) -> u32 {
+        match self.soak {
+            None => self.cycles.max(1),
+            Some(s) => soak_cycles(s, self.during + self.drain),
+        }
+    }
+}
+
+/// The cycles a soak of `soak` plans: enough to cover it, the last one completing.
+fn soak_cycles(soak: Duration, period: Duration) -> u32 {
+    let n = soak.as_secs_f64() / period.as_secs_f64().max(1e-3);
+    n.ceil().clamp(1.0, u32::MAX as f64) as u32
 }
 
 fn one_cycle() -> u32 {
@@ -42,6 +63,14 @@ fn is_one_cycle(n: &u32) -> bool {
 
 /// Most `[phases] cycles`: enough to see a ratchet, short of a typo's hours.
 pub const MAX_CYCLES: u32 = 20;
+
+/// Most cycles of a soak: a week of one-minute cycles (10,080), so a soak of 168 hours with a
+/// cycle of a second (a typo away) is refused rather than run as 600,000 cycles.
+pub const MAX_SOAK_CYCLES: u32 = 10_080;
+/// Longest soak: the chunk server's test plan of 7 × 24 h.
+pub const MAX_SOAK: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Fewest cycles of a soak: a slope with an interval needs three after the first.
+pub const MIN_SOAK_CYCLES: u32 = crate::figures::soak::MIN_CYCLES as u32;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SamplingSpec {
@@ -94,6 +123,8 @@ pub(super) struct PhaseDefaults {
     warmup_rate: f64,
     nudge_rate: f64,
     cycles: u32,
+    /// The full scenario's soak, in cycles: a quick soak keeps their number.
+    soak_cycles: Option<u32>,
 }
 
 impl PhaseDefaults {
@@ -107,6 +138,7 @@ impl PhaseDefaults {
         warmup_rate: 20.0,
         nudge_rate: 5.0,
         cycles: 1,
+        soak_cycles: None,
     };
 
     /// Quick defaults: a quarter of each phase, with floors that keep every figure defined
@@ -129,6 +161,7 @@ impl PhaseDefaults {
             warmup_rate: full.warmup_rate,
             nudge_rate: full.nudge_rate,
             cycles: full.cycles,
+            soak_cycles: full.soak.map(|_| full.max_cycles()),
         }
     }
 }
@@ -174,6 +207,11 @@ pub(super) fn phase_spec(
                 ))
             }
         },
+        soak: None,
+    };
+    let p = PhaseSpec {
+        soak: soak(ctx, table, r, d, &p)?,
+        ..p
     };
     // B and A are medians over the last second of their phase: shorter phases cannot give them.
     for (name, v, min) in [
@@ -189,13 +227,51 @@ pub(super) fn phase_spec(
         }
     }
     let total = p.warmup + p.before + (p.during + p.drain) * p.cycles + p.nudge + p.release;
-    if total > Duration::from_secs(6 * 3600) {
+    if p.soak.is_none() && total > Duration::from_secs(6 * 3600) {
         return Err(ctx.err(
             table,
             format!("phases add up to {total:?}: expected at most 6h"),
         ));
     }
     Ok(p)
+}
+
+/// `[phases] soak`: a duration of at least [`MIN_SOAK_CYCLES`] and at most
+/// [`MAX_SOAK_CYCLES`] cycles and [`MAX_SOAK`], without `cycles`. A `[quick]` soak not set
+/// there keeps the full soak's number of cycles, of the quick phases.
+fn soak(
+    ctx: &Ctx,
+    table: &str,
+    r: &RawPhases,
+    d: &PhaseDefaults,
+    p: &PhaseSpec,
+) -> Result<Option<Duration>, ScenarioError> {
+    let field = format!("{table}.soak");
+    let period = p.during + p.drain;
+    let soak = match (&r.soak, d.soak_cycles) {
+        (None, None) => return Ok(None),
+        (Some(s), _) => units::parse_duration(s).map_err(|e| ctx.err(&field, e.to_string()))?,
+        (None, Some(n)) => return Ok(Some(period * n)),
+    };
+    if r.cycles.is_some() {
+        return Err(ctx.err(
+            &format!("{table}.cycles"),
+            "expected either cycles or soak, not both (a soak repeats its cycles for its length)",
+        ));
+    }
+    let n = soak_cycles(soak, period);
+    if soak > MAX_SOAK || n > MAX_SOAK_CYCLES {
+        return Err(ctx.err(&field, format!(
+            "expected at most {}h and {MAX_SOAK_CYCLES} cycles of during + drain ({period:?} each), got {soak:?}: {n} cycles",
+            MAX_SOAK.as_secs() / 3600
+        )));
+    }
+    if soak < period * (MIN_SOAK_CYCLES - 1) + Duration::from_millis(1) {
+        return Err(ctx.err(&field, format!(
+            "expected more than {MIN_SOAK_CYCLES} − 1 cycles of during + drain ({period:?} each; a slope with an interval needs 3 cycles after the first), got {soak:?}"
+        )));
+    }
+    Ok(Some(soak))
 }
 
 /// `sampling.stats_in`: phase names, each once.
@@ -223,6 +299,25 @@ fn stats_in(ctx: &Ctx, v: Option<&[String]>) -> Result<Vec<String>, ScenarioErro
         out.push(p.clone());
     }
     Ok(out)
+}
+
+/// An optional duration, in seconds, as [`secs`].
+pub mod opt_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::secs::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|v| Duration::try_from_secs_f64(v).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// Durations in records are seconds (a float), as every reader of the JSON expects.

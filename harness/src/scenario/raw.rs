@@ -194,6 +194,7 @@ pub(super) struct RawPhases {
     pub(super) nudge_rate: Option<String>,
     pub(super) release: Option<String>,
     pub(super) cycles: Option<i64>,
+    pub(super) soak: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

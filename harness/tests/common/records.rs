@@ -89,6 +89,7 @@ pub fn phase_plan(
         nudge_rate: 5.0,
         release: Duration::ZERO,
         cycles: 1,
+        soak: None,
     }
 }
 

@@ -29,6 +29,7 @@ mod requests;
 mod results;
 mod runs;
 mod scenario;
+mod soak;
 mod sweep;
 mod variants;
 
@@ -137,6 +138,7 @@ pub fn sections(s: &Summary, out: &mut Page) {
     observer::observer_line(s, out);
     observer::idle_then_nudged(s, out);
     observer::leak_or_retention(s, out);
+    soak::soak_section(s, out);
     not_ok::not_ok_runs(s, out);
     sweep::sweep_table(s, out);
     declared_series::series_table(s, out);

@@ -148,6 +148,12 @@ fn phases_sentence(s: &Summary, p: &mut String) {
             format!("during {}s", secs(ph.during.as_secs_f64())),
             format!("drain {}s", secs(ph.drain.as_secs_f64())),
         ];
+        if let Some(soak) = ph.soak {
+            parts.push(format!(
+                "during + drain repeated for {}s (a soak)",
+                secs(soak.as_secs_f64())
+            ));
+        }
         if !ph.nudge.is_zero() {
             parts.push(format!(
                 "nudge {}s at {}/s",
