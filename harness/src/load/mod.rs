@@ -10,6 +10,7 @@
 //!   with `--step`), so latency is measured from that instant.
 //! - [`mix`]: a request mix (`[[load.request]]`) and each connection's seeded draws from it.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
+//! - [`bounded`]: every line read from another process or host, bounded in length.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
 //! - [`parent`]: spawning, the start barrier, merging the streams ([`run_load`]).
@@ -19,6 +20,7 @@
 //! - [`merge`]: the parent's merge of worker seconds into [`SecondReport`]s and a [`LoadSummary`].
 //! - [`present`]: the human table. The JSON output is [`LoadSummary`] itself.
 
+pub mod bounded;
 pub mod counts;
 pub mod merge;
 pub mod mix;

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use super::bounded;
 use super::merge::{LoadSummary, Merger, SecondReport};
 use super::plan::LoadPlan;
 use super::wire::{self, FromWorker, ToWorker, WorkerPlan};
@@ -130,9 +131,9 @@ pub(super) fn read_lines(
     tx: mpsc::UnboundedSender<(usize, Line)>,
 ) {
     tokio::spawn(async move {
-        let mut lines = BufReader::new(input).lines();
+        let mut input = BufReader::new(input);
         loop {
-            let line = match lines.next_line().await {
+            let line = match bounded::read_line(&mut input, bounded::LINE_MAX).await {
                 Ok(Some(l)) => Line::Text(l),
                 Ok(None) => Line::Eof,
                 Err(e) => Line::Failed(e),

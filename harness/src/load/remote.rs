@@ -18,12 +18,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use super::bounded;
 use super::merge::{LoadSummary, SecondReport};
 use super::parent::{self, send_line, Worker};
 use super::plan::{is_loopback_ip, LoadPlan, Target};
@@ -299,11 +300,19 @@ async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let mut line = String::new();
-    match timeout(HELLO_TIMEOUT, read.read_line(&mut line)).await {
-        Ok(Ok(n)) if n > 0 => {}
+    let line = match timeout(
+        HELLO_TIMEOUT,
+        bounded::read_line(&mut read, bounded::HANDSHAKE_MAX),
+    )
+    .await
+    {
+        Ok(Ok(Some(line))) => line,
+        Ok(Err(e)) => {
+            eprintln!("remote: dropped a connection from {peer}: {e}");
+            return None;
+        }
         _ => return None,
-    }
+    };
     match serde_json::from_str::<FromWorker>(&line) {
         Ok(msg @ FromWorker::Hello { .. }) => Some(Hello {
             read,
@@ -412,15 +421,18 @@ pub mod worker {
             version: VERSION.to_string(),
         };
         send_line(&mut write, &hello).await?;
-        let mut line = String::new();
         // The coordinator answers once it has read the hello; it may be busy with others.
-        let n = timeout(HELLO_TIMEOUT * 2, read.read_line(&mut line))
-            .await
-            .map_err(|_| anyhow!("{coordinator} did not answer hello"))??;
-        if n == 0 {
+        let answer = timeout(
+            HELLO_TIMEOUT * 2,
+            bounded::read_line(&mut read, bounded::LINE_MAX),
+        )
+        .await
+        .map_err(|_| anyhow!("{coordinator} did not answer hello"))?
+        .with_context(|| format!("{coordinator} answered hello"))?;
+        let Some(line) = answer else {
             // Accepted and closed: a listener between loads, or one that had all its workers.
             return Err(anyhow!("{coordinator} closed the connection after hello"));
-        }
+        };
         match serde_json::from_str::<ToWorker>(&line)
             .with_context(|| format!("{coordinator} answered {:?}", line.trim()))?
         {

@@ -3,14 +3,14 @@
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use tokio::sync::mpsc;
 use tokio::task::LocalSet;
 use tokio::time::{timeout, Duration, Instant};
 
 use super::{connections_of, drive, resolve, Out, WorkerArgs};
-use crate::load::remote;
 use crate::load::wire::{FromWorker, ToWorker};
+use crate::load::{bounded, remote};
 
 /// `--connect`: joins, serves a load, and again, until no coordinator answers for `--wait`.
 pub(super) async fn connect_main(args: WorkerArgs) -> ExitCode {
@@ -102,7 +102,7 @@ async fn session(
     until: Instant,
 ) -> anyhow::Result<Option<remote::worker::Session>> {
     use remote::worker::Session;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     let Some(joined) = remote::worker::join(c, until).await? else {
         return Ok(None);
@@ -132,15 +132,18 @@ async fn session(
         connections,
         addr: addr.to_string(),
     });
-    let mut line = String::new();
-    let n = timeout(GO_TIMEOUT, read.read_line(&mut line))
-        .await
-        .map_err(|_| anyhow!("{coordinator} sent no go within {GO_TIMEOUT:?}"))??;
-    if n == 0 {
+    let go = timeout(
+        GO_TIMEOUT,
+        bounded::read_line(&mut read, bounded::HANDSHAKE_MAX),
+    )
+    .await
+    .map_err(|_| anyhow!("{coordinator} sent no go within {GO_TIMEOUT:?}"))?
+    .with_context(|| format!("{coordinator}'s go"))?;
+    let Some(line) = go else {
         return Ok(Some(Session::Lost(format!(
             "{coordinator} closed the connection before go"
         ))));
-    }
+    };
     let start = match serde_json::from_str::<ToWorker>(&line) {
         Ok(ToWorker::Go {
             start_in_ns: Some(ns),
@@ -150,14 +153,7 @@ async fn session(
     };
     // The coordinator says nothing more during a load: the end of its side means it is gone.
     let gone = async {
-        let mut rest = String::new();
-        loop {
-            rest.clear();
-            match read.read_line(&mut rest).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
+        while let Ok(Some(_)) = bounded::read_line(&mut read, bounded::HANDSHAKE_MAX).await {}
     };
     let local = LocalSet::new();
     let outcome = tokio::select! {
