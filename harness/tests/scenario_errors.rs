@@ -132,6 +132,13 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (format!("{BASE}\n[gate.variants.nope]\nmax_retention = 0.5\n"), GOOD_VARIANTS, vec!["gate.variants.nope", "unknown variant"]),
         (format!("{BASE}\n[gate.variants.glibc]\nmax_after_drain = \"lots\"\n"), GOOD_VARIANTS, vec!["gate.variants.glibc.max_after_drain"]),
         ("name = \"t\"\n[load\n".to_string(), GOOD_VARIANTS, vec!["s.toml:2"]),
+        // Hostile names (issue 28): the name becomes the report directory's.
+        (BASE.replace("name = \"t\"", "name = \"x/../../../escaped\""), GOOD_VARIANTS, vec!["s.toml: name: ", "[A-Za-z0-9._-]", "\"x/../../../escaped\""]),
+        (BASE.replace("name = \"t\"", "name = \"..\""), GOOD_VARIANTS, vec!["name", "not starting with '.'", "\"..\""]),
+        (BASE.replace("name = \"t\"", "name = \"/etc\""), GOOD_VARIANTS, vec!["name", "\"/etc\""]),
+        (BASE.replace("name = \"t\"", "name = \"\""), GOOD_VARIANTS, vec!["name", "got \"\""]),
+        (BASE.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(65))), GOOD_VARIANTS, vec!["name", "1 to 64"]),
+        (BASE.replace("name = \"t\"", "name = \"a b\""), GOOD_VARIANTS, vec!["name", "\"a b\""]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-tcmalloc\"\n", vec!["variants.toml", "variant[0].binary", "target-server-glibc"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n", vec!["variant[1].name", "duplicate"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nenv = 3\n", vec!["variants.toml:"]),
@@ -270,6 +277,51 @@ fn the_binary_prints_the_one_line_and_exits_2() {
     let missing = dir.path().join("missing.toml");
     assert!(load_error(&missing).contains("cannot read"));
     assert_the_binary_refuses(dir.path(), &missing);
+}
+
+/// A scenario whose `name` climbs out of `reports/` (issue 28: it wrote the report there) is
+/// refused in one line, exit 2, and nothing is written anywhere: the default `--out` is the
+/// name's.
+#[test]
+fn a_name_that_leaves_reports_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("a/b/c");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let scenario = BASE.replace("name = \"t\"", "name = \"x/../../../escaped\"");
+    let path = write(&cwd, &scenario, GOOD_VARIANTS);
+    let o = allocstorm(
+        &cwd,
+        &[
+            "run",
+            "--quiet",
+            "--variant",
+            "glibc",
+            "--scenario",
+            "s.toml",
+        ],
+    );
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(
+        o.stderr.contains("name: expected") && !o.stderr.trim_end().contains('\n'),
+        "{o:?}"
+    );
+    let mut left: Vec<String> = Vec::new();
+    for d in [
+        dir.path(),
+        &dir.path().join("a"),
+        &dir.path().join("a/b"),
+        &cwd,
+    ] {
+        for e in std::fs::read_dir(d).unwrap() {
+            left.push(e.unwrap().path().display().to_string());
+        }
+    }
+    left.sort();
+    let want: Vec<String> = ["a", "a/b", "a/b/c", "a/b/c/s.toml", "a/b/c/variants.toml"]
+        .iter()
+        .map(|p| dir.path().join(p).display().to_string())
+        .collect();
+    assert_eq!(left, want, "nothing but the two files ({})", path.display());
 }
 
 /// A preload missing on this machine is no error in the file: the scenario loads, and the
