@@ -97,6 +97,16 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
     let preload_relative = preload("target-server-glibc", "libjemalloc.so.2");
     let preload_dir = preload("target-server-glibc", "/usr/lib");
     let preload_twice = preload("target-server-jemalloc", BIN);
+    // A variant with this `package` (leaked: the table borrows its texts, and a test ends soon).
+    let package = |p: &str| -> &'static str {
+        let lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+        let quoted = toml::Value::from(p);
+        format!(
+            "{}package = {quoted}\n",
+            preload("target-server-glibc", lib)
+        )
+        .leak()
+    };
     let absolute = "expected the absolute path of a shared library";
     // (scenario text, variants text, what the line must mention)
     let cases: Vec<(String, &str, Vec<&'static str>)> = vec![
@@ -132,6 +142,16 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (format!("{BASE}\n[gate.variants.nope]\nmax_retention = 0.5\n"), GOOD_VARIANTS, vec!["gate.variants.nope", "unknown variant"]),
         (format!("{BASE}\n[gate.variants.glibc]\nmax_after_drain = \"lots\"\n"), GOOD_VARIANTS, vec!["gate.variants.glibc.max_after_drain"]),
         ("name = \"t\"\n[load\n".to_string(), GOOD_VARIANTS, vec!["s.toml:2"]),
+        // Hostile packages (issue 28): `package` reaches `sudo apt-get install` (scripts/deps.sh).
+        (BASE.to_string(), package("-oDPkg::Pre-Invoke::=touch /tmp/pwned ./evil.deb *"), vec!["variants.toml: variant[0].package: ", "expected a Debian package name", "\"-oDPkg::Pre-Invoke::=touch /tmp/pwned ./evil.deb *\""]),
+        (BASE.to_string(), package("libjemalloc2 ./evil.deb"), vec!["variant[0].package", "\"libjemalloc2 ./evil.deb\""]),
+        (BASE.to_string(), package("*"), vec!["variant[0].package", "\"*\""]),
+        (BASE.to_string(), package("--allow-unauthenticated"), vec!["variant[0].package", "starting with a letter or digit"]),
+        (BASE.to_string(), package("libjemalloc2=5.3.0-1"), vec!["variant[0].package", "\"libjemalloc2=5.3.0-1\""]),
+        (BASE.to_string(), package("libjemalloc2:amd64"), vec!["variant[0].package", "\"libjemalloc2:amd64\""]),
+        (BASE.to_string(), package("LibJemalloc2"), vec!["variant[0].package", "a-z"]),
+        (BASE.to_string(), package("l"), vec!["variant[0].package", "2 to 128"]),
+        (BASE.to_string(), package("lib\njemalloc2"), vec!["variant[0].package"]),
         // Hostile names (issue 28): the name becomes the report directory's.
         (BASE.replace("name = \"t\"", "name = \"x/../../../escaped\""), GOOD_VARIANTS, vec!["s.toml: name: ", "[A-Za-z0-9._-]", "\"x/../../../escaped\""]),
         (BASE.replace("name = \"t\"", "name = \"..\""), GOOD_VARIANTS, vec!["name", "not starting with '.'", "\"..\""]),
