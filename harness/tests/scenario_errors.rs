@@ -152,6 +152,16 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (BASE.to_string(), package("LibJemalloc2"), vec!["variant[0].package", "a-z"]),
         (BASE.to_string(), package("l"), vec!["variant[0].package", "2 to 128"]),
         (BASE.to_string(), package("lib\njemalloc2"), vec!["variant[0].package"]),
+        // Sizes (issue 28): 2^64 was read as u64::MAX, and nothing bounded a file or a range.
+        (with("load", r#"range = "0-18446744073709551616""#), GOOD_VARIANTS, vec!["load.range", "MIN <= MAX"]),
+        (with("load", r#"range = "18446744073709551615-18446744073709551615""#), GOOD_VARIANTS, vec!["load.range"]),
+        (with("load", r#"range = "0-4GiB""#), GOOD_VARIANTS, vec!["load.range", "inside the file of server.create_file (1048576 bytes: 0-1048575)", "got 0-4294967296"]),
+        (with("load", r#"range = "1048576-1048576""#), GOOD_VARIANTS, vec!["load.range", "got 1048576-1048576"]),
+        (with("server", r#"create_file = "3TiB""#), GOOD_VARIANTS, vec!["server.create_file", "at most 64GiB", "\"3TiB\""]),
+        (with("server", r#"create_file = "18446744073709551616""#), GOOD_VARIANTS, vec!["server.create_file", "expected a size"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"1PB\""), GOOD_VARIANTS, vec!["target.create_file"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"65GiB\""), GOOD_VARIANTS, vec!["target.create_file", "at most 64GiB"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"64KiB\""), GOOD_VARIANTS, vec!["load.range", "target.create_file (65536 bytes"]),
         // Hostile names (issue 28): the name becomes the report directory's.
         (BASE.replace("name = \"t\"", "name = \"x/../../../escaped\""), GOOD_VARIANTS, vec!["s.toml: name: ", "[A-Za-z0-9._-]", "\"x/../../../escaped\""]),
         (BASE.replace("name = \"t\"", "name = \"..\""), GOOD_VARIANTS, vec!["name", "not starting with '.'", "\"..\""]),

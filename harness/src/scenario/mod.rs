@@ -130,6 +130,15 @@ impl Scenario {
         let hash = hash::scenario_hash(&text, &vtext, &templates);
 
         let load = load::load_spec(&ctx, &raw.load, path, raw.seed)?;
+        match (&target, &server.file) {
+            (Some(t), _) => {
+                load::check_range_in_file(&ctx, &load, "target.create_file", t.create_file)?
+            }
+            (None, None) => {
+                load::check_range_in_file(&ctx, &load, "server.create_file", server.create_file)?
+            }
+            (None, Some(_)) => {}
+        }
         let phases = phases::phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases =
