@@ -6,10 +6,45 @@
 #   no /usr/sbin/policy-rc.d, a temporary one that denies every start is in place for the
 #   install (nginx-common's postinst would otherwise start a system nginx on port 80). Prints a
 #   line per package, prefixed with TAG. Returns 1, after printing HINT, where there is no
-#   dpkg-query/apt-get (not Debian-like); exits 1 if a package cannot be installed.
+#   dpkg-query/apt-get (not Debian-like); exits 1 if a package cannot be installed, or if a
+#   PACKAGE is not a Debian package name (Policy 5.6.1: a-z, 0-9, + - .; two characters or more,
+#   starting with a letter or digit): names come from variants.toml, and one starting with `-`
+#   would be an option of `sudo apt-get install`.
+#
+# APT_POLICY_RC: where the temporary policy-rc.d goes [/usr/sbin/policy-rc.d] (tests only).
+
+APT_POLICY_RC=${APT_POLICY_RC:-/usr/sbin/policy-rc.d}
+APT_POLICY_MARK='# temporary, from allocstorm scripts/apt.sh'
 
 apt_installed() {
-  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+  [ "$(dpkg-query -W -f='${Status}' -- "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+apt_package_name() {
+  [[ $1 =~ ^[a-z0-9][a-z0-9+.-]+$ ]]
+}
+
+# Removes the policy-rc.d this shell wrote, and nothing else: not one that was there before,
+# nor one something else put there since (it would not carry the mark).
+apt_policy_remove() {
+  [ -n "${APT_POLICY_MADE:-}" ] || return 0
+  if [ "$(sed -n 2p "$APT_POLICY_RC" 2>/dev/null)" = "$APT_POLICY_MARK" ]; then
+    "${APT_SUDO[@]}" rm -f -- "$APT_POLICY_RC"
+  fi
+  APT_POLICY_MADE=
+}
+
+# Denies service starts during the install only (invoke-rc.d exit 101 = "action forbidden").
+# The traps are set before the file is written, so that a kill at any point after leaves no
+# deny-all policy behind (later upgrades would never restart a service).
+apt_policy_deny() {
+  trap apt_policy_remove EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  APT_POLICY_MADE=1
+  printf '#!/bin/sh\n%s\nexit 101\n' "$APT_POLICY_MARK" | "${APT_SUDO[@]}" tee -- "$APT_POLICY_RC" >/dev/null
+  "${APT_SUDO[@]}" chmod 755 -- "$APT_POLICY_RC"
 }
 
 apt_ensure() {
@@ -20,6 +55,12 @@ apt_ensure() {
     return 1
   fi
   local missing=() p
+  for p in "$@"; do
+    if ! apt_package_name "$p"; then
+      echo "$tag: $(printf '%q' "$p") is not a Debian package name (a-z, 0-9, + - .; starting with a letter or digit): nothing installed" >&2
+      exit 1
+    fi
+  done
   for p in "$@"; do
     if apt_installed "$p"; then
       echo "$tag: $p already installed"
@@ -37,19 +78,15 @@ apt_ensure() {
     fi
     APT_SUDO=(sudo)
   fi
-  local policy=/usr/sbin/policy-rc.d
-  if [ ! -e "$policy" ]; then
-    # Deny service starts during the install only (invoke-rc.d exit 101 = "action forbidden").
-    printf '#!/bin/sh\n# temporary, from allocstorm scripts/apt.sh\nexit 101\n' | "${APT_SUDO[@]}" tee "$policy" >/dev/null
-    "${APT_SUDO[@]}" chmod 755 "$policy"
-    trap '"${APT_SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  if [ ! -e "$APT_POLICY_RC" ]; then
+    apt_policy_deny
   fi
   echo "$tag: installing ${missing[*]}: ${APT_SUDO[*]:+${APT_SUDO[*]} }apt-get update, then apt-get install"
   "${APT_SUDO[@]}" apt-get update -qq
   "${APT_SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 \
-    --no-install-recommends "${missing[@]}" >/dev/null
+    --no-install-recommends -- "${missing[@]}" >/dev/null
   for p in "${missing[@]}"; do
     apt_installed "$p" || { echo "$tag: $p is still not installed" >&2; exit 1; }
-    echo "$tag: installed $p ($(dpkg-query -W -f='${Version}' "$p"))"
+    echo "$tag: installed $p ($(dpkg-query -W -f='${Version}' -- "$p"))"
   done
 }

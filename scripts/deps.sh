@@ -19,6 +19,8 @@
 #                                        Needs the allocstorm binary: $ALLOCSTORM, default
 #                                        target/release/allocstorm.
 set -euo pipefail
+# No globbing: package names come from variants.toml, and a `*` in one must stay a `*`.
+set -f
 
 ALL=(libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0)
 # `ip` and `tc`, for the [network] lab (docs/network.md).
@@ -36,7 +38,7 @@ where() {
       else
         echo "deps: $p: $lib"
       fi
-    done < <(dpkg -L "$p" 2>/dev/null | grep -E '/lib[^/]*\.so(\.[0-9]+)*$' | grep -v '_debug\.' || true)
+    done < <(dpkg -L -- "$p" 2>/dev/null | grep -E '/lib[^/]*\.so(\.[0-9]+)*$' | grep -v '_debug\.' || true)
   done
 }
 
@@ -72,8 +74,10 @@ if [ "${1:-}" = "--scenario" ]; then
     echo "deps: $scenario preloads a library with no Debian package named in variants.toml: install it by hand ($bin deps --scenario $scenario)" >&2
     exit 0
   fi
-  # shellcheck disable=SC2086 # one package a line
-  set -- $packages
+  # One package a line, as it is (no word splitting); apt_ensure refuses what is no Debian
+  # package name (allocstorm checked them too, where it read variants.toml).
+  mapfile -t pkgs <<<"$packages"
+  set -- "${pkgs[@]}"
   if (apt_ensure deps "install the allocator libraries by hand: $*" "$@"); then
     where "$@"
   else

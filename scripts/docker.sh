@@ -168,6 +168,10 @@ say "image $IMAGE ready ($(($(date +%s) - start)) s): $("$DOCKER" run --rm --net
 mkdir -p "$ROOT/reports"
 if [ -z "$OUT" ]; then
   name=$(sed -n 's/^name *= *"\([^"]*\)".*/\1/p' "$SCENARIO" | head -1)
+  # One path component whatever the file says (the harness refuses such a name; this runs
+  # before it, and mkdir -p would make the path): `x/../../escaped` stays under reports/.
+  name=$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' _ | cut -c1-64)
+  name=${name#.}
   OUT=$ROOT/reports/$(date -u +%Y%m%d-%H%M%S)-${name:-$(basename "$SCENARIO" .toml)}
 fi
 mkdir -p "$OUT"

@@ -49,10 +49,27 @@ pub fn parse_size(s: &str) -> Result<u64, UnitError> {
     };
     let v: f64 = num.parse().map_err(|_| err(s, SIZE_EXPECTED))?;
     let bytes = v * mult as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 || bytes.fract() != 0.0 {
+    // `u64::MAX as f64` is 2^64, one above u64::MAX: `>=`, or 2^64 saturated to u64::MAX
+    // and a range ending there had a length that overflowed.
+    if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 || bytes.fract() != 0.0 {
         return Err(err(s, SIZE_EXPECTED));
     }
     Ok(bytes as u64)
+}
+
+/// The largest hot file (`create_file`, the server's `--create-file`), and so where a range over
+/// one ends: 64 GiB. A created file is written whole before the server listens, so a typo of
+/// `3TiB` for `3MiB` would fill a disk first; every shipped scenario uses 32 MiB or less.
+pub const MAX_FILE_SIZE: u64 = 64 << 30;
+
+const FILE_SIZE_EXPECTED: &str = "a file size of at most 64GiB, such as 3MiB";
+
+/// A size that is a file's: [`parse_size`], at most [`MAX_FILE_SIZE`].
+pub fn parse_file_size(s: &str) -> Result<u64, UnitError> {
+    match parse_size(s)? {
+        b if b > MAX_FILE_SIZE => Err(err(s, FILE_SIZE_EXPECTED)),
+        b => Ok(b),
+    }
 }
 
 const DURATION_EXPECTED: &str = "a duration such as 250ms, 3s, 1.5m or 1h";
@@ -203,6 +220,27 @@ mod tests {
             let e = parse_size(bad).unwrap_err();
             assert_eq!(e.value, bad);
         }
+    }
+
+    /// Issue 28: 2^64 was read as u64::MAX (a range ending there overflowed its length).
+    #[test]
+    fn sizes_of_2_to_the_64_and_above_are_refused_and_files_are_bounded() {
+        for bad in [
+            "18446744073709551616",
+            "18446744073709551615",
+            "16777216TiB",
+            "1e30",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_size("16777215TiB"), Ok(16777215 << 40));
+        assert_eq!(parse_file_size("64GiB"), Ok(MAX_FILE_SIZE));
+        let e = parse_file_size("3TiB").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "expected a file size of at most 64GiB, such as 3MiB, got \"3TiB\""
+        );
+        assert!(parse_file_size("64.5GiB").is_err());
     }
 
     #[test]

@@ -301,8 +301,9 @@ pub fn main() -> ExitCode {
 /// The default report directory: `reports/<date>-<time>-<scenario>/`.
 pub fn default_out_dir(scenario: &str) -> PathBuf {
     PathBuf::from("reports").join(format!(
-        "{}-{scenario}",
-        crate::clock::utc_compact(std::time::SystemTime::now())
+        "{}-{}",
+        crate::clock::utc_compact(std::time::SystemTime::now()),
+        crate::record::one_component(scenario)
     ))
 }
 

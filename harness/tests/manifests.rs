@@ -79,8 +79,21 @@ fn generated_manifests_pass_the_kubernetes_schemas_and_broken_ones_do_not() {
 
     for version in VERSIONS {
         for (file, resources) in [
-            (&good, &["secret", "configmap", "service", "job", "job"][..]),
-            (&claim, &["configmap", "service", "job", "job"][..]),
+            (
+                &good,
+                &[
+                    "secret",
+                    "configmap",
+                    "service",
+                    "networkpolicy",
+                    "job",
+                    "job",
+                ][..],
+            ),
+            (
+                &claim,
+                &["configmap", "service", "networkpolicy", "job", "job"][..],
+            ),
         ] {
             let Some((code, text)) = validate(version, file) else {
                 return;

@@ -73,6 +73,9 @@ fn bad_mixes() -> Vec<(String, Vec<&'static str>)> {
         (entry("weight = 1\npath = \"/a\"\nbody = \"4KiB\""), vec!["load.request[0].body", "PUT and POST, not GET", "\"4KiB\""]),
         (entry("weight = 1\nmethod = \"PUT\"\npath = \"/a\"\nbody = \"1KiB-1GiB\""), vec!["load.request[0].body", "at most 256.0 MiB"]),
         (entry("weight = 1\npath = \"/a\"\nrange = \"9-1\""), vec!["load.request[0].range", "MIN <= MAX"]),
+        // Issue 28: a range past any file there can be (and one whose length overflowed).
+        (entry("weight = 1\npath = \"/a\"\nrange = \"0-64GiB\""), vec!["load.request[0].range", "at most 64GiB", "\"0-64GiB\""]),
+        (entry("weight = 1\npath = \"/a\"\nrange = \"0-18446744073709551616\""), vec!["load.request[0].range", "MIN <= MAX"]),
         (entry("weight = 1\npath = \"a\""), vec!["load.request[0].path", "'/'"]),
         (entry("weight = 1\npath = \"/{key}/{id}\""), vec!["load.request[0].path", "one placeholder"]),
         (entry("weight = 1\npath = \"/a\"\ncolour = 3"), vec!["s.toml:", "unknown field `colour`"]),

@@ -97,6 +97,16 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
     let preload_relative = preload("target-server-glibc", "libjemalloc.so.2");
     let preload_dir = preload("target-server-glibc", "/usr/lib");
     let preload_twice = preload("target-server-jemalloc", BIN);
+    // A variant with this `package` (leaked: the table borrows its texts, and a test ends soon).
+    let package = |p: &str| -> &'static str {
+        let lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+        let quoted = toml::Value::from(p);
+        format!(
+            "{}package = {quoted}\n",
+            preload("target-server-glibc", lib)
+        )
+        .leak()
+    };
     let absolute = "expected the absolute path of a shared library";
     // (scenario text, variants text, what the line must mention)
     let cases: Vec<(String, &str, Vec<&'static str>)> = vec![
@@ -132,6 +142,33 @@ fn bad_files() -> Vec<(String, String, Vec<&'static str>)> {
         (format!("{BASE}\n[gate.variants.nope]\nmax_retention = 0.5\n"), GOOD_VARIANTS, vec!["gate.variants.nope", "unknown variant"]),
         (format!("{BASE}\n[gate.variants.glibc]\nmax_after_drain = \"lots\"\n"), GOOD_VARIANTS, vec!["gate.variants.glibc.max_after_drain"]),
         ("name = \"t\"\n[load\n".to_string(), GOOD_VARIANTS, vec!["s.toml:2"]),
+        // Hostile packages (issue 28): `package` reaches `sudo apt-get install` (scripts/deps.sh).
+        (BASE.to_string(), package("-oDPkg::Pre-Invoke::=touch /tmp/pwned ./evil.deb *"), vec!["variants.toml: variant[0].package: ", "expected a Debian package name", "\"-oDPkg::Pre-Invoke::=touch /tmp/pwned ./evil.deb *\""]),
+        (BASE.to_string(), package("libjemalloc2 ./evil.deb"), vec!["variant[0].package", "\"libjemalloc2 ./evil.deb\""]),
+        (BASE.to_string(), package("*"), vec!["variant[0].package", "\"*\""]),
+        (BASE.to_string(), package("--allow-unauthenticated"), vec!["variant[0].package", "starting with a letter or digit"]),
+        (BASE.to_string(), package("libjemalloc2=5.3.0-1"), vec!["variant[0].package", "\"libjemalloc2=5.3.0-1\""]),
+        (BASE.to_string(), package("libjemalloc2:amd64"), vec!["variant[0].package", "\"libjemalloc2:amd64\""]),
+        (BASE.to_string(), package("LibJemalloc2"), vec!["variant[0].package", "a-z"]),
+        (BASE.to_string(), package("l"), vec!["variant[0].package", "2 to 128"]),
+        (BASE.to_string(), package("lib\njemalloc2"), vec!["variant[0].package"]),
+        // Sizes (issue 28): 2^64 was read as u64::MAX, and nothing bounded a file or a range.
+        (with("load", r#"range = "0-18446744073709551616""#), GOOD_VARIANTS, vec!["load.range", "MIN <= MAX"]),
+        (with("load", r#"range = "18446744073709551615-18446744073709551615""#), GOOD_VARIANTS, vec!["load.range"]),
+        (with("load", r#"range = "0-4GiB""#), GOOD_VARIANTS, vec!["load.range", "inside the file of server.create_file (1048576 bytes: 0-1048575)", "got 0-4294967296"]),
+        (with("load", r#"range = "1048576-1048576""#), GOOD_VARIANTS, vec!["load.range", "got 1048576-1048576"]),
+        (with("server", r#"create_file = "3TiB""#), GOOD_VARIANTS, vec!["server.create_file", "at most 64GiB", "\"3TiB\""]),
+        (with("server", r#"create_file = "18446744073709551616""#), GOOD_VARIANTS, vec!["server.create_file", "expected a size"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"1PB\""), GOOD_VARIANTS, vec!["target.create_file"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"65GiB\""), GOOD_VARIANTS, vec!["target.create_file", "at most 64GiB"]),
+        (tbase("command = [\"/bin/sh\", \"{port}\"]\ncreate_file = \"64KiB\""), GOOD_VARIANTS, vec!["load.range", "target.create_file (65536 bytes"]),
+        // Hostile names (issue 28): the name becomes the report directory's.
+        (BASE.replace("name = \"t\"", "name = \"x/../../../escaped\""), GOOD_VARIANTS, vec!["s.toml: name: ", "[A-Za-z0-9._-]", "\"x/../../../escaped\""]),
+        (BASE.replace("name = \"t\"", "name = \"..\""), GOOD_VARIANTS, vec!["name", "not starting with '.'", "\"..\""]),
+        (BASE.replace("name = \"t\"", "name = \"/etc\""), GOOD_VARIANTS, vec!["name", "\"/etc\""]),
+        (BASE.replace("name = \"t\"", "name = \"\""), GOOD_VARIANTS, vec!["name", "got \"\""]),
+        (BASE.replace("name = \"t\"", &format!("name = \"{}\"", "n".repeat(65))), GOOD_VARIANTS, vec!["name", "1 to 64"]),
+        (BASE.replace("name = \"t\"", "name = \"a b\""), GOOD_VARIANTS, vec!["name", "\"a b\""]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-tcmalloc\"\n", vec!["variants.toml", "variant[0].binary", "target-server-glibc"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\n", vec!["variant[1].name", "duplicate"]),
         (BASE.to_string(), "[[variant]]\nname = \"glibc\"\nbinary = \"target-server-glibc\"\nenv = 3\n", vec!["variants.toml:"]),
@@ -270,6 +307,51 @@ fn the_binary_prints_the_one_line_and_exits_2() {
     let missing = dir.path().join("missing.toml");
     assert!(load_error(&missing).contains("cannot read"));
     assert_the_binary_refuses(dir.path(), &missing);
+}
+
+/// A scenario whose `name` climbs out of `reports/` (issue 28: it wrote the report there) is
+/// refused in one line, exit 2, and nothing is written anywhere: the default `--out` is the
+/// name's.
+#[test]
+fn a_name_that_leaves_reports_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().join("a/b/c");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let scenario = BASE.replace("name = \"t\"", "name = \"x/../../../escaped\"");
+    let path = write(&cwd, &scenario, GOOD_VARIANTS);
+    let o = allocstorm(
+        &cwd,
+        &[
+            "run",
+            "--quiet",
+            "--variant",
+            "glibc",
+            "--scenario",
+            "s.toml",
+        ],
+    );
+    assert_eq!(o.code, 2, "{o:?}");
+    assert!(
+        o.stderr.contains("name: expected") && !o.stderr.trim_end().contains('\n'),
+        "{o:?}"
+    );
+    let mut left: Vec<String> = Vec::new();
+    for d in [
+        dir.path(),
+        &dir.path().join("a"),
+        &dir.path().join("a/b"),
+        &cwd,
+    ] {
+        for e in std::fs::read_dir(d).unwrap() {
+            left.push(e.unwrap().path().display().to_string());
+        }
+    }
+    left.sort();
+    let want: Vec<String> = ["a", "a/b", "a/b/c", "a/b/c/s.toml", "a/b/c/variants.toml"]
+        .iter()
+        .map(|p| dir.path().join(p).display().to_string())
+        .collect();
+    assert_eq!(left, want, "nothing but the two files ({})", path.display());
 }
 
 /// A preload missing on this machine is no error in the file: the scenario loads, and the

@@ -47,7 +47,7 @@ pub struct Cli {
 }
 
 fn size(s: &str) -> Result<u64, String> {
-    units::parse_size(s).map_err(|e| e.to_string())
+    units::parse_file_size(s).map_err(|e| e.to_string())
 }
 fn mallopt(s: &str) -> Result<(MalloptParam, u64), String> {
     let (name, value) = s
@@ -71,5 +71,24 @@ impl Cli {
         v["listen"] = self.listen.to_string().into();
         v["seed"] = self.seed.into();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::Parser;
+
+    /// Issue 28: `--create-file` had no upper bound (2^64 was read as u64::MAX).
+    #[test]
+    fn create_file_is_bounded() {
+        for bad in ["3TiB", "18446744073709551616"] {
+            let e = Cli::try_parse_from(["target-server", "--create-file", bad]).unwrap_err();
+            assert!(e.to_string().contains(bad), "{bad}: {e}");
+        }
+        let e = Cli::try_parse_from(["target-server", "--create-file", "3TiB"]).unwrap_err();
+        assert!(e.to_string().contains("at most 64GiB"), "{e}");
+        let ok = Cli::try_parse_from(["target-server", "--create-file", "64GiB"]).unwrap();
+        assert_eq!(ok.create_file, Some(64 << 30));
     }
 }

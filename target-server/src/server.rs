@@ -92,7 +92,7 @@ impl Server {
         }
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, peers: Peers) -> Response<Body> {
         self.state.counters.requests.fetch_add(1, Ordering::Relaxed);
         let resp = match (req.method(), req.uri().path()) {
             (&Method::GET | &Method::HEAD, "/file/hot") => self.clone().serve_range(&req).await,
@@ -114,12 +114,12 @@ impl Server {
             (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
             (&Method::GET, "/stats") => json(StatusCode::OK, &self.state.stats()),
             (&Method::POST, "/admin/release") => {
-                if peer.ip().is_loopback() {
+                if peers.same_host() {
                     json(StatusCode::OK, &self.state.allocator.release())
                 } else {
                     text(
                         StatusCode::FORBIDDEN,
-                        "/admin/release answers loopback peers only\n",
+                        "/admin/release answers peers on this host only (loopback, or the address it was reached at)\n",
                     )
                 }
             }
@@ -389,10 +389,11 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
+                    let peers = Peers { peer, local: stream.local_addr().ok() };
                     let me = self.clone();
                     let svc = hyper::service::service_fn(move |req| {
                         let me = me.clone();
-                        async move { Ok::<_, Infallible>(me.handle(req, peer).await) }
+                        async move { Ok::<_, Infallible>(me.handle(req, peers).await) }
                     });
                     let conn = http.serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
@@ -430,6 +431,26 @@ pub async fn churn(state: Arc<AppState>, per_s: f64, seed: u64) {
 
 /// The `range=` parameter of the query, if any: the one place that decides whether a query
 /// asks for a range.
+/// The two ends of a connection: who may ask for `/admin/release` is decided from them.
+#[derive(Debug, Clone, Copy)]
+struct Peers {
+    peer: SocketAddr,
+    /// The address the connection reached (`None` if the socket could not say).
+    local: Option<SocketAddr>,
+}
+
+impl Peers {
+    /// A peer on this host, in this network namespace: on loopback, or at the very address it
+    /// connected to. Connecting to one of its own addresses, a host's kernel gives that address
+    /// as the source, so a server bound to a specific address (the harness's `[remote]`) is
+    /// still reachable by the harness beside it; another host cannot complete a handshake from
+    /// an address that is ours (the answer would stay here), nor can a container or namespace
+    /// of this host, which has addresses of its own.
+    fn same_host(&self) -> bool {
+        self.peer.ip().is_loopback() || self.local.is_some_and(|l| l.ip() == self.peer.ip())
+    }
+}
+
 fn query_range(req: &Request<Incoming>) -> Option<&str> {
     req.uri()
         .query()?
@@ -487,5 +508,31 @@ fn burn_cpu(d: Duration) {
     let mut x = 0u64;
     while now() < until {
         x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Peers;
+
+    /// Issue 28: bound to a specific address (`[remote]`), the harness beside the server asks
+    /// from that address and was refused with 403; a peer elsewhere still is.
+    #[test]
+    fn admin_peers_are_loopback_or_the_address_reached() {
+        let at = |peer: &str, local: Option<&str>| Peers {
+            peer: peer.parse().unwrap(),
+            local: local.map(|l| l.parse().unwrap()),
+        };
+        let cases = [
+            (at("127.0.0.1:5000", Some("127.0.0.1:8080")), true),
+            (at("[::1]:5000", Some("[::1]:8080")), true),
+            (at("192.0.2.2:5000", Some("192.0.2.2:8080")), true),
+            (at("192.0.2.3:5000", Some("192.0.2.2:8080")), false),
+            (at("10.0.0.9:5000", Some("192.0.2.2:8080")), false),
+            (at("192.0.2.2:5000", None), false),
+        ];
+        for (p, want) in cases {
+            assert_eq!(p.same_host(), want, "{p:?}");
+        }
     }
 }

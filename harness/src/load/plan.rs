@@ -225,7 +225,8 @@ impl LoadArgs {
 impl LoadPlan {
     /// Bytes in the requested range, which is what every good response carries.
     pub fn range_len(&self) -> u64 {
-        self.range.1 - self.range.0 + 1
+        // Checked where the range is read; a plan from elsewhere must not overflow here.
+        self.range.1.saturating_sub(self.range.0).saturating_add(1)
     }
 
     /// The `Range` header value.

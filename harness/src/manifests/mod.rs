@@ -15,12 +15,14 @@
 //!   the server is in the harness's own container); the report goes to a volume and stays
 //!   there `--keep` after the comparison, for `kubectl cp` (or `--pvc`);
 //! - a headless Service `<name>-coordinator` that resolves to that pod, for the workers;
+//! - a NetworkPolicy `<name>-coordinator`: only the workers' pods reach that pod ([`policy`]);
 //! - an Indexed Job `<name>-workers`: `workers` pods, each `allocstorm load-worker
 //!   --index=$(JOB_COMPLETION_INDEX)`, kept off the coordinator's node where the cluster has
 //!   room (their CPU would be the server's).
 //!
 //! [`yaml`] writes them out.
 
+mod policy;
 pub mod yaml;
 
 use std::net::SocketAddr;
@@ -295,6 +297,7 @@ impl Plan {
             ),
         ]));
         out.push(self.service());
+        out.push(self.network_policy());
         out.push(self.coordinator());
         out.push(self.workers());
         out

@@ -70,7 +70,17 @@ fn workers_port_and_token_follow_the_scenario() {
         .iter()
         .filter_map(|o| o.get(&["kind"]).and_then(Node::as_str))
         .collect();
-    assert_eq!(kinds, ["Secret", "ConfigMap", "Service", "Job", "Job"]);
+    assert_eq!(
+        kinds,
+        [
+            "Secret",
+            "ConfigMap",
+            "Service",
+            "NetworkPolicy",
+            "Job",
+            "Job"
+        ]
+    );
 
     let workers = kind(&objects, "Job", "allocstorm-hot-range-remote-workers");
     let spec = workers.get(&["spec"]).unwrap();
@@ -195,6 +205,53 @@ fn workers_port_and_token_follow_the_scenario() {
     assert_ne!(remote_plan().token, p.token, "a new token each time");
 }
 
+/// Issue 28: the coordinator listened on 0.0.0.0 with no NetworkPolicy; now only this
+/// comparison's worker pods reach its pod, over TCP (the coordinator's port and the toy
+/// server's, which its kernel picks), and its selectors are the pods' own labels.
+#[test]
+fn a_network_policy_lets_only_the_workers_reach_the_coordinator() {
+    let p = remote_plan();
+    let objects = p.objects();
+    let np = kind(
+        &objects,
+        "NetworkPolicy",
+        "allocstorm-hot-range-remote-coordinator",
+    );
+    let spec = np.get(&["spec"]).unwrap();
+    let coordinator = kind(&objects, "Job", "allocstorm-hot-range-remote-coordinator");
+    let workers = kind(&objects, "Job", "allocstorm-hot-range-remote-workers");
+    let pod_labels = |job: &Node| {
+        job.get(&["spec", "template", "metadata", "labels"])
+            .cloned()
+    };
+    assert_eq!(
+        spec.get(&["podSelector", "matchLabels"]).cloned(),
+        pod_labels(coordinator)
+    );
+    assert_eq!(strs(spec.get(&["policyTypes"])), ["Ingress"]);
+    let rules = spec.get(&["ingress"]).map(Node::as_list).unwrap();
+    assert_eq!(rules.len(), 1, "one rule");
+    let from = rules[0].get(&["from"]).map(Node::as_list).unwrap();
+    assert_eq!(from.len(), 1, "one peer");
+    assert_eq!(
+        from[0].get(&["podSelector", "matchLabels"]).cloned(),
+        pod_labels(workers)
+    );
+    assert!(
+        from[0].get(&["namespaceSelector"]).is_none(),
+        "this namespace only"
+    );
+    assert!(from[0].get(&["ipBlock"]).is_none(), "no addresses");
+    assert_eq!(
+        rules[0]
+            .get(&["ports", "0", "protocol"])
+            .and_then(Node::as_str),
+        Some("TCP")
+    );
+    // The workers' labels are not the coordinator's: the rule does not admit itself.
+    assert_ne!(pod_labels(workers), pod_labels(coordinator));
+}
+
 /// The scenario travels byte for byte, with its variants file, so the run's hash is the file's.
 #[test]
 fn the_configmap_holds_the_scenario_and_its_variants_file_as_they_are() {
@@ -256,7 +313,7 @@ fn the_rendered_yaml_says_how_to_use_it_and_holds_every_object() {
     assert!(yaml.contains(&p.scenario.hash), "{yaml}");
     assert!(yaml.contains("do not commit"), "{yaml}");
     assert!(yaml.contains("kubectl cp"), "{yaml}");
-    assert_eq!(yaml.matches("\n---\n").count(), 5, "{yaml}");
+    assert_eq!(yaml.matches("\n---\n").count(), 6, "{yaml}");
     assert!(yaml.contains("\n  completionMode: Indexed\n"), "{yaml}");
 }
 

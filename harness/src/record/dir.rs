@@ -24,6 +24,19 @@ pub struct ReportDir {
 const RECORD: &str = ".json";
 const EVENTS: &str = ".jsonl";
 
+/// `name` made one path component, whatever it holds: every byte but letters, digits, `.`,
+/// `_`, `-`, `@` and `=` (sweep labels, `glibc@rate=0.5`) becomes `_`. Names are checked where
+/// they are read (the scenario's `name`, a variant's); this is the second line, at the one
+/// place a name becomes a path, so that no file says where a report is written.
+pub fn one_component(name: &str) -> String {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '=');
+    let s: String = name.chars().map(|c| if ok(c) { c } else { '_' }).collect();
+    match s.as_str() {
+        "" | "." | ".." => format!("_{s}"),
+        _ => s,
+    }
+}
+
 impl ReportDir {
     pub fn new(root: impl Into<PathBuf>) -> ReportDir {
         ReportDir { root: root.into() }
@@ -42,7 +55,8 @@ impl ReportDir {
     /// `runs/<variant>-<n><suffix>`. The suffix is appended, never swapped for an extension:
     /// a sweep label may hold a `.` (`glibc@rate=0.5`).
     fn run_file(&self, variant: &str, n: u32, suffix: &str) -> PathBuf {
-        self.runs().join(format!("{variant}-{n}{suffix}"))
+        self.runs()
+            .join(format!("{}-{n}{suffix}", one_component(variant)))
     }
 
     /// The run's record, written when it ends.
@@ -368,6 +382,34 @@ mod tests {
             d.record("glibc@rate=0.5", 1),
             Path::new("/r/runs/glibc@rate=0.5-1.json")
         );
+    }
+
+    /// Hostile names (issue 28): whatever a record or scenario names, a run's files and the
+    /// default report directory stay one component below where they belong.
+    #[test]
+    fn a_name_with_a_path_in_it_stays_one_component() {
+        let d = ReportDir::new("/r");
+        for hostile in [
+            "../../../escaped",
+            "/etc/passwd",
+            "..",
+            ".",
+            "",
+            "a/b",
+            "x\0y",
+        ] {
+            let p = d.record(hostile, 1);
+            assert_eq!(p.parent(), Some(Path::new("/r/runs")), "{hostile:?}: {p:?}");
+            let out = crate::cli::default_out_dir(hostile);
+            assert_eq!(
+                out.parent(),
+                Some(Path::new("reports")),
+                "{hostile:?}: {out:?}"
+            );
+            assert_eq!(out.components().count(), 2, "{hostile:?}: {out:?}");
+        }
+        assert_eq!(one_component("x/../../../escaped"), "x_.._.._.._escaped");
+        assert_eq!(one_component(".."), "_..");
     }
 
     #[test]

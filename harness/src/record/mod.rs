@@ -16,7 +16,7 @@ pub mod dir;
 pub(crate) mod fixtures;
 pub mod shard;
 mod status;
-pub use dir::{load_runs, RecordsError, INCOMPLETE_PREFIX};
+pub use dir::{load_runs, one_component, RecordsError, INCOMPLETE_PREFIX};
 pub use status::RunStatus;
 
 use crate::cgroup::{CgroupNote, CgroupSample};

@@ -193,3 +193,25 @@ pub(super) fn check_steps(
     }
     Ok(())
 }
+
+/// `load.range` over the file the scenario creates (`size_field` = its size): the range must end
+/// inside it. The server would clamp it, and every response would then be shorter than what the
+/// load counts as a good one. A mix names its own ranges; a `file` of its own is not known here.
+pub(super) fn check_range_in_file(
+    ctx: &Ctx,
+    load: &LoadSpec,
+    size_field: &str,
+    size: u64,
+) -> Result<(), ScenarioError> {
+    let (lo, hi) = load.range;
+    if load.mix.is_some() || hi < size {
+        return Ok(());
+    }
+    Err(ctx.err(
+        "load.range",
+        format!(
+            "expected a range inside the file of {size_field} ({size} bytes: 0-{}), got {lo}-{hi}",
+            size - 1
+        ),
+    ))
+}

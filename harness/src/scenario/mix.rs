@@ -96,9 +96,7 @@ fn entry(
     };
     let range = match &e.range {
         None => None,
-        Some(v) => {
-            Some(units::parse_size_range(v).map_err(|m| ctx.err(&field("range"), m.to_string()))?)
-        }
+        Some(v) => Some(file_range(ctx, &field("range"), v)?),
     };
     let body = body(ctx, &field("body"), e.body.as_ref(), method)?;
     Ok(MixEntry {
@@ -135,6 +133,18 @@ fn check_path(ctx: &Ctx, field: &str, path: &str, keys: Option<u64>) -> Result<(
         return Err(ctx.err(field, format!("expected a request path, got {path:?}")));
     }
     Ok(())
+}
+
+/// A request's range: over a stored file, so inside the largest file there can be.
+fn file_range(ctx: &Ctx, field: &str, v: &str) -> Result<(u64, u64), ScenarioError> {
+    let r = units::parse_size_range(v).map_err(|m| ctx.err(field, m.to_string()))?;
+    if r.1 >= units::MAX_FILE_SIZE {
+        return Err(ctx.err(
+            field,
+            format!("expected a range inside a file of at most 64GiB, got {v:?}"),
+        ));
+    }
+    Ok(r)
 }
 
 fn body(

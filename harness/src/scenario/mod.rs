@@ -99,6 +99,7 @@ impl Scenario {
         let text = read(&file, path, "cannot read")?;
         let raw: RawScenario = toml::from_str(&text).map_err(|e| toml_error(&file, &text, &e))?;
         let ctx = Ctx { file: &file };
+        check_name(&ctx, &raw.name)?;
 
         let vpath = path
             .parent()
@@ -129,6 +130,15 @@ impl Scenario {
         let hash = hash::scenario_hash(&text, &vtext, &templates);
 
         let load = load::load_spec(&ctx, &raw.load, path, raw.seed)?;
+        match (&target, &server.file) {
+            (Some(t), _) => {
+                load::check_range_in_file(&ctx, &load, "target.create_file", t.create_file)?
+            }
+            (None, None) => {
+                load::check_range_in_file(&ctx, &load, "server.create_file", server.create_file)?
+            }
+            (None, Some(_)) => {}
+        }
         let phases = phases::phase_spec(&ctx, "phases", &raw.phases, &PhaseDefaults::FULL)?;
         // --quick keeps the shape (every phase the full run has) and shortens each.
         let quick_phases =
@@ -248,6 +258,32 @@ fn read(file: &str, path: &Path, what: &str) -> Result<String, ScenarioError> {
         field: String::new(),
         message: format!("{what}: {e}"),
     })
+}
+
+/// The longest scenario `name`: it becomes a directory name (`reports/<date>-<name>`) and a
+/// Kubernetes object prefix, both bounded.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` can be a scenario name: one path component that is neither hidden nor `..`
+/// (letters, digits, `.`, `_`, `-`, not starting with `.`), at most [`MAX_NAME_LEN`] bytes. The
+/// name becomes the report directory's, so a `/` or a `..` would write the report elsewhere.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn check_name(ctx: &Ctx, name: &str) -> Result<(), ScenarioError> {
+    if is_valid_name(name) {
+        return Ok(());
+    }
+    Err(ctx.err(
+        "name",
+        format!("expected 1 to {MAX_NAME_LEN} of [A-Za-z0-9._-], not starting with '.' (it names the report directory), got {name:?}"),
+    ))
 }
 
 /// `[limits] memory`: the harness SIGKILLs a server above it.

@@ -94,7 +94,7 @@ pub(super) fn server_spec(
         "server.create_file",
         string("create_file")?,
         "3MiB",
-        units::parse_size,
+        units::parse_file_size,
     )?;
     if file.is_none() && create_file == 0 {
         return Err(ctx.err("server.create_file", "expected a size above 0, got 0"));

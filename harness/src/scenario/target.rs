@@ -117,7 +117,7 @@ pub(super) fn target_spec(
         "target.create_file",
         r.create_file.as_ref(),
         "3MiB",
-        units::parse_size,
+        units::parse_file_size,
     )?;
     if create_file == 0 {
         return Err(ctx.err(

@@ -160,6 +160,9 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
         if let Some(lib) = &v.preload {
             check_preload(&ctx, &format!("{field}.preload"), &v.binary, lib)?;
         }
+        if let Some(p) = &v.package {
+            check_package(&ctx, &format!("{field}.package"), p)?;
+        }
         if v.package.is_some() && v.preload.is_none() {
             return Err(ctx.err(
                 &format!("{field}.package"),
@@ -171,6 +174,28 @@ pub fn parse_variants(file: &str, text: &str) -> Result<Vec<Variant>, ScenarioEr
         return Err(ctx.err("variant", "expected at least one [[variant]]"));
     }
     Ok(raw.variant)
+}
+
+/// Whether `name` is a Debian package name (Policy §5.6.1: lowercase letters, digits, `+`, `-`
+/// and `.`, at least two characters, starting with a letter or digit), at most 128 bytes. No
+/// `=version` or `:arch`: nothing here would use them. It reaches `sudo apt-get install` through
+/// `scripts/deps.sh`, where a name starting with `-` would be an option.
+pub fn is_debian_package(name: &str) -> bool {
+    let b = name.as_bytes();
+    (2..=128).contains(&b.len())
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
+}
+
+fn check_package(ctx: &Ctx, field: &str, name: &str) -> Result<(), ScenarioError> {
+    if is_debian_package(name) {
+        return Ok(());
+    }
+    Err(ctx.err(
+        field,
+        format!("expected a Debian package name (a-z, 0-9, '+', '-', '.'; 2 to 128 characters, starting with a letter or digit), got {name:?}"),
+    ))
 }
 
 /// The binary a preload may go on: the glibc build, whose malloc an `LD_PRELOAD`ed allocator
