@@ -134,6 +134,27 @@ fn a_fake_coordinator_that_sends_a_plan_without_a_challenge_is_left() {
     );
 }
 
+/// A fake coordinator's refusal (allowed before any proof: it is how another version says no)
+/// reaches the worker's stderr as one short line without control characters.
+#[test]
+fn a_fake_refusal_is_shown_as_one_printable_line() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut worker = real_worker(&listener, &[]);
+    let (mut r, mut w) = accept(&listener);
+    line(&mut r);
+    let reason = format!("\u{1b}[2J\rfake\nsecond line{}", "x".repeat(3000));
+    send(&mut w, &json!({"type": "refused", "reason": reason}));
+    assert!(rest(&mut r).is_empty());
+    let (status, err) = worker.wait_within(GUARD);
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("refused this worker: ?[2J?fake?second line"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}') && err.len() < 600, "{err}");
+}
+
 /// A challenge recorded from the real coordinator, played to the real worker: its proof was
 /// for another worker nonce, so the worker refuses it.
 #[test]
@@ -359,7 +380,7 @@ fn a_fake_worker_learns_a_challenge_and_is_refused() {
     );
     let reason = refusal(&mut r);
     assert!(
-        reason.starts_with("version 0.1.0, the coordinator's is 0.1.0 (protocol 2)"),
+        reason.starts_with("version \"0.1.0\", the coordinator's is \"0.1.0 (protocol 2)\""),
         "{reason}"
     );
 

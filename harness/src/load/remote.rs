@@ -339,9 +339,10 @@ async fn read_hello(stream: TcpStream, peer: SocketAddr, token: &str) -> Option<
             return None;
         }
     };
+    // The peer's version is quoted (escaped) in the refusal, which the coordinator also prints.
     let refusal = if version != VERSION {
         Some(format!(
-            "version {version}, the coordinator's is {VERSION}: use the same build"
+            "version {version:?}, the coordinator's is {VERSION:?}: use the same build"
         ))
     } else if let Some(nw) = handshake::parse_nonce(&nonce) {
         match challenge(&mut read, &mut write, peer, token, &nw).await {
@@ -562,9 +563,11 @@ pub mod worker {
     /// `refused` is the coordinator's last word; anything else out of turn is an error.
     fn unexpected(coordinator: SocketAddr, got: ToWorker, expected: &str) -> anyhow::Error {
         match got {
+            // A refusal may come before the coordinator has proved anything (another
+            // version's): its reason is shown as one short line of printable characters.
             ToWorker::Refused { reason } => Refused {
                 coordinator,
-                reason,
+                reason: super::parent::shorten(&reason.replace(|c: char| c.is_control(), "?")),
             }
             .into(),
             ToWorker::Go { .. } => anyhow!("{coordinator} sent go before {expected}"),
