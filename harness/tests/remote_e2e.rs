@@ -1,6 +1,6 @@
 //! Remote load workers (`[remote]`, `allocstorm load-worker --connect`), end to end on
 //! loopback: they join with the run's token, their figures merge into the run's, a worker with
-//! the wrong token is refused, a missing one is named, and one that disappears fails the run
+//! the wrong token stops at the coordinator's challenge, a missing one is named, and one that disappears fails the run
 //! at once. The namespace lab (`netlab_e2e.rs`) runs the same across shaped links.
 
 mod common;
@@ -85,8 +85,9 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let scenario = write_scenario(dir.path(), port, 2, "20s", "2s");
-    // Joins first: it must be refused, not counted, and not stop the others joining. The
-    // workers start once it has been refused: started together, the two could fill the
+    // Joins first: the coordinator's proof does not check out with its token, so it leaves
+    // without proving anything; it is not counted and does not stop the others joining. The
+    // workers start once it has left: started together, the two could fill the
     // listener while the intruder sleeps between connection attempts, and it would then wait
     // out its 20 s for a listener that never opens again.
     let mut intruder = start_worker(port, "intruder", "not-the-token", "20s");
@@ -94,7 +95,9 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
     let (status, intruder_err) = intruder.wait_within(Duration::from_secs(30));
     assert_eq!(status.code(), Some(2), "{intruder_err}");
     assert!(
-        intruder_err.contains("refused this worker: wrong token"),
+        intruder_err.contains(&format!(
+            "the coordinator at 127.0.0.1:{port} does not hold the run's token"
+        )),
         "{intruder_err}"
     );
     let mut workers = [
@@ -105,7 +108,8 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
     let (status, stderr) = run.wait_within(Duration::from_secs(60));
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("refused load worker \"intruder\""),
+        stderr.contains("load worker \"intruder\" from 127.0.0.1:")
+            && stderr.contains("left after the challenge"),
         "{stderr}"
     );
 

@@ -11,6 +11,8 @@
 //! - [`mix`]: a request mix (`[[load.request]]`) and each connection's seeded draws from it.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
 //! - [`bounded`]: every line read from another process or host, bounded in length.
+//! - [`handshake`]: the remote workers' and the coordinator's challenge-response on the token.
+//! - [`limits`]: a plan a worker receives, checked and bounded before it runs.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
 //! - [`parent`]: spawning, the start barrier, merging the streams ([`run_load`]).
@@ -22,6 +24,8 @@
 
 pub mod bounded;
 pub mod counts;
+pub mod handshake;
+pub mod limits;
 pub mod merge;
 pub mod mix;
 pub mod parent;

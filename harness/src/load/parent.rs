@@ -232,7 +232,9 @@ pub(super) async fn drive(
             FromWorker::Error { message } => {
                 return Err(LoadError::WorkerFailed { worker: w, message })
             }
-            other @ (FromWorker::Ready { .. } | FromWorker::Hello { .. }) => {
+            other @ (FromWorker::Ready { .. }
+            | FromWorker::Hello { .. }
+            | FromWorker::Proof { .. }) => {
                 return Err(unexpected(w, &other, "expected a second or done"))
             }
         };

@@ -10,9 +10,11 @@
 //! coordinator answers for `--wait`.
 //!
 //! The lines are [`super::wire`]'s, on the TCP connection both ways. What keeps this safe to
-//! leave running: the listener is open only while a load waits for its workers; a worker is
-//! counted only with the token; and a worker loads only the address it reached the coordinator
-//! on (where the server is), loopback, or the benchmarking range 198.18.0.0/15.
+//! leave running: the listener is open only while a load waits for its workers; each side
+//! proves it holds the run's token without sending it ([`super::handshake`]), the coordinator
+//! first; a worker checks every plan it gets ([`super::limits`]) and loads only the address it
+//! reached the coordinator on (where the server is), loopback when the coordinator is on
+//! loopback, the benchmarking range 198.18.0.0/15, or an address given with `--allow-target`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -25,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::bounded;
+use super::handshake::{self, Nonce};
 use super::merge::{LoadSummary, SecondReport};
 use super::parent::{self, send_line, Worker};
 use super::plan::{is_loopback_ip, LoadPlan, Target};
@@ -35,8 +38,9 @@ use super::LoadError;
 pub const TOKEN_ENV: &str = "ALLOCSTORM_TOKEN";
 /// How long a new connection has to say `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
-/// This build's protocol: workers of another version are refused.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// This build's protocol: workers of another version are refused. Protocol 2 is the
+/// challenge-response; the workers before it (protocol 1) said the bare package version.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (protocol 2)");
 
 /// How the coordinator takes remote workers for each load.
 #[derive(Debug, Clone)]
@@ -150,8 +154,9 @@ impl Coordinator {
                 accepted = listener.accept() => {
                     let Ok((stream, peer)) = accepted else { continue };
                     let hello_tx = hello_tx.clone();
+                    let token = self.token.clone();
                     tokio::spawn(async move {
-                        if let Some(h) = read_hello(stream, peer).await {
+                        if let Some(h) = read_hello(stream, peer, &token).await {
                             let _ = hello_tx.send(h);
                         }
                     });
@@ -181,24 +186,13 @@ impl Coordinator {
             mut write,
             peer,
             local,
-            msg,
-        } = h;
-        let FromWorker::Hello {
-            token,
             index,
             name,
-            version,
-        } = msg
-        else {
-            return;
-        };
+            refusal,
+        } = h;
         let free = (0..self.workers).find(|i| !joined.contains_key(i));
-        let verdict = if !same_secret(&token, &self.token) {
-            Err("wrong token (ALLOCSTORM_TOKEN)".to_string())
-        } else if version != VERSION {
-            Err(format!(
-                "version {version}, the coordinator's is {VERSION}: use the same build"
-            ))
+        let verdict = if let Some(reason) = refusal {
+            Err(reason)
         } else {
             match index {
                 Some(i) if i >= self.workers => Err(format!(
@@ -285,24 +279,24 @@ impl Coordinator {
     }
 }
 
-/// A connection that said hello.
+/// A connection that said hello and went through the handshake, proved or not.
 struct Hello {
     read: BufReader<OwnedReadHalf>,
     write: tokio::net::tcp::OwnedWriteHalf,
     peer: SocketAddr,
     local: SocketAddr,
-    msg: FromWorker,
+    index: Option<usize>,
+    name: String,
+    /// Why it is not taken, whatever its index: its version, or a wrong proof of the token.
+    refusal: Option<String>,
 }
 
-/// The first line of a new connection, if it is a hello within [`HELLO_TIMEOUT`].
-async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
-    let local = stream.local_addr().ok()?;
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
-    let mut read = BufReader::new(read);
+/// One handshake line from a new connection within [`HELLO_TIMEOUT`]; `None` (said on stderr
+/// when there is something to say) when the peer says nothing, too much, or not JSON.
+async fn read_msg(read: &mut BufReader<OwnedReadHalf>, peer: SocketAddr) -> Option<FromWorker> {
     let line = match timeout(
         HELLO_TIMEOUT,
-        bounded::read_line(&mut read, bounded::HANDSHAKE_MAX),
+        bounded::read_line(read, bounded::HANDSHAKE_MAX),
     )
     .await
     {
@@ -314,16 +308,10 @@ async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
         _ => return None,
     };
     match serde_json::from_str::<FromWorker>(&line) {
-        Ok(msg @ FromWorker::Hello { .. }) => Some(Hello {
-            read,
-            write,
-            peer,
-            local,
-            msg,
-        }),
-        _ => {
+        Ok(msg) => Some(msg),
+        Err(_) => {
             eprintln!(
-                "remote: ignored a connection from {peer} that did not say hello: {}",
+                "remote: ignored a connection from {peer} that sent {}",
                 parent::shorten(&line)
             );
             None
@@ -331,17 +319,106 @@ async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
     }
 }
 
-/// Compares tokens in time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// A new connection's hello and the challenge-response on `token` ([`handshake`]), each line
+/// within [`HELLO_TIMEOUT`]. A worker of another version is not challenged (it is refused for
+/// its version); one whose proof is wrong is refused for its token.
+async fn read_hello(stream: TcpStream, peer: SocketAddr, token: &str) -> Option<Hello> {
+    let local = stream.local_addr().ok()?;
+    let _ = stream.set_nodelay(true);
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let (index, name, version, nonce) = match read_msg(&mut read, peer).await? {
+        FromWorker::Hello {
+            index,
+            name,
+            version,
+            nonce,
+        } => (index, name, version, nonce),
+        _ => {
+            eprintln!("remote: ignored a connection from {peer} that did not say hello first");
+            return None;
+        }
+    };
+    // The peer's version is quoted (escaped) in the refusal, which the coordinator also prints.
+    let refusal = if version != VERSION {
+        Some(format!(
+            "version {version:?}, the coordinator's is {VERSION:?}: use the same build"
+        ))
+    } else if let Some(nw) = handshake::parse_nonce(&nonce) {
+        match challenge(&mut read, &mut write, peer, token, &nw).await {
+            Proved::Yes => None,
+            Proved::No => Some("wrong token (ALLOCSTORM_TOKEN)".to_string()),
+            Proved::Gone => {
+                eprintln!(
+                    "remote: load worker {name:?} from {peer} left after the challenge: its \
+                     {TOKEN_ENV} is not this run's, or it is not a load worker"
+                );
+                return None;
+            }
+        }
+    } else {
+        Some("a hello without a nonce of 64 hex digits".to_string())
+    };
+    Some(Hello {
+        read,
+        write,
+        peer,
+        local,
+        index,
+        name,
+        refusal,
+    })
+}
+
+/// How a challenge ended.
+enum Proved {
+    Yes,
+    /// A proof, of another token (or of other nonces).
+    No,
+    /// No proof: the peer left, said something else, or nothing in time.
+    Gone,
+}
+
+/// Sends the challenge for the worker's nonce `nw` and checks the worker's proof.
+async fn challenge(
+    read: &mut BufReader<OwnedReadHalf>,
+    write: &mut tokio::net::tcp::OwnedWriteHalf,
+    peer: SocketAddr,
+    token: &str,
+    nw: &Nonce,
+) -> Proved {
+    // A fresh nonce for every connection: no earlier proof answers it.
+    let nc = handshake::nonce();
+    let msg = ToWorker::Challenge {
+        nonce: handshake::hex(&nc),
+        proof: handshake::coordinator_proof(token, nw, &nc),
+    };
+    if !matches!(
+        timeout(HELLO_TIMEOUT, send_line(write, &msg)).await,
+        Ok(Ok(()))
+    ) {
+        return Proved::Gone;
+    }
+    match read_msg(read, peer).await {
+        Some(FromWorker::Proof { proof }) if handshake::worker_proved(token, &nc, nw, &proof) => {
+            Proved::Yes
+        }
+        Some(FromWorker::Proof { .. }) => Proved::No,
+        _ => Proved::Gone,
+    }
 }
 
 /// Whether a remote worker may send load to `ip`: the address it reached its coordinator on
-/// (the server is beside the coordinator), loopback, or the benchmarking range 198.18.0.0/15
-/// (RFC 2544), which is never anyone's production network.
-pub fn may_load(ip: IpAddr, coordinator: IpAddr) -> bool {
-    ip == coordinator || is_loopback_ip(ip) || is_benchmark_ip(ip)
+/// (the server is beside the coordinator); loopback only when the coordinator itself is on
+/// loopback (the same host, where the coordinator could load it anyway); the benchmarking range
+/// 198.18.0.0/15 (RFC 2544), which is never anyone's production network; or an address the
+/// worker's owner allowed (`--allow-target`).
+pub fn may_load(ip: IpAddr, coordinator: IpAddr, allowed: &[IpAddr]) -> bool {
+    let same = |a: IpAddr, b: IpAddr| a.to_canonical() == b.to_canonical();
+    same(ip, coordinator)
+        || (is_loopback_ip(ip) && is_loopback_ip(coordinator))
+        || is_benchmark_ip(ip)
+        || allowed.iter().any(|&a| same(a, ip))
 }
 
 /// 198.18.0.0/15.
@@ -370,6 +447,8 @@ pub mod worker {
         pub wait: Duration,
         pub once: bool,
         pub token: String,
+        /// Addresses this worker may load besides its coordinator's (`--allow-target`).
+        pub allow_targets: Vec<IpAddr>,
     }
 
     /// The coordinator will not take this worker: no use trying again.
@@ -378,6 +457,15 @@ pub mod worker {
     pub struct Refused {
         pub coordinator: SocketAddr,
         pub reason: String,
+    }
+
+    /// The peer at the coordinator's address did not prove the token, or sent a plan this
+    /// worker will not run: no use trying again.
+    #[derive(Debug, thiserror::Error)]
+    #[error("the coordinator at {coordinator} {why}")]
+    pub struct Untrusted {
+        pub coordinator: SocketAddr,
+        pub why: String,
     }
 
     /// How one connection to the coordinator ended.
@@ -396,61 +484,33 @@ pub mod worker {
         pub write: tokio::net::tcp::OwnedWriteHalf,
     }
 
-    /// Connects (retrying every 200 ms until `until`), says hello and reads the plan. `Ok(None)`:
-    /// no coordinator answered in time.
+    /// Connects (retrying every 200 ms until `until`), says hello, proves the token to a
+    /// coordinator that proved it first, and reads and checks the plan. `Ok(None)`: no
+    /// coordinator answered in time.
     pub async fn join(c: &Connect, until: Instant) -> anyhow::Result<Option<Joined>> {
-        let stream = loop {
-            let attempt = timeout_at(until, TcpStream::connect(c.coordinator.as_str())).await;
-            match attempt {
-                Err(_) => return Ok(None),
-                Ok(Ok(s)) => break s,
-                Ok(Err(_)) if Instant::now() + Duration::from_millis(200) < until => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Ok(Err(_)) => return Ok(None),
-            }
+        let Some(stream) = connect(c, until).await else {
+            return Ok(None);
         };
         let coordinator = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let mut read = BufReader::new(read);
+        let nw = handshake::nonce();
         let hello = FromWorker::Hello {
-            token: c.token.clone(),
             index: c.index,
             name: c.name.clone(),
             version: VERSION.to_string(),
+            nonce: handshake::hex(&nw),
         };
         send_line(&mut write, &hello).await?;
-        // The coordinator answers once it has read the hello; it may be busy with others.
-        let answer = timeout(
-            HELLO_TIMEOUT * 2,
-            bounded::read_line(&mut read, bounded::LINE_MAX),
-        )
-        .await
-        .map_err(|_| anyhow!("{coordinator} did not answer hello"))?
-        .with_context(|| format!("{coordinator} answered hello"))?;
-        let Some(line) = answer else {
-            // Accepted and closed: a listener between loads, or one that had all its workers.
-            return Err(anyhow!("{coordinator} closed the connection after hello"));
+        let proof = match answer(&mut read, coordinator, bounded::HANDSHAKE_MAX).await? {
+            ToWorker::Challenge { nonce, proof } => prove(c, coordinator, &nw, &nonce, &proof)?,
+            other => return Err(unexpected(coordinator, other, "a challenge")),
         };
-        match serde_json::from_str::<ToWorker>(&line)
-            .with_context(|| format!("{coordinator} answered {:?}", line.trim()))?
-        {
+        send_line(&mut write, &FromWorker::Proof { proof }).await?;
+        match answer(&mut read, coordinator, bounded::LINE_MAX).await? {
             ToWorker::Plan(plan) => {
-                let host: IpAddr = plan.plan.target.host.parse().map_err(|_| {
-                    anyhow!(
-                        "the coordinator's target {:?} is not an IP address",
-                        plan.plan.target.host
-                    )
-                })?;
-                if !may_load(host, coordinator.ip()) {
-                    return Err(anyhow!(
-                        "refusing to load {}: a remote worker loads only the host of its \
-                         coordinator ({}), loopback or 198.18.0.0/15",
-                        plan.plan.target.url,
-                        coordinator.ip()
-                    ));
-                }
+                checked_plan(c, coordinator, &plan)?;
                 Ok(Some(Joined {
                     plan: *plan,
                     coordinator,
@@ -458,13 +518,117 @@ pub mod worker {
                     write,
                 }))
             }
-            ToWorker::Refused { reason } => Err(Refused {
-                coordinator,
-                reason,
-            }
-            .into()),
-            ToWorker::Go { .. } => Err(anyhow!("{coordinator} sent go before a plan")),
+            other => Err(unexpected(coordinator, other, "a plan")),
         }
+    }
+
+    /// A connection to the coordinator, trying every 200 ms until `until`.
+    async fn connect(c: &Connect, until: Instant) -> Option<TcpStream> {
+        loop {
+            match timeout_at(until, TcpStream::connect(c.coordinator.as_str())).await {
+                Err(_) => return None,
+                Ok(Ok(s)) => return Some(s),
+                Ok(Err(_)) if Instant::now() + Duration::from_millis(200) < until => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok(Err(_)) => return None,
+            }
+        }
+    }
+
+    /// The coordinator's next line, of at most `max` bytes. It answers once it has read the
+    /// hello; it may be busy with others.
+    async fn answer(
+        read: &mut BufReader<OwnedReadHalf>,
+        coordinator: SocketAddr,
+        max: usize,
+    ) -> anyhow::Result<ToWorker> {
+        let line = timeout(HELLO_TIMEOUT * 2, bounded::read_line(read, max))
+            .await
+            .map_err(|_| anyhow!("{coordinator} did not answer hello"))?
+            .with_context(|| format!("{coordinator} answered hello"))?;
+        let Some(line) = line else {
+            // Accepted and closed: a listener between loads, one that had all its workers, or
+            // a coordinator of a version before the handshake.
+            return Err(anyhow!("{coordinator} closed the connection after hello"));
+        };
+        serde_json::from_str::<ToWorker>(&line).with_context(|| {
+            format!(
+                "{coordinator} answered {}",
+                super::parent::shorten(line.trim())
+            )
+        })
+    }
+
+    /// `refused` is the coordinator's last word; anything else out of turn is an error.
+    fn unexpected(coordinator: SocketAddr, got: ToWorker, expected: &str) -> anyhow::Error {
+        match got {
+            // A refusal may come before the coordinator has proved anything (another
+            // version's): its reason is shown as one short line of printable characters.
+            ToWorker::Refused { reason } => Refused {
+                coordinator,
+                reason: super::parent::shorten(&reason.replace(|c: char| c.is_control(), "?")),
+            }
+            .into(),
+            ToWorker::Go { .. } => anyhow!("{coordinator} sent go before {expected}"),
+            _ => Untrusted {
+                coordinator,
+                why: format!(
+                    "sent something other than {expected}: not a coordinator of this build"
+                ),
+            }
+            .into(),
+        }
+    }
+
+    /// Checks the coordinator's proof and makes this worker's, which is sent only then.
+    fn prove(
+        c: &Connect,
+        coordinator: SocketAddr,
+        nw: &Nonce,
+        nonce: &str,
+        proof: &str,
+    ) -> Result<String, Untrusted> {
+        match handshake::parse_nonce(nonce) {
+            Some(nc) if handshake::coordinator_proved(&c.token, nw, &nc, proof) => {
+                Ok(handshake::worker_proof(&c.token, &nc, nw))
+            }
+            _ => Err(Untrusted {
+                coordinator,
+                why: format!(
+                    "does not hold the run's token (its proof is wrong; or this worker's \
+                     {TOKEN_ENV} is not the run's); nothing derived from the token was sent"
+                ),
+            }),
+        }
+    }
+
+    /// The plan passes the checks a plan made from flags passes, within limits
+    /// ([`super::super::limits`]), and aims at an address this worker may load.
+    fn checked_plan(
+        c: &Connect,
+        coordinator: SocketAddr,
+        wp: &WorkerPlan,
+    ) -> Result<(), Untrusted> {
+        let untrusted = |why: String| Untrusted { coordinator, why };
+        super::super::limits::check_received(wp)
+            .map_err(|e| untrusted(format!("sent a plan this worker will not run: {e}")))?;
+        let target = &wp.plan.target;
+        let host: IpAddr = target.host.parse().map_err(|_| {
+            untrusted(format!(
+                "sent a target {:?} that is not an IP address",
+                target.host
+            ))
+        })?;
+        if !may_load(host, coordinator.ip(), &c.allow_targets) {
+            return Err(untrusted(format!(
+                "sent a target this worker refuses to load, {}: a remote worker loads only its \
+                 coordinator's address, loopback when the coordinator is on loopback, \
+                 198.18.0.0/15, or an --allow-target address",
+                target.url
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -473,29 +637,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remote_workers_load_only_the_coordinator_loopback_or_the_benchmark_range() {
-        let coord: IpAddr = "10.1.2.3".parse().unwrap();
+    fn remote_workers_load_only_the_coordinator_the_benchmark_range_or_allowed_addresses() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let coord = ip("10.1.2.3");
+        let allowed = [ip("10.9.9.9")];
         for ok in [
             "10.1.2.3",
-            "127.0.0.1",
-            "::1",
+            "::ffff:10.1.2.3",
             "198.18.0.1",
             "198.19.255.254",
+            "10.9.9.9",
         ] {
-            assert!(may_load(ok.parse().unwrap(), coord), "{ok}");
+            assert!(may_load(ip(ok), coord, &allowed), "{ok}");
         }
-        for no in ["10.1.2.4", "198.17.255.255", "198.20.0.0", "8.8.8.8", "::"] {
-            assert!(!may_load(no.parse().unwrap(), coord), "{no}");
+        // Loopback is the worker's own host, not the coordinator's: refused.
+        for no in [
+            "127.0.0.1",
+            "::1",
+            "10.1.2.4",
+            "198.17.255.255",
+            "198.20.0.0",
+            "8.8.8.8",
+            "::",
+        ] {
+            assert!(!may_load(ip(no), coord, &allowed), "{no}");
         }
-        assert!(is_benchmark_ip("::ffff:198.18.3.4".parse().unwrap()));
-    }
-
-    #[test]
-    fn tokens_compare_whole() {
-        assert!(same_secret("abc", "abc"));
-        assert!(!same_secret("abc", "abd"));
-        assert!(!same_secret("abc", "abcd"));
-        assert!(!same_secret("", "a"));
+        assert!(!may_load(ip("10.9.9.9"), coord, &[]));
+        // A coordinator on loopback is on this host: its loopback is the worker's.
+        for local in ["127.0.0.1", "::1"] {
+            assert!(may_load(ip("127.0.0.1"), ip(local), &[]), "{local}");
+            assert!(may_load(ip("::1"), ip(local), &[]), "{local}");
+        }
+        assert!(is_benchmark_ip(ip("::ffff:198.18.3.4")));
     }
 
     #[test]

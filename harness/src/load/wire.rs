@@ -39,22 +39,34 @@ pub enum ToWorker {
     Plan(Box<WorkerPlan>),
     /// Remote: the coordinator did not take the worker (wrong token, index taken, …).
     Refused { reason: String },
+    /// Remote: the coordinator's answer to `hello` ([`super::handshake`]): its nonce and its
+    /// proof that it holds the run's token, which the worker checks before it answers.
+    Challenge { nonce: String, proof: String },
 }
 
 /// Worker to parent, on stdout (or a remote worker to its coordinator, on its connection).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromWorker {
-    /// Remote: a worker's first line on a new connection.
+    /// Remote: a worker's first line on a new connection. It carries nothing of the token:
+    /// the token is proved later, by [`FromWorker::Proof`]. (Workers before the handshake sent
+    /// a `token` key here; it is ignored, and their version is refused.)
     Hello {
-        /// The run's token (`ALLOCSTORM_TOKEN`), without which it is not counted.
-        token: String,
         /// The share it asks for (`--index`); `None`: the lowest free one.
         index: Option<usize>,
         /// How the coordinator names it (`--name`, default its hostname).
         name: String,
-        /// allocstorm's version: both sides must speak the same protocol.
+        /// allocstorm's version and protocol ([`super::remote::VERSION`]): both sides must
+        /// speak the same one.
         version: String,
+        /// The worker's nonce: 32 random bytes in hex, fresh for each connection. Absent from
+        /// the hellos of older workers, which are refused for their version.
+        #[serde(default)]
+        nonce: String,
+    },
+    /// Remote: the worker's answer to a challenge whose proof it checked: its own proof.
+    Proof {
+        proof: String,
     },
     Ready {
         index: usize,

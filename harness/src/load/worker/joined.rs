@@ -43,6 +43,7 @@ pub(super) async fn connect_main(args: WorkerArgs) -> ExitCode {
         wait,
         once: args.once,
         token,
+        allow_targets: args.allow_target.clone(),
     };
     let mut served = 0u64;
     // The deadline moves on only after a load (served or lost): a coordinator that keeps
@@ -74,7 +75,11 @@ pub(super) async fn connect_main(args: WorkerArgs) -> ExitCode {
                 eprintln!("load-worker {}: {why}; waiting for the next load", c.name);
                 until = Instant::now() + c.wait;
             }
-            Err(e) if e.is::<remote::worker::Refused>() => return fail(format!("{e:#}")),
+            // Refused, or a peer that did not prove the token or sent a plan not to run: the
+            // same answer again, so stop and say why.
+            Err(e) if e.is::<remote::worker::Refused>() || e.is::<remote::worker::Untrusted>() => {
+                return fail(format!("{e:#}"))
+            }
             Err(e) => {
                 eprintln!("load-worker {}: {e:#}; trying again", c.name);
                 tokio::time::sleep(Duration::from_millis(200)).await;

@@ -71,6 +71,12 @@ pub struct WorkerArgs {
     /// Exit after serving one load.
     #[arg(long, requires = "connect")]
     pub once: bool,
+
+    /// An IP address the coordinator may send this worker's load to besides its own (the
+    /// coordinator's address, loopback when it is on loopback, and 198.18.0.0/15 always are);
+    /// repeat for more.
+    #[arg(long, requires = "connect", value_name = "IP")]
+    pub allow_target: Vec<std::net::IpAddr>,
 }
 
 /// Runs one worker. With `--plan`: prints `ready`, waits for `go` on stdin, runs its share,
@@ -131,6 +137,7 @@ async fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let plan = args.plan.as_deref().unwrap_or_default();
     let wp: WorkerPlan = serde_json::from_str(plan)
         .context("--plan is not a worker plan written by allocstorm load")?;
+    super::limits::check_received(&wp).map_err(|e| anyhow!("--plan: {e}"))?;
     let plan = &wp.plan;
     let connections = connections_of(&wp)?;
     let addr = resolve(&plan.target, plan.allow_remote).await?;
@@ -151,15 +158,15 @@ async fn run(args: WorkerArgs) -> anyhow::Result<()> {
 }
 
 fn connections_of(wp: &WorkerPlan) -> anyhow::Result<usize> {
-    let connections = wp.plan.worker_connections(wp.index);
-    if wp.index >= wp.plan.processes || connections == 0 {
+    // The index first: a plan of no processes would divide by zero.
+    if wp.index >= wp.plan.processes || wp.plan.worker_connections(wp.index) == 0 {
         return Err(anyhow!(
             "worker {} of {} processes has no connections",
             wp.index,
             wp.plan.processes
         ));
     }
-    Ok(connections)
+    Ok(wp.plan.worker_connections(wp.index))
 }
 
 async fn resolve(target: &Target, allow_remote: bool) -> anyhow::Result<SocketAddr> {
