@@ -343,8 +343,9 @@ pub async fn run_variant(
     let mut record = finish(header, live.clone(), end)?;
     if let (Some(spec), RunStatus::Ok) = (&req.scenario.cost, record.status) {
         // The record is written once, with its cost: until then the event stream, flushed
-        // line by line, is what `report` rebuilds it from if the harness is killed (a debug
-        // build took 0.17 s to write a quick run's record, 2026-12-07).
+        // line by line, is what `report` rebuilds it from if the harness is killed. A first
+        // write here measured nothing and took about 0.25 s a run (a quick hot-range run's
+        // record, debug build, 2026-12-07: docs/measurements.md, "Where the time goes").
         let mut watch = live.borrow().watch.clone();
         let cost = tokio::select! {
             c = crate::cost::measure::measure(cost_request(&req, spec, &exe), &mut watch) => c,
