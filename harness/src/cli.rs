@@ -387,6 +387,9 @@ async fn run_cmd(args: RunArgs) -> ExitCode {
         Ok(rec) => {
             let json = settings.dir.record(&variant.name, args.run_index);
             eprintln!("record: {}", json.display());
+            if let (Some(t), false) = (&rec.timings, args.quiet) {
+                eprintln!("{}", t.said(&format!("{}, `timings`", json.display())));
+            }
             match rec.status {
                 RunStatus::Ok => ExitCode::from(Exit::Ok),
                 RunStatus::Failed => {
@@ -425,6 +428,7 @@ fn scenario_and_variants(
 }
 
 async fn compare_cmd(args: CompareArgs) -> ExitCode {
+    let started = std::time::Instant::now();
     let (scenario, variants) = match scenario_and_variants(&args.scenario, &args.variants) {
         Ok(s) => s,
         Err(code) => return code,
@@ -447,12 +451,25 @@ async fn compare_cmd(args: CompareArgs) -> ExitCode {
         variants: variants.iter().collect(),
         runs: args.runs,
     };
+    let setup_s = started.elapsed().as_secs_f64();
     let outcome = match crate::compare::compare(req).await {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
+    let runs_end = started.elapsed().as_secs_f64();
     // Whatever happened to single runs, what was measured is reported.
     let report = report_cmd(settings.dir.path(), &args.exports);
+    let total_s = started.elapsed().as_secs_f64();
+    let spans = crate::compare::Spans {
+        setup_s,
+        runs_s: runs_end - setup_s,
+        report_s: total_s - runs_end,
+        total_s,
+    };
+    let timings = crate::compare::timings(&outcome.records, &spans);
+    if let Err(e) = crate::compare::say_timings(settings.dir.path(), &timings, args.quiet) {
+        return fail(e);
+    }
     if outcome.interrupted {
         return Exit::Interrupted.into();
     }

@@ -8,6 +8,7 @@
 
 use crate::cost::measure::LatencyRate;
 use crate::record::{RunRecord, RunStatus};
+use crate::run::timings::Timings;
 use crate::run::{run_variant, write_skipped, RunError, RunRequest, RunSettings};
 use crate::scenario::{Case, Scenario, Variant};
 
@@ -191,11 +192,83 @@ pub async fn compare<'a>(req: CompareRequest<'a>) -> Result<CompareOutcome, RunE
     })
 }
 
+/// The wall time of a comparison's parts, in seconds: set-up before the first run (the
+/// scenario, the environment, the coordinator), the runs, the report, and all of it.
+pub struct Spans {
+    pub setup_s: f64,
+    pub runs_s: f64,
+    pub report_s: f64,
+    pub total_s: f64,
+}
+
+/// The comparison's `timings.json`: each step summed over its runs' records, the set-up, the
+/// time between the runs that no run's timings hold (skipped variants, writing each record
+/// with its cost), and the report's writing (`report`: Markdown, HTML, plots, exports).
+pub fn timings(records: &[RunRecord], spans: &Spans) -> Timings {
+    let runs: Vec<&Timings> = records.iter().filter_map(|r| r.timings.as_ref()).collect();
+    let mut t = Timings::default();
+    t.add("comparison setup", spans.setup_s);
+    runs.iter().for_each(|r| t.add_steps(r));
+    let in_runs: f64 = runs.iter().map(|r| r.total_s).sum();
+    t.add("between runs", (spans.runs_s - in_runs).max(0.0));
+    t.add("report", spans.report_s);
+    t.sealed(spans.total_s)
+}
+
+/// Writes `timings` as `timings.json` in `dir` and, unless `quiet`, prints where the time
+/// went on stderr.
+pub fn say_timings(dir: &std::path::Path, timings: &Timings, quiet: bool) -> Result<(), String> {
+    let path = dir.join("timings.json");
+    crate::record::write_json_atomic(&path, timings)
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    if !quiet {
+        eprintln!("{}", timings.said(&path.display().to_string()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::fixtures::variant as v;
     use crate::shard::Shard;
+
+    #[test]
+    fn a_comparisons_timings_sum_its_runs_and_add_what_no_run_holds() {
+        let run = |n: u32, drain: f64| {
+            let mut r = RunRecord::from_header(crate::record::fixtures::header("a", n));
+            let mut t = Timings::default();
+            t.add("drain", drain);
+            t.add("server stop", 0.5);
+            r.timings = Some(t.sealed(drain + 1.0));
+            r
+        };
+        let skipped = RunRecord::from_header(crate::record::fixtures::header("b", 1));
+        let spans = Spans {
+            setup_s: 0.25,
+            runs_s: 25.0,
+            report_s: 2.0,
+            total_s: 27.5,
+        };
+        let t = timings(&[run(1, 10.0), skipped, run(2, 12.0)], &spans);
+        let steps: Vec<(&str, f64)> = t
+            .steps
+            .iter()
+            .map(|s| (s.step.as_str(), s.seconds))
+            .collect();
+        // The runs' totals are 11 s and 13 s: 1 s of the 25 s the runs took was between them.
+        assert_eq!(
+            steps,
+            [
+                ("comparison setup", 0.25),
+                ("drain", 22.0),
+                ("server stop", 1.0),
+                ("between runs", 1.0),
+                ("report", 2.0)
+            ]
+        );
+        assert_eq!((t.measured_s, t.overhead_s, t.total_s), (22.0, 5.5, 27.5));
+    }
 
     #[test]
     fn runs_are_interleaved() {

@@ -64,8 +64,51 @@ latency = "1s""#,
         ],
     );
     assert_eq!(o.code, 0, "{o:?}");
+    check_timings(&read_json(&out.join("timings.json")));
     let summary = read_json(&out.join("summary.json"));
     (dir, summary)
+}
+
+/// The comparison's `timings.json`: the cost measurement's steps, the comparison's own, and
+/// parts that add up to no more than the total.
+fn check_timings(t: &Value) {
+    let steps = t["steps"].as_array().expect("timings.steps");
+    let secs = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .and_then(|s| s["seconds"].as_f64())
+            .unwrap_or_else(|| panic!("no step {name:?} in {t}"))
+    };
+    for name in [
+        "cost capacity",
+        "cost latency",
+        "cost warmup",
+        "during",
+        "drain",
+    ] {
+        assert!(secs(name) > 0.0, "{name} took no time: {t}");
+    }
+    for name in [
+        "comparison setup",
+        "cost server start",
+        "cost startup",
+        "cost server stop",
+        "between runs",
+        "report",
+    ] {
+        secs(name);
+    }
+    let parts: f64 = steps.iter().map(|s| s["seconds"].as_f64().unwrap()).sum();
+    let total = t["total_s"].as_f64().unwrap();
+    assert!(
+        parts <= total + 1e-9,
+        "steps {parts} s over the total {total} s"
+    );
+    assert_eq!(
+        steps.iter().find(|s| s["step"] == "cost capacity").unwrap()["kind"],
+        "measured"
+    );
 }
 
 /// The run record of `variant`'s first run.

@@ -49,8 +49,69 @@ fn run_variant(variant: &str, extra_phases: &str) -> Value {
     rec
 }
 
+/// The record's `timings`: every phase the run had is a step with time in it, the steps add up
+/// to no more than the run's total, and the sums by kind to exactly it.
+fn check_timings(rec: &Value, phase_names: &[&str]) {
+    let t = &rec["timings"];
+    let total = t["total_s"].as_f64().expect("timings.total_s");
+    let steps: Vec<(&str, &str, f64)> = t["steps"]
+        .as_array()
+        .expect("timings.steps")
+        .iter()
+        .map(|s| {
+            let name = s["step"].as_str().unwrap();
+            (
+                name,
+                s["kind"].as_str().unwrap(),
+                s["seconds"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let secs = |name: &str| steps.iter().find(|s| s.0 == name).map(|s| s.2);
+    let always = [
+        "setup",
+        "server start",
+        "load start",
+        "load end",
+        "server stop",
+        "record",
+    ];
+    for name in phase_names.iter().chain(&always) {
+        assert!(secs(name).is_some(), "no step {name:?} in {t}");
+    }
+    for name in phase_names {
+        assert!(secs(name).unwrap() > 0.0, "{name} took no time: {t}");
+    }
+    let parts: f64 = steps.iter().map(|s| s.2).sum();
+    assert!(
+        parts <= total + 1e-9,
+        "steps {parts} s over the total {total} s"
+    );
+    let kind = |k: &str| -> f64 { steps.iter().filter(|s| s.1 == k).map(|s| s.2).sum() };
+    assert!((t["measured_s"].as_f64().unwrap() - kind("measured")).abs() < 1e-9);
+    let by_kind: f64 = ["measured_s", "conditioning_s", "overhead_s"]
+        .iter()
+        .map(|k| t[k].as_f64().unwrap())
+        .sum();
+    assert!((by_kind - total).abs() < 1e-9, "{t}");
+    // The phases that feed a figure are measured, the warmup conditions, start-up is overhead.
+    assert_eq!(
+        steps.iter().find(|s| s.0 == "during").unwrap().1,
+        "measured"
+    );
+    assert_eq!(
+        steps.iter().find(|s| s.0 == "warmup").unwrap().1,
+        "conditioning"
+    );
+    assert_eq!(
+        steps.iter().find(|s| s.0 == "startup").unwrap().1,
+        "overhead"
+    );
+}
+
 fn check_record(rec: &Value, allocator: &str, phase_names: &[&str]) {
     assert_eq!(rec["status"], "ok", "{}", rec["failure"]);
+    check_timings(rec, phase_names);
     let f = &rec["figures"];
     let b = f["rss_before_bytes"].as_u64().expect("B");
     let p = f["rss_peak_bytes"].as_u64().expect("P");

@@ -10,6 +10,7 @@ use super::{CostPhase, CostRecord};
 use crate::load::{self, LoadPlan, Target};
 use crate::progress::Progress;
 use crate::run::settings::RunSettings;
+use crate::run::timings::Stopwatch;
 use crate::sample::ProcReader;
 use crate::scenario::{CostSpec, Scenario, ServerSpec, Variant};
 use crate::server::{self, Launch};
@@ -70,7 +71,8 @@ pub fn uncapped(server: &ServerSpec) -> ServerSpec {
 
 /// Measures; never fails as a whole: what stopped it is the record's `failure`, with what was
 /// measured before it.
-pub async fn measure(req: CostRequest<'_>) -> CostRecord {
+/// Each of its steps is a lap of `watch`.
+pub async fn measure(req: CostRequest<'_>, watch: &mut Stopwatch) -> CostRecord {
     let mut args = uncapped(req.server).command_line(req.scenario.seed);
     args.extend(req.variant.args.iter().cloned());
     let bin = req.settings.bin_dir.join(&req.variant.binary);
@@ -91,7 +93,7 @@ pub async fn measure(req: CostRequest<'_>) -> CostRecord {
         figures: Default::default(),
     };
     let mut progress = Progress::new(format!("{} cost", req.label), req.settings.show_progress);
-    if let Err(e) = phases(&req, launch, &mut rec, &mut progress).await {
+    if let Err(e) = phases(&req, launch, &mut rec, (&mut progress, watch)).await {
         rec.failure = Some(e);
     }
     rec.figures = CostRecord::figures_of(rec.capacity.as_ref(), rec.latency.as_ref(), nproc);
@@ -124,12 +126,16 @@ async fn phases(
     req: &CostRequest<'_>,
     launch: Launch<'_>,
     rec: &mut CostRecord,
-    progress: &mut Progress,
+    (progress, watch): (&mut Progress, &mut Stopwatch),
 ) -> Result<(), String> {
-    let mut server = server::start(launch, req.variant, &req.log, None, None).await?;
+    let started = server::start(launch, req.variant, &req.log, None, None).await;
+    watch.lap("cost server start");
+    let mut server = started?;
     rec.server_pid = Some(server.pid);
     let result = async {
-        let addr = server.ready().await?;
+        let addr = server.ready().await;
+        watch.lap("cost startup");
+        let addr = addr?;
         let proc = ProcReader::new(server.pid);
         let spec = req.spec;
         let warmup_rate = req.scenario.phases.warmup_rate;
@@ -152,12 +158,14 @@ async fn phases(
             }
         };
         progress.phase("warmup", spec.warmup);
-        run_phase(plan(1, 2, Some(warmup_rate), spec.warmup), req.exe, &proc).await?;
+        let warmup = plan(1, 2, Some(warmup_rate), spec.warmup);
+        run_phase(warmup, req.exe, &proc, (watch, "cost warmup")).await?;
         progress.phase("capacity (closed loop)", spec.capacity);
         let cap = run_phase(
             plan(spec.processes, spec.connections, None, spec.capacity),
             req.exe,
             &proc,
+            (watch, "cost capacity"),
         )
         .await?;
         let capacity = cap.load.throughput_rps;
@@ -185,6 +193,7 @@ async fn phases(
             ),
             req.exe,
             &proc,
+            (watch, "cost latency"),
         )
         .await?;
         rec.latency = Some(lat);
@@ -192,14 +201,21 @@ async fn phases(
     }
     .await;
     let exit = server.stop(Duration::from_secs(2)).await;
+    watch.lap("cost server stop");
     match result {
         Err(e) => Err(format!("{e} (the capacity server {exit})")),
         Ok(()) => Ok(()),
     }
 }
 
-/// One load, the server's counters read just before it starts and just after it ends.
-async fn run_phase(plan: LoadPlan, exe: &Path, proc: &ProcReader) -> Result<CostPhase, String> {
+/// One load, the server's counters read just before it starts and just after it ends; its
+/// time lapped on the watch as `step`.
+async fn run_phase(
+    plan: LoadPlan,
+    exe: &Path,
+    proc: &ProcReader,
+    (watch, step): (&mut Stopwatch, &str),
+) -> Result<CostPhase, String> {
     let plan = plan.checked().map_err(|e| e.to_string())?;
     let read = || {
         proc.counters()
@@ -210,6 +226,8 @@ async fn run_phase(plan: LoadPlan, exe: &Path, proc: &ProcReader) -> Result<Cost
         .await
         .map_err(|e| e.to_string())?;
     let (c1, wall_s) = (read()?, t0.elapsed().as_secs_f64());
+    watch.lap_load(step, &load);
+    watch.lap(step);
     Ok(CostPhase {
         load,
         server: c1.since(&c0),

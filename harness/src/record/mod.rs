@@ -164,6 +164,10 @@ pub struct RunRecord {
     /// The allocator's own figures from the probe pages, at each sample tick where one moved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub probe_readings: Vec<ProbeTick>,
+    /// Where the run's wall time went, step by step (`allocstorm compare` sums them); absent
+    /// in records of versions without it and in records rebuilt from the event stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<crate::run::timings::Timings>,
 }
 
 impl RunRecord {
@@ -371,6 +375,7 @@ impl RecordBuilder {
             cost: self.cost,
             probe_pages: self.probe_pages,
             probe_readings: self.probe,
+            timings: None,
         }
     }
 }
@@ -510,6 +515,7 @@ impl RunRecord {
             cost: None,
             probe_pages: Vec::new(),
             probe_readings: Vec::new(),
+            timings: None,
         }
     }
 }

@@ -157,6 +157,7 @@ pub async fn drive(
         idle_phase("drain", phases.drain, live).await;
         if let Some(path) = p.stats_path {
             read_stats_after_drain(path, addr, live).await;
+            live.borrow_mut().watch.lap("stats read");
         }
     }
     if !phases.nudge.is_zero() {
@@ -258,6 +259,9 @@ async fn load_phase(
         });
     };
     let result = loads.run(&plan, &mut on_second).await;
+    if let Ok(s) = &result {
+        live.borrow_mut().watch.lap_load(name, s);
+    }
     live.borrow_mut().end();
     let summary = result.map_err(|e| format!("{name} load: {e}"))?;
     let mut l = live.borrow_mut();

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use crate::figures::PhaseMark;
 use crate::progress::Progress;
 use crate::record::{Event, EventLog, RecordBuilder};
+use crate::run::timings::Stopwatch;
 
 pub struct Live {
     t0: Instant,
@@ -29,6 +30,8 @@ pub struct Live {
     pub addr: Option<SocketAddr>,
     /// The phase in progress, or `""` between two: the stats poller follows it.
     phase_now: tokio::sync::watch::Sender<String>,
+    /// Where the run's time goes: each phase a lap, and what came between two phases.
+    pub watch: Stopwatch,
 }
 
 pub type LiveRef = Rc<RefCell<Live>>;
@@ -46,6 +49,7 @@ impl Live {
             progress,
             addr: None,
             phase_now: tokio::sync::watch::Sender::new("startup".into()),
+            watch: Stopwatch::since(Instant::now()),
         }))
     }
 
@@ -77,6 +81,7 @@ impl Live {
     }
 
     pub fn begin(&mut self, name: &str, planned: Duration) {
+        self.watch.lap("between phases");
         let t = self.now();
         self.emit(Event::Phase(PhaseMark {
             name: name.to_string(),
@@ -100,6 +105,7 @@ impl Live {
             .filter(|m| m.end <= m.start)
             .cloned()
         {
+            self.watch.lap(&m.name);
             self.emit(Event::Phase(PhaseMark { end: t, ..m }));
         }
         self.phase_now.send_replace(String::new());

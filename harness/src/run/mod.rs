@@ -20,6 +20,7 @@ pub mod stats;
 pub mod stats_command;
 #[cfg(test)]
 mod tests;
+pub mod timings;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ use live::{Live, LiveRef};
 use outcome::Ended;
 use sampler::SamplerEnd;
 pub use settings::RunSettings;
+use timings::Stopwatch;
 
 /// Resolves at Ctrl-C (SIGINT): the shutdown of a run started from the command line.
 pub async fn ctrl_c() {
@@ -217,6 +219,7 @@ pub async fn run_variant(
     req: RunRequest<'_>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunRecord, RunError> {
+    let entered = tokio::time::Instant::now();
     // Polled again by the cost measurement if the memory run ends before it resolves.
     let mut shutdown = std::pin::pin!(shutdown);
     let dir = &req.settings.dir;
@@ -257,6 +260,8 @@ pub async fn run_variant(
     let live = Live::new(Some(log), progress);
     live.borrow_mut()
         .emit(Event::Start(Box::new(header.clone())));
+    live.borrow_mut().watch = Stopwatch::since(entered);
+    live.borrow_mut().watch.lap("setup");
 
     let server_log = req.server_log();
     let started = match (launch, &no_cgroup) {
@@ -268,9 +273,13 @@ pub async fn run_variant(
         }
         (Err(e), _) => Err(e),
     };
+    live.borrow_mut().watch.lap("server start");
     let mut server = match started {
         Ok(s) => s,
-        Err(e) => return finish(header, live, &json, (RunStatus::Failed, Some(e), None)),
+        Err(e) => {
+            let record = finish(header, live, (RunStatus::Failed, Some(e), None))?;
+            return write_record(&json, record);
+        }
     };
     let oom_counter = match &server_cgroup {
         Some(c) => outcome::OomCounter::Cgroup(c.reader()),
@@ -320,24 +329,38 @@ pub async fn run_variant(
         }
     };
     live.borrow_mut().end();
+    live.borrow_mut().watch.lap("between phases");
     let end = end_server(&mut server, &ended, (&oom_counter, oom_kills_before)).await;
     drop(server);
+    live.borrow_mut().watch.lap("server stop");
     if let Some(c) = server_cgroup {
         // The server is reaped; what it started may take a moment more to go.
         if let Err(e) = c.remove(Duration::from_secs(2)).await {
             eprintln!("allocstorm: {e}");
         }
+        live.borrow_mut().watch.lap("cgroup removal");
     }
-    let mut record = finish(header, live.clone(), &json, end)?;
+    let mut record = finish(header, live.clone(), end)?;
     if let (Some(spec), RunStatus::Ok) = (&req.scenario.cost, record.status) {
+        // The record is written once, with its cost: until then the event stream, flushed
+        // line by line, is what `report` rebuilds it from if the harness is killed. A first
+        // write here measured nothing and took about 0.25 s a run (a quick hot-range run's
+        // record, debug build, 2026-12-07: docs/measurements.md, "Where the time goes").
+        let mut watch = live.borrow().watch.clone();
         let cost = tokio::select! {
-            c = crate::cost::measure::measure(cost_request(&req, spec, &exe)) => c,
+            c = crate::cost::measure::measure(cost_request(&req, spec, &exe), &mut watch) => c,
             _ = &mut shutdown => CostRecord::stopped(crate::cost::INTERRUPTED),
         };
         live.borrow_mut().emit(Event::Cost(Box::new(cost.clone())));
         record.cost = Some(cost);
-        write_json_atomic(&json, &record).map_err(|e| RunError::output(&json, e))?;
+        record.timings = Some(watch.timings());
     }
+    write_record(&json, record)
+}
+
+/// Writes the run's record as `json`.
+fn write_record(json: &Path, record: RunRecord) -> Result<RunRecord, RunError> {
+    write_json_atomic(json, &record).map_err(|e| RunError::output(json, e))?;
     Ok(record)
 }
 
@@ -426,6 +449,7 @@ async fn ready_and_drive(
     driver::drive(&phases, addr, &workers, live).await?;
     if let Some(command) = stats_command(req, addr) {
         stats_command::read_once(&command, live).await;
+        live.borrow_mut().watch.lap("stats read");
     }
     Ok(())
 }
@@ -523,11 +547,10 @@ async fn end_server(
     (status, failure, Some(server_exit))
 }
 
-/// Streams the end, builds the record from the events and writes it.
+/// Streams the end and builds the record from the events, with its timings so far.
 fn finish(
     header: RunHeader,
     live: LiveRef,
-    json: &Path,
     (status, failure, server_exit): (RunStatus, Option<String>, Option<String>),
 ) -> Result<RunRecord, RunError> {
     let mut l = live.borrow_mut();
@@ -536,7 +559,7 @@ fn finish(
         failure: failure.clone(),
         server_exit: server_exit.clone(),
     });
-    let record = std::mem::take(&mut l.record).build(header, status, failure, server_exit);
+    let mut record = std::mem::take(&mut l.record).build(header, status, failure, server_exit);
     let msg = match record.status {
         RunStatus::Ok => format!(
             "done: B {} P {} A {} retention {}",
@@ -563,7 +586,8 @@ fn finish(
             source: std::io::Error::other("write failed"),
         });
     }
-    write_json_atomic(json, &record).map_err(|e| RunError::output(json, e))?;
+    l.watch.lap("record");
+    record.timings = Some(l.watch.timings());
     Ok(record)
 }
 

@@ -320,6 +320,53 @@ async fn the_driver_runs_the_phases_in_order_with_the_scenarios_load() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_driver_times_each_phase_and_a_loads_start_and_end_apart_from_it() {
+    let l = live();
+    let ph = PhaseSpec {
+        warmup: Duration::from_secs(2),
+        nudge: Duration::from_secs(2),
+        ..phases(2, 4, 3)
+    };
+    let spec = load_spec();
+    let p = phase_plan(&ph, &spec);
+    driver::drive(&p, ADDR.parse().unwrap(), &FakeLoad::new(None), &l)
+        .await
+        .unwrap();
+    let t = l.borrow().watch.timings();
+    let secs = |step: &str| t.steps.iter().find(|s| s.step == step).map(|s| s.seconds);
+    // Each load's workers start 0.25 s into its phase and end 1 s after its last answer:
+    // those laps are overhead, the rest of the phase is the phase's.
+    let steps = [
+        "warmup",
+        "before",
+        "during",
+        "drain",
+        "nudge",
+        "load start",
+        "load end",
+    ];
+    assert_eq!(
+        steps.map(secs),
+        [
+            2.0 - 1.25,
+            2.0,
+            4.0 - 1.25,
+            3.0,
+            2.0 - 1.25,
+            3.0 * 0.25,
+            3.0
+        ]
+        .map(Some)
+    );
+    let parts: f64 = t.steps.iter().map(|s| s.seconds).sum();
+    assert_eq!((parts, t.total_s), (13.0, 13.0));
+    assert_eq!(
+        (t.measured_s, t.conditioning_s, t.overhead_s),
+        (8.5, 0.75, 3.75)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_failing_load_stops_the_driver_and_ends_its_phase() {
     let l = live();
     let (ph, spec) = (phases(1, 4, 3), load_spec());
