@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod compact;
 pub mod dir;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -298,15 +299,20 @@ impl RecordBuilder {
             Event::Preload { mapped } => self.preload_mapped = Some(mapped.clone()),
             Event::Settings(s) => self.settings = Some(s.clone()),
             // A phase is streamed when it begins (end = start) and again when it ends.
-            Event::Phase(m) => match self
-                .phases
-                .iter_mut()
-                .rev()
-                .find(|x| x.name == m.name && x.start == m.start)
-            {
-                Some(x) => *x = m.clone(),
-                None => self.phases.push(m.clone()),
-            },
+            Event::Phase(m) => {
+                match self
+                    .phases
+                    .iter_mut()
+                    .rev()
+                    .find(|x| x.name == m.name && x.start == m.start)
+                {
+                    Some(x) => *x = m.clone(),
+                    None => self.phases.push(m.clone()),
+                }
+                if m.name == "drain" && m.end > m.start {
+                    self.thin_finished_cycle();
+                }
+            }
             Event::Sample(s) => self.samples.push(*s),
             Event::Smaps(s) => self.smaps.push(*s),
             Event::Mappings(m) => self.mappings.push(*m),
@@ -376,6 +382,29 @@ impl RecordBuilder {
 }
 
 impl RecordBuilder {
+    /// In a soak, the cycle whose drain has just ended, when it is not the first, thinned to
+    /// what its figures and plots need ([`compact`]): the harness's memory stays flat over a
+    /// soak of hours. A run planned without a soak keeps every reading.
+    fn thin_finished_cycle(&mut self) {
+        if self
+            .start
+            .as_ref()
+            .is_none_or(|h| h.phases_planned.soak.is_none())
+        {
+            return;
+        }
+        let Some(span) = compact::finished_cycle(&self.phases) else {
+            return;
+        };
+        span.samples(&mut self.samples);
+        span.series(&mut self.smaps);
+        span.series(&mut self.mappings);
+        span.series(&mut self.procs);
+        span.series(&mut self.cgroup);
+        span.series(&mut self.stats);
+        span.series(&mut self.probe);
+    }
+
     /// The main load, `during`'s.
     fn during_load(&self) -> Option<&PhaseLoad> {
         self.loads.iter().find(|l| l.phase == "during")
