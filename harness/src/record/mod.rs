@@ -3,7 +3,10 @@
 //!
 //! While a run goes, every measurement is appended to `runs/<variant>-<n>.jsonl` and flushed
 //! at once, so a crash or Ctrl-C keeps what was measured; at the end the whole record is
-//! written to `runs/<variant>-<n>.json` (write, then rename).
+//! written to `runs/<variant>-<n>.json` (write, then rename). The record is built from the
+//! events as they are streamed, live and by `report` alike, and a soak's finished cycles are
+//! thinned in it as each ends ([`compact`]): the stream keeps every reading, the record and
+//! the harness's memory what the figures and plots need.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
