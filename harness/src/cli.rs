@@ -504,10 +504,11 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut missing = false;
+    let mut out = String::new();
     for v in variants {
         let Some(lib) = &v.preload else {
             if !args.missing {
-                println!("{:<18} nothing to install (built in)", v.name);
+                out.push_str(&format!("{:<18} nothing to install (built in)\n", v.name));
             }
             continue;
         };
@@ -516,7 +517,7 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
         let package = v.package.as_deref().unwrap_or("");
         if args.missing {
             if absent && !package.is_empty() {
-                println!("{package}");
+                out.push_str(&format!("{package}\n"));
             }
         } else {
             let state = if absent { "MISSING" } else { "installed" };
@@ -525,8 +526,11 @@ fn deps_cmd(args: &DepsArgs) -> ExitCode {
             } else {
                 format!(" (Debian: {package})")
             };
-            println!("{:<18} {state:<9} {lib}{from}", v.name);
+            out.push_str(&format!("{:<18} {state:<9} {lib}{from}\n", v.name));
         }
+    }
+    if let Err(e) = crate::stdout::print(&out) {
+        return fail(format!("cannot write to stdout: {e}"));
     }
     if missing {
         Exit::Incomplete.into()
@@ -568,7 +572,9 @@ fn report_cmd(dir: &std::path::Path, exports: &[ExportTo]) -> ExitCode {
         Ok(summary) => summary,
         Err(e) => return fail(e),
     };
-    println!("{}", crate::report::text_table(&summary));
+    if let Err(e) = crate::stdout::print(&format!("{}\n", crate::report::text_table(&summary))) {
+        return fail(format!("cannot write to stdout: {e}"));
+    }
     eprintln!("report: {}", dir.join("report.md").display());
     eprintln!("report: {}", dir.join("report.html").display());
     if let Err(e) = crate::export::write_all(exports, &summary) {

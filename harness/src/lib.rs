@@ -49,6 +49,7 @@ pub mod sample;
 pub mod scenario;
 pub mod server;
 pub mod shard;
+pub mod stdout;
 pub mod table;
 pub mod tool;
 

@@ -74,6 +74,15 @@ fn a_budget_fails_one_second_after_the_load_and_passes_at_the_end_of_the_drain()
     );
     let report = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
     assert!(report.contains("## The curve after the load"), "{report}");
+    // And on the terminal, under the figures: the points the run has, no 60 s column.
+    let curve = o.stdout.lines().find(|l| l.starts_with("after the load"));
+    let columns = curve.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    assert_eq!(
+        columns.as_deref(),
+        Some("after the load 1 s MiB 5 s MiB A MiB"),
+        "{}",
+        o.stdout
+    );
 
     let gate = |args: &[&str]| {
         let mut all = vec!["gate", "--run", "out"];

@@ -176,3 +176,23 @@ fn human_output_shows_the_rate_steps() {
     assert!(stdout.contains("open loop at 20/s"), "{stdout}");
     assert!(stdout.contains("offered      0s 20, 1s 60"), "{stdout}");
 }
+
+/// `allocstorm load --json | head -c 10`: the reader is gone before the summary is written.
+/// The pipe's read end is closed before the child starts, so its write fails with EPIPE every
+/// time: it exits 0, quietly, where `println!` panicked.
+#[test]
+fn a_closed_pipe_on_stdout_ends_the_output_quietly() {
+    let server = TestServer::start(Behaviour::Good);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(BIN)
+        .args(["load", "--target", &server.url(), "--range", "0-1023"])
+        .args(["--connections", "1", "--duration", "200ms", "--json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "", "no panic, no message");
+}

@@ -155,8 +155,7 @@ pub fn main(args: &ExportArgs) -> ExitCode {
         let out = args.format.render(&s);
         match &args.out {
             Some(path) => write(&out, path),
-            None => std::io::stdout()
-                .lock()
+            None => crate::stdout::stdout()
                 .write_all(&out.bytes)
                 .map_err(|source| {
                     ExportError::Report(ReportError::Write {

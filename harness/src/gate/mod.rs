@@ -182,7 +182,7 @@ pub fn gate_main(mut args: GateArgs) -> ExitCode {
     args.step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::stdout::stdout();
     match run(&args, &mut stdout) {
         Ok(status) => ExitCode::from(status.exit_code()),
         Err(e) => {

@@ -4,7 +4,7 @@
 use super::baseline::Baseline;
 use super::evaluate::{BaselineUse, GateReport, NoComparison, Status, VariantGate};
 use super::verdict::{Binding, BudgetCheck, BudgetKind, Decision, Figure, Reason, Verdict};
-use super::words::{against_baseline, budget_figure, gated};
+use super::words::{against_baseline, budget_figure, budget_name, gated};
 use crate::figures::curve::After;
 use crate::figures::cycles;
 use crate::report::catalogue::{self, Reading};
@@ -184,7 +184,7 @@ fn budget_table(r: &GateReport) -> Option<Table> {
         for b in &g.budgets {
             t.row(vec![
                 Cell::text(&g.name),
-                b.kind.key().into(),
+                Cell::text(budget_name(b.kind, r.after)),
                 Cell::new(figure_value(b.limit)),
                 b.measured.map_or_else(none, |m| Cell::new(figure_value(m))),
                 budget_word(b.decision).into(),
@@ -206,7 +206,10 @@ fn beyond_budget(k: BudgetKind, m: &str, l: &str, after: After) -> String {
         ),
     };
     let name = budget_figure(k, after).map_or("", catalogue::Figure::in_words);
-    format!("median {name} {m} is {side} {} {l}{why}", k.key())
+    format!(
+        "median {name} {m} is {side} {} {l}{why}",
+        budget_name(k, after)
+    )
 }
 
 fn budget_finding(g: &VariantGate, b: &BudgetCheck, after: After) -> Option<String> {
@@ -227,7 +230,7 @@ fn budget_finding(g: &VariantGate, b: &BudgetCheck, after: After) -> Option<Stri
         (Decision::Regression, k) => beyond_budget(k, &m, &l, after),
         (Decision::Inconclusive, k) => format!(
             "{} cannot be checked: {}",
-            k.key(),
+            budget_name(k, after),
             note.as_deref().unwrap_or("not measured")
         ),
     };
@@ -647,6 +650,31 @@ budgets ([gate.variants] of the scenario)
 variant  budget               limit   measured  verdict
 glibc    max_after_drain  256.0 MiB  300.0 MiB  REGRESSION
 "
+        );
+    }
+
+    /// Under `[gate] after = "1s"`, `max_after_drain` bounds RssAnon 1 s after the load: the
+    /// table and the finding name it so, not after the drain it does not bound.
+    #[test]
+    fn a_budget_on_a_point_of_the_curve_is_named_for_it() {
+        let r = GateReport {
+            after: After::OneSecond,
+            ..report()
+        };
+        let text = text(&r);
+        assert!(
+            text.contains("glibc    max_after_load_1s  256.0 MiB  300.0 MiB  REGRESSION\n"),
+            "{text}"
+        );
+        assert!(!text.contains("max_after_drain"), "{text}");
+        let b = &r.variants[0].budgets[0];
+        assert_eq!(
+            budget_finding(&r.variants[0], b, r.after).unwrap(),
+            "glibc: median RSS 1 s after the load 300.0 MiB is above max_after_load_1s 256.0 MiB"
+        );
+        assert_eq!(
+            budget_finding(&r.variants[0], b, After::Drain).unwrap(),
+            "glibc: median after-drain RSS 300.0 MiB is above max_after_drain 256.0 MiB"
         );
     }
 

@@ -44,6 +44,19 @@ pub fn budget_figure(k: BudgetKind, after: After) -> Option<&'static Figure> {
     }
 }
 
+/// A budget as the gate's tables and findings name it: its scenario key, except
+/// `max_after_drain` under `[gate] after = "1s"` (or 5s, 60s), which bounds RssAnon that long
+/// after the load, not A, and is named so (`max_after_load_1s`): a reader of the verdict sees
+/// which figure failed. The scenario's key stays `max_after_drain`.
+pub fn budget_name(k: BudgetKind, after: After) -> String {
+    match (k, after) {
+        (BudgetKind::MaxAfterDrain, a) if a != After::Drain => {
+            format!("max_after_load_{}", a.name())
+        }
+        _ => k.key().to_string(),
+    }
+}
+
 /// How the baseline's key differs from this directory's, with `sep` between.
 pub fn against_baseline(diffs: &[KeyDiff], sep: &str) -> String {
     diffs

@@ -215,19 +215,29 @@ pub async fn cli_main(args: LoadArgs) -> ExitCode {
         Ok(summary) => {
             if args.json {
                 match serde_json::to_string(&summary) {
-                    Ok(s) => println!("{s}"),
+                    Ok(s) => printed(&format!("{s}\n")),
                     Err(e) => {
                         eprintln!("allocstorm load: cannot write the JSON summary: {e}");
-                        return Exit::Error.into();
+                        Exit::Error.into()
                     }
                 }
             } else {
-                print!("{}", present::table(&summary));
+                printed(&present::table(&summary))
             }
-            ExitCode::from(Exit::Ok)
         }
         Err(e) => {
             eprintln!("allocstorm load: {e}");
+            Exit::Error.into()
+        }
+    }
+}
+
+/// Exit 0 once `text` is on stdout (or its reader has gone); 2 when stdout failed otherwise.
+fn printed(text: &str) -> ExitCode {
+    match crate::stdout::print(text) {
+        Ok(()) => ExitCode::from(Exit::Ok),
+        Err(e) => {
+            eprintln!("allocstorm load: cannot write to stdout: {e}");
             Exit::Error.into()
         }
     }

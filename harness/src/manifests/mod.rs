@@ -713,7 +713,10 @@ pub fn main(args: ManifestsArgs) -> ExitCode {
         .join(" ");
     match Plan::new(&args, command_line) {
         Ok(plan) => {
-            print!("{}", plan.render());
+            if let Err(e) = crate::stdout::print(&plan.render()) {
+                eprintln!("allocstorm: cannot write to stdout: {e}");
+                return Exit::Error.into();
+            }
             ExitCode::from(Exit::Ok)
         }
         Err(e) => {

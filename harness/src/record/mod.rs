@@ -3,7 +3,10 @@
 //!
 //! While a run goes, every measurement is appended to `runs/<variant>-<n>.jsonl` and flushed
 //! at once, so a crash or Ctrl-C keeps what was measured; at the end the whole record is
-//! written to `runs/<variant>-<n>.json` (write, then rename).
+//! written to `runs/<variant>-<n>.json` (write, then rename). The record is built from the
+//! events as they are streamed, live and by `report` alike, and a soak's finished cycles are
+//! thinned in it as each ends ([`compact`]): the stream keeps every reading, the record and
+//! the harness's memory what the figures and plots need.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod compact;
 pub mod dir;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -302,15 +306,20 @@ impl RecordBuilder {
             Event::Preload { mapped } => self.preload_mapped = Some(mapped.clone()),
             Event::Settings(s) => self.settings = Some(s.clone()),
             // A phase is streamed when it begins (end = start) and again when it ends.
-            Event::Phase(m) => match self
-                .phases
-                .iter_mut()
-                .rev()
-                .find(|x| x.name == m.name && x.start == m.start)
-            {
-                Some(x) => *x = m.clone(),
-                None => self.phases.push(m.clone()),
-            },
+            Event::Phase(m) => {
+                match self
+                    .phases
+                    .iter_mut()
+                    .rev()
+                    .find(|x| x.name == m.name && x.start == m.start)
+                {
+                    Some(x) => *x = m.clone(),
+                    None => self.phases.push(m.clone()),
+                }
+                if m.name == "drain" && m.end > m.start {
+                    self.thin_finished_cycle();
+                }
+            }
             Event::Sample(s) => self.samples.push(*s),
             Event::Smaps(s) => self.smaps.push(*s),
             Event::Mappings(m) => self.mappings.push(*m),
@@ -381,6 +390,29 @@ impl RecordBuilder {
 }
 
 impl RecordBuilder {
+    /// In a soak, the cycle whose drain has just ended, when it is not the first, thinned to
+    /// what its figures and plots need ([`compact`]): the harness's memory stays flat over a
+    /// soak of hours. A run planned without a soak keeps every reading.
+    fn thin_finished_cycle(&mut self) {
+        if self
+            .start
+            .as_ref()
+            .is_none_or(|h| h.phases_planned.soak.is_none())
+        {
+            return;
+        }
+        let Some(span) = compact::finished_cycle(&self.phases) else {
+            return;
+        };
+        span.samples(&mut self.samples);
+        span.series(&mut self.smaps);
+        span.series(&mut self.mappings);
+        span.series(&mut self.procs);
+        span.series(&mut self.cgroup);
+        span.series(&mut self.stats);
+        span.series(&mut self.probe);
+    }
+
     /// The main load, `during`'s.
     fn during_load(&self) -> Option<&PhaseLoad> {
         self.loads.iter().find(|l| l.phase == "during")

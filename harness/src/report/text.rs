@@ -1,7 +1,7 @@
 //! The table printed on the terminal after `compare` or `report`: one line per variant with
 //! the figures a person checks first. Aligned plain text; the full report is `report.md`.
 
-use super::catalogue::{in_view, variants_table, Figure, View, CATALOGUE};
+use super::catalogue::{in_view, variants_table, Figure, Unit, View, CATALOGUE, CURVE};
 use super::summary::{Summary, VariantSummary};
 use crate::table::{self, Cell, Column, Table};
 
@@ -9,6 +9,7 @@ use crate::table::{self, Cell, Column, Table};
 /// run that did not end ok stopped, and the warnings.
 pub fn text_table(s: &Summary) -> String {
     let mut out = table::text::render(&figures_table(s, CATALOGUE));
+    out.push_str(&curve(s));
     out.push_str(&why_not_ok(s));
     out.trim_end().to_string()
 }
@@ -23,6 +24,30 @@ pub(crate) fn figures_table(s: &Summary, catalogue: &[&Figure]) -> Table {
     ];
     let cells = |v: &VariantSummary| [Cell::text(&v.name), Cell::text(v.status.as_str()), runs(v)];
     variants_table(&s.variants, lead, cells, &figures, View::Terminal)
+}
+
+/// The curve after the load, under the figures: RssAnon at each of its points that some
+/// variant has (1 s, 5 s, A at the end of the drain, 60 s), the catalogue's [`CURVE`] without
+/// its shares, which `report.md` has. Nothing when no variant has a point besides A.
+fn curve(s: &Summary) -> String {
+    let points: Vec<&Figure> = CURVE
+        .iter()
+        .copied()
+        .filter(|f| f.unit == Unit::Mib)
+        .filter(|f| s.variants.iter().any(|v| f.has(&v.medians)))
+        .collect();
+    if !points.iter().any(|f| f.views.contains(&View::Curve)) {
+        return String::new();
+    }
+    let cells = |v: &VariantSummary| [Cell::text(&v.name)];
+    let t = variants_table(
+        &s.variants,
+        [Column::left("after the load")],
+        cells,
+        &points,
+        View::Terminal,
+    );
+    format!("\n{}", table::text::render(&t))
 }
 
 /// `3`, or `2/3` when not every run was ok.
@@ -137,6 +162,38 @@ mod tests {
             "right-aligned:\n{t}"
         );
         assert!(lines[3].starts_with("warning: "));
+    }
+
+    #[test]
+    fn the_curve_after_the_load_follows_with_the_points_some_variant_has() {
+        let mut v = variant("jemalloc-bg", Some(30 << 20));
+        let curve = &mut v.medians.figures.after_load;
+        curve.rss_after_load_1s_bytes = Some(100 << 20);
+        curve.rss_after_load_5s_bytes = Some(50 << 20);
+        let t = text_table(&summary(None, vec![v, variant("glibc", None)], vec![]));
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!((lines.len(), lines[3]), (7, ""), "{t}");
+        assert_eq!(
+            lines[4].split_whitespace().collect::<Vec<_>>().join(" "),
+            "after the load 1 s MiB 5 s MiB A MiB",
+            "no 60 s: no variant has it\n{t}"
+        );
+        assert_eq!(
+            lines[5].split_whitespace().collect::<Vec<_>>().join(" "),
+            "jemalloc-bg 100.0 50.0 30.0",
+            "{t}"
+        );
+        assert!(lines[6].starts_with("glibc "), "{t}");
+    }
+
+    #[test]
+    fn no_curve_without_a_point_besides_a() {
+        let t = text_table(&summary(
+            None,
+            vec![variant("glibc", Some(1 << 20))],
+            vec![],
+        ));
+        assert!(!t.contains("after the load"), "{t}");
     }
 
     #[test]
