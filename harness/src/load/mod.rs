@@ -11,6 +11,7 @@
 //! - [`mix`]: a request mix (`[[load.request]]`) and each connection's seeded draws from it.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
 //! - [`bounded`]: every line read from another process or host, bounded in length.
+//! - [`door`]: the coordinator's cap on connections waiting to say hello, and its accept back-off.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
 //! - [`worker`]: one worker process: connections, attempts, deadlines, retries, response checks.
 //! - [`parent`]: spawning, the start barrier, merging the streams ([`run_load`]).
@@ -22,6 +23,7 @@
 
 pub mod bounded;
 pub mod counts;
+pub mod door;
 pub mod merge;
 pub mod mix;
 pub mod parent;

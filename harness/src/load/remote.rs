@@ -18,13 +18,14 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufRead, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::bounded;
+use super::door::{self, Backoff, Door};
 use super::merge::{LoadSummary, SecondReport};
 use super::parent::{self, send_line, Worker};
 use super::plan::{is_loopback_ip, LoadPlan, Target};
@@ -141,21 +142,63 @@ impl Coordinator {
                 self.workers, self.listen
             );
         }
+        let mut door = Door::new(door::PENDING_MAX);
+        let joined = self.gather(&listener, &mut door, plan, tx).await;
+        if door.turned_away() > 0 {
+            eprintln!(
+                "remote: closed {} connections at once on {}: {} others were waiting to say hello",
+                door.turned_away(),
+                self.listen,
+                door::PENDING_MAX
+            );
+        }
+        joined
+    }
+
+    /// Takes connections on `listener` until every worker has joined or the join time is up.
+    /// Hellos are read concurrently, so that one silent connection holds up no other; at most
+    /// the door's places wait at once, each for [`HELLO_TIMEOUT`] in all.
+    async fn gather(
+        &self,
+        listener: &TcpListener,
+        door: &mut Door,
+        plan: &LoadPlan,
+        tx: mpsc::UnboundedSender<(usize, parent::Line)>,
+    ) -> Result<Vec<Worker>, LoadError> {
         let deadline = Instant::now() + self.join;
         let mut joined: BTreeMap<usize, Worker> = BTreeMap::new();
-        // Hellos are read concurrently, so that one silent connection holds up no other.
-        let (hello_tx, mut hellos) = mpsc::unbounded_channel();
+        let (hello_tx, mut hellos) = mpsc::channel(door::PENDING_MAX);
+        let mut backoff = Backoff::default();
         while joined.len() < self.workers {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, peer)) = accepted else { continue };
-                    let hello_tx = hello_tx.clone();
-                    tokio::spawn(async move {
-                        if let Some(h) = read_hello(stream, peer).await {
-                            let _ = hello_tx.send(h);
-                        }
-                    });
+            let resume = backoff.resume();
+            let accept = async move {
+                if let Some(at) = resume {
+                    tokio::time::sleep_until(at).await;
                 }
+                listener.accept().await
+            };
+            tokio::select! {
+                accepted = accept => match accepted {
+                    Ok((stream, peer)) => {
+                        backoff.succeeded();
+                        // Beyond the door's places the connection is dropped here: closed.
+                        if let Some(place) = door.enter() {
+                            let hello_tx = hello_tx.clone();
+                            tokio::spawn(async move {
+                                let said = timeout(HELLO_TIMEOUT, read_hello(stream, peer)).await;
+                                if let Ok(Some(h)) = said {
+                                    let _ = hello_tx.send(h).await;
+                                }
+                                drop(place);
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(what) = backoff.failed(&e, Instant::now()) {
+                            eprintln!("remote: on {}: {what}", self.listen);
+                        }
+                    }
+                },
                 Some(h) = hellos.recv() => {
                     self.admit(h, plan, &mut joined, &tx).await;
                 }
@@ -164,7 +207,6 @@ impl Coordinator {
                 }
             }
         }
-        drop(listener);
         Ok(joined.into_values().collect())
     }
 
@@ -294,40 +336,51 @@ struct Hello {
     msg: FromWorker,
 }
 
-/// The first line of a new connection, if it is a hello within [`HELLO_TIMEOUT`].
+/// The first line of a new connection, if it is a hello (its caller gives it
+/// [`HELLO_TIMEOUT`] in all).
 async fn read_hello(stream: TcpStream, peer: SocketAddr) -> Option<Hello> {
     let local = stream.local_addr().ok()?;
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let line = match timeout(
-        HELLO_TIMEOUT,
-        bounded::read_line(&mut read, bounded::HANDSHAKE_MAX),
-    )
-    .await
-    {
-        Ok(Ok(Some(line))) => line,
-        Ok(Err(e)) => {
-            eprintln!("remote: dropped a connection from {peer}: {e}");
-            return None;
-        }
-        _ => return None,
-    };
-    match serde_json::from_str::<FromWorker>(&line) {
-        Ok(msg @ FromWorker::Hello { .. }) => Some(Hello {
+    match hello_from(&mut read).await {
+        Ok(msg) => Some(Hello {
             read,
             write,
             peer,
             local,
             msg,
         }),
-        _ => {
-            eprintln!(
-                "remote: ignored a connection from {peer} that did not say hello: {}",
-                parent::shorten(&line)
-            );
+        Err(NotHello::Closed) => None,
+        Err(why) => {
+            eprintln!("remote: dropped a connection from {peer}: {why}");
             None
         }
+    }
+}
+
+/// Why a new connection's first line was not a hello.
+#[derive(Debug, thiserror::Error)]
+pub enum NotHello {
+    #[error("it closed without a line")]
+    Closed,
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    #[error("it did not say hello: {0}")]
+    Other(String),
+}
+
+/// Reads a connection's first line, at most [`bounded::HANDSHAKE_MAX`] bytes of it, as a
+/// `hello`. Whatever the bytes, the answer is a hello or a [`NotHello`], after reading at most
+/// the bound and one buffer.
+pub async fn hello_from<R: AsyncBufRead + Unpin>(read: &mut R) -> Result<FromWorker, NotHello> {
+    let line = bounded::read_line(read, bounded::HANDSHAKE_MAX)
+        .await
+        .map_err(NotHello::Unreadable)?
+        .ok_or(NotHello::Closed)?;
+    match serde_json::from_str::<FromWorker>(&line) {
+        Ok(msg @ FromWorker::Hello { .. }) => Ok(msg),
+        _ => Err(NotHello::Other(parent::shorten(&line))),
     }
 }
 
@@ -422,20 +475,59 @@ pub mod worker {
         };
         send_line(&mut write, &hello).await?;
         // The coordinator answers once it has read the hello; it may be busy with others.
-        let answer = timeout(
+        let reply = timeout(
             HELLO_TIMEOUT * 2,
             bounded::read_line(&mut read, bounded::LINE_MAX),
         )
         .await
         .map_err(|_| anyhow!("{coordinator} did not answer hello"))?
         .with_context(|| format!("{coordinator} answered hello"))?;
-        let Some(line) = answer else {
+        let Some(line) = reply else {
             // Accepted and closed: a listener between loads, or one that had all its workers.
             return Err(anyhow!("{coordinator} closed the connection after hello"));
         };
-        match serde_json::from_str::<ToWorker>(&line)
-            .with_context(|| format!("{coordinator} answered {:?}", line.trim()))?
-        {
+        let plan = answer(&line, coordinator)?;
+        Ok(Some(Joined {
+            plan,
+            coordinator,
+            read,
+            write,
+        }))
+    }
+
+    /// The furthest ahead a coordinator may set the start: it sets it 50 ms after `go`; a
+    /// start further off would hold the worker for nothing (`u64::MAX` ns is 584 years).
+    pub const GO_AHEAD_MAX: Duration = Duration::from_secs(10);
+
+    /// How long after reading `go` the load starts, from its line: an error for anything but a
+    /// `go` with a start within [`GO_AHEAD_MAX`].
+    pub fn start_in(line: &str, coordinator: SocketAddr) -> anyhow::Result<Duration> {
+        match serde_json::from_str::<ToWorker>(line) {
+            Ok(ToWorker::Go {
+                start_in_ns: Some(ns),
+                ..
+            }) if Duration::from_nanos(ns) <= GO_AHEAD_MAX => Ok(Duration::from_nanos(ns)),
+            Ok(ToWorker::Go {
+                start_in_ns: Some(ns),
+                ..
+            }) => Err(anyhow!(
+                "{coordinator}: go starts in {:?}, more than {GO_AHEAD_MAX:?}",
+                Duration::from_nanos(ns)
+            )),
+            _ => Err(anyhow!(
+                "{coordinator}: expected go, got {:?}",
+                parent::shorten(line)
+            )),
+        }
+    }
+
+    /// The coordinator's answer to hello, one line of at most [`bounded::LINE_MAX`] bytes: a
+    /// plan this worker may run, or why not. Whatever the line, the answer is a plan or an
+    /// error, never a panic.
+    pub fn answer(line: &str, coordinator: SocketAddr) -> anyhow::Result<WorkerPlan> {
+        let msg = serde_json::from_str::<ToWorker>(line)
+            .with_context(|| format!("{coordinator} answered {:?}", parent::shorten(line)))?;
+        match msg {
             ToWorker::Plan(plan) => {
                 let host: IpAddr = plan.plan.target.host.parse().map_err(|_| {
                     anyhow!(
@@ -451,16 +543,11 @@ pub mod worker {
                         coordinator.ip()
                     ));
                 }
-                Ok(Some(Joined {
-                    plan: *plan,
-                    coordinator,
-                    read,
-                    write,
-                }))
+                Ok(*plan)
             }
             ToWorker::Refused { reason } => Err(Refused {
                 coordinator,
-                reason,
+                reason: parent::shorten(&reason),
             }
             .into()),
             ToWorker::Go { .. } => Err(anyhow!("{coordinator} sent go before a plan")),
@@ -488,6 +575,91 @@ mod tests {
             assert!(!may_load(no.parse().unwrap(), coord), "{no}");
         }
         assert!(is_benchmark_ip("::ffff:198.18.3.4".parse().unwrap()));
+    }
+
+    fn plan() -> LoadPlan {
+        LoadPlan {
+            target: Target::at(([127, 0, 0, 1], 9).into(), "/file/hot"),
+            range: (0, 1023),
+            processes: 1,
+            connections: 1,
+            rate: Some(10.0),
+            steps: Vec::new(),
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            backoff: Duration::from_millis(100),
+            allow_remote: true,
+            mix: None,
+        }
+    }
+
+    /// Reads what the coordinator sends until it closes: `None` when it closes with nothing.
+    async fn first_line(s: &mut TcpStream) -> Option<String> {
+        let mut r = BufReader::new(s);
+        bounded::read_line(&mut r, bounded::LINE_MAX)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The door's places held by silent connections: the next ones are closed at once (each
+    /// reads the end of its connection), while the ones waiting still get an answer when they
+    /// say hello. Without the cap every extra connection waited its 5 s too, and a flood of
+    /// them took every file descriptor of the coordinator.
+    #[tokio::test]
+    async fn connections_beyond_the_waiting_cap_are_closed_at_once() {
+        const PLACES: usize = 4;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let c = Coordinator {
+            listen: addr,
+            workers: 1,
+            join: Duration::from_secs(60),
+            token: "the-token".into(),
+            verbose: false,
+        };
+        let gather = tokio::spawn(async move {
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let mut door = Door::new(PLACES);
+            let joined = c.gather(&listener, &mut door, &plan(), tx).await;
+            (joined.map(|w| w.len()), door.turned_away())
+        });
+        let mut waiting = Vec::new();
+        for _ in 0..PLACES {
+            waiting.push(TcpStream::connect(addr).await.unwrap());
+        }
+        for _ in 0..3 {
+            let mut extra = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(first_line(&mut extra).await, None, "closed at once");
+        }
+        // A waiting connection is still open: its hello (with a wrong token) is answered.
+        let hello = FromWorker::Hello {
+            token: "not-the-token".into(),
+            index: None,
+            name: "w".into(),
+            version: VERSION.into(),
+        };
+        let (_, mut write) = waiting[0].split();
+        send_line(&mut write, &hello).await.unwrap();
+        let answer = first_line(&mut waiting[0]).await.expect("an answer");
+        assert!(answer.contains("refused"), "{answer}");
+        gather.abort();
+    }
+
+    /// A coordinator's `go` holds a worker only as long as a start can sensibly be ahead.
+    #[test]
+    fn a_go_far_ahead_is_refused() {
+        let coord: SocketAddr = "10.1.2.3:7070".parse().unwrap();
+        let go = |ns: u64| format!(r#"{{"type":"go","start_monotonic_ns":1,"start_in_ns":{ns}}}"#);
+        assert_eq!(
+            worker::start_in(&go(50_000_000), coord).unwrap(),
+            Duration::from_millis(50)
+        );
+        let far = worker::start_in(&go(u64::MAX), coord).unwrap_err();
+        assert!(far.to_string().contains("more than 10s"), "{far}");
+        let not_go = worker::start_in(r#"{"type":"refused","reason":"x"}"#, coord).unwrap_err();
+        assert!(not_go.to_string().contains("expected go"), "{not_go}");
     }
 
     #[test]
