@@ -60,6 +60,7 @@ def idle(port, conns, secs):
             failed += 1
     for s in socks:
         s.setblocking(False)
+    start = time.monotonic()  # closes are timed from the last connect
     closed_at = {}
     while time.monotonic() - start < secs:
         for i, s in enumerate(socks):
@@ -75,7 +76,7 @@ def idle(port, conns, secs):
         time.sleep(0.05)
     quick = sum(1 for t in closed_at.values() if t < 1.0)
     return {"connected": len(socks), "connect_failed": failed, "closed_by_peer": len(closed_at),
-            "closed_within_1s": quick, "secs": round(time.monotonic() - start, 2)}
+            "closed_within_1s_of_the_last_connect": quick, "secs": round(time.monotonic() - start, 2)}
 
 
 def main():

@@ -28,6 +28,7 @@ endless)
     ;;
 idle)
     python3 scripts/hostile-flood.py idle "$port" 1100 8 &
+    flood=$!
     sleep 2 # the flood first: the worker arrives while it holds the port
     ;;
 esac
@@ -35,5 +36,6 @@ esac
 status=0
 wait "$run" || status=$?
 echo "run exit status: $status"
+[ -n "${flood:-}" ] && wait "$flood"
 tail -n 4 "$dir/run.err"
 grep -ho '"status": *"[a-z_]*"' "$dir"/out/runs/*.json 2>/dev/null | head -1 || true

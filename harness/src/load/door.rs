@@ -3,13 +3,16 @@
 //!
 //! Anyone who reaches the port can connect; until a connection has said hello it is nobody's.
 //! Each waiting connection costs a task and a file descriptor, so they are capped
-//! ([`PENDING_MAX`]): beyond the cap a new connection is closed at once and counted. Without
+//! ([`PENDING_MAX`], [`PENDING_PER_PEER`] of them from one address): beyond the cap a new
+//! connection is closed at once and counted. Without
 //! the cap 1,100 idle connections exhausted a coordinator under `ulimit -n 1024` in about 2 s.
 //! An accept that fails (EMFILE, ENFILE, ENOBUFS) would fail again at once: the loop waits
 //! 10 ms, doubling to 1 s, and says what ran out once rather than per error.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,6 +22,11 @@ use tokio::time::Instant;
 /// connected, so even a join of many workers has few waiting at any moment.
 pub const PENDING_MAX: usize = 64;
 
+/// Of those, from one address: one host cannot take every place from the workers. Workers
+/// behind one address (NAT, or all on loopback) each wait only the moment between their
+/// connect and their hello.
+pub const PENDING_PER_PEER: usize = 16;
+
 /// The first wait after a failed accept, and the longest.
 const BACKOFF_FIRST: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
@@ -26,25 +34,65 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// The places for connections waiting to say hello, and how many were turned away.
 pub struct Door {
     places: Arc<Semaphore>,
+    per_peer_max: usize,
+    per_peer: Arc<Mutex<HashMap<IpAddr, usize>>>,
     turned_away: u64,
 }
 
+/// A connection's place at the door, left when dropped.
+pub struct Place {
+    _permit: OwnedSemaphorePermit,
+    peer: IpAddr,
+    per_peer: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut counts = self.per_peer.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.peer);
+            }
+        }
+    }
+}
+
 impl Door {
-    pub fn new(places: usize) -> Door {
+    /// `places` in all, at most `per_peer` of them for one address.
+    pub fn new(places: usize, per_peer: usize) -> Door {
         Door {
             places: Arc::new(Semaphore::new(places)),
+            per_peer_max: per_peer,
+            per_peer: Arc::default(),
             turned_away: 0,
         }
     }
 
-    /// A place for a new connection, held until it has said hello (or failed to); `None` when
-    /// every place is taken: the caller closes the connection.
-    pub fn enter(&mut self) -> Option<OwnedSemaphorePermit> {
-        let place = self.places.clone().try_acquire_owned().ok();
+    /// A place for a new connection from `peer`, held until it has said hello (or failed to);
+    /// `None` when every place, or every place its address may hold, is taken: the caller
+    /// closes the connection.
+    pub fn enter(&mut self, peer: IpAddr) -> Option<Place> {
+        let place = self.try_enter(peer);
         if place.is_none() {
             self.turned_away += 1;
         }
         place
+    }
+
+    fn try_enter(&self, peer: IpAddr) -> Option<Place> {
+        let mut counts = self.per_peer.lock().unwrap_or_else(|e| e.into_inner());
+        let n = counts.entry(peer).or_insert(0);
+        if *n >= self.per_peer_max {
+            return None;
+        }
+        let permit = self.places.clone().try_acquire_owned().ok()?;
+        *n += 1;
+        Some(Place {
+            _permit: permit,
+            peer,
+            per_peer: self.per_peer.clone(),
+        })
     }
 
     /// Connections closed at once because every place was taken.
@@ -126,17 +174,35 @@ pub fn open_files_limit() -> Option<u64> {
 mod tests {
     use super::*;
 
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
     #[test]
     fn the_door_has_its_places_and_counts_who_it_turns_away() {
-        let mut door = Door::new(2);
-        let a = door.enter().expect("first place");
-        let _b = door.enter().expect("second place");
-        assert!(door.enter().is_none());
-        assert!(door.enter().is_none());
+        let mut door = Door::new(2, 2);
+        let a = door.enter(ip(1)).expect("first place");
+        let _b = door.enter(ip(2)).expect("second place");
+        assert!(door.enter(ip(3)).is_none());
+        assert!(door.enter(ip(1)).is_none());
         assert_eq!(door.turned_away(), 2);
         drop(a);
-        assert!(door.enter().is_some(), "a place is free again once left");
+        assert!(
+            door.enter(ip(3)).is_some(),
+            "a place is free again once left"
+        );
         assert_eq!(door.turned_away(), 2);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_of_the_places() {
+        let mut door = Door::new(4, 2);
+        let held: Vec<Place> = (0..2).map(|_| door.enter(ip(1)).unwrap()).collect();
+        assert!(door.enter(ip(1)).is_none(), "its share is taken");
+        let _other = door.enter(ip(2)).expect("another address gets in");
+        drop(held);
+        assert!(door.enter(ip(1)).is_some(), "its places were given back");
+        assert_eq!(door.turned_away(), 1);
     }
 
     #[test]

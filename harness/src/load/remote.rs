@@ -142,14 +142,16 @@ impl Coordinator {
                 self.workers, self.listen
             );
         }
-        let mut door = Door::new(door::PENDING_MAX);
+        let mut door = Door::new(door::PENDING_MAX, door::PENDING_PER_PEER);
         let joined = self.gather(&listener, &mut door, plan, tx).await;
         if door.turned_away() > 0 {
             eprintln!(
-                "remote: closed {} connections at once on {}: {} others were waiting to say hello",
+                "remote: closed {} connections at once on {}: every place for connections \
+                 waiting to say hello was taken ({} in all, {} for one address)",
                 door.turned_away(),
                 self.listen,
-                door::PENDING_MAX
+                door::PENDING_MAX,
+                door::PENDING_PER_PEER
             );
         }
         joined
@@ -182,7 +184,7 @@ impl Coordinator {
                     Ok((stream, peer)) => {
                         backoff.succeeded();
                         // Beyond the door's places the connection is dropped here: closed.
-                        if let Some(place) = door.enter() {
+                        if let Some(place) = door.enter(peer.ip()) {
                             let hello_tx = hello_tx.clone();
                             tokio::spawn(async move {
                                 let said = timeout(HELLO_TIMEOUT, read_hello(stream, peer)).await;
@@ -621,7 +623,7 @@ mod tests {
         };
         let gather = tokio::spawn(async move {
             let (tx, _rx) = mpsc::unbounded_channel();
-            let mut door = Door::new(PLACES);
+            let mut door = Door::new(PLACES, PLACES);
             let joined = c.gather(&listener, &mut door, &plan(), tx).await;
             (joined.map(|w| w.len()), door.turned_away())
         });
