@@ -21,6 +21,7 @@ limit=$([ "$mode" = idle ] && echo 1024 || ulimit -n)
 (ulimit -n "$limit"; exec "$bin" run --quick --quiet --variant glibc --scenario "$dir/remote.toml" \
     --out "$dir/out") >/dev/null 2>"$dir/run.err" &
 run=$!
+t0=$(date +%s.%N)
 case $mode in
 endless)
     python3 scripts/hostile-flood.py endless "$port" 2 6
@@ -35,7 +36,7 @@ esac
 "$bin" load-worker --connect "127.0.0.1:$port" --name real --wait 30s 2>"$dir/worker.err" &
 status=0
 wait "$run" || status=$?
-echo "run exit status: $status"
+echo "run exit status: $status, $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s after the flood began"
 [ -n "${flood:-}" ] && wait "$flood"
 tail -n 4 "$dir/run.err"
 grep -ho '"status": *"[a-z_]*"' "$dir"/out/runs/*.json 2>/dev/null | head -1 || true
