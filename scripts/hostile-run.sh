@@ -38,5 +38,6 @@ status=0
 wait "$run" || status=$?
 echo "run exit status: $status, $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s after the flood began"
 [ -n "${flood:-}" ] && wait "$flood"
+grep -i -m 3 "descriptor" "$dir/run.err" || true
 tail -n 4 "$dir/run.err"
 grep -ho '"status": *"[a-z_]*"' "$dir"/out/runs/*.json 2>/dev/null | head -1 || true
