@@ -1,5 +1,5 @@
 //! Why a `/proc` read failed: the process is gone, `/proc` said something unexpected, or the
-//! harness could not read it. Only the first is news about the server.
+//! harness could not read it. Only the last is no news about the server: it is told apart.
 
 use std::path::Path;
 
