@@ -171,6 +171,8 @@ impl Coordinator {
         let mut joined: BTreeMap<usize, Worker> = BTreeMap::new();
         let (hello_tx, mut hellos) = mpsc::channel(door::PENDING_MAX);
         let mut backoff = Backoff::default();
+        // The connections still waiting: aborted, so closed, when the join ends.
+        let mut waiting = tokio::task::JoinSet::new();
         while joined.len() < self.workers {
             let resume = backoff.resume();
             let accept = async move {
@@ -186,7 +188,7 @@ impl Coordinator {
                         // Beyond the door's places the connection is dropped here: closed.
                         if let Some(place) = door.enter(peer.ip()) {
                             let hello_tx = hello_tx.clone();
-                            tokio::spawn(async move {
+                            waiting.spawn(async move {
                                 let said = timeout(HELLO_TIMEOUT, read_hello(stream, peer)).await;
                                 if let Ok(Some(h)) = said {
                                     let _ = hello_tx.send(h).await;
@@ -204,6 +206,7 @@ impl Coordinator {
                 Some(h) = hellos.recv() => {
                     self.admit(h, plan, &mut joined, &tx).await;
                 }
+                Some(_) = waiting.join_next() => {}
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(self.missing(&joined));
                 }
