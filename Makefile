@@ -51,10 +51,14 @@ test: deps servers tools
 	fi
 
 ## fuzz: target-server's fuzz tests with FUZZ_CASES cases (per parser property, and per binary
-## for raw requests against a running server); see target-server/README.md for how long it takes
+## for raw requests against a running server); see target-server/README.md for how long it takes;
+## then the coordinator's and the load worker's line parsers (harness/tests/fuzz_wire.rs)
 FUZZ_CASES ?= 20000
 fuzz:
-	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges --test fuzz_requests --no-fail-fast
+	@rc=0; \
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges --test fuzz_requests --no-fail-fast || rc=1; \
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p allocstorm --test fuzz_wire --no-fail-fast || rc=1; \
+	exit $$rc
 
 ## stress: the fault suite at full length: harness/tests/faults.rs and run_e2e.rs's fault tests,
 ## target-server's overload_sustained (OVERLOAD_SECS=30 per allocator), slow_clients and
@@ -72,6 +76,7 @@ stress:
 		--test slow_clients --test boundaries --no-fail-fast || rc=1; \
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p target-server --test fuzz_ranges \
 		--test fuzz_requests --no-fail-fast || rc=1; \
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) nextest run -p allocstorm --test fuzz_wire --no-fail-fast || rc=1; \
 	exit $$rc
 
 ifeq ($(UNAME_S),Linux)

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod failure;
+
 /// One reading of `/proc/<pid>/status`, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
@@ -190,14 +192,8 @@ pub fn find_mapped_library(maps: &str, lib: &Path) -> Option<String> {
     by_name
 }
 
-/// Why a process could not be read: it is gone, or /proc said something unexpected.
-#[derive(Debug, thiserror::Error)]
-pub enum SampleError {
-    #[error("process {0} is gone")]
-    Gone(u32),
-    #[error("{path}: {message}")]
-    Parse { path: String, message: String },
-}
+use failure::read_failed;
+pub use failure::{read_error, SampleError};
 
 /// Reads a process's figures; the source is injectable so the parsing is tested on fixtures.
 #[derive(Debug, Clone)]
@@ -214,8 +210,18 @@ impl ProcReader {
         }
     }
 
+    /// A reader of `root` in place of `/proc/<pid>`, for tests.
+    #[cfg(test)]
+    fn at(pid: u32, root: &Path) -> Self {
+        Self {
+            pid,
+            root: root.to_path_buf(),
+        }
+    }
+
     fn read(&self, name: &str) -> Result<String, SampleError> {
-        std::fs::read_to_string(self.root.join(name)).map_err(|_| SampleError::Gone(self.pid))
+        let path = self.root.join(name);
+        std::fs::read_to_string(&path).map_err(|e| read_failed(self.pid, &path, e))
     }
 
     pub fn sample(&self, t: f64) -> Result<Sample, SampleError> {
@@ -339,22 +345,25 @@ pub fn parse_stat_ids(text: &str) -> Option<(u32, u32, String)> {
 /// each with its parent and name: one pass over `/proc`. Processes that vanish meanwhile are
 /// left out.
 pub fn process_tree(root: u32) -> Vec<(u32, u32, String)> {
+    walk_tree(root).unwrap_or_default()
+}
+
+/// [`process_tree`], or why `/proc` could not be listed.
+fn walk_tree(root: u32) -> std::io::Result<Vec<(u32, u32, String)>> {
     let mut all: Vec<(u32, u32, String)> = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            let name = e.file_name();
-            let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(ids) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|t| parse_stat_ids(&t))
-            {
-                all.push(ids);
-            }
+    for e in std::fs::read_dir("/proc")?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(ids) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| parse_stat_ids(&t))
+        {
+            all.push(ids);
         }
     }
-    tree_of(root, &all)
+    Ok(tree_of(root, &all))
 }
 
 /// The part of `all` (pid, ppid, name) that descends from `root`, root first.
@@ -389,7 +398,9 @@ impl TreeReader {
     /// a child that vanishes between the walk and the read is left out.
     pub fn sample(&self, t: f64) -> Result<(Sample, TreeSample), SampleError> {
         let mut procs = Vec::new();
-        for (pid, ppid, name) in process_tree(self.root) {
+        let tree =
+            walk_tree(self.root).map_err(|e| read_failed(self.root, Path::new("/proc"), e))?;
+        for (pid, ppid, name) in tree {
             match ProcReader::new(pid).sample(t) {
                 Ok(sample) => procs.push(ProcSample {
                     pid,

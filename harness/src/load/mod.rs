@@ -11,6 +11,7 @@
 //! - [`mix`]: a request mix (`[[load.request]]`) and each connection's seeded draws from it.
 //! - [`stats`]: what is counted, the per-second recorder a worker writes into, percentiles.
 //! - [`bounded`]: every line read from another process or host, bounded in length.
+//! - [`door`]: the coordinator's cap on connections waiting to say hello, and its accept back-off.
 //! - [`handshake`]: the remote workers' and the coordinator's challenge-response on the token.
 //! - [`limits`]: a plan a worker receives, checked and bounded before it runs.
 //! - [`wire`]: the JSON lines between parent and worker, and the shared monotonic clock.
@@ -24,6 +25,7 @@
 
 pub mod bounded;
 pub mod counts;
+pub mod door;
 pub mod handshake;
 pub mod limits;
 pub mod merge;

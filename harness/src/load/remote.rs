@@ -20,13 +20,14 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufRead, BufReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::bounded;
+use super::door::{self, Backoff, Door};
 use super::handshake::{self, Nonce};
 use super::merge::{LoadSummary, SecondReport};
 use super::parent::{self, send_line, Worker};
@@ -145,31 +146,78 @@ impl Coordinator {
                 self.workers, self.listen
             );
         }
+        let mut door = Door::new(door::PENDING_MAX, door::PENDING_PER_PEER);
+        let joined = self.gather(&listener, &mut door, plan, tx).await;
+        if door.turned_away() > 0 {
+            eprintln!(
+                "remote: closed {} connections at once on {}: every place for connections \
+                 waiting to say hello was taken ({} in all, {} for one address)",
+                door.turned_away(),
+                self.listen,
+                door::PENDING_MAX,
+                door::PENDING_PER_PEER
+            );
+        }
+        joined
+    }
+
+    /// Takes connections on `listener` until every worker has joined or the join time is up.
+    /// Hellos are read concurrently, so that one silent connection holds up no other; at most
+    /// the door's places wait at once, each for [`HELLO_TIMEOUT`] in all.
+    async fn gather(
+        &self,
+        listener: &TcpListener,
+        door: &mut Door,
+        plan: &LoadPlan,
+        tx: mpsc::UnboundedSender<(usize, parent::Line)>,
+    ) -> Result<Vec<Worker>, LoadError> {
         let deadline = Instant::now() + self.join;
         let mut joined: BTreeMap<usize, Worker> = BTreeMap::new();
-        // Hellos are read concurrently, so that one silent connection holds up no other.
-        let (hello_tx, mut hellos) = mpsc::unbounded_channel();
+        let (hello_tx, mut hellos) = mpsc::channel(door::PENDING_MAX);
+        let mut backoff = Backoff::default();
+        // The connections still waiting: aborted, so closed, when the join ends.
+        let mut waiting = tokio::task::JoinSet::new();
         while joined.len() < self.workers {
-            tokio::select! {
-                accepted = listener.accept() => {
-                    let Ok((stream, peer)) = accepted else { continue };
-                    let hello_tx = hello_tx.clone();
-                    let token = self.token.clone();
-                    tokio::spawn(async move {
-                        if let Some(h) = read_hello(stream, peer, &token).await {
-                            let _ = hello_tx.send(h);
-                        }
-                    });
+            let resume = backoff.resume();
+            let accept = async move {
+                if let Some(at) = resume {
+                    tokio::time::sleep_until(at).await;
                 }
+                listener.accept().await
+            };
+            tokio::select! {
+                accepted = accept => match accepted {
+                    Ok((stream, peer)) => {
+                        backoff.succeeded();
+                        // Beyond the door's places the connection is dropped here: closed.
+                        if let Some(place) = door.enter(peer.ip()) {
+                            let hello_tx = hello_tx.clone();
+                            let token = self.token.clone();
+                            waiting.spawn(async move {
+                                let said =
+                                    timeout(HELLO_TIMEOUT, read_hello(stream, peer, &token)).await;
+                                if let Ok(Some(h)) = said {
+                                    let _ = hello_tx.send(h).await;
+                                }
+                                drop(place);
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(what) = backoff.failed(&e, Instant::now()) {
+                            eprintln!("remote: on {}: {what}", self.listen);
+                        }
+                    }
+                },
                 Some(h) = hellos.recv() => {
                     self.admit(h, plan, &mut joined, &tx).await;
                 }
+                Some(_) = waiting.join_next() => {}
                 _ = tokio::time::sleep_until(deadline) => {
                     return Err(self.missing(&joined));
                 }
             }
         }
-        drop(listener);
         Ok(joined.into_values().collect())
     }
 
@@ -319,6 +367,31 @@ async fn read_msg(read: &mut BufReader<OwnedReadHalf>, peer: SocketAddr) -> Opti
     }
 }
 
+/// Why a new connection's first line was not a hello.
+#[derive(Debug, thiserror::Error)]
+pub enum NotHello {
+    #[error("it closed without a line")]
+    Closed,
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    #[error("it did not say hello: {0}")]
+    Other(String),
+}
+
+/// Reads a connection's first line, at most [`bounded::HANDSHAKE_MAX`] bytes of it, as a
+/// `hello`. Whatever the bytes, the answer is a hello or a [`NotHello`], after reading at most
+/// the bound and one buffer.
+pub async fn hello_from<R: AsyncBufRead + Unpin>(read: &mut R) -> Result<FromWorker, NotHello> {
+    let line = bounded::read_line(read, bounded::HANDSHAKE_MAX)
+        .await
+        .map_err(NotHello::Unreadable)?
+        .ok_or(NotHello::Closed)?;
+    match serde_json::from_str::<FromWorker>(&line) {
+        Ok(msg @ FromWorker::Hello { .. }) => Ok(msg),
+        _ => Err(NotHello::Other(parent::shorten(&line))),
+    }
+}
+
 /// A new connection's hello and the challenge-response on `token` ([`handshake`]), each line
 /// within [`HELLO_TIMEOUT`]. A worker of another version is not challenged (it is refused for
 /// its version); one whose proof is wrong is refused for its token.
@@ -327,17 +400,22 @@ async fn read_hello(stream: TcpStream, peer: SocketAddr, token: &str) -> Option<
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let (index, name, version, nonce) = match read_msg(&mut read, peer).await? {
-        FromWorker::Hello {
-            index,
-            name,
-            version,
-            nonce,
-        } => (index, name, version, nonce),
-        _ => {
-            eprintln!("remote: ignored a connection from {peer} that did not say hello first");
+    let hello = match hello_from(&mut read).await {
+        Ok(hello) => hello,
+        Err(NotHello::Closed) => return None,
+        Err(why) => {
+            eprintln!("remote: dropped a connection from {peer}: {why}");
             return None;
         }
+    };
+    let FromWorker::Hello {
+        index,
+        name,
+        version,
+        nonce,
+    } = hello
+    else {
+        return None;
     };
     // The peer's version is quoted (escaped) in the refusal, which the coordinator also prints.
     let refusal = if version != VERSION {
@@ -503,22 +581,61 @@ pub mod worker {
             nonce: handshake::hex(&nw),
         };
         send_line(&mut write, &hello).await?;
-        let proof = match answer(&mut read, coordinator, bounded::HANDSHAKE_MAX).await? {
+        let line = next_line(&mut read, coordinator, bounded::HANDSHAKE_MAX).await?;
+        let proof = match parse_answer(&line, coordinator)? {
             ToWorker::Challenge { nonce, proof } => prove(c, coordinator, &nw, &nonce, &proof)?,
             other => return Err(unexpected(coordinator, other, "a challenge")),
         };
         send_line(&mut write, &FromWorker::Proof { proof }).await?;
-        match answer(&mut read, coordinator, bounded::LINE_MAX).await? {
+        let line = next_line(&mut read, coordinator, bounded::LINE_MAX).await?;
+        let plan = plan_from(&line, coordinator, &c.allow_targets)?;
+        Ok(Some(Joined {
+            plan,
+            coordinator,
+            read,
+            write,
+        }))
+    }
+
+    /// The coordinator's answer to this worker's proof, one line: a plan this worker may run
+    /// ([`checked_plan`]), or why not. Whatever the line, a plan or an error, never a panic.
+    pub fn plan_from(
+        line: &str,
+        coordinator: SocketAddr,
+        allowed: &[IpAddr],
+    ) -> anyhow::Result<WorkerPlan> {
+        match parse_answer(line, coordinator)? {
             ToWorker::Plan(plan) => {
-                checked_plan(c, coordinator, &plan)?;
-                Ok(Some(Joined {
-                    plan: *plan,
-                    coordinator,
-                    read,
-                    write,
-                }))
+                checked_plan(allowed, coordinator, &plan)?;
+                Ok(*plan)
             }
             other => Err(unexpected(coordinator, other, "a plan")),
+        }
+    }
+
+    /// The furthest ahead a coordinator may set the start: it sets it 50 ms after `go`; a
+    /// start further off would hold the worker for nothing (`u64::MAX` ns is 584 years).
+    pub const GO_AHEAD_MAX: Duration = Duration::from_secs(10);
+
+    /// How long after reading `go` the load starts, from its line: an error for anything but a
+    /// `go` with a start within [`GO_AHEAD_MAX`].
+    pub fn start_in(line: &str, coordinator: SocketAddr) -> anyhow::Result<Duration> {
+        match serde_json::from_str::<ToWorker>(line) {
+            Ok(ToWorker::Go {
+                start_in_ns: Some(ns),
+                ..
+            }) if Duration::from_nanos(ns) <= GO_AHEAD_MAX => Ok(Duration::from_nanos(ns)),
+            Ok(ToWorker::Go {
+                start_in_ns: Some(ns),
+                ..
+            }) => Err(anyhow!(
+                "{coordinator}: go starts in {:?}, more than {GO_AHEAD_MAX:?}",
+                Duration::from_nanos(ns)
+            )),
+            _ => Err(anyhow!(
+                "{coordinator}: expected go, got {:?}",
+                parent::shorten(line)
+            )),
         }
     }
 
@@ -538,21 +655,23 @@ pub mod worker {
 
     /// The coordinator's next line, of at most `max` bytes. It answers once it has read the
     /// hello; it may be busy with others.
-    async fn answer(
+    async fn next_line(
         read: &mut BufReader<OwnedReadHalf>,
         coordinator: SocketAddr,
         max: usize,
-    ) -> anyhow::Result<ToWorker> {
+    ) -> anyhow::Result<String> {
         let line = timeout(HELLO_TIMEOUT * 2, bounded::read_line(read, max))
             .await
             .map_err(|_| anyhow!("{coordinator} did not answer hello"))?
             .with_context(|| format!("{coordinator} answered hello"))?;
-        let Some(line) = line else {
-            // Accepted and closed: a listener between loads, one that had all its workers, or
-            // a coordinator of a version before the handshake.
-            return Err(anyhow!("{coordinator} closed the connection after hello"));
-        };
-        serde_json::from_str::<ToWorker>(&line).with_context(|| {
+        // `None`: accepted and closed: a listener between loads, one that had all its workers,
+        // or a coordinator of a version before the handshake.
+        line.ok_or_else(|| anyhow!("{coordinator} closed the connection after hello"))
+    }
+
+    /// One line of the coordinator's as a message.
+    fn parse_answer(line: &str, coordinator: SocketAddr) -> anyhow::Result<ToWorker> {
+        serde_json::from_str::<ToWorker>(line).with_context(|| {
             format!(
                 "{coordinator} answered {}",
                 super::parent::shorten(line.trim())
@@ -606,7 +725,7 @@ pub mod worker {
     /// The plan passes the checks a plan made from flags passes, within limits
     /// ([`super::super::limits`]), and aims at an address this worker may load.
     fn checked_plan(
-        c: &Connect,
+        allowed: &[IpAddr],
         coordinator: SocketAddr,
         wp: &WorkerPlan,
     ) -> Result<(), Untrusted> {
@@ -620,7 +739,7 @@ pub mod worker {
                 target.host
             ))
         })?;
-        if !may_load(host, coordinator.ip(), &c.allow_targets) {
+        if !may_load(host, coordinator.ip(), allowed) {
             return Err(untrusted(format!(
                 "sent a target this worker refuses to load, {}: a remote worker loads only its \
                  coordinator's address, loopback when the coordinator is on loopback, \
@@ -669,6 +788,91 @@ mod tests {
             assert!(may_load(ip("::1"), ip(local), &[]), "{local}");
         }
         assert!(is_benchmark_ip(ip("::ffff:198.18.3.4")));
+    }
+
+    fn plan() -> LoadPlan {
+        LoadPlan {
+            target: Target::at(([127, 0, 0, 1], 9).into(), "/file/hot"),
+            range: (0, 1023),
+            processes: 1,
+            connections: 1,
+            rate: Some(10.0),
+            steps: Vec::new(),
+            duration: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            backoff: Duration::from_millis(100),
+            allow_remote: true,
+            mix: None,
+        }
+    }
+
+    /// Reads what the coordinator sends until it closes: `None` when it closes with nothing.
+    async fn first_line(s: &mut TcpStream) -> Option<String> {
+        let mut r = BufReader::new(s);
+        bounded::read_line(&mut r, bounded::LINE_MAX)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The door's places held by silent connections: the next ones are closed at once (each
+    /// reads the end of its connection), while the ones waiting still get an answer when they
+    /// say hello. Without the cap every extra connection waited its 5 s too, and a flood of
+    /// them took every file descriptor of the coordinator.
+    #[tokio::test]
+    async fn connections_beyond_the_waiting_cap_are_closed_at_once() {
+        const PLACES: usize = 4;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let c = Coordinator {
+            listen: addr,
+            workers: 1,
+            join: Duration::from_secs(60),
+            token: "the-token".into(),
+            verbose: false,
+        };
+        let gather = tokio::spawn(async move {
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let mut door = Door::new(PLACES, PLACES);
+            let joined = c.gather(&listener, &mut door, &plan(), tx).await;
+            (joined.map(|w| w.len()), door.turned_away())
+        });
+        let mut waiting = Vec::new();
+        for _ in 0..PLACES {
+            waiting.push(TcpStream::connect(addr).await.unwrap());
+        }
+        for _ in 0..3 {
+            let mut extra = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(first_line(&mut extra).await, None, "closed at once");
+        }
+        // A waiting connection is still open: its hello is answered (with a challenge).
+        let hello = FromWorker::Hello {
+            index: None,
+            name: "w".into(),
+            version: VERSION.into(),
+            nonce: handshake::hex(&handshake::nonce()),
+        };
+        let (_, mut write) = waiting[0].split();
+        send_line(&mut write, &hello).await.unwrap();
+        let answer = first_line(&mut waiting[0]).await.expect("an answer");
+        assert!(answer.contains("challenge"), "{answer}");
+        gather.abort();
+    }
+
+    /// A coordinator's `go` holds a worker only as long as a start can sensibly be ahead.
+    #[test]
+    fn a_go_far_ahead_is_refused() {
+        let coord: SocketAddr = "10.1.2.3:7070".parse().unwrap();
+        let go = |ns: u64| format!(r#"{{"type":"go","start_monotonic_ns":1,"start_in_ns":{ns}}}"#);
+        assert_eq!(
+            worker::start_in(&go(50_000_000), coord).unwrap(),
+            Duration::from_millis(50)
+        );
+        let far = worker::start_in(&go(u64::MAX), coord).unwrap_err();
+        assert!(far.to_string().contains("more than 10s"), "{far}");
+        let not_go = worker::start_in(r#"{"type":"refused","reason":"x"}"#, coord).unwrap_err();
+        assert!(not_go.to_string().contains("expected go"), "{not_go}");
     }
 
     #[test]

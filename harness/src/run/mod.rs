@@ -321,7 +321,7 @@ pub async fn run_variant(
                 Err(why) => Ended::Failed(why),
             },
             end = sampler => match end {
-                SamplerEnd::Gone(why) => Ended::Failed(why),
+                SamplerEnd::Gone(why) | SamplerEnd::Unreadable(why) => Ended::Failed(why),
                 SamplerEnd::OverLimit(why) => Ended::OverLimit(why),
             },
             _ = poller => Ended::Failed("stats poller ended".into()),

@@ -19,7 +19,14 @@ pub enum SamplerEnd {
     Gone(String),
     /// VmRSS crossed the memory limit (the caller kills the server at once).
     OverLimit(String),
+    /// The harness could not read the server's figures for [`UNREADABLE_FOR`] (out of file
+    /// descriptors, say): its own failure, not the server's.
+    Unreadable(String),
 }
+
+/// How long the harness may fail to read `/proc` before the run ends: a failure that passes
+/// (a burst of connections holding the harness's descriptors) costs samples, not the run.
+pub const UNREADABLE_FOR: Duration = Duration::from_secs(5);
 
 pub async fn sample_loop(
     source: &mut impl MemorySource,
@@ -33,11 +40,14 @@ pub async fn sample_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_detail: Option<Instant> = None;
     let mut last_progress = Instant::now();
+    // Since when the harness cannot read /proc, while it cannot.
+    let mut unreadable_since: Option<Instant> = None;
     loop {
         tick.tick().await;
         let t = live.borrow().now();
         match source.sample(t) {
             Ok(s) => {
+                unreadable_since = None;
                 let found = source.probe(t);
                 let mut l = live.borrow_mut();
                 l.emit(Event::Sample(s));
@@ -65,6 +75,18 @@ pub async fn sample_loop(
                 }
             }
             Err(SampleError::Gone(_)) => return SamplerEnd::Gone("server process is gone".into()),
+            Err(e @ SampleError::Unreadable { .. }) => {
+                let since = *unreadable_since.get_or_insert_with(|| {
+                    eprintln!("allocstorm: {e}; trying again at every sample");
+                    Instant::now()
+                });
+                if since.elapsed() >= UNREADABLE_FOR {
+                    return SamplerEnd::Unreadable(format!(
+                        "the harness failed (not the server): {e}, for {UNREADABLE_FOR:?}"
+                    ));
+                }
+                continue;
+            }
             // A zombie's status has no memory lines: the server has exited.
             Err(e @ SampleError::Parse { .. }) => {
                 return SamplerEnd::Gone(format!("server stopped: {e}"))

@@ -82,6 +82,90 @@ async fn the_sampler_streams_every_sample_until_the_server_is_gone() {
     assert_eq!(m.details, 2);
 }
 
+/// A server that is fine while the harness cannot read it for `unreadable` samples, from the
+/// second, then gone after `samples` good ones.
+struct Unreadable {
+    unreadable: std::ops::Range<usize>,
+    samples: usize,
+    next: usize,
+}
+
+impl MemorySource for Unreadable {
+    fn sample(&mut self, t: f64) -> Result<Sample, SampleError> {
+        let i = self.next;
+        self.next += 1;
+        if self.unreadable.contains(&i) {
+            return Err(SampleError::Unreadable {
+                path: "/proc/4242/status".into(),
+                source: std::io::Error::from_raw_os_error(libc::EMFILE),
+            });
+        }
+        if i >= self.samples.saturating_add(self.unreadable.len()) {
+            return Err(SampleError::Gone(4242));
+        }
+        Ok(Sample {
+            t,
+            ..Default::default()
+        })
+    }
+
+    fn detail(&mut self, _t: f64) -> Detail {
+        Detail::default()
+    }
+}
+
+/// The harness out of file descriptors for a while: samples are missed, the run goes on, and
+/// the server's exit is still its exit.
+#[tokio::test(start_paused = true)]
+async fn a_passing_read_error_of_the_harness_costs_samples_not_the_run() {
+    let l = live();
+    let mut m = Unreadable {
+        unreadable: 1..11,
+        samples: 3,
+        next: 0,
+    };
+    let end = sample_loop(
+        &mut m,
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        None,
+        l.clone(),
+    )
+    .await;
+    assert_eq!(end, SamplerEnd::Gone("server process is gone".into()));
+    let ts: Vec<f64> = l.borrow().record.samples.iter().map(|s| s.t).collect();
+    assert_eq!(ts, [0.0, 1.1, 1.2]);
+}
+
+/// One that lasts ends the run as the harness's failure, never as the server's exit.
+#[tokio::test(start_paused = true)]
+async fn a_lasting_read_error_of_the_harness_is_told_as_its_own() {
+    let l = live();
+    let mut m = Unreadable {
+        unreadable: 1..usize::MAX,
+        samples: 3,
+        next: 0,
+    };
+    let end = sample_loop(
+        &mut m,
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        None,
+        l.clone(),
+    )
+    .await;
+    let SamplerEnd::Unreadable(why) = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        why.starts_with(
+            "the harness failed (not the server): the harness could not read /proc/4242/status"
+        ) && why.contains("out of file descriptors"),
+        "{why}"
+    );
+    assert_eq!(l.borrow().record.samples.len(), 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn over_the_memory_limit_the_sampler_stops_with_the_figures() {
     let l = live();

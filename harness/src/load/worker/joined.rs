@@ -9,7 +9,7 @@ use tokio::task::LocalSet;
 use tokio::time::{timeout, Duration, Instant};
 
 use super::{connections_of, drive, resolve, Out, WorkerArgs};
-use crate::load::wire::{FromWorker, ToWorker};
+use crate::load::wire::FromWorker;
 use crate::load::{bounded, remote};
 
 /// `--connect`: joins, serves a load, and again, until no coordinator answers for `--wait`.
@@ -149,13 +149,7 @@ async fn session(
             "{coordinator} closed the connection before go"
         ))));
     };
-    let start = match serde_json::from_str::<ToWorker>(&line) {
-        Ok(ToWorker::Go {
-            start_in_ns: Some(ns),
-            ..
-        }) => Instant::now() + Duration::from_nanos(ns),
-        _ => return Err(anyhow!("{coordinator}: expected go, got {:?}", line.trim())),
-    };
+    let start = Instant::now() + remote::worker::start_in(&line, coordinator)?;
     // The coordinator says nothing more during a load: the end of its side means it is gone.
     let gone = async {
         while let Ok(Some(_)) = bounded::read_line(&mut read, bounded::HANDSHAKE_MAX).await {}
