@@ -1,12 +1,16 @@
 //! A soak's finished cycles, thinned as each ends, so the harness's memory does not grow with
 //! the soak's length: of every cycle after the first, the record keeps what its figures read
-//! (P_k's sample, A_k's last second of the drain) and a few readings spread over the cycle for
-//! the plots. The `.jsonl` stream keeps every reading; this thins only what is held in memory
-//! and so what `runs/VARIANT-N.json` is written from.
+//! (P_k's sample, A_k's last second of the drain, the process tree's reading with the most
+//! processes, the figures of the scenario's declared `/stats` series) and a few samples and
+//! small readings spread over the cycle for the plots, and no whole `/stats` reading. The
+//! `.jsonl` stream keeps every reading; this thins only what is held in memory and so what
+//! `runs/VARIANT-N.json` is written from.
 //!
 //! Every other figure of a run is the first cycle's (the first `during`, the first `drain`,
-//! the gap after it where the `/stats` reading after the drain is taken), and the first cycle
-//! is never thinned, so a run's figures are the same thinned or not.
+//! the gap after it where the `/stats` reading after the drain is taken), and neither the
+//! first cycle nor that gap is ever thinned, so a run's figures are the same thinned or not.
+//! The gap after a later drain is thinned with the cycle after it, so the gap after the last
+//! drain stays whole.
 
 use super::StatsSample;
 use crate::figures::{last_second_window, max_of, PhaseMark, Timed};
