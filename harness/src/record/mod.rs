@@ -404,12 +404,17 @@ impl RecordBuilder {
         let Some(span) = compact::finished_cycle(&self.phases) else {
             return;
         };
+        let series = self
+            .start
+            .as_ref()
+            .map_or(&[][..], |h| &h.report.series[..]);
+        let pointers: Vec<String> = series.iter().map(|s| s.stat.clone()).collect();
         span.samples(&mut self.samples);
         span.series(&mut self.smaps);
         span.series(&mut self.mappings);
-        span.series(&mut self.procs);
+        span.procs(&mut self.procs);
         span.series(&mut self.cgroup);
-        span.series(&mut self.stats);
+        span.stats(&mut self.stats, &pointers);
         span.series(&mut self.probe);
     }
 
