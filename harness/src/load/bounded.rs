@@ -57,6 +57,16 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// Keeps error lines to one readable line.
+pub fn shorten(s: &str) -> String {
+    const MAX: usize = 200;
+    let s = s.trim();
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 fn text(line: Vec<u8>) -> io::Result<String> {
     String::from_utf8(line)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a line that is not UTF-8"))

@@ -103,7 +103,7 @@ fn path(field: &str, p: &str) -> Result<(), String> {
     if !p.starts_with('/') || p.len() > MAX_PATH {
         return Err(over(
             field,
-            crate::load::parent::shorten(p),
+            crate::load::bounded::shorten(p),
             format!("a path starting with / of at most {MAX_PATH} bytes"),
         ));
     }

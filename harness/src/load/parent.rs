@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout, timeout_at, Instant};
 
-use super::bounded;
+use super::bounded::{self, shorten};
 use super::merge::{LoadSummary, Merger, SecondReport};
 use super::plan::LoadPlan;
 use super::wire::{self, FromWorker, ToWorker, WorkerPlan};
@@ -386,14 +386,4 @@ fn protocol(worker: usize, reason: String, line: &str) -> LoadError {
 fn unexpected(worker: usize, msg: &FromWorker, reason: &str) -> LoadError {
     let line = serde_json::to_string(msg).unwrap_or_default();
     protocol(worker, reason.to_string(), &shorten(&line))
-}
-
-/// Keeps error lines to one readable line.
-pub(super) fn shorten(s: &str) -> String {
-    const MAX: usize = 200;
-    let s = s.trim();
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
 }

@@ -56,7 +56,7 @@ pub enum FromWorker {
         index: Option<usize>,
         /// How the coordinator names it (`--name`, default its hostname).
         name: String,
-        /// allocstorm's version and protocol ([`super::remote::VERSION`]): both sides must
+        /// allocstorm's version and protocol (`remote::VERSION`): both sides must
         /// speak the same one.
         version: String,
         /// The worker's nonce: 32 random bytes in hex, fresh for each connection. Absent from
