@@ -5,39 +5,15 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::scenario::ScenarioFile;
-use common::{events, read_json, Running, BIN, POLL};
+use common::{events, free_listen_port, read_json, Running, BIN, POLL};
 use serde_json::Value;
 
 const TOKEN: &str = "remote-e2e-token";
-
-/// A port free on 127.0.0.1 when this returns, below the kernel's ephemeral range. The
-/// kernel's own pick (`bind` to port 0) is a port of that range, which, until the coordinator
-/// binds it seconds later, any toy server or load connection of the tests beside this one may
-/// take: then the run cannot listen, and its workers wait out their `--wait` for nothing.
-fn free_port() -> u16 {
-    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let (low, high) = (20_000u16, ephemeral.clamp(21_000, 32_768));
-    // Spread by process and time, so the tests of this file (one process each) start apart.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let seed = std::process::id().wrapping_mul(7919) ^ nanos;
-    let span = u32::from(high - low);
-    (0..500u32)
-        .map(|i| low + ((seed.wrapping_add(i.wrapping_mul(101))) % span) as u16)
-        .find(|&port| TcpListener::bind(("127.0.0.1", port)).is_ok())
-        .expect("a free port below the ephemeral range")
-}
 
 /// The toy scenario with `workers` remote workers joining at 127.0.0.1:`port`.
 fn write_scenario(dir: &Path, port: u16, workers: u32, join: &str, during: &str) -> PathBuf {
@@ -97,7 +73,7 @@ fn loads(record: &Value) -> Vec<(String, Value)> {
 #[test]
 fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = free_listen_port();
     let scenario = write_scenario(dir.path(), port, 2, "20s", "2s");
     // Joins first: the coordinator's proof does not check out with its token, so it leaves
     // without proving anything; it is not counted and does not stop the others joining. The
@@ -177,7 +153,7 @@ fn remote_workers_with_the_token_load_the_server_and_their_figures_add_up() {
 #[test]
 fn a_worker_that_does_not_join_is_named_and_the_run_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = free_listen_port();
     let scenario = write_scenario(dir.path(), port, 2, "1500ms", "2s");
     let mut run = start_run(&scenario);
     let _only = start_worker(port, "only-one", TOKEN, "3s");
@@ -197,7 +173,7 @@ fn a_worker_that_does_not_join_is_named_and_the_run_fails() {
 #[test]
 fn a_remote_worker_that_disappears_fails_the_run_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = free_listen_port();
     let scenario = write_scenario(dir.path(), port, 2, "20s", "4s");
     let mut run = start_run(&scenario);
     let mut victim = start_worker(port, "victim", TOKEN, "3s");

@@ -345,11 +345,7 @@ fn the_shipped_hot_mix_scenario_runs() {
 /// seconds come back and are merged as local workers' are.
 #[test]
 fn remote_workers_send_the_mix_and_its_counts_come_back() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_listen_port();
     let dir = tempfile::tempdir().unwrap();
     let scenario = toy_mix()
         .table(

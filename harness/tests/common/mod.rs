@@ -26,6 +26,29 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_allocstorm");
 /// How often the waits below look again.
 pub const POLL: Duration = Duration::from_millis(10);
 
+/// A port free on 127.0.0.1 when this returns, below the kernel's ephemeral range. The
+/// kernel's own pick (`bind` to port 0) is a port of that range, which, until the coordinator
+/// binds it seconds later, any toy server or load connection of the tests beside this one may
+/// take: then the run cannot listen, and its workers wait out their `--wait` for nothing.
+pub fn free_listen_port() -> u16 {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (20_000u16, ephemeral.clamp(21_000, 32_768));
+    // Spread by process and time, so the tests of this file (one process each) start apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seed = std::process::id().wrapping_mul(7919) ^ nanos;
+    let span = u32::from(high - low);
+    (0..500u32)
+        .map(|i| low + ((seed.wrapping_add(i.wrapping_mul(101))) % span) as u16)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port below the ephemeral range")
+}
+
 /// The workspace root (`scenarios/`, `Cargo.toml`).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
