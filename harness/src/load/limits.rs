@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::mix::{KeyDist, Mix, MAX_BODY};
+use super::mix::{Mix, MAX_BODY};
 use super::plan::LoadPlan;
 use super::wire::WorkerPlan;
 
@@ -127,17 +127,12 @@ fn mix_limits(mix: &Mix) -> Result<(), String> {
     }
     for (i, e) in mix.entries.iter().enumerate() {
         let field = |f: &str| format!("mix.entries[{i}].{f}");
-        match e.keys {
-            KeyDist::Uniform => {}
-            KeyDist::Zipf(s) if s.is_finite() && s > 0.0 => {}
-            KeyDist::Hot(f) if f > 0.0 && f <= 1.0 => {}
-            k => {
-                return Err(over(
-                    &field("keys"),
-                    k,
-                    "uniform, zipf:S (S > 0) or hot:F (0 < F <= 1)",
-                ))
-            }
+        if !e.keys.is_valid() {
+            return Err(over(
+                &field("keys"),
+                e.keys,
+                "uniform, zipf:S (S > 0) or hot:F (0 < F <= 1)",
+            ));
         }
         if let Some(r) = e.range {
             range(&field("range"), r)?;
@@ -159,7 +154,7 @@ fn mix_limits(mix: &Mix) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::mix::{Method, MixEntry};
+    use crate::load::mix::{KeyDist, Method, MixEntry};
     use crate::load::plan::Target;
     use crate::load::RateStep;
 

@@ -74,15 +74,15 @@ pub enum KeyDist {
 impl KeyDist {
     /// `uniform`, `zipf:S` (S > 0) or `hot:F` (0 < F ≤ 1); the error says what was expected.
     pub fn parse(s: &str) -> Result<KeyDist, String> {
-        let num = |v: &str| v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+        let num = |v: &str| v.trim().parse::<f64>().ok();
         match s.trim().split_once(':') {
             None if s.trim() == "uniform" => Ok(KeyDist::Uniform),
-            Some(("zipf", v)) => match num(v) {
-                Some(x) if x > 0.0 => Ok(KeyDist::Zipf(x)),
+            Some(("zipf", v)) => match num(v).map(KeyDist::Zipf) {
+                Some(k) if k.is_valid() => Ok(k),
                 _ => Err(format!("expected zipf:S with an exponent S > 0, got {s:?}")),
             },
-            Some(("hot", v)) => match num(v) {
-                Some(x) if x > 0.0 && x <= 1.0 => Ok(KeyDist::Hot(x)),
+            Some(("hot", v)) => match num(v).map(KeyDist::Hot) {
+                Some(k) if k.is_valid() => Ok(k),
                 _ => Err(format!(
                     "expected hot:F with a fraction F in (0, 1] of requests on key 0, got {s:?}"
                 )),
@@ -90,6 +90,16 @@ impl KeyDist {
             _ => Err(format!(
                 "expected \"uniform\", \"zipf:S\" (S > 0) or \"hot:F\" (0 < F <= 1), got {s:?}"
             )),
+        }
+    }
+
+    /// Whether a draw can use its parameter: a finite S > 0, an F in (0, 1]. The one rule for
+    /// a scenario's (parsed here) and for a plan a worker receives ([`super::limits`]).
+    pub fn is_valid(&self) -> bool {
+        match *self {
+            KeyDist::Uniform => true,
+            KeyDist::Zipf(s) => s.is_finite() && s > 0.0,
+            KeyDist::Hot(f) => f > 0.0 && f <= 1.0,
         }
     }
 
