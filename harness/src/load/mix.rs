@@ -94,7 +94,7 @@ impl KeyDist {
     }
 
     /// Whether a draw can use its parameter: a finite S > 0, an F in (0, 1]. The one rule for
-    /// a scenario's (parsed here) and for a plan a worker receives ([`super::limits`]).
+    /// a scenario's (parsed here) and for a plan a worker receives (`limits.rs`).
     pub fn is_valid(&self) -> bool {
         match *self {
             KeyDist::Uniform => true,
