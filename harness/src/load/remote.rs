@@ -339,35 +339,7 @@ struct Hello {
     refusal: Option<String>,
 }
 
-/// One handshake line from a new connection within [`HELLO_TIMEOUT`]; `None` (said on stderr
-/// when there is something to say) when the peer says nothing, too much, or not JSON.
-async fn read_msg(read: &mut BufReader<OwnedReadHalf>, peer: SocketAddr) -> Option<FromWorker> {
-    let line = match timeout(
-        HELLO_TIMEOUT,
-        bounded::read_line(read, bounded::HANDSHAKE_MAX),
-    )
-    .await
-    {
-        Ok(Ok(Some(line))) => line,
-        Ok(Err(e)) => {
-            eprintln!("remote: dropped a connection from {peer}: {e}");
-            return None;
-        }
-        _ => return None,
-    };
-    match serde_json::from_str::<FromWorker>(&line) {
-        Ok(msg) => Some(msg),
-        Err(_) => {
-            eprintln!(
-                "remote: ignored a connection from {peer} that sent {}",
-                bounded::shorten(&line)
-            );
-            None
-        }
-    }
-}
-
-/// Why a new connection's first line was not a hello.
+/// Why a handshake line was not the message expected.
 #[derive(Debug, thiserror::Error)]
 pub enum NotHello {
     #[error("it closed without a line")]
@@ -378,22 +350,27 @@ pub enum NotHello {
     Other(String),
 }
 
+/// One handshake line of a peer's, at most [`bounded::HANDSHAKE_MAX`] bytes of it.
+async fn line_from<R: AsyncBufRead + Unpin>(read: &mut R) -> Result<String, NotHello> {
+    bounded::read_line(read, bounded::HANDSHAKE_MAX)
+        .await
+        .map_err(NotHello::Unreadable)?
+        .ok_or(NotHello::Closed)
+}
+
 /// Reads a connection's first line, at most [`bounded::HANDSHAKE_MAX`] bytes of it, as a
 /// `hello`. Whatever the bytes, the answer is a hello or a [`NotHello`], after reading at most
 /// the bound and one buffer.
 pub async fn hello_from<R: AsyncBufRead + Unpin>(read: &mut R) -> Result<FromWorker, NotHello> {
-    let line = bounded::read_line(read, bounded::HANDSHAKE_MAX)
-        .await
-        .map_err(NotHello::Unreadable)?
-        .ok_or(NotHello::Closed)?;
+    let line = line_from(read).await?;
     match serde_json::from_str::<FromWorker>(&line) {
         Ok(msg @ FromWorker::Hello { .. }) => Ok(msg),
         _ => Err(NotHello::Other(bounded::shorten(&line))),
     }
 }
 
-/// A new connection's hello and the challenge-response on `token` ([`handshake`]), each line
-/// within [`HELLO_TIMEOUT`]. A worker of another version is not challenged (it is refused for
+/// A new connection's hello and the challenge-response on `token` ([`handshake`]), all of it
+/// within the [`HELLO_TIMEOUT`] its caller gives. A worker of another version is not challenged (it is refused for
 /// its version); one whose proof is wrong is refused for its token.
 async fn read_hello(stream: TcpStream, peer: SocketAddr, token: &str) -> Option<Hello> {
     let local = stream.local_addr().ok()?;
@@ -477,12 +454,28 @@ async fn challenge(
     ) {
         return Proved::Gone;
     }
-    match read_msg(read, peer).await {
-        Some(FromWorker::Proof { proof }) if handshake::worker_proved(token, &nc, nw, &proof) => {
+    // The caller's deadline covers the whole handshake, this read with it.
+    let line = match line_from(read).await {
+        Ok(line) => line,
+        Err(NotHello::Unreadable(e)) => {
+            eprintln!("remote: dropped a connection from {peer}: {e}");
+            return Proved::Gone;
+        }
+        Err(_) => return Proved::Gone,
+    };
+    match serde_json::from_str::<FromWorker>(&line) {
+        Ok(FromWorker::Proof { proof }) if handshake::worker_proved(token, &nc, nw, &proof) => {
             Proved::Yes
         }
-        Some(FromWorker::Proof { .. }) => Proved::No,
-        _ => Proved::Gone,
+        Ok(FromWorker::Proof { .. }) => Proved::No,
+        Ok(_) => Proved::Gone,
+        Err(_) => {
+            eprintln!(
+                "remote: ignored a connection from {peer} that sent {}",
+                bounded::shorten(&line)
+            );
+            Proved::Gone
+        }
     }
 }
 
